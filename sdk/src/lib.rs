@@ -1,0 +1,24 @@
+//! The Ochre v1 contract for Rust: messages, gRPC clients (and, with the
+//! `server` feature, server stubs), the encoded descriptor set, and the
+//! access table generated from the `ochre.v1.access` method options.
+//!
+//! Everything here is generated from `proto/` by `build.rs`; the server and
+//! partner backends share this one copy.
+
+pub mod access;
+#[cfg(feature = "contract")]
+pub mod contract;
+
+/// Generated code for the `ochre.v1` package.
+#[allow(missing_docs, missing_debug_implementations, clippy::all)]
+pub mod v1 {
+    tonic::include_proto!("ochre.v1");
+}
+
+/// The encoded `FileDescriptorSet` of the contract (with options and
+/// imports), as served by reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/ochre_descriptor.bin"));
+
+/// The metadata header that names the org a call acts on.
+pub const ORG_HEADER: &str = "x-ochre-org";

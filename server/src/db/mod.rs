@@ -1,0 +1,79 @@
+//! Database access: the runtime pools and the one way handlers reach tenant
+//! tables (a [`TenantTx`] opened for a [`Tenant`] only the auth gate makes).
+
+mod tenant;
+
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, ConnectionTrait as _, Database, DatabaseConnection, DbErr};
+use sea_orm_migration::MigratorTrait as _;
+use secrecy::{ExposeSecret as _, SecretString};
+
+pub use tenant::{Tenant, TenantTx};
+
+/// The runtime pools: `ochre_app` for all tenant work, `ochre_service` for
+/// the few named cross-tenant gates.
+#[derive(Debug, Clone)]
+pub struct Db {
+    app: DatabaseConnection,
+    #[allow(dead_code)]
+    service: DatabaseConnection,
+}
+
+fn options(url: &SecretString, max: u32) -> ConnectOptions {
+    let mut opts = ConnectOptions::new(url.expose_secret().to_owned());
+    opts.max_connections(max)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    opts
+}
+
+impl Db {
+    /// Connects both pools.
+    pub async fn connect(
+        app_url: &SecretString,
+        service_url: &SecretString,
+        max_connections: u32,
+    ) -> Result<Db, DbErr> {
+        let app = Database::connect(options(app_url, max_connections)).await?;
+        let service = Database::connect(options(service_url, max_connections.div_ceil(4))).await?;
+        Ok(Db { app, service })
+    }
+
+    /// Whether the database answers and holds exactly the migrations this
+    /// binary knows (what the health check reports).
+    pub async fn migrations_current(&self) -> Result<bool, DbErr> {
+        let rows = self
+            .app
+            .query_all_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT version FROM seaql_migrations ORDER BY version",
+            ))
+            .await?;
+        let mut applied = rows
+            .iter()
+            .map(|r| r.try_get::<String>("", "version"))
+            .collect::<Result<Vec<_>, _>>()?;
+        applied.sort();
+        let mut known: Vec<String> =
+            ochre_migrations::names().into_iter().map(str::to_owned).collect();
+        known.sort();
+        Ok(applied == known)
+    }
+
+    /// Closes both pools.
+    pub async fn close(self) {
+        let _ = self.app.close().await;
+        let _ = self.service.close().await;
+    }
+}
+
+/// Applies every pending migration as the owner role.
+pub async fn migrate(owner_url: &SecretString) -> Result<(), DbErr> {
+    let db = Database::connect(options(owner_url, 2)).await?;
+    ochre_migrations::Migrator::up(&db, None).await?;
+    db.close().await?;
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! `ochre`: the command line of the Ochre security core.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+use ochre_server::{
+    config::{Config, LogFormat},
+    startup::{migrate_only, Application},
+    telemetry,
+};
+
+#[derive(Debug, Parser)]
+#[command(name = "ochre", version, about = "The Ochre security core: gRPC, gRPC-web and webhooks")]
+struct Cli {
+    /// A TOML configuration file (keys are the OCHRE_* names in lower case,
+    /// without the prefix); environment variables override it.
+    #[arg(long, global = true, env = "OCHRE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log JSON lines instead of human-readable ones.
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve gRPC, gRPC-web, health and reflection on OCHRE_LISTEN_ADDR.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.log_json
+        || std::env::var("OCHRE_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
+    telemetry::init(if json { LogFormat::Json } else { LogFormat::Human });
+
+    let config = match Config::load(cli.config) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("ochre: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ochre: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve => Application::build(config).await?.run_until_stopped().await,
+            Command::Migrate => migrate_only(&config).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("ochre: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! The embedded default Postgres: a private cluster under the data directory,
+//! started from the system's PostgreSQL binaries when no `DATABASE_URL` is
+//! given, and the bootstrap of Ochre's database roles in it.
+
+mod binaries;
+mod bootstrap;
+mod cluster;
+
+pub use binaries::find_bin_dir;
+pub use bootstrap::{bootstrap, secure_database, DbCredentials, OWNER_ROLE, APP_ROLE, SERVICE_ROLE};
+pub use cluster::{Cluster, ClusterError};

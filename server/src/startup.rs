@@ -1,0 +1,282 @@
+//! `Application::build(config)`: resolves the database (embedded cluster or
+//! operator URLs), migrates when asked, binds its own listener (port 0 in
+//! tests), and serves gRPC, gRPC-web, health and reflection on one port.
+
+use std::{future::Future, net::SocketAddr, time::Duration};
+
+use http::{header::HeaderName, HeaderValue, Method};
+use ochre_sdk::v1::system_service_server::SystemServiceServer;
+use secrecy::SecretString;
+use tokio::{net::TcpListener, sync::watch};
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::{server::HealthReporter, ServingStatus};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::{
+    api::SystemApi,
+    config::{Config, ConfigError, DatabaseConfig},
+    db::{self, Db},
+    gate::AccessGateLayer,
+    pg::{self, Cluster, ClusterError, DbCredentials},
+};
+
+/// The database of the embedded cluster.
+pub const EMBEDDED_DATABASE: &str = "ochre";
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("configuration error: {0}")]
+    Config(#[from] ConfigError),
+    #[error("embedded Postgres: {0}")]
+    Cluster(#[from] ClusterError),
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Connection URLs resolved from the configuration.
+#[derive(Debug)]
+struct DbUrls {
+    owner: SecretString,
+    app: SecretString,
+    service: SecretString,
+}
+
+/// Starts the embedded cluster when configured and returns the URLs.
+async fn resolve_database(config: &Config) -> Result<(DbUrls, Option<Cluster>), StartupError> {
+    match &config.database {
+        DatabaseConfig::External { owner_url, app_url, service_url } => Ok((
+            DbUrls { owner: owner_url.clone(), app: app_url.clone(), service: service_url.clone() },
+            None,
+        )),
+        DatabaseConfig::Embedded => {
+            let cluster = Cluster::start(&config.data_dir.join("postgres")).await?;
+            let result = async {
+                let creds = DbCredentials::load_or_generate(
+                    &config.data_dir.join("secrets").join("db-roles.toml"),
+                )?;
+                pg::bootstrap(&cluster.superuser_url("postgres"), &creds, EMBEDDED_DATABASE).await?;
+                Ok::<_, StartupError>(DbUrls {
+                    owner: cluster.url(pg::OWNER_ROLE, secrecy::ExposeSecret::expose_secret(&creds.owner), EMBEDDED_DATABASE),
+                    app: cluster.url(pg::APP_ROLE, secrecy::ExposeSecret::expose_secret(&creds.app), EMBEDDED_DATABASE),
+                    service: cluster.url(pg::SERVICE_ROLE, secrecy::ExposeSecret::expose_secret(&creds.service), EMBEDDED_DATABASE),
+                })
+            }
+            .await;
+            match result {
+                Ok(urls) => Ok((urls, Some(cluster))),
+                Err(e) => {
+                    let _ = cluster.stop().await;
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+/// Runs the migrations for `config` (the `ochre migrate` command).
+pub async fn migrate_only(config: &Config) -> Result<(), StartupError> {
+    let (urls, cluster) = resolve_database(config).await?;
+    let result = db::migrate(&urls.owner).await;
+    if let Some(c) = cluster {
+        c.stop().await?;
+    }
+    result?;
+    tracing::info!(count = ochre_migrations::names().len(), "migrations are current");
+    Ok(())
+}
+
+/// A built server, bound and connected, not yet serving.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    db: Db,
+    cluster: Option<Cluster>,
+    cors_origins: Vec<String>,
+}
+
+impl Application {
+    /// Binds the listener, resolves and migrates the database, connects.
+    pub async fn build(config: Config) -> Result<Application, StartupError> {
+        let listener = TcpListener::bind(config.listen_addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr: config.listen_addr, source })?;
+        let addr = listener.local_addr()?;
+        let (urls, cluster) = resolve_database(&config).await?;
+        let connected = async {
+            if config.migrate_on_start {
+                db::migrate(&urls.owner).await?;
+            }
+            Db::connect(&urls.app, &urls.service, config.db_max_connections).await
+        }
+        .await;
+        let db = match connected {
+            Ok(db) => db,
+            Err(e) => {
+                if let Some(c) = &cluster {
+                    let _ = c.stop().await;
+                }
+                return Err(e.into());
+            }
+        };
+        Ok(Application { listener, addr, db, cluster, cors_origins: config.cors_origins })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until SIGTERM or SIGINT.
+    pub async fn run_until_stopped(self) -> Result<(), StartupError> {
+        self.run(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes, then drains: health turns
+    /// NOT_SERVING, in-flight calls finish, the embedded cluster stops.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartupError> {
+        let Application { listener, addr, db, cluster, cors_origins } = self;
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let health_task = tokio::spawn(health_loop(reporter.clone(), db.clone(), stop_rx.clone()));
+
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(ochre_sdk::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|e| StartupError::Io(std::io::Error::other(e.to_string())))?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(ochre_sdk::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .map_err(|e| StartupError::Io(std::io::Error::other(e.to_string())))?;
+
+        let signal = {
+            let reporter = reporter.clone();
+            async move {
+                shutdown.await;
+                tracing::info!("shutdown requested: draining");
+                let _ = stop_tx.send(true);
+                set_all(&reporter, ServingStatus::NotServing).await;
+            }
+        };
+
+        tracing::info!(%addr, "ochre listening (gRPC, gRPC-web, health, reflection)");
+        let result = tonic::transport::Server::builder()
+            .accept_http1(true)
+            .timeout(Duration::from_secs(60))
+            .layer(cors(&cors_origins))
+            .layer(tonic_web::GrpcWebLayer::new())
+            .layer(AccessGateLayer)
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(SystemServiceServer::new(SystemApi))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
+            .await;
+        health_task.abort();
+        db.close().await;
+        if let Some(c) = cluster {
+            if let Err(e) = c.stop().await {
+                tracing::error!(error = %e, "stopping the embedded Postgres failed");
+            }
+        }
+        tracing::info!("ochre stopped");
+        result.map_err(Into::into)
+    }
+}
+
+/// Every service the health check reports on, plus the server as a whole ("").
+fn service_names() -> Vec<String> {
+    let mut names: Vec<String> = ochre_sdk::access::ACCESS_RULES
+        .iter()
+        .filter_map(|m| m.method.trim_start_matches('/').split('/').next().map(str::to_owned))
+        .collect();
+    names.push(String::new());
+    names.sort();
+    names.dedup();
+    names
+}
+
+async fn set_all(reporter: &HealthReporter, status: ServingStatus) {
+    for name in service_names() {
+        reporter.set_service_status(&name, status).await;
+    }
+}
+
+/// SERVING only while the database answers and its migrations are current.
+async fn health_loop(reporter: HealthReporter, db: Db, mut stop: watch::Receiver<bool>) {
+    set_all(&reporter, ServingStatus::NotServing).await;
+    let mut last = None;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let status = match tokio::time::timeout(Duration::from_secs(3), db.migrations_current()).await {
+            Ok(Ok(true)) => ServingStatus::Serving,
+            Ok(Ok(false)) => {
+                if last != Some(ServingStatus::NotServing) {
+                    tracing::warn!("database migrations are not current: run `ochre migrate`");
+                }
+                ServingStatus::NotServing
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "health check: database unavailable");
+                ServingStatus::NotServing
+            }
+            Err(_) => ServingStatus::NotServing,
+        };
+        if *stop.borrow() {
+            return;
+        }
+        if last != Some(status) {
+            set_all(&reporter, status).await;
+            last = Some(status);
+        }
+        let wait = if status == ServingStatus::Serving { 5 } else { 1 };
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(wait)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// CORS for gRPC-web: only the configured origins, never a wildcard.
+fn cors(origins: &[String]) -> CorsLayer {
+    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    let h = |s: &'static str| HeaderName::from_static(s);
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_headers([
+            h("content-type"),
+            h("x-grpc-web"),
+            h("x-user-agent"),
+            h("grpc-timeout"),
+            h("authorization"),
+            h("x-ochre-org"),
+            h("connect-protocol-version"),
+        ])
+        .expose_headers([h("grpc-status"), h("grpc-message"), h("grpc-status-details-bin")])
+        .max_age(Duration::from_secs(600))
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

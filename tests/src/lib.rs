@@ -1,0 +1,28 @@
+//! The Ochre test harness: one private Postgres cluster per test run (shared
+//! by every test process through a file lock), a fresh database cloned from a
+//! migrated template per test, the real server on port 0 connecting as
+//! `ochre_app`, and typed clients from the SDK.
+
+pub mod cluster;
+pub mod lint;
+mod spawn;
+
+pub use spawn::{spawn_app, spawn_app_with, AppOptions, TestApp};
+
+/// Random bytes in URL-safe base64, for secrets in tests.
+pub fn random_secret(bytes: usize) -> String {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut b = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+/// 32 random bytes in standard base64 (an `OCHRE_BYOK_ENC_KEY`).
+pub fn random_key() -> String {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut b = [0u8; 32];
+    rand::rng().fill_bytes(&mut b);
+    base64::engine::general_purpose::STANDARD.encode(b)
+}

@@ -1,0 +1,83 @@
+//! The schema lint: catalog queries that every table, role and function of
+//! the schema must pass. New tables are covered without editing anything.
+
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+const CHECKS: &[(&str, &str)] = &[
+    (
+        "row level security is not enabled",
+        "SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'public' AND c.relkind IN ('r','p') AND c.relname <> 'seaql_migrations' \
+           AND NOT c.relrowsecurity",
+    ),
+    (
+        "row level security is not forced",
+        "SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'public' AND c.relkind IN ('r','p') AND c.relname <> 'seaql_migrations' \
+           AND NOT c.relforcerowsecurity",
+    ),
+    (
+        "has no row level security policy",
+        "SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'public' AND c.relkind IN ('r','p') AND c.relname <> 'seaql_migrations' \
+           AND NOT EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid)",
+    ),
+    (
+        "has an org_id column outside the public schema without forced row level security",
+        "SELECT n.nspname || '.' || c.relname AS name FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'org_id' AND NOT a.attisdropped \
+         WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema','public') \
+           AND NOT (c.relrowsecurity AND c.relforcerowsecurity)",
+    ),
+    (
+        "is owned by a runtime role (ochre_app/ochre_service must own nothing)",
+        "SELECT c.relname AS name FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner \
+         WHERE r.rolname IN ('ochre_app','ochre_service') \
+         UNION ALL SELECT p.proname FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner \
+         WHERE r.rolname IN ('ochre_app','ochre_service') \
+         UNION ALL SELECT n.nspname FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner \
+         WHERE r.rolname IN ('ochre_app','ochre_service')",
+    ),
+    (
+        "is a runtime role that is a superuser or can bypass row level security",
+        "SELECT rolname AS name FROM pg_roles WHERE rolname IN ('ochre_app','ochre_service') \
+           AND (rolsuper OR rolbypassrls OR rolcreaterole OR rolcreatedb)",
+    ),
+    (
+        "grants a privilege to PUBLIC",
+        "SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, \
+           aclexplode(c.relacl) a WHERE n.nspname = 'public' AND a.grantee = 0 \
+         UNION ALL SELECT 'schema ' || n.nspname FROM pg_namespace n WHERE n.nspname = 'public' \
+           AND (n.nspacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(n.nspacl) a WHERE a.grantee = 0)) \
+         UNION ALL SELECT 'function ' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+           WHERE n.nspname = 'public' AND (p.proacl IS NULL OR EXISTS \
+             (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0)) \
+         UNION ALL SELECT 'database ' || d.datname FROM pg_database d WHERE d.datname = current_database() \
+           AND (d.datacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(d.datacl) a WHERE a.grantee = 0))",
+    ),
+    (
+        "is SECURITY DEFINER without a pinned search_path",
+        "SELECT p.proname AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE n.nspname NOT IN ('pg_catalog','information_schema') AND p.prosecdef \
+           AND NOT EXISTS (SELECT 1 FROM unnest(coalesce(p.proconfig, '{}')) c WHERE c LIKE 'search_path=%')",
+    ),
+];
+
+/// Every finding of the lint on the database `db` is connected to, as
+/// `"<object>: <problem>"`, sorted. An empty list means the schema passes.
+pub async fn schema_findings(db: &impl ConnectionTrait) -> Vec<String> {
+    let mut findings = Vec::new();
+    for (problem, sql) in CHECKS {
+        let rows = db
+            .query_all_raw(Statement::from_string(DbBackend::Postgres, *sql))
+            .await
+            .unwrap_or_else(|e| panic!("lint query failed ({problem}): {e}"));
+        for row in rows {
+            let name: String = row.try_get_by_index(0).expect("lint row");
+            findings.push(format!("{name}: {problem}"));
+        }
+    }
+    findings.sort();
+    findings
+}

@@ -1,0 +1,123 @@
+//! `spawn_app()`: the real server on port 0, in this process, against a
+//! fresh database, connecting as `ochre_app`.
+
+use std::net::SocketAddr;
+
+use ochre_server::{config::Layers, pg, Application, Config};
+use sea_orm::DatabaseConnection;
+use secrecy::ExposeSecret as _;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+
+use crate::cluster::{cluster, TestCluster};
+
+/// Knobs for [`spawn_app_with`].
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    /// Clone the migrated template (true) or start from an empty database.
+    pub migrated: bool,
+    /// `OCHRE_CORS_ORIGINS`.
+    pub cors_origins: String,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions { migrated: true, cors_origins: "https://app.ochre.test".to_owned() }
+    }
+}
+
+/// A running server and what a test needs around it. Dropping it stops the
+/// server.
+#[derive(Debug)]
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub database: String,
+    pub cluster: &'static TestCluster,
+    pub channel: Channel,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<Result<(), ochre_server::StartupError>>>,
+}
+
+/// Spawns the server against a fresh migrated database.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(AppOptions::default()).await
+}
+
+/// Spawns the server with options.
+pub async fn spawn_app_with(options: AppOptions) -> TestApp {
+    let cluster = cluster().await;
+    let database = cluster.fresh_database(options.migrated).await;
+    let mut layers = Layers::default();
+    layers
+        .set("OCHRE_LISTEN_ADDR", "127.0.0.1:0")
+        .set("DATABASE_URL", cluster.url(pg::OWNER_ROLE, &database).expose_secret())
+        .set("OCHRE_APP_DATABASE_URL", cluster.url(pg::APP_ROLE, &database).expose_secret())
+        .set(
+            "OCHRE_SERVICE_DATABASE_URL",
+            cluster.url(pg::SERVICE_ROLE, &database).expose_secret(),
+        )
+        .set("OCHRE_MIGRATE_ON_START", "false")
+        .set("OCHRE_DB_MAX_CONNECTIONS", "4")
+        .set("OCHRE_CORS_ORIGINS", options.cors_origins.clone())
+        .set("OCHRE_PUBLIC_URL", "https://app.ochre.test")
+        .set("OCHRE_BYOK_ENC_KEY", crate::random_key())
+        .set("OCHRE_SURVEY_TOKEN_SECRET", crate::random_secret(32))
+        .set("OCHRE_SESSION_SECRET", crate::random_secret(32))
+        .set("OCHRE_OAUTH_STATE_SECRET", crate::random_secret(32));
+    let config = Config::from_layers(&layers).expect("test configuration is valid");
+    let app = Application::build(config).await.expect("build application");
+    let addr = app.local_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handle = tokio::spawn(app.run(async move {
+        let _ = stopped.await;
+    }));
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect to the test server");
+    TestApp { addr, database, cluster, channel, stop: Some(stop), handle: Some(handle) }
+}
+
+impl TestApp {
+    /// A connection to this test's database as `ochre_app` (RLS applies).
+    pub async fn app_db(&self) -> DatabaseConnection {
+        self.cluster.connect(pg::APP_ROLE, &self.database).await
+    }
+
+    /// A connection as the owner role (tables' owner, still under FORCE RLS).
+    pub async fn owner_db(&self) -> DatabaseConnection {
+        self.cluster.connect(pg::OWNER_ROLE, &self.database).await
+    }
+
+    /// A connection as the cluster superuser (bypasses RLS: setup only).
+    pub async fn superuser_db(&self) -> DatabaseConnection {
+        self.cluster.connect_superuser(&self.database).await
+    }
+
+    /// Stops the server and waits for it to finish draining.
+    pub async fn shutdown(mut self) -> Result<(), ochre_server::StartupError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.handle.take() {
+            Some(h) => h.await.expect("server task"),
+            None => Ok(()),
+        }
+    }
+
+    /// Begins a graceful shutdown without waiting for it.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
