@@ -20,6 +20,9 @@ use crate::{
     pg::{self, Cluster, ClusterError, DbCredentials},
 };
 
+/// How long in-flight calls may run once a shutdown began.
+const DRAIN_GRACE: Duration = Duration::from_secs(10);
+
 /// The database of the embedded cluster.
 pub const EMBEDDED_DATABASE: &str = "ochre";
 
@@ -169,7 +172,7 @@ impl Application {
         };
 
         tracing::info!(%addr, "ochre listening (gRPC, gRPC-web, health, reflection)");
-        let result = tonic::transport::Server::builder()
+        let server = tonic::transport::Server::builder()
             .accept_http1(true)
             .timeout(Duration::from_secs(60))
             .layer(cors(&cors_origins))
@@ -179,8 +182,21 @@ impl Application {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(SystemServiceServer::new(SystemApi))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
-            .await;
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+        // Long-lived streams (health Watch) would hold a graceful shutdown
+        // open forever: after the grace period the rest is cut.
+        let mut draining = stop_rx.clone();
+        let grace = async move {
+            let _ = draining.wait_for(|stopping| *stopping).await;
+            tokio::time::sleep(DRAIN_GRACE).await;
+        };
+        let result = tokio::select! {
+            r = server => r,
+            () = grace => {
+                tracing::warn!("drain grace period over: closing the remaining calls");
+                Ok(())
+            }
+        };
         health_task.abort();
         db.close().await;
         if let Some(c) = cluster {
