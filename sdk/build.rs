@@ -23,7 +23,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut compiler = protox::Compiler::new([&proto_root])?;
     compiler.include_imports(true).include_source_info(true);
-    compiler.open_files(files.iter().map(|f| f.strip_prefix(&proto_root).unwrap_or(f)))?;
+    compiler.open_files(
+        files
+            .iter()
+            .map(|f| f.strip_prefix(&proto_root).unwrap_or(f)),
+    )?;
 
     let pool = compiler.descriptor_pool();
     let rules = match contract::audit(&pool) {
@@ -73,11 +77,18 @@ fn render_table(rules: &[contract::MethodRule]) -> String {
             contract::DeclaredRule::Public => "Rule::Public".to_owned(),
             contract::DeclaredRule::Authenticated => "Rule::Authenticated".to_owned(),
             contract::DeclaredRule::Roles(roles) => {
-                let list: Vec<String> = roles.iter().map(|r| format!("Role::{}", variant(r))).collect();
+                let list: Vec<String> = roles
+                    .iter()
+                    .map(|r| format!("Role::{}", variant(r)))
+                    .collect();
                 format!("Rule::Roles(&[{}])", list.join(", "))
             }
         };
-        let _ = writeln!(s, "    MethodAccess {{ method: {:?}, rule: {rule} }},", r.path);
+        let _ = writeln!(
+            s,
+            "    MethodAccess {{ method: {:?}, rule: {rule} }},",
+            r.path
+        );
     }
     s.push_str("];\n");
     s

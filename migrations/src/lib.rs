@@ -52,7 +52,10 @@ impl MigrationName for SqlMigration {
 #[async_trait::async_trait]
 impl MigrationTrait for SqlMigration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.get_connection().execute_unprepared(self.0.up).await?;
+        manager
+            .get_connection()
+            .execute_unprepared(self.0.up)
+            .await?;
         Ok(())
     }
 

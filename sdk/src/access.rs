@@ -25,10 +25,14 @@ impl Rule {
     /// The rule as the `AccessRule` message of the contract.
     pub fn to_message(&self) -> crate::v1::AccessRule {
         match self {
-            Rule::Public => crate::v1::AccessRule { public: true, ..Default::default() },
-            Rule::Authenticated => {
-                crate::v1::AccessRule { authenticated: true, ..Default::default() }
-            }
+            Rule::Public => crate::v1::AccessRule {
+                public: true,
+                ..Default::default()
+            },
+            Rule::Authenticated => crate::v1::AccessRule {
+                authenticated: true,
+                ..Default::default()
+            },
             Rule::Roles(roles) => crate::v1::AccessRule {
                 roles: roles.iter().map(|r| *r as i32).collect(),
                 ..Default::default()

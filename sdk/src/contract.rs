@@ -59,7 +59,9 @@ pub fn audit(pool: &DescriptorPool) -> Result<Vec<MethodRule>, Vec<ContractViola
         for method in service.methods() {
             let path = format!("/{}/{}", service.full_name(), method.name());
             let rule = match &extension {
-                None => Err(format!("the option ({ACCESS_OPTION}) is not defined in this contract")),
+                None => Err(format!(
+                    "the option ({ACCESS_OPTION}) is not defined in this contract"
+                )),
                 Some(ext) => rule_of(&method, ext),
             };
             match rule {
@@ -127,7 +129,9 @@ fn rule_of(
         (false, true, true) => Ok(DeclaredRule::Authenticated),
         (false, false, false) => Ok(DeclaredRule::Roles(roles)),
         (false, false, true) => Err("the access rule is empty: it names no role".to_owned()),
-        _ => Err("the access rule mixes `public`, `authenticated` and `roles`: use exactly one"
-            .to_owned()),
+        _ => Err(
+            "the access rule mixes `public`, `authenticated` and `roles`: use exactly one"
+                .to_owned(),
+        ),
     }
 }

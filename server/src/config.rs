@@ -16,7 +16,10 @@ use crate::secrets::{self, SecretSpec};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{var} is required{hint}")]
-    Missing { var: &'static str, hint: &'static str },
+    Missing {
+        var: &'static str,
+        hint: &'static str,
+    },
     #[error("{var} is invalid: {reason}")]
     Invalid { var: &'static str, reason: String },
     #[error("{a} and {b} must be different secrets")]
@@ -106,9 +109,12 @@ impl Layers {
                 path: path.clone(),
                 reason: e.kind().to_string(),
             })?;
-            let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-                ConfigError::File { path: path.clone(), reason: e.message().to_owned() }
-            })?;
+            let table: toml::Table =
+                text.parse()
+                    .map_err(|e: toml::de::Error| ConfigError::File {
+                        path: path.clone(),
+                        reason: e.message().to_owned(),
+                    })?;
             for (key, value) in table {
                 let var = env_name(&key).ok_or_else(|| ConfigError::File {
                     path: path.clone(),
@@ -118,7 +124,11 @@ impl Layers {
                     toml::Value::String(s) => s,
                     toml::Value::Array(items) => items
                         .iter()
-                        .map(|i| i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string()))
+                        .map(|i| {
+                            i.as_str()
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| i.to_string())
+                        })
                         .collect::<Vec<_>>()
                         .join(","),
                     other => other.to_string(),
@@ -141,7 +151,10 @@ impl Layers {
     }
 
     fn get(&self, var: &str) -> Option<&str> {
-        self.values.get(var).map(String::as_str).filter(|v| !v.trim().is_empty())
+        self.values
+            .get(var)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
     }
 }
 
@@ -188,13 +201,15 @@ impl Config {
         let embedded = matches!(database, DatabaseConfig::Embedded);
         let db_max_connections: u32 = parse(layers, "OCHRE_DB_MAX_CONNECTIONS", "16")?;
         if !(1..=512).contains(&db_max_connections) {
-            return Err(invalid("OCHRE_DB_MAX_CONNECTIONS", "must be between 1 and 512"));
+            return Err(invalid(
+                "OCHRE_DB_MAX_CONNECTIONS",
+                "must be between 1 and 512",
+            ));
         }
         let migrate_on_start = match layers.get("OCHRE_MIGRATE_ON_START") {
             None => embedded,
-            Some(v) => parse_bool(v).ok_or_else(|| {
-                invalid("OCHRE_MIGRATE_ON_START", "must be true or false")
-            })?,
+            Some(v) => parse_bool(v)
+                .ok_or_else(|| invalid("OCHRE_MIGRATE_ON_START", "must be true or false"))?,
         };
         let cors_origins = cors_origins(layers.get("OCHRE_CORS_ORIGINS"))?;
         let default_public = format!("http://{listen_addr}");
@@ -205,7 +220,9 @@ impl Config {
             _ => return Err(invalid("OCHRE_LOG_FORMAT", "must be `human` or `json`")),
         };
 
-        let configured = secrets::REQUIRED.iter().any(|s| layers.get(s.var).is_some());
+        let configured = secrets::REQUIRED
+            .iter()
+            .any(|s| layers.get(s.var).is_some());
         let (secret_values, dev_mode) = if !configured && embedded {
             (secrets::load_or_generate_dev(&data_dir)?, true)
         } else {
@@ -235,7 +252,10 @@ impl Config {
 }
 
 fn invalid(var: &'static str, reason: &str) -> ConfigError {
-    ConfigError::Invalid { var, reason: reason.to_owned() }
+    ConfigError::Invalid {
+        var,
+        reason: reason.to_owned(),
+    }
 }
 
 fn parse<T: std::str::FromStr>(
@@ -277,16 +297,31 @@ fn database(layers: &Layers) -> Result<DatabaseConfig, ConfigError> {
     };
     Ok(DatabaseConfig::External {
         owner_url: url("DATABASE_URL", Some(owner))?,
-        app_url: url("OCHRE_APP_DATABASE_URL", layers.get("OCHRE_APP_DATABASE_URL"))?,
-        service_url: url("OCHRE_SERVICE_DATABASE_URL", layers.get("OCHRE_SERVICE_DATABASE_URL"))?,
+        app_url: url(
+            "OCHRE_APP_DATABASE_URL",
+            layers.get("OCHRE_APP_DATABASE_URL"),
+        )?,
+        service_url: url(
+            "OCHRE_SERVICE_DATABASE_URL",
+            layers.get("OCHRE_SERVICE_DATABASE_URL"),
+        )?,
     })
 }
 
 fn cors_origins(value: Option<&str>) -> Result<Vec<String>, ConfigError> {
     let mut out = Vec::new();
-    for origin in value.unwrap_or("").split(',').map(str::trim).filter(|o| !o.is_empty()) {
-        let url = Url::parse(origin)
-            .map_err(|_| invalid("OCHRE_CORS_ORIGINS", "each origin must be scheme://host[:port]"))?;
+    for origin in value
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+    {
+        let url = Url::parse(origin).map_err(|_| {
+            invalid(
+                "OCHRE_CORS_ORIGINS",
+                "each origin must be scheme://host[:port]",
+            )
+        })?;
         let exact = url.origin().ascii_serialization();
         if !matches!(url.scheme(), "http" | "https") || exact != origin.trim_end_matches('/') {
             return Err(invalid(
@@ -303,7 +338,10 @@ fn public_url(value: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(value)
         .map_err(|_| invalid("OCHRE_PUBLIC_URL", "must be an absolute http(s) URL"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(invalid("OCHRE_PUBLIC_URL", "must be an absolute http(s) URL"));
+        return Err(invalid(
+            "OCHRE_PUBLIC_URL",
+            "must be an absolute http(s) URL",
+        ));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(invalid("OCHRE_PUBLIC_URL", "must not carry credentials"));
@@ -316,13 +354,19 @@ fn validate_secrets(values: &BTreeMap<&'static str, SecretString>) -> Result<Sec
     for spec in secrets::REQUIRED.iter().chain([&secrets::BYOK_PREVIOUS]) {
         let Some(value) = values.get(spec.var) else {
             if spec.required {
-                return Err(ConfigError::Missing { var: spec.var, hint: spec.hint });
+                return Err(ConfigError::Missing {
+                    var: spec.var,
+                    hint: spec.hint,
+                });
             }
             continue;
         };
         let bytes = check_secret(spec, value.expose_secret())?;
         if let Some((other, _)) = checked.iter().find(|(_, b)| *b == bytes) {
-            return Err(ConfigError::Duplicate { a: other, b: spec.var });
+            return Err(ConfigError::Duplicate {
+                a: other,
+                b: spec.var,
+            });
         }
         checked.push((spec.var, bytes));
     }
@@ -332,11 +376,16 @@ fn validate_secrets(values: &BTreeMap<&'static str, SecretString>) -> Result<Sec
         Some(SecretBox::new(Box::new(arr)))
     };
     let text = |var: &'static str| -> Result<SecretString, ConfigError> {
-        values.get(var).cloned().ok_or(ConfigError::Missing { var, hint: "" })
+        values
+            .get(var)
+            .cloned()
+            .ok_or(ConfigError::Missing { var, hint: "" })
     };
     let secrets = Secrets {
-        byok_enc_key: key("OCHRE_BYOK_ENC_KEY")
-            .ok_or(ConfigError::Missing { var: "OCHRE_BYOK_ENC_KEY", hint: "" })?,
+        byok_enc_key: key("OCHRE_BYOK_ENC_KEY").ok_or(ConfigError::Missing {
+            var: "OCHRE_BYOK_ENC_KEY",
+            hint: "",
+        })?,
         byok_enc_key_previous: key("OCHRE_BYOK_ENC_KEY_PREVIOUS"),
         survey_token_secret: text("OCHRE_SURVEY_TOKEN_SECRET")?,
         session_secret: text("OCHRE_SESSION_SECRET")?,
@@ -360,7 +409,10 @@ fn check_secret(spec: &SecretSpec, value: &str) -> Result<Vec<u8>, ConfigError> 
         if decoded.len() != 32 {
             return Err(ConfigError::Invalid {
                 var: spec.var,
-                reason: format!("must decode to exactly 32 bytes (it decodes to {})", decoded.len()),
+                reason: format!(
+                    "must decode to exactly 32 bytes (it decodes to {})",
+                    decoded.len()
+                ),
             });
         }
         if decoded.iter().all(|b| *b == decoded[0]) {
@@ -371,11 +423,17 @@ fn check_secret(spec: &SecretSpec, value: &str) -> Result<Vec<u8>, ConfigError> 
         if value.len() < secrets::MIN_SECRET_LEN {
             return Err(ConfigError::Invalid {
                 var: spec.var,
-                reason: format!("is too short: at least {} bytes are required", secrets::MIN_SECRET_LEN),
+                reason: format!(
+                    "is too short: at least {} bytes are required",
+                    secrets::MIN_SECRET_LEN
+                ),
             });
         }
         if value.bytes().all(|b| b == value.as_bytes()[0]) {
-            return Err(invalid(spec.var, "is not random: every character is the same"));
+            return Err(invalid(
+                spec.var,
+                "is not random: every character is the same",
+            ));
         }
         Ok(value.as_bytes().to_vec())
     }

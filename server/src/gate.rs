@@ -14,7 +14,7 @@ use std::{
 
 use http_body::Body as HttpBody;
 use http_body_util::BodyExt as _;
-use ochre_sdk::access::{rule_for, Rule};
+use ochre_sdk::access::{Rule, rule_for};
 use tonic::Status;
 use tower::{Layer, Service};
 

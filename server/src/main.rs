@@ -5,12 +5,16 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::{Parser, Subcommand};
 use ochre_server::{
     config::{Config, LogFormat},
-    startup::{migrate_only, Application},
+    startup::{Application, migrate_only},
     telemetry,
 };
 
 #[derive(Debug, Parser)]
-#[command(name = "ochre", version, about = "The Ochre security core: gRPC, gRPC-web and webhooks")]
+#[command(
+    name = "ochre",
+    version,
+    about = "The Ochre security core: gRPC, gRPC-web and webhooks"
+)]
 struct Cli {
     /// A TOML configuration file (keys are the OCHRE_* names in lower case,
     /// without the prefix); environment variables override it.
@@ -35,7 +39,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = cli.log_json
         || std::env::var("OCHRE_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
-    telemetry::init(if json { LogFormat::Json } else { LogFormat::Human });
+    telemetry::init(if json {
+        LogFormat::Json
+    } else {
+        LogFormat::Human
+    });
 
     let config = match Config::load(cli.config) {
         Ok(c) => c,
@@ -45,7 +53,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ochre: cannot start the runtime: {e}");

@@ -4,12 +4,12 @@
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
-use http::{header::HeaderName, HeaderValue, Method};
+use http::{HeaderValue, Method, header::HeaderName};
 use ochre_sdk::v1::system_service_server::SystemServiceServer;
 use secrecy::SecretString;
 use tokio::{net::TcpListener, sync::watch};
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic_health::{server::HealthReporter, ServingStatus};
+use tonic_health::{ServingStatus, server::HealthReporter};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
@@ -36,7 +36,10 @@ pub enum StartupError {
     #[error("database: {0}")]
     Database(#[from] sea_orm::DbErr),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
     #[error("server: {0}")]
@@ -54,8 +57,16 @@ struct DbUrls {
 /// Starts the embedded cluster when configured and returns the URLs.
 async fn resolve_database(config: &Config) -> Result<(DbUrls, Option<Cluster>), StartupError> {
     match &config.database {
-        DatabaseConfig::External { owner_url, app_url, service_url } => Ok((
-            DbUrls { owner: owner_url.clone(), app: app_url.clone(), service: service_url.clone() },
+        DatabaseConfig::External {
+            owner_url,
+            app_url,
+            service_url,
+        } => Ok((
+            DbUrls {
+                owner: owner_url.clone(),
+                app: app_url.clone(),
+                service: service_url.clone(),
+            },
             None,
         )),
         DatabaseConfig::Embedded => {
@@ -64,11 +75,28 @@ async fn resolve_database(config: &Config) -> Result<(DbUrls, Option<Cluster>), 
                 let creds = DbCredentials::load_or_generate(
                     &config.data_dir.join("secrets").join("db-roles.toml"),
                 )?;
-                pg::bootstrap(&cluster.superuser_url("postgres"), &creds, EMBEDDED_DATABASE).await?;
+                pg::bootstrap(
+                    &cluster.superuser_url("postgres"),
+                    &creds,
+                    EMBEDDED_DATABASE,
+                )
+                .await?;
                 Ok::<_, StartupError>(DbUrls {
-                    owner: cluster.url(pg::OWNER_ROLE, secrecy::ExposeSecret::expose_secret(&creds.owner), EMBEDDED_DATABASE),
-                    app: cluster.url(pg::APP_ROLE, secrecy::ExposeSecret::expose_secret(&creds.app), EMBEDDED_DATABASE),
-                    service: cluster.url(pg::SERVICE_ROLE, secrecy::ExposeSecret::expose_secret(&creds.service), EMBEDDED_DATABASE),
+                    owner: cluster.url(
+                        pg::OWNER_ROLE,
+                        secrecy::ExposeSecret::expose_secret(&creds.owner),
+                        EMBEDDED_DATABASE,
+                    ),
+                    app: cluster.url(
+                        pg::APP_ROLE,
+                        secrecy::ExposeSecret::expose_secret(&creds.app),
+                        EMBEDDED_DATABASE,
+                    ),
+                    service: cluster.url(
+                        pg::SERVICE_ROLE,
+                        secrecy::ExposeSecret::expose_secret(&creds.service),
+                        EMBEDDED_DATABASE,
+                    ),
                 })
             }
             .await;
@@ -91,7 +119,10 @@ pub async fn migrate_only(config: &Config) -> Result<(), StartupError> {
         c.stop().await?;
     }
     result?;
-    tracing::info!(count = ochre_migrations::names().len(), "migrations are current");
+    tracing::info!(
+        count = ochre_migrations::names().len(),
+        "migrations are current"
+    );
     Ok(())
 }
 
@@ -110,7 +141,10 @@ impl Application {
     pub async fn build(config: Config) -> Result<Application, StartupError> {
         let listener = TcpListener::bind(config.listen_addr)
             .await
-            .map_err(|source| StartupError::Bind { addr: config.listen_addr, source })?;
+            .map_err(|source| StartupError::Bind {
+                addr: config.listen_addr,
+                source,
+            })?;
         let addr = listener.local_addr()?;
         let (urls, cluster) = resolve_database(&config).await?;
         let connected = async {
@@ -129,7 +163,13 @@ impl Application {
                 return Err(e.into());
             }
         };
-        Ok(Application { listener, addr, db, cluster, cors_origins: config.cors_origins })
+        Ok(Application {
+            listener,
+            addr,
+            db,
+            cluster,
+            cors_origins: config.cors_origins,
+        })
     }
 
     /// The address actually bound (useful with port 0).
@@ -144,8 +184,17 @@ impl Application {
 
     /// Serves until `shutdown` completes, then drains: health turns
     /// NOT_SERVING, in-flight calls finish, the embedded cluster stops.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartupError> {
-        let Application { listener, addr, db, cluster, cors_origins } = self;
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
+        let Application {
+            listener,
+            addr,
+            db,
+            cluster,
+            cors_origins,
+        } = self;
         let (reporter, health_service) = tonic_health::server::health_reporter();
         let (stop_tx, stop_rx) = watch::channel(false);
         let health_task = tokio::spawn(health_loop(reporter.clone(), db.clone(), stop_rx.clone()));
@@ -199,10 +248,10 @@ impl Application {
         };
         health_task.abort();
         db.close().await;
-        if let Some(c) = cluster {
-            if let Err(e) = c.stop().await {
-                tracing::error!(error = %e, "stopping the embedded Postgres failed");
-            }
+        if let Some(c) = cluster
+            && let Err(e) = c.stop().await
+        {
+            tracing::error!(error = %e, "stopping the embedded Postgres failed");
         }
         tracing::info!("ochre stopped");
         result.map_err(Into::into)
@@ -213,7 +262,13 @@ impl Application {
 fn service_names() -> Vec<String> {
     let mut names: Vec<String> = ochre_sdk::access::ACCESS_RULES
         .iter()
-        .filter_map(|m| m.method.trim_start_matches('/').split('/').next().map(str::to_owned))
+        .filter_map(|m| {
+            m.method
+                .trim_start_matches('/')
+                .split('/')
+                .next()
+                .map(str::to_owned)
+        })
         .collect();
     names.push(String::new());
     names.sort();
@@ -235,20 +290,21 @@ async fn health_loop(reporter: HealthReporter, db: Db, mut stop: watch::Receiver
         if *stop.borrow() {
             return;
         }
-        let status = match tokio::time::timeout(Duration::from_secs(3), db.migrations_current()).await {
-            Ok(Ok(true)) => ServingStatus::Serving,
-            Ok(Ok(false)) => {
-                if last != Some(ServingStatus::NotServing) {
-                    tracing::warn!("database migrations are not current: run `ochre migrate`");
+        let status =
+            match tokio::time::timeout(Duration::from_secs(3), db.migrations_current()).await {
+                Ok(Ok(true)) => ServingStatus::Serving,
+                Ok(Ok(false)) => {
+                    if last != Some(ServingStatus::NotServing) {
+                        tracing::warn!("database migrations are not current: run `ochre migrate`");
+                    }
+                    ServingStatus::NotServing
                 }
-                ServingStatus::NotServing
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "health check: database unavailable");
-                ServingStatus::NotServing
-            }
-            Err(_) => ServingStatus::NotServing,
-        };
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "health check: database unavailable");
+                    ServingStatus::NotServing
+                }
+                Err(_) => ServingStatus::NotServing,
+            };
         if *stop.borrow() {
             return;
         }
@@ -256,7 +312,11 @@ async fn health_loop(reporter: HealthReporter, db: Db, mut stop: watch::Receiver
             set_all(&reporter, status).await;
             last = Some(status);
         }
-        let wait = if status == ServingStatus::Serving { 5 } else { 1 };
+        let wait = if status == ServingStatus::Serving {
+            5
+        } else {
+            1
+        };
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(wait)) => {}
             _ = stop.changed() => return,
@@ -266,7 +326,10 @@ async fn health_loop(reporter: HealthReporter, db: Db, mut stop: watch::Receiver
 
 /// CORS for gRPC-web: only the configured origins, never a wildcard.
 fn cors(origins: &[String]) -> CorsLayer {
-    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
     let h = |s: &'static str| HeaderName::from_static(s);
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(allowed))
@@ -280,13 +343,17 @@ fn cors(origins: &[String]) -> CorsLayer {
             h("x-ochre-org"),
             h("connect-protocol-version"),
         ])
-        .expose_headers([h("grpc-status"), h("grpc-message"), h("grpc-status-details-bin")])
+        .expose_headers([
+            h("grpc-status"),
+            h("grpc-message"),
+            h("grpc-status-details-bin"),
+        ])
         .max_age(Duration::from_secs(600))
 }
 
 /// Resolves on SIGTERM or SIGINT.
 pub async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
+    use tokio::signal::unix::{SignalKind, signal};
     let mut term = match signal(SignalKind::terminate()) {
         Ok(s) => s,
         Err(_) => return std::future::pending().await,

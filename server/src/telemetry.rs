@@ -1,7 +1,7 @@
 //! Tracing: human-readable lines by default, JSON with `--log-json` or
 //! `OCHRE_LOG_FORMAT=json`; the filter comes from `OCHRE_LOG` (or `RUST_LOG`).
 
-use tracing_subscriber::{fmt, EnvFilter};
+use tracing_subscriber::{EnvFilter, fmt};
 
 use crate::config::LogFormat;
 

@@ -68,7 +68,11 @@ impl TestCluster {
     pub async fn fresh_database(&self, migrated: bool) -> String {
         let name = format!("t_{}", uuid::Uuid::now_v7().simple());
         let admin = self.connect_superuser("postgres").await;
-        let template = if migrated { self.template.as_str() } else { "template1" };
+        let template = if migrated {
+            self.template.as_str()
+        } else {
+            "template1"
+        };
         admin
             .execute_unprepared(&format!(
                 "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\" OWNER {}",
@@ -76,7 +80,9 @@ impl TestCluster {
             ))
             .await
             .expect("create test database");
-        pg::secure_database(&admin, &name).await.expect("secure test database");
+        pg::secure_database(&admin, &name)
+            .await
+            .expect("secure test database");
         if !migrated {
             // A fresh database's public schema is owned by pg_database_owner;
             // give the owner role what migrations would need.
@@ -161,21 +167,32 @@ async fn setup() -> TestCluster {
             .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{building}\""))
             .await
             .expect("drop half-built template");
-        pg::bootstrap(&superuser_url, &creds, &building).await.expect("bootstrap roles");
+        pg::bootstrap(&superuser_url, &creds, &building)
+            .await
+            .expect("bootstrap roles");
         let owner_url = SecretString::from(format!(
             "postgres://{}:{}@127.0.0.1:{}/{building}",
             pg::OWNER_ROLE,
             creds.owner.expose_secret(),
             cluster.port()
         ));
-        ochre_server::db::migrate(&owner_url).await.expect("migrate template");
+        ochre_server::db::migrate(&owner_url)
+            .await
+            .expect("migrate template");
         admin
-            .execute_unprepared(&format!("ALTER DATABASE \"{building}\" RENAME TO \"{template}\""))
+            .execute_unprepared(&format!(
+                "ALTER DATABASE \"{building}\" RENAME TO \"{template}\""
+            ))
             .await
             .expect("publish template");
     }
     admin.close().await.ok();
     let port = cluster.port();
     drop(lock);
-    TestCluster { port, superuser_url, creds, template }
+    TestCluster {
+        port,
+        superuser_url,
+        creds,
+        template,
+    }
 }

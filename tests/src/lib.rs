@@ -7,7 +7,7 @@ pub mod cluster;
 pub mod lint;
 mod spawn;
 
-pub use spawn::{spawn_app, spawn_app_with, AppOptions, TestApp};
+pub use spawn::{AppOptions, TestApp, spawn_app, spawn_app_with};
 
 /// Random bytes in URL-safe base64, for secrets in tests.
 pub fn random_secret(bytes: usize) -> String {

@@ -3,13 +3,13 @@
 
 use std::net::SocketAddr;
 
-use ochre_server::{config::Layers, pg, Application, Config};
+use ochre_server::{Application, Config, config::Layers, pg};
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret as _;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 
-use crate::cluster::{cluster, TestCluster};
+use crate::cluster::{TestCluster, cluster};
 
 /// Knobs for [`spawn_app_with`].
 #[derive(Debug, Clone)]
@@ -22,7 +22,10 @@ pub struct AppOptions {
 
 impl Default for AppOptions {
     fn default() -> Self {
-        AppOptions { migrated: true, cors_origins: "https://app.ochre.test".to_owned() }
+        AppOptions {
+            migrated: true,
+            cors_origins: "https://app.ochre.test".to_owned(),
+        }
     }
 }
 
@@ -50,8 +53,14 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let mut layers = Layers::default();
     layers
         .set("OCHRE_LISTEN_ADDR", "127.0.0.1:0")
-        .set("DATABASE_URL", cluster.url(pg::OWNER_ROLE, &database).expose_secret())
-        .set("OCHRE_APP_DATABASE_URL", cluster.url(pg::APP_ROLE, &database).expose_secret())
+        .set(
+            "DATABASE_URL",
+            cluster.url(pg::OWNER_ROLE, &database).expose_secret(),
+        )
+        .set(
+            "OCHRE_APP_DATABASE_URL",
+            cluster.url(pg::APP_ROLE, &database).expose_secret(),
+        )
         .set(
             "OCHRE_SERVICE_DATABASE_URL",
             cluster.url(pg::SERVICE_ROLE, &database).expose_secret(),
@@ -76,7 +85,14 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .connect()
         .await
         .expect("connect to the test server");
-    TestApp { addr, database, cluster, channel, stop: Some(stop), handle: Some(handle) }
+    TestApp {
+        addr,
+        database,
+        cluster,
+        channel,
+        stop: Some(stop),
+        handle: Some(handle),
+    }
 }
 
 impl TestApp {

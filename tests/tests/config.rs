@@ -2,6 +2,8 @@
 //! malformed, short or duplicated one is refused with the variable named and
 //! the value never shown.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashMap;
 
 use ochre_server::config::{Config, ConfigError, Layers};
@@ -9,9 +11,18 @@ use ochre_tests::{random_key, random_secret};
 
 fn valid_vars() -> HashMap<&'static str, String> {
     HashMap::from([
-        ("DATABASE_URL", "postgres://owner:pw@127.0.0.1:5432/ochre".to_owned()),
-        ("OCHRE_APP_DATABASE_URL", "postgres://ochre_app:pw@127.0.0.1:5432/ochre".to_owned()),
-        ("OCHRE_SERVICE_DATABASE_URL", "postgres://ochre_service:pw@127.0.0.1:5432/ochre".to_owned()),
+        (
+            "DATABASE_URL",
+            "postgres://owner:pw@127.0.0.1:5432/ochre".to_owned(),
+        ),
+        (
+            "OCHRE_APP_DATABASE_URL",
+            "postgres://ochre_app:pw@127.0.0.1:5432/ochre".to_owned(),
+        ),
+        (
+            "OCHRE_SERVICE_DATABASE_URL",
+            "postgres://ochre_service:pw@127.0.0.1:5432/ochre".to_owned(),
+        ),
         ("OCHRE_BYOK_ENC_KEY", random_key()),
         ("OCHRE_SURVEY_TOKEN_SECRET", random_secret(32)),
         ("OCHRE_SESSION_SECRET", random_secret(32)),
@@ -28,7 +39,9 @@ fn valid() -> Layers {
 }
 
 fn refused(layers: &Layers) -> String {
-    Config::from_layers(layers).expect_err("must be refused").to_string()
+    Config::from_layers(layers)
+        .expect_err("must be refused")
+        .to_string()
 }
 
 #[test]
@@ -37,7 +50,10 @@ fn a_complete_configuration_is_accepted_with_defaults() {
     assert_eq!(config.listen_addr.to_string(), "127.0.0.1:50051");
     assert!(config.data_dir.ends_with(".ochre"));
     assert!(!config.dev_mode);
-    assert!(!config.migrate_on_start, "with DATABASE_URL, migrations are explicit");
+    assert!(
+        !config.migrate_on_start,
+        "with DATABASE_URL, migrations are explicit"
+    );
 }
 
 #[test]
@@ -46,7 +62,10 @@ fn a_short_vault_key_is_refused_naming_the_variable() {
     l.set("OCHRE_BYOK_ENC_KEY", "short");
     let msg = refused(&l);
     assert!(msg.contains("OCHRE_BYOK_ENC_KEY"), "{msg}");
-    assert!(!msg.contains("short"), "the value must not be echoed: {msg}");
+    assert!(
+        !msg.contains("short"),
+        "the value must not be echoed: {msg}"
+    );
 }
 
 #[test]
@@ -56,7 +75,10 @@ fn a_vault_key_of_the_wrong_length_is_refused() {
     let key = base64::engine::general_purpose::STANDARD.encode([7u8, 1, 2].repeat(10));
     l.set("OCHRE_BYOK_ENC_KEY", key.clone());
     let msg = refused(&l);
-    assert!(msg.contains("OCHRE_BYOK_ENC_KEY") && msg.contains("32 bytes"), "{msg}");
+    assert!(
+        msg.contains("OCHRE_BYOK_ENC_KEY") && msg.contains("32 bytes"),
+        "{msg}"
+    );
     assert!(!msg.contains(&key));
 }
 
@@ -71,7 +93,10 @@ fn each_missing_secret_is_named() {
         let mut l = valid();
         l.set(var, "");
         let msg = refused(&l);
-        assert!(msg.contains(var) && msg.contains("required"), "{var}: {msg}");
+        assert!(
+            msg.contains(var) && msg.contains("required"),
+            "{var}: {msg}"
+        );
     }
 }
 
@@ -81,7 +106,10 @@ fn a_short_text_secret_is_refused() {
     let short = random_secret(8);
     l.set("OCHRE_SESSION_SECRET", short.clone());
     let msg = refused(&l);
-    assert!(msg.contains("OCHRE_SESSION_SECRET") && msg.contains("too short"), "{msg}");
+    assert!(
+        msg.contains("OCHRE_SESSION_SECRET") && msg.contains("too short"),
+        "{msg}"
+    );
     assert!(!msg.contains(&short));
 }
 
@@ -89,9 +117,13 @@ fn a_short_text_secret_is_refused() {
 fn two_equal_secrets_are_refused_naming_both() {
     let mut l = valid();
     let same = random_secret(32);
-    l.set("OCHRE_SESSION_SECRET", same.clone()).set("OCHRE_OAUTH_STATE_SECRET", same.clone());
+    l.set("OCHRE_SESSION_SECRET", same.clone())
+        .set("OCHRE_OAUTH_STATE_SECRET", same.clone());
     let msg = refused(&l);
-    assert!(msg.contains("OCHRE_SESSION_SECRET") && msg.contains("OCHRE_OAUTH_STATE_SECRET"), "{msg}");
+    assert!(
+        msg.contains("OCHRE_SESSION_SECRET") && msg.contains("OCHRE_OAUTH_STATE_SECRET"),
+        "{msg}"
+    );
     assert!(!msg.contains(&same));
 }
 
@@ -99,7 +131,8 @@ fn two_equal_secrets_are_refused_naming_both() {
 fn the_previous_vault_key_must_differ_from_the_current_one() {
     let mut l = valid();
     let key = random_key();
-    l.set("OCHRE_BYOK_ENC_KEY", key.clone()).set("OCHRE_BYOK_ENC_KEY_PREVIOUS", key);
+    l.set("OCHRE_BYOK_ENC_KEY", key.clone())
+        .set("OCHRE_BYOK_ENC_KEY_PREVIOUS", key);
     let msg = refused(&l);
     assert!(msg.contains("OCHRE_BYOK_ENC_KEY_PREVIOUS"), "{msg}");
 }
@@ -110,14 +143,18 @@ fn database_url_without_the_runtime_role_urls_is_refused() {
     l.set("OCHRE_APP_DATABASE_URL", "");
     assert!(matches!(
         Config::from_layers(&l),
-        Err(ConfigError::Missing { var: "OCHRE_APP_DATABASE_URL", .. })
+        Err(ConfigError::Missing {
+            var: "OCHRE_APP_DATABASE_URL",
+            ..
+        })
     ));
 }
 
 #[test]
 fn partially_configured_secrets_do_not_fall_back_to_development_mode() {
     let mut l = Layers::default();
-    l.set("OCHRE_DATA_DIR", "/nonexistent/ochre").set("OCHRE_SESSION_SECRET", random_secret(32));
+    l.set("OCHRE_DATA_DIR", "/nonexistent/ochre")
+        .set("OCHRE_SESSION_SECRET", random_secret(32));
     let msg = refused(&l);
     assert!(msg.contains("OCHRE_BYOK_ENC_KEY"), "{msg}");
 }
@@ -130,9 +167,15 @@ fn cors_origins_must_be_exact_origins() {
         assert!(refused(&l).contains("OCHRE_CORS_ORIGINS"), "{bad}");
     }
     let mut l = valid();
-    l.set("OCHRE_CORS_ORIGINS", "https://app.test, http://localhost:5173");
+    l.set(
+        "OCHRE_CORS_ORIGINS",
+        "https://app.test, http://localhost:5173",
+    );
     let config = Config::from_layers(&l).expect("valid origins");
-    assert_eq!(config.cors_origins, ["https://app.test", "http://localhost:5173"]);
+    assert_eq!(
+        config.cors_origins,
+        ["https://app.test", "http://localhost:5173"]
+    );
 }
 
 #[test]
@@ -146,15 +189,22 @@ fn a_bad_listen_address_is_refused() {
 fn a_config_file_is_layered_under_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ochre.toml");
-    std::fs::write(&file, "listen_addr = \"127.0.0.1:6000\"\ncors_origins = [\"https://a.test\"]\n")
-        .unwrap();
+    std::fs::write(
+        &file,
+        "listen_addr = \"127.0.0.1:6000\"\ncors_origins = [\"https://a.test\"]\n",
+    )
+    .unwrap();
     let mut env = valid_vars();
     env.insert("OCHRE_LISTEN_ADDR", "127.0.0.1:7000".to_owned());
     let lookup = |k: &str| env.get(k).cloned();
     let layers = Layers::build(Some(file.clone()), lookup).unwrap();
     let config = Config::from_layers(&layers).unwrap();
     assert_eq!(config.listen_addr.port(), 7000, "the environment wins");
-    assert_eq!(config.cors_origins, ["https://a.test"], "the file fills the rest");
+    assert_eq!(
+        config.cors_origins,
+        ["https://a.test"],
+        "the file fills the rest"
+    );
 
     std::fs::write(&file, "no_such_key = 1\n").unwrap();
     let err = Layers::build(Some(file), |_| None).unwrap_err().to_string();
@@ -167,5 +217,8 @@ fn secrets_do_not_appear_in_the_debug_output_of_the_configuration() {
     let config = Config::from_layers(&l).unwrap();
     let debug = format!("{config:?}");
     assert!(debug.contains("REDACTED"), "{debug}");
-    assert!(!debug.contains("postgres://owner:pw"), "database URLs carry passwords: {debug}");
+    assert!(
+        !debug.contains("postgres://owner:pw"),
+        "database URLs carry passwords: {debug}"
+    );
 }

@@ -2,9 +2,11 @@
 //! matches the descriptors, and a contract without a rule is refused with the
 //! RPC named.
 
+#![allow(clippy::unwrap_used)]
+
 use ochre_sdk::{
-    access::{rule_for, Rule, ACCESS_RULES},
-    contract::{audit, DeclaredRule},
+    access::{ACCESS_RULES, Rule, rule_for},
+    contract::{DeclaredRule, audit},
     v1::Role,
 };
 use prost_reflect::DescriptorPool;
@@ -18,12 +20,17 @@ fn compile_with(extra: &str) -> DescriptorPool {
     let dir = tempfile::tempdir().expect("tempdir");
     let v1 = dir.path().join("ochre/v1");
     std::fs::create_dir_all(&v1).expect("mkdir");
-    let access = concat!(env!("CARGO_MANIFEST_DIR"), "/../proto/ochre/v1/access.proto");
+    let access = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../proto/ochre/v1/access.proto"
+    );
     std::fs::copy(access, v1.join("access.proto")).expect("copy access.proto");
     std::fs::write(v1.join("extra.proto"), extra).expect("write extra.proto");
     let mut compiler = protox::Compiler::new([dir.path()]).expect("compiler");
     compiler.include_imports(true);
-    compiler.open_file("ochre/v1/extra.proto").expect("compile extra.proto");
+    compiler
+        .open_file("ochre/v1/extra.proto")
+        .expect("compile extra.proto");
     compiler.descriptor_pool()
 }
 
@@ -67,7 +74,11 @@ fn a_method_without_an_access_rule_fails_the_audit_and_is_named() {
     let violations = audit(&pool).expect_err("a missing rule must fail the audit");
     assert_eq!(violations.len(), 1, "{violations:?}");
     assert_eq!(violations[0].path, "/ochre.v1.AuditProbeService/Forgotten");
-    assert!(violations[0].problem.contains("no access rule"), "{}", violations[0]);
+    assert!(
+        violations[0].problem.contains("no access rule"),
+        "{}",
+        violations[0]
+    );
 }
 
 #[test]
@@ -80,7 +91,13 @@ fn every_missing_rule_is_reported_not_only_the_first() {
     ));
     let violations = audit(&pool).expect_err("missing rules");
     let paths: Vec<&str> = violations.iter().map(|v| v.path.as_str()).collect();
-    assert_eq!(paths, ["/ochre.v1.AuditProbeService/A", "/ochre.v1.AuditProbeService/B"]);
+    assert_eq!(
+        paths,
+        [
+            "/ochre.v1.AuditProbeService/A",
+            "/ochre.v1.AuditProbeService/B"
+        ]
+    );
 }
 
 #[test]
@@ -98,7 +115,11 @@ fn an_empty_or_mixed_rule_is_refused() {
              }}\n"
         ));
         let violations = audit(&pool).expect_err(rule);
-        assert!(violations[0].problem.contains(expected), "{rule}: {}", violations[0]);
+        assert!(
+            violations[0].problem.contains(expected),
+            "{rule}: {}",
+            violations[0]
+        );
     }
 }
 
@@ -114,7 +135,11 @@ fn a_roles_rule_keeps_its_roles_in_declaration_order() {
     let rules = audit(&pool).expect("valid rule");
     assert_eq!(
         rules[0].rule,
-        DeclaredRule::Roles(vec!["ROLE_OWNER".into(), "ROLE_ADMIN".into(), "ROLE_AGENT".into()])
+        DeclaredRule::Roles(vec![
+            "ROLE_OWNER".into(),
+            "ROLE_ADMIN".into(),
+            "ROLE_AGENT".into()
+        ])
     );
 }
 

@@ -1,24 +1,28 @@
 //! The server end to end: real Postgres, the real server on port 0, real
 //! gRPC, gRPC-web and health/reflection clients.
 
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use ochre_sdk::v1::{
-    system_service_client::SystemServiceClient, GetServerInfoRequest, GetServerInfoResponse,
-    ListAccessRulesRequest,
+    GetServerInfoRequest, GetServerInfoResponse, ListAccessRulesRequest,
+    system_service_client::SystemServiceClient,
 };
-use ochre_tests::{spawn_app, spawn_app_with, AppOptions};
+use ochre_tests::{AppOptions, spawn_app, spawn_app_with};
 use prost::Message as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio_stream::StreamExt as _;
 use tonic_health::pb::{
-    health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
 async fn health_status(app: &ochre_tests::TestApp, service: &str) -> ServingStatus {
     let mut client = HealthClient::new(app.channel.clone());
     let resp = client
-        .check(HealthCheckRequest { service: service.to_owned() })
+        .check(HealthCheckRequest {
+            service: service.to_owned(),
+        })
         .await
         .expect("health check answers");
     resp.into_inner().status()
@@ -39,13 +43,23 @@ async fn wait_for(app: &ochre_tests::TestApp, want: ServingStatus) -> ServingSta
 #[tokio::test]
 async fn health_is_serving_once_the_database_answers_with_current_migrations() {
     let app = spawn_app().await;
-    assert_eq!(wait_for(&app, ServingStatus::Serving).await, ServingStatus::Serving);
-    assert_eq!(health_status(&app, "ochre.v1.SystemService").await, ServingStatus::Serving);
+    assert_eq!(
+        wait_for(&app, ServingStatus::Serving).await,
+        ServingStatus::Serving
+    );
+    assert_eq!(
+        health_status(&app, "ochre.v1.SystemService").await,
+        ServingStatus::Serving
+    );
 }
 
 #[tokio::test]
 async fn health_is_not_serving_when_the_database_has_no_migrations() {
-    let app = spawn_app_with(AppOptions { migrated: false, ..Default::default() }).await;
+    let app = spawn_app_with(AppOptions {
+        migrated: false,
+        ..Default::default()
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(health_status(&app, "").await, ServingStatus::NotServing);
 }
@@ -53,10 +67,15 @@ async fn health_is_not_serving_when_the_database_has_no_migrations() {
 #[tokio::test]
 async fn health_turns_not_serving_while_draining() {
     let mut app = spawn_app().await;
-    assert_eq!(wait_for(&app, ServingStatus::Serving).await, ServingStatus::Serving);
+    assert_eq!(
+        wait_for(&app, ServingStatus::Serving).await,
+        ServingStatus::Serving
+    );
     let mut client = HealthClient::new(app.channel.clone());
     let mut watch = client
-        .watch(HealthCheckRequest { service: String::new() })
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
         .await
         .expect("watch")
         .into_inner();
@@ -76,7 +95,9 @@ async fn an_unknown_health_service_is_not_found() {
     let app = spawn_app().await;
     let mut client = HealthClient::new(app.channel.clone());
     let err = client
-        .check(HealthCheckRequest { service: "ochre.v1.NoSuchService".to_owned() })
+        .check(HealthCheckRequest {
+            service: "ochre.v1.NoSuchService".to_owned(),
+        })
         .await
         .expect_err("unknown service");
     assert_eq!(err.code(), tonic::Code::NotFound);
@@ -85,9 +106,8 @@ async fn an_unknown_health_service_is_not_found() {
 #[tokio::test]
 async fn reflection_lists_the_ochre_services_health_and_reflection() {
     use tonic_reflection::pb::v1::{
-        server_reflection_client::ServerReflectionClient,
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
         server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
-        ServerReflectionRequest,
     };
     let app = spawn_app().await;
     let mut client = ServerReflectionClient::new(app.channel.clone());
@@ -106,7 +126,10 @@ async fn reflection_lists_the_ochre_services_health_and_reflection() {
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
     for expected in ["ochre.v1.SystemService", "grpc.health.v1.Health"] {
-        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
     }
 }
 
@@ -114,7 +137,10 @@ async fn reflection_lists_the_ochre_services_health_and_reflection() {
 async fn server_info_is_public_and_names_the_contract() {
     let app = spawn_app().await;
     let mut client = SystemServiceClient::new(app.channel.clone());
-    let info = client.get_server_info(GetServerInfoRequest {}).await.expect("public rpc");
+    let info = client
+        .get_server_info(GetServerInfoRequest {})
+        .await
+        .expect("public rpc");
     let info = info.into_inner();
     assert_eq!(info.name, "ochre");
     assert_eq!(info.api_version, "ochre.v1");
@@ -165,32 +191,62 @@ async fn grpc_web_call(addr: std::net::SocketAddr, path: &str, origin: &str) -> 
         body.len()
     );
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    stream.write_all(request.as_bytes()).await.expect("write head");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("write head");
     stream.write_all(&body).await.expect("write body");
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.expect("read response");
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("header end") + 4;
-    (String::from_utf8_lossy(&raw[..split]).to_lowercase(), raw[split..].to_vec())
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("header end")
+        + 4;
+    (
+        String::from_utf8_lossy(&raw[..split]).to_lowercase(),
+        raw[split..].to_vec(),
+    )
 }
 
 #[tokio::test]
 async fn grpc_web_over_http1_answers_an_allowed_origin() {
     let app = spawn_app().await;
-    let (head, body) =
-        grpc_web_call(app.addr, "/ochre.v1.SystemService/GetServerInfo", "https://app.ochre.test").await;
+    let (head, body) = grpc_web_call(
+        app.addr,
+        "/ochre.v1.SystemService/GetServerInfo",
+        "https://app.ochre.test",
+    )
+    .await;
     assert!(head.starts_with("http/1.1 200"), "{head}");
-    assert!(head.contains("access-control-allow-origin: https://app.ochre.test"), "{head}");
-    assert!(head.contains("content-type: application/grpc-web"), "{head}");
+    assert!(
+        head.contains("access-control-allow-origin: https://app.ochre.test"),
+        "{head}"
+    );
+    assert!(
+        head.contains("content-type: application/grpc-web"),
+        "{head}"
+    );
     let text = String::from_utf8_lossy(&body);
-    assert!(text.contains("ochre.v1"), "the message frame carries the reply");
-    assert!(text.contains("grpc-status:0"), "the trailer frame says OK: {text}");
+    assert!(
+        text.contains("ochre.v1"),
+        "the message frame carries the reply"
+    );
+    assert!(
+        text.contains("grpc-status:0"),
+        "the trailer frame says OK: {text}"
+    );
 }
 
 #[tokio::test]
 async fn grpc_web_gives_no_cors_grant_to_an_unlisted_origin() {
     let app = spawn_app().await;
-    let (head, _) =
-        grpc_web_call(app.addr, "/ochre.v1.SystemService/GetServerInfo", "https://evil.test").await;
+    let (head, _) = grpc_web_call(
+        app.addr,
+        "/ochre.v1.SystemService/GetServerInfo",
+        "https://evil.test",
+    )
+    .await;
     assert!(!head.contains("access-control-allow-origin"), "{head}");
 }
 
@@ -204,20 +260,32 @@ async fn a_cors_preflight_from_an_allowed_origin_is_granted_with_the_grpc_header
          Connection: close\r\n\r\n",
         app.addr
     );
-    let mut stream = tokio::net::TcpStream::connect(app.addr).await.expect("connect");
+    let mut stream = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
     stream.write_all(request.as_bytes()).await.expect("write");
     let mut raw = String::new();
     stream.read_to_string(&mut raw).await.expect("read");
     let head = raw.to_lowercase();
-    assert!(head.contains("access-control-allow-origin: https://app.ochre.test"), "{head}");
+    assert!(
+        head.contains("access-control-allow-origin: https://app.ochre.test"),
+        "{head}"
+    );
     assert!(head.contains("x-ochre-org"), "{head}");
 }
 
 #[tokio::test]
 async fn grpc_web_refusals_keep_a_grpc_status() {
     let app = spawn_app().await;
-    let (head, body) =
-        grpc_web_call(app.addr, "/ochre.v1.SystemService/Nope", "https://app.ochre.test").await;
+    let (head, body) = grpc_web_call(
+        app.addr,
+        "/ochre.v1.SystemService/Nope",
+        "https://app.ochre.test",
+    )
+    .await;
     let all = format!("{head}{}", String::from_utf8_lossy(&body));
-    assert!(all.contains("grpc-status: 12") || all.contains("grpc-status:12"), "{all}");
+    assert!(
+        all.contains("grpc-status: 12") || all.contains("grpc-status:12"),
+        "{all}"
+    );
 }

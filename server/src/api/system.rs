@@ -3,8 +3,8 @@
 use ochre_sdk::{
     access::ACCESS_RULES,
     v1::{
-        system_service_server::SystemService, GetServerInfoRequest, GetServerInfoResponse,
-        ListAccessRulesRequest, ListAccessRulesResponse, MethodAccessRule,
+        GetServerInfoRequest, GetServerInfoResponse, ListAccessRulesRequest,
+        ListAccessRulesResponse, MethodAccessRule, system_service_server::SystemService,
     },
 };
 use tonic::{Request, Response, Status};
@@ -32,7 +32,10 @@ impl SystemService for SystemApi {
     ) -> Result<Response<ListAccessRulesResponse>, Status> {
         let rules = ACCESS_RULES
             .iter()
-            .map(|m| MethodAccessRule { method: m.method.to_owned(), rule: Some(m.rule.to_message()) })
+            .map(|m| MethodAccessRule {
+                method: m.method.to_owned(),
+                rule: Some(m.rule.to_message()),
+            })
             .collect();
         Ok(Response::new(ListAccessRulesResponse { rules }))
     }

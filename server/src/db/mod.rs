@@ -57,8 +57,10 @@ impl Db {
             .map(|r| r.try_get::<String>("", "version"))
             .collect::<Result<Vec<_>, _>>()?;
         applied.sort();
-        let mut known: Vec<String> =
-            ochre_migrations::names().into_iter().map(str::to_owned).collect();
+        let mut known: Vec<String> = ochre_migrations::names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
         known.sort();
         Ok(applied == known)
     }

@@ -11,15 +11,23 @@ const NEEDED: &[&str] = &["initdb", "pg_ctl", "postgres"];
 pub fn find_bin_dir() -> Result<PathBuf, ClusterError> {
     if let Some(dir) = std::env::var_os("OCHRE_PG_BIN_DIR") {
         let dir = PathBuf::from(dir);
-        return if has_all(&dir) { Ok(dir) } else { Err(ClusterError::NoBinaries) };
+        return if has_all(&dir) {
+            Ok(dir)
+        } else {
+            Err(ClusterError::NoBinaries)
+        };
     }
     if let Some(path) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&path) {
             if has_all(&dir) {
                 // Resolve symlinks (Debian links some binaries into /usr/local/bin)
                 // so that initdb finds its share directory.
-                let initdb = std::fs::canonicalize(dir.join("initdb")).unwrap_or(dir.join("initdb"));
-                let real = initdb.parent().map(Path::to_path_buf).unwrap_or(dir.clone());
+                let initdb =
+                    std::fs::canonicalize(dir.join("initdb")).unwrap_or(dir.join("initdb"));
+                let real = initdb
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or(dir.clone());
                 return Ok(if has_all(&real) { real } else { dir });
             }
         }
@@ -35,7 +43,10 @@ pub fn find_bin_dir() -> Result<PathBuf, ClusterError> {
         })
         .collect();
     versions.sort();
-    versions.pop().map(|(_, p)| p).ok_or(ClusterError::NoBinaries)
+    versions
+        .pop()
+        .map(|(_, p)| p)
+        .ok_or(ClusterError::NoBinaries)
 }
 
 fn has_all(dir: &Path) -> bool {

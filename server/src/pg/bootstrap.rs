@@ -2,13 +2,9 @@
 //! embedded cluster, the test harness): three login roles with generated
 //! passwords, and a database owned by the owner role.
 
-use std::{
-    io::Write as _,
-    os::unix::fs::OpenOptionsExt as _,
-    path::Path,
-};
+use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _, path::Path};
 
-use rand::{distr::Alphanumeric, Rng as _};
+use rand::{Rng as _, distr::Alphanumeric};
 use sea_orm::{ConnectionTrait as _, Database, DbBackend, Statement};
 use secrecy::{ExposeSecret as _, SecretString};
 
@@ -59,7 +55,11 @@ impl DbCredentials {
                 .map(|v| SecretString::from(v.to_owned()))
                 .ok_or_else(|| std::io::Error::other(format!("database credentials: bad `{k}`")))
         };
-        Ok(DbCredentials { owner: get("owner")?, app: get("app")?, service: get("service")? })
+        Ok(DbCredentials {
+            owner: get("owner")?,
+            app: get("app")?,
+            service: get("service")?,
+        })
     }
 
     /// Fresh random credentials (kept in memory only).
@@ -73,7 +73,11 @@ impl DbCredentials {
 }
 
 fn password() -> String {
-    rand::rng().sample_iter(&Alphanumeric).take(40).map(char::from).collect()
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(40)
+        .map(char::from)
+        .collect()
 }
 
 /// Creates (or updates) the three roles and, when missing, `database` owned

@@ -14,7 +14,7 @@ use std::{
     time::Duration,
 };
 
-use rand::{distr::Alphanumeric, Rng as _};
+use rand::{Rng as _, distr::Alphanumeric};
 use secrecy::{ExposeSecret as _, SecretString};
 use tokio::process::Command;
 
@@ -42,11 +42,17 @@ pub enum ClusterError {
     #[error("{step} failed: {detail}")]
     Command { step: &'static str, detail: String },
     #[error("I/O error at {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ClusterError + '_ {
-    move |source| ClusterError::Io { path: path.to_path_buf(), source }
+    move |source| ClusterError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// The OS identity the cluster runs as.
@@ -77,11 +83,20 @@ impl Cluster {
         let bin = super::find_bin_dir()?;
         let user = os_user()?;
         let root = std::path::absolute(root).map_err(io(root))?;
-        if root.to_str().is_none_or(|s| s.contains(|c: char| c.is_whitespace() || c == '\'' || c == '"')) {
-            return Err(ClusterError::BadPath(root, "it must be UTF-8 without spaces or quotes"));
+        if root
+            .to_str()
+            .is_none_or(|s| s.contains(|c: char| c.is_whitespace() || c == '\'' || c == '"'))
+        {
+            return Err(ClusterError::BadPath(
+                root,
+                "it must be UTF-8 without spaces or quotes",
+            ));
         }
         if root.join("run/.s.PGSQL.65535").as_os_str().len() > 100 {
-            return Err(ClusterError::BadPath(root, "it is too long for a Unix socket path"));
+            return Err(ClusterError::BadPath(
+                root,
+                "it is too long for a Unix socket path",
+            ));
         }
         std::fs::create_dir_all(&root).map_err(io(&root))?;
         check_reachable(&root, &user)?;
@@ -89,24 +104,32 @@ impl Cluster {
         let run = root.join("run");
         for dir in [&root, &run] {
             std::fs::create_dir_all(dir).map_err(io(dir))?;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(io(dir))?;
             chown(dir, &user)?;
         }
         let password_file = root.join("superuser.password");
         if !data.join("PG_VERSION").exists() {
-            let password: String = rand::rng().sample_iter(&Alphanumeric).take(40).map(char::from).collect();
+            let password: String = rand::rng()
+                .sample_iter(&Alphanumeric)
+                .take(40)
+                .map(char::from)
+                .collect();
             write_private(&password_file, &password, &user)?;
             let pwfile = root.join("initdb.pw");
             write_private(&pwfile, &password, &user)?;
             let result = run_as(
                 &user,
                 Command::new(bin.join("initdb"))
-                    .arg("-D").arg(&data)
-                    .arg("-U").arg(&user.name)
+                    .arg("-D")
+                    .arg(&data)
+                    .arg("-U")
+                    .arg(&user.name)
                     .arg("--auth-local=peer")
                     .arg("--auth-host=scram-sha-256")
                     .arg(format!("--pwfile={}", pwfile.display()))
-                    .arg("-E").arg("UTF8")
+                    .arg("-E")
+                    .arg("UTF8")
                     .arg("--no-locale")
                     .arg("--no-instructions"),
                 "initdb",
@@ -137,15 +160,25 @@ impl Cluster {
         );
         let log = root.join("postgres.log");
         let mut cmd = Command::new(cluster.bin.join("pg_ctl"));
-        cmd.arg("start").arg("-w").arg("-t").arg("60").arg("-D").arg(&data)
-            .arg("-l").arg(&log).arg("-o").arg(opts);
-        run_as(&cluster.user, &mut cmd, "pg_ctl start").await.map_err(|e| match e {
-            ClusterError::Command { step, detail } => ClusterError::Command {
-                step,
-                detail: format!("{detail} (see {})", log.display()),
-            },
-            other => other,
-        })?;
+        cmd.arg("start")
+            .arg("-w")
+            .arg("-t")
+            .arg("60")
+            .arg("-D")
+            .arg(&data)
+            .arg("-l")
+            .arg(&log)
+            .arg("-o")
+            .arg(opts);
+        run_as(&cluster.user, &mut cmd, "pg_ctl start")
+            .await
+            .map_err(|e| match e {
+                ClusterError::Command { step, detail } => ClusterError::Command {
+                    step,
+                    detail: format!("{detail} (see {})", log.display()),
+                },
+                other => other,
+            })?;
         tracing::info!(port = cluster.port, dir = %root.display(), "embedded Postgres started");
         Ok(cluster)
     }
@@ -177,7 +210,12 @@ impl Cluster {
     /// Stops the cluster (fast shutdown: open sessions are closed).
     pub async fn stop(&self) -> Result<(), ClusterError> {
         let mut cmd = Command::new(self.bin.join("pg_ctl"));
-        cmd.arg("stop").arg("-w").arg("-m").arg("fast").arg("-D").arg(self.root.join("data"));
+        cmd.arg("stop")
+            .arg("-w")
+            .arg("-m")
+            .arg("fast")
+            .arg("-D")
+            .arg(self.root.join("data"));
         run_as(&self.user, &mut cmd, "pg_ctl stop").await?;
         tracing::info!("embedded Postgres stopped");
         Ok(())
@@ -205,7 +243,11 @@ impl Cluster {
 
     /// A URL for the superuser over loopback TCP.
     pub fn superuser_url(&self, database: &str) -> SecretString {
-        self.url(&self.user.name, self.superuser_password.expose_secret(), database)
+        self.url(
+            &self.user.name,
+            self.superuser_password.expose_secret(),
+            database,
+        )
     }
 
     /// A URL for `role` with `password` over loopback TCP.
@@ -225,7 +267,12 @@ impl Cluster {
         if live_postmaster(&data).is_some() {
             tracing::warn!("a Postgres from a previous run is still up; stopping it");
             let mut cmd = Command::new(self.bin.join("pg_ctl"));
-            cmd.arg("stop").arg("-w").arg("-m").arg("fast").arg("-D").arg(&data);
+            cmd.arg("stop")
+                .arg("-w")
+                .arg("-m")
+                .arg("fast")
+                .arg("-D")
+                .arg(&data);
             run_as(&self.user, &mut cmd, "pg_ctl stop (previous run)").await?;
         } else {
             tracing::warn!("removing a stale postmaster.pid left by a crash");
@@ -250,11 +297,23 @@ fn os_user() -> Result<OsUser, ClusterError> {
             .ok()
             .flatten()
             .ok_or(ClusterError::NoUnprivilegedUser)?;
-        Ok(OsUser { name: user.name, uid: user.uid.as_raw(), gid: user.gid.as_raw(), switch: true })
+        Ok(OsUser {
+            name: user.name,
+            uid: user.uid.as_raw(),
+            gid: user.gid.as_raw(),
+            switch: true,
+        })
     } else {
         let user = nix::unistd::User::from_uid(euid).ok().flatten();
-        let name = user.map(|u| u.name).unwrap_or_else(|| format!("uid{}", euid.as_raw()));
-        Ok(OsUser { name, uid: euid.as_raw(), gid: nix::unistd::getegid().as_raw(), switch: false })
+        let name = user
+            .map(|u| u.name)
+            .unwrap_or_else(|| format!("uid{}", euid.as_raw()));
+        Ok(OsUser {
+            name,
+            uid: euid.as_raw(),
+            gid: nix::unistd::getegid().as_raw(),
+            switch: false,
+        })
     }
 }
 
@@ -275,7 +334,10 @@ fn check_reachable(root: &Path, user: &OsUser) -> Result<(), ClusterError> {
             mode & 0o001 != 0
         };
         if !ok {
-            return Err(ClusterError::Unreachable(dir.to_path_buf(), user.name.clone()));
+            return Err(ClusterError::Unreachable(
+                dir.to_path_buf(),
+                user.name.clone(),
+            ));
         }
     }
     Ok(())
@@ -304,10 +366,11 @@ fn write_private(path: &Path, text: &str, user: &OsUser) -> Result<(), ClusterEr
 /// The port of the last run when it is still free, otherwise a free one.
 fn choose_port(port_file: &Path) -> Result<u16, ClusterError> {
     let free = |p: u16| TcpListener::bind((Ipv4Addr::LOCALHOST, p)).is_ok();
-    if let Some(p) = std::fs::read_to_string(port_file).ok().and_then(|s| s.trim().parse().ok()) {
-        if free(p) {
-            return Ok(p);
-        }
+    let previous = std::fs::read_to_string(port_file)
+        .ok()
+        .and_then(|s| s.trim().parse::<u16>().ok());
+    if let Some(p) = previous.filter(|p| free(*p)) {
+        return Ok(p);
     }
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(io(port_file))?;
     let port = listener.local_addr().map_err(io(port_file))?.port();
@@ -317,23 +380,37 @@ fn choose_port(port_file: &Path) -> Result<u16, ClusterError> {
 async fn run_as(user: &OsUser, cmd: &mut Command, step: &'static str) -> Result<(), ClusterError> {
     if user.switch {
         cmd.uid(user.uid).gid(user.gid);
-        cmd.env("HOME", "/tmp").env("USER", &user.name).env("LOGNAME", &user.name);
+        cmd.env("HOME", "/tmp")
+            .env("USER", &user.name)
+            .env("LOGNAME", &user.name);
     }
     // Detach from our process group so a terminal's Ctrl-C reaches only us;
     // we stop the cluster ourselves.
     cmd.process_group(0).current_dir("/").stdin(Stdio::null());
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let child = cmd.spawn().map_err(|e| ClusterError::Command { step, detail: e.to_string() })?;
+    let child = cmd.spawn().map_err(|e| ClusterError::Command {
+        step,
+        detail: e.to_string(),
+    })?;
     let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
         .await
-        .map_err(|_| ClusterError::Command { step, detail: "timed out".to_owned() })?
-        .map_err(|e| ClusterError::Command { step, detail: e.to_string() })?;
+        .map_err(|_| ClusterError::Command {
+            step,
+            detail: "timed out".to_owned(),
+        })?
+        .map_err(|e| ClusterError::Command {
+            step,
+            detail: e.to_string(),
+        })?;
     if out.status.success() {
         Ok(())
     } else {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let stdout = String::from_utf8_lossy(&out.stdout);
         let detail = format!("{} {}", stderr.trim(), stdout.trim());
-        Err(ClusterError::Command { step, detail: detail.trim().chars().take(800).collect() })
+        Err(ClusterError::Command {
+            step,
+            detail: detail.trim().chars().take(800).collect(),
+        })
     }
 }

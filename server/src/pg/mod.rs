@@ -7,5 +7,7 @@ mod bootstrap;
 mod cluster;
 
 pub use binaries::find_bin_dir;
-pub use bootstrap::{bootstrap, secure_database, DbCredentials, OWNER_ROLE, APP_ROLE, SERVICE_ROLE};
+pub use bootstrap::{
+    APP_ROLE, DbCredentials, OWNER_ROLE, SERVICE_ROLE, bootstrap, secure_database,
+};
 pub use cluster::{Cluster, ClusterError};

@@ -1,0 +1,40 @@
+# Ochre: `make run` serves with an embedded Postgres; `make test` runs every check.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+.PHONY: help deps run test build lint proto-lint proto-breaking proto-baseline generate-ts bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+deps: ## install what is missing (PostgreSQL server via apt-get, npm tools)
+	@./scripts/install-deps.sh
+
+run: deps ## build and serve on OCHRE_LISTEN_ADDR (default 127.0.0.1:50051), embedded Postgres in OCHRE_DATA_DIR
+	cargo run --quiet --bin ochre -- serve
+
+test: deps ## every test: buf lint + breaking, fmt, clippy, cargo tests (real Postgres), gRPC-web TS client
+	@./scripts/test.sh
+
+build: ## build the workspace
+	cargo build --workspace --bins
+
+lint: ## rustfmt and clippy
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+proto-lint: deps ## buf lint
+	node_modules/.bin/buf lint
+
+proto-breaking: deps ## buf breaking against the committed baseline
+	node_modules/.bin/buf breaking --against proto/baseline.binpb
+
+proto-baseline: deps ## accept the current contract as the new baseline (a deliberate act: commit it)
+	node_modules/.bin/buf build -o proto/baseline.binpb
+
+generate-ts: deps ## generate the TypeScript client into clients/ts/gen
+	rm -rf clients/ts/gen && node_modules/.bin/buf generate
+
+clean: ## remove build outputs (not the data directory)
+	cargo clean
+	rm -rf clients/ts/gen

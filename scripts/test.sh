@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# `make test`: every check, against a private Postgres cluster that is
+# created for this run and stopped at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export OCHRE_TEST_PG_DIR="${OCHRE_TEST_PG_DIR:-/tmp/ochre-test-$(id -u)-make}"
+BUF=node_modules/.bin/buf
+
+stop_cluster() {
+  local pidfile="$OCHRE_TEST_PG_DIR/pg/data/postmaster.pid"
+  if [ -f "$pidfile" ]; then
+    kill -INT "$(head -1 "$pidfile")" 2>/dev/null || true
+    for _ in $(seq 50); do [ -f "$pidfile" ] || break; sleep 0.1; done
+  fi
+}
+trap stop_cluster EXIT
+stop_cluster
+rm -rf "$OCHRE_TEST_PG_DIR"
+
+echo "==> buf lint"
+"$BUF" lint
+echo "==> buf breaking (against proto/baseline.binpb)"
+"$BUF" breaking --against proto/baseline.binpb
+echo "==> buf generate (TypeScript gRPC-web client)"
+rm -rf clients/ts/gen
+"$BUF" generate
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo "==> cargo build (binaries used by the end-to-end tests)"
+cargo build --workspace --bins --quiet
+echo "==> tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast
+fi
