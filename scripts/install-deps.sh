@@ -36,7 +36,10 @@ fi
 
 stamp=node_modules/.ochre-lock
 if [ ! -x node_modules/.bin/buf ] || [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
-  echo "==> installing the npm tools (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  # Versions are pinned exactly in package.json and locked in
+  # package-lock.json. (`npm ci` is not used: npm 11 omits other platforms'
+  # optional buf binaries from the lock and then refuses its own lock.)
+  echo "==> installing the npm tools (npm install, pinned)"
+  npm install --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
 fi
