@@ -33,6 +33,7 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 echo "==> cargo build (binaries used by the end-to-end tests)"
 cargo build --workspace --bins --quiet
+export OCHRE_BIN="$PWD/target/debug/ochre"
 echo "==> tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast

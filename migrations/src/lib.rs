@@ -30,10 +30,16 @@ pub struct Migration {
 }
 
 /// Every migration, oldest first. Append; never edit a released one.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    name: "m20261122_000001_foundation",
-    up: include_str!("../sql/0001_foundation.up.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "m20261122_000001_foundation",
+        up: include_str!("../sql/0001_foundation.up.sql"),
+    },
+    Migration {
+        name: "m20261122_000002_identity",
+        up: include_str!("../sql/0002_identity.up.sql"),
+    },
+];
 
 /// The names of every migration this binary knows, oldest first.
 pub fn names() -> Vec<&'static str> {

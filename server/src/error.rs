@@ -1,7 +1,7 @@
 //! Errors of the API layer and their one conversion to `tonic::Status`.
 //! Internal details go to the log, never to the caller.
 
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::DbErr;
 use tonic::Status;
 
 /// An error a handler can return.
@@ -15,6 +15,10 @@ pub enum ApiError {
     PermissionDenied,
     #[error("not found")]
     NotFound,
+    #[error("not found: {0}")]
+    NotFoundBecause(String),
+    #[error("permission denied: {0}")]
+    PermissionDeniedBecause(String),
     #[error("already exists: {0}")]
     AlreadyExists(String),
     #[error("failed precondition: {0}")]
@@ -28,16 +32,47 @@ pub enum ApiError {
 }
 
 impl From<DbErr> for ApiError {
-    /// The one place database errors are classified.
+    /// The one place database errors are classified. Messages of errors our
+    /// own SQL functions raise are shown; anything else is logged only.
     fn from(err: DbErr) -> Self {
-        match err.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => {
-                ApiError::AlreadyExists("the value is already taken".to_owned())
+        let Some((code, ours)) = sqlstate(&err) else {
+            return ApiError::Database(err);
+        };
+        let message = ours.unwrap_or_default();
+        let or = |m: String, fallback: &str| if m.is_empty() { fallback.to_owned() } else { m };
+        match code.as_str() {
+            "23505" => ApiError::AlreadyExists("the value is already taken".to_owned()),
+            "23503" => ApiError::NotFound,
+            "23514" | "22001" | "22P02" => {
+                ApiError::InvalidArgument(or(message, "a value is out of range"))
             }
-            Some(SqlErr::ForeignKeyConstraintViolation(_)) => ApiError::NotFound,
+            "22023" => ApiError::InvalidArgument(or(message, "invalid argument")),
+            "42501" if !message.is_empty() => ApiError::PermissionDeniedBecause(message),
+            "42501" => ApiError::PermissionDenied,
+            "P0002" => ApiError::NotFoundBecause(or(message, "not found")),
+            "55000" => ApiError::FailedPrecondition(or(message, "failed precondition")),
             _ => ApiError::Database(err),
         }
     }
+}
+
+/// The SQLSTATE of a database error, and its message when it was raised by
+/// one of our PL/pgSQL functions (safe to show: we wrote it).
+fn sqlstate(err: &DbErr) -> Option<(String, Option<String>)> {
+    use sea_orm::{RuntimeErr, sqlx};
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err
+    else {
+        return None;
+    };
+    let sqlx::Error::Database(db) = e.as_ref() else {
+        return None;
+    };
+    let code = db.code()?.into_owned();
+    let ours = db
+        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .filter(|pg| pg.routine() == Some("exec_stmt_raise"))
+        .map(|pg| pg.message().to_owned());
+    Some((code, ours))
 }
 
 impl From<ApiError> for Status {
@@ -47,6 +82,8 @@ impl From<ApiError> for Status {
             ApiError::Unauthenticated => Status::unauthenticated("invalid or missing credentials"),
             ApiError::PermissionDenied => Status::permission_denied("permission denied"),
             ApiError::NotFound => Status::not_found("not found"),
+            ApiError::NotFoundBecause(m) => Status::not_found(m),
+            ApiError::PermissionDeniedBecause(m) => Status::permission_denied(m),
             ApiError::AlreadyExists(m) => Status::already_exists(m),
             ApiError::FailedPrecondition(m) => Status::failed_precondition(m),
             ApiError::ResourceExhausted(m) => Status::resource_exhausted(m),

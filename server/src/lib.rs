@@ -3,14 +3,18 @@
 //! `main.rs` is a thin CLI over [`startup::Application`].
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
-pub mod gate;
+pub mod identity;
 pub mod pg;
 pub mod secrets;
 pub mod startup;
+pub mod state;
+pub mod store;
 pub mod telemetry;
+pub mod vault;
 
 pub use config::Config;
 pub use startup::{Application, StartupError};

@@ -5,7 +5,11 @@
 use std::{future::Future, net::SocketAddr, time::Duration};
 
 use http::{HeaderValue, Method, header::HeaderName};
-use ochre_sdk::v1::system_service_server::SystemServiceServer;
+use ochre_sdk::v1::{
+    api_key_service_server::ApiKeyServiceServer, auth_service_server::AuthServiceServer,
+    member_service_server::MemberServiceServer, org_service_server::OrgServiceServer,
+    system_service_server::SystemServiceServer,
+};
 use secrecy::SecretString;
 use tokio::{net::TcpListener, sync::watch};
 use tokio_stream::wrappers::TcpListenerStream;
@@ -13,11 +17,12 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
-    api::SystemApi,
+    api::{ApiKeyApi, AuthApi, MemberApi, OrgApi, SystemApi},
+    auth::AuthLayer,
     config::{Config, ConfigError, DatabaseConfig},
     db::{self, Db},
-    gate::AccessGateLayer,
     pg::{self, Cluster, ClusterError, DbCredentials},
+    state::AppState,
 };
 
 /// How long in-flight calls may run once a shutdown began.
@@ -134,6 +139,7 @@ pub struct Application {
     db: Db,
     cluster: Option<Cluster>,
     cors_origins: Vec<String>,
+    state: AppState,
 }
 
 impl Application {
@@ -163,12 +169,22 @@ impl Application {
                 return Err(e.into());
             }
         };
+        let state = match AppState::new(db.clone(), &config) {
+            Ok(s) => s,
+            Err(e) => {
+                if let Some(c) = &cluster {
+                    let _ = c.stop().await;
+                }
+                return Err(e.into());
+            }
+        };
         Ok(Application {
             listener,
             addr,
             db,
             cluster,
             cors_origins: config.cors_origins,
+            state,
         })
     }
 
@@ -194,6 +210,7 @@ impl Application {
             db,
             cluster,
             cors_origins,
+            state,
         } = self;
         let (reporter, health_service) = tonic_health::server::health_reporter();
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -226,11 +243,15 @@ impl Application {
             .timeout(Duration::from_secs(60))
             .layer(cors(&cors_origins))
             .layer(tonic_web::GrpcWebLayer::new())
-            .layer(AccessGateLayer)
+            .layer(AuthLayer::new(state.db.clone(), state.signer.clone()))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(SystemServiceServer::new(SystemApi))
+            .add_service(AuthServiceServer::new(AuthApi::new(state.clone())))
+            .add_service(OrgServiceServer::new(OrgApi::new(state.clone())))
+            .add_service(MemberServiceServer::new(MemberApi::new(state.clone())))
+            .add_service(ApiKeyServiceServer::new(ApiKeyApi::new(state.clone())))
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
         // Long-lived streams (health Watch) would hold a graceful shutdown
         // open forever: after the grace period the rest is cut.

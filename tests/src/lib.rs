@@ -4,7 +4,9 @@
 //! `ochre_app`, and typed clients from the SDK.
 
 pub mod cluster;
+pub mod identity;
 pub mod lint;
+pub mod matrix;
 mod spawn;
 
 pub use spawn::{AppOptions, TestApp, spawn_app, spawn_app_with};

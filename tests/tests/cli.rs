@@ -16,11 +16,15 @@ use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
-/// Builds (when stale) and returns the `ochre` binary of this workspace.
+/// The `ochre` binary: `OCHRE_BIN` (set by `make test`, which builds it
+/// first), else this workspace's, built when stale.
 fn ochre_bin() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
         .get_or_init(|| {
+            if let Some(bin) = std::env::var_os("OCHRE_BIN") {
+                return PathBuf::from(bin);
+            }
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
             let status = Command::new(cargo)
                 .args(["build", "--quiet", "--workspace", "--bins"])
@@ -116,8 +120,9 @@ fn terminate(child: &mut Child) -> std::process::ExitStatus {
 }
 
 fn run_with_env(vars: &[(&str, String)]) -> (i32, String, Duration) {
+    let bin = ochre_bin();
     let started = Instant::now();
-    let mut cmd = Command::new(ochre_bin());
+    let mut cmd = Command::new(bin);
     cmd.arg("serve")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default());

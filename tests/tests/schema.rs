@@ -127,20 +127,22 @@ async fn the_runtime_roles_are_not_superusers_and_cannot_bypass_rls() {
     assert_eq!(row.try_get::<i64>("", "n").unwrap(), 3);
 }
 
-async fn as_tenant(
+async fn as_caller(
     db: &DatabaseConnection,
     org: Option<Uuid>,
+    user: Option<Uuid>,
     sql: &str,
 ) -> Result<u64, sea_orm::DbErr> {
     let tx = db.begin().await?;
-    if let Some(org) = org {
-        tx.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT set_config('app.org_id', $1, true)",
-            [org.to_string().into()],
-        ))
-        .await?;
-    }
+    tx.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)",
+        [
+            org.map(|o| o.to_string()).unwrap_or_default().into(),
+            user.map(|u| u.to_string()).unwrap_or_default().into(),
+        ],
+    ))
+    .await?;
     let n = if sql.trim_start().to_uppercase().starts_with("SELECT") {
         tx.query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
             .await?
@@ -152,49 +154,86 @@ async fn as_tenant(
     Ok(n)
 }
 
+/// Two orgs and one user who is an agent of the first (set up as superuser).
+async fn two_orgs_one_agent(name: &str) -> (Uuid, Uuid, Uuid) {
+    let c = cluster().await;
+    let su = c.connect_superuser(name).await;
+    let (a, b, u) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    su.execute_unprepared(&format!(
+        "INSERT INTO orgs (id, name) VALUES ('{a}', 'a'), ('{b}', 'b'); \
+         INSERT INTO users (id, email, password_hash) VALUES ('{u}', '{u}@example.com', 'x'); \
+         INSERT INTO memberships (org_id, user_id, role) VALUES ('{a}', '{u}', 'agent');"
+    ))
+    .await
+    .unwrap();
+    (a, b, u)
+}
+
 #[tokio::test]
-async fn the_app_role_sees_and_writes_only_the_org_it_is_set_to() {
+async fn the_app_role_sees_an_org_only_as_its_member_and_writes_it_only_as_admin() {
     let c = cluster().await;
     let (name, _) = fresh_db_as_owner().await;
     let app = c.connect(ochre_server::pg::APP_ROLE, &name).await;
-    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
-    let insert = |id: Uuid| format!("INSERT INTO orgs (id, name) VALUES ('{id}', 'org')");
+    let (a, b, u) = two_orgs_one_agent(&name).await;
 
-    assert_eq!(as_tenant(&app, Some(a), &insert(a)).await.unwrap(), 1);
-    assert_eq!(as_tenant(&app, Some(b), &insert(b)).await.unwrap(), 1);
-    // Writing a row of another org is refused by WITH CHECK.
-    let cross = as_tenant(&app, Some(a), &insert(Uuid::now_v7())).await;
-    assert!(
-        cross
-            .unwrap_err()
-            .to_string()
-            .contains("row-level security")
-    );
-    // Without a tenant, nothing is visible and nothing can be written.
     assert_eq!(
-        as_tenant(&app, None, "SELECT id FROM orgs").await.unwrap(),
-        0
-    );
-    assert!(
-        as_tenant(&app, None, &insert(Uuid::now_v7()))
-            .await
-            .is_err()
-    );
-    // With a tenant, exactly its own row.
-    assert_eq!(
-        as_tenant(&app, Some(a), "SELECT id FROM orgs")
+        as_caller(&app, Some(a), Some(u), "SELECT id FROM orgs")
             .await
             .unwrap(),
         1
     );
-    let other = format!("UPDATE orgs SET name = 'x' WHERE id = '{b}'");
+    // Setting another org without a membership there shows nothing.
     assert_eq!(
-        as_tenant(&app, Some(a), &other).await.unwrap(),
-        0,
-        "b is invisible to a"
+        as_caller(&app, Some(b), Some(u), "SELECT id FROM orgs")
+            .await
+            .unwrap(),
+        0
     );
-    // The app role has no DELETE on orgs at all (purge is a gated path).
-    let delete = as_tenant(&app, Some(a), &format!("DELETE FROM orgs WHERE id = '{a}'")).await;
+    assert_eq!(
+        as_caller(&app, None, None, "SELECT id FROM orgs")
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        as_caller(&app, Some(a), None, "SELECT id FROM orgs")
+            .await
+            .unwrap(),
+        0
+    );
+    // An agent cannot update the org; an admin can.
+    let rename = "UPDATE orgs SET name = 'renamed'";
+    assert_eq!(as_caller(&app, Some(a), Some(u), rename).await.unwrap(), 0);
+    let su = c.connect_superuser(&name).await;
+    su.execute_unprepared(&format!(
+        "UPDATE memberships SET role = 'admin' WHERE user_id = '{u}'"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(as_caller(&app, Some(a), Some(u), rename).await.unwrap(), 1);
+    assert_eq!(
+        as_caller(&app, Some(b), Some(u), rename).await.unwrap(),
+        0,
+        "b stays invisible"
+    );
+    // No INSERT or DELETE on orgs for the app role: creation is gated, purge too.
+    let insert = as_caller(
+        &app,
+        Some(a),
+        Some(u),
+        &format!(
+            "INSERT INTO orgs (id, name) VALUES ('{}', 'x')",
+            Uuid::now_v7()
+        ),
+    )
+    .await;
+    assert!(
+        insert
+            .unwrap_err()
+            .to_string()
+            .contains("permission denied")
+    );
+    let delete = as_caller(&app, Some(a), Some(u), "DELETE FROM orgs").await;
     assert!(
         delete
             .unwrap_err()
@@ -204,27 +243,42 @@ async fn the_app_role_sees_and_writes_only_the_org_it_is_set_to() {
 }
 
 #[tokio::test]
+async fn a_membership_write_outside_the_gated_functions_is_refused() {
+    let c = cluster().await;
+    let (name, _) = fresh_db_as_owner().await;
+    let app = c.connect(ochre_server::pg::APP_ROLE, &name).await;
+    let (a, _, u) = two_orgs_one_agent(&name).await;
+    let promote = "UPDATE memberships SET role = 'owner'";
+    assert!(
+        as_caller(&app, Some(a), Some(u), promote)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("permission denied")
+    );
+    // Through the gated function, an agent is refused too.
+    let gated = format!("SELECT set_member_role('{u}', 'owner')");
+    assert!(as_caller(&app, Some(a), Some(u), &gated).await.is_err());
+}
+
+#[tokio::test]
 async fn an_empty_tenant_setting_on_a_reused_connection_sees_nothing() {
     let c = cluster().await;
     let (name, _) = fresh_db_as_owner().await;
     let app = c.connect(ochre_server::pg::APP_ROLE, &name).await;
-    let a = Uuid::now_v7();
-    as_tenant(
-        &app,
-        Some(a),
-        &format!("INSERT INTO orgs (id, name) VALUES ('{a}', 'org')"),
-    )
-    .await
-    .unwrap();
+    let (a, _, u) = two_orgs_one_agent(&name).await;
+    assert_eq!(
+        as_caller(&app, Some(a), Some(u), "SELECT id FROM orgs")
+            .await
+            .unwrap(),
+        1
+    );
     // set_config(..., true) reverts to '' (not NULL) after the transaction.
     let tx = app.begin().await.unwrap();
-    tx.execute_unprepared("SELECT set_config('app.org_id', '', true)")
-        .await
-        .unwrap();
     let rows = tx
         .query_all_raw(Statement::from_string(
             DbBackend::Postgres,
-            "SELECT id FROM orgs",
+            "SELECT current_setting('app.org_id', true) AS v FROM orgs",
         ))
         .await
         .unwrap();
@@ -233,13 +287,31 @@ async fn an_empty_tenant_setting_on_a_reused_connection_sees_nothing() {
 
 #[tokio::test]
 async fn the_owner_role_is_also_bound_by_forced_rls() {
-    let (_, owner) = fresh_db_as_owner().await;
-    let a = Uuid::now_v7();
-    let err = owner
-        .execute_unprepared(&format!(
-            "INSERT INTO orgs (id, name) VALUES ('{a}', 'org')"
+    let c = cluster().await;
+    let (name, owner) = fresh_db_as_owner().await;
+    let (_, _, u) = two_orgs_one_agent(&name).await;
+    let su = c.connect_superuser(&name).await;
+    su.execute_unprepared(&format!(
+        "INSERT INTO sessions (id, user_id, expires_at) VALUES ('{}', '{u}', now() + interval '1 day')",
+        Uuid::now_v7()
+    ))
+    .await
+    .unwrap();
+    // No policy names the owner on sessions: it sees and writes nothing.
+    let rows = owner
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT id FROM sessions",
         ))
         .await
-        .expect_err("no policy lets the owner write without a tenant");
+        .unwrap();
+    assert!(rows.is_empty());
+    let err = owner
+        .execute_unprepared(&format!(
+            "INSERT INTO sessions (id, user_id, expires_at) VALUES ('{}', '{u}', now())",
+            Uuid::now_v7()
+        ))
+        .await
+        .expect_err("forced RLS binds the owner");
     assert!(err.to_string().contains("row-level security"), "{err}");
 }

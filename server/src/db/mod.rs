@@ -1,6 +1,7 @@
 //! Database access: the runtime pools and the one way handlers reach tenant
 //! tables (a [`TenantTx`] opened for a [`Tenant`] only the auth gate makes).
 
+pub mod service;
 mod tenant;
 
 use std::time::Duration;
@@ -9,14 +10,13 @@ use sea_orm::{ConnectOptions, ConnectionTrait as _, Database, DatabaseConnection
 use sea_orm_migration::MigratorTrait as _;
 use secrecy::{ExposeSecret as _, SecretString};
 
-pub use tenant::{Tenant, TenantTx};
+pub use tenant::{Scope, TenantTx};
 
 /// The runtime pools: `ochre_app` for all tenant work, `ochre_service` for
 /// the few named cross-tenant gates.
 #[derive(Debug, Clone)]
 pub struct Db {
     app: DatabaseConnection,
-    #[allow(dead_code)]
     service: DatabaseConnection,
 }
 

@@ -1,7 +1,10 @@
-//! The tenant transaction: one transaction per RPC, the tenant set with one
-//! `set_config` statement (transaction-local), so row-level security sees
-//! exactly one org. Storage functions take a `&TenantTx`; only the auth gate
-//! makes the [`Tenant`] that opens one.
+//! The scoped transaction: one transaction per RPC on the `ochre_app` pool,
+//! the caller set with ONE `set_config` statement (transaction-local), so
+//! row-level security sees exactly the caller's org, user and API key.
+//!
+//! A [`Scope`] is made only by the auth gate (from a verified principal) or
+//! by sign-up for the account being created; storage functions take the
+//! [`TenantTx`] it opens.
 
 use sea_orm::{
     ConnectionTrait as _, DatabaseTransaction, DbBackend, DbErr, Statement, TransactionTrait as _,
@@ -10,36 +13,59 @@ use uuid::Uuid;
 
 use super::Db;
 
-/// An org the caller was authorized for. Only the auth gate constructs it.
+/// Who a transaction acts as. Fields are private: see the module docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Tenant {
-    org_id: Uuid,
+pub struct Scope {
+    org_id: Option<Uuid>,
+    user_id: Option<Uuid>,
+    api_key_id: Option<Uuid>,
 }
 
-impl Tenant {
-    /// Made by the gate after it checked the caller's membership.
-    #[allow(dead_code)]
-    pub(crate) fn authorized(org_id: Uuid) -> Self {
-        Tenant { org_id }
+impl Scope {
+    /// Made by the auth gate after verifying the caller.
+    pub(crate) fn verified(
+        org_id: Option<Uuid>,
+        user_id: Option<Uuid>,
+        api_key_id: Option<Uuid>,
+    ) -> Self {
+        Scope {
+            org_id,
+            user_id,
+            api_key_id,
+        }
     }
 
-    /// The org's id.
-    pub fn org_id(&self) -> Uuid {
+    /// The scope of an account being created by sign-up (its own row only).
+    pub(crate) fn signing_up(user_id: Uuid) -> Self {
+        Scope {
+            org_id: None,
+            user_id: Some(user_id),
+            api_key_id: None,
+        }
+    }
+
+    /// The org the scope is limited to.
+    pub fn org_id(&self) -> Option<Uuid> {
         self.org_id
     }
+
+    /// The signed-in user, if the caller is one.
+    pub fn user_id(&self) -> Option<Uuid> {
+        self.user_id
+    }
 }
 
-/// A transaction on the `ochre_app` pool scoped to one org.
+/// A transaction on the `ochre_app` pool scoped to one caller.
 #[derive(Debug)]
 pub struct TenantTx {
     tx: DatabaseTransaction,
-    tenant: Tenant,
+    scope: Scope,
 }
 
 impl TenantTx {
-    /// The org this transaction sees.
-    pub fn tenant(&self) -> Tenant {
-        self.tenant
+    /// Who this transaction acts as.
+    pub fn scope(&self) -> Scope {
+        self.scope
     }
 
     /// The connection for storage functions.
@@ -53,16 +79,26 @@ impl TenantTx {
     }
 }
 
+fn setting(v: Option<Uuid>) -> sea_orm::Value {
+    v.map(|u| u.to_string()).unwrap_or_default().into()
+}
+
 impl Db {
-    /// Opens a transaction for `tenant` as `ochre_app`.
-    pub async fn tenant_tx(&self, tenant: Tenant) -> Result<TenantTx, DbErr> {
+    /// Opens a transaction for `scope` as `ochre_app`: BEGIN, then one
+    /// statement setting all three caller settings.
+    pub async fn scoped(&self, scope: Scope) -> Result<TenantTx, DbErr> {
         let tx = self.app.begin().await?;
         tx.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT set_config('app.org_id', $1, true)",
-            [tenant.org_id.to_string().into()],
+            "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true), \
+                    set_config('app.api_key_id', $3, true)",
+            [
+                setting(scope.org_id),
+                setting(scope.user_id),
+                setting(scope.api_key_id),
+            ],
         ))
         .await?;
-        Ok(TenantTx { tx, tenant })
+        Ok(TenantTx { tx, scope })
     }
 }

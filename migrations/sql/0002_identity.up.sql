@@ -1,0 +1,343 @@
+-- Identity: users, sessions, memberships, invitations, API keys, login
+-- throttling, and the org IP allowlist.
+--
+-- The caller is described per transaction by three settings, set together
+-- with one set_config statement: app.org_id, app.user_id, app.api_key_id.
+-- `app_role()` derives the caller's role in app.org_id from CURRENT data
+-- (membership or API key), so a removal or demotion takes effect at once,
+-- and policies use it for every write.
+
+CREATE FUNCTION app_org() RETURNS uuid LANGUAGE sql STABLE
+  AS $$ SELECT NULLIF(current_setting('app.org_id', true), '')::uuid $$;
+CREATE FUNCTION app_user() RETURNS uuid LANGUAGE sql STABLE
+  AS $$ SELECT NULLIF(current_setting('app.user_id', true), '')::uuid $$;
+CREATE FUNCTION app_api_key() RETURNS uuid LANGUAGE sql STABLE
+  AS $$ SELECT NULLIF(current_setting('app.api_key_id', true), '')::uuid $$;
+
+CREATE FUNCTION role_rank(r text) RETURNS int LANGUAGE sql IMMUTABLE
+  AS $$ SELECT CASE r WHEN 'owner' THEN 4 WHEN 'admin' THEN 3 WHEN 'agent' THEN 2
+                      WHEN 'light_agent' THEN 1 ELSE 0 END $$;
+
+-- Users see only their own row; login by email goes through ochre_service.
+CREATE TABLE users (
+  id                  uuid        PRIMARY KEY,
+  email               text        NOT NULL CHECK (email = lower(email) AND char_length(email) <= 254),
+  display_name        text        NOT NULL DEFAULT '' CHECK (char_length(display_name) <= 200),
+  password_hash       text        NOT NULL,
+  totp_secret         bytea,      -- vault ciphertext, never clear
+  totp_pending_secret bytea,      -- vault ciphertext during enrollment
+  totp_enabled        boolean     NOT NULL DEFAULT false,
+  totp_last_step      bigint,
+  created_at          timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT users_email_key UNIQUE (email),
+  CHECK (NOT totp_enabled OR totp_secret IS NOT NULL)
+);
+ALTER TABLE users ENABLE ROW LEVEL SECURITY;
+ALTER TABLE users FORCE ROW LEVEL SECURITY;
+CREATE POLICY users_self ON users FOR ALL TO ochre_app
+  USING (id = app_user()) WITH CHECK (id = app_user());
+CREATE POLICY users_service ON users FOR ALL TO ochre_service USING (true) WITH CHECK (true);
+CREATE POLICY users_definer ON users FOR SELECT TO ochre_owner USING (true);
+GRANT SELECT, INSERT, DELETE ON users TO ochre_app;
+GRANT UPDATE (display_name, password_hash, totp_secret, totp_pending_secret, totp_enabled, totp_last_step)
+  ON users TO ochre_app;
+GRANT SELECT, UPDATE (password_hash) ON users TO ochre_service;
+
+-- A session is a refresh-token family; access tokens name it, so revoking
+-- it ends every token of the family.
+CREATE TABLE sessions (
+  id            uuid        PRIMARY KEY,
+  user_id       uuid        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  expires_at    timestamptz NOT NULL,
+  revoked_at    timestamptz,
+  revoked_reason text,
+  client_ip     inet,
+  user_agent    text CHECK (char_length(user_agent) <= 512)
+);
+CREATE INDEX sessions_user_idx ON sessions (user_id);
+ALTER TABLE sessions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE sessions FORCE ROW LEVEL SECURITY;
+CREATE POLICY sessions_self ON sessions FOR ALL TO ochre_app
+  USING (user_id = app_user()) WITH CHECK (user_id = app_user());
+CREATE POLICY sessions_service ON sessions FOR ALL TO ochre_service USING (true) WITH CHECK (true);
+GRANT SELECT, UPDATE (revoked_at, revoked_reason) ON sessions TO ochre_app;
+GRANT SELECT, INSERT, UPDATE (revoked_at, revoked_reason) ON sessions TO ochre_service;
+
+-- Refresh tokens, stored as SHA-256 hashes. A used token presented again
+-- revokes its session.
+CREATE TABLE refresh_tokens (
+  token_hash bytea       PRIMARY KEY CHECK (octet_length(token_hash) = 32),
+  session_id uuid        NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+  issued_at  timestamptz NOT NULL DEFAULT now(),
+  used_at    timestamptz
+);
+CREATE INDEX refresh_tokens_session_idx ON refresh_tokens (session_id);
+ALTER TABLE refresh_tokens ENABLE ROW LEVEL SECURITY;
+ALTER TABLE refresh_tokens FORCE ROW LEVEL SECURITY;
+CREATE POLICY refresh_tokens_service ON refresh_tokens FOR ALL TO ochre_service
+  USING (true) WITH CHECK (true);
+GRANT SELECT, INSERT, UPDATE (used_at) ON refresh_tokens TO ochre_service;
+
+-- Memberships: visible to the user themself and to members of the org.
+-- Written only through the gated functions below.
+CREATE TABLE memberships (
+  org_id     uuid        NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+  user_id    uuid        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  role       text        NOT NULL CHECK (role IN ('owner', 'admin', 'agent', 'light_agent')),
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (org_id, user_id)
+);
+CREATE INDEX memberships_user_idx ON memberships (user_id);
+ALTER TABLE memberships ENABLE ROW LEVEL SECURITY;
+ALTER TABLE memberships FORCE ROW LEVEL SECURITY;
+CREATE POLICY memberships_definer ON memberships FOR ALL TO ochre_owner USING (true) WITH CHECK (true);
+CREATE POLICY memberships_service ON memberships FOR SELECT TO ochre_service USING (true);
+GRANT SELECT ON memberships TO ochre_app, ochre_service;
+
+-- API keys of an org: hashed, carrying a role that is never owner.
+CREATE TABLE api_keys (
+  org_id       uuid        NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+  id           uuid        NOT NULL,
+  name         text        NOT NULL CHECK (char_length(name) BETWEEN 1 AND 100),
+  role         text        NOT NULL CHECK (role IN ('admin', 'agent', 'light_agent')),
+  key_hash     bytea       NOT NULL CHECK (octet_length(key_hash) = 32),
+  prefix       text        NOT NULL,
+  created_by   uuid        REFERENCES users (id) ON DELETE SET NULL,
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  last_used_at timestamptz,
+  revoked_at   timestamptz,
+  PRIMARY KEY (org_id, id),
+  CONSTRAINT api_keys_hash_key UNIQUE (key_hash)
+);
+ALTER TABLE api_keys ENABLE ROW LEVEL SECURITY;
+ALTER TABLE api_keys FORCE ROW LEVEL SECURITY;
+CREATE POLICY api_keys_definer ON api_keys FOR SELECT TO ochre_owner USING (true);
+CREATE POLICY api_keys_service ON api_keys FOR ALL TO ochre_service USING (true) WITH CHECK (true);
+GRANT SELECT, UPDATE (last_used_at) ON api_keys TO ochre_service;
+
+-- Invitations: the token is stored hashed; single-use and expiring.
+CREATE TABLE invitations (
+  org_id      uuid        NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+  id          uuid        NOT NULL,
+  email       text        NOT NULL CHECK (email = lower(email) AND char_length(email) <= 254),
+  role        text        NOT NULL CHECK (role IN ('owner', 'admin', 'agent', 'light_agent')),
+  token_hash  bytea       NOT NULL CHECK (octet_length(token_hash) = 32),
+  invited_by  uuid        REFERENCES users (id) ON DELETE SET NULL,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  expires_at  timestamptz NOT NULL,
+  accepted_at timestamptz,
+  accepted_by uuid        REFERENCES users (id) ON DELETE SET NULL,
+  revoked_at  timestamptz,
+  PRIMARY KEY (org_id, id),
+  CONSTRAINT invitations_token_key UNIQUE (token_hash)
+);
+ALTER TABLE invitations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE invitations FORCE ROW LEVEL SECURITY;
+CREATE POLICY invitations_definer ON invitations FOR ALL TO ochre_owner USING (true) WITH CHECK (true);
+
+-- Login throttling, per account and per client address (shared by replicas).
+CREATE TABLE login_throttle (
+  key          text        PRIMARY KEY CHECK (char_length(key) <= 300),
+  failures     int         NOT NULL DEFAULT 0,
+  window_start timestamptz NOT NULL DEFAULT now(),
+  locked_until timestamptz
+);
+ALTER TABLE login_throttle ENABLE ROW LEVEL SECURITY;
+ALTER TABLE login_throttle FORCE ROW LEVEL SECURITY;
+CREATE POLICY login_throttle_service ON login_throttle FOR ALL TO ochre_service
+  USING (true) WITH CHECK (true);
+GRANT SELECT, INSERT, UPDATE, DELETE ON login_throttle TO ochre_service;
+
+-- Orgs: members read their org; owners and admins update it; creation goes
+-- through create_org(). The auth gate (ochre_service) reads the allowlist.
+ALTER TABLE orgs ADD COLUMN ip_allowlist cidr[] NOT NULL DEFAULT '{}';
+DROP POLICY orgs_tenant ON orgs;
+REVOKE INSERT, UPDATE ON orgs FROM ochre_app;
+
+-- The caller's role in app.org_id, from current data. SECURITY DEFINER so
+-- that policies on memberships can call it without recursion.
+CREATE FUNCTION app_role() RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, public
+  AS $$
+    SELECT role FROM (
+      SELECT m.role FROM memberships m
+       WHERE m.org_id = app_org() AND m.user_id = app_user() AND app_api_key() IS NULL
+      UNION ALL
+      SELECT k.role FROM api_keys k
+       WHERE k.org_id = app_org() AND k.id = app_api_key() AND k.revoked_at IS NULL
+    ) r LIMIT 1
+  $$;
+
+CREATE POLICY orgs_member_read ON orgs FOR SELECT TO ochre_app
+  USING (id = app_org() AND (SELECT app_role()) IS NOT NULL);
+CREATE POLICY orgs_admin_update ON orgs FOR UPDATE TO ochre_app
+  USING (id = app_org() AND (SELECT app_role()) IN ('owner', 'admin'))
+  WITH CHECK (id = app_org() AND (SELECT app_role()) IN ('owner', 'admin'));
+CREATE POLICY orgs_definer ON orgs FOR ALL TO ochre_owner USING (true) WITH CHECK (true);
+CREATE POLICY orgs_service ON orgs FOR SELECT TO ochre_service USING (true);
+GRANT UPDATE (name, ip_allowlist) ON orgs TO ochre_app;
+GRANT SELECT ON orgs TO ochre_service;
+
+CREATE POLICY memberships_read ON memberships FOR SELECT TO ochre_app
+  USING (user_id = app_user() OR (org_id = app_org() AND (SELECT app_role()) IS NOT NULL));
+
+CREATE POLICY api_keys_admin ON api_keys FOR ALL TO ochre_app
+  USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin'))
+  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin')
+              AND role_rank(role) <= role_rank((SELECT app_role())));
+GRANT SELECT, INSERT, UPDATE (revoked_at) ON api_keys TO ochre_app;
+
+CREATE POLICY invitations_admin ON invitations FOR ALL TO ochre_app
+  USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin'))
+  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin')
+              AND (role <> 'owner' OR (SELECT app_role()) = 'owner'));
+GRANT SELECT, INSERT, UPDATE (revoked_at) ON invitations TO ochre_app;
+
+-- Gated writes. Each checks the caller again from current data and raises
+-- standard SQLSTATEs: 42501 (permission), P0002 (not found),
+-- 55000 (failed precondition), 22023 (invalid argument).
+
+CREATE FUNCTION create_org(p_id uuid, p_name text) RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+  BEGIN
+    IF app_user() IS NULL OR app_api_key() IS NOT NULL THEN
+      RAISE EXCEPTION 'a signed-in user is required' USING ERRCODE = '42501';
+    END IF;
+    INSERT INTO orgs (id, name) VALUES (p_id, p_name);
+    INSERT INTO memberships (org_id, user_id, role) VALUES (p_id, app_user(), 'owner');
+  END $$;
+
+CREATE FUNCTION my_memberships()
+  RETURNS TABLE (org_id uuid, org_name text, org_created_at timestamptz, role text)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+    SELECT o.id, o.name, o.created_at, m.role
+      FROM memberships m JOIN orgs o ON o.id = m.org_id
+     WHERE m.user_id = app_user() AND o.deleted_at IS NULL
+     ORDER BY o.created_at, o.id
+  $$;
+
+CREATE FUNCTION org_members()
+  RETURNS TABLE (user_id uuid, email text, display_name text, role text, joined_at timestamptz)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+    SELECT u.id, u.email, u.display_name, m.role, m.created_at
+      FROM memberships m JOIN users u ON u.id = m.user_id
+     WHERE m.org_id = app_org() AND app_role() IS NOT NULL
+     ORDER BY m.created_at, u.id
+  $$;
+
+CREATE FUNCTION set_member_role(p_user uuid, p_role text) RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+  DECLARE
+    caller text := app_role();
+    target text;
+  BEGIN
+    IF caller IS NULL OR caller NOT IN ('owner', 'admin') THEN
+      RAISE EXCEPTION 'permission denied' USING ERRCODE = '42501';
+    END IF;
+    IF p_role NOT IN ('owner', 'admin', 'agent', 'light_agent') THEN
+      RAISE EXCEPTION 'unknown role' USING ERRCODE = '22023';
+    END IF;
+    SELECT m.role INTO target FROM memberships m
+     WHERE m.org_id = app_org() AND m.user_id = p_user FOR UPDATE;
+    IF target IS NULL THEN
+      RAISE EXCEPTION 'member not found' USING ERRCODE = 'P0002';
+    END IF;
+    IF caller <> 'owner' AND (target = 'owner' OR p_role = 'owner') THEN
+      RAISE EXCEPTION 'only an owner can change an owner or make one' USING ERRCODE = '42501';
+    END IF;
+    IF target = 'owner' AND p_role <> 'owner' AND (SELECT count(*) FROM memberships m
+        WHERE m.org_id = app_org() AND m.role = 'owner') = 1 THEN
+      RAISE EXCEPTION 'the last owner cannot be demoted' USING ERRCODE = '55000';
+    END IF;
+    UPDATE memberships SET role = p_role WHERE org_id = app_org() AND user_id = p_user;
+  END $$;
+
+CREATE FUNCTION remove_member(p_user uuid) RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+  DECLARE
+    caller text := app_role();
+    target text;
+  BEGIN
+    IF caller IS NULL OR caller NOT IN ('owner', 'admin') THEN
+      RAISE EXCEPTION 'permission denied' USING ERRCODE = '42501';
+    END IF;
+    SELECT m.role INTO target FROM memberships m
+     WHERE m.org_id = app_org() AND m.user_id = p_user FOR UPDATE;
+    IF target IS NULL THEN
+      RAISE EXCEPTION 'member not found' USING ERRCODE = 'P0002';
+    END IF;
+    IF target = 'owner' AND caller <> 'owner' THEN
+      RAISE EXCEPTION 'only an owner can remove an owner' USING ERRCODE = '42501';
+    END IF;
+    IF target = 'owner' AND (SELECT count(*) FROM memberships m
+        WHERE m.org_id = app_org() AND m.role = 'owner') = 1 THEN
+      RAISE EXCEPTION 'the last owner cannot be removed' USING ERRCODE = '55000';
+    END IF;
+    DELETE FROM memberships WHERE org_id = app_org() AND user_id = p_user;
+  END $$;
+
+CREATE FUNCTION transfer_ownership(p_user uuid) RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+  BEGIN
+    IF app_role() IS DISTINCT FROM 'owner' OR app_api_key() IS NOT NULL THEN
+      RAISE EXCEPTION 'only an owner can transfer ownership' USING ERRCODE = '42501';
+    END IF;
+    IF p_user = app_user() THEN
+      RAISE EXCEPTION 'you already own this org' USING ERRCODE = '55000';
+    END IF;
+    UPDATE memberships SET role = 'owner' WHERE org_id = app_org() AND user_id = p_user;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'member not found' USING ERRCODE = 'P0002';
+    END IF;
+    UPDATE memberships SET role = 'admin' WHERE org_id = app_org() AND user_id = app_user();
+  END $$;
+
+CREATE FUNCTION accept_invitation(p_token_hash bytea)
+  RETURNS TABLE (org_id uuid, role text)
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+  DECLARE
+    inv invitations%ROWTYPE;
+    caller_email text;
+  BEGIN
+    IF app_user() IS NULL OR app_api_key() IS NOT NULL THEN
+      RAISE EXCEPTION 'a signed-in user is required' USING ERRCODE = '42501';
+    END IF;
+    SELECT * INTO inv FROM invitations i WHERE i.token_hash = p_token_hash FOR UPDATE;
+    SELECT u.email INTO caller_email FROM users u WHERE u.id = app_user();
+    IF inv.id IS NULL OR inv.revoked_at IS NOT NULL OR inv.accepted_at IS NOT NULL
+       OR inv.expires_at <= now() OR inv.email IS DISTINCT FROM caller_email THEN
+      -- One answer for unknown, used, revoked, expired and someone else's.
+      RAISE EXCEPTION 'invitation not found or no longer valid' USING ERRCODE = 'P0002';
+    END IF;
+    IF EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = inv.org_id AND m.user_id = app_user()) THEN
+      RAISE EXCEPTION 'already a member of this org' USING ERRCODE = '55000';
+    END IF;
+    INSERT INTO memberships (org_id, user_id, role) VALUES (inv.org_id, app_user(), inv.role);
+    UPDATE invitations SET accepted_at = now(), accepted_by = app_user()
+     WHERE invitations.org_id = inv.org_id AND invitations.id = inv.id;
+    RETURN QUERY SELECT inv.org_id, inv.role;
+  END $$;
+
+-- Orgs where the caller is the only owner (account deletion is refused).
+CREATE FUNCTION sole_owner_orgs() RETURNS SETOF uuid
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+    SELECT m.org_id FROM memberships m
+     WHERE m.user_id = app_user() AND m.role = 'owner'
+       AND (SELECT count(*) FROM memberships o WHERE o.org_id = m.org_id AND o.role = 'owner') = 1
+  $$;
+
+GRANT EXECUTE ON FUNCTION app_org(), app_user(), app_api_key(), role_rank(text), app_role()
+  TO ochre_app, ochre_service;
+GRANT EXECUTE ON FUNCTION create_org(uuid, text), my_memberships(), org_members(),
+  set_member_role(uuid, text), remove_member(uuid), transfer_ownership(uuid),
+  accept_invitation(bytea), sole_owner_orgs()
+  TO ochre_app;

@@ -1,0 +1,180 @@
+//! Login and refresh: the credential exchanges of `AuthService`.
+
+use std::time::Duration;
+
+use ochre_sdk::v1::{LoginRequest, LoginResponse, RefreshRequest, RefreshResponse};
+use secrecy::SecretString;
+use tonic::{Request, Status};
+
+use super::auth::{hash_error, tokens, user_message};
+use crate::{
+    db::{Scope, service::RefreshOutcome},
+    error::ApiError,
+    identity::{
+        normalize_email,
+        password::needs_rehash,
+        tokens::{TokenKind, hash_opaque, new_refresh_token, parse_prefix},
+    },
+    state::AppState,
+    store::users,
+};
+
+/// Failed logins per account before it locks (15 minutes).
+pub const ACCOUNT_LOCK_THRESHOLD: i32 = 5;
+/// Failed logins per client address before it locks (15 minutes).
+pub const ADDRESS_LOCK_THRESHOLD: i32 = 50;
+/// Refresh tokens (and so sessions) live this long.
+pub const SESSION_DAYS: i32 = 30;
+
+fn bad_credentials() -> Status {
+    Status::unauthenticated("invalid email or password")
+}
+
+pub async fn login(
+    state: &AppState,
+    request: Request<LoginRequest>,
+) -> Result<LoginResponse, Status> {
+    let ip = request.remote_addr().map(|a| a.ip().to_canonical());
+    let user_agent = request
+        .metadata()
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(512).collect::<String>());
+    let req = request.into_inner();
+    if req.email.trim().is_empty() || req.password.is_empty() {
+        return Err(ApiError::InvalidArgument("email and password are required".to_owned()).into());
+    }
+    // A malformed address cannot exist: it gets the unknown-account answer.
+    let email = normalize_email(&req.email).unwrap_or_else(|| req.email.trim().to_lowercase());
+    let email_key = format!("email:{}", email.chars().take(254).collect::<String>());
+    let mut keys = vec![email_key.clone()];
+    let ip_key = ip.map(|ip| format!("ip:{ip}"));
+    keys.extend(ip_key.clone());
+    if state
+        .db
+        .throttle_locked(&keys)
+        .await
+        .map_err(ApiError::from)?
+    {
+        return Err(Status::resource_exhausted(
+            "too many failed sign-in attempts: try again later",
+        ));
+    }
+
+    let password = SecretString::from(req.password);
+    let account = state
+        .db
+        .login_lookup(&email)
+        .await
+        .map_err(ApiError::from)?;
+    let verified = match &account {
+        Some(row) => state
+            .hasher
+            .verify(password.clone(), &row.password_hash)
+            .await
+            .map_err(hash_error)?,
+        None => {
+            // Spend the same time as a real verification.
+            state
+                .hasher
+                .verify_dummy(password.clone())
+                .await
+                .map_err(hash_error)?;
+            false
+        }
+    };
+    let Some(account) = account.filter(|_| verified) else {
+        let failures = state
+            .db
+            .throttle_fail(&email_key, ACCOUNT_LOCK_THRESHOLD)
+            .await
+            .map_err(ApiError::from)?;
+        if let Some(key) = &ip_key {
+            state
+                .db
+                .throttle_fail(key, ADDRESS_LOCK_THRESHOLD)
+                .await
+                .map_err(ApiError::from)?;
+        }
+        // Slow down repeated failures before the lock takes over.
+        let pause = 100 * u64::try_from(failures.clamp(0, 5)).unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        return Err(bad_credentials());
+    };
+
+    state
+        .db
+        .throttle_clear(&email_key)
+        .await
+        .map_err(ApiError::from)?;
+    if needs_rehash(&account.password_hash) {
+        let phc = state.hasher.hash(password).await.map_err(hash_error)?;
+        state
+            .db
+            .rehash_password(account.id, &phc)
+            .await
+            .map_err(ApiError::from)?;
+    }
+    let (refresh_token, refresh_hash) = new_refresh_token();
+    let (session_id, expires_at) = state
+        .db
+        .create_session(
+            account.id,
+            &refresh_hash,
+            SESSION_DAYS,
+            ip.map(|i| i.to_string()),
+            user_agent,
+        )
+        .await
+        .map_err(ApiError::from)?;
+    let tx = state
+        .db
+        .scoped(Scope::verified(None, Some(account.id), None))
+        .await
+        .map_err(ApiError::from)?;
+    let me = users::me(&tx)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or_else(bad_credentials)?;
+    tx.commit().await.map_err(ApiError::from)?;
+    tracing::info!(user_id = %account.id, %session_id, "signed in");
+    Ok(LoginResponse {
+        user: Some(user_message(&me)),
+        tokens: Some(tokens(
+            state,
+            account.id,
+            session_id,
+            refresh_token,
+            expires_at,
+        )),
+    })
+}
+
+pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<RefreshResponse, Status> {
+    let presented = req.refresh_token.trim();
+    if presented.is_empty() {
+        return Err(ApiError::InvalidArgument("refresh_token is required".to_owned()).into());
+    }
+    if parse_prefix(presented) != Some(TokenKind::Refresh) {
+        return Err(Status::unauthenticated("invalid or expired refresh token"));
+    }
+    let (next, next_hash) = new_refresh_token();
+    match state
+        .db
+        .rotate_refresh(&hash_opaque(presented), &next_hash)
+        .await
+        .map_err(ApiError::from)?
+    {
+        RefreshOutcome::Rotated {
+            session_id,
+            user_id,
+            expires_at,
+        } => Ok(RefreshResponse {
+            tokens: Some(tokens(state, user_id, session_id, next, expires_at)),
+        }),
+        RefreshOutcome::Reused => Err(Status::unauthenticated(
+            "this refresh token was already used: the session has been revoked, sign in again",
+        )),
+        RefreshOutcome::Invalid => Err(Status::unauthenticated("invalid or expired refresh token")),
+    }
+}

@@ -1,0 +1,183 @@
+//! TOTP two-step verification and account deletion. The TOTP secret is
+//! stored only as vault ciphertext bound to the user and the field; a code
+//! is accepted once (its time step is recorded).
+
+use ochre_sdk::v1::{
+    ConfirmTotpRequest, DeleteAccountRequest, DisableTotpRequest, EnrollTotpRequest,
+    EnrollTotpResponse,
+};
+use secrecy::SecretString;
+use tonic::{Request, Status};
+use uuid::Uuid;
+
+use super::{auth::hash_error, convert::unix_now};
+use crate::{
+    auth::principal,
+    db::TenantTx,
+    error::ApiError,
+    identity::totp,
+    state::AppState,
+    store::users::{self, UserRow},
+    vault::SecretContext,
+};
+
+fn ctx(user: Uuid, field: &str) -> SecretContext<'_> {
+    SecretContext {
+        org_id: Uuid::nil(),
+        scope: "user_totp",
+        owner_id: user,
+        field,
+    }
+}
+
+fn code_required() -> Status {
+    Status::unauthenticated("a current two-step verification code is required")
+}
+
+async fn open(
+    state: &AppState,
+    request_principal: crate::auth::Principal,
+) -> Result<(TenantTx, UserRow), Status> {
+    request_principal.require_user()?;
+    let tx = state
+        .db
+        .scoped(request_principal.scope())
+        .await
+        .map_err(ApiError::from)?;
+    let me = users::me(&tx)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or(ApiError::Unauthenticated)?;
+    Ok((tx, me))
+}
+
+/// Checks a code against the enabled secret; returns the step to record.
+fn check_code(state: &AppState, me: &UserRow, code: &str) -> Result<i64, Status> {
+    let blob = me.totp_secret.as_deref().ok_or_else(code_required)?;
+    let secret = state
+        .vault
+        .decrypt(&ctx(me.id, "secret"), blob)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("totp secret does not decrypt: {e}")))?;
+    let last = me.totp_last_step.and_then(|s| u64::try_from(s).ok());
+    let step = totp::verify(&secret, code.trim(), unix_now(), last).ok_or_else(code_required)?;
+    i64::try_from(step).map_err(|_| code_required())
+}
+
+pub async fn enroll(
+    state: &AppState,
+    request: Request<EnrollTotpRequest>,
+) -> Result<EnrollTotpResponse, Status> {
+    let (tx, me) = open(state, principal(&request)?).await?;
+    if me.totp_enabled {
+        return Err(ApiError::FailedPrecondition(
+            "two-step verification is already enabled".to_owned(),
+        )
+        .into());
+    }
+    let secret = totp::new_secret();
+    let blob = state
+        .vault
+        .encrypt(&ctx(me.id, "pending"), secret.as_ref())
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("vault: {e}")))?;
+    users::set_totp_pending(&tx, Some(blob))
+        .await
+        .map_err(ApiError::from)?;
+    tx.commit().await.map_err(ApiError::from)?;
+    Ok(EnrollTotpResponse {
+        otpauth_uri: totp::otpauth_uri(&me.email, secret.as_ref()),
+        secret_base32: totp::encode_secret(secret.as_ref()),
+    })
+}
+
+pub async fn confirm(state: &AppState, request: Request<ConfirmTotpRequest>) -> Result<(), Status> {
+    let p = principal(&request)?;
+    let code = request.into_inner().code;
+    if code.trim().is_empty() {
+        return Err(ApiError::InvalidArgument("code is required".to_owned()).into());
+    }
+    let (tx, me) = open(state, p).await?;
+    if me.totp_enabled {
+        return Err(ApiError::FailedPrecondition(
+            "two-step verification is already enabled".to_owned(),
+        )
+        .into());
+    }
+    let pending = me.totp_pending_secret.as_deref().ok_or_else(|| {
+        ApiError::FailedPrecondition("no enrollment in progress: call EnrollTotp first".to_owned())
+    })?;
+    let secret = state
+        .vault
+        .decrypt(&ctx(me.id, "pending"), pending)
+        .map_err(|e| {
+            ApiError::Internal(anyhow::anyhow!("pending totp secret does not decrypt: {e}"))
+        })?;
+    let last = me.totp_last_step.and_then(|s| u64::try_from(s).ok());
+    let step = totp::verify(&secret, code.trim(), unix_now(), last).ok_or_else(|| {
+        ApiError::InvalidArgument("the code is not valid: check the device's clock".to_owned())
+    })?;
+    let blob = state
+        .vault
+        .encrypt(&ctx(me.id, "secret"), &secret)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("vault: {e}")))?;
+    users::enable_totp(&tx, blob, i64::try_from(step).unwrap_or(i64::MAX))
+        .await
+        .map_err(ApiError::from)?;
+    tx.commit().await.map_err(ApiError::from)?;
+    Ok(())
+}
+
+pub async fn disable(state: &AppState, request: Request<DisableTotpRequest>) -> Result<(), Status> {
+    let p = principal(&request)?;
+    let code = request.into_inner().code;
+    let (tx, me) = open(state, p).await?;
+    if !me.totp_enabled {
+        return Err(ApiError::FailedPrecondition(
+            "two-step verification is not enabled".to_owned(),
+        )
+        .into());
+    }
+    let step = check_code(state, &me, &code)?;
+    users::disable_totp(&tx, step)
+        .await
+        .map_err(ApiError::from)?;
+    tx.commit().await.map_err(ApiError::from)?;
+    Ok(())
+}
+
+pub async fn delete_account(
+    state: &AppState,
+    request: Request<DeleteAccountRequest>,
+) -> Result<(), Status> {
+    let p = principal(&request)?;
+    let req = request.into_inner();
+    if req.password.is_empty() {
+        return Err(ApiError::InvalidArgument("password is required".to_owned()).into());
+    }
+    let (tx, me) = open(state, p).await?;
+    let ok = state
+        .hasher
+        .verify(SecretString::from(req.password), &me.password_hash)
+        .await
+        .map_err(hash_error)?;
+    if !ok {
+        return Err(Status::unauthenticated("wrong password"));
+    }
+    if me.totp_enabled {
+        let step = check_code(state, &me, &req.totp_code)?;
+        users::set_totp_last_step(&tx, step)
+            .await
+            .map_err(ApiError::from)?;
+    }
+    let sole = users::sole_owner_orgs(&tx).await.map_err(ApiError::from)?;
+    if !sole.is_empty() {
+        return Err(ApiError::FailedPrecondition(format!(
+            "you are the only owner of {} org(s): transfer ownership first",
+            sole.len()
+        ))
+        .into());
+    }
+    users::delete_me(&tx).await.map_err(ApiError::from)?;
+    tx.commit().await.map_err(ApiError::from)?;
+    tracing::info!(user_id = %me.id, "account deleted");
+    Ok(())
+}

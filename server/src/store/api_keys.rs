@@ -1,0 +1,90 @@
+//! API keys of the scope's org, as metadata: the secret exists only as a hash.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait as _, DbErr, QueryResult};
+use uuid::Uuid;
+
+use super::stmt;
+use crate::db::TenantTx;
+
+#[derive(Debug, Clone)]
+pub struct ApiKeyRow {
+    pub id: Uuid,
+    pub name: String,
+    pub role: String,
+    pub prefix: String,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "id, name, role, prefix, created_by, created_at, last_used_at, revoked_at";
+
+fn row(r: &QueryResult) -> Result<ApiKeyRow, DbErr> {
+    Ok(ApiKeyRow {
+        id: r.try_get("", "id")?,
+        name: r.try_get("", "name")?,
+        role: r.try_get("", "role")?,
+        prefix: r.try_get("", "prefix")?,
+        created_by: r.try_get("", "created_by")?,
+        created_at: r.try_get("", "created_at")?,
+        last_used_at: r.try_get("", "last_used_at")?,
+        revoked_at: r.try_get("", "revoked_at")?,
+    })
+}
+
+pub async fn create(
+    tx: &TenantTx,
+    id: Uuid,
+    name: &str,
+    role: &str,
+    key_hash: &[u8; 32],
+    prefix: &str,
+    created_by: Option<Uuid>,
+) -> Result<ApiKeyRow, DbErr> {
+    let r = tx
+        .conn()
+        .query_one_raw(stmt(
+            &format!(
+                "INSERT INTO api_keys (org_id, id, name, role, key_hash, prefix, created_by) \
+                 VALUES (app_org(), $1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+            ),
+            [
+                id.into(),
+                name.into(),
+                role.into(),
+                key_hash.to_vec().into(),
+                prefix.into(),
+                created_by.into(),
+            ],
+        ))
+        .await?
+        .ok_or(DbErr::RecordNotInserted)?;
+    row(&r)
+}
+
+pub async fn list(tx: &TenantTx) -> Result<Vec<ApiKeyRow>, DbErr> {
+    let rows = tx
+        .conn()
+        .query_all_raw(stmt(
+            &format!(
+                "SELECT {COLUMNS} FROM api_keys WHERE org_id = app_org() ORDER BY created_at, id"
+            ),
+            [],
+        ))
+        .await?;
+    rows.iter().map(row).collect()
+}
+
+/// Revokes a key; false when no active key with that id is visible.
+pub async fn revoke(tx: &TenantTx, id: Uuid) -> Result<bool, DbErr> {
+    let r = tx
+        .conn()
+        .execute_raw(stmt(
+            "UPDATE api_keys SET revoked_at = now() WHERE org_id = app_org() AND id = $1 AND revoked_at IS NULL",
+            [id.into()],
+        ))
+        .await?;
+    Ok(r.rows_affected() == 1)
+}

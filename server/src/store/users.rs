@@ -1,0 +1,172 @@
+//! The caller's own account, sessions and memberships.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait as _, DbErr};
+use uuid::Uuid;
+
+use super::stmt;
+use crate::db::TenantTx;
+
+/// A user row as its owner may read it.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub totp_enabled: bool,
+    pub totp_secret: Option<Vec<u8>>,
+    pub totp_pending_secret: Option<Vec<u8>>,
+    pub totp_last_step: Option<i64>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One membership of the caller.
+#[derive(Debug, Clone)]
+pub struct MembershipRow {
+    pub org_id: Uuid,
+    pub org_name: String,
+    pub org_created_at: DateTime<Utc>,
+    pub role: String,
+}
+
+pub async fn insert(
+    tx: &TenantTx,
+    id: Uuid,
+    email: &str,
+    display_name: &str,
+    password_hash: &str,
+) -> Result<DateTime<Utc>, DbErr> {
+    let row = tx
+        .conn()
+        .query_one_raw(stmt(
+            "INSERT INTO users (id, email, display_name, password_hash) VALUES ($1, $2, $3, $4) \
+             RETURNING created_at",
+            [
+                id.into(),
+                email.into(),
+                display_name.into(),
+                password_hash.into(),
+            ],
+        ))
+        .await?
+        .ok_or(DbErr::RecordNotInserted)?;
+    row.try_get("", "created_at")
+}
+
+/// The caller's own row (RLS shows no other).
+pub async fn me(tx: &TenantTx) -> Result<Option<UserRow>, DbErr> {
+    let row = tx
+        .conn()
+        .query_one_raw(stmt(
+            "SELECT id, email, display_name, password_hash, totp_enabled, totp_secret, \
+                    totp_pending_secret, totp_last_step, created_at \
+               FROM users WHERE id = app_user() FOR UPDATE",
+            [],
+        ))
+        .await?;
+    row.map(|r| {
+        Ok(UserRow {
+            id: r.try_get("", "id")?,
+            email: r.try_get("", "email")?,
+            display_name: r.try_get("", "display_name")?,
+            password_hash: r.try_get("", "password_hash")?,
+            totp_enabled: r.try_get("", "totp_enabled")?,
+            totp_secret: r.try_get("", "totp_secret")?,
+            totp_pending_secret: r.try_get("", "totp_pending_secret")?,
+            totp_last_step: r.try_get("", "totp_last_step")?,
+            created_at: r.try_get("", "created_at")?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn set_totp_pending(tx: &TenantTx, blob: Option<Vec<u8>>) -> Result<(), DbErr> {
+    tx.conn()
+        .execute_raw(stmt(
+            "UPDATE users SET totp_pending_secret = $1 WHERE id = app_user()",
+            [blob.into()],
+        ))
+        .await?;
+    Ok(())
+}
+
+pub async fn enable_totp(tx: &TenantTx, secret: Vec<u8>, step: i64) -> Result<(), DbErr> {
+    tx.conn()
+        .execute_raw(stmt(
+            "UPDATE users SET totp_secret = $1, totp_pending_secret = NULL, totp_enabled = true, \
+                    totp_last_step = $2 WHERE id = app_user()",
+            [secret.into(), step.into()],
+        ))
+        .await?;
+    Ok(())
+}
+
+pub async fn disable_totp(tx: &TenantTx, step: i64) -> Result<(), DbErr> {
+    tx.conn()
+        .execute_raw(stmt(
+            "UPDATE users SET totp_secret = NULL, totp_pending_secret = NULL, totp_enabled = false, \
+                    totp_last_step = $1 WHERE id = app_user()",
+            [step.into()],
+        ))
+        .await?;
+    Ok(())
+}
+
+pub async fn set_totp_last_step(tx: &TenantTx, step: i64) -> Result<(), DbErr> {
+    tx.conn()
+        .execute_raw(stmt(
+            "UPDATE users SET totp_last_step = $1 WHERE id = app_user()",
+            [step.into()],
+        ))
+        .await?;
+    Ok(())
+}
+
+pub async fn revoke_session(tx: &TenantTx, session_id: Uuid, reason: &str) -> Result<(), DbErr> {
+    tx.conn()
+        .execute_raw(stmt(
+            "UPDATE sessions SET revoked_at = now(), revoked_reason = $2 \
+              WHERE id = $1 AND revoked_at IS NULL",
+            [session_id.into(), reason.into()],
+        ))
+        .await?;
+    Ok(())
+}
+
+pub async fn memberships(tx: &TenantTx) -> Result<Vec<MembershipRow>, DbErr> {
+    let rows = tx
+        .conn()
+        .query_all_raw(stmt(
+            "SELECT org_id, org_name, org_created_at, role FROM my_memberships()",
+            [],
+        ))
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(MembershipRow {
+                org_id: r.try_get("", "org_id")?,
+                org_name: r.try_get("", "org_name")?,
+                org_created_at: r.try_get("", "org_created_at")?,
+                role: r.try_get("", "role")?,
+            })
+        })
+        .collect()
+}
+
+/// Orgs where the caller is the only owner.
+pub async fn sole_owner_orgs(tx: &TenantTx) -> Result<Vec<Uuid>, DbErr> {
+    let rows = tx
+        .conn()
+        .query_all_raw(stmt("SELECT sole_owner_orgs() AS org_id", []))
+        .await?;
+    rows.into_iter().map(|r| r.try_get("", "org_id")).collect()
+}
+
+pub async fn delete_me(tx: &TenantTx) -> Result<u64, DbErr> {
+    Ok(tx
+        .conn()
+        .execute_raw(stmt("DELETE FROM users WHERE id = app_user()", []))
+        .await?
+        .rows_affected())
+}
