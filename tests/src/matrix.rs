@@ -74,6 +74,9 @@ pub enum Caller {
     Malformed,
     /// The owner's real access token with its signature altered.
     Tampered,
+    /// An access token of the owner's live session, correctly signed but
+    /// issued 16 minutes ago (expired).
+    Expired,
     /// An access token of a session that logged out.
     RevokedSession,
     /// A member of the target org with this role.
@@ -99,6 +102,7 @@ pub const CALLERS: &[Caller] = &[
     Caller::Anonymous,
     Caller::Malformed,
     Caller::Tampered,
+    Caller::Expired,
     Caller::RevokedSession,
     Caller::Member(Role::Owner),
     Caller::Member(Role::Admin),
@@ -122,6 +126,7 @@ impl Caller {
             Caller::Anonymous => "anon",
             Caller::Malformed => "malformed",
             Caller::Tampered => "tampered",
+            Caller::Expired => "expired",
             Caller::RevokedSession => "loggedout",
             Caller::Member(Role::Owner) => "owner",
             Caller::Member(Role::Admin) => "admin",
@@ -150,6 +155,7 @@ impl Caller {
             Caller::Anonymous
                 | Caller::Malformed
                 | Caller::Tampered
+                | Caller::Expired
                 | Caller::RevokedSession
                 | Caller::RevokedApiKey
         )

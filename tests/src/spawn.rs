@@ -37,6 +37,9 @@ pub struct TestApp {
     pub database: String,
     pub cluster: &'static TestCluster,
     pub channel: Channel,
+    /// The server's `OCHRE_SESSION_SECRET`, so tests can mint tokens the
+    /// server would (for example an expired one).
+    pub session_secret: String,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<Result<(), ochre_server::StartupError>>>,
 }
@@ -50,6 +53,7 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let cluster = cluster().await;
     let database = cluster.fresh_database(options.migrated).await;
+    let session_secret = crate::random_secret(32);
     let mut layers = Layers::default();
     layers
         .set("OCHRE_LISTEN_ADDR", "127.0.0.1:0")
@@ -71,7 +75,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .set("OCHRE_PUBLIC_URL", "https://app.ochre.test")
         .set("OCHRE_BYOK_ENC_KEY", crate::random_key())
         .set("OCHRE_SURVEY_TOKEN_SECRET", crate::random_secret(32))
-        .set("OCHRE_SESSION_SECRET", crate::random_secret(32))
+        .set("OCHRE_SESSION_SECRET", session_secret.clone())
         .set("OCHRE_OAUTH_STATE_SECRET", crate::random_secret(32));
     let config = Config::from_layers(&layers).expect("test configuration is valid");
     let app = Application::build(config).await.expect("build application");
@@ -90,12 +94,32 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         database,
         cluster,
         channel,
+        session_secret,
         stop: Some(stop),
         handle: Some(handle),
     }
 }
 
 impl TestApp {
+    /// An access token for `user`/`session` signed with this server's
+    /// secret, issued `age_secs` ago (15 minutes or more: expired).
+    pub fn access_token_issued_ago(
+        &self,
+        user: uuid::Uuid,
+        session: uuid::Uuid,
+        age_secs: u64,
+    ) -> String {
+        use ochre_server::identity::tokens::{AccessTokenSigner, Claims};
+        let signer =
+            AccessTokenSigner::new(&secrecy::SecretString::from(self.session_secret.clone()))
+                .expect("the test secret is long enough");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        signer.sign(&Claims::new(user, session, now.saturating_sub(age_secs)))
+    }
+
     /// A connection to this test's database as `ochre_app` (RLS applies).
     pub async fn app_db(&self) -> DatabaseConnection {
         self.cluster.connect(pg::APP_ROLE, &self.database).await

@@ -276,3 +276,123 @@ async fn psql(data: &Path, sql: &str) -> Vec<String> {
     db.close().await.ok();
     out
 }
+
+#[tokio::test]
+async fn the_server_log_never_contains_a_password_token_or_secret() {
+    use ochre_sdk::v1::{
+        CreateApiKeyRequest, CreateOrgRequest, LoginRequest, Role, SignUpRequest,
+        api_key_service_client::ApiKeyServiceClient, auth_service_client::AuthServiceClient,
+        org_service_client::OrgServiceClient,
+    };
+    let data = data_dir();
+    let port = free_port();
+    let mut child = serve(data.path(), port);
+    wait_serving(port, &mut child).await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let password = format!(
+        "Leak-canary {} horse battery",
+        uuid::Uuid::new_v4().simple()
+    );
+    let email = format!("canary-{}@example.com", uuid::Uuid::new_v4().simple());
+    let mut auth = AuthServiceClient::new(channel.clone());
+    auth.sign_up(SignUpRequest {
+        email: email.clone(),
+        password: password.clone(),
+        display_name: String::new(),
+    })
+    .await
+    .unwrap();
+    // A failed login too: refusals must not log what was tried.
+    let wrong = format!("{password}-wrong");
+    assert!(
+        auth.login(LoginRequest {
+            email: email.clone(),
+            password: wrong.clone()
+        })
+        .await
+        .is_err()
+    );
+    let tokens = auth
+        .login(LoginRequest {
+            email: email.clone(),
+            password: password.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .tokens
+        .unwrap();
+    fn authed<T>(msg: T, token: &str, org: Option<&str>) -> tonic::Request<T> {
+        let mut req = tonic::Request::new(msg);
+        req.metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        if let Some(org) = org {
+            req.metadata_mut()
+                .insert("x-ochre-org", org.parse().unwrap());
+        }
+        req
+    }
+    let bearer = |msg, org| authed(msg, &tokens.access_token, org);
+    let bearer_key = |msg, org| authed(msg, &tokens.access_token, org);
+    let org = OrgServiceClient::new(channel.clone())
+        .create_org(bearer(
+            CreateOrgRequest {
+                name: "Canary".into(),
+            },
+            None,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .org
+        .unwrap()
+        .id;
+    let key = ApiKeyServiceClient::new(channel)
+        .create_api_key(bearer_key(
+            CreateApiKeyRequest {
+                name: "k".into(),
+                role: Role::Agent as i32,
+            },
+            Some(&org),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .secret;
+    assert!(terminate(&mut child).success());
+    let mut log = String::new();
+    use std::io::Read as _;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(log.contains("signed in"), "the log is captured: {log}");
+
+    let dev_secrets =
+        std::fs::read_to_string(data.path().join("secrets/dev-secrets.toml")).unwrap();
+    let mut canaries: Vec<(&str, String)> = vec![
+        ("password", password),
+        ("wrong password", wrong),
+        ("email", email),
+        ("access token", tokens.access_token),
+        ("refresh token", tokens.refresh_token),
+        ("api key", key),
+    ];
+    for line in dev_secrets.lines().filter(|l| l.contains('=')) {
+        let value = line.split('"').nth(1).unwrap_or_default().to_owned();
+        canaries.push(("configured secret", value));
+    }
+    for (what, value) in canaries {
+        assert!(!value.is_empty());
+        assert!(
+            !log.contains(&value),
+            "the {what} leaked into the server log"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! The role matrix end to end. Its rows are generated from the access table
 //! of the contract (`ACCESS_RULES`), so a new RPC is covered without editing
 //! this file: every RPC is called with an empty body by every kind of caller
-//! (anonymous, malformed, tampered and logged-out tokens, each role of the
+//! (anonymous, malformed, tampered, expired and logged-out tokens, each role of the
 //! org, a member of another org, API keys of each role, a revoked key), and
 //! the answer must be the gate's refusal the contract declares, or, when the
 //! gate lets the call through, anything but a refusal.
@@ -10,9 +10,9 @@
 //! credentials is not part of the contract, and empty Login calls with
 //! credentials would only feed the login throttle. Logout and DeleteAccount
 //! end the caller's session or account, so users call them with a throwaway
-//! session of their own account, after every other row. Expired access
-//! tokens are not a column: a test cannot sign one without the server's
-//! secret, so the tampered and logged-out tokens stand in for them.
+//! session of their own account, after every other row. The expired token is
+//! correctly signed with the test server's session secret (the harness
+//! knows it) for the owner's live session, 16 minutes ago.
 
 #![allow(clippy::unwrap_used)]
 
@@ -43,6 +43,7 @@ struct Cast {
     outsider: Session,
     logged_out: String,
     tampered: String,
+    expired: String,
     key_admin: String,
     key_agent: String,
     key_light_agent: String,
@@ -79,8 +80,13 @@ impl Cast {
             .revoke_api_key(with_auth(request, &owner.access_token, Some(&org)))
             .await
             .expect("revoke key");
+        let expired = {
+            let (user, session) = token_subject(&owner.access_token);
+            app.access_token_issued_ago(user, session, 16 * 60)
+        };
         Cast {
             tampered: tamper(&owner.access_token),
+            expired,
             org,
             other_org,
             owner,
@@ -115,6 +121,7 @@ impl Cast {
             Caller::Anonymous => None,
             Caller::Malformed => Some("ochre_at_v1.xxx.yyy".to_owned()),
             Caller::Tampered => Some(self.tampered.clone()),
+            Caller::Expired => Some(self.expired.clone()),
             Caller::RevokedSession => Some(self.logged_out.clone()),
             Caller::ApiKey(Role::Admin) | Caller::ApiKeyWithoutOrg | Caller::ApiKeyOtherOrg => {
                 Some(self.key_admin.clone())
@@ -281,4 +288,16 @@ fn the_matrix_grants_identity_rpcs_as_the_product_role_table_does() {
         let path = format!("/ochre.v1.{signed_in_only}");
         assert!(keys_refused.contains(&path.as_str()), "{signed_in_only}");
     }
+}
+
+/// The user and session an access token names (its payload is base64url JSON).
+fn token_subject(token: &str) -> (uuid::Uuid, uuid::Uuid) {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).expect("token payload");
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url payload");
+    let claims: serde_json::Value = serde_json::from_slice(&json).expect("json claims");
+    let id = |k: &str| uuid::Uuid::parse_str(claims[k].as_str().expect("claim")).expect("uuid");
+    (id("sub"), id("sid"))
 }
