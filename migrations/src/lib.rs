@@ -39,6 +39,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261122_000002_identity",
         up: include_str!("../sql/0002_identity.up.sql"),
     },
+    Migration {
+        name: "m20261122_000003_conversations",
+        up: include_str!("../sql/0003_conversations.up.sql"),
+    },
 ];
 
 /// The names of every migration this binary knows, oldest first.

@@ -7,8 +7,9 @@ use std::{future::Future, net::SocketAddr, time::Duration};
 use http::{HeaderValue, Method, header::HeaderName};
 use ochre_sdk::v1::{
     api_key_service_server::ApiKeyServiceServer, auth_service_server::AuthServiceServer,
-    member_service_server::MemberServiceServer, org_service_server::OrgServiceServer,
-    system_service_server::SystemServiceServer,
+    conversation_service_server::ConversationServiceServer,
+    customer_service_server::CustomerServiceServer, member_service_server::MemberServiceServer,
+    org_service_server::OrgServiceServer, system_service_server::SystemServiceServer,
 };
 use secrecy::SecretString;
 use tokio::{net::TcpListener, sync::watch};
@@ -17,7 +18,7 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
-    api::{ApiKeyApi, AuthApi, MemberApi, OrgApi, SystemApi},
+    api::{ApiKeyApi, AuthApi, ConversationApi, CustomerApi, MemberApi, OrgApi, SystemApi},
     auth::AuthLayer,
     config::{Config, ConfigError, DatabaseConfig},
     db::{self, Db},
@@ -252,6 +253,10 @@ impl Application {
             .add_service(OrgServiceServer::new(OrgApi::new(state.clone())))
             .add_service(MemberServiceServer::new(MemberApi::new(state.clone())))
             .add_service(ApiKeyServiceServer::new(ApiKeyApi::new(state.clone())))
+            .add_service(CustomerServiceServer::new(CustomerApi::new(state.clone())))
+            .add_service(ConversationServiceServer::new(ConversationApi::new(
+                state.clone(),
+            )))
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
         // Long-lived streams (health Watch) would hold a graceful shutdown
         // open forever: after the grace period the rest is cut.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use secrecy::ExposeSecret as _;
 
 use crate::{
+    api::Pager,
     config::Config,
     db::Db,
     identity::{password::PasswordHasher, tokens::AccessTokenSigner},
@@ -23,6 +24,7 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub signer: AccessTokenSigner,
     pub vault: Arc<Vault>,
+    pub pager: Pager,
 }
 
 impl AppState {
@@ -41,7 +43,14 @@ impl AppState {
                 .as_ref()
                 .map(|k| k.expose_secret()),
         );
+        let pager = Pager::new(&config.secrets.session_secret).map_err(|_| {
+            crate::config::ConfigError::Invalid {
+                var: "OCHRE_SESSION_SECRET",
+                reason: "is unusable".to_owned(),
+            }
+        })?;
         Ok(AppState {
+            pager,
             db,
             hasher: PasswordHasher::new(PASSWORD_HASH_CONCURRENCY),
             signer,

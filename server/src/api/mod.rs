@@ -4,15 +4,22 @@
 
 mod api_keys;
 mod auth;
+mod conversations;
 mod convert;
+mod cursor;
+mod customers;
 mod members;
 mod orgs;
 mod sessions;
 mod system;
 mod totp;
+mod validate;
 
 pub use api_keys::ApiKeyApi;
 pub use auth::AuthApi;
+pub use conversations::ConversationApi;
+pub use cursor::Pager;
+pub use customers::CustomerApi;
 pub use members::MemberApi;
 pub use orgs::{OrgApi, parse_cidrs};
 pub use system::SystemApi;

@@ -2,6 +2,8 @@
 //! runs as `ochre_app` under row-level security for the verified caller.
 
 pub mod api_keys;
+pub mod conversations;
+pub mod customers;
 pub mod members;
 pub mod orgs;
 pub mod users;

@@ -1,0 +1,237 @@
+//! Conversations and messages of the scope's org.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait as _, DbErr, QueryResult};
+use serde_json::Value as Json;
+use uuid::Uuid;
+
+use super::stmt;
+use crate::db::TenantTx;
+
+#[derive(Debug, Clone)]
+pub struct ConversationRow {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub channel: String,
+    pub subject: String,
+    pub status: String,
+    pub assignee_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_message_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MessageRow {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub kind: String,
+    pub body: String,
+    pub author_user_id: Option<Uuid>,
+    pub mentions: Vec<String>,
+    pub attachments: Json,
+    pub created_at: DateTime<Utc>,
+}
+
+const CONV: &str = "id, customer_id, channel, subject, status, assignee_id, created_at, updated_at, last_message_at";
+const MSG: &str = "id, conversation_id, kind, body, author_user_id, mentions::text[] AS mentions, attachments, created_at";
+
+fn conversation(r: &QueryResult) -> Result<ConversationRow, DbErr> {
+    Ok(ConversationRow {
+        id: r.try_get("", "id")?,
+        customer_id: r.try_get("", "customer_id")?,
+        channel: r.try_get("", "channel")?,
+        subject: r.try_get("", "subject")?,
+        status: r.try_get("", "status")?,
+        assignee_id: r.try_get("", "assignee_id")?,
+        created_at: r.try_get("", "created_at")?,
+        updated_at: r.try_get("", "updated_at")?,
+        last_message_at: r.try_get("", "last_message_at")?,
+    })
+}
+
+fn message(r: &QueryResult) -> Result<MessageRow, DbErr> {
+    Ok(MessageRow {
+        id: r.try_get("", "id")?,
+        conversation_id: r.try_get("", "conversation_id")?,
+        kind: r.try_get("", "kind")?,
+        body: r.try_get("", "body")?,
+        author_user_id: r.try_get("", "author_user_id")?,
+        mentions: r.try_get("", "mentions")?,
+        attachments: r.try_get("", "attachments")?,
+        created_at: r.try_get("", "created_at")?,
+    })
+}
+
+/// Creates a conversation; a customer outside the org is a foreign-key
+/// violation (NOT_FOUND).
+pub async fn create(
+    tx: &TenantTx,
+    id: Uuid,
+    customer_id: Uuid,
+    channel: &str,
+    subject: &str,
+) -> Result<ConversationRow, DbErr> {
+    let r = tx
+        .conn()
+        .query_one_raw(stmt(
+            &format!(
+                "INSERT INTO conversations (org_id, id, customer_id, channel, subject) \
+                 VALUES (app_org(), $1, $2, $3, $4) RETURNING {CONV}"
+            ),
+            [
+                id.into(),
+                customer_id.into(),
+                channel.into(),
+                subject.into(),
+            ],
+        ))
+        .await?
+        .ok_or(DbErr::RecordNotInserted)?;
+    conversation(&r)
+}
+
+pub async fn get(tx: &TenantTx, id: Uuid) -> Result<Option<ConversationRow>, DbErr> {
+    let r = tx
+        .conn()
+        .query_one_raw(stmt(
+            &format!("SELECT {CONV} FROM conversations WHERE org_id = app_org() AND id = $1"),
+            [id.into()],
+        ))
+        .await?;
+    r.as_ref().map(conversation).transpose()
+}
+
+/// Newest first, filtered, after the cursor.
+pub async fn list(
+    tx: &TenantTx,
+    status: Option<&str>,
+    assignee: Option<Uuid>,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<ConversationRow>, DbErr> {
+    let rows = tx
+        .conn()
+        .query_all_raw(stmt(
+            &format!(
+                "SELECT {CONV} FROM conversations WHERE org_id = app_org() \
+                   AND ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR assignee_id = $2) \
+                   AND ($3::uuid IS NULL OR id < $3) \
+                 ORDER BY id DESC LIMIT $4"
+            ),
+            [status.map(str::to_owned).into(), assignee.into(), after.into(), (limit as i64).into()],
+        ))
+        .await?;
+    rows.iter().map(conversation).collect()
+}
+
+/// Applies a status and/or assignee change (`Some(None)` unassigns).
+pub async fn update(
+    tx: &TenantTx,
+    id: Uuid,
+    status: Option<&str>,
+    assignee: Option<Option<Uuid>>,
+) -> Result<Option<ConversationRow>, DbErr> {
+    let r = tx
+        .conn()
+        .query_one_raw(stmt(
+            &format!(
+                "UPDATE conversations SET status = coalesce($2, status), \
+                   assignee_id = CASE WHEN $3 THEN $4::uuid ELSE assignee_id END, updated_at = now() \
+                 WHERE org_id = app_org() AND id = $1 RETURNING {CONV}"
+            ),
+            [
+                id.into(),
+                status.map(str::to_owned).into(),
+                assignee.is_some().into(),
+                assignee.flatten().into(),
+            ],
+        ))
+        .await?;
+    r.as_ref().map(conversation).transpose()
+}
+
+/// How many of `users` are members of the scope's org.
+pub async fn count_members(tx: &TenantTx, users: &[Uuid]) -> Result<usize, DbErr> {
+    let ids: Vec<String> = users.iter().map(Uuid::to_string).collect();
+    let r = tx
+        .conn()
+        .query_one_raw(stmt(
+            "SELECT count(*) AS n FROM memberships WHERE org_id = app_org() AND user_id = ANY($1::text[]::uuid[])",
+            [ids.into()],
+        ))
+        .await?;
+    Ok(r.map(|r| r.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or(0) as usize)
+}
+
+/// Records that a message arrived; false when the conversation is not visible.
+pub async fn touch(tx: &TenantTx, id: Uuid) -> Result<bool, DbErr> {
+    let r = tx
+        .conn()
+        .execute_raw(stmt(
+            "UPDATE conversations SET last_message_at = now(), updated_at = now() \
+              WHERE org_id = app_org() AND id = $1",
+            [id.into()],
+        ))
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn add_message(
+    tx: &TenantTx,
+    id: Uuid,
+    conversation_id: Uuid,
+    kind: &str,
+    body: &str,
+    author_user: Option<Uuid>,
+    author_key: Option<Uuid>,
+    mentions: &[Uuid],
+    attachments: Json,
+) -> Result<MessageRow, DbErr> {
+    let mention_ids: Vec<String> = mentions.iter().map(Uuid::to_string).collect();
+    let r = tx
+        .conn()
+        .query_one_raw(stmt(
+            &format!(
+                "INSERT INTO messages (org_id, id, conversation_id, kind, body, author_user_id, \
+                   author_api_key_id, mentions, attachments) \
+                 VALUES (app_org(), $1, $2, $3, $4, $5, $6, $7::text[]::uuid[], $8) RETURNING {MSG}"
+            ),
+            [
+                id.into(),
+                conversation_id.into(),
+                kind.into(),
+                body.into(),
+                author_user.into(),
+                author_key.into(),
+                mention_ids.into(),
+                attachments.into(),
+            ],
+        ))
+        .await?
+        .ok_or(DbErr::RecordNotInserted)?;
+    message(&r)
+}
+
+/// Oldest first, after the cursor.
+pub async fn messages(
+    tx: &TenantTx,
+    conversation_id: Uuid,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<MessageRow>, DbErr> {
+    let rows = tx
+        .conn()
+        .query_all_raw(stmt(
+            &format!(
+                "SELECT {MSG} FROM messages WHERE org_id = app_org() AND conversation_id = $1 \
+                   AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
+            ),
+            [conversation_id.into(), after.into(), (limit as i64).into()],
+        ))
+        .await?;
+    rows.iter().map(message).collect()
+}

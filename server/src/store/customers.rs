@@ -1,0 +1,123 @@
+//! Customers of the scope's org.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait as _, DbErr, QueryResult};
+use serde_json::Value as Json;
+use uuid::Uuid;
+
+use super::stmt;
+use crate::db::TenantTx;
+
+#[derive(Debug, Clone)]
+pub struct CustomerRow {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub phone: String,
+    pub custom_fields: Json,
+    pub stripe: Option<Json>,
+    pub hubspot: Option<Json>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What an upsert writes.
+#[derive(Debug, Clone)]
+pub struct CustomerInput {
+    pub email: String,
+    pub name: String,
+    pub phone: String,
+    pub custom_fields: Json,
+    pub stripe: Option<Json>,
+    pub hubspot: Option<Json>,
+}
+
+const COLUMNS: &str =
+    "id, email, name, phone, custom_fields, stripe, hubspot, created_at, updated_at";
+
+fn row(r: &QueryResult) -> Result<CustomerRow, DbErr> {
+    Ok(CustomerRow {
+        id: r.try_get("", "id")?,
+        email: r.try_get("", "email")?,
+        name: r.try_get("", "name")?,
+        phone: r.try_get("", "phone")?,
+        custom_fields: r.try_get("", "custom_fields")?,
+        stripe: r.try_get("", "stripe")?,
+        hubspot: r.try_get("", "hubspot")?,
+        created_at: r.try_get("", "created_at")?,
+        updated_at: r.try_get("", "updated_at")?,
+    })
+}
+
+/// Creates or replaces the customer with this email; true when created.
+pub async fn upsert(
+    tx: &TenantTx,
+    id: Uuid,
+    c: CustomerInput,
+) -> Result<(CustomerRow, bool), DbErr> {
+    let r = tx
+        .conn()
+        .query_one_raw(stmt(
+            &format!(
+                "INSERT INTO customers (org_id, id, email, name, phone, custom_fields, stripe, hubspot) \
+                 VALUES (app_org(), $1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (org_id, email) DO UPDATE SET name = EXCLUDED.name, phone = EXCLUDED.phone, \
+                   custom_fields = EXCLUDED.custom_fields, stripe = EXCLUDED.stripe, \
+                   hubspot = EXCLUDED.hubspot, updated_at = now() \
+                 RETURNING {COLUMNS}, (xmax = 0) AS created"
+            ),
+            [
+                id.into(),
+                c.email.into(),
+                c.name.into(),
+                c.phone.into(),
+                c.custom_fields.into(),
+                c.stripe.into(),
+                c.hubspot.into(),
+            ],
+        ))
+        .await?
+        .ok_or(DbErr::RecordNotInserted)?;
+    Ok((row(&r)?, r.try_get("", "created")?))
+}
+
+pub async fn get(tx: &TenantTx, id: Uuid) -> Result<Option<CustomerRow>, DbErr> {
+    let r = tx
+        .conn()
+        .query_one_raw(stmt(
+            &format!("SELECT {COLUMNS} FROM customers WHERE org_id = app_org() AND id = $1"),
+            [id.into()],
+        ))
+        .await?;
+    r.as_ref().map(row).transpose()
+}
+
+pub async fn by_email(tx: &TenantTx, email: &str) -> Result<Option<CustomerRow>, DbErr> {
+    let r = tx
+        .conn()
+        .query_one_raw(stmt(
+            &format!("SELECT {COLUMNS} FROM customers WHERE org_id = app_org() AND email = $1"),
+            [email.into()],
+        ))
+        .await?;
+    r.as_ref().map(row).transpose()
+}
+
+/// Newest first, after the cursor; one extra row tells whether more exist.
+pub async fn list(
+    tx: &TenantTx,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<CustomerRow>, DbErr> {
+    let rows = tx
+        .conn()
+        .query_all_raw(stmt(
+            &format!(
+                "SELECT {COLUMNS} FROM customers WHERE org_id = app_org() AND ($1::uuid IS NULL OR id < $1) \
+                 ORDER BY id DESC LIMIT $2"
+            ),
+            [after.into(), (limit as i64).into()],
+        ))
+        .await?;
+    rows.iter().map(row).collect()
+}
