@@ -43,6 +43,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261122_000003_conversations",
         up: include_str!("../sql/0003_conversations.up.sql"),
     },
+    Migration {
+        name: "m20261122_000004_integrations",
+        up: include_str!("../sql/0004_integrations.up.sql"),
+    },
 ];
 
 /// The names of every migration this binary knows, oldest first.

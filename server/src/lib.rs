@@ -8,6 +8,8 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod identity;
+pub mod integrations;
+pub mod keys;
 pub mod pg;
 pub mod secrets;
 pub mod startup;

@@ -5,7 +5,7 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::{Parser, Subcommand};
 use ochre_server::{
     config::{Config, LogFormat},
-    startup::{Application, migrate_only},
+    startup::{Application, migrate_only, rotate_keys},
     telemetry,
 };
 
@@ -33,6 +33,22 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Vault key management.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Re-encrypt every secret under OCHRE_BYOK_ENC_KEY, reading old ones with
+    /// OCHRE_BYOK_ENC_KEY_PREVIOUS. Safe to interrupt and run again.
+    Rotate {
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch_size: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -67,6 +83,19 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve => Application::build(config).await?.run_until_stopped().await,
             Command::Migrate => migrate_only(&config).await,
+            Command::Keys {
+                command: KeysCommand::Rotate { batch_size },
+            } => {
+                let report = rotate_keys(&config, batch_size).await?;
+                tracing::info!(%report, "key rotation finished");
+                report_line(&format!("ochre keys rotate: {report}"));
+                if report.failed > 0 {
+                    return Err(ochre_server::StartupError::Io(std::io::Error::other(
+                        "some secrets are under a key this server does not have",
+                    )));
+                }
+                Ok(())
+            }
         }
     });
     match result {
@@ -77,4 +106,10 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A command's result line on standard output.
+#[allow(clippy::print_stdout)]
+fn report_line(line: &str) {
+    println!("{line}");
 }

@@ -8,8 +8,10 @@ use http::{HeaderValue, Method, header::HeaderName};
 use ochre_sdk::v1::{
     api_key_service_server::ApiKeyServiceServer, auth_service_server::AuthServiceServer,
     conversation_service_server::ConversationServiceServer,
-    customer_service_server::CustomerServiceServer, member_service_server::MemberServiceServer,
-    org_service_server::OrgServiceServer, system_service_server::SystemServiceServer,
+    customer_service_server::CustomerServiceServer,
+    integration_service_server::IntegrationServiceServer,
+    member_service_server::MemberServiceServer, org_service_server::OrgServiceServer,
+    system_service_server::SystemServiceServer,
 };
 use secrecy::SecretString;
 use tokio::{net::TcpListener, sync::watch};
@@ -18,7 +20,10 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
-    api::{ApiKeyApi, AuthApi, ConversationApi, CustomerApi, MemberApi, OrgApi, SystemApi},
+    api::{
+        ApiKeyApi, AuthApi, ConversationApi, CustomerApi, IntegrationApi, MemberApi, OrgApi,
+        SystemApi,
+    },
     auth::AuthLayer,
     config::{Config, ConfigError, DatabaseConfig},
     db::{self, Db},
@@ -130,6 +135,35 @@ pub async fn migrate_only(config: &Config) -> Result<(), StartupError> {
         "migrations are current"
     );
     Ok(())
+}
+
+/// Re-encrypts every vault ciphertext under the current key (the
+/// `ochre keys rotate` command).
+pub async fn rotate_keys(
+    config: &Config,
+    batch: u64,
+) -> Result<crate::keys::RotationReport, StartupError> {
+    use secrecy::ExposeSecret as _;
+    let vault = crate::vault::Vault::new(
+        config.secrets.byok_enc_key.expose_secret(),
+        config
+            .secrets
+            .byok_enc_key_previous
+            .as_ref()
+            .map(|k| k.expose_secret()),
+    );
+    let (urls, cluster) = resolve_database(config).await?;
+    let result = async {
+        if config.migrate_on_start {
+            db::migrate(&urls.owner).await?;
+        }
+        crate::keys::rotate(&urls.owner, &vault, batch).await
+    }
+    .await;
+    if let Some(c) = cluster {
+        c.stop().await?;
+    }
+    Ok(result?)
 }
 
 /// A built server, bound and connected, not yet serving.
@@ -255,6 +289,9 @@ impl Application {
             .add_service(ApiKeyServiceServer::new(ApiKeyApi::new(state.clone())))
             .add_service(CustomerServiceServer::new(CustomerApi::new(state.clone())))
             .add_service(ConversationServiceServer::new(ConversationApi::new(
+                state.clone(),
+            )))
+            .add_service(IntegrationServiceServer::new(IntegrationApi::new(
                 state.clone(),
             )))
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);

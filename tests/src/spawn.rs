@@ -40,6 +40,8 @@ pub struct TestApp {
     /// The server's `OCHRE_SESSION_SECRET`, so tests can mint tokens the
     /// server would (for example an expired one).
     pub session_secret: String,
+    /// The server's `OCHRE_BYOK_ENC_KEY` (base64), for key-rotation tests.
+    pub byok_key: String,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<Result<(), ochre_server::StartupError>>>,
 }
@@ -54,6 +56,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let cluster = cluster().await;
     let database = cluster.fresh_database(options.migrated).await;
     let session_secret = crate::random_secret(32);
+    let byok_key = crate::random_key();
     let mut layers = Layers::default();
     layers
         .set("OCHRE_LISTEN_ADDR", "127.0.0.1:0")
@@ -73,7 +76,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .set("OCHRE_DB_MAX_CONNECTIONS", "4")
         .set("OCHRE_CORS_ORIGINS", options.cors_origins.clone())
         .set("OCHRE_PUBLIC_URL", "https://app.ochre.test")
-        .set("OCHRE_BYOK_ENC_KEY", crate::random_key())
+        .set("OCHRE_BYOK_ENC_KEY", byok_key.clone())
         .set("OCHRE_SURVEY_TOKEN_SECRET", crate::random_secret(32))
         .set("OCHRE_SESSION_SECRET", session_secret.clone())
         .set("OCHRE_OAUTH_STATE_SECRET", crate::random_secret(32));
@@ -95,6 +98,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         cluster,
         channel,
         session_secret,
+        byok_key,
         stop: Some(stop),
         handle: Some(handle),
     }

@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod conversations;
 pub mod customers;
+pub mod integrations;
 pub mod members;
 pub mod orgs;
 pub mod users;

@@ -1,0 +1,249 @@
+//! `ochre.v1.IntegrationService`: the catalog, connections, and the one
+//! privileged token read.
+
+use ochre_sdk::v1::{
+    ConnectIntegrationRequest, ConnectIntegrationResponse, DisconnectIntegrationRequest,
+    DisconnectIntegrationResponse, GetIntegrationTokenRequest, GetIntegrationTokenResponse,
+    Integration, ListIntegrationsRequest, ListIntegrationsResponse, ListProvidersRequest,
+    ListProvidersResponse, SecretFieldInfo, integration_service_server::IntegrationService,
+};
+use serde_json::json;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use super::convert::{parse_id, ts};
+use crate::{
+    auth::principal,
+    error::ApiError,
+    integrations::catalog::{self, PROVIDERS},
+    state::AppState,
+    store::integrations::{self as store, IntegrationRow},
+    vault::SecretContext,
+};
+
+/// The largest secret accepted.
+pub const MAX_SECRET_BYTES: usize = 8192;
+
+/// The vault context of an integration secret: bound to org, integration, field.
+pub fn secret_context<'a>(org: Uuid, integration: Uuid, field: &'a str) -> SecretContext<'a> {
+    SecretContext {
+        org_id: org,
+        scope: "integration",
+        owner_id: integration,
+        field,
+    }
+}
+
+/// The handler of `IntegrationService`.
+#[derive(Debug, Clone)]
+pub struct IntegrationApi {
+    state: AppState,
+}
+
+impl IntegrationApi {
+    pub fn new(state: AppState) -> Self {
+        IntegrationApi { state }
+    }
+}
+
+fn message(i: &IntegrationRow) -> Integration {
+    Integration {
+        id: i.id.to_string(),
+        provider: i.provider.clone(),
+        external_account: i.external_account.clone(),
+        scopes: i.scopes.clone(),
+        connected_by_user_id: i.connected_by.map(|u| u.to_string()).unwrap_or_default(),
+        connected_at: Some(ts(i.connected_at)),
+        updated_at: Some(ts(i.updated_at)),
+        secret_fields: i
+            .secret_fields
+            .iter()
+            .map(|(field, at)| SecretFieldInfo {
+                field: field.clone(),
+                updated_at: Some(ts(*at)),
+            })
+            .collect(),
+    }
+}
+
+fn bad(msg: impl Into<String>) -> ApiError {
+    ApiError::InvalidArgument(msg.into())
+}
+
+#[tonic::async_trait]
+impl IntegrationService for IntegrationApi {
+    async fn list_providers(
+        &self,
+        request: Request<ListProvidersRequest>,
+    ) -> Result<Response<ListProvidersResponse>, Status> {
+        principal(&request)?.require_org()?;
+        Ok(Response::new(ListProvidersResponse {
+            providers: PROVIDERS.iter().map(|p| p.message()).collect(),
+        }))
+    }
+
+    async fn list_integrations(
+        &self,
+        request: Request<ListIntegrationsRequest>,
+    ) -> Result<Response<ListIntegrationsResponse>, Status> {
+        let p = principal(&request)?;
+        p.require_org()?;
+        let tx = self
+            .state
+            .db
+            .scoped(p.scope())
+            .await
+            .map_err(ApiError::from)?;
+        let rows = store::list(&tx).await.map_err(ApiError::from)?;
+        tx.commit().await.map_err(ApiError::from)?;
+        Ok(Response::new(ListIntegrationsResponse {
+            integrations: rows.iter().map(message).collect(),
+        }))
+    }
+
+    async fn connect_integration(
+        &self,
+        request: Request<ConnectIntegrationRequest>,
+    ) -> Result<Response<ConnectIntegrationResponse>, Status> {
+        let p = principal(&request)?;
+        let req = request.get_ref();
+        let spec = catalog::provider(&req.provider)
+            .ok_or_else(|| bad("provider is not in the catalog"))?;
+        let account = req.external_account.trim();
+        if account.chars().count() > 200 || account.chars().any(char::is_control) {
+            return Err(bad("external_account must be at most 200 printable characters").into());
+        }
+        if req.secrets.is_empty() {
+            return Err(bad("secrets must name at least one field").into());
+        }
+        for (field, value) in &req.secrets {
+            if !spec.secret_fields.contains(&field.as_str()) {
+                return Err(bad(format!("{field} is not a secret field of {}", spec.id)).into());
+            }
+            if value.is_empty() || value.len() > MAX_SECRET_BYTES {
+                return Err(bad(format!("{field} must be 1 to {MAX_SECRET_BYTES} bytes")).into());
+            }
+        }
+        let (org, _) = p.require_org()?;
+        let tx = self
+            .state
+            .db
+            .scoped(p.scope())
+            .await
+            .map_err(ApiError::from)?;
+        let id = store::upsert(
+            &tx,
+            Uuid::now_v7(),
+            spec.id,
+            account,
+            spec.scope_names(),
+            p.user_id(),
+        )
+        .await
+        .map_err(ApiError::from)?;
+        let mut fields: Vec<&String> = req.secrets.keys().collect();
+        fields.sort();
+        for field in &fields {
+            let value = &req.secrets[*field];
+            let blob = self
+                .state
+                .vault
+                .encrypt(&secret_context(org, id, field), value.as_bytes())
+                .map_err(|e| ApiError::Internal(anyhow::anyhow!("vault: {e}")))?;
+            store::replace_secret(&tx, id, field, blob)
+                .await
+                .map_err(ApiError::from)?;
+        }
+        store::audit(
+            &tx,
+            "integration.connected",
+            id,
+            json!({ "provider": spec.id, "fields": fields }),
+            p.client_ip(),
+        )
+        .await
+        .map_err(ApiError::from)?;
+        let row = store::list(&tx)
+            .await
+            .map_err(ApiError::from)?
+            .into_iter()
+            .find(|i| i.id == id);
+        tx.commit().await.map_err(ApiError::from)?;
+        tracing::info!(org_id = %org, integration_id = %id, provider = spec.id, "integration connected");
+        Ok(Response::new(ConnectIntegrationResponse {
+            integration: row.as_ref().map(message),
+        }))
+    }
+
+    async fn disconnect_integration(
+        &self,
+        request: Request<DisconnectIntegrationRequest>,
+    ) -> Result<Response<DisconnectIntegrationResponse>, Status> {
+        let p = principal(&request)?;
+        let id = parse_id("integration_id", &request.get_ref().integration_id)?;
+        p.require_org()?;
+        let tx = self
+            .state
+            .db
+            .scoped(p.scope())
+            .await
+            .map_err(ApiError::from)?;
+        let provider = store::delete(&tx, id)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or(ApiError::NotFound)?;
+        store::audit(
+            &tx,
+            "integration.disconnected",
+            id,
+            json!({ "provider": provider }),
+            p.client_ip(),
+        )
+        .await
+        .map_err(ApiError::from)?;
+        tx.commit().await.map_err(ApiError::from)?;
+        tracing::info!(integration_id = %id, provider, "integration disconnected");
+        Ok(Response::new(DisconnectIntegrationResponse {}))
+    }
+
+    async fn get_integration_token(
+        &self,
+        request: Request<GetIntegrationTokenRequest>,
+    ) -> Result<Response<GetIntegrationTokenResponse>, Status> {
+        let p = principal(&request)?;
+        let id = parse_id("integration_id", &request.get_ref().integration_id)?;
+        let field = request.get_ref().field.as_str();
+        if field.is_empty() || field.len() > 64 {
+            return Err(bad("field is required").into());
+        }
+        let (org, _) = p.require_org()?;
+        let tx = self
+            .state
+            .db
+            .scoped(p.scope())
+            .await
+            .map_err(ApiError::from)?;
+        let (blob, updated_at) = store::read_secret(&tx, id, field, Uuid::now_v7(), p.client_ip())
+            .await
+            .map_err(|e| match ApiError::from(e) {
+                ApiError::NotFoundBecause(_) => ApiError::NotFound,
+                other => other,
+            })?;
+        // A failure below drops the transaction: no audit row without a read.
+        let clear = self
+            .state
+            .vault
+            .decrypt(&secret_context(org, id, field), &blob)
+            .map_err(|e| {
+                ApiError::Internal(anyhow::anyhow!("integration secret does not decrypt: {e}"))
+            })?;
+        let value = String::from_utf8(clear.to_vec())
+            .map_err(|_| ApiError::Internal(anyhow::anyhow!("integration secret is not UTF-8")))?;
+        tx.commit().await.map_err(ApiError::from)?;
+        tracing::info!(org_id = %org, integration_id = %id, field, "integration token read");
+        Ok(Response::new(GetIntegrationTokenResponse {
+            value,
+            updated_at: Some(ts(updated_at)),
+        }))
+    }
+}

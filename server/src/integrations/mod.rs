@@ -1,0 +1,3 @@
+//! Integrations: the provider catalog (least-privilege scopes as data).
+
+pub mod catalog;

@@ -1,0 +1,178 @@
+//! Integrations and their secrets. Ciphertext is written here but never
+//! selected: reads go through `read_integration_secret()`.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait as _, DbErr, QueryResult};
+use serde_json::Value as Json;
+use uuid::Uuid;
+
+use super::stmt;
+use crate::db::TenantTx;
+
+#[derive(Debug, Clone)]
+pub struct IntegrationRow {
+    pub id: Uuid,
+    pub provider: String,
+    pub external_account: String,
+    pub scopes: Vec<String>,
+    pub connected_by: Option<Uuid>,
+    pub connected_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// (field, updated_at) of every secret set.
+    pub secret_fields: Vec<(String, DateTime<Utc>)>,
+}
+
+fn integration(r: &QueryResult) -> Result<IntegrationRow, DbErr> {
+    Ok(IntegrationRow {
+        id: r.try_get("", "id")?,
+        provider: r.try_get("", "provider")?,
+        external_account: r.try_get("", "external_account")?,
+        scopes: r.try_get("", "scopes")?,
+        connected_by: r.try_get("", "connected_by")?,
+        connected_at: r.try_get("", "connected_at")?,
+        updated_at: r.try_get("", "updated_at")?,
+        secret_fields: Vec::new(),
+    })
+}
+
+/// Creates the org's integration for `provider`, or refreshes its metadata.
+pub async fn upsert(
+    tx: &TenantTx,
+    id: Uuid,
+    provider: &str,
+    external_account: &str,
+    scopes: Vec<String>,
+    connected_by: Option<Uuid>,
+) -> Result<Uuid, DbErr> {
+    let r = tx
+        .conn()
+        .query_one_raw(stmt(
+            "INSERT INTO integrations (org_id, id, provider, external_account, scopes, connected_by) \
+             VALUES (app_org(), $1, $2, $3, $4, $5) \
+             ON CONFLICT (org_id, provider) DO UPDATE SET external_account = EXCLUDED.external_account, \
+               scopes = EXCLUDED.scopes, updated_at = now() \
+             RETURNING id",
+            [id.into(), provider.into(), external_account.into(), scopes.into(), connected_by.into()],
+        ))
+        .await?
+        .ok_or(DbErr::RecordNotInserted)?;
+    r.try_get("", "id")
+}
+
+/// Replaces one secret (the old row is deleted, not blanked).
+pub async fn replace_secret(
+    tx: &TenantTx,
+    integration: Uuid,
+    field: &str,
+    ciphertext: Vec<u8>,
+) -> Result<(), DbErr> {
+    tx.conn()
+        .execute_raw(stmt(
+            "DELETE FROM integration_secrets WHERE org_id = app_org() AND integration_id = $1 AND field = $2",
+            [integration.into(), field.into()],
+        ))
+        .await?;
+    tx.conn()
+        .execute_raw(stmt(
+            "INSERT INTO integration_secrets (org_id, integration_id, field, ciphertext) VALUES (app_org(), $1, $2, $3)",
+            [integration.into(), field.into(), ciphertext.into()],
+        ))
+        .await?;
+    Ok(())
+}
+
+/// Every integration of the org, with which secret fields are set.
+pub async fn list(tx: &TenantTx) -> Result<Vec<IntegrationRow>, DbErr> {
+    let rows = tx
+        .conn()
+        .query_all_raw(stmt(
+            "SELECT id, provider, external_account, scopes, connected_by, connected_at, updated_at \
+               FROM integrations WHERE org_id = app_org() ORDER BY provider",
+            [],
+        ))
+        .await?;
+    let mut out: Vec<IntegrationRow> = rows.iter().map(integration).collect::<Result<_, _>>()?;
+    let secrets = tx
+        .conn()
+        .query_all_raw(stmt(
+            "SELECT integration_id, field, updated_at FROM integration_secrets \
+              WHERE org_id = app_org() ORDER BY field",
+            [],
+        ))
+        .await?;
+    for s in secrets {
+        let id: Uuid = s.try_get("", "integration_id")?;
+        if let Some(i) = out.iter_mut().find(|i| i.id == id) {
+            i.secret_fields
+                .push((s.try_get("", "field")?, s.try_get("", "updated_at")?));
+        }
+    }
+    Ok(out)
+}
+
+/// Deletes an integration and (by cascade) its secrets; false when not visible.
+pub async fn delete(tx: &TenantTx, id: Uuid) -> Result<Option<String>, DbErr> {
+    let r = tx
+        .conn()
+        .query_one_raw(stmt(
+            "DELETE FROM integrations WHERE org_id = app_org() AND id = $1 RETURNING provider",
+            [id.into()],
+        ))
+        .await?;
+    r.map(|r| r.try_get("", "provider")).transpose()
+}
+
+/// The privileged read: ciphertext and its time, with the audit row written
+/// by the database function in this transaction.
+pub async fn read_secret(
+    tx: &TenantTx,
+    integration: Uuid,
+    field: &str,
+    audit_id: Uuid,
+    client_ip: Option<IpAddr>,
+) -> Result<(Vec<u8>, DateTime<Utc>), DbErr> {
+    let r = tx
+        .conn()
+        .query_one_raw(stmt(
+            "SELECT ciphertext, updated_at FROM read_integration_secret($1, $2, $3, $4)",
+            [
+                integration.into(),
+                field.into(),
+                audit_id.into(),
+                client_ip
+                    .map(|ip| ip.to_string())
+                    .unwrap_or_default()
+                    .into(),
+            ],
+        ))
+        .await?
+        .ok_or(DbErr::RecordNotFound("integration secret".to_owned()))?;
+    Ok((r.try_get("", "ciphertext")?, r.try_get("", "updated_at")?))
+}
+
+/// Appends an audit row for the caller.
+pub async fn audit(
+    tx: &TenantTx,
+    action: &str,
+    target: Uuid,
+    detail: Json,
+    client_ip: Option<IpAddr>,
+) -> Result<(), DbErr> {
+    tx.conn()
+        .execute_raw(stmt(
+            "INSERT INTO audit_log (org_id, id, actor_user_id, actor_api_key_id, action, target_type, \
+               target_id, detail, client_ip) \
+             VALUES (app_org(), $1, app_user(), app_api_key(), $2, 'integration', $3, $4, NULLIF($5, '')::inet)",
+            [
+                Uuid::now_v7().into(),
+                action.into(),
+                target.into(),
+                detail.into(),
+                client_ip.map(|ip| ip.to_string()).unwrap_or_default().into(),
+            ],
+        ))
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,443 @@
+//! The integration token vault end to end: pasted secrets stored as bound
+//! ciphertext the app role cannot even SELECT, the one privileged read with
+//! its audit row, disconnect, a pg_dump with no token in clear, and key
+//! rotation.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use ochre_sdk::v1::{
+    ConnectIntegrationRequest, DisconnectIntegrationRequest, GetIntegrationTokenRequest,
+    ListIntegrationsRequest, Role, integration_service_client::IntegrationServiceClient,
+};
+use ochre_tests::{
+    TestApp,
+    identity::{
+        Session, add_member, code_of, create_org, signup_and_login, unique_email, with_auth,
+    },
+    spawn_app,
+};
+use prost::Message as _;
+use sea_orm::{ConnectionTrait as _, DbBackend, Statement, TransactionTrait as _};
+use tonic::{Code, transport::Channel};
+
+fn client(app: &TestApp) -> IntegrationServiceClient<Channel> {
+    IntegrationServiceClient::new(app.channel.clone())
+}
+
+fn canary() -> String {
+    format!("sk-live-canary-{}", uuid::Uuid::new_v4().simple())
+}
+
+async fn connect(
+    app: &TestApp,
+    s: &Session,
+    org: &str,
+    provider: &str,
+    secrets: &[(&str, &str)],
+) -> String {
+    let secrets: HashMap<String, String> = secrets
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect();
+    let req = ConnectIntegrationRequest {
+        provider: provider.into(),
+        external_account: "acct_1".into(),
+        secrets,
+    };
+    client(app)
+        .connect_integration(with_auth(req, &s.access_token, Some(org)))
+        .await
+        .unwrap()
+        .into_inner()
+        .integration
+        .unwrap()
+        .id
+}
+
+async fn read(
+    app: &TestApp,
+    s: &Session,
+    org: &str,
+    id: &str,
+    field: &str,
+) -> Result<String, tonic::Status> {
+    let req = GetIntegrationTokenRequest {
+        integration_id: id.into(),
+        field: field.into(),
+    };
+    client(app)
+        .get_integration_token(with_auth(req, &s.access_token, Some(org)))
+        .await
+        .map(|r| r.into_inner().value)
+}
+
+async fn audit_reads(app: &TestApp, integration: &str) -> Vec<(String, String)> {
+    let su = app.superuser_db().await;
+    su.query_all_raw(Statement::from_string(
+        DbBackend::Postgres,
+        format!(
+            "SELECT actor_user_id::text AS actor, detail->>'field' AS field FROM audit_log \
+              WHERE action = 'integration.token.read' AND target_id = '{integration}' ORDER BY id"
+        ),
+    ))
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| {
+        (
+            r.try_get("", "actor").unwrap(),
+            r.try_get("", "field").unwrap(),
+        )
+    })
+    .collect()
+}
+
+async fn ciphertexts(app: &TestApp) -> Vec<Vec<u8>> {
+    let su = app.superuser_db().await;
+    let rows = su
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT ciphertext FROM integration_secrets ORDER BY field",
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| r.try_get("", "ciphertext").unwrap())
+        .collect()
+}
+
+async fn owner_and_org(app: &TestApp) -> (Session, String) {
+    let owner = signup_and_login(app, &unique_email()).await;
+    let org = create_org(app, &owner, "Vault").await;
+    (owner, org)
+}
+
+#[tokio::test]
+async fn an_owner_or_admin_reads_a_pasted_secret_and_every_read_is_audited() {
+    let app = spawn_app().await;
+    let (owner, org) = owner_and_org(&app).await;
+    let admin = add_member(&app, &owner, &org, Role::Admin).await;
+    let secret = canary();
+    let id = connect(&app, &owner, &org, "openai", &[("api_key", &secret)]).await;
+    assert_eq!(
+        read(&app, &owner, &org, &id, "api_key").await.unwrap(),
+        secret
+    );
+    assert_eq!(
+        read(&app, &admin, &org, &id, "api_key").await.unwrap(),
+        secret
+    );
+    let reads = audit_reads(&app, &id).await;
+    assert_eq!(
+        reads,
+        vec![
+            (owner.user_id.clone(), "api_key".into()),
+            (admin.user_id.clone(), "api_key".into())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn agents_light_agents_and_other_orgs_are_refused_and_leave_no_audit_row() {
+    let app = spawn_app().await;
+    let (owner, org) = owner_and_org(&app).await;
+    let agent = add_member(&app, &owner, &org, Role::Agent).await;
+    let light = add_member(&app, &owner, &org, Role::LightAgent).await;
+    let (stranger, other_org) = owner_and_org(&app).await;
+    let id = connect(&app, &owner, &org, "anthropic", &[("api_key", &canary())]).await;
+    assert_eq!(
+        code_of(&read(&app, &agent, &org, &id, "api_key").await),
+        Code::PermissionDenied
+    );
+    assert_eq!(
+        code_of(&read(&app, &light, &org, &id, "api_key").await),
+        Code::PermissionDenied
+    );
+    let foreign = read(&app, &stranger, &other_org, &id, "api_key")
+        .await
+        .unwrap_err();
+    let unknown = read(
+        &app,
+        &stranger,
+        &other_org,
+        &uuid::Uuid::now_v7().to_string(),
+        "api_key",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        (foreign.code(), foreign.message()),
+        (Code::NotFound, unknown.message())
+    );
+    assert_eq!(
+        code_of(&read(&app, &owner, &org, &id, "no_such_field").await),
+        Code::NotFound
+    );
+    assert!(
+        audit_reads(&app, &id).await.is_empty(),
+        "refused reads write no audit row"
+    );
+}
+
+#[tokio::test]
+async fn listing_integrations_shows_which_secrets_are_set_never_their_values() {
+    let app = spawn_app().await;
+    let (owner, org) = owner_and_org(&app).await;
+    let agent = add_member(&app, &owner, &org, Role::Agent).await;
+    let (key, signing) = (canary(), canary());
+    connect(
+        &app,
+        &owner,
+        &org,
+        "resend",
+        &[("api_key", &key), ("webhook_signing_secret", &signing)],
+    )
+    .await;
+    let list = client(&app)
+        .list_integrations(with_auth(
+            ListIntegrationsRequest {},
+            &agent.access_token,
+            Some(&org),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let fields: Vec<&str> = list.integrations[0]
+        .secret_fields
+        .iter()
+        .map(|f| f.field.as_str())
+        .collect();
+    assert_eq!(fields, ["api_key", "webhook_signing_secret"]);
+    let bytes = list.encode_to_vec();
+    for secret in [&key, &signing] {
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()));
+    }
+}
+
+#[tokio::test]
+async fn the_app_role_cannot_select_the_ciphertext_column() {
+    let app = spawn_app().await;
+    let (owner, org) = owner_and_org(&app).await;
+    connect(&app, &owner, &org, "openai", &[("api_key", &canary())]).await;
+    let db = app.app_db().await;
+    let tx = db.begin().await.unwrap();
+    tx.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)",
+        [org.clone().into(), owner.user_id.clone().into()],
+    ))
+    .await
+    .unwrap();
+    let fields = tx
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT field FROM integration_secrets",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(fields.len(), 1, "metadata columns are readable");
+    let err = tx
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT ciphertext FROM integration_secrets",
+        ))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("permission denied"), "{err}");
+}
+
+#[tokio::test]
+async fn stored_bytes_hold_no_plaintext_and_a_repaste_replaces_them_with_fresh_ciphertext() {
+    let app = spawn_app().await;
+    let (owner, org) = owner_and_org(&app).await;
+    let secret = canary();
+    let id = connect(&app, &owner, &org, "openai", &[("api_key", &secret)]).await;
+    let first = ciphertexts(&app).await;
+    assert_eq!(first.len(), 1);
+    assert!(
+        !first[0]
+            .windows(secret.len())
+            .any(|w| w == secret.as_bytes())
+    );
+    assert_eq!(
+        connect(&app, &owner, &org, "openai", &[("api_key", &secret)]).await,
+        id,
+        "same integration"
+    );
+    let second = ciphertexts(&app).await;
+    assert_eq!(second.len(), 1, "the old row is replaced, not kept");
+    assert_ne!(first[0], second[0], "a fresh nonce every time");
+    let newer = canary();
+    connect(&app, &owner, &org, "openai", &[("api_key", &newer)]).await;
+    assert_eq!(
+        read(&app, &owner, &org, &id, "api_key").await.unwrap(),
+        newer
+    );
+}
+
+#[tokio::test]
+async fn a_ciphertext_moved_to_another_integration_does_not_decrypt_and_is_not_audited() {
+    let app = spawn_app().await;
+    let (owner, org) = owner_and_org(&app).await;
+    let a = connect(&app, &owner, &org, "openai", &[("api_key", &canary())]).await;
+    let b = connect(&app, &owner, &org, "anthropic", &[("api_key", &canary())]).await;
+    let su = app.superuser_db().await;
+    su.execute_unprepared(&format!(
+        "UPDATE integration_secrets SET ciphertext = (SELECT ciphertext FROM integration_secrets \
+           WHERE integration_id = '{a}') WHERE integration_id = '{b}'"
+    ))
+    .await
+    .unwrap();
+    let err = read(&app, &owner, &org, &b, "api_key").await.unwrap_err();
+    assert_eq!(err.code(), Code::Internal);
+    assert_eq!(err.message(), "internal error", "no detail leaks");
+    assert!(audit_reads(&app, &b).await.is_empty());
+}
+
+#[tokio::test]
+async fn disconnecting_deletes_the_secret_rows_and_the_token_is_gone() {
+    let app = spawn_app().await;
+    let (owner, org) = owner_and_org(&app).await;
+    let id = connect(
+        &app,
+        &owner,
+        &org,
+        "paddle",
+        &[
+            ("api_key", &canary()),
+            ("webhook_signing_secret", &canary()),
+        ],
+    )
+    .await;
+    client(&app)
+        .disconnect_integration(with_auth(
+            DisconnectIntegrationRequest {
+                integration_id: id.clone(),
+            },
+            &owner.access_token,
+            Some(&org),
+        ))
+        .await
+        .unwrap();
+    assert!(
+        ciphertexts(&app).await.is_empty(),
+        "rows are deleted, not blanked"
+    );
+    assert_eq!(
+        code_of(&read(&app, &owner, &org, &id, "api_key").await),
+        Code::NotFound
+    );
+}
+
+#[tokio::test]
+async fn bad_connect_requests_are_invalid_arguments() {
+    let app = spawn_app().await;
+    let (owner, org) = owner_and_org(&app).await;
+    for (provider, field, value) in [
+        ("nope", "api_key", "x".to_owned()),
+        ("openai", "access_token", "x".to_owned()),
+        ("openai", "api_key", String::new()),
+        ("openai", "api_key", "x".repeat(8193)),
+    ] {
+        let req = ConnectIntegrationRequest {
+            provider: provider.into(),
+            external_account: String::new(),
+            secrets: HashMap::from([(field.to_owned(), value)]),
+        };
+        let r = client(&app)
+            .connect_integration(with_auth(req, &owner.access_token, Some(&org)))
+            .await;
+        assert_eq!(code_of(&r), Code::InvalidArgument, "{provider}/{field}");
+    }
+}
+
+#[tokio::test]
+async fn a_pg_dump_with_the_database_credentials_contains_no_token_in_clear() {
+    let app = spawn_app().await;
+    let (owner, org) = owner_and_org(&app).await;
+    let secret = canary();
+    connect(&app, &owner, &org, "stripe", &[("access_token", &secret)]).await;
+    let bin = ochre_server::pg::find_bin_dir().unwrap();
+    use secrecy::ExposeSecret as _;
+    let url = app.cluster.superuser_url_for(&app.database);
+    let out = std::process::Command::new(bin.join("pg_dump"))
+        .arg("--dbname")
+        .arg(url.expose_secret())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dump = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dump.contains("integration_secrets"),
+        "the dump has the table"
+    );
+    assert!(!dump.contains(&secret), "the token is in the dump in clear");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&secret);
+    assert!(!dump.contains(&b64));
+}
+
+#[tokio::test]
+async fn key_rotation_reencrypts_every_secret_and_the_old_key_is_then_unneeded() {
+    let app = spawn_app().await;
+    let (owner, org) = owner_and_org(&app).await;
+    let a = canary();
+    let id = connect(
+        &app,
+        &owner,
+        &org,
+        "github",
+        &[("access_token", &a), ("webhook_signing_secret", &canary())],
+    )
+    .await;
+    let old: [u8; 32] = base64::engine::general_purpose::STANDARD
+        .decode(&app.byok_key)
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let new: [u8; 32] = rand::random();
+    let vault = ochre_server::vault::Vault::new(&new, Some(&old));
+    let owner_url = app.cluster.url(ochre_server::pg::OWNER_ROLE, &app.database);
+    let report = ochre_server::keys::rotate(&owner_url, &vault, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.scanned, report.reencrypted, report.failed),
+        (2, 2, 0),
+        "{report}"
+    );
+    let again = ochre_server::keys::rotate(&owner_url, &vault, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.reencrypted, again.current),
+        (0, 2),
+        "resuming skips rotated rows"
+    );
+    // Every row now names the new key and opens without the old one.
+    let only_new = ochre_server::vault::Vault::new(&new, None);
+    let org_id = uuid::Uuid::parse_str(&org).unwrap();
+    let integration = uuid::Uuid::parse_str(&id).unwrap();
+    let su = app.superuser_db().await;
+    let row = su
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT ciphertext FROM integration_secrets WHERE field = 'access_token'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let blob: Vec<u8> = row.try_get("", "ciphertext").unwrap();
+    assert_eq!(&blob[1..5], &only_new.current_key_id());
+    let ctx = ochre_server::api::secret_context(org_id, integration, "access_token");
+    assert_eq!(
+        only_new.decrypt(&ctx, &blob).unwrap().as_slice(),
+        a.as_bytes()
+    );
+}
