@@ -47,6 +47,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261122_000004_integrations",
         up: include_str!("../sql/0004_integrations.up.sql"),
     },
+    Migration {
+        name: "m20261122_000005_policy_hardening",
+        up: include_str!("../sql/0005_policy_hardening.up.sql"),
+    },
 ];
 
 /// The names of every migration this binary knows, oldest first.

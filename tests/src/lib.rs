@@ -8,6 +8,8 @@ pub mod identity;
 pub mod lint;
 pub mod matrix;
 mod spawn;
+pub mod sqlmatrix;
+pub mod support;
 
 pub use spawn::{AppOptions, TestApp, spawn_app, spawn_app_with};
 

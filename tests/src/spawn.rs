@@ -18,6 +18,8 @@ pub struct AppOptions {
     pub migrated: bool,
     /// `OCHRE_CORS_ORIGINS`.
     pub cors_origins: String,
+    /// `OCHRE_DB_MAX_CONNECTIONS` (small by default: many tests run at once).
+    pub db_max_connections: u32,
 }
 
 impl Default for AppOptions {
@@ -25,6 +27,7 @@ impl Default for AppOptions {
         AppOptions {
             migrated: true,
             cors_origins: "https://app.ochre.test".to_owned(),
+            db_max_connections: 4,
         }
     }
 }
@@ -73,7 +76,10 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
             cluster.url(pg::SERVICE_ROLE, &database).expose_secret(),
         )
         .set("OCHRE_MIGRATE_ON_START", "false")
-        .set("OCHRE_DB_MAX_CONNECTIONS", "4")
+        .set(
+            "OCHRE_DB_MAX_CONNECTIONS",
+            options.db_max_connections.to_string(),
+        )
         .set("OCHRE_CORS_ORIGINS", options.cors_origins.clone())
         .set("OCHRE_PUBLIC_URL", "https://app.ochre.test")
         .set("OCHRE_BYOK_ENC_KEY", byok_key.clone())

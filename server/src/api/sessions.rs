@@ -44,6 +44,10 @@ pub async fn login(
     if req.email.trim().is_empty() || req.password.is_empty() {
         return Err(ApiError::InvalidArgument("email and password are required".to_owned()).into());
     }
+    // Shed load before any database work when every hashing slot is busy.
+    if state.hasher.available_permits() == 0 {
+        return Err(hash_error(crate::identity::password::HashError::Busy).into());
+    }
     // A malformed address cannot exist: it gets the unknown-account answer.
     let email = normalize_email(&req.email).unwrap_or_else(|| req.email.trim().to_lowercase());
     let email_key = format!("email:{}", email.chars().take(254).collect::<String>());

@@ -38,7 +38,9 @@ impl Db {
         max_connections: u32,
     ) -> Result<Db, DbErr> {
         let app = Database::connect(options(app_url, max_connections)).await?;
-        let service = Database::connect(options(service_url, max_connections.div_ceil(4))).await?;
+        // The auth gate resolves every credential on the service pool: it is
+        // as hot as the app pool and gets the same size.
+        let service = Database::connect(options(service_url, max_connections)).await?;
         Ok(Db { app, service })
     }
 

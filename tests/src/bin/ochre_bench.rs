@@ -268,7 +268,7 @@ fn table(args: &Args, a: &Phase, b: &Phase) {
         "\n### Login flood vs GetOrg latency\n\n\
          `ochre-bench login-flood`: {} GetOrg workers, {} s per phase; phase B adds {} \
          Login workers (correct password). {} build, nproc={cores} ({cpu}); server and \
-         load generator in one process over loopback; harness DB pool of 4 connections.\n",
+         load generator in one process over loopback; DB pools of 16 connections (the default).\n",
         args.workers,
         args.duration.as_secs(),
         args.flood,
@@ -364,7 +364,12 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     println!("starting the server and the test cluster...");
-    let app = server.block_on(ochre_tests::spawn_app());
+    // Production-like pools (the default OCHRE_DB_MAX_CONNECTIONS), not the
+    // small ones the test suite uses to run many servers at once.
+    let app = server.block_on(ochre_tests::spawn_app_with(ochre_tests::AppOptions {
+        db_max_connections: 16,
+        ..Default::default()
+    }));
     let addr = app.addr;
     let result = client.block_on(bench(args, &app, addr));
     server.block_on(app.shutdown()).context("server shutdown")?;

@@ -1,0 +1,459 @@
+//! The SQL-level isolation matrix: every tenant table (every table of schema
+//! `public` with an `org_id` column, found in the catalog at run time) ×
+//! callers × contexts × SELECT/INSERT/UPDATE/DELETE, run as `ochre_app` in
+//! rolled-back transactions, each cell holding what row-level security and
+//! the grants must answer. A new table is covered without editing the logic:
+//! it gets the default expectation and must be given seed rows.
+
+use std::fmt;
+
+mod seed;
+pub use seed::{SeedOrg, seed_org};
+
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait as _, Value,
+};
+use uuid::Uuid;
+
+/// The member roles, strongest first.
+pub const ROLES: [&str; 4] = ["owner", "admin", "agent", "light_agent"];
+/// The roles an API key can carry.
+pub const KEY_ROLES: [&str; 3] = ["admin", "agent", "light_agent"];
+
+const MEMBERS: Access = Access::Roles(&["owner", "admin", "agent", "light_agent"]);
+const WRITERS: Access = Access::Roles(&["owner", "admin", "agent"]);
+const ADMINS: Access = Access::Roles(&["owner", "admin"]);
+
+/// What the app role may do with one statement kind on one table.
+#[derive(Debug, Clone, Copy)]
+pub enum Access {
+    /// No grant to `ochre_app`: "permission denied" for everyone.
+    NotGranted,
+    /// Granted; the policies let these roles through, in their own org only.
+    Roles(&'static [&'static str]),
+}
+
+/// The expectation of one table, per statement kind.
+#[derive(Debug, Clone, Copy)]
+pub struct TablePolicy {
+    pub select: Access,
+    pub insert: Access,
+    pub update: Access,
+    pub delete: Access,
+}
+
+/// The policy expectation of `table`. Tenant data (and any NEW table) gets
+/// the default: members read, owners/admins/agents write, nobody deletes.
+pub fn expected_policy(table: &str) -> TablePolicy {
+    use Access::NotGranted;
+    match table {
+        // Written only through the SECURITY DEFINER functions.
+        "memberships" => TablePolicy {
+            select: MEMBERS,
+            insert: NotGranted,
+            update: NotGranted,
+            delete: NotGranted,
+        },
+        // UPDATE is limited to revoked_at; the matrix updates that column.
+        "api_keys" | "invitations" => TablePolicy {
+            select: ADMINS,
+            insert: ADMINS,
+            update: ADMINS,
+            delete: NotGranted,
+        },
+        // Members read the metadata (never the ciphertext column); owners
+        // and admins store and delete tokens; a token is replaced, not updated.
+        "integration_secrets" => TablePolicy {
+            select: MEMBERS,
+            insert: ADMINS,
+            update: NotGranted,
+            delete: ADMINS,
+        },
+        // UPDATE is limited to external_account, scopes, updated_at.
+        "integrations" => TablePolicy {
+            select: MEMBERS,
+            insert: ADMINS,
+            update: ADMINS,
+            delete: ADMINS,
+        },
+        // Append-only: owners and admins read it, every member's action
+        // appends to it, nobody rewrites it.
+        "audit_log" => TablePolicy {
+            select: ADMINS,
+            insert: MEMBERS,
+            update: NotGranted,
+            delete: NotGranted,
+        },
+        // Immutable.
+        "messages" => TablePolicy {
+            select: MEMBERS,
+            insert: WRITERS,
+            update: NotGranted,
+            delete: NotGranted,
+        },
+        _ => TablePolicy {
+            select: MEMBERS,
+            insert: WRITERS,
+            update: WRITERS,
+            delete: NotGranted,
+        },
+    }
+}
+
+/// One statement kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Select,
+    Insert,
+    Update,
+    Delete,
+}
+
+impl Op {
+    pub const ALL: [Op; 4] = [Op::Select, Op::Insert, Op::Update, Op::Delete];
+
+    pub fn access(self, p: &TablePolicy) -> Access {
+        match self {
+            Op::Select => p.select,
+            Op::Insert => p.insert,
+            Op::Update => p.update,
+            Op::Delete => p.delete,
+        }
+    }
+}
+
+/// The caller's settings for one transaction (`None` is '').
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Settings {
+    pub org: Option<Uuid>,
+    pub user: Option<Uuid>,
+    pub api_key: Option<Uuid>,
+}
+
+/// What a statement answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// SELECT: rows of the target org, and rows of any other org, visible.
+    Seen {
+        target: i64,
+        others: i64,
+    },
+    Affected(u64),
+    PermissionDenied,
+    RlsViolation,
+    Error(String),
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Seen { target, others } => write!(f, "seen {target}+{others}"),
+            Outcome::Affected(n) => write!(f, "rows {n}"),
+            Outcome::PermissionDenied => f.write_str("denied"),
+            Outcome::RlsViolation => f.write_str("rls-violation"),
+            Outcome::Error(e) => write!(f, "ERROR {e}"),
+        }
+    }
+}
+
+/// What a cell must answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// SELECT: some rows of the target org and none of another.
+    SeesOnlyOwn,
+    /// SELECT: no row of the target org.
+    SeesNone,
+    /// INSERT/UPDATE: at least one row written.
+    Writes,
+    /// UPDATE/DELETE: zero rows, no error.
+    WritesNothing,
+    PermissionDenied,
+    RlsViolation,
+}
+
+impl Expect {
+    /// The expectation for `op` by a caller of `role` under `policy`;
+    /// `own` is whether the target rows belong to the caller's org.
+    pub fn of(policy: &TablePolicy, op: Op, role: &str, own: bool) -> Expect {
+        match op.access(policy) {
+            Access::NotGranted => Expect::PermissionDenied,
+            Access::Roles(roles) if own && roles.contains(&role) => match op {
+                Op::Select => Expect::SeesOnlyOwn,
+                _ => Expect::Writes,
+            },
+            Access::Roles(_) => match op {
+                Op::Select => Expect::SeesNone,
+                Op::Insert => Expect::RlsViolation,
+                Op::Update | Op::Delete => Expect::WritesNothing,
+            },
+        }
+    }
+
+    pub fn matches(self, got: &Outcome) -> bool {
+        match (self, got) {
+            (Expect::SeesOnlyOwn, Outcome::Seen { target, others }) => *target > 0 && *others == 0,
+            (Expect::SeesNone, Outcome::Seen { target, .. }) => *target == 0,
+            (Expect::Writes, Outcome::Affected(n)) => *n > 0,
+            (Expect::WritesNothing, Outcome::Affected(n)) => *n == 0,
+            (Expect::PermissionDenied, Outcome::PermissionDenied)
+            | (Expect::RlsViolation, Outcome::RlsViolation) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Quotes an identifier.
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn stmt(sql: &str, values: Vec<Value>) -> Statement {
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+async fn strings(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Vec<String> {
+    db.query_all_raw(stmt(sql, values))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .iter()
+        .map(|r| r.try_get_by_index::<String>(0).expect("text column"))
+        .collect()
+}
+
+/// Every table of schema `public` with an `org_id` column, sorted.
+pub async fn tenant_tables(db: &impl ConnectionTrait) -> Vec<String> {
+    strings(
+        db,
+        "SELECT c.relname::text FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' \
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'org_id' AND NOT a.attisdropped \
+         WHERE c.relkind IN ('r', 'p') ORDER BY 1",
+        vec![],
+    )
+    .await
+}
+
+/// The tenant tables without a row for each of `orgs` (as superuser).
+pub async fn unseeded_tables(su: &impl ConnectionTrait, orgs: &[Uuid]) -> Vec<String> {
+    let mut missing = Vec::new();
+    for t in tenant_tables(su).await {
+        let sql = format!(
+            "SELECT count(DISTINCT org_id) AS n FROM {} WHERE org_id = ANY($1)",
+            ident(&t)
+        );
+        let row = su.query_one_raw(stmt(&sql, vec![orgs.to_vec().into()]));
+        let n: i64 = row
+            .await
+            .ok()
+            .flatten()
+            .and_then(|r| r.try_get("", "n").ok())
+            .expect("count");
+        if n != orgs.len() as i64 {
+            missing.push(t);
+        }
+    }
+    missing
+}
+
+/// One of `org`'s rows of `table` as JSON (as superuser), with a fresh value
+/// in every column of a unique index other than `org_id` (unless it is a
+/// foreign key), so that inserting it again conflicts with nothing.
+pub async fn fresh_row(su: &impl ConnectionTrait, table: &str, org: Uuid) -> serde_json::Value {
+    let sql = format!(
+        "SELECT to_jsonb(t) AS j FROM {} t WHERE org_id = $1 ORDER BY ctid LIMIT 1",
+        ident(table)
+    );
+    let row = su
+        .query_one_raw(stmt(&sql, vec![org.into()]))
+        .await
+        .expect("sample row");
+    let row = row.unwrap_or_else(|| panic!("{table} has no seed row for {org}"));
+    let mut json: serde_json::Value = row.try_get("", "j").expect("row as json");
+    let unique = su
+        .query_all_raw(stmt(
+            "SELECT DISTINCT a.attname::text AS col, a.atttypid::regtype::text AS typ \
+             FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) \
+             WHERE i.indrelid = $1::regclass AND i.indisunique AND a.attname <> 'org_id' \
+               AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.conrelid = i.indrelid \
+                               AND f.contype = 'f' AND a.attnum = ANY (f.conkey))",
+            vec![format!("public.{}", ident(table)).into()],
+        ))
+        .await
+        .expect("unique columns");
+    // Short enough for the length checks of names (provider: 40).
+    let suffix = Uuid::new_v4().simple().to_string()[..12].to_owned();
+    for r in unique {
+        let (col, typ): (String, String) = (
+            r.try_get("", "col").expect("col"),
+            r.try_get("", "typ").expect("typ"),
+        );
+        let fresh = match typ.as_str() {
+            "uuid" => serde_json::json!(Uuid::now_v7()),
+            "text" => serde_json::json!(format!("{}.{suffix}", json[&col].as_str().unwrap_or(""))),
+            "bytea" => serde_json::json!(format!(
+                "\\x{}{}",
+                Uuid::new_v4().simple(),
+                Uuid::new_v4().simple()
+            )),
+            _ => continue, // the insert reports the conflict
+        };
+        json[&col] = fresh;
+    }
+    json
+}
+
+/// The column of `table` to touch in the UPDATE cell: one `ochre_app` may
+/// update (`updated_at` when it can), else `org_id` (refused).
+pub async fn update_column(su: &impl ConnectionTrait, table: &str) -> String {
+    let cols = su
+        .query_all_raw(stmt(
+            "SELECT a.attname::text AS col, a.atttypid = 'timestamptz'::regtype AS ts FROM pg_attribute a \
+             WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped \
+               AND has_column_privilege('ochre_app', a.attrelid, a.attnum, 'UPDATE') \
+             ORDER BY a.attname <> 'updated_at', a.attname",
+            vec![format!("public.{}", ident(table)).into()],
+        ))
+        .await
+        .expect("updatable columns");
+    // A timestamp is set to itself, or to now() when unset: so a one-way
+    // column such as revoked_at is exercised by a real revocation.
+    match cols.first() {
+        Some(r) => {
+            let c = ident(&r.try_get::<String>("", "col").expect("col"));
+            if r.try_get::<bool>("", "ts").expect("ts") {
+                format!("{c} = coalesce({c}, now())")
+            } else {
+                format!("{c} = {c}")
+            }
+        }
+        None => "org_id = org_id".to_owned(),
+    }
+}
+
+/// The columns `ochre_app` may insert into `table` (all of them when it may
+/// insert none, so that the INSERT is refused for the privilege).
+pub async fn insert_columns(su: &impl ConnectionTrait, table: &str) -> Vec<String> {
+    let all = |privilege: &str| {
+        format!(
+            "SELECT a.attname::text FROM pg_attribute a \
+             WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped {privilege} \
+             ORDER BY a.attnum"
+        )
+    };
+    let target = || vec![format!("public.{}", ident(table)).into()];
+    let granted = strings(
+        su,
+        &all("AND has_column_privilege('ochre_app', a.attrelid, a.attnum, 'INSERT')"),
+        target(),
+    )
+    .await;
+    if granted.is_empty() {
+        strings(su, &all(""), target()).await
+    } else {
+        granted
+    }
+}
+
+/// The row as `s` would write it: columns that name the acting user or API
+/// key (`actor_*`, `author_*`) name the caller.
+pub fn as_written_by(row: &serde_json::Value, s: Settings) -> serde_json::Value {
+    let mut row = row.clone();
+    if let Some(obj) = row.as_object_mut() {
+        for (col, who) in [
+            ("actor_user_id", s.user),
+            ("author_user_id", s.user),
+            ("actor_api_key_id", s.api_key),
+            ("author_api_key_id", s.api_key),
+        ] {
+            if obj.contains_key(col) {
+                obj.insert(col.to_owned(), serde_json::json!(who));
+            }
+        }
+    }
+    row
+}
+
+/// Runs `sql` as the caller `s` in a transaction that is rolled back. A
+/// statement starting with SELECT must return the `target` and `others`
+/// counts.
+pub async fn run(app: &DatabaseConnection, s: Settings, sql: &str, values: Vec<Value>) -> Outcome {
+    let tx = app.begin().await.expect("begin");
+    let text = |u: Option<Uuid>| u.map(|u| u.to_string()).unwrap_or_default();
+    tx.execute_raw(stmt(
+        "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true), \
+                set_config('app.api_key_id', $3, true)",
+        vec![
+            text(s.org).into(),
+            text(s.user).into(),
+            text(s.api_key).into(),
+        ],
+    ))
+    .await
+    .expect("set the caller");
+    let result = if sql.starts_with("SELECT") {
+        tx.query_one_raw(stmt(sql, values)).await.map(|r| {
+            let r = r.expect("a count row");
+            Outcome::Seen {
+                target: r.try_get("", "target").expect("target"),
+                others: r.try_get("", "others").expect("others"),
+            }
+        })
+    } else {
+        tx.execute_raw(stmt(sql, values))
+            .await
+            .map(|r| Outcome::Affected(r.rows_affected()))
+    };
+    tx.rollback().await.ok();
+    result.unwrap_or_else(|e| {
+        let e = e.to_string();
+        if e.contains("violates row-level security policy") {
+            Outcome::RlsViolation
+        } else if e.contains("permission denied") {
+            Outcome::PermissionDenied
+        } else {
+            Outcome::Error(e)
+        }
+    })
+}
+
+/// The statement of `op` on `table` against the rows of `target`: `row` is
+/// the row INSERT writes (its `insert_cols`), `update_set` the assignment
+/// UPDATE makes.
+pub fn statement(
+    op: Op,
+    table: &str,
+    target: Uuid,
+    row: &serde_json::Value,
+    insert_cols: &[String],
+    update_set: &str,
+) -> (String, Vec<Value>) {
+    let t = ident(table);
+    match op {
+        Op::Select => (
+            format!(
+                "SELECT count(*) FILTER (WHERE org_id = $1) AS target, \
+                        count(*) FILTER (WHERE org_id IS DISTINCT FROM $1) AS others FROM {t}"
+            ),
+            vec![target.into()],
+        ),
+        Op::Insert => {
+            let cols: Vec<String> = insert_cols.iter().map(|c| ident(c)).collect();
+            let cols = cols.join(", ");
+            (
+                format!(
+                    "INSERT INTO {t} ({cols}) SELECT {cols} \
+                     FROM jsonb_populate_record(NULL::{t}, $1::text::jsonb)"
+                ),
+                vec![row.to_string().into()],
+            )
+        }
+        Op::Update => (
+            format!("UPDATE {t} SET {update_set} WHERE org_id = $1"),
+            vec![target.into()],
+        ),
+        Op::Delete => (
+            format!("DELETE FROM {t} WHERE org_id = $1"),
+            vec![target.into()],
+        ),
+    }
+}

@@ -1,0 +1,105 @@
+//! Seed data for the SQL matrix: two orgs with a caller of every kind and rows
+//! in every tenant table.
+
+use sea_orm::ConnectionTrait;
+use uuid::Uuid;
+
+use super::{KEY_ROLES, ROLES, Settings};
+
+/// A seeded org: its members by role and its API keys by role.
+#[derive(Debug, Clone)]
+pub struct SeedOrg {
+    pub id: Uuid,
+    pub users: Vec<(&'static str, Uuid)>,
+    pub keys: Vec<(&'static str, Uuid)>,
+}
+
+impl SeedOrg {
+    /// Every caller of this org: `(label, role, settings in this org)`.
+    pub fn callers(&self) -> Vec<(String, &'static str, Settings)> {
+        let users = self.users.iter().map(|&(role, u)| {
+            let s = Settings {
+                org: Some(self.id),
+                user: Some(u),
+                api_key: None,
+            };
+            (role.to_owned(), role, s)
+        });
+        let keys = self.keys.iter().map(|&(role, k)| {
+            let s = Settings {
+                org: Some(self.id),
+                user: None,
+                api_key: Some(k),
+            };
+            (format!("{role} key"), role, s)
+        });
+        users.chain(keys).collect()
+    }
+
+    pub fn user(&self, role: &str) -> Uuid {
+        self.users
+            .iter()
+            .find(|(r, _)| *r == role)
+            .expect("seeded role")
+            .1
+    }
+}
+
+/// Seeds (as superuser) an org with a member and an API key of each role
+/// and rows in every current tenant table. A new tenant table needs its
+/// seed rows here; [`unseeded_tables`] names the tables that lack them.
+pub async fn seed_org(su: &impl ConnectionTrait, name: &str) -> SeedOrg {
+    let org = Uuid::now_v7();
+    let users: Vec<_> = ROLES.iter().map(|&r| (r, Uuid::now_v7())).collect();
+    let keys: Vec<_> = KEY_ROLES.iter().map(|&r| (r, Uuid::now_v7())).collect();
+    let seed = SeedOrg {
+        id: org,
+        users,
+        keys,
+    };
+    let (owner, agent) = (seed.user("owner"), seed.user("agent"));
+    let hash = "decode(md5(random()::text) || md5(random()::text), 'hex')";
+    let mut sql = format!("INSERT INTO orgs (id, name) VALUES ('{org}', '{name}');");
+    for (role, u) in &seed.users {
+        sql += &format!(
+            "INSERT INTO users (id, email, password_hash) VALUES ('{u}', '{u}@example.com', 'x'); \
+             INSERT INTO memberships (org_id, user_id, role) VALUES ('{org}', '{u}', '{role}');"
+        );
+    }
+    for (role, k) in &seed.keys {
+        sql += &format!(
+            "INSERT INTO api_keys (org_id, id, name, role, key_hash, prefix, created_by) \
+             VALUES ('{org}', '{k}', '{role} key', '{role}', {hash}, 'ochre_', '{owner}');"
+        );
+    }
+    let (c1, c2, v1, v2) = (
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+    );
+    let (m1, m2, i1) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let (g1, l1) = (Uuid::now_v7(), Uuid::now_v7());
+    sql += &format!(
+        "INSERT INTO invitations (org_id, id, email, role, token_hash, invited_by, expires_at) \
+           VALUES ('{org}', '{i1}', 'invitee-{i1}@example.com', 'agent', {hash}, '{owner}', now() + interval '7 days'); \
+         INSERT INTO customers (org_id, id, email, name) VALUES \
+           ('{org}', '{c1}', 'ada-{c1}@example.com', 'Ada'), ('{org}', '{c2}', 'bob-{c2}@example.com', 'Bob'); \
+         INSERT INTO conversations (org_id, id, customer_id, channel, subject, status, assignee_id) VALUES \
+           ('{org}', '{v1}', '{c1}', 'email', 'Refund', 'open', '{agent}'), \
+           ('{org}', '{v2}', '{c2}', 'chat', 'Login', 'pending', NULL); \
+         INSERT INTO messages (org_id, id, conversation_id, kind, body, author_user_id) VALUES \
+           ('{org}', '{m1}', '{v1}', 'inbound_email', 'Where is my refund?', NULL), \
+           ('{org}', '{m2}', '{v1}', 'outbound_reply', 'On its way.', '{agent}'); \
+         INSERT INTO integrations (org_id, id, provider, external_account, scopes, connected_by) \
+           VALUES ('{org}', '{g1}', 'slack', 'T0123', '{{chat:write}}', '{owner}'); \
+         INSERT INTO integration_secrets (org_id, integration_id, field, ciphertext) \
+           VALUES ('{org}', '{g1}', 'access_token', decode(repeat('ab', 60), 'hex')); \
+         INSERT INTO audit_log (org_id, id, actor_user_id, action, target_type, target_id, client_ip) \
+           VALUES ('{org}', '{l1}', '{owner}', 'integration.connect', 'integration', '{g1}', '127.0.0.1');"
+    );
+    su.execute_unprepared(&sql)
+        .await
+        .unwrap_or_else(|e| panic!("seed {name}: {e}"));
+    seed
+}
