@@ -51,6 +51,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261122_000005_policy_hardening",
         up: include_str!("../sql/0005_policy_hardening.up.sql"),
     },
+    Migration {
+        name: "m20261122_000006_oauth",
+        up: include_str!("../sql/0006_oauth.up.sql"),
+    },
 ];
 
 /// The names of every migration this binary knows, oldest first.

@@ -80,8 +80,76 @@ pub struct Config {
     pub public_url: Url,
     pub log_format: LogFormat,
     pub secrets: Secrets,
+    /// OAuth clients by provider id (from the `OCHRE_OAUTH_CLIENTS` file).
+    pub oauth_clients: std::collections::HashMap<String, OAuthClient>,
     /// True when the secrets were generated into the data directory.
     pub dev_mode: bool,
+}
+
+/// An OAuth client registered with a provider.
+#[derive(Debug, Clone)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub authorize_url: Url,
+    pub token_url: Url,
+    /// Where the provider sends the browser back (default
+    /// `<OCHRE_PUBLIC_URL>/oauth/callback`).
+    pub redirect_uri: Url,
+}
+
+fn oauth_clients(
+    path: Option<&str>,
+    public_url: &Url,
+) -> Result<std::collections::HashMap<String, OAuthClient>, ConfigError> {
+    let mut out = std::collections::HashMap::new();
+    let Some(path) = path else { return Ok(out) };
+    let var = "OCHRE_OAUTH_CLIENTS";
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Invalid {
+        var,
+        reason: format!("cannot read the file: {}", e.kind()),
+    })?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|_| invalid(var, "the file is not valid TOML"))?;
+    for (provider, entry) in table {
+        let get = |k: &str| {
+            entry
+                .get(k)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+                .ok_or_else(|| ConfigError::Invalid {
+                    var,
+                    reason: format!("[{provider}] needs `{k}`"),
+                })
+        };
+        let url = |k: &str, v: String| {
+            Url::parse(&v)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or_else(|| ConfigError::Invalid {
+                    var,
+                    reason: format!("[{provider}] {k} must be an http(s) URL"),
+                })
+        };
+        let redirect = match entry.get("redirect_uri").and_then(|v| v.as_str()) {
+            Some(r) => url("redirect_uri", r.to_owned())?,
+            None => public_url
+                .join("/oauth/callback")
+                .map_err(|_| invalid(var, "bad redirect URI"))?,
+        };
+        out.insert(
+            provider.clone(),
+            OAuthClient {
+                client_id: get("client_id")?,
+                client_secret: SecretString::from(get("client_secret")?),
+                authorize_url: url("authorize_url", get("authorize_url")?)?,
+                token_url: url("token_url", get("token_url")?)?,
+                redirect_uri: redirect,
+            },
+        );
+    }
+    Ok(out)
 }
 
 /// Raw values by variable name, after layering file and environment.
@@ -174,6 +242,7 @@ const KNOWN_VARS: &[&str] = &[
     "OCHRE_SURVEY_TOKEN_SECRET",
     "OCHRE_SESSION_SECRET",
     "OCHRE_OAUTH_STATE_SECRET",
+    "OCHRE_OAUTH_CLIENTS",
 ];
 
 fn env_name(file_key: &str) -> Option<&'static str> {
@@ -235,6 +304,7 @@ impl Config {
             (values, false)
         };
         let secrets = validate_secrets(&secret_values)?;
+        let oauth_clients = oauth_clients(layers.get("OCHRE_OAUTH_CLIENTS"), &public_url)?;
 
         Ok(Config {
             listen_addr,
@@ -246,6 +316,7 @@ impl Config {
             public_url,
             log_format,
             secrets,
+            oauth_clients,
             dev_mode,
         })
     }

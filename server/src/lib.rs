@@ -10,6 +10,7 @@ pub mod error;
 pub mod identity;
 pub mod integrations;
 pub mod keys;
+pub mod oauth;
 pub mod pg;
 pub mod secrets;
 pub mod startup;

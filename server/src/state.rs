@@ -3,13 +3,16 @@
 
 use std::sync::Arc;
 
+use std::collections::HashMap;
+
 use secrecy::ExposeSecret as _;
 
 use crate::{
     api::Pager,
-    config::Config,
+    config::{Config, OAuthClient},
     db::Db,
     identity::{password::PasswordHasher, tokens::AccessTokenSigner},
+    oauth::state::StateSigner,
     vault::Vault,
 };
 
@@ -25,6 +28,16 @@ pub struct AppState {
     pub signer: AccessTokenSigner,
     pub vault: Arc<Vault>,
     pub pager: Pager,
+    pub oauth: Arc<OAuth>,
+}
+
+/// What the OAuth connect flow needs.
+#[derive(Debug)]
+pub struct OAuth {
+    pub signer: StateSigner,
+    pub clients: HashMap<String, OAuthClient>,
+    pub public_url: url::Url,
+    pub http: reqwest::Client,
 }
 
 impl AppState {
@@ -49,7 +62,28 @@ impl AppState {
                 reason: "is unusable".to_owned(),
             }
         })?;
+        let oauth_signer = StateSigner::new(&config.secrets.oauth_state_secret).map_err(|_| {
+            crate::config::ConfigError::Invalid {
+                var: "OCHRE_OAUTH_STATE_SECRET",
+                reason: "is too short".to_owned(),
+            }
+        })?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|_| crate::config::ConfigError::Invalid {
+                var: "OCHRE_OAUTH_CLIENTS",
+                reason: "cannot build the HTTP client".to_owned(),
+            })?;
+        let oauth = OAuth {
+            signer: oauth_signer,
+            clients: config.oauth_clients.clone(),
+            public_url: config.public_url.clone(),
+            http,
+        };
         Ok(AppState {
+            oauth: Arc::new(oauth),
             pager,
             db,
             hasher: PasswordHasher::new(PASSWORD_HASH_CONCURRENCY),

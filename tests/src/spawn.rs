@@ -20,6 +20,8 @@ pub struct AppOptions {
     pub cors_origins: String,
     /// `OCHRE_DB_MAX_CONNECTIONS` (small by default: many tests run at once).
     pub db_max_connections: u32,
+    /// The content of the `OCHRE_OAUTH_CLIENTS` file (TOML), if any.
+    pub oauth_clients: Option<String>,
 }
 
 impl Default for AppOptions {
@@ -28,6 +30,7 @@ impl Default for AppOptions {
             migrated: true,
             cors_origins: "https://app.ochre.test".to_owned(),
             db_max_connections: 4,
+            oauth_clients: None,
         }
     }
 }
@@ -45,6 +48,8 @@ pub struct TestApp {
     pub session_secret: String,
     /// The server's `OCHRE_BYOK_ENC_KEY` (base64), for key-rotation tests.
     pub byok_key: String,
+    /// The server's `OCHRE_OAUTH_STATE_SECRET`, to mint expired states.
+    pub oauth_state_secret: String,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<Result<(), ochre_server::StartupError>>>,
 }
@@ -60,6 +65,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let database = cluster.fresh_database(options.migrated).await;
     let session_secret = crate::random_secret(32);
     let byok_key = crate::random_key();
+    let oauth_state_secret = crate::random_secret(32);
     let mut layers = Layers::default();
     layers
         .set("OCHRE_LISTEN_ADDR", "127.0.0.1:0")
@@ -85,7 +91,15 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .set("OCHRE_BYOK_ENC_KEY", byok_key.clone())
         .set("OCHRE_SURVEY_TOKEN_SECRET", crate::random_secret(32))
         .set("OCHRE_SESSION_SECRET", session_secret.clone())
-        .set("OCHRE_OAUTH_STATE_SECRET", crate::random_secret(32));
+        .set("OCHRE_OAUTH_STATE_SECRET", oauth_state_secret.clone());
+    if let Some(clients) = &options.oauth_clients {
+        let path = std::env::temp_dir().join(format!(
+            "ochre-oauth-{}.toml",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::write(&path, clients).expect("write the OAuth clients file");
+        layers.set("OCHRE_OAUTH_CLIENTS", path.display().to_string());
+    }
     let config = Config::from_layers(&layers).expect("test configuration is valid");
     let app = Application::build(config).await.expect("build application");
     let addr = app.local_addr();
@@ -105,6 +119,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         channel,
         session_secret,
         byok_key,
+        oauth_state_secret,
         stop: Some(stop),
         handle: Some(handle),
     }

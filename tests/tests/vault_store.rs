@@ -1,9 +1,10 @@
 //! The integration token vault end to end: pasted secrets stored as bound
 //! ciphertext the app role cannot even SELECT, the one privileged read with
-//! its audit row, disconnect, a pg_dump with no token in clear, and key
-//! rotation.
+//! its audit row, and disconnect.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, unused_imports)]
+
+mod vault_common;
 
 use std::collections::HashMap;
 
@@ -22,98 +23,7 @@ use ochre_tests::{
 use prost::Message as _;
 use sea_orm::{ConnectionTrait as _, DbBackend, Statement, TransactionTrait as _};
 use tonic::{Code, transport::Channel};
-
-fn client(app: &TestApp) -> IntegrationServiceClient<Channel> {
-    IntegrationServiceClient::new(app.channel.clone())
-}
-
-fn canary() -> String {
-    format!("sk-live-canary-{}", uuid::Uuid::new_v4().simple())
-}
-
-async fn connect(
-    app: &TestApp,
-    s: &Session,
-    org: &str,
-    provider: &str,
-    secrets: &[(&str, &str)],
-) -> String {
-    let secrets: HashMap<String, String> = secrets
-        .iter()
-        .map(|(k, v)| ((*k).into(), (*v).into()))
-        .collect();
-    let req = ConnectIntegrationRequest {
-        provider: provider.into(),
-        external_account: "acct_1".into(),
-        secrets,
-    };
-    client(app)
-        .connect_integration(with_auth(req, &s.access_token, Some(org)))
-        .await
-        .unwrap()
-        .into_inner()
-        .integration
-        .unwrap()
-        .id
-}
-
-async fn read(
-    app: &TestApp,
-    s: &Session,
-    org: &str,
-    id: &str,
-    field: &str,
-) -> Result<String, tonic::Status> {
-    let req = GetIntegrationTokenRequest {
-        integration_id: id.into(),
-        field: field.into(),
-    };
-    client(app)
-        .get_integration_token(with_auth(req, &s.access_token, Some(org)))
-        .await
-        .map(|r| r.into_inner().value)
-}
-
-async fn audit_reads(app: &TestApp, integration: &str) -> Vec<(String, String)> {
-    let su = app.superuser_db().await;
-    su.query_all_raw(Statement::from_string(
-        DbBackend::Postgres,
-        format!(
-            "SELECT actor_user_id::text AS actor, detail->>'field' AS field FROM audit_log \
-              WHERE action = 'integration.token.read' AND target_id = '{integration}' ORDER BY id"
-        ),
-    ))
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| {
-        (
-            r.try_get("", "actor").unwrap(),
-            r.try_get("", "field").unwrap(),
-        )
-    })
-    .collect()
-}
-
-async fn ciphertexts(app: &TestApp) -> Vec<Vec<u8>> {
-    let su = app.superuser_db().await;
-    let rows = su
-        .query_all_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT ciphertext FROM integration_secrets ORDER BY field",
-        ))
-        .await
-        .unwrap();
-    rows.iter()
-        .map(|r| r.try_get("", "ciphertext").unwrap())
-        .collect()
-}
-
-async fn owner_and_org(app: &TestApp) -> (Session, String) {
-    let owner = signup_and_login(app, &unique_email()).await;
-    let org = create_org(app, &owner, "Vault").await;
-    (owner, org)
-}
+use vault_common::*;
 
 #[tokio::test]
 async fn an_owner_or_admin_reads_a_pasted_secret_and_every_read_is_audited() {
@@ -352,92 +262,4 @@ async fn bad_connect_requests_are_invalid_arguments() {
             .await;
         assert_eq!(code_of(&r), Code::InvalidArgument, "{provider}/{field}");
     }
-}
-
-#[tokio::test]
-async fn a_pg_dump_with_the_database_credentials_contains_no_token_in_clear() {
-    let app = spawn_app().await;
-    let (owner, org) = owner_and_org(&app).await;
-    let secret = canary();
-    connect(&app, &owner, &org, "stripe", &[("access_token", &secret)]).await;
-    let bin = ochre_server::pg::find_bin_dir().unwrap();
-    use secrecy::ExposeSecret as _;
-    let url = app.cluster.superuser_url_for(&app.database);
-    let out = std::process::Command::new(bin.join("pg_dump"))
-        .arg("--dbname")
-        .arg(url.expose_secret())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let dump = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        dump.contains("integration_secrets"),
-        "the dump has the table"
-    );
-    assert!(!dump.contains(&secret), "the token is in the dump in clear");
-    let b64 = base64::engine::general_purpose::STANDARD.encode(&secret);
-    assert!(!dump.contains(&b64));
-}
-
-#[tokio::test]
-async fn key_rotation_reencrypts_every_secret_and_the_old_key_is_then_unneeded() {
-    let app = spawn_app().await;
-    let (owner, org) = owner_and_org(&app).await;
-    let a = canary();
-    let id = connect(
-        &app,
-        &owner,
-        &org,
-        "github",
-        &[("access_token", &a), ("webhook_signing_secret", &canary())],
-    )
-    .await;
-    let old: [u8; 32] = base64::engine::general_purpose::STANDARD
-        .decode(&app.byok_key)
-        .unwrap()
-        .try_into()
-        .unwrap();
-    let new: [u8; 32] = rand::random();
-    let vault = ochre_server::vault::Vault::new(&new, Some(&old));
-    let owner_url = app.cluster.url(ochre_server::pg::OWNER_ROLE, &app.database);
-    let report = ochre_server::keys::rotate(&owner_url, &vault, 1)
-        .await
-        .unwrap();
-    assert_eq!(
-        (report.scanned, report.reencrypted, report.failed),
-        (2, 2, 0),
-        "{report}"
-    );
-    let again = ochre_server::keys::rotate(&owner_url, &vault, 1)
-        .await
-        .unwrap();
-    assert_eq!(
-        (again.reencrypted, again.current),
-        (0, 2),
-        "resuming skips rotated rows"
-    );
-    // Every row now names the new key and opens without the old one.
-    let only_new = ochre_server::vault::Vault::new(&new, None);
-    let org_id = uuid::Uuid::parse_str(&org).unwrap();
-    let integration = uuid::Uuid::parse_str(&id).unwrap();
-    let su = app.superuser_db().await;
-    let row = su
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT ciphertext FROM integration_secrets WHERE field = 'access_token'",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    let blob: Vec<u8> = row.try_get("", "ciphertext").unwrap();
-    assert_eq!(&blob[1..5], &only_new.current_key_id());
-    let ctx = ochre_server::api::secret_context(org_id, integration, "access_token");
-    assert_eq!(
-        only_new.decrypt(&ctx, &blob).unwrap().as_slice(),
-        a.as_bytes()
-    );
 }

@@ -2,10 +2,12 @@
 //! privileged token read.
 
 use ochre_sdk::v1::{
-    ConnectIntegrationRequest, ConnectIntegrationResponse, DisconnectIntegrationRequest,
-    DisconnectIntegrationResponse, GetIntegrationTokenRequest, GetIntegrationTokenResponse,
-    Integration, ListIntegrationsRequest, ListIntegrationsResponse, ListProvidersRequest,
-    ListProvidersResponse, SecretFieldInfo, integration_service_server::IntegrationService,
+    CompleteOAuthConnectRequest, CompleteOAuthConnectResponse, ConnectIntegrationRequest,
+    ConnectIntegrationResponse, DisconnectIntegrationRequest, DisconnectIntegrationResponse,
+    GetIntegrationTokenRequest, GetIntegrationTokenResponse, Integration, ListIntegrationsRequest,
+    ListIntegrationsResponse, ListProvidersRequest, ListProvidersResponse, SecretFieldInfo,
+    StartOAuthConnectRequest, StartOAuthConnectResponse,
+    integration_service_server::IntegrationService,
 };
 use serde_json::json;
 use tonic::{Request, Response, Status};
@@ -46,7 +48,7 @@ impl IntegrationApi {
     }
 }
 
-fn message(i: &IntegrationRow) -> Integration {
+pub fn integration_message(i: &IntegrationRow) -> Integration {
     Integration {
         id: i.id.to_string(),
         provider: i.provider.clone(),
@@ -97,7 +99,7 @@ impl IntegrationService for IntegrationApi {
         let rows = store::list(&tx).await.map_err(ApiError::from)?;
         tx.commit().await.map_err(ApiError::from)?;
         Ok(Response::new(ListIntegrationsResponse {
-            integrations: rows.iter().map(message).collect(),
+            integrations: rows.iter().map(integration_message).collect(),
         }))
     }
 
@@ -171,7 +173,7 @@ impl IntegrationService for IntegrationApi {
         tx.commit().await.map_err(ApiError::from)?;
         tracing::info!(org_id = %org, integration_id = %id, provider = spec.id, "integration connected");
         Ok(Response::new(ConnectIntegrationResponse {
-            integration: row.as_ref().map(message),
+            integration: row.as_ref().map(integration_message),
         }))
     }
 
@@ -204,6 +206,24 @@ impl IntegrationService for IntegrationApi {
         tx.commit().await.map_err(ApiError::from)?;
         tracing::info!(integration_id = %id, provider, "integration disconnected");
         Ok(Response::new(DisconnectIntegrationResponse {}))
+    }
+
+    async fn start_o_auth_connect(
+        &self,
+        request: Request<StartOAuthConnectRequest>,
+    ) -> Result<Response<StartOAuthConnectResponse>, Status> {
+        Ok(Response::new(
+            super::oauth::start(&self.state, request).await?,
+        ))
+    }
+
+    async fn complete_o_auth_connect(
+        &self,
+        request: Request<CompleteOAuthConnectRequest>,
+    ) -> Result<Response<CompleteOAuthConnectResponse>, Status> {
+        Ok(Response::new(
+            super::oauth::complete(&self.state, request).await?,
+        ))
     }
 
     async fn get_integration_token(

@@ -10,6 +10,7 @@ mod cursor;
 mod customers;
 mod integrations;
 mod members;
+mod oauth;
 mod orgs;
 mod sessions;
 mod system;

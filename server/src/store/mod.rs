@@ -6,6 +6,7 @@ pub mod conversations;
 pub mod customers;
 pub mod integrations;
 pub mod members;
+pub mod oauth;
 pub mod orgs;
 pub mod users;
 

@@ -31,6 +31,9 @@ pub enum Access {
     NotGranted,
     /// Granted; the policies let these roles through, in their own org only.
     Roles(&'static [&'static str]),
+    /// Granted to signed-in members with these roles, on their OWN rows
+    /// (`user_id` = the caller); never to API keys.
+    UsersOnly(&'static [&'static str]),
 }
 
 /// The expectation of one table, per statement kind.
@@ -82,6 +85,14 @@ pub fn expected_policy(table: &str) -> TablePolicy {
             select: ADMINS,
             insert: MEMBERS,
             update: NotGranted,
+            delete: NotGranted,
+        },
+        // A started OAuth flow belongs to the owner/admin who started it;
+        // using it is the only update.
+        "oauth_states" => TablePolicy {
+            select: Access::UsersOnly(&["owner", "admin"]),
+            insert: Access::UsersOnly(&["owner", "admin"]),
+            update: Access::UsersOnly(&["owner", "admin"]),
             delete: NotGranted,
         },
         // Immutable.
@@ -174,9 +185,14 @@ pub enum Expect {
 impl Expect {
     /// The expectation for `op` by a caller of `role` under `policy`;
     /// `own` is whether the target rows belong to the caller's org.
-    pub fn of(policy: &TablePolicy, op: Op, role: &str, own: bool) -> Expect {
-        match op.access(policy) {
-            Access::NotGranted => Expect::PermissionDenied,
+    pub fn of(policy: &TablePolicy, op: Op, role: &str, own: bool, key: bool) -> Expect {
+        let access = match op.access(policy) {
+            Access::UsersOnly(_) if key => Access::Roles(&[]),
+            Access::UsersOnly(roles) => Access::Roles(roles),
+            other => other,
+        };
+        match access {
+            Access::NotGranted | Access::UsersOnly(_) => Expect::PermissionDenied,
             Access::Roles(roles) if own && roles.contains(&role) => match op {
                 Op::Select => Expect::SeesOnlyOwn,
                 _ => Expect::Writes,
@@ -355,10 +371,14 @@ pub async fn insert_columns(su: &impl ConnectionTrait, table: &str) -> Vec<Strin
 }
 
 /// The row as `s` would write it: columns that name the acting user or API
-/// key (`actor_*`, `author_*`) name the caller.
+/// key (`actor_*`, `author_*`) name the caller, and a per-user row
+/// (`user_id`) is the signed-in caller's own.
 pub fn as_written_by(row: &serde_json::Value, s: Settings) -> serde_json::Value {
     let mut row = row.clone();
     if let Some(obj) = row.as_object_mut() {
+        if let (Some(user), true) = (s.user, obj.contains_key("user_id")) {
+            obj.insert("user_id".to_owned(), serde_json::json!(user));
+        }
         for (col, who) in [
             ("actor_user_id", s.user),
             ("author_user_id", s.user),

@@ -57,7 +57,7 @@ pub async fn seed_org(su: &impl ConnectionTrait, name: &str) -> SeedOrg {
         users,
         keys,
     };
-    let (owner, agent) = (seed.user("owner"), seed.user("agent"));
+    let (owner, agent, admin) = (seed.user("owner"), seed.user("agent"), seed.user("admin"));
     let hash = "decode(md5(random()::text) || md5(random()::text), 'hex')";
     let mut sql = format!("INSERT INTO orgs (id, name) VALUES ('{org}', '{name}');");
     for (role, u) in &seed.users {
@@ -80,6 +80,7 @@ pub async fn seed_org(su: &impl ConnectionTrait, name: &str) -> SeedOrg {
     );
     let (m1, m2, i1) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
     let (g1, l1) = (Uuid::now_v7(), Uuid::now_v7());
+    let (o1, o2) = (Uuid::now_v7(), Uuid::now_v7());
     sql += &format!(
         "INSERT INTO invitations (org_id, id, email, role, token_hash, invited_by, expires_at) \
            VALUES ('{org}', '{i1}', 'invitee-{i1}@example.com', 'agent', {hash}, '{owner}', now() + interval '7 days'); \
@@ -96,7 +97,10 @@ pub async fn seed_org(su: &impl ConnectionTrait, name: &str) -> SeedOrg {
          INSERT INTO integration_secrets (org_id, integration_id, field, ciphertext) \
            VALUES ('{org}', '{g1}', 'access_token', decode(repeat('ab', 60), 'hex')); \
          INSERT INTO audit_log (org_id, id, actor_user_id, action, target_type, target_id, client_ip) \
-           VALUES ('{org}', '{l1}', '{owner}', 'integration.connect', 'integration', '{g1}', '127.0.0.1');"
+           VALUES ('{org}', '{l1}', '{owner}', 'integration.connect', 'integration', '{g1}', '127.0.0.1'); \
+         INSERT INTO oauth_states (org_id, id, nonce, user_id, provider, pkce_verifier, expires_at) VALUES \
+           ('{org}', '{o1}', 'nonce-{o1}', '{owner}', 'github', decode(repeat('cd', 60), 'hex'), now() + interval '10 minutes'), \
+           ('{org}', '{o2}', 'nonce-{o2}', '{admin}', 'github', decode(repeat('cd', 60), 'hex'), now() + interval '10 minutes');"
     );
     su.execute_unprepared(&sql)
         .await

@@ -1,0 +1,133 @@
+//! `ochre-bench`: a load generator with latency percentiles (not a test).
+//!
+//! Each scenario starts the real server against the shared test cluster,
+//! seeds what it needs through the real RPCs, then runs duration-bounded
+//! phases of `C` concurrent workers over loopback gRPC and prints the
+//! percentiles of each phase and a markdown table:
+//!
+//! * `login-flood`: GetOrg latency alone, then under a flood of logins;
+//! * `conversations`: GetConversation and AddMessage on a seeded org among
+//!   other tenants, and the same read on a copy of the database with
+//!   row-level security disabled;
+//! * `vault`: GetIntegrationToken (the audited decrypting read), and a check
+//!   that every successful read left exactly one audit row.
+//!
+//! The server runs on its own tokio runtime, the load on another, in one
+//! process: they share the machine's cores, as a co-located client would.
+
+#![allow(clippy::print_stdout)]
+
+mod conversations;
+mod login_flood;
+mod seed;
+mod server;
+mod stats;
+mod vault;
+
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+
+const USAGE: &str = "usage: ochre-bench SCENARIO [--duration SECS] [--warmup SECS] [--workers C] \
+                     [--flood F] [--customers N]\n\
+                     scenarios and their defaults:\n  \
+                     login-flood    --duration 10 --warmup 2 --workers 16 --flood 32\n  \
+                     conversations  --duration 8 --warmup 2 --workers 16 --customers 200\n  \
+                     vault          --duration 8 --warmup 2 --workers 16";
+
+/// `OCHRE_DB_MAX_CONNECTIONS` of every server the benchmark starts: the
+/// production default (the app and the service pools are each this large),
+/// not the small pools the test suite uses to run many servers at once.
+pub const POOL: u32 = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    LoginFlood,
+    Conversations,
+    Vault,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Args {
+    scenario: Scenario,
+    pub duration: Duration,
+    pub warmup: Duration,
+    pub workers: usize,
+    /// `login-flood`: Login workers in phase B.
+    pub flood: usize,
+    /// `conversations`: customers (each with one conversation) per org.
+    pub customers: usize,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut it = std::env::args().skip(1);
+    let scenario = match it.next().as_deref() {
+        Some("login-flood") => Scenario::LoginFlood,
+        Some("conversations") => Scenario::Conversations,
+        Some("vault") => Scenario::Vault,
+        Some("-h" | "--help") => {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
+        other => bail!("unknown or missing scenario {other:?}\n{USAGE}"),
+    };
+    let login = scenario == Scenario::LoginFlood;
+    let mut args = Args {
+        scenario,
+        duration: Duration::from_secs(if login { 10 } else { 8 }),
+        warmup: Duration::from_secs(2),
+        workers: 16,
+        flood: 32,
+        customers: 200,
+    };
+    while let Some(flag) = it.next() {
+        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
+        let number: u64 = value
+            .parse()
+            .with_context(|| format!("{flag}: not a number: {value}"))?;
+        match flag.as_str() {
+            // Every phase is bounded: at most 10 minutes.
+            "--duration" => args.duration = Duration::from_secs(number.clamp(1, 600)),
+            "--warmup" => args.warmup = Duration::from_secs(number.min(600)),
+            "--workers" => args.workers = usize::try_from(number.clamp(1, 4096))?,
+            "--flood" if login => args.flood = usize::try_from(number.clamp(1, 4096))?,
+            "--customers" if scenario == Scenario::Conversations => {
+                args.customers = usize::try_from(number.clamp(1, 100_000))?;
+            }
+            _ => bail!("unknown flag {flag} for this scenario\n{USAGE}"),
+        }
+    }
+    Ok(args)
+}
+
+/// The server against a fresh migrated database of the shared test cluster,
+/// with production-sized pools.
+pub async fn spawn_app() -> ochre_tests::TestApp {
+    ochre_tests::spawn_app_with(ochre_tests::AppOptions {
+        db_max_connections: POOL,
+        ..Default::default()
+    })
+    .await
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    // The server on its own runtime, so the load's tasks never queue behind
+    // the server's on one scheduler (they still share the CPUs).
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("ochre-server")
+        .enable_all()
+        .build()?;
+    let client = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("ochre-bench")
+        .enable_all()
+        .build()?;
+    let handle = server.handle().clone();
+    client.block_on(async {
+        match args.scenario {
+            Scenario::LoginFlood => login_flood::run(&args, &handle).await,
+            Scenario::Conversations => conversations::run(&args, &handle).await,
+            Scenario::Vault => vault::run(&args, &handle).await,
+        }
+    })
+}

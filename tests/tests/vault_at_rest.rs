@@ -1,0 +1,113 @@
+//! Secrets at rest: a pg_dump with the database credentials holds no token
+//! in clear, and `ochre keys rotate` re-encrypts every row under the new key.
+
+#![allow(clippy::unwrap_used, unused_imports)]
+
+mod vault_common;
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use ochre_sdk::v1::{
+    ConnectIntegrationRequest, DisconnectIntegrationRequest, GetIntegrationTokenRequest,
+    ListIntegrationsRequest, Role, integration_service_client::IntegrationServiceClient,
+};
+use ochre_tests::{
+    TestApp,
+    identity::{
+        Session, add_member, code_of, create_org, signup_and_login, unique_email, with_auth,
+    },
+    spawn_app,
+};
+use prost::Message as _;
+use sea_orm::{ConnectionTrait as _, DbBackend, Statement, TransactionTrait as _};
+use tonic::{Code, transport::Channel};
+use vault_common::*;
+
+#[tokio::test]
+async fn a_pg_dump_with_the_database_credentials_contains_no_token_in_clear() {
+    let app = spawn_app().await;
+    let (owner, org) = owner_and_org(&app).await;
+    let secret = canary();
+    connect(&app, &owner, &org, "stripe", &[("access_token", &secret)]).await;
+    let bin = ochre_server::pg::find_bin_dir().unwrap();
+    use secrecy::ExposeSecret as _;
+    let url = app.cluster.superuser_url_for(&app.database);
+    let out = std::process::Command::new(bin.join("pg_dump"))
+        .arg("--dbname")
+        .arg(url.expose_secret())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dump = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dump.contains("integration_secrets"),
+        "the dump has the table"
+    );
+    assert!(!dump.contains(&secret), "the token is in the dump in clear");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&secret);
+    assert!(!dump.contains(&b64));
+}
+
+#[tokio::test]
+async fn key_rotation_reencrypts_every_secret_and_the_old_key_is_then_unneeded() {
+    let app = spawn_app().await;
+    let (owner, org) = owner_and_org(&app).await;
+    let a = canary();
+    let id = connect(
+        &app,
+        &owner,
+        &org,
+        "github",
+        &[("access_token", &a), ("webhook_signing_secret", &canary())],
+    )
+    .await;
+    let old: [u8; 32] = base64::engine::general_purpose::STANDARD
+        .decode(&app.byok_key)
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let new: [u8; 32] = rand::random();
+    let vault = ochre_server::vault::Vault::new(&new, Some(&old));
+    let owner_url = app.cluster.url(ochre_server::pg::OWNER_ROLE, &app.database);
+    let report = ochre_server::keys::rotate(&owner_url, &vault, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.scanned, report.reencrypted, report.failed),
+        (2, 2, 0),
+        "{report}"
+    );
+    let again = ochre_server::keys::rotate(&owner_url, &vault, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.reencrypted, again.current),
+        (0, 2),
+        "resuming skips rotated rows"
+    );
+    // Every row now names the new key and opens without the old one.
+    let only_new = ochre_server::vault::Vault::new(&new, None);
+    let org_id = uuid::Uuid::parse_str(&org).unwrap();
+    let integration = uuid::Uuid::parse_str(&id).unwrap();
+    let su = app.superuser_db().await;
+    let row = su
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT ciphertext FROM integration_secrets WHERE field = 'access_token'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let blob: Vec<u8> = row.try_get("", "ciphertext").unwrap();
+    assert_eq!(&blob[1..5], &only_new.current_key_id());
+    let ctx = ochre_server::api::secret_context(org_id, integration, "access_token");
+    assert_eq!(
+        only_new.decrypt(&ctx, &blob).unwrap().as_slice(),
+        a.as_bytes()
+    );
+}
