@@ -55,6 +55,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261122_000006_oauth",
         up: include_str!("../sql/0006_oauth.up.sql"),
     },
+    Migration {
+        name: "m20261122_000007_token_refresh",
+        up: include_str!("../sql/0007_token_refresh.up.sql"),
+    },
 ];
 
 /// The names of every migration this binary knows, oldest first.

@@ -38,6 +38,7 @@ pub struct OAuth {
     pub clients: HashMap<String, OAuthClient>,
     pub public_url: url::Url,
     pub http: reqwest::Client,
+    pub breakers: crate::integrations::breaker::Breakers,
 }
 
 impl AppState {
@@ -81,6 +82,7 @@ impl AppState {
             clients: config.oauth_clients.clone(),
             public_url: config.public_url.clone(),
             http,
+            breakers: Default::default(),
         };
         Ok(AppState {
             oauth: Arc::new(oauth),

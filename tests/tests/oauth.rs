@@ -2,7 +2,9 @@
 //! loopback: authorize URL with a signed single-use state and PKCE S256, the
 //! code exchange, tokens stored encrypted, and every refusal.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, unused_imports)]
+
+mod oauth_provider;
 
 use std::{
     collections::HashMap,
@@ -25,143 +27,7 @@ use ochre_tests::{
 };
 use tonic::Code;
 
-const CLIENT_ID: &str = "ochre-test-client";
-const CLIENT_SECRET: &str = "provider-client-secret-for-tests";
-const REDIRECT: &str = "https://app.ochre.test/oauth/callback";
-
-/// Approved codes: code -> (PKCE challenge, used).
-type Approvals = Arc<Mutex<HashMap<String, (String, bool)>>>;
-
-struct Provider {
-    addr: SocketAddr,
-    approvals: Approvals,
-}
-
-async fn token(
-    State(approvals): State<Approvals>,
-    Form(f): Form<HashMap<String, String>>,
-) -> (StatusCode, Json<serde_json::Value>) {
-    let refuse = || {
-        (
-            StatusCode::BAD_REQUEST,
-            Json(serde_json::json!({ "error": "invalid_grant" })),
-        )
-    };
-    let field = |k: &str| f.get(k).map(String::as_str).unwrap_or_default();
-    if field("grant_type") != "authorization_code"
-        || field("client_id") != CLIENT_ID
-        || field("client_secret") != CLIENT_SECRET
-        || field("redirect_uri") != REDIRECT
-    {
-        return refuse();
-    }
-    let mut approvals = approvals.lock().unwrap();
-    let Some((challenge, used)) = approvals.get_mut(field("code")) else {
-        return refuse();
-    };
-    if *used || pkce_challenge_s256(field("code_verifier")) != *challenge {
-        return refuse();
-    }
-    *used = true;
-    let id = uuid::Uuid::new_v4().simple();
-    (
-        StatusCode::OK,
-        Json(serde_json::json!({
-            "access_token": format!("prov-access-{id}"), "refresh_token": format!("prov-refresh-{id}"),
-            "expires_in": 3600, "token_type": "bearer",
-        })),
-    )
-}
-
-async fn provider() -> Provider {
-    let approvals: Approvals = Arc::default();
-    let app = Router::new()
-        .route("/token", post(token))
-        .with_state(approvals.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Provider { addr, approvals }
-}
-
-impl Provider {
-    /// The user approves: checks the authorize URL and returns a code.
-    fn approve(&self, authorize_url: &str) -> String {
-        let url = url::Url::parse(authorize_url).unwrap();
-        let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
-        assert_eq!(q["response_type"], "code");
-        assert_eq!(q["client_id"], CLIENT_ID);
-        assert_eq!(q["redirect_uri"], REDIRECT);
-        assert_eq!(q["code_challenge_method"], "S256");
-        assert_eq!(
-            q["scope"], "issues:write pull_requests:read metadata:read",
-            "least privilege"
-        );
-        assert!(!q["state"].is_empty());
-        let code = format!("code-{}", uuid::Uuid::new_v4().simple());
-        self.approvals
-            .lock()
-            .unwrap()
-            .insert(code.clone(), (q["code_challenge"].clone(), false));
-        code
-    }
-}
-
-async fn setup() -> (TestApp, Provider, Session, String) {
-    let p = provider().await;
-    let clients = format!(
-        "[github]\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"\n\
-         authorize_url = \"http://{0}/authorize\"\ntoken_url = \"http://{0}/token\"\n",
-        p.addr
-    );
-    let app = spawn_app_with(AppOptions {
-        oauth_clients: Some(clients),
-        ..Default::default()
-    })
-    .await;
-    let owner = signup_and_login(&app, &unique_email()).await;
-    let org = create_org(&app, &owner, "OAuth").await;
-    (app, p, owner, org)
-}
-
-fn client(app: &TestApp) -> IntegrationServiceClient<tonic::transport::Channel> {
-    IntegrationServiceClient::new(app.channel.clone())
-}
-
-async fn start(
-    app: &TestApp,
-    s: &Session,
-    org: &str,
-    provider: &str,
-    return_to: &str,
-) -> Result<(String, String), tonic::Status> {
-    let req = StartOAuthConnectRequest {
-        provider: provider.into(),
-        return_to: return_to.into(),
-    };
-    client(app)
-        .start_o_auth_connect(with_auth(req, &s.access_token, Some(org)))
-        .await
-        .map(|r| r.into_inner())
-        .map(|r| (r.authorize_url, r.state))
-}
-
-async fn complete(
-    app: &TestApp,
-    s: &Session,
-    org: &str,
-    state: &str,
-    code: &str,
-) -> Result<ochre_sdk::v1::CompleteOAuthConnectResponse, tonic::Status> {
-    let req = CompleteOAuthConnectRequest {
-        state: state.into(),
-        code: code.into(),
-    };
-    client(app)
-        .complete_o_auth_connect(with_auth(req, &s.access_token, Some(org)))
-        .await
-        .map(|r| r.into_inner())
-}
+use oauth_provider::*;
 
 #[tokio::test]
 async fn the_full_flow_stores_the_providers_tokens_encrypted_and_returns_the_validated_return_to() {

@@ -237,6 +237,9 @@ impl IntegrationService for IntegrationApi {
             return Err(bad("field is required").into());
         }
         let (org, _) = p.require_org()?;
+        if field == "access_token" {
+            super::refresh::refresh_if_expiring(&self.state, &p, org, id).await?;
+        }
         let tx = self
             .state
             .db

@@ -12,6 +12,7 @@ mod integrations;
 mod members;
 mod oauth;
 mod orgs;
+mod refresh;
 mod sessions;
 mod system;
 mod totp;

@@ -222,23 +222,32 @@ async fn measure(
 
 /// The scenario: a server on the `server` runtime, the load on this one.
 pub async fn run(args: &Args, server: &Handle) -> anyhow::Result<()> {
-    println!("starting the server and the test cluster...");
+    let start = Instant::now();
+    let step = |what: &str| println!("[{:5.1} s] {what}", start.elapsed().as_secs_f64());
+    step("starting the server and the test cluster");
     let app = server.spawn(crate::spawn_app()).await.context("spawn")?;
     let (cluster, source, secrets) = (app.cluster, app.database.clone(), Secrets::of(&app));
-    println!("seeding {TENANTS} orgs x {} customers...", args.customers);
+    step(&format!(
+        "seeding {TENANTS} orgs x {} customers",
+        args.customers
+    ));
     let seeded = seed::seed(&app, TENANTS, args.customers).await;
+    step("seeded; stopping the server");
     // The copies need the seeded database to themselves.
     server.spawn(app.shutdown()).await?.context("shutdown")?;
     let seeded = seeded?;
-    println!("seeded in {:.1} s", seeded.secs);
+    step("copying the database twice");
     let (on, off) = (format!("{source}_rls_on"), format!("{source}_rls_off"));
     server::copy_database(cluster, &source, &on).await?;
     server::copy_database(cluster, &source, &off).await?;
+    step("disabling RLS on one copy, VACUUM ANALYZE, load");
     let copies = (on.as_str(), off.as_str());
     let results = measure(args, server, cluster, &secrets, &seeded, copies).await;
+    step("servers stopped; dropping the databases");
     for db in [&on, &off, &source] {
         server::drop_database(cluster, db).await?;
     }
+    step("done");
     table(args, &seeded, &results?, &server::pg_version(cluster).await);
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! look-alike customers, one conversation each, and a few messages in each
 //! conversation.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use ochre_sdk::v1::{MessageKind, Role};
@@ -34,7 +34,6 @@ pub struct Seeded {
     pub agent: Session,
     pub others: Vec<Tenant>,
     pub messages_per_conversation: usize,
-    pub secs: f64,
 }
 
 /// The messages every seeded conversation starts with.
@@ -71,7 +70,6 @@ async fn seeder(api: Actor, first: usize, customers: usize) -> Vec<(usize, Strin
 /// agent. Owners sign up one after the other (logins are rate-limited);
 /// the orgs' contents are seeded concurrently.
 async fn seed_all(app: &TestApp, tenants: usize, customers: usize) -> anyhow::Result<Seeded> {
-    let start = Instant::now();
     let mut owners = Vec::with_capacity(tenants);
     for t in 0..tenants {
         let owner = identity::signup_and_login(app, &identity::unique_email()).await;
@@ -106,7 +104,6 @@ async fn seed_all(app: &TestApp, tenants: usize, customers: usize) -> anyhow::Re
         agent,
         others: all,
         messages_per_conversation: opening(0).len(),
-        secs: start.elapsed().as_secs_f64(),
     })
 }
 

@@ -1,0 +1,84 @@
+//! Refresh of an expiring OAuth access token on read: once across racing
+//! readers (a Postgres advisory lock per integration), and a circuit breaker
+//! that leaves a failing provider alone while readers get the current token.
+
+#![allow(clippy::unwrap_used, unused_imports)]
+
+mod oauth_provider;
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
+
+use axum::{Form, Json, Router, extract::State, http::StatusCode, routing::post};
+use ochre_sdk::v1::{
+    CompleteOAuthConnectRequest, GetIntegrationTokenRequest, Role, StartOAuthConnectRequest,
+    integration_service_client::IntegrationServiceClient,
+};
+use ochre_server::oauth::state::{StateClaims, StateSigner, pkce_challenge_s256};
+use ochre_tests::{
+    AppOptions, TestApp,
+    identity::{
+        Session, add_member, code_of, create_org, signup_and_login, unique_email, with_auth,
+    },
+    spawn_app_with,
+};
+use tonic::Code;
+
+use oauth_provider::*;
+
+#[tokio::test]
+async fn concurrent_reads_of_an_expiring_token_refresh_it_exactly_once() {
+    let (app, p, owner, org, id) = connected(60).await;
+    let first = access_token(&app, &owner, &org, &id).await;
+    assert_eq!(
+        p.memory.lock().unwrap().refresh_calls,
+        1,
+        "60 s left is inside the 5-minute margin"
+    );
+    // The refreshed token is good for an hour: eight readers at once, no refresh.
+    let reads = (0..8).map(|_| access_token(&app, &owner, &org, &id));
+    let tokens = join_all(reads.collect()).await;
+    assert!(
+        tokens.iter().all(|t| *t == first),
+        "every reader gets the refreshed token"
+    );
+    assert_eq!(p.memory.lock().unwrap().refresh_calls, 1);
+}
+
+#[tokio::test]
+async fn racing_readers_of_an_expiring_token_trigger_one_refresh_between_them() {
+    let (app, p, owner, org, id) = connected(60).await;
+    let reads = (0..8).map(|_| access_token(&app, &owner, &org, &id));
+    let tokens = join_all(reads.collect()).await;
+    assert_eq!(
+        p.memory.lock().unwrap().refresh_calls,
+        1,
+        "the advisory lock serialises refreshers"
+    );
+    assert!(
+        tokens.windows(2).all(|w| w[0] == w[1]),
+        "all see the one refreshed token"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_provider_opens_the_breaker_and_readers_get_the_current_token() {
+    let (app, p, owner, org, id) = connected(60).await;
+    p.memory.lock().unwrap().fail_refresh = true;
+    let mut seen = Vec::new();
+    for _ in 0..6 {
+        seen.push(access_token(&app, &owner, &org, &id).await);
+    }
+    assert!(
+        seen.windows(2).all(|w| w[0] == w[1]),
+        "the current token is served"
+    );
+    assert_eq!(
+        p.memory.lock().unwrap().refresh_calls,
+        3,
+        "after 3 failures the provider is left alone"
+    );
+}
