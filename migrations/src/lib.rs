@@ -59,6 +59,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261122_000007_token_refresh",
         up: include_str!("../sql/0007_token_refresh.up.sql"),
     },
+    Migration {
+        name: "m20261122_000008_member_locks",
+        up: include_str!("../sql/0008_member_locks.up.sql"),
+    },
 ];
 
 /// The names of every migration this binary knows, oldest first.
