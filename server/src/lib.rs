@@ -18,6 +18,7 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod vault;
+pub mod webhooks;
 
 pub use config::Config;
 pub use startup::{Application, StartupError};
