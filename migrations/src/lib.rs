@@ -63,6 +63,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261122_000008_member_locks",
         up: include_str!("../sql/0008_member_locks.up.sql"),
     },
+    Migration {
+        name: "m20261122_000009_review_hardening",
+        up: include_str!("../sql/0009_review_hardening.up.sql"),
+    },
 ];
 
 /// The names of every migration this binary knows, oldest first.

@@ -433,7 +433,17 @@ fn validate_secrets(values: &BTreeMap<&'static str, SecretString>) -> Result<Sec
             continue;
         };
         let bytes = check_secret(spec, value.expose_secret())?;
-        if let Some((other, _)) = checked.iter().find(|(_, b)| *b == bytes) {
+        // Equal as bytes, or as configured text (a key's base64 reused as a
+        // text secret).
+        let raw = value.expose_secret().trim().as_bytes();
+        let same = |(var, b): &&(&'static str, Vec<u8>)| {
+            *b == bytes
+                || b.as_slice() == raw
+                || values
+                    .get(var)
+                    .is_some_and(|v| v.expose_secret().trim().as_bytes() == raw)
+        };
+        if let Some((other, _)) = checked.iter().find(same) {
             return Err(ConfigError::Duplicate {
                 a: other,
                 b: spec.var,

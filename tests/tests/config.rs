@@ -222,3 +222,17 @@ fn secrets_do_not_appear_in_the_debug_output_of_the_configuration() {
         "database URLs carry passwords: {debug}"
     );
 }
+
+#[test]
+fn a_vault_keys_base64_reused_as_a_text_secret_is_refused() {
+    let mut l = valid();
+    let key = random_key();
+    l.set("OCHRE_BYOK_ENC_KEY", key.clone())
+        .set("OCHRE_SESSION_SECRET", key.clone());
+    let msg = refused(&l);
+    assert!(
+        msg.contains("OCHRE_BYOK_ENC_KEY") && msg.contains("OCHRE_SESSION_SECRET"),
+        "{msg}"
+    );
+    assert!(!msg.contains(&key));
+}

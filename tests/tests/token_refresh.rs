@@ -82,3 +82,18 @@ async fn a_failing_provider_opens_the_breaker_and_readers_get_the_current_token(
         "after 3 failures the provider is left alone"
     );
 }
+
+#[tokio::test]
+async fn one_tenants_revoked_grant_does_not_open_the_breaker_for_everyone() {
+    let (app, p, owner, org, id) = connected(60).await;
+    // The provider no longer knows this tenant's refresh token: 400 invalid_grant.
+    p.memory.lock().unwrap().refresh_tokens.clear();
+    for _ in 0..5 {
+        access_token(&app, &owner, &org, &id).await;
+    }
+    assert_eq!(
+        p.memory.lock().unwrap().refresh_calls,
+        5,
+        "a 4xx is this integration's problem, not the provider's: no breaker"
+    );
+}

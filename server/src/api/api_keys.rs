@@ -67,6 +67,8 @@ impl ApiKeyService for ApiKeyApi {
         }
         let role = parse_role("role", request.get_ref().role)?;
         let (_, caller) = p.require_org()?;
+        // Keys are made by people: a key cannot mint keys that outlive it.
+        p.require_user()?;
         if role == Role::Owner {
             return Err(Status::permission_denied("an API key cannot be an owner"));
         }

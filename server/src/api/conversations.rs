@@ -294,9 +294,6 @@ impl ConversationService for ConversationApi {
             .scoped(p.scope())
             .await
             .map_err(ApiError::from)?;
-        if !store::touch(&tx, id).await.map_err(ApiError::from)? {
-            return Err(ApiError::NotFound.into());
-        }
         if !mentions.is_empty()
             && store::count_members(&tx, &mentions)
                 .await
@@ -317,7 +314,8 @@ impl ConversationService for ConversationApi {
             attachments,
         )
         .await
-        .map_err(ApiError::from)?;
+        .map_err(ApiError::from)?
+        .ok_or(ApiError::NotFound)?;
         tx.commit().await.map_err(ApiError::from)?;
         Ok(Response::new(AddMessageResponse {
             message: Some(message(&row)),

@@ -97,6 +97,8 @@ impl MemberService for MemberApi {
         let user = parse_id("user_id", &request.get_ref().user_id)?;
         let role = db_role(parse_role("role", request.get_ref().role)?)?;
         p.require_org()?;
+        // Membership is managed by people, not by API keys.
+        p.require_user()?;
         let tx = self
             .state
             .db
@@ -124,6 +126,8 @@ impl MemberService for MemberApi {
         let p = principal(&request)?;
         let user = parse_id("user_id", &request.get_ref().user_id)?;
         p.require_org()?;
+        // Membership is managed by people, not by API keys.
+        p.require_user()?;
         let tx = self
             .state
             .db
@@ -166,6 +170,8 @@ impl MemberService for MemberApi {
             .ok_or_else(|| ApiError::InvalidArgument("email is not a valid address".to_owned()))?;
         let role = parse_role("role", request.get_ref().role)?;
         let (_, caller_role) = p.require_org()?;
+        // Membership is managed by people, not by API keys.
+        p.require_user()?;
         if role == Role::Owner && caller_role != Role::Owner {
             return Err(Status::permission_denied(
                 "only an owner can invite an owner",

@@ -202,6 +202,11 @@ pub async fn complete(
     )
     .await
     .map_err(ApiError::from)?;
+    // A reconnect replaces the whole token set: no refresh token of an
+    // earlier grant survives it.
+    store::clear_secrets(&tx, id)
+        .await
+        .map_err(ApiError::from)?;
     let mut fields = vec![("access_token", tokens.access_token.clone())];
     if let Some(r) = tokens
         .refresh_token

@@ -37,12 +37,22 @@ pub async fn refresh_if_expiring(
     integration: Uuid,
 ) -> Result<(), ApiError> {
     let tx = state.db.scoped(p.scope()).await?;
+    // Waiters hold a pooled connection: wait a bounded time, then serve the
+    // current token rather than pile up behind a slow provider.
     tx.conn()
+        .execute_unprepared("SET LOCAL lock_timeout = '3s'")
+        .await?;
+    let locked = tx
+        .conn()
         .execute_raw(stmt(
             "SELECT pg_advisory_xact_lock(hashtextextended('ochre.integration.refresh:' || $1::text, 0))",
             [integration.into()],
         ))
-        .await?;
+        .await;
+    if let Err(e) = locked {
+        tracing::warn!(%integration, error = %e, "token refresh: lock not acquired in time");
+        return Ok(());
+    }
     let due = tx
         .conn()
         .query_one_raw(stmt(
@@ -95,21 +105,29 @@ pub async fn refresh_if_expiring(
         ])
         .send()
         .await;
+    // Only provider-wide trouble (transport errors, 5xx, 429) counts toward
+    // the breaker: one tenant's revoked grant (a 4xx) must not pause the
+    // provider for every other tenant.
     let refreshed = match response {
         Ok(r) if r.status().is_success() => r.json::<Refreshed>().await.ok(),
         Ok(r) => {
             tracing::warn!(%integration, provider, status = %r.status(), "token refresh refused");
-            None
+            let status = r.status();
+            if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                state.oauth.breakers.failure(&provider);
+            }
+            return Ok(());
         }
         Err(e) => {
             tracing::warn!(%integration, provider, error = %e.without_url(), "token refresh failed");
-            None
+            state.oauth.breakers.failure(&provider);
+            return Ok(());
         }
     };
     let Some(refreshed) =
         refreshed.filter(|r| !r.access_token.is_empty() && r.access_token.len() <= 8192)
     else {
-        state.oauth.breakers.failure(&provider);
+        tracing::warn!(%integration, provider, "token refresh answered without a usable token");
         return Ok(());
     };
     state.oauth.breakers.success(&provider);

@@ -52,7 +52,14 @@ pub async fn login(
     let email = normalize_email(&req.email).unwrap_or_else(|| req.email.trim().to_lowercase());
     let email_key = format!("email:{}", email.chars().take(254).collect::<String>());
     let mut keys = vec![email_key.clone()];
-    let ip_key = ip.map(|ip| format!("ip:{ip}"));
+    // An IPv6 client controls its whole /64: throttle the /64.
+    let ip_key = ip.map(|ip| match ip {
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("ip:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        v4 => format!("ip:{v4}"),
+    });
     keys.extend(ip_key.clone());
     if state
         .db

@@ -126,6 +126,41 @@ pub async fn confirm(state: &AppState, request: Request<ConfirmTotpRequest>) -> 
     Ok(())
 }
 
+/// Failed re-authentications (password or code) per user before a lock.
+pub const REAUTH_LOCK_THRESHOLD: i32 = 5;
+
+fn reauth_key(user: Uuid) -> String {
+    format!("reauth:{user}")
+}
+
+/// Refuses at once while the user's re-authentication is locked.
+async fn reauth_open(state: &AppState, user: Uuid) -> Result<(), Status> {
+    if state
+        .db
+        .throttle_locked(&[reauth_key(user)])
+        .await
+        .map_err(ApiError::from)?
+    {
+        return Err(Status::resource_exhausted(
+            "too many failed attempts: try again later",
+        ));
+    }
+    Ok(())
+}
+
+/// Counts a failed re-authentication and answers with ONE message for a
+/// wrong password and a wrong code (no oracle for either).
+async fn reauth_failed(state: &AppState, user: Uuid) -> Status {
+    if let Err(e) = state
+        .db
+        .throttle_fail(&reauth_key(user), REAUTH_LOCK_THRESHOLD)
+        .await
+    {
+        return ApiError::from(e).into();
+    }
+    Status::unauthenticated("the password or the two-step verification code is not valid")
+}
+
 pub async fn disable(state: &AppState, request: Request<DisableTotpRequest>) -> Result<(), Status> {
     let p = principal(&request)?;
     let code = request.into_inner().code;
@@ -136,7 +171,11 @@ pub async fn disable(state: &AppState, request: Request<DisableTotpRequest>) -> 
         )
         .into());
     }
-    let step = check_code(state, &me, &code)?;
+    reauth_open(state, me.id).await?;
+    let step = match check_code(state, &me, &code) {
+        Ok(step) => step,
+        Err(_) => return Err(reauth_failed(state, me.id).await),
+    };
     users::disable_totp(&tx, step)
         .await
         .map_err(ApiError::from)?;
@@ -154,16 +193,20 @@ pub async fn delete_account(
         return Err(ApiError::InvalidArgument("password is required".to_owned()).into());
     }
     let (tx, me) = open(state, p).await?;
+    reauth_open(state, me.id).await?;
     let ok = state
         .hasher
         .verify(SecretString::from(req.password), &me.password_hash)
         .await
         .map_err(hash_error)?;
     if !ok {
-        return Err(Status::unauthenticated("wrong password"));
+        return Err(reauth_failed(state, me.id).await);
     }
     if me.totp_enabled {
-        let step = check_code(state, &me, &req.totp_code)?;
+        let step = match check_code(state, &me, &req.totp_code) {
+            Ok(step) => step,
+            Err(_) => return Err(reauth_failed(state, me.id).await),
+        };
         users::set_totp_last_step(&tx, step)
             .await
             .map_err(ApiError::from)?;

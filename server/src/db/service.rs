@@ -65,7 +65,8 @@ impl Db {
         let row = self
             .service
             .query_one_raw(stmt(
-                "SELECT m.role, coalesce(o.ip_allowlist::text[], '{}') AS allowlist \
+                "SELECT CASE WHEN o.id IS NULL THEN NULL ELSE m.role END AS role, \
+                        coalesce(o.ip_allowlist::text[], '{}') AS allowlist \
                    FROM sessions s \
                    LEFT JOIN memberships m ON m.user_id = s.user_id AND m.org_id = $3 \
                    LEFT JOIN orgs o ON o.id = m.org_id AND o.deleted_at IS NULL \

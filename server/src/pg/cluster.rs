@@ -83,13 +83,12 @@ impl Cluster {
         let bin = super::find_bin_dir()?;
         let user = os_user()?;
         let root = std::path::absolute(root).map_err(io(root))?;
-        if root
-            .to_str()
-            .is_none_or(|s| s.contains(|c: char| c.is_whitespace() || c == '\'' || c == '"'))
-        {
+        // pg_ctl runs a shell: allow only characters no shell interprets.
+        let safe = |c: char| c.is_ascii_alphanumeric() || "/._-".contains(c);
+        if root.to_str().is_none_or(|s| !s.chars().all(safe)) {
             return Err(ClusterError::BadPath(
                 root,
-                "it must be UTF-8 without spaces or quotes",
+                "it may only contain letters, digits and / . _ -",
             ));
         }
         if root.join("run/.s.PGSQL.65535").as_os_str().len() > 100 {

@@ -166,19 +166,6 @@ pub async fn count_members(tx: &TenantTx, users: &[Uuid]) -> Result<usize, DbErr
         .unwrap_or(0) as usize)
 }
 
-/// Records that a message arrived; false when the conversation is not visible.
-pub async fn touch(tx: &TenantTx, id: Uuid) -> Result<bool, DbErr> {
-    let r = tx
-        .conn()
-        .execute_raw(stmt(
-            "UPDATE conversations SET last_message_at = now(), updated_at = now() \
-              WHERE org_id = app_org() AND id = $1",
-            [id.into()],
-        ))
-        .await?;
-    Ok(r.rows_affected() == 1)
-}
-
 #[allow(clippy::too_many_arguments)]
 pub async fn add_message(
     tx: &TenantTx,
@@ -190,15 +177,20 @@ pub async fn add_message(
     author_key: Option<Uuid>,
     mentions: &[Uuid],
     attachments: Json,
-) -> Result<MessageRow, DbErr> {
+) -> Result<Option<MessageRow>, DbErr> {
     let mention_ids: Vec<String> = mentions.iter().map(Uuid::to_string).collect();
+    // One statement: the conversation's last_message_at moves and the
+    // message is written, or neither when the conversation is not visible.
     let r = tx
         .conn()
         .query_one_raw(stmt(
             &format!(
-                "INSERT INTO messages (org_id, id, conversation_id, kind, body, author_user_id, \
+                "WITH touched AS (UPDATE conversations SET last_message_at = now(), updated_at = now() \
+                                   WHERE org_id = app_org() AND id = $2 RETURNING id) \
+                 INSERT INTO messages (org_id, id, conversation_id, kind, body, author_user_id, \
                    author_api_key_id, mentions, attachments) \
-                 VALUES (app_org(), $1, $2, $3, $4, $5, $6, $7::text[]::uuid[], $8) RETURNING {MSG}"
+                 SELECT app_org(), $1, touched.id, $3, $4, $5, $6, $7::text[]::uuid[], $8 FROM touched \
+                 RETURNING {MSG}"
             ),
             [
                 id.into(),
@@ -211,9 +203,8 @@ pub async fn add_message(
                 attachments.into(),
             ],
         ))
-        .await?
-        .ok_or(DbErr::RecordNotInserted)?;
-    message(&r)
+        .await?;
+    r.as_ref().map(message).transpose()
 }
 
 /// Oldest first, after the cursor.

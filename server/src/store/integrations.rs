@@ -83,6 +83,17 @@ pub async fn replace_secret(
     Ok(())
 }
 
+/// Deletes every secret of an integration (a reconnect starts clean).
+pub async fn clear_secrets(tx: &TenantTx, integration: Uuid) -> Result<(), DbErr> {
+    tx.conn()
+        .execute_raw(stmt(
+            "DELETE FROM integration_secrets WHERE org_id = app_org() AND integration_id = $1",
+            [integration.into()],
+        ))
+        .await?;
+    Ok(())
+}
+
 /// Every integration of the org, with which secret fields are set.
 pub async fn list(tx: &TenantTx) -> Result<Vec<IntegrationRow>, DbErr> {
     let rows = tx

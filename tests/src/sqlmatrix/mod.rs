@@ -371,7 +371,8 @@ pub async fn insert_columns(su: &impl ConnectionTrait, table: &str) -> Vec<Strin
 }
 
 /// The row as `s` would write it: columns that name the acting user or API
-/// key (`actor_*`, `author_*`) name the caller, and a per-user row
+/// key (`actor_*`, `author_*`, `created_by`, `invited_by`, `connected_by`)
+/// name the caller, and a per-user row
 /// (`user_id`) is the signed-in caller's own.
 pub fn as_written_by(row: &serde_json::Value, s: Settings) -> serde_json::Value {
     let mut row = row.clone();
@@ -382,6 +383,9 @@ pub fn as_written_by(row: &serde_json::Value, s: Settings) -> serde_json::Value 
         for (col, who) in [
             ("actor_user_id", s.user),
             ("author_user_id", s.user),
+            ("created_by", s.user),
+            ("invited_by", s.user),
+            ("connected_by", s.user),
             ("actor_api_key_id", s.api_key),
             ("author_api_key_id", s.api_key),
         ] {
