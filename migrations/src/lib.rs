@@ -67,6 +67,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261122_000009_review_hardening",
         up: include_str!("../sql/0009_review_hardening.up.sql"),
     },
+    Migration {
+        name: "m20261122_000010_rotate_oauth_states",
+        up: include_str!("../sql/0010_rotate_oauth_states.up.sql"),
+    },
 ];
 
 /// The names of every migration this binary knows, oldest first.

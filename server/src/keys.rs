@@ -164,6 +164,46 @@ pub async fn rotate(
         }
         tx.commit().await?;
     }
+    // PKCE verifiers of OAuth connects in flight, keyed by (org_id, id).
+    let mut last_state = (Uuid::nil(), Uuid::nil());
+    loop {
+        let tx = db.begin().await?;
+        let rows = tx
+            .query_all_raw(stmt(
+                "SELECT org_id, id, pkce_verifier FROM oauth_states WHERE (org_id, id) > ($1, $2) \
+                  ORDER BY org_id, id LIMIT $3 FOR UPDATE",
+                [last_state.0.into(), last_state.1.into(), batch.into()],
+            ))
+            .await?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in &rows {
+            let (org, id): (Uuid, Uuid) = (row.try_get("", "org_id")?, row.try_get("", "id")?);
+            let blob: Vec<u8> = row.try_get("", "pkce_verifier")?;
+            report.scanned += 1;
+            if !vault.needs_reencrypt(&blob) {
+                report.current += 1;
+            } else {
+                match vault.reencrypt(&crate::oauth::verifier_context(org, id), &blob) {
+                    Ok(new) => {
+                        tx.execute_raw(stmt(
+                            "UPDATE oauth_states SET pkce_verifier = $3 WHERE org_id = $1 AND id = $2",
+                            [org.into(), id.into(), new.into()],
+                        ))
+                        .await?;
+                        report.reencrypted += 1;
+                    }
+                    Err(e) => {
+                        tracing::error!(%org, state = %id, error = %e, "cannot re-encrypt");
+                        report.failed += 1;
+                    }
+                }
+            }
+            last_state = (org, id);
+        }
+        tx.commit().await?;
+    }
     db.close().await?;
     Ok(report)
 }

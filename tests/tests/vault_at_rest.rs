@@ -72,6 +72,20 @@ async fn key_rotation_reencrypts_every_secret_and_the_old_key_is_then_unneeded()
         .try_into()
         .unwrap();
     let new: [u8; 32] = rand::random();
+    // An OAuth connect in flight: its PKCE verifier is vault ciphertext too.
+    let old_vault = ochre_server::vault::Vault::new(&old, None);
+    let (org_uuid, state_row) = (uuid::Uuid::parse_str(&org).unwrap(), uuid::Uuid::now_v7());
+    let ctx = ochre_server::oauth::verifier_context(org_uuid, state_row);
+    let verifier = old_vault.encrypt(&ctx, b"pkce-verifier-in-flight").unwrap();
+    let su = app.superuser_db().await;
+    su.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO oauth_states (org_id, id, nonce, user_id, provider, pkce_verifier, expires_at) \
+         VALUES ($1, $2, 'nonce-in-flight-0001', $3, 'github', $4, now() + interval '10 minutes')",
+        [org_uuid.into(), state_row.into(), uuid::Uuid::parse_str(&owner.user_id).unwrap().into(), verifier.into()],
+    ))
+    .await
+    .unwrap();
     let vault = ochre_server::vault::Vault::new(&new, Some(&old));
     let owner_url = app.cluster.url(ochre_server::pg::OWNER_ROLE, &app.database);
     let report = ochre_server::keys::rotate(&owner_url, &vault, 1)
@@ -79,7 +93,7 @@ async fn key_rotation_reencrypts_every_secret_and_the_old_key_is_then_unneeded()
         .unwrap();
     assert_eq!(
         (report.scanned, report.reencrypted, report.failed),
-        (2, 2, 0),
+        (3, 3, 0),
         "{report}"
     );
     let again = ochre_server::keys::rotate(&owner_url, &vault, 1)
@@ -87,7 +101,7 @@ async fn key_rotation_reencrypts_every_secret_and_the_old_key_is_then_unneeded()
         .unwrap();
     assert_eq!(
         (again.reencrypted, again.current),
-        (0, 2),
+        (0, 3),
         "resuming skips rotated rows"
     );
     // Every row now names the new key and opens without the old one.

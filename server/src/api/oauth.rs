@@ -22,23 +22,14 @@ use crate::{
     oauth::{
         return_to::validate_return_to,
         state::{StateClaims, StateError, pkce_challenge_s256, pkce_verifier},
+        verifier_context,
     },
     state::AppState,
     store::{integrations as store, oauth as states},
-    vault::SecretContext,
 };
 
 /// A state is valid this long.
 pub const STATE_TTL_SECS: u64 = 600;
-
-fn verifier_context(org: Uuid, row: Uuid) -> SecretContext<'static> {
-    SecretContext {
-        org_id: org,
-        scope: "oauth_state",
-        owner_id: row,
-        field: "pkce_verifier",
-    }
-}
 
 fn bad(msg: impl Into<String>) -> ApiError {
     ApiError::InvalidArgument(msg.into())
