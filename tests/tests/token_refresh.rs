@@ -96,4 +96,25 @@ async fn one_tenants_revoked_grant_does_not_open_the_breaker_for_everyone() {
         5,
         "a 4xx is this integration's problem, not the provider's: no breaker"
     );
+    // Once the token has expired and cannot be refreshed, the integration says so.
+    let su = app.superuser_db().await;
+    use sea_orm::ConnectionTrait as _;
+    su.execute_unprepared(&format!(
+        "UPDATE integrations SET token_expires_at = now() - interval '1 hour' WHERE id = '{id}'"
+    ))
+    .await
+    .unwrap();
+    let listed = client(&app)
+        .list_integrations(with_auth(
+            ochre_sdk::v1::ListIntegrationsRequest {},
+            &owner.access_token,
+            Some(&org),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        listed.integrations[0].status,
+        ochre_sdk::v1::IntegrationStatus::TokenExpired as i32
+    );
 }

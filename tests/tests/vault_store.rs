@@ -121,6 +121,10 @@ async fn listing_integrations_shows_which_secrets_are_set_never_their_values() {
         .map(|f| f.field.as_str())
         .collect();
     assert_eq!(fields, ["api_key", "webhook_signing_secret"]);
+    assert_eq!(
+        list.integrations[0].status,
+        ochre_sdk::v1::IntegrationStatus::Connected as i32
+    );
     let bytes = list.encode_to_vec();
     for secret in [&key, &signing] {
         assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()));

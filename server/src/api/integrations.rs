@@ -4,9 +4,9 @@
 use ochre_sdk::v1::{
     CompleteOAuthConnectRequest, CompleteOAuthConnectResponse, ConnectIntegrationRequest,
     ConnectIntegrationResponse, DisconnectIntegrationRequest, DisconnectIntegrationResponse,
-    GetIntegrationTokenRequest, GetIntegrationTokenResponse, Integration, ListIntegrationsRequest,
-    ListIntegrationsResponse, ListProvidersRequest, ListProvidersResponse, SecretFieldInfo,
-    StartOAuthConnectRequest, StartOAuthConnectResponse,
+    GetIntegrationTokenRequest, GetIntegrationTokenResponse, Integration, IntegrationStatus,
+    ListIntegrationsRequest, ListIntegrationsResponse, ListProvidersRequest, ListProvidersResponse,
+    SecretFieldInfo, StartOAuthConnectRequest, StartOAuthConnectResponse,
     integration_service_server::IntegrationService,
 };
 use serde_json::json;
@@ -65,6 +65,12 @@ pub fn integration_message(i: &IntegrationRow) -> Integration {
                 updated_at: Some(ts(*at)),
             })
             .collect(),
+        status: if i.token_expires_at.is_some_and(|t| t <= chrono::Utc::now()) {
+            IntegrationStatus::TokenExpired
+        } else {
+            IntegrationStatus::Connected
+        } as i32,
+        token_expires_at: i.token_expires_at.map(ts),
     }
 }
 

@@ -20,6 +20,7 @@ pub struct IntegrationRow {
     pub connected_by: Option<Uuid>,
     pub connected_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub token_expires_at: Option<DateTime<Utc>>,
     /// (field, updated_at) of every secret set.
     pub secret_fields: Vec<(String, DateTime<Utc>)>,
 }
@@ -33,6 +34,7 @@ fn integration(r: &QueryResult) -> Result<IntegrationRow, DbErr> {
         connected_by: r.try_get("", "connected_by")?,
         connected_at: r.try_get("", "connected_at")?,
         updated_at: r.try_get("", "updated_at")?,
+        token_expires_at: r.try_get("", "token_expires_at")?,
         secret_fields: Vec::new(),
     })
 }
@@ -99,7 +101,8 @@ pub async fn list(tx: &TenantTx) -> Result<Vec<IntegrationRow>, DbErr> {
     let rows = tx
         .conn()
         .query_all_raw(stmt(
-            "SELECT id, provider, external_account, scopes, connected_by, connected_at, updated_at \
+            "SELECT id, provider, external_account, scopes, connected_by, connected_at, updated_at, \
+                    token_expires_at \
                FROM integrations WHERE org_id = app_org() ORDER BY provider",
             [],
         ))
