@@ -31,6 +31,13 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
+impl ApiError {
+    /// INVALID_ARGUMENT with a message safe to show.
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        ApiError::InvalidArgument(msg.into())
+    }
+}
+
 impl From<DbErr> for ApiError {
     /// The one place database errors are classified. Messages of errors our
     /// own SQL functions raise are shown; anything else is logged only.

@@ -4,14 +4,13 @@
 //! batches, each batch in its own transaction, so an interrupted rotation
 //! is simply run again: rows already under the current key are skipped.
 
-use sea_orm::{
-    ConnectionTrait as _, Database, DbBackend, DbErr, Statement, TransactionTrait as _, Value,
-};
+use sea_orm::{ConnectionTrait as _, Database, DbErr, TransactionTrait as _};
 use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
 use crate::{
     api::secret_context,
+    db::stmt,
     vault::{SecretContext, Vault},
 };
 
@@ -36,10 +35,6 @@ impl std::fmt::Display for RotationReport {
             self.scanned, self.reencrypted, self.current, self.failed
         )
     }
-}
-
-fn stmt(sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
 }
 
 fn totp_context(user: Uuid, field: &str) -> SecretContext<'_> {

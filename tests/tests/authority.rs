@@ -136,6 +136,14 @@ async fn an_api_key_cannot_mint_keys_or_manage_members() {
         .remove_member(with_auth(remove, &key, None))
         .await;
     assert_eq!(code_of(&r), Code::PermissionDenied);
+    let promote = UpdateMemberRoleRequest {
+        user_id: agent.user_id.clone(),
+        role: Role::Admin as i32,
+    };
+    let r = member_client(&app)
+        .update_member_role(with_auth(promote, &key, None))
+        .await;
+    assert_eq!(code_of(&r), Code::PermissionDenied);
     let email = unique_email();
     let r = member_client(&app)
         .create_invitation(with_auth(
@@ -236,4 +244,70 @@ async fn a_revoked_session_cannot_be_revived_even_through_sql() {
         .execute_unprepared("UPDATE sessions SET revoked_at = NULL")
         .await;
     assert!(matches!(&revived, Ok(r) if r.rows_affected() == 0) || revived.is_err());
+}
+
+#[tokio::test]
+async fn a_member_of_a_deleted_org_has_no_role_there() {
+    let app = spawn_app().await;
+    let owner = signup_and_login(&app, &unique_email()).await;
+    let org = create_org(&app, &owner, "Deleted").await;
+    let other = create_org(&app, &owner, "Alive").await;
+    let su = app.superuser_db().await;
+    su.execute_unprepared(&format!(
+        "UPDATE orgs SET deleted_at = now(), purge_after = now() + interval '30 days' WHERE id = '{org}'"
+    ))
+    .await
+    .unwrap();
+    let mut orgs = org_client(&app);
+    let r = orgs
+        .get_org(with_auth(GetOrgRequest {}, &owner.access_token, Some(&org)))
+        .await;
+    assert_eq!(code_of(&r), Code::PermissionDenied);
+    let r = orgs
+        .get_org(with_auth(
+            GetOrgRequest {},
+            &owner.access_token,
+            Some(&other),
+        ))
+        .await;
+    assert_eq!(code_of(&r), Code::Ok);
+}
+
+#[tokio::test]
+async fn an_admin_cannot_write_a_key_in_another_members_name() {
+    let app = spawn_app().await;
+    let owner = signup_and_login(&app, &unique_email()).await;
+    let org = create_org(&app, &owner, "Forgery").await;
+    let admin = add_member(&app, &owner, &org, Role::Admin).await;
+    let db = app.app_db().await;
+    let insert = |created_by: &str| {
+        format!(
+            "INSERT INTO api_keys (org_id, id, name, role, key_hash, prefix, created_by) \
+             VALUES ('{org}', gen_random_uuid(), 'k', 'agent', \
+                     decode(md5(random()::text) || md5(random()::text), 'hex'), 'ochre_sk_x', '{created_by}')"
+        )
+    };
+    for (created_by, allowed) in [
+        (owner.user_id.as_str(), false),
+        (admin.user_id.as_str(), true),
+    ] {
+        let tx = db.begin().await.unwrap();
+        tx.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)",
+            [org.clone().into(), admin.user_id.clone().into()],
+        ))
+        .await
+        .unwrap();
+        let r = tx.execute_unprepared(&insert(created_by)).await;
+        if allowed {
+            assert_eq!(r.unwrap().rows_affected(), 1, "in their own name");
+        } else {
+            let err = r.unwrap_err().to_string();
+            assert!(
+                err.contains("row-level security"),
+                "in the owner's name: {err}"
+            );
+        }
+    }
 }

@@ -183,3 +183,53 @@ async fn an_unconfigured_or_non_oauth_provider_cannot_start() {
         Code::InvalidArgument
     );
 }
+
+#[tokio::test]
+async fn a_reconnect_replaces_the_grants_tokens_and_keeps_pasted_secrets() {
+    let (app, p, owner, org) = setup().await;
+    let pasted = ochre_sdk::v1::ConnectIntegrationRequest {
+        provider: "github".into(),
+        external_account: String::new(),
+        secrets: HashMap::from([(
+            "webhook_signing_secret".to_owned(),
+            "whsec-pasted".to_owned(),
+        )]),
+    };
+    client(&app)
+        .connect_integration(with_auth(pasted, &owner.access_token, Some(&org)))
+        .await
+        .unwrap();
+    let fields = |done: ochre_sdk::v1::CompleteOAuthConnectResponse| -> Vec<String> {
+        done.integration
+            .unwrap()
+            .secret_fields
+            .into_iter()
+            .map(|f| f.field)
+            .collect()
+    };
+    let (url, state) = start(&app, &owner, &org, "github", "/").await.unwrap();
+    let first = complete(&app, &owner, &org, &state, &p.approve(&url))
+        .await
+        .unwrap();
+    assert_eq!(
+        fields(first),
+        ["access_token", "refresh_token", "webhook_signing_secret"]
+    );
+
+    // The provider's new grant has no refresh token: the old one must not survive.
+    p.memory.lock().unwrap().omit_refresh = true;
+    let (url, state) = start(&app, &owner, &org, "github", "/").await.unwrap();
+    let second = complete(&app, &owner, &org, &state, &p.approve(&url))
+        .await
+        .unwrap();
+    let id = second.integration.as_ref().unwrap().id.clone();
+    assert_eq!(fields(second), ["access_token", "webhook_signing_secret"]);
+    let req = GetIntegrationTokenRequest {
+        integration_id: id,
+        field: "webhook_signing_secret".into(),
+    };
+    let kept = client(&app)
+        .get_integration_token(with_auth(req, &owner.access_token, Some(&org)))
+        .await;
+    assert_eq!(kept.unwrap().into_inner().value, "whsec-pasted");
+}

@@ -34,16 +34,12 @@ impl ConversationApi {
     }
 }
 
-fn bad(msg: &str) -> ApiError {
-    ApiError::InvalidArgument(msg.to_owned())
-}
-
 fn channel(v: i32) -> Result<&'static str, ApiError> {
     match Channel::try_from(v) {
         Ok(Channel::Email) => Ok("email"),
         Ok(Channel::Chat) => Ok("chat"),
         Ok(Channel::Slack) => Ok("slack"),
-        _ => Err(bad("channel must be EMAIL, CHAT or SLACK")),
+        _ => Err(ApiError::invalid("channel must be EMAIL, CHAT or SLACK")),
     }
 }
 
@@ -52,7 +48,7 @@ fn status(v: i32) -> Result<&'static str, ApiError> {
         Ok(ConversationStatus::Open) => Ok("open"),
         Ok(ConversationStatus::Pending) => Ok("pending"),
         Ok(ConversationStatus::Closed) => Ok("closed"),
-        _ => Err(bad("status must be OPEN, PENDING or CLOSED")),
+        _ => Err(ApiError::invalid("status must be OPEN, PENDING or CLOSED")),
     }
 }
 
@@ -63,7 +59,7 @@ fn kind(v: i32) -> Result<&'static str, ApiError> {
         Ok(MessageKind::OutboundReply) => Ok("outbound_reply"),
         Ok(MessageKind::InternalNote) => Ok("internal_note"),
         Ok(MessageKind::AiDraft) => Ok("ai_draft"),
-        _ => Err(bad("kind must be a known message kind")),
+        _ => Err(ApiError::invalid("kind must be a known message kind")),
     }
 }
 
@@ -117,7 +113,7 @@ fn message(m: &MessageRow) -> Message {
 }
 
 fn not_member() -> ApiError {
-    bad("assignee must be a member of this org")
+    ApiError::invalid("assignee must be a member of this org")
 }
 
 #[tonic::async_trait]
@@ -235,7 +231,9 @@ impl ConversationService for ConversationApi {
             Some(a) => Some(Some(Uuid::parse_str(a).map_err(|_| not_member())?)),
         };
         if new_status.is_none() && assignee.is_none() {
-            return Err(bad("nothing to update: set status and/or assignee_user_id").into());
+            return Err(
+                ApiError::invalid("nothing to update: set status and/or assignee_user_id").into(),
+            );
         }
         p.require_org()?;
         let tx = self
@@ -272,12 +270,12 @@ impl ConversationService for ConversationApi {
         let kind = kind(req.kind)?;
         validate::body(&req.body)?;
         if req.mention_user_ids.len() > validate::MAX_MENTIONS {
-            return Err(bad("at most 50 mentions").into());
+            return Err(ApiError::invalid("at most 50 mentions").into());
         }
         let mut mentions = Vec::with_capacity(req.mention_user_ids.len());
         for m in &req.mention_user_ids {
-            let user =
-                Uuid::parse_str(m).map_err(|_| bad("mentions must be members of this org"))?;
+            let user = Uuid::parse_str(m)
+                .map_err(|_| ApiError::invalid("mentions must be members of this org"))?;
             if !mentions.contains(&user) {
                 mentions.push(user);
             }
@@ -300,7 +298,7 @@ impl ConversationService for ConversationApi {
                 .map_err(ApiError::from)?
                 != mentions.len()
         {
-            return Err(bad("mentions must be members of this org").into());
+            return Err(ApiError::invalid("mentions must be members of this org").into());
         }
         let row = store::add_message(
             &tx,

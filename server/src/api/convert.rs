@@ -53,10 +53,4 @@ pub fn membership(row: &MembershipRow) -> OrgMembership {
     }
 }
 
-/// Seconds since the epoch.
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+pub use crate::identity::unix_now;

@@ -74,10 +74,6 @@ pub fn integration_message(i: &IntegrationRow) -> Integration {
     }
 }
 
-fn bad(msg: impl Into<String>) -> ApiError {
-    ApiError::InvalidArgument(msg.into())
-}
-
 #[tonic::async_trait]
 impl IntegrationService for IntegrationApi {
     async fn list_providers(
@@ -116,20 +112,30 @@ impl IntegrationService for IntegrationApi {
         let p = principal(&request)?;
         let req = request.get_ref();
         let spec = catalog::provider(&req.provider)
-            .ok_or_else(|| bad("provider is not in the catalog"))?;
+            .ok_or_else(|| ApiError::invalid("provider is not in the catalog"))?;
         let account = req.external_account.trim();
         if account.chars().count() > 200 || account.chars().any(char::is_control) {
-            return Err(bad("external_account must be at most 200 printable characters").into());
+            return Err(ApiError::invalid(
+                "external_account must be at most 200 printable characters",
+            )
+            .into());
         }
         if req.secrets.is_empty() {
-            return Err(bad("secrets must name at least one field").into());
+            return Err(ApiError::invalid("secrets must name at least one field").into());
         }
         for (field, value) in &req.secrets {
             if !spec.secret_fields.contains(&field.as_str()) {
-                return Err(bad(format!("{field} is not a secret field of {}", spec.id)).into());
+                return Err(ApiError::invalid(format!(
+                    "{field} is not a secret field of {}",
+                    spec.id
+                ))
+                .into());
             }
             if value.is_empty() || value.len() > MAX_SECRET_BYTES {
-                return Err(bad(format!("{field} must be 1 to {MAX_SECRET_BYTES} bytes")).into());
+                return Err(ApiError::invalid(format!(
+                    "{field} must be 1 to {MAX_SECRET_BYTES} bytes"
+                ))
+                .into());
             }
         }
         let (org, _) = p.require_org()?;
@@ -171,11 +177,7 @@ impl IntegrationService for IntegrationApi {
         )
         .await
         .map_err(ApiError::from)?;
-        let row = store::list(&tx)
-            .await
-            .map_err(ApiError::from)?
-            .into_iter()
-            .find(|i| i.id == id);
+        let row = store::get(&tx, id).await.map_err(ApiError::from)?;
         tx.commit().await.map_err(ApiError::from)?;
         tracing::info!(org_id = %org, integration_id = %id, provider = spec.id, "integration connected");
         Ok(Response::new(ConnectIntegrationResponse {
@@ -240,18 +242,32 @@ impl IntegrationService for IntegrationApi {
         let id = parse_id("integration_id", &request.get_ref().integration_id)?;
         let field = request.get_ref().field.as_str();
         if field.is_empty() || field.len() > 64 {
-            return Err(bad("field is required").into());
+            return Err(ApiError::invalid("field is required").into());
         }
         let (org, _) = p.require_org()?;
-        if field == "access_token" {
-            super::refresh::refresh_if_expiring(&self.state, &p, org, id).await?;
-        }
-        let tx = self
+        let mut tx = self
             .state
             .db
             .scoped(p.scope())
             .await
             .map_err(ApiError::from)?;
+        // The common case costs one query in this transaction; only a token
+        // that is due takes the refresh path (its own transaction and lock).
+        let margin = super::refresh::REFRESH_MARGIN_SECS;
+        if field == "access_token"
+            && store::token_due(&tx, id, margin)
+                .await
+                .map_err(ApiError::from)?
+        {
+            drop(tx);
+            super::refresh::refresh_if_expiring(&self.state, &p, org, id).await?;
+            tx = self
+                .state
+                .db
+                .scoped(p.scope())
+                .await
+                .map_err(ApiError::from)?;
+        }
         let (blob, updated_at) = store::read_secret(&tx, id, field, Uuid::now_v7(), p.client_ip())
             .await
             .map_err(|e| match ApiError::from(e) {

@@ -31,10 +31,6 @@ use crate::{
 /// A state is valid this long.
 pub const STATE_TTL_SECS: u64 = 600;
 
-fn bad(msg: impl Into<String>) -> ApiError {
-    ApiError::InvalidArgument(msg.into())
-}
-
 pub async fn start(
     state: &AppState,
     request: Request<StartOAuthConnectRequest>,
@@ -43,9 +39,9 @@ pub async fn start(
     let req = request.get_ref();
     let spec = catalog::provider(&req.provider)
         .filter(|s| s.oauth)
-        .ok_or_else(|| bad("provider is not an OAuth provider of the catalog"))?;
+        .ok_or_else(|| ApiError::invalid("provider is not an OAuth provider of the catalog"))?;
     let return_to = validate_return_to(&state.oauth.public_url, &req.return_to)
-        .map_err(|e| bad(format!("return_to is refused: {e}")))?;
+        .map_err(|e| ApiError::invalid(format!("return_to is refused: {e}")))?;
     let client = state.oauth.clients.get(spec.id).ok_or_else(|| {
         ApiError::FailedPrecondition(format!(
             "{} is not configured on this server (OCHRE_OAUTH_CLIENTS)",
@@ -107,15 +103,15 @@ pub async fn complete(
     let p = principal(&request)?;
     let req = request.get_ref();
     if req.code.is_empty() || req.code.len() > 2048 {
-        return Err(bad("code is required").into());
+        return Err(ApiError::invalid("code is required").into());
     }
     let claims = state
         .oauth
         .signer
         .verify(&req.state, unix_now())
         .map_err(|e| match e {
-            StateError::Expired => bad("the OAuth state has expired: start again"),
-            _ => bad("the OAuth state is not valid"),
+            StateError::Expired => ApiError::invalid("the OAuth state has expired: start again"),
+            _ => ApiError::invalid("the OAuth state is not valid"),
         })?;
     let (org, _) = p.require_org()?;
     let user = p.require_user()?;
@@ -127,7 +123,8 @@ pub async fn complete(
     let client = state.oauth.clients.get(&claims.provider).ok_or_else(|| {
         ApiError::FailedPrecondition(format!("{} is not configured", claims.provider))
     })?;
-    let spec = catalog::provider(&claims.provider).ok_or_else(|| bad("unknown provider"))?;
+    let spec =
+        catalog::provider(&claims.provider).ok_or_else(|| ApiError::invalid("unknown provider"))?;
     // Single use: the state is consumed before the exchange, whatever follows.
     let tx = state.db.scoped(p.scope()).await.map_err(ApiError::from)?;
     let (row, blob) = states::consume(&tx, &claims.nonce, spec.id)
@@ -193,9 +190,10 @@ pub async fn complete(
     )
     .await
     .map_err(ApiError::from)?;
-    // A reconnect replaces the whole token set: no refresh token of an
-    // earlier grant survives it.
-    store::clear_secrets(&tx, id)
+    // A reconnect replaces the grant's token set: no refresh token of an
+    // earlier grant survives it (pasted secrets such as the webhook signing
+    // secret are not part of the grant and stay).
+    store::clear_secrets(&tx, id, &["access_token", "refresh_token"])
         .await
         .map_err(ApiError::from)?;
     let mut fields = vec![("access_token", tokens.access_token.clone())];
@@ -227,11 +225,7 @@ pub async fn complete(
     )
     .await
     .map_err(ApiError::from)?;
-    let row = store::list(&tx)
-        .await
-        .map_err(ApiError::from)?
-        .into_iter()
-        .find(|i| i.id == id);
+    let row = store::get(&tx, id).await.map_err(ApiError::from)?;
     tx.commit().await.map_err(ApiError::from)?;
     tracing::info!(org_id = %org, integration_id = %id, provider = spec.id, "integration connected through OAuth");
     Ok(CompleteOAuthConnectResponse {

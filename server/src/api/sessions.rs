@@ -26,6 +26,18 @@ pub const ADDRESS_LOCK_THRESHOLD: i32 = 50;
 /// Refresh tokens (and so sessions) live this long.
 pub const SESSION_DAYS: i32 = 30;
 
+/// The throttle key of a client address: an IPv6 client controls its whole
+/// /64, so the /64 is throttled.
+fn address_key(ip: std::net::IpAddr) -> String {
+    match ip.to_canonical() {
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("ip:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        v4 => format!("ip:{v4}"),
+    }
+}
+
 fn bad_credentials() -> Status {
     Status::unauthenticated("invalid email or password")
 }
@@ -52,14 +64,7 @@ pub async fn login(
     let email = normalize_email(&req.email).unwrap_or_else(|| req.email.trim().to_lowercase());
     let email_key = format!("email:{}", email.chars().take(254).collect::<String>());
     let mut keys = vec![email_key.clone()];
-    // An IPv6 client controls its whole /64: throttle the /64.
-    let ip_key = ip.map(|ip| match ip {
-        std::net::IpAddr::V6(v6) => {
-            let s = v6.segments();
-            format!("ip:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-        v4 => format!("ip:{v4}"),
-    });
+    let ip_key = ip.map(address_key);
     keys.extend(ip_key.clone());
     if state
         .db
@@ -187,5 +192,26 @@ pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<RefreshRes
             "this refresh token was already used: the session has been revoked, sign in again",
         )),
         RefreshOutcome::Invalid => Err(Status::unauthenticated("invalid or expired refresh token")),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::address_key;
+
+    #[test]
+    fn ipv6_clients_are_throttled_per_slash_64_and_ipv4_per_address() {
+        let a = address_key("2001:db8:1:2:aaaa::1".parse().unwrap());
+        let b = address_key("2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap());
+        let other = address_key("2001:db8:1:3::1".parse().unwrap());
+        assert_eq!(a, b);
+        assert_eq!(a, "ip:2001:db8:1:2::/64");
+        assert_ne!(a, other);
+        let mapped = address_key("::ffff:203.0.113.7".parse().unwrap());
+        assert_eq!(
+            mapped, "ip:203.0.113.7",
+            "an IPv4-mapped address is its IPv4 address"
+        );
     }
 }

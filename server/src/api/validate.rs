@@ -15,16 +15,12 @@ pub const MAX_SUBJECT_CHARS: usize = 500;
 pub const MAX_CUSTOM_FIELDS: usize = 100;
 pub const MAX_CUSTOM_STRING: usize = 2048;
 
-fn bad(msg: impl Into<String>) -> ApiError {
-    ApiError::InvalidArgument(msg.into())
-}
-
 pub fn body(body: &str) -> Result<(), ApiError> {
     if body.is_empty() {
-        return Err(bad("body is required"));
+        return Err(ApiError::invalid("body is required"));
     }
     if body.len() > MAX_BODY_BYTES {
-        return Err(bad(format!(
+        return Err(ApiError::invalid(format!(
             "body is too large ({MAX_BODY_BYTES} bytes at most)"
         )));
     }
@@ -34,7 +30,7 @@ pub fn body(body: &str) -> Result<(), ApiError> {
 pub fn subject(subject: &str) -> Result<String, ApiError> {
     let subject = subject.trim();
     if subject.chars().count() > MAX_SUBJECT_CHARS || subject.chars().any(|c| c.is_control()) {
-        return Err(bad(format!(
+        return Err(ApiError::invalid(format!(
             "subject must be at most {MAX_SUBJECT_CHARS} printable characters"
         )));
     }
@@ -44,7 +40,9 @@ pub fn subject(subject: &str) -> Result<String, ApiError> {
 pub fn name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.chars().count() > 200 || name.chars().any(|c| c.is_control()) {
-        return Err(bad("name must be at most 200 printable characters"));
+        return Err(ApiError::invalid(
+            "name must be at most 200 printable characters",
+        ));
     }
     Ok(name.to_owned())
 }
@@ -56,7 +54,9 @@ pub fn phone(phone: &str) -> Result<String, ApiError> {
             .chars()
             .all(|c| c.is_ascii_digit() || " +-().".contains(c));
     if !ok {
-        return Err(bad("phone must be at most 50 digits, spaces and + - ( ) ."));
+        return Err(ApiError::invalid(
+            "phone must be at most 50 digits, spaces and + - ( ) .",
+        ));
     }
     Ok(phone.to_owned())
 }
@@ -64,11 +64,14 @@ pub fn phone(phone: &str) -> Result<String, ApiError> {
 /// Attachments as stored (a JSON array of metadata objects).
 pub fn attachments(list: &[Attachment]) -> Result<Json, ApiError> {
     if list.len() > MAX_ATTACHMENTS {
-        return Err(bad(format!("at most {MAX_ATTACHMENTS} attachments")));
+        return Err(ApiError::invalid(format!(
+            "at most {MAX_ATTACHMENTS} attachments"
+        )));
     }
     let mut out = Vec::with_capacity(list.len());
     for (i, a) in list.iter().enumerate() {
-        let f = |field: &str, why: &str| bad(format!("attachments[{i}].{field} {why}"));
+        let f =
+            |field: &str, why: &str| ApiError::invalid(format!("attachments[{i}].{field} {why}"));
         let name = a.file_name.as_str();
         if name.is_empty()
             || name.chars().count() > 255
@@ -135,7 +138,9 @@ pub fn attachments_from(json: &Json) -> Vec<Attachment> {
 /// Custom fields as stored: `{"key": {"s": ".."} | {"n": 1.0} | {"b": true} | {"t": [secs, nanos]}}`.
 pub fn custom_fields(fields: &HashMap<String, CustomFieldValue>) -> Result<Json, ApiError> {
     if fields.len() > MAX_CUSTOM_FIELDS {
-        return Err(bad(format!("at most {MAX_CUSTOM_FIELDS} custom fields")));
+        return Err(ApiError::invalid(format!(
+            "at most {MAX_CUSTOM_FIELDS} custom fields"
+        )));
     }
     let mut out = Map::new();
     for (key, value) in fields {
@@ -144,7 +149,7 @@ pub fn custom_fields(fields: &HashMap<String, CustomFieldValue>) -> Result<Json,
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !key_ok {
-            return Err(bad(
+            return Err(ApiError::invalid(
                 "custom field keys must be 1 to 64 characters of a-z, 0-9 and _",
             ));
         }
@@ -153,17 +158,23 @@ pub fn custom_fields(fields: &HashMap<String, CustomFieldValue>) -> Result<Json,
                 json!({ "s": s })
             }
             Some(Value::StringValue(_)) => {
-                return Err(bad(format!(
+                return Err(ApiError::invalid(format!(
                     "custom field {key}: strings are at most {MAX_CUSTOM_STRING} characters"
                 )));
             }
             Some(Value::NumberValue(n)) if n.is_finite() => json!({ "n": n }),
             Some(Value::NumberValue(_)) => {
-                return Err(bad(format!("custom field {key}: the number is not finite")));
+                return Err(ApiError::invalid(format!(
+                    "custom field {key}: the number is not finite"
+                )));
             }
             Some(Value::BoolValue(b)) => json!({ "b": b }),
             Some(Value::TimestampValue(t)) => json!({ "t": [t.seconds, t.nanos] }),
-            None => return Err(bad(format!("custom field {key} has no value"))),
+            None => {
+                return Err(ApiError::invalid(format!(
+                    "custom field {key} has no value"
+                )));
+            }
         };
         out.insert(key.clone(), stored);
     }

@@ -193,7 +193,7 @@ impl Gate {
     ) -> Result<Principal, Status> {
         let claims = self
             .signer
-            .verify(token, now())
+            .verify(token, crate::identity::unix_now())
             .map_err(|_| unauthenticated("invalid or expired access token"))?;
         let org = match rule {
             Rule::Roles(_) => Some(org.ok_or_else(|| {
@@ -297,13 +297,6 @@ fn client_ip<B>(req: &http::Request<B>) -> Option<IpAddr> {
         .get::<tonic::transport::server::TcpConnectInfo>()
         .and_then(|info| info.remote_addr())
         .map(|addr| addr.ip().to_canonical())
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 async fn drain<B: HttpBody + Unpin>(mut body: B) {

@@ -74,6 +74,15 @@ impl Db {
     }
 }
 
+/// A raw Postgres statement with bound values (the one helper every
+/// storage and gate function builds its SQL with).
+pub(crate) fn stmt(
+    sql: &str,
+    values: impl IntoIterator<Item = sea_orm::Value>,
+) -> sea_orm::Statement {
+    sea_orm::Statement::from_sql_and_values(sea_orm::DbBackend::Postgres, sql, values)
+}
+
 /// Applies every pending migration as the owner role.
 pub async fn migrate(owner_url: &SecretString) -> Result<(), DbErr> {
     let db = Database::connect(options(owner_url, 2)).await?;

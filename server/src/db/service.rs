@@ -4,14 +4,10 @@
 //! function answers one question and returns only what its caller needs.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait as _, DbBackend, DbErr, Statement, TransactionTrait as _, Value};
+use sea_orm::{ConnectionTrait as _, DbErr, TransactionTrait as _};
 use uuid::Uuid;
 
-use super::Db;
-
-fn stmt(sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
-}
+use super::{Db, stmt};
 
 /// What an active session may do in the org it asked for.
 #[derive(Debug, Clone)]

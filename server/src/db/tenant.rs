@@ -6,9 +6,7 @@
 //! by sign-up for the account being created; storage functions take the
 //! [`TenantTx`] it opens.
 
-use sea_orm::{
-    ConnectionTrait as _, DatabaseTransaction, DbBackend, DbErr, Statement, TransactionTrait as _,
-};
+use sea_orm::{ConnectionTrait as _, DatabaseTransaction, DbErr, TransactionTrait as _};
 use uuid::Uuid;
 
 use super::Db;
@@ -88,8 +86,7 @@ impl Db {
     /// statement setting all three caller settings.
     pub async fn scoped(&self, scope: Scope) -> Result<TenantTx, DbErr> {
         let tx = self.app.begin().await?;
-        tx.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
+        tx.execute_raw(super::stmt(
             "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true), \
                     set_config('app.api_key_id', $3, true)",
             [

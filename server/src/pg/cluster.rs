@@ -230,16 +230,6 @@ impl Cluster {
         self.port
     }
 
-    /// The directory holding the Unix socket.
-    pub fn socket_dir(&self) -> PathBuf {
-        self.root.join("run")
-    }
-
-    /// The superuser's role name (the cluster's OS user).
-    pub fn superuser(&self) -> &str {
-        &self.user.name
-    }
-
     /// A URL for the superuser over loopback TCP.
     pub fn superuser_url(&self, database: &str) -> SecretString {
         self.url(
@@ -411,5 +401,28 @@ async fn run_as(user: &OsUser, cmd: &mut Command, step: &'static str) -> Result<
             step,
             detail: detail.trim().chars().take(800).collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Cluster, ClusterError};
+
+    #[tokio::test]
+    async fn a_data_directory_with_shell_characters_is_refused_before_anything_runs() {
+        for bad in [
+            "/tmp/ochre-$(id)",
+            "/tmp/ochre-`id`",
+            "/tmp/och re",
+            "/tmp/ochre;id",
+            "/tmp/ochre\\x",
+        ] {
+            let err = Cluster::start(std::path::Path::new(bad)).await.err();
+            assert!(
+                matches!(err, Some(ClusterError::BadPath(..))),
+                "{bad}: {err:?}"
+            );
+            assert!(!std::path::Path::new(bad).exists(), "{bad} was created");
+        }
     }
 }

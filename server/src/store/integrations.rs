@@ -85,12 +85,14 @@ pub async fn replace_secret(
     Ok(())
 }
 
-/// Deletes every secret of an integration (a reconnect starts clean).
-pub async fn clear_secrets(tx: &TenantTx, integration: Uuid) -> Result<(), DbErr> {
+/// Deletes the named secrets of an integration.
+pub async fn clear_secrets(tx: &TenantTx, integration: Uuid, fields: &[&str]) -> Result<(), DbErr> {
+    let fields: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
     tx.conn()
         .execute_raw(stmt(
-            "DELETE FROM integration_secrets WHERE org_id = app_org() AND integration_id = $1",
-            [integration.into()],
+            "DELETE FROM integration_secrets \
+              WHERE org_id = app_org() AND integration_id = $1 AND field = ANY($2)",
+            [integration.into(), fields.into()],
         ))
         .await?;
     Ok(())
@@ -98,13 +100,23 @@ pub async fn clear_secrets(tx: &TenantTx, integration: Uuid) -> Result<(), DbErr
 
 /// Every integration of the org, with which secret fields are set.
 pub async fn list(tx: &TenantTx) -> Result<Vec<IntegrationRow>, DbErr> {
+    select(tx, None).await
+}
+
+/// One integration of the org.
+pub async fn get(tx: &TenantTx, id: Uuid) -> Result<Option<IntegrationRow>, DbErr> {
+    Ok(select(tx, Some(id)).await?.pop())
+}
+
+async fn select(tx: &TenantTx, only: Option<Uuid>) -> Result<Vec<IntegrationRow>, DbErr> {
     let rows = tx
         .conn()
         .query_all_raw(stmt(
             "SELECT id, provider, external_account, scopes, connected_by, connected_at, updated_at, \
                     token_expires_at \
-               FROM integrations WHERE org_id = app_org() ORDER BY provider",
-            [],
+               FROM integrations WHERE org_id = app_org() AND ($1::uuid IS NULL OR id = $1) \
+              ORDER BY provider",
+            [only.into()],
         ))
         .await?;
     let mut out: Vec<IntegrationRow> = rows.iter().map(integration).collect::<Result<_, _>>()?;
@@ -112,8 +124,8 @@ pub async fn list(tx: &TenantTx) -> Result<Vec<IntegrationRow>, DbErr> {
         .conn()
         .query_all_raw(stmt(
             "SELECT integration_id, field, updated_at FROM integration_secrets \
-              WHERE org_id = app_org() ORDER BY field",
-            [],
+              WHERE org_id = app_org() AND ($1::uuid IS NULL OR integration_id = $1) ORDER BY field",
+            [only.into()],
         ))
         .await?;
     for s in secrets {
@@ -124,6 +136,19 @@ pub async fn list(tx: &TenantTx) -> Result<Vec<IntegrationRow>, DbErr> {
         }
     }
     Ok(out)
+}
+
+/// Whether the stored access token expires within `margin_secs`.
+pub async fn token_due(tx: &TenantTx, id: Uuid, margin_secs: i64) -> Result<bool, DbErr> {
+    let r = tx
+        .conn()
+        .query_one_raw(stmt(
+            "SELECT 1 AS due FROM integrations WHERE org_id = app_org() AND id = $1 \
+               AND token_expires_at < now() + make_interval(secs => $2)",
+            [id.into(), (margin_secs as f64).into()],
+        ))
+        .await?;
+    Ok(r.is_some())
 }
 
 /// Deletes an integration and (by cascade) its secrets; false when not visible.

@@ -64,7 +64,14 @@ pub async fn list(tx: &TenantTx) -> Result<Vec<MemberRow>, DbErr> {
 }
 
 pub async fn get(tx: &TenantTx, user_id: Uuid) -> Result<Option<MemberRow>, DbErr> {
-    Ok(list(tx).await?.into_iter().find(|m| m.user_id == user_id))
+    let r = tx
+        .conn()
+        .query_one_raw(stmt(
+            "SELECT user_id, email, display_name, role, joined_at FROM org_members() WHERE user_id = $1",
+            [user_id.into()],
+        ))
+        .await?;
+    r.as_ref().map(member).transpose()
 }
 
 pub async fn set_role(tx: &TenantTx, user_id: Uuid, role: &str) -> Result<(), DbErr> {

@@ -10,8 +10,4 @@ pub mod oauth;
 pub mod orgs;
 pub mod users;
 
-use sea_orm::{DbBackend, Statement, Value};
-
-pub(crate) fn stmt(sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
-}
+pub(crate) use crate::db::stmt;

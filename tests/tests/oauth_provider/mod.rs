@@ -39,6 +39,8 @@ pub struct Memory {
     pub fail_refresh: bool,
     /// `expires_in` of tokens issued by the code exchange.
     pub first_expires_in: Option<i64>,
+    /// Issue access tokens without a refresh token.
+    pub omit_refresh: bool,
 }
 
 pub type Shared = Arc<Mutex<Memory>>;
@@ -54,10 +56,13 @@ pub fn issue(memory: &mut Memory, expires_in: i64) -> Reply {
     let id = uuid::Uuid::new_v4().simple();
     let refresh = format!("prov-refresh-{id}");
     memory.refresh_tokens.push(refresh.clone());
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "access_token": format!("prov-access-{id}"), "refresh_token": refresh,
         "expires_in": expires_in, "token_type": "bearer",
     });
+    if memory.omit_refresh {
+        body.as_object_mut().map(|o| o.remove("refresh_token"));
+    }
     (StatusCode::OK, Json(body))
 }
 
