@@ -38,6 +38,18 @@ impl ApiError {
     }
 }
 
+impl From<crate::db::DbError> for ApiError {
+    fn from(err: crate::db::DbError) -> Self {
+        ApiError::from(err.0)
+    }
+}
+
+impl From<crate::db::DbError> for Status {
+    fn from(err: crate::db::DbError) -> Self {
+        ApiError::from(err).into()
+    }
+}
+
 impl From<DbErr> for ApiError {
     /// The one place database errors are classified. Messages of errors our
     /// own SQL functions raise are shown; anything else is logged only.

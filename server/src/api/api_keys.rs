@@ -81,12 +81,7 @@ impl ApiKeyService for ApiKeyApi {
             .ok_or_else(|| ApiError::InvalidArgument("role is required".to_owned()))?;
         let (secret, hash) = new_api_key();
         let prefix: String = secret.chars().take(16).collect();
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
         let row = api_keys::create(
             &tx,
             Uuid::now_v7(),
@@ -96,9 +91,8 @@ impl ApiKeyService for ApiKeyApi {
             &prefix,
             p.user_id(),
         )
-        .await
-        .map_err(ApiError::from)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        .await?;
+        tx.commit().await?;
         tracing::info!(org_id = ?p.org().map(|o| o.0), api_key_id = %row.id, role = db_role, "API key created");
         Ok(Response::new(CreateApiKeyResponse {
             api_key: Some(message(&row)),
@@ -112,14 +106,9 @@ impl ApiKeyService for ApiKeyApi {
     ) -> Result<Response<ListApiKeysResponse>, Status> {
         let p = principal(&request)?;
         p.require_org()?;
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        let rows = api_keys::list(&tx).await.map_err(ApiError::from)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let rows = api_keys::list(&tx).await?;
+        tx.commit().await?;
         Ok(Response::new(ListApiKeysResponse {
             api_keys: rows.iter().map(message).collect(),
         }))
@@ -132,16 +121,11 @@ impl ApiKeyService for ApiKeyApi {
         let p = principal(&request)?;
         let id = parse_id("api_key_id", &request.get_ref().api_key_id)?;
         p.require_org()?;
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        if !api_keys::revoke(&tx, id).await.map_err(ApiError::from)? {
+        let tx = self.state.db.scoped(p.scope()).await?;
+        if !api_keys::revoke(&tx, id).await? {
             return Err(ApiError::NotFound.into());
         }
-        tx.commit().await.map_err(ApiError::from)?;
+        tx.commit().await?;
         tracing::info!(org_id = ?p.org().map(|o| o.0), api_key_id = %id, "API key revoked");
         Ok(Response::new(RevokeApiKeyResponse {}))
     }

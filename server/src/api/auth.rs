@@ -84,12 +84,7 @@ impl AuthService for AuthApi {
             .await
             .map_err(hash_error)?;
         let id = Uuid::now_v7();
-        let tx = self
-            .state
-            .db
-            .scoped(Scope::signing_up(id))
-            .await
-            .map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(Scope::signing_up(id)).await?;
         let created_at = users::insert(&tx, id, &email, &display_name, &phc)
             .await
             .map_err(|e| match ApiError::from(e) {
@@ -98,7 +93,7 @@ impl AuthService for AuthApi {
                 }
                 other => other,
             })?;
-        tx.commit().await.map_err(ApiError::from)?;
+        tx.commit().await?;
         tracing::info!(user_id = %id, "account created");
         Ok(Response::new(SignUpResponse {
             user: Some(User {
@@ -133,16 +128,9 @@ impl AuthService for AuthApi {
     ) -> Result<Response<LogoutResponse>, Status> {
         let p = principal(&request)?;
         let session = p.session_id().ok_or(ApiError::PermissionDenied)?;
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        users::revoke_session(&tx, session, "logout")
-            .await
-            .map_err(ApiError::from)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        users::revoke_session(&tx, session, "logout").await?;
+        tx.commit().await?;
         Ok(Response::new(LogoutResponse {}))
     }
 
@@ -152,18 +140,10 @@ impl AuthService for AuthApi {
     ) -> Result<Response<WhoAmIResponse>, Status> {
         let p = principal(&request)?;
         p.require_user()?;
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        let me = users::me(&tx)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or(ApiError::Unauthenticated)?;
-        let memberships = users::memberships(&tx).await.map_err(ApiError::from)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let me = users::me(&tx).await?.ok_or(ApiError::Unauthenticated)?;
+        let memberships = users::memberships(&tx).await?;
+        tx.commit().await?;
         Ok(Response::new(WhoAmIResponse {
             user: Some(user_message(&me)),
             memberships: memberships.iter().map(membership).collect(),

@@ -128,16 +128,9 @@ impl ConversationService for ConversationApi {
         let channel = channel(req.channel)?;
         let subject = validate::subject(&req.subject)?;
         p.require_org()?;
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        let row = store::create(&tx, Uuid::now_v7(), customer, channel, &subject)
-            .await
-            .map_err(ApiError::from)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let row = store::create(&tx, Uuid::now_v7(), customer, channel, &subject).await?;
+        tx.commit().await?;
         Ok(Response::new(CreateConversationResponse {
             conversation: Some(conversation(&row)),
         }))
@@ -150,17 +143,9 @@ impl ConversationService for ConversationApi {
         let p = principal(&request)?;
         let id = parse_id("conversation_id", &request.get_ref().conversation_id)?;
         p.require_org()?;
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        let row = store::get(&tx, id)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or(ApiError::NotFound)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let row = store::get(&tx, id).await?.ok_or(ApiError::NotFound)?;
+        tx.commit().await?;
         Ok(Response::new(GetConversationResponse {
             conversation: Some(conversation(&row)),
         }))
@@ -191,16 +176,9 @@ impl ConversationService for ConversationApi {
             self.state
                 .pager
                 .resume(&req.page_token, ListKind::Conversations, org, &filter)?;
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        let mut rows = store::list(&tx, status, assignee, after, size + 1)
-            .await
-            .map_err(ApiError::from)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let mut rows = store::list(&tx, status, assignee, after, size + 1).await?;
+        tx.commit().await?;
         let more = rows.len() as u64 > size;
         rows.truncate(size as usize);
         let next_page_token = match rows.last() {
@@ -236,25 +214,16 @@ impl ConversationService for ConversationApi {
             );
         }
         p.require_org()?;
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
         if let Some(Some(user)) = assignee
-            && store::count_members(&tx, &[user])
-                .await
-                .map_err(ApiError::from)?
-                != 1
+            && store::count_members(&tx, &[user]).await? != 1
         {
             return Err(not_member().into());
         }
         let row = store::update(&tx, id, new_status, assignee)
-            .await
-            .map_err(ApiError::from)?
+            .await?
             .ok_or(ApiError::NotFound)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        tx.commit().await?;
         Ok(Response::new(UpdateConversationResponse {
             conversation: Some(conversation(&row)),
         }))
@@ -286,18 +255,8 @@ impl ConversationService for ConversationApi {
             Actor::User { user_id, .. } => (Some(user_id), None),
             Actor::ApiKey { key_id } => (None, Some(key_id)),
         };
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        if !mentions.is_empty()
-            && store::count_members(&tx, &mentions)
-                .await
-                .map_err(ApiError::from)?
-                != mentions.len()
-        {
+        let tx = self.state.db.scoped(p.scope()).await?;
+        if !mentions.is_empty() && store::count_members(&tx, &mentions).await? != mentions.len() {
             return Err(ApiError::invalid("mentions must be members of this org").into());
         }
         let row = store::add_message(
@@ -311,10 +270,9 @@ impl ConversationService for ConversationApi {
             &mentions,
             attachments,
         )
-        .await
-        .map_err(ApiError::from)?
+        .await?
         .ok_or(ApiError::NotFound)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        tx.commit().await?;
         Ok(Response::new(AddMessageResponse {
             message: Some(message(&row)),
         }))
@@ -334,19 +292,12 @@ impl ConversationService for ConversationApi {
             .state
             .pager
             .resume(&req.page_token, ListKind::Messages, org, &filter)?;
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        if store::get(&tx, id).await.map_err(ApiError::from)?.is_none() {
+        let tx = self.state.db.scoped(p.scope()).await?;
+        if store::get(&tx, id).await?.is_none() {
             return Err(ApiError::NotFound.into());
         }
-        let mut rows = store::messages(&tx, id, after, size + 1)
-            .await
-            .map_err(ApiError::from)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        let mut rows = store::messages(&tx, id, after, size + 1).await?;
+        tx.commit().await?;
         let more = rows.len() as u64 > size;
         rows.truncate(size as usize);
         let next_page_token = match rows.last() {

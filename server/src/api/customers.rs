@@ -119,16 +119,9 @@ impl CustomerService for CustomerApi {
             hubspot: req.hubspot.as_ref().map(hubspot_json).transpose()?,
         };
         p.require_org()?;
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        let (row, created) = customers::upsert(&tx, Uuid::now_v7(), input)
-            .await
-            .map_err(ApiError::from)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let (row, created) = customers::upsert(&tx, Uuid::now_v7(), input).await?;
+        tx.commit().await?;
         Ok(Response::new(UpsertCustomerResponse {
             customer: Some(message(&row)),
             created,
@@ -142,17 +135,9 @@ impl CustomerService for CustomerApi {
         let p = principal(&request)?;
         let id = parse_id("customer_id", &request.get_ref().customer_id)?;
         p.require_org()?;
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        let row = customers::get(&tx, id)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or(ApiError::NotFound)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let row = customers::get(&tx, id).await?.ok_or(ApiError::NotFound)?;
+        tx.commit().await?;
         Ok(Response::new(GetCustomerResponse {
             customer: Some(message(&row)),
         }))
@@ -169,16 +154,9 @@ impl CustomerService for CustomerApi {
             self.state
                 .pager
                 .resume(&request.get_ref().page_token, ListKind::Customers, org, "")?;
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        let mut rows = customers::list(&tx, after, size + 1)
-            .await
-            .map_err(ApiError::from)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let mut rows = customers::list(&tx, after, size + 1).await?;
+        tx.commit().await?;
         let more = rows.len() as u64 > size;
         rows.truncate(size as usize);
         let next_page_token = match rows.last() {
@@ -201,17 +179,11 @@ impl CustomerService for CustomerApi {
         let p = principal(&request)?;
         let email = email(&request.get_ref().email)?;
         p.require_org()?;
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
         let row = customers::by_email(&tx, &email)
-            .await
-            .map_err(ApiError::from)?
+            .await?
             .ok_or(ApiError::NotFound)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        tx.commit().await?;
         Ok(Response::new(FindCustomerByEmailResponse {
             customer: Some(message(&row)),
         }))

@@ -92,14 +92,9 @@ impl IntegrationService for IntegrationApi {
     ) -> Result<Response<ListIntegrationsResponse>, Status> {
         let p = principal(&request)?;
         p.require_org()?;
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        let rows = store::list(&tx).await.map_err(ApiError::from)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let rows = store::list(&tx).await?;
+        tx.commit().await?;
         Ok(Response::new(ListIntegrationsResponse {
             integrations: rows.iter().map(integration_message).collect(),
         }))
@@ -139,12 +134,7 @@ impl IntegrationService for IntegrationApi {
             }
         }
         let (org, _) = p.require_org()?;
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
         let id = store::upsert(
             &tx,
             Uuid::now_v7(),
@@ -153,8 +143,7 @@ impl IntegrationService for IntegrationApi {
             spec.scope_names(),
             p.user_id(),
         )
-        .await
-        .map_err(ApiError::from)?;
+        .await?;
         let mut fields: Vec<&String> = req.secrets.keys().collect();
         fields.sort();
         for field in &fields {
@@ -164,9 +153,7 @@ impl IntegrationService for IntegrationApi {
                 .vault
                 .encrypt(&secret_context(org, id, field), value.as_bytes())
                 .map_err(|e| ApiError::Internal(anyhow::anyhow!("vault: {e}")))?;
-            store::replace_secret(&tx, id, field, blob)
-                .await
-                .map_err(ApiError::from)?;
+            store::replace_secret(&tx, id, field, blob).await?;
         }
         store::audit(
             &tx,
@@ -175,10 +162,9 @@ impl IntegrationService for IntegrationApi {
             json!({ "provider": spec.id, "fields": fields }),
             p.client_ip(),
         )
-        .await
-        .map_err(ApiError::from)?;
-        let row = store::get(&tx, id).await.map_err(ApiError::from)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        .await?;
+        let row = store::get(&tx, id).await?;
+        tx.commit().await?;
         tracing::info!(org_id = %org, integration_id = %id, provider = spec.id, "integration connected");
         Ok(Response::new(ConnectIntegrationResponse {
             integration: row.as_ref().map(integration_message),
@@ -192,16 +178,8 @@ impl IntegrationService for IntegrationApi {
         let p = principal(&request)?;
         let id = parse_id("integration_id", &request.get_ref().integration_id)?;
         p.require_org()?;
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        let provider = store::delete(&tx, id)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or(ApiError::NotFound)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let provider = store::delete(&tx, id).await?.ok_or(ApiError::NotFound)?;
         store::audit(
             &tx,
             "integration.disconnected",
@@ -209,9 +187,8 @@ impl IntegrationService for IntegrationApi {
             json!({ "provider": provider }),
             p.client_ip(),
         )
-        .await
-        .map_err(ApiError::from)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        .await?;
+        tx.commit().await?;
         tracing::info!(integration_id = %id, provider, "integration disconnected");
         Ok(Response::new(DisconnectIntegrationResponse {}))
     }
@@ -245,28 +222,14 @@ impl IntegrationService for IntegrationApi {
             return Err(ApiError::invalid("field is required").into());
         }
         let (org, _) = p.require_org()?;
-        let mut tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
+        let mut tx = self.state.db.scoped(p.scope()).await?;
         // The common case costs one query in this transaction; only a token
         // that is due takes the refresh path (its own transaction and lock).
         let margin = super::refresh::REFRESH_MARGIN_SECS;
-        if field == "access_token"
-            && store::token_due(&tx, id, margin)
-                .await
-                .map_err(ApiError::from)?
-        {
+        if field == "access_token" && store::token_due(&tx, id, margin).await? {
             drop(tx);
             super::refresh::refresh_if_expiring(&self.state, &p, org, id).await?;
-            tx = self
-                .state
-                .db
-                .scoped(p.scope())
-                .await
-                .map_err(ApiError::from)?;
+            tx = self.state.db.scoped(p.scope()).await?;
         }
         let (blob, updated_at) = store::read_secret(&tx, id, field, Uuid::now_v7(), p.client_ip())
             .await
@@ -284,7 +247,7 @@ impl IntegrationService for IntegrationApi {
             })?;
         let value = String::from_utf8(clear.to_vec())
             .map_err(|_| ApiError::Internal(anyhow::anyhow!("integration secret is not UTF-8")))?;
-        tx.commit().await.map_err(ApiError::from)?;
+        tx.commit().await?;
         tracing::info!(org_id = %org, integration_id = %id, field, "integration token read");
         Ok(Response::new(GetIntegrationTokenResponse {
             value,

@@ -76,14 +76,9 @@ impl MemberService for MemberApi {
     ) -> Result<Response<ListMembersResponse>, Status> {
         let p = principal(&request)?;
         p.require_org()?;
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        let rows = members::list(&tx).await.map_err(ApiError::from)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let rows = members::list(&tx).await?;
+        tx.commit().await?;
         Ok(Response::new(ListMembersResponse {
             members: rows.iter().map(member).collect(),
         }))
@@ -99,20 +94,10 @@ impl MemberService for MemberApi {
         p.require_org()?;
         // Membership is managed by people, not by API keys.
         p.require_user()?;
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        members::set_role(&tx, user, role)
-            .await
-            .map_err(ApiError::from)?;
-        let updated = members::get(&tx, user)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or(ApiError::NotFound)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        members::set_role(&tx, user, role).await?;
+        let updated = members::get(&tx, user).await?.ok_or(ApiError::NotFound)?;
+        tx.commit().await?;
         tracing::info!(org_id = ?p.org().map(|o| o.0), member = %user, role, "member role changed");
         Ok(Response::new(UpdateMemberRoleResponse {
             member: Some(member(&updated)),
@@ -128,14 +113,9 @@ impl MemberService for MemberApi {
         p.require_org()?;
         // Membership is managed by people, not by API keys.
         p.require_user()?;
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        members::remove(&tx, user).await.map_err(ApiError::from)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        members::remove(&tx, user).await?;
+        tx.commit().await?;
         tracing::info!(org_id = ?p.org().map(|o| o.0), member = %user, "member removed");
         Ok(Response::new(RemoveMemberResponse {}))
     }
@@ -147,16 +127,9 @@ impl MemberService for MemberApi {
         let p = principal(&request)?;
         let user = parse_id("user_id", &request.get_ref().user_id)?;
         p.require_user()?;
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        members::transfer_ownership(&tx, user)
-            .await
-            .map_err(ApiError::from)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        members::transfer_ownership(&tx, user).await?;
+        tx.commit().await?;
         tracing::info!(org_id = ?p.org().map(|o| o.0), new_owner = %user, "ownership transferred");
         Ok(Response::new(TransferOwnershipResponse {}))
     }
@@ -178,12 +151,7 @@ impl MemberService for MemberApi {
             ));
         }
         let (token, hash) = new_invitation_token();
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
         let row = members::invite(
             &tx,
             Uuid::now_v7(),
@@ -193,9 +161,8 @@ impl MemberService for MemberApi {
             p.user_id(),
             INVITATION_DAYS,
         )
-        .await
-        .map_err(ApiError::from)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        .await?;
+        tx.commit().await?;
         Ok(Response::new(CreateInvitationResponse {
             invitation: Some(invitation(&row)),
             token,
@@ -208,14 +175,9 @@ impl MemberService for MemberApi {
     ) -> Result<Response<ListInvitationsResponse>, Status> {
         let p = principal(&request)?;
         p.require_org()?;
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        let rows = members::invitations(&tx).await.map_err(ApiError::from)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let rows = members::invitations(&tx).await?;
+        tx.commit().await?;
         Ok(Response::new(ListInvitationsResponse {
             invitations: rows.iter().map(invitation).collect(),
         }))
@@ -228,19 +190,11 @@ impl MemberService for MemberApi {
         let p = principal(&request)?;
         let id = parse_id("invitation_id", &request.get_ref().invitation_id)?;
         p.require_org()?;
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        if !members::revoke_invitation(&tx, id)
-            .await
-            .map_err(ApiError::from)?
-        {
+        let tx = self.state.db.scoped(p.scope()).await?;
+        if !members::revoke_invitation(&tx, id).await? {
             return Err(ApiError::NotFound.into());
         }
-        tx.commit().await.map_err(ApiError::from)?;
+        tx.commit().await?;
         Ok(Response::new(RevokeInvitationResponse {}))
     }
 
@@ -257,22 +211,14 @@ impl MemberService for MemberApi {
         if parse_prefix(token) != Some(TokenKind::Invitation) {
             return Err(Status::not_found("invitation not found or no longer valid"));
         }
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        let (org_id, _) = members::accept(&tx, &hash_opaque(token))
-            .await
-            .map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let (org_id, _) = members::accept(&tx, &hash_opaque(token)).await?;
         let joined = users::memberships(&tx)
-            .await
-            .map_err(ApiError::from)?
+            .await?
             .into_iter()
             .find(|m| m.org_id == org_id)
             .ok_or(ApiError::NotFound)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        tx.commit().await?;
         tracing::info!(%org_id, user_id = ?p.user_id(), "invitation accepted");
         Ok(Response::new(AcceptInvitationResponse {
             membership: Some(membership(&joined)),

@@ -58,7 +58,7 @@ pub async fn start(
         .vault
         .encrypt(&verifier_context(org, row), verifier.as_bytes())
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("vault: {e}")))?;
-    let tx = state.db.scoped(p.scope()).await.map_err(ApiError::from)?;
+    let tx = state.db.scoped(p.scope()).await?;
     states::insert(
         &tx,
         row,
@@ -68,9 +68,8 @@ pub async fn start(
         blob,
         STATE_TTL_SECS as i64,
     )
-    .await
-    .map_err(ApiError::from)?;
-    tx.commit().await.map_err(ApiError::from)?;
+    .await?;
+    tx.commit().await?;
     let token = state.oauth.signer.sign(&claims);
     let mut url = client.authorize_url.clone();
     url.query_pairs_mut()
@@ -126,16 +125,15 @@ pub async fn complete(
     let spec =
         catalog::provider(&claims.provider).ok_or_else(|| ApiError::invalid("unknown provider"))?;
     // Single use: the state is consumed before the exchange, whatever follows.
-    let tx = state.db.scoped(p.scope()).await.map_err(ApiError::from)?;
+    let tx = state.db.scoped(p.scope()).await?;
     let (row, blob) = states::consume(&tx, &claims.nonce, spec.id)
-        .await
-        .map_err(ApiError::from)?
+        .await?
         .ok_or_else(|| {
             ApiError::FailedPrecondition(
                 "this OAuth state was already used or has expired".to_owned(),
             )
         })?;
-    tx.commit().await.map_err(ApiError::from)?;
+    tx.commit().await?;
     let verifier = state
         .vault
         .decrypt(&verifier_context(org, row), &blob)
@@ -179,7 +177,7 @@ pub async fn complete(
         .into());
     }
 
-    let tx = state.db.scoped(p.scope()).await.map_err(ApiError::from)?;
+    let tx = state.db.scoped(p.scope()).await?;
     let id = store::upsert(
         &tx,
         Uuid::now_v7(),
@@ -188,14 +186,11 @@ pub async fn complete(
         spec.scope_names(),
         Some(user),
     )
-    .await
-    .map_err(ApiError::from)?;
+    .await?;
     // A reconnect replaces the grant's token set: no refresh token of an
     // earlier grant survives it (pasted secrets such as the webhook signing
     // secret are not part of the grant and stay).
-    store::clear_secrets(&tx, id, &["access_token", "refresh_token"])
-        .await
-        .map_err(ApiError::from)?;
+    store::clear_secrets(&tx, id, &["access_token", "refresh_token"]).await?;
     let mut fields = vec![("access_token", tokens.access_token.clone())];
     if let Some(r) = tokens
         .refresh_token
@@ -208,13 +203,9 @@ pub async fn complete(
             .vault
             .encrypt(&secret_context(org, id, field), value.as_bytes())
             .map_err(|e| ApiError::Internal(anyhow::anyhow!("vault: {e}")))?;
-        store::replace_secret(&tx, id, field, blob)
-            .await
-            .map_err(ApiError::from)?;
+        store::replace_secret(&tx, id, field, blob).await?;
     }
-    states::set_token_expiry(&tx, id, tokens.expires_in)
-        .await
-        .map_err(ApiError::from)?;
+    states::set_token_expiry(&tx, id, tokens.expires_in).await?;
     let names: Vec<&str> = fields.iter().map(|(f, _)| *f).collect();
     store::audit(
         &tx,
@@ -223,10 +214,9 @@ pub async fn complete(
         json!({ "provider": spec.id, "fields": names }),
         p.client_ip(),
     )
-    .await
-    .map_err(ApiError::from)?;
-    let row = store::get(&tx, id).await.map_err(ApiError::from)?;
-    tx.commit().await.map_err(ApiError::from)?;
+    .await?;
+    let row = store::get(&tx, id).await?;
+    tx.commit().await?;
     tracing::info!(org_id = %org, integration_id = %id, provider = spec.id, "integration connected through OAuth");
     Ok(CompleteOAuthConnectResponse {
         integration: row.as_ref().map(integration_message),

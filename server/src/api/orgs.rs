@@ -7,7 +7,6 @@ use ochre_sdk::v1::{
     GetOrgRequest, GetOrgResponse, ListMyOrgsRequest, ListMyOrgsResponse, Org,
     SetIpAllowlistRequest, SetIpAllowlistResponse, org_service_server::OrgService,
 };
-use sea_orm::ConnectionTrait as _;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -16,7 +15,7 @@ use crate::{
     auth::principal,
     error::ApiError,
     state::AppState,
-    store::{orgs, stmt, users},
+    store::{orgs, users},
 };
 
 /// At most this many CIDR ranges per org.
@@ -78,23 +77,9 @@ impl OrgService for OrgApi {
         let name = org_name(&request.get_ref().name)?;
         p.require_user()?;
         let id = Uuid::now_v7();
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        orgs::create(&tx, id, &name).await.map_err(ApiError::from)?;
-        // created_at defaults to now(), the transaction's timestamp.
-        let now = tx
-            .conn()
-            .query_one_raw(stmt("SELECT now() AS t", []))
-            .await
-            .map_err(ApiError::from)?
-            .ok_or(ApiError::NotFound)?
-            .try_get::<chrono::DateTime<chrono::Utc>>("", "t")
-            .map_err(ApiError::from)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let now = orgs::create(&tx, id, &name).await?;
+        tx.commit().await?;
         tracing::info!(org_id = %id, "org created");
         Ok(Response::new(CreateOrgResponse {
             org: Some(Org {
@@ -111,14 +96,9 @@ impl OrgService for OrgApi {
     ) -> Result<Response<ListMyOrgsResponse>, Status> {
         let p = principal(&request)?;
         p.require_user()?;
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        let rows = users::memberships(&tx).await.map_err(ApiError::from)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let rows = users::memberships(&tx).await?;
+        tx.commit().await?;
         Ok(Response::new(ListMyOrgsResponse {
             memberships: rows.iter().map(membership).collect(),
         }))
@@ -130,17 +110,9 @@ impl OrgService for OrgApi {
     ) -> Result<Response<GetOrgResponse>, Status> {
         let p = principal(&request)?;
         let (_, role) = p.require_org()?;
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        let org = orgs::current(&tx)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or(ApiError::NotFound)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let org = orgs::current(&tx).await?.ok_or(ApiError::NotFound)?;
+        tx.commit().await?;
         Ok(Response::new(GetOrgResponse {
             org: Some(Org {
                 id: org.id.to_string(),
@@ -157,14 +129,9 @@ impl OrgService for OrgApi {
     ) -> Result<Response<GetIpAllowlistResponse>, Status> {
         let p = principal(&request)?;
         p.require_org()?;
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        let cidrs = orgs::allowlist(&tx).await.map_err(ApiError::from)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let cidrs = orgs::allowlist(&tx).await?;
+        tx.commit().await?;
         Ok(Response::new(GetIpAllowlistResponse { cidrs }))
     }
 
@@ -186,20 +153,12 @@ impl OrgService for OrgApi {
             .into());
         }
         let cidrs: Vec<String> = nets.iter().map(ToString::to_string).collect();
-        let tx = self
-            .state
-            .db
-            .scoped(p.scope())
-            .await
-            .map_err(ApiError::from)?;
-        if !orgs::set_allowlist(&tx, &cidrs)
-            .await
-            .map_err(ApiError::from)?
-        {
+        let tx = self.state.db.scoped(p.scope()).await?;
+        if !orgs::set_allowlist(&tx, &cidrs).await? {
             return Err(ApiError::PermissionDenied.into());
         }
-        let stored = orgs::allowlist(&tx).await.map_err(ApiError::from)?;
-        tx.commit().await.map_err(ApiError::from)?;
+        let stored = orgs::allowlist(&tx).await?;
+        tx.commit().await?;
         tracing::info!(org_id = ?p.org().map(|o| o.0), ranges = stored.len(), "IP allowlist replaced");
         Ok(Response::new(SetIpAllowlistResponse { cidrs: stored }))
     }

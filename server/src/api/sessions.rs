@@ -66,23 +66,14 @@ pub async fn login(
     let mut keys = vec![email_key.clone()];
     let ip_key = ip.map(address_key);
     keys.extend(ip_key.clone());
-    if state
-        .db
-        .throttle_locked(&keys)
-        .await
-        .map_err(ApiError::from)?
-    {
+    if state.db.throttle_locked(&keys).await? {
         return Err(Status::resource_exhausted(
             "too many failed sign-in attempts: try again later",
         ));
     }
 
     let password = SecretString::from(req.password);
-    let account = state
-        .db
-        .login_lookup(&email)
-        .await
-        .map_err(ApiError::from)?;
+    let account = state.db.login_lookup(&email).await?;
     let verified = match &account {
         Some(row) => state
             .hasher
@@ -103,14 +94,9 @@ pub async fn login(
         let failures = state
             .db
             .throttle_fail(&email_key, ACCOUNT_LOCK_THRESHOLD)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         if let Some(key) = &ip_key {
-            state
-                .db
-                .throttle_fail(key, ADDRESS_LOCK_THRESHOLD)
-                .await
-                .map_err(ApiError::from)?;
+            state.db.throttle_fail(key, ADDRESS_LOCK_THRESHOLD).await?;
         }
         // Slow down repeated failures before the lock takes over.
         let pause = 100 * u64::try_from(failures.clamp(0, 5)).unwrap_or(0);
@@ -118,18 +104,10 @@ pub async fn login(
         return Err(bad_credentials());
     };
 
-    state
-        .db
-        .throttle_clear(&email_key)
-        .await
-        .map_err(ApiError::from)?;
+    state.db.throttle_clear(&email_key).await?;
     if needs_rehash(&account.password_hash) {
         let phc = state.hasher.hash(password).await.map_err(hash_error)?;
-        state
-            .db
-            .rehash_password(account.id, &phc)
-            .await
-            .map_err(ApiError::from)?;
+        state.db.rehash_password(account.id, &phc).await?;
     }
     let (refresh_token, refresh_hash) = new_refresh_token();
     let (session_id, expires_at) = state
@@ -141,18 +119,13 @@ pub async fn login(
             ip.map(|i| i.to_string()),
             user_agent,
         )
-        .await
-        .map_err(ApiError::from)?;
+        .await?;
     let tx = state
         .db
         .scoped(Scope::verified(None, Some(account.id), None))
-        .await
-        .map_err(ApiError::from)?;
-    let me = users::me(&tx)
-        .await
-        .map_err(ApiError::from)?
-        .ok_or_else(bad_credentials)?;
-    tx.commit().await.map_err(ApiError::from)?;
+        .await?;
+    let me = users::me(&tx).await?.ok_or_else(bad_credentials)?;
+    tx.commit().await?;
     tracing::info!(user_id = %account.id, %session_id, "signed in");
     Ok(LoginResponse {
         user: Some(user_message(&me)),
@@ -178,8 +151,7 @@ pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<RefreshRes
     match state
         .db
         .rotate_refresh(&hash_opaque(presented), &next_hash)
-        .await
-        .map_err(ApiError::from)?
+        .await?
     {
         RefreshOutcome::Rotated {
             session_id,

@@ -39,15 +39,8 @@ async fn open(
     request_principal: crate::auth::Principal,
 ) -> Result<(TenantTx, UserRow), Status> {
     request_principal.require_user()?;
-    let tx = state
-        .db
-        .scoped(request_principal.scope())
-        .await
-        .map_err(ApiError::from)?;
-    let me = users::me(&tx)
-        .await
-        .map_err(ApiError::from)?
-        .ok_or(ApiError::Unauthenticated)?;
+    let tx = state.db.scoped(request_principal.scope()).await?;
+    let me = users::me(&tx).await?.ok_or(ApiError::Unauthenticated)?;
     Ok((tx, me))
 }
 
@@ -79,10 +72,8 @@ pub async fn enroll(
         .vault
         .encrypt(&ctx(me.id, "pending"), secret.as_ref())
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("vault: {e}")))?;
-    users::set_totp_pending(&tx, Some(blob))
-        .await
-        .map_err(ApiError::from)?;
-    tx.commit().await.map_err(ApiError::from)?;
+    users::set_totp_pending(&tx, Some(blob)).await?;
+    tx.commit().await?;
     Ok(EnrollTotpResponse {
         otpauth_uri: totp::otpauth_uri(&me.email, secret.as_ref()),
         secret_base32: totp::encode_secret(secret.as_ref()),
@@ -119,10 +110,8 @@ pub async fn confirm(state: &AppState, request: Request<ConfirmTotpRequest>) -> 
         .vault
         .encrypt(&ctx(me.id, "secret"), &secret)
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("vault: {e}")))?;
-    users::enable_totp(&tx, blob, i64::try_from(step).unwrap_or(i64::MAX))
-        .await
-        .map_err(ApiError::from)?;
-    tx.commit().await.map_err(ApiError::from)?;
+    users::enable_totp(&tx, blob, i64::try_from(step).unwrap_or(i64::MAX)).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -135,12 +124,7 @@ fn reauth_key(user: Uuid) -> String {
 
 /// Refuses at once while the user's re-authentication is locked.
 async fn reauth_open(state: &AppState, user: Uuid) -> Result<(), Status> {
-    if state
-        .db
-        .throttle_locked(&[reauth_key(user)])
-        .await
-        .map_err(ApiError::from)?
-    {
+    if state.db.throttle_locked(&[reauth_key(user)]).await? {
         return Err(Status::resource_exhausted(
             "too many failed attempts: try again later",
         ));
@@ -176,10 +160,8 @@ pub async fn disable(state: &AppState, request: Request<DisableTotpRequest>) -> 
         Ok(step) => step,
         Err(_) => return Err(reauth_failed(state, me.id).await),
     };
-    users::disable_totp(&tx, step)
-        .await
-        .map_err(ApiError::from)?;
-    tx.commit().await.map_err(ApiError::from)?;
+    users::disable_totp(&tx, step).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -207,11 +189,9 @@ pub async fn delete_account(
             Ok(step) => step,
             Err(_) => return Err(reauth_failed(state, me.id).await),
         };
-        users::set_totp_last_step(&tx, step)
-            .await
-            .map_err(ApiError::from)?;
+        users::set_totp_last_step(&tx, step).await?;
     }
-    let sole = users::sole_owner_orgs(&tx).await.map_err(ApiError::from)?;
+    let sole = users::sole_owner_orgs(&tx).await?;
     if !sole.is_empty() {
         return Err(ApiError::FailedPrecondition(format!(
             "you are the only owner of {} org(s): transfer ownership first",
@@ -219,8 +199,8 @@ pub async fn delete_account(
         ))
         .into());
     }
-    users::delete_me(&tx).await.map_err(ApiError::from)?;
-    tx.commit().await.map_err(ApiError::from)?;
+    users::delete_me(&tx).await?;
+    tx.commit().await?;
     tracing::info!(user_id = %me.id, "account deleted");
     Ok(())
 }

@@ -267,7 +267,7 @@ impl Gate {
     }
 }
 
-fn unavailable(err: sea_orm::DbErr) -> Status {
+fn unavailable(err: crate::db::DbError) -> Status {
     tracing::error!(error = %err, "auth gate: database error");
     Status::unavailable("the service is temporarily unavailable")
 }

@@ -74,6 +74,13 @@ impl Db {
     }
 }
 
+/// A database error from the storage layer, on its way to the one
+/// classification in `crate::error` (a newtype, so that `?` reaches
+/// `tonic::Status` directly).
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct DbError(#[from] pub DbErr);
+
 /// A raw Postgres statement with bound values (the one helper every
 /// storage and gate function builds its SQL with).
 pub(crate) fn stmt(

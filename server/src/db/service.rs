@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait as _, DbErr, TransactionTrait as _};
 use uuid::Uuid;
 
-use super::{Db, stmt};
+use super::{Db, DbError, stmt};
 
 /// What an active session may do in the org it asked for.
 #[derive(Debug, Clone)]
@@ -57,7 +57,7 @@ impl Db {
         session_id: Uuid,
         user_id: Uuid,
         org: Option<Uuid>,
-    ) -> Result<Option<SessionGrant>, DbErr> {
+    ) -> Result<Option<SessionGrant>, DbError> {
         let row = self
             .service
             .query_one_raw(stmt(
@@ -80,7 +80,7 @@ impl Db {
 
     /// Resolves an API key by the hash of its secret, recording its use at
     /// most once a minute, in the same round trip.
-    pub async fn resolve_api_key(&self, key_hash: &[u8; 32]) -> Result<Option<KeyGrant>, DbErr> {
+    pub async fn resolve_api_key(&self, key_hash: &[u8; 32]) -> Result<Option<KeyGrant>, DbError> {
         let row = self
             .service
             .query_one_raw(stmt(
@@ -105,7 +105,7 @@ impl Db {
     }
 
     /// Login by email: the account's id and password hash.
-    pub async fn login_lookup(&self, email: &str) -> Result<Option<LoginRow>, DbErr> {
+    pub async fn login_lookup(&self, email: &str) -> Result<Option<LoginRow>, DbError> {
         let row = self
             .service
             .query_one_raw(stmt(
@@ -123,7 +123,7 @@ impl Db {
     }
 
     /// Replaces a password hash after a successful login with old parameters.
-    pub async fn rehash_password(&self, user_id: Uuid, phc: &str) -> Result<(), DbErr> {
+    pub async fn rehash_password(&self, user_id: Uuid, phc: &str) -> Result<(), DbError> {
         self.service
             .execute_raw(stmt(
                 "UPDATE users SET password_hash = $2 WHERE id = $1",
@@ -134,7 +134,7 @@ impl Db {
     }
 
     /// Whether any of `keys` is locked out now.
-    pub async fn throttle_locked(&self, keys: &[String]) -> Result<bool, DbErr> {
+    pub async fn throttle_locked(&self, keys: &[String]) -> Result<bool, DbError> {
         let row = self
             .service
             .query_one_raw(stmt(
@@ -151,7 +151,7 @@ impl Db {
 
     /// Counts a failed login for `key` in a 15-minute window; at `threshold`
     /// failures the key is locked for 15 minutes. Returns the failure count.
-    pub async fn throttle_fail(&self, key: &str, threshold: i32) -> Result<i32, DbErr> {
+    pub async fn throttle_fail(&self, key: &str, threshold: i32) -> Result<i32, DbError> {
         let row = self
             .service
             .query_one_raw(stmt(
@@ -179,7 +179,7 @@ impl Db {
     }
 
     /// Forgets the failures of `key` (after a successful login).
-    pub async fn throttle_clear(&self, key: &str) -> Result<(), DbErr> {
+    pub async fn throttle_clear(&self, key: &str) -> Result<(), DbError> {
         self.service
             .execute_raw(stmt("DELETE FROM login_throttle WHERE key = $1 AND (locked_until IS NULL OR locked_until <= now())", [key.into()]))
             .await?;
@@ -194,7 +194,7 @@ impl Db {
         ttl_days: i32,
         client_ip: Option<String>,
         user_agent: Option<String>,
-    ) -> Result<(Uuid, DateTime<Utc>), DbErr> {
+    ) -> Result<(Uuid, DateTime<Utc>), DbError> {
         let session_id = Uuid::now_v7();
         let tx = self.service.begin().await?;
         let row = tx
@@ -220,7 +220,7 @@ impl Db {
         &self,
         old: &[u8; 32],
         new: &[u8; 32],
-    ) -> Result<RefreshOutcome, DbErr> {
+    ) -> Result<RefreshOutcome, DbError> {
         let tx = self.service.begin().await?;
         let row = tx
             .query_one_raw(stmt(

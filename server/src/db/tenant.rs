@@ -6,10 +6,10 @@
 //! by sign-up for the account being created; storage functions take the
 //! [`TenantTx`] it opens.
 
-use sea_orm::{ConnectionTrait as _, DatabaseTransaction, DbErr, TransactionTrait as _};
+use sea_orm::{ConnectionTrait as _, DatabaseTransaction, TransactionTrait as _};
 use uuid::Uuid;
 
-use super::Db;
+use super::{Db, DbError};
 
 /// Who a transaction acts as. Fields are private: see the module docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,8 +72,8 @@ impl TenantTx {
     }
 
     /// Commits the transaction.
-    pub async fn commit(self) -> Result<(), DbErr> {
-        self.tx.commit().await
+    pub async fn commit(self) -> Result<(), DbError> {
+        Ok(self.tx.commit().await?)
     }
 }
 
@@ -84,7 +84,7 @@ fn setting(v: Option<Uuid>) -> sea_orm::Value {
 impl Db {
     /// Opens a transaction for `scope` as `ochre_app`: BEGIN, then one
     /// statement setting all three caller settings.
-    pub async fn scoped(&self, scope: Scope) -> Result<TenantTx, DbErr> {
+    pub async fn scoped(&self, scope: Scope) -> Result<TenantTx, DbError> {
         let tx = self.app.begin().await?;
         tx.execute_raw(super::stmt(
             "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true), \

@@ -5,7 +5,7 @@ use sea_orm::{ConnectionTrait as _, DbErr, QueryResult};
 use uuid::Uuid;
 
 use super::stmt;
-use crate::db::TenantTx;
+use crate::db::{DbError, TenantTx};
 
 #[derive(Debug, Clone)]
 pub struct ApiKeyRow {
@@ -21,7 +21,7 @@ pub struct ApiKeyRow {
 
 const COLUMNS: &str = "id, name, role, prefix, created_by, created_at, last_used_at, revoked_at";
 
-fn row(r: &QueryResult) -> Result<ApiKeyRow, DbErr> {
+fn row(r: &QueryResult) -> Result<ApiKeyRow, DbError> {
     Ok(ApiKeyRow {
         id: r.try_get("", "id")?,
         name: r.try_get("", "name")?,
@@ -42,7 +42,7 @@ pub async fn create(
     key_hash: &[u8; 32],
     prefix: &str,
     created_by: Option<Uuid>,
-) -> Result<ApiKeyRow, DbErr> {
+) -> Result<ApiKeyRow, DbError> {
     let r = tx
         .conn()
         .query_one_raw(stmt(
@@ -64,7 +64,7 @@ pub async fn create(
     row(&r)
 }
 
-pub async fn list(tx: &TenantTx) -> Result<Vec<ApiKeyRow>, DbErr> {
+pub async fn list(tx: &TenantTx) -> Result<Vec<ApiKeyRow>, DbError> {
     let rows = tx
         .conn()
         .query_all_raw(stmt(
@@ -78,7 +78,7 @@ pub async fn list(tx: &TenantTx) -> Result<Vec<ApiKeyRow>, DbErr> {
 }
 
 /// Revokes a key; false when no active key with that id is visible.
-pub async fn revoke(tx: &TenantTx, id: Uuid) -> Result<bool, DbErr> {
+pub async fn revoke(tx: &TenantTx, id: Uuid) -> Result<bool, DbError> {
     let r = tx
         .conn()
         .execute_raw(stmt(

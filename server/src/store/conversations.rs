@@ -6,7 +6,7 @@ use serde_json::Value as Json;
 use uuid::Uuid;
 
 use super::stmt;
-use crate::db::TenantTx;
+use crate::db::{DbError, TenantTx};
 
 #[derive(Debug, Clone)]
 pub struct ConversationRow {
@@ -36,7 +36,7 @@ pub struct MessageRow {
 const CONV: &str = "id, customer_id, channel, subject, status, assignee_id, created_at, updated_at, last_message_at";
 const MSG: &str = "id, conversation_id, kind, body, author_user_id, mentions::text[] AS mentions, attachments, created_at";
 
-fn conversation(r: &QueryResult) -> Result<ConversationRow, DbErr> {
+fn conversation(r: &QueryResult) -> Result<ConversationRow, DbError> {
     Ok(ConversationRow {
         id: r.try_get("", "id")?,
         customer_id: r.try_get("", "customer_id")?,
@@ -50,7 +50,7 @@ fn conversation(r: &QueryResult) -> Result<ConversationRow, DbErr> {
     })
 }
 
-fn message(r: &QueryResult) -> Result<MessageRow, DbErr> {
+fn message(r: &QueryResult) -> Result<MessageRow, DbError> {
     Ok(MessageRow {
         id: r.try_get("", "id")?,
         conversation_id: r.try_get("", "conversation_id")?,
@@ -71,7 +71,7 @@ pub async fn create(
     customer_id: Uuid,
     channel: &str,
     subject: &str,
-) -> Result<ConversationRow, DbErr> {
+) -> Result<ConversationRow, DbError> {
     let r = tx
         .conn()
         .query_one_raw(stmt(
@@ -91,7 +91,7 @@ pub async fn create(
     conversation(&r)
 }
 
-pub async fn get(tx: &TenantTx, id: Uuid) -> Result<Option<ConversationRow>, DbErr> {
+pub async fn get(tx: &TenantTx, id: Uuid) -> Result<Option<ConversationRow>, DbError> {
     let r = tx
         .conn()
         .query_one_raw(stmt(
@@ -109,7 +109,7 @@ pub async fn list(
     assignee: Option<Uuid>,
     after: Option<Uuid>,
     limit: u64,
-) -> Result<Vec<ConversationRow>, DbErr> {
+) -> Result<Vec<ConversationRow>, DbError> {
     let rows = tx
         .conn()
         .query_all_raw(stmt(
@@ -131,7 +131,7 @@ pub async fn update(
     id: Uuid,
     status: Option<&str>,
     assignee: Option<Option<Uuid>>,
-) -> Result<Option<ConversationRow>, DbErr> {
+) -> Result<Option<ConversationRow>, DbError> {
     let r = tx
         .conn()
         .query_one_raw(stmt(
@@ -152,7 +152,7 @@ pub async fn update(
 }
 
 /// How many of `users` are members of the scope's org.
-pub async fn count_members(tx: &TenantTx, users: &[Uuid]) -> Result<usize, DbErr> {
+pub async fn count_members(tx: &TenantTx, users: &[Uuid]) -> Result<usize, DbError> {
     let ids: Vec<String> = users.iter().map(Uuid::to_string).collect();
     let r = tx
         .conn()
@@ -177,7 +177,7 @@ pub async fn add_message(
     author_key: Option<Uuid>,
     mentions: &[Uuid],
     attachments: Json,
-) -> Result<Option<MessageRow>, DbErr> {
+) -> Result<Option<MessageRow>, DbError> {
     let mention_ids: Vec<String> = mentions.iter().map(Uuid::to_string).collect();
     // One statement: the conversation's last_message_at moves and the
     // message is written, or neither when the conversation is not visible.
@@ -213,7 +213,7 @@ pub async fn messages(
     conversation_id: Uuid,
     after: Option<Uuid>,
     limit: u64,
-) -> Result<Vec<MessageRow>, DbErr> {
+) -> Result<Vec<MessageRow>, DbError> {
     let rows = tx
         .conn()
         .query_all_raw(stmt(

@@ -6,7 +6,7 @@ use serde_json::Value as Json;
 use uuid::Uuid;
 
 use super::stmt;
-use crate::db::TenantTx;
+use crate::db::{DbError, TenantTx};
 
 #[derive(Debug, Clone)]
 pub struct CustomerRow {
@@ -35,7 +35,7 @@ pub struct CustomerInput {
 const COLUMNS: &str =
     "id, email, name, phone, custom_fields, stripe, hubspot, created_at, updated_at";
 
-fn row(r: &QueryResult) -> Result<CustomerRow, DbErr> {
+fn row(r: &QueryResult) -> Result<CustomerRow, DbError> {
     Ok(CustomerRow {
         id: r.try_get("", "id")?,
         email: r.try_get("", "email")?,
@@ -54,7 +54,7 @@ pub async fn upsert(
     tx: &TenantTx,
     id: Uuid,
     c: CustomerInput,
-) -> Result<(CustomerRow, bool), DbErr> {
+) -> Result<(CustomerRow, bool), DbError> {
     let r = tx
         .conn()
         .query_one_raw(stmt(
@@ -81,7 +81,7 @@ pub async fn upsert(
     Ok((row(&r)?, r.try_get("", "created")?))
 }
 
-pub async fn get(tx: &TenantTx, id: Uuid) -> Result<Option<CustomerRow>, DbErr> {
+pub async fn get(tx: &TenantTx, id: Uuid) -> Result<Option<CustomerRow>, DbError> {
     let r = tx
         .conn()
         .query_one_raw(stmt(
@@ -92,7 +92,7 @@ pub async fn get(tx: &TenantTx, id: Uuid) -> Result<Option<CustomerRow>, DbErr> 
     r.as_ref().map(row).transpose()
 }
 
-pub async fn by_email(tx: &TenantTx, email: &str) -> Result<Option<CustomerRow>, DbErr> {
+pub async fn by_email(tx: &TenantTx, email: &str) -> Result<Option<CustomerRow>, DbError> {
     let r = tx
         .conn()
         .query_one_raw(stmt(
@@ -108,7 +108,7 @@ pub async fn list(
     tx: &TenantTx,
     after: Option<Uuid>,
     limit: u64,
-) -> Result<Vec<CustomerRow>, DbErr> {
+) -> Result<Vec<CustomerRow>, DbError> {
     let rows = tx
         .conn()
         .query_all_raw(stmt(

@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 use uuid::Uuid;
 
 use super::stmt;
-use crate::db::TenantTx;
+use crate::db::{DbError, TenantTx};
 
 #[derive(Debug, Clone)]
 pub struct IntegrationRow {
@@ -25,7 +25,7 @@ pub struct IntegrationRow {
     pub secret_fields: Vec<(String, DateTime<Utc>)>,
 }
 
-fn integration(r: &QueryResult) -> Result<IntegrationRow, DbErr> {
+fn integration(r: &QueryResult) -> Result<IntegrationRow, DbError> {
     Ok(IntegrationRow {
         id: r.try_get("", "id")?,
         provider: r.try_get("", "provider")?,
@@ -47,7 +47,7 @@ pub async fn upsert(
     external_account: &str,
     scopes: Vec<String>,
     connected_by: Option<Uuid>,
-) -> Result<Uuid, DbErr> {
+) -> Result<Uuid, DbError> {
     let r = tx
         .conn()
         .query_one_raw(stmt(
@@ -60,7 +60,7 @@ pub async fn upsert(
         ))
         .await?
         .ok_or(DbErr::RecordNotInserted)?;
-    r.try_get("", "id")
+    Ok(r.try_get("", "id")?)
 }
 
 /// Replaces one secret (the old row is deleted, not blanked).
@@ -69,7 +69,7 @@ pub async fn replace_secret(
     integration: Uuid,
     field: &str,
     ciphertext: Vec<u8>,
-) -> Result<(), DbErr> {
+) -> Result<(), DbError> {
     tx.conn()
         .execute_raw(stmt(
             "DELETE FROM integration_secrets WHERE org_id = app_org() AND integration_id = $1 AND field = $2",
@@ -86,7 +86,11 @@ pub async fn replace_secret(
 }
 
 /// Deletes the named secrets of an integration.
-pub async fn clear_secrets(tx: &TenantTx, integration: Uuid, fields: &[&str]) -> Result<(), DbErr> {
+pub async fn clear_secrets(
+    tx: &TenantTx,
+    integration: Uuid,
+    fields: &[&str],
+) -> Result<(), DbError> {
     let fields: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
     tx.conn()
         .execute_raw(stmt(
@@ -99,16 +103,16 @@ pub async fn clear_secrets(tx: &TenantTx, integration: Uuid, fields: &[&str]) ->
 }
 
 /// Every integration of the org, with which secret fields are set.
-pub async fn list(tx: &TenantTx) -> Result<Vec<IntegrationRow>, DbErr> {
+pub async fn list(tx: &TenantTx) -> Result<Vec<IntegrationRow>, DbError> {
     select(tx, None).await
 }
 
 /// One integration of the org.
-pub async fn get(tx: &TenantTx, id: Uuid) -> Result<Option<IntegrationRow>, DbErr> {
+pub async fn get(tx: &TenantTx, id: Uuid) -> Result<Option<IntegrationRow>, DbError> {
     Ok(select(tx, Some(id)).await?.pop())
 }
 
-async fn select(tx: &TenantTx, only: Option<Uuid>) -> Result<Vec<IntegrationRow>, DbErr> {
+async fn select(tx: &TenantTx, only: Option<Uuid>) -> Result<Vec<IntegrationRow>, DbError> {
     let rows = tx
         .conn()
         .query_all_raw(stmt(
@@ -139,7 +143,7 @@ async fn select(tx: &TenantTx, only: Option<Uuid>) -> Result<Vec<IntegrationRow>
 }
 
 /// Whether the stored access token expires within `margin_secs`.
-pub async fn token_due(tx: &TenantTx, id: Uuid, margin_secs: i64) -> Result<bool, DbErr> {
+pub async fn token_due(tx: &TenantTx, id: Uuid, margin_secs: i64) -> Result<bool, DbError> {
     let r = tx
         .conn()
         .query_one_raw(stmt(
@@ -152,7 +156,7 @@ pub async fn token_due(tx: &TenantTx, id: Uuid, margin_secs: i64) -> Result<bool
 }
 
 /// Deletes an integration and (by cascade) its secrets; false when not visible.
-pub async fn delete(tx: &TenantTx, id: Uuid) -> Result<Option<String>, DbErr> {
+pub async fn delete(tx: &TenantTx, id: Uuid) -> Result<Option<String>, DbError> {
     let r = tx
         .conn()
         .query_one_raw(stmt(
@@ -160,7 +164,7 @@ pub async fn delete(tx: &TenantTx, id: Uuid) -> Result<Option<String>, DbErr> {
             [id.into()],
         ))
         .await?;
-    r.map(|r| r.try_get("", "provider")).transpose()
+    Ok(r.map(|r| r.try_get("", "provider")).transpose()?)
 }
 
 /// The privileged read: ciphertext and its time, with the audit row written
@@ -171,7 +175,7 @@ pub async fn read_secret(
     field: &str,
     audit_id: Uuid,
     client_ip: Option<IpAddr>,
-) -> Result<(Vec<u8>, DateTime<Utc>), DbErr> {
+) -> Result<(Vec<u8>, DateTime<Utc>), DbError> {
     let r = tx
         .conn()
         .query_one_raw(stmt(
@@ -198,7 +202,7 @@ pub async fn audit(
     target: Uuid,
     detail: Json,
     client_ip: Option<IpAddr>,
-) -> Result<(), DbErr> {
+) -> Result<(), DbError> {
     tx.conn()
         .execute_raw(stmt(
             "INSERT INTO audit_log (org_id, id, actor_user_id, actor_api_key_id, action, target_type, \

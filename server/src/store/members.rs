@@ -6,7 +6,7 @@ use sea_orm::{ConnectionTrait as _, DbErr, QueryResult};
 use uuid::Uuid;
 
 use super::stmt;
-use crate::db::TenantTx;
+use crate::db::{DbError, TenantTx};
 
 #[derive(Debug, Clone)]
 pub struct MemberRow {
@@ -29,7 +29,7 @@ pub struct InvitationRow {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-fn member(r: &QueryResult) -> Result<MemberRow, DbErr> {
+fn member(r: &QueryResult) -> Result<MemberRow, DbError> {
     Ok(MemberRow {
         user_id: r.try_get("", "user_id")?,
         email: r.try_get("", "email")?,
@@ -39,7 +39,7 @@ fn member(r: &QueryResult) -> Result<MemberRow, DbErr> {
     })
 }
 
-fn invitation(r: &QueryResult) -> Result<InvitationRow, DbErr> {
+fn invitation(r: &QueryResult) -> Result<InvitationRow, DbError> {
     Ok(InvitationRow {
         id: r.try_get("", "id")?,
         email: r.try_get("", "email")?,
@@ -52,7 +52,7 @@ fn invitation(r: &QueryResult) -> Result<InvitationRow, DbErr> {
     })
 }
 
-pub async fn list(tx: &TenantTx) -> Result<Vec<MemberRow>, DbErr> {
+pub async fn list(tx: &TenantTx) -> Result<Vec<MemberRow>, DbError> {
     let rows = tx
         .conn()
         .query_all_raw(stmt(
@@ -63,7 +63,7 @@ pub async fn list(tx: &TenantTx) -> Result<Vec<MemberRow>, DbErr> {
     rows.iter().map(member).collect()
 }
 
-pub async fn get(tx: &TenantTx, user_id: Uuid) -> Result<Option<MemberRow>, DbErr> {
+pub async fn get(tx: &TenantTx, user_id: Uuid) -> Result<Option<MemberRow>, DbError> {
     let r = tx
         .conn()
         .query_one_raw(stmt(
@@ -74,7 +74,7 @@ pub async fn get(tx: &TenantTx, user_id: Uuid) -> Result<Option<MemberRow>, DbEr
     r.as_ref().map(member).transpose()
 }
 
-pub async fn set_role(tx: &TenantTx, user_id: Uuid, role: &str) -> Result<(), DbErr> {
+pub async fn set_role(tx: &TenantTx, user_id: Uuid, role: &str) -> Result<(), DbError> {
     tx.conn()
         .execute_raw(stmt(
             "SELECT set_member_role($1, $2)",
@@ -84,14 +84,14 @@ pub async fn set_role(tx: &TenantTx, user_id: Uuid, role: &str) -> Result<(), Db
     Ok(())
 }
 
-pub async fn remove(tx: &TenantTx, user_id: Uuid) -> Result<(), DbErr> {
+pub async fn remove(tx: &TenantTx, user_id: Uuid) -> Result<(), DbError> {
     tx.conn()
         .execute_raw(stmt("SELECT remove_member($1)", [user_id.into()]))
         .await?;
     Ok(())
 }
 
-pub async fn transfer_ownership(tx: &TenantTx, user_id: Uuid) -> Result<(), DbErr> {
+pub async fn transfer_ownership(tx: &TenantTx, user_id: Uuid) -> Result<(), DbError> {
     tx.conn()
         .execute_raw(stmt("SELECT transfer_ownership($1)", [user_id.into()]))
         .await?;
@@ -109,7 +109,7 @@ pub async fn invite(
     token_hash: &[u8; 32],
     invited_by: Option<Uuid>,
     days: i32,
-) -> Result<InvitationRow, DbErr> {
+) -> Result<InvitationRow, DbError> {
     let row = tx
         .conn()
         .query_one_raw(stmt(
@@ -125,7 +125,7 @@ pub async fn invite(
     invitation(&row)
 }
 
-pub async fn invitations(tx: &TenantTx) -> Result<Vec<InvitationRow>, DbErr> {
+pub async fn invitations(tx: &TenantTx) -> Result<Vec<InvitationRow>, DbError> {
     let rows = tx
         .conn()
         .query_all_raw(stmt(
@@ -137,7 +137,7 @@ pub async fn invitations(tx: &TenantTx) -> Result<Vec<InvitationRow>, DbErr> {
 }
 
 /// Revokes a pending invitation; false when none is visible.
-pub async fn revoke_invitation(tx: &TenantTx, id: Uuid) -> Result<bool, DbErr> {
+pub async fn revoke_invitation(tx: &TenantTx, id: Uuid) -> Result<bool, DbError> {
     let r = tx
         .conn()
         .execute_raw(stmt(
@@ -150,7 +150,7 @@ pub async fn revoke_invitation(tx: &TenantTx, id: Uuid) -> Result<bool, DbErr> {
 }
 
 /// Accepts an invitation for the signed-in caller: (org, role).
-pub async fn accept(tx: &TenantTx, token_hash: &[u8; 32]) -> Result<(Uuid, String), DbErr> {
+pub async fn accept(tx: &TenantTx, token_hash: &[u8; 32]) -> Result<(Uuid, String), DbError> {
     let row = tx
         .conn()
         .query_one_raw(stmt(

@@ -1,11 +1,11 @@
 //! OAuth connect states: single-use rows holding the PKCE verifier (vault
 //! ciphertext).
 
-use sea_orm::{ConnectionTrait as _, DbErr};
+use sea_orm::ConnectionTrait as _;
 use uuid::Uuid;
 
 use super::stmt;
-use crate::db::TenantTx;
+use crate::db::{DbError, TenantTx};
 
 pub async fn insert(
     tx: &TenantTx,
@@ -15,7 +15,7 @@ pub async fn insert(
     provider: &str,
     verifier: Vec<u8>,
     ttl_secs: i64,
-) -> Result<(), DbErr> {
+) -> Result<(), DbError> {
     tx.conn()
         .execute_raw(stmt(
             "INSERT INTO oauth_states (org_id, id, nonce, user_id, provider, pkce_verifier, expires_at) \
@@ -32,7 +32,7 @@ pub async fn consume(
     tx: &TenantTx,
     nonce: &str,
     provider: &str,
-) -> Result<Option<(Uuid, Vec<u8>)>, DbErr> {
+) -> Result<Option<(Uuid, Vec<u8>)>, DbError> {
     let r = tx
         .conn()
         .query_one_raw(stmt(
@@ -52,7 +52,7 @@ pub async fn set_token_expiry(
     tx: &TenantTx,
     integration: Uuid,
     expires_in: Option<i64>,
-) -> Result<(), DbErr> {
+) -> Result<(), DbError> {
     tx.conn()
         .execute_raw(stmt(
             "UPDATE integrations SET token_expires_at = CASE WHEN $2::bigint IS NULL THEN NULL \

@@ -6,7 +6,7 @@ use sea_orm::{ConnectionTrait as _, DbErr};
 use uuid::Uuid;
 
 use super::stmt;
-use crate::db::TenantTx;
+use crate::db::{DbError, TenantTx};
 
 #[derive(Debug, Clone)]
 pub struct OrgRow {
@@ -15,16 +15,22 @@ pub struct OrgRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// Creates an org with the caller as owner.
-pub async fn create(tx: &TenantTx, id: Uuid, name: &str) -> Result<(), DbErr> {
-    tx.conn()
-        .execute_raw(stmt("SELECT create_org($1, $2)", [id.into(), name.into()]))
-        .await?;
-    Ok(())
+/// Creates an org with the caller as owner; returns its `created_at` (the
+/// transaction's timestamp).
+pub async fn create(tx: &TenantTx, id: Uuid, name: &str) -> Result<DateTime<Utc>, DbError> {
+    let r = tx
+        .conn()
+        .query_one_raw(stmt(
+            "SELECT now() AS created_at FROM (SELECT create_org($1, $2)) AS created",
+            [id.into(), name.into()],
+        ))
+        .await?
+        .ok_or(DbErr::RecordNotInserted)?;
+    Ok(r.try_get("", "created_at")?)
 }
 
 /// The org of the transaction's scope.
-pub async fn current(tx: &TenantTx) -> Result<Option<OrgRow>, DbErr> {
+pub async fn current(tx: &TenantTx) -> Result<Option<OrgRow>, DbError> {
     let row = tx
         .conn()
         .query_one_raw(stmt(
@@ -42,7 +48,7 @@ pub async fn current(tx: &TenantTx) -> Result<Option<OrgRow>, DbErr> {
     .transpose()
 }
 
-pub async fn allowlist(tx: &TenantTx) -> Result<Vec<String>, DbErr> {
+pub async fn allowlist(tx: &TenantTx) -> Result<Vec<String>, DbError> {
     let row = tx
         .conn()
         .query_one_raw(stmt(
@@ -57,7 +63,7 @@ pub async fn allowlist(tx: &TenantTx) -> Result<Vec<String>, DbErr> {
 }
 
 /// Replaces the allowlist; returns false when no row was visible to update.
-pub async fn set_allowlist(tx: &TenantTx, cidrs: &[String]) -> Result<bool, DbErr> {
+pub async fn set_allowlist(tx: &TenantTx, cidrs: &[String]) -> Result<bool, DbError> {
     let result = tx
         .conn()
         .execute_raw(stmt(

@@ -5,7 +5,7 @@ use sea_orm::{ConnectionTrait as _, DbErr};
 use uuid::Uuid;
 
 use super::stmt;
-use crate::db::TenantTx;
+use crate::db::{DbError, TenantTx};
 
 /// A user row as its owner may read it.
 #[derive(Debug, Clone)]
@@ -36,7 +36,7 @@ pub async fn insert(
     email: &str,
     display_name: &str,
     password_hash: &str,
-) -> Result<DateTime<Utc>, DbErr> {
+) -> Result<DateTime<Utc>, DbError> {
     let row = tx
         .conn()
         .query_one_raw(stmt(
@@ -51,11 +51,11 @@ pub async fn insert(
         ))
         .await?
         .ok_or(DbErr::RecordNotInserted)?;
-    row.try_get("", "created_at")
+    Ok(row.try_get("", "created_at")?)
 }
 
 /// The caller's own row (RLS shows no other).
-pub async fn me(tx: &TenantTx) -> Result<Option<UserRow>, DbErr> {
+pub async fn me(tx: &TenantTx) -> Result<Option<UserRow>, DbError> {
     let row = tx
         .conn()
         .query_one_raw(stmt(
@@ -81,7 +81,7 @@ pub async fn me(tx: &TenantTx) -> Result<Option<UserRow>, DbErr> {
     .transpose()
 }
 
-pub async fn set_totp_pending(tx: &TenantTx, blob: Option<Vec<u8>>) -> Result<(), DbErr> {
+pub async fn set_totp_pending(tx: &TenantTx, blob: Option<Vec<u8>>) -> Result<(), DbError> {
     tx.conn()
         .execute_raw(stmt(
             "UPDATE users SET totp_pending_secret = $1 WHERE id = app_user()",
@@ -91,7 +91,7 @@ pub async fn set_totp_pending(tx: &TenantTx, blob: Option<Vec<u8>>) -> Result<()
     Ok(())
 }
 
-pub async fn enable_totp(tx: &TenantTx, secret: Vec<u8>, step: i64) -> Result<(), DbErr> {
+pub async fn enable_totp(tx: &TenantTx, secret: Vec<u8>, step: i64) -> Result<(), DbError> {
     tx.conn()
         .execute_raw(stmt(
             "UPDATE users SET totp_secret = $1, totp_pending_secret = NULL, totp_enabled = true, \
@@ -102,7 +102,7 @@ pub async fn enable_totp(tx: &TenantTx, secret: Vec<u8>, step: i64) -> Result<()
     Ok(())
 }
 
-pub async fn disable_totp(tx: &TenantTx, step: i64) -> Result<(), DbErr> {
+pub async fn disable_totp(tx: &TenantTx, step: i64) -> Result<(), DbError> {
     tx.conn()
         .execute_raw(stmt(
             "UPDATE users SET totp_secret = NULL, totp_pending_secret = NULL, totp_enabled = false, \
@@ -113,7 +113,7 @@ pub async fn disable_totp(tx: &TenantTx, step: i64) -> Result<(), DbErr> {
     Ok(())
 }
 
-pub async fn set_totp_last_step(tx: &TenantTx, step: i64) -> Result<(), DbErr> {
+pub async fn set_totp_last_step(tx: &TenantTx, step: i64) -> Result<(), DbError> {
     tx.conn()
         .execute_raw(stmt(
             "UPDATE users SET totp_last_step = $1 WHERE id = app_user()",
@@ -123,7 +123,7 @@ pub async fn set_totp_last_step(tx: &TenantTx, step: i64) -> Result<(), DbErr> {
     Ok(())
 }
 
-pub async fn revoke_session(tx: &TenantTx, session_id: Uuid, reason: &str) -> Result<(), DbErr> {
+pub async fn revoke_session(tx: &TenantTx, session_id: Uuid, reason: &str) -> Result<(), DbError> {
     tx.conn()
         .execute_raw(stmt(
             "UPDATE sessions SET revoked_at = now(), revoked_reason = $2 \
@@ -134,7 +134,7 @@ pub async fn revoke_session(tx: &TenantTx, session_id: Uuid, reason: &str) -> Re
     Ok(())
 }
 
-pub async fn memberships(tx: &TenantTx) -> Result<Vec<MembershipRow>, DbErr> {
+pub async fn memberships(tx: &TenantTx) -> Result<Vec<MembershipRow>, DbError> {
     let rows = tx
         .conn()
         .query_all_raw(stmt(
@@ -155,15 +155,18 @@ pub async fn memberships(tx: &TenantTx) -> Result<Vec<MembershipRow>, DbErr> {
 }
 
 /// Orgs where the caller is the only owner.
-pub async fn sole_owner_orgs(tx: &TenantTx) -> Result<Vec<Uuid>, DbErr> {
+pub async fn sole_owner_orgs(tx: &TenantTx) -> Result<Vec<Uuid>, DbError> {
     let rows = tx
         .conn()
         .query_all_raw(stmt("SELECT sole_owner_orgs() AS org_id", []))
         .await?;
-    rows.into_iter().map(|r| r.try_get("", "org_id")).collect()
+    Ok(rows
+        .into_iter()
+        .map(|r| r.try_get("", "org_id"))
+        .collect::<Result<_, _>>()?)
 }
 
-pub async fn delete_me(tx: &TenantTx) -> Result<u64, DbErr> {
+pub async fn delete_me(tx: &TenantTx) -> Result<u64, DbError> {
     Ok(tx
         .conn()
         .execute_raw(stmt("DELETE FROM users WHERE id = app_user()", []))
