@@ -66,6 +66,9 @@ pub struct Secrets {
     pub session_secret: SecretString,
     /// `OCHRE_OAUTH_STATE_SECRET`: signs OAuth `state` values.
     pub oauth_state_secret: SecretString,
+    /// `OCHRE_CRON_SECRET`: the bearer token of the operator routes
+    /// (`POST /cron/{job}`, `GET /metrics`).
+    pub cron_secret: SecretString,
 }
 
 /// The validated configuration.
@@ -471,6 +474,7 @@ fn validate_secrets(values: &BTreeMap<&'static str, SecretString>) -> Result<Sec
         survey_token_secret: text("OCHRE_SURVEY_TOKEN_SECRET")?,
         session_secret: text("OCHRE_SESSION_SECRET")?,
         oauth_state_secret: text("OCHRE_OAUTH_STATE_SECRET")?,
+        cron_secret: text("OCHRE_CRON_SECRET")?,
     };
     for (_, mut b) in checked {
         zeroize::Zeroize::zeroize(&mut b);

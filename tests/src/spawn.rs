@@ -50,6 +50,8 @@ pub struct TestApp {
     pub byok_key: String,
     /// The server's `OCHRE_OAUTH_STATE_SECRET`, to mint expired states.
     pub oauth_state_secret: String,
+    /// The server's `OCHRE_CRON_SECRET` (bearer of `/cron/{job}` and `/metrics`).
+    pub cron_secret: String,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<Result<(), ochre_server::StartupError>>>,
 }
@@ -66,6 +68,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let session_secret = crate::random_secret(32);
     let byok_key = crate::random_key();
     let oauth_state_secret = crate::random_secret(32);
+    let cron_secret = crate::random_secret(32);
     let mut layers = Layers::default();
     layers
         .set("OCHRE_LISTEN_ADDR", "127.0.0.1:0")
@@ -91,7 +94,8 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .set("OCHRE_BYOK_ENC_KEY", byok_key.clone())
         .set("OCHRE_SURVEY_TOKEN_SECRET", crate::random_secret(32))
         .set("OCHRE_SESSION_SECRET", session_secret.clone())
-        .set("OCHRE_OAUTH_STATE_SECRET", oauth_state_secret.clone());
+        .set("OCHRE_OAUTH_STATE_SECRET", oauth_state_secret.clone())
+        .set("OCHRE_CRON_SECRET", cron_secret.clone());
     if let Some(clients) = &options.oauth_clients {
         let path = std::env::temp_dir().join(format!(
             "ochre-oauth-{}.toml",
@@ -120,6 +124,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         session_secret,
         byok_key,
         oauth_state_secret,
+        cron_secret,
         stop: Some(stop),
         handle: Some(handle),
     }

@@ -140,6 +140,7 @@ fn secrets() -> Vec<(&'static str, String)> {
         ("OCHRE_SURVEY_TOKEN_SECRET", random_secret(32)),
         ("OCHRE_SESSION_SECRET", random_secret(32)),
         ("OCHRE_OAUTH_STATE_SECRET", random_secret(32)),
+        ("OCHRE_CRON_SECRET", random_secret(32)),
     ]
 }
 

@@ -27,6 +27,7 @@ fn valid_vars() -> HashMap<&'static str, String> {
         ("OCHRE_SURVEY_TOKEN_SECRET", random_secret(32)),
         ("OCHRE_SESSION_SECRET", random_secret(32)),
         ("OCHRE_OAUTH_STATE_SECRET", random_secret(32)),
+        ("OCHRE_CRON_SECRET", random_secret(32)),
     ])
 }
 
@@ -89,6 +90,7 @@ fn each_missing_secret_is_named() {
         "OCHRE_SURVEY_TOKEN_SECRET",
         "OCHRE_SESSION_SECRET",
         "OCHRE_OAUTH_STATE_SECRET",
+        "OCHRE_CRON_SECRET",
     ] {
         let mut l = valid();
         l.set(var, "");

@@ -18,6 +18,7 @@ use tokio::{runtime::Handle, sync::oneshot, task::JoinHandle};
 pub struct Secrets {
     pub session: String,
     pub byok: String,
+    pub cron: String,
 }
 
 impl Secrets {
@@ -25,6 +26,7 @@ impl Secrets {
         Secrets {
             session: app.session_secret.clone(),
             byok: app.byok_key.clone(),
+            cron: app.cron_secret.clone(),
         }
     }
 }
@@ -60,7 +62,8 @@ impl BenchServer {
             .set("OCHRE_BYOK_ENC_KEY", secrets.byok.clone())
             .set("OCHRE_SURVEY_TOKEN_SECRET", ochre_tests::random_secret(32))
             .set("OCHRE_SESSION_SECRET", secrets.session.clone())
-            .set("OCHRE_OAUTH_STATE_SECRET", ochre_tests::random_secret(32));
+            .set("OCHRE_OAUTH_STATE_SECRET", ochre_tests::random_secret(32))
+            .set("OCHRE_CRON_SECRET", secrets.cron.clone());
         let config = Config::from_layers(&layers).context("bench configuration")?;
         let (stop, stopped) = oneshot::channel::<()>();
         let (ready, bound) = oneshot::channel();
