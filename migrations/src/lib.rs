@@ -71,6 +71,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261122_000010_rotate_oauth_states",
         up: include_str!("../sql/0010_rotate_oauth_states.up.sql"),
     },
+    Migration {
+        name: "m20261122_000011_webhooks",
+        up: include_str!("../sql/0011_webhooks.up.sql"),
+    },
 ];
 
 /// The names of every migration this binary knows, oldest first.

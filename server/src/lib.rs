@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod identity;
+pub mod ingress;
 pub mod integrations;
 pub mod keys;
 pub mod oauth;

@@ -2,7 +2,7 @@
 //! operator URLs), migrates when asked, binds its own listener (port 0 in
 //! tests), and serves gRPC, gRPC-web, health and reflection on one port.
 
-use std::{future::Future, net::SocketAddr, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use http::{HeaderValue, Method, header::HeaderName};
 use ochre_sdk::v1::{
@@ -11,7 +11,7 @@ use ochre_sdk::v1::{
     customer_service_server::CustomerServiceServer,
     integration_service_server::IntegrationServiceServer,
     member_service_server::MemberServiceServer, org_service_server::OrgServiceServer,
-    system_service_server::SystemServiceServer,
+    system_service_server::SystemServiceServer, webhook_service_server::WebhookServiceServer,
 };
 use secrecy::SecretString;
 use tokio::{net::TcpListener, sync::watch};
@@ -22,11 +22,12 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::{
     api::{
         ApiKeyApi, AuthApi, ConversationApi, CustomerApi, IntegrationApi, MemberApi, OrgApi,
-        SystemApi,
+        SystemApi, WebhookApi,
     },
     auth::AuthLayer,
     config::{Config, ConfigError, DatabaseConfig},
     db::{self, Db},
+    ingress::{HttpRoutesLayer, Ingress, Metrics},
     pg::{self, Cluster, ClusterError, DbCredentials},
     state::AppState,
 };
@@ -175,6 +176,7 @@ pub struct Application {
     cluster: Option<Cluster>,
     cors_origins: Vec<String>,
     state: AppState,
+    ingress: Arc<Ingress>,
 }
 
 impl Application {
@@ -213,6 +215,13 @@ impl Application {
                 return Err(e.into());
             }
         };
+        let ingress = Arc::new(Ingress::new(
+            db.clone(),
+            state.vault.clone(),
+            &config.public_url,
+            &config.secrets.cron_secret,
+            Arc::new(Metrics::default()),
+        ));
         Ok(Application {
             listener,
             addr,
@@ -220,6 +229,7 @@ impl Application {
             cluster,
             cors_origins: config.cors_origins,
             state,
+            ingress,
         })
     }
 
@@ -246,6 +256,7 @@ impl Application {
             cluster,
             cors_origins,
             state,
+            ingress,
         } = self;
         let (reporter, health_service) = tonic_health::server::health_reporter();
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -272,10 +283,12 @@ impl Application {
             }
         };
 
-        tracing::info!(%addr, "ochre listening (gRPC, gRPC-web, health, reflection)");
+        tracing::info!(%addr, "ochre listening (gRPC, gRPC-web, health, reflection, webhooks)");
         let server = tonic::transport::Server::builder()
             .accept_http1(true)
             .timeout(Duration::from_secs(60))
+            // Webhooks and operator routes first: they never reach the gRPC gate.
+            .layer(HttpRoutesLayer::new(ingress))
             .layer(cors(&cors_origins))
             .layer(tonic_web::GrpcWebLayer::new())
             .layer(AuthLayer::new(state.db.clone(), state.signer.clone()))
@@ -294,6 +307,7 @@ impl Application {
             .add_service(IntegrationServiceServer::new(IntegrationApi::new(
                 state.clone(),
             )))
+            .add_service(WebhookServiceServer::new(WebhookApi::new(state.clone())))
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
         // Long-lived streams (health Watch) would hold a graceful shutdown
         // open forever: after the grace period the rest is cut.

@@ -22,6 +22,7 @@ pub enum ListKind {
     Customers = 1,
     Conversations = 2,
     Messages = 3,
+    WebhookEvents = 4,
 }
 
 /// Signs and checks page tokens.

@@ -17,7 +17,7 @@ use super::convert::{parse_id, ts};
 use crate::{
     auth::principal,
     error::ApiError,
-    integrations::catalog::{self, PROVIDERS},
+    integrations::catalog::{self, PREVIOUS_SUFFIX, PROVIDERS, SIGNING_FIELDS},
     state::AppState,
     store::integrations::{self as store, IntegrationRow},
     vault::SecretContext,
@@ -27,12 +27,15 @@ use crate::{
 pub const MAX_SECRET_BYTES: usize = 8192;
 
 /// The vault context of an integration secret: bound to org, integration, field.
+///
+/// A retired signing secret (`<field>.previous`) keeps the context of its
+/// field: retiring it renames the row and does not re-encrypt it.
 pub fn secret_context<'a>(org: Uuid, integration: Uuid, field: &'a str) -> SecretContext<'a> {
     SecretContext {
         org_id: org,
         scope: "integration",
         owner_id: integration,
-        field,
+        field: field.strip_suffix(PREVIOUS_SUFFIX).unwrap_or(field),
     }
 }
 
@@ -153,6 +156,10 @@ impl IntegrationService for IntegrationApi {
                 .vault
                 .encrypt(&secret_context(org, id, field), value.as_bytes())
                 .map_err(|e| ApiError::Internal(anyhow::anyhow!("vault: {e}")))?;
+            if SIGNING_FIELDS.contains(&field.as_str()) {
+                // Deliveries signed with the old secret still verify for a while.
+                store::retire_signing_secret(&tx, id, field).await?;
+            }
             store::replace_secret(&tx, id, field, blob).await?;
         }
         store::audit(

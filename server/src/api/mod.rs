@@ -17,6 +17,7 @@ mod sessions;
 mod system;
 mod totp;
 mod validate;
+mod webhooks;
 
 pub use api_keys::ApiKeyApi;
 pub use auth::AuthApi;
@@ -27,3 +28,4 @@ pub use integrations::{IntegrationApi, secret_context};
 pub use members::MemberApi;
 pub use orgs::{OrgApi, parse_cidrs};
 pub use system::SystemApi;
+pub use webhooks::WebhookApi;

@@ -2,6 +2,7 @@
 //! tables (a [`TenantTx`] opened for a [`Tenant`] only the auth gate makes).
 
 pub mod service;
+pub mod webhooks;
 mod tenant;
 
 use std::time::Duration;

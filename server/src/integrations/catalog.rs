@@ -16,6 +16,13 @@ pub struct ProviderSpec {
     pub secret_fields: &'static [&'static str],
 }
 
+/// The fields that hold a webhook signing secret. Re-pasting one keeps the
+/// old value as `<field>` + [`PREVIOUS_SUFFIX`] for 24 hours.
+pub const SIGNING_FIELDS: &[&str] = &["webhook_signing_secret", "signing_secret", "app_secret"];
+
+/// The suffix of a retired signing secret's field.
+pub const PREVIOUS_SUFFIX: &str = ".previous";
+
 const OAUTH_FIELDS: &[&str] = &["access_token", "refresh_token", "webhook_signing_secret"];
 
 pub static PROVIDERS: &[ProviderSpec] = &[

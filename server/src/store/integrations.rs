@@ -85,6 +85,22 @@ pub async fn replace_secret(
     Ok(())
 }
 
+/// Keeps the current value of signing-secret `field` as `<field>.previous`
+/// (replacing an older previous one); nothing when the field is unset.
+pub async fn retire_signing_secret(
+    tx: &TenantTx,
+    integration: Uuid,
+    field: &str,
+) -> Result<(), DbError> {
+    tx.conn()
+        .execute_raw(stmt(
+            "SELECT retire_signing_secret($1, $2)",
+            [integration.into(), field.into()],
+        ))
+        .await?;
+    Ok(())
+}
+
 /// Deletes the named secrets of an integration.
 pub async fn clear_secrets(
     tx: &TenantTx,

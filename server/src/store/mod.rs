@@ -9,5 +9,6 @@ pub mod members;
 pub mod oauth;
 pub mod orgs;
 pub mod users;
+pub mod webhooks;
 
 pub(crate) use crate::db::stmt;

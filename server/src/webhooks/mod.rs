@@ -90,6 +90,35 @@ impl Provider {
         Provider::MercadoPago,
     ];
 
+    /// The provider's id in the integration catalog and in webhook URLs.
+    pub const fn id(self) -> &'static str {
+        match self {
+            Provider::Stripe => "stripe",
+            Provider::Slack => "slack",
+            Provider::HubSpot => "hubspot",
+            Provider::Linear => "linear",
+            Provider::GitHub => "github",
+            Provider::Resend => "resend",
+            Provider::Meta => "meta",
+            Provider::Paddle => "paddle",
+            Provider::MercadoPago => "mercadopago",
+        }
+    }
+
+    /// The provider with catalog id `id`.
+    pub fn from_id(id: &str) -> Option<Provider> {
+        Provider::ALL.into_iter().find(|p| p.id() == id)
+    }
+
+    /// The vault field holding the secret this provider signs with.
+    pub const fn signing_field(self) -> &'static str {
+        match self {
+            Provider::Slack => "signing_secret",
+            Provider::Meta => "app_secret",
+            _ => "webhook_signing_secret",
+        }
+    }
+
     /// The timestamp window used when the caller passes `tolerance_secs = 0`.
     ///
     /// `None` means the provider signs no timestamp (GitHub, Meta).

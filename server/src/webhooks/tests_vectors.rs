@@ -141,8 +141,38 @@ fn github_published_vector() {
     );
 }
 
-// Meta: no published vector. Computed (Python hmac + openssl):
-// HMAC-SHA256("meta-app-secret-for-tests", body) as below.
+// Meta: WhatsApp/WhatsApp-Nodejs-SDK (Meta's official Cloud API SDK),
+// src/__tests__/utils.test.ts, test "signature match": generate_x_hub_256_sig
+// ("test", sdk_config.M4D_APP_SECRET) === "0c61947b…8221", where M4D_APP_SECRET
+// is "TEST_APP_SECRET" (jest.config.ts, globals.sdk_config). The SDK compares
+// the hex after stripping "sha256=" from X-Hub-Signature-256 (src/api/webhooks.ts).
+// The body is not JSON; Meta's delivery id is the hex SHA-256 of the body
+// (sha256("test"), the FIPS 180-2 value).
+#[test]
+fn meta_whatsapp_sdk_published_vector() {
+    let sig = "sha256=0c61947b610d4f45e65f3d680e26027121ec2413e77598bcb6cfc6e0d9888221";
+    let h = [("x-hub-signature-256", sig)];
+    let secret: &[u8] = b"TEST_APP_SECRET";
+    let id = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    assert_eq!(
+        run(Provider::Meta, "/", &h, b"test", &[secret], 0),
+        ok(id, None)
+    );
+    assert_eq!(
+        run(Provider::Meta, "/", &h, b"test ", &[secret], 0),
+        Err(VerifyError::BadSignature)
+    );
+    assert_eq!(
+        run(Provider::Meta, "/", &h, b"test", &[b"TEST_APP_SECRET2"], 0),
+        Err(VerifyError::BadSignature)
+    );
+}
+
+// Meta with a WhatsApp-shaped JSON body: computed, not published (the only
+// published Meta triple found is the non-JSON "test" one above; Meta's
+// webhook docs describe the algorithm without a secret+payload+signature
+// example). HMAC-SHA256("meta-app-secret-for-tests", body) via Python hmac
+// + openssl.
 #[test]
 fn meta_computed_vector() {
     let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[]}]}"#;

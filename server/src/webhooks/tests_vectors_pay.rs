@@ -90,10 +90,100 @@ fn paddle_python_sdk_rotation_vector() {
     );
 }
 
-// Stripe publishes no secret+payload+signature triple. Computed (Python
-// hmac + openssl) from the stripe-node / stripe-go test fixture: secret
-// "whsec_test_secret", payload JSON.stringify({id:'evt_test_webhook',
-// object:'event'}, null, 2), t = 1492774577 (the docs' example timestamp).
+// Stripe: stripe/stripe-dotnet src/StripeTests/Services/Events/EventUtilityTest.cs
+// (ConstructEvent, RejectOutdatedTimestamp, RejectIncorrectSignature,
+// ValidateSignatureHandlesIncorrectHeaderValues): secret "webhook_secret",
+// t = 1533204620, literal v1 and v0, payload = the file
+// src/StripeTests/Resources/event_test_signature.json (LF line ends, ending
+// in "}\n"; the test replaces CRLF by LF). The test's comment gives the
+// recipe: (echo -n "1533204620." && cat …/event_test_signature.json) |
+// openssl sha256 -hmac "webhook_secret".
+const STRIPE_DOTNET_EVENT: &[u8] = br#"{
+  "id": "evt_123",
+  "object": "event",
+  "account": "acct_123",
+  "api_version": "2017-05-25",
+  "created": 1533204620,
+  "data": {
+    "object": {
+      "id": "cus_123",
+      "object": "customer",
+      "created": 123456789,
+      "email": "test@stripe.com",
+      "livemode": false,
+      "metadata": {}
+    }
+  },
+  "livemode": false,
+  "pending_webhooks": 1,
+  "request": {
+    "id": "req_123",
+    "idempotency_key": "idempotency-key-123"
+  },
+  "type": "customer.created"
+}
+"#;
+
+#[test]
+fn stripe_dotnet_published_vector() {
+    let sig = "t=1533204620,v1=2220f87ef101a04665f11cdf770523143f875572008577fa0f20882ddb9cc3c7,v0=63f3a72374a733066c4be69ed7f8e5ac85c22c9f0a6a612ab9a025a9e4ee7eef";
+    let secret: &[u8] = b"webhook_secret";
+    let t = 1_533_204_620;
+    let at = |h: &str, body: &[u8], now: u64| {
+        run(
+            Provider::Stripe,
+            "/",
+            &[("stripe-signature", h)],
+            body,
+            &[secret],
+            now,
+        )
+    };
+    // ConstructEvent: now = t + 100, tolerance 300.
+    assert_eq!(
+        at(sig, STRIPE_DOTNET_EVENT, t + 100),
+        ok("evt_123", Some(t))
+    );
+    // RejectOutdatedTimestamp: now = t + 300 + 100.
+    assert_eq!(
+        at(sig, STRIPE_DOTNET_EVENT, t + 400),
+        Err(VerifyError::Stale)
+    );
+    // RejectIncorrectSignature: body + "this_changes_the_json".
+    let mut changed = STRIPE_DOTNET_EVENT.to_vec();
+    changed.extend_from_slice(b"this_changes_the_json");
+    assert_eq!(at(sig, &changed, t + 100), Err(VerifyError::BadSignature));
+    // The same bytes without the file's final newline are another message.
+    let trimmed = &STRIPE_DOTNET_EVENT[..STRIPE_DOTNET_EVENT.len() - 1];
+    assert_eq!(at(sig, trimmed, t + 100), Err(VerifyError::BadSignature));
+    // ValidateSignatureHandlesIncorrectHeaderValues (null is not a header).
+    for bad in [
+        "t=,v1=2220f87ef101a04665f11cdf770523143f875572008577fa0f20882ddb9cc3c7,v0=63f3a72374a733066c4be69ed7f8e5ac85c22c9f0a6a612ab9a025a9e4ee7eef",
+        "t,v1=,v0=",
+        "t,v1=,v0",
+        "t,v1=,",
+        "t,,",
+        ",,",
+        "t",
+    ] {
+        assert_eq!(
+            at(bad, STRIPE_DOTNET_EVENT, t + 100),
+            Err(VerifyError::MalformedHeader("stripe-signature")),
+            "{bad:?}"
+        );
+    }
+}
+
+// Stripe, second fixture: computed, not published. stripe-node
+// test/Webhook.spec.ts, stripe-python tests/test_webhook.py, stripe-go
+// webhook/client_test.go, stripe-java src/test/java/com/stripe/net/WebhookTest.java,
+// stripe-ruby test/stripe/webhook_test.rb and stripe-php
+// tests/Stripe/WebhookTest.php all sign at run time (generateHeader /
+// generateTestHeaderString); only stripe-dotnet (above) fixes the v1.
+// HMAC computed with Python hmac + openssl over the stripe-node / stripe-java
+// fixture: secret "whsec_test_secret", payload JSON.stringify({id:
+// 'evt_test_webhook', object:'event'}, null, 2), t = 1492774577 (the
+// timestamp of the header example in docs.stripe.com/webhooks).
 #[test]
 fn stripe_computed_vector() {
     let body = b"{\n  \"id\": \"evt_test_webhook\",\n  \"object\": \"event\"\n}";
@@ -128,9 +218,15 @@ fn stripe_computed_vector() {
     );
 }
 
-// Linear: fixture from linear/linear packages/sdk/src/_tests/LinearWebhooks.test.ts
-// (secret "SECRET", body = JSON.stringify(requestBody)); the hex MAC was
-// computed (Python hmac + openssl) since the test signs at run time.
+// Linear: computed, not published. Linear publishes no secret+payload+
+// signature triple: linear/linear packages/sdk/src/_tests/LinearWebhooks.test.ts
+// and packages/sdk/src/_tests/webhook-handler.test.ts sign at run time
+// (crypto.createHmac), and https://linear.app/developers/webhooks shows an
+// example "Linear-Signature: 766e1d90…5086" header and an example body but
+// not the secret (it matches neither that body nor the SDK fixture under
+// "SECRET"). Fixture from LinearWebhooks.test.ts (secret "SECRET", body =
+// JSON.stringify(requestBody)); the hex MAC was computed with Python hmac +
+// openssl. The delivery id is the docs' example Linear-Delivery value.
 #[test]
 fn linear_sdk_fixture_vector() {
     let body = br#"{"action":"create","data":{"id":"2174add1-f7c8-44e3-bbf3-2d60b5ea8bc9","createdAt":"2020-01-23T12:53:18.084Z","updatedAt":"2020-01-23T12:53:18.084Z","archivedAt":null,"body":"Indeed, I think this is definitely an improvement over the previous version.","edited":false,"issueId":"539068e2-ae88-4d09-bd75-22eb4a59612f","userId":"aacdca22-6266-4c0a-ab3c-8fa70a26765c"},"type":"Comment","url":"https://linear.app/issue/LIN-1778/foo-bar#comment-77217de3-fb52-4dad-bb9a-b356beb93de8","createdAt":"2020-01-23T12:53:18.084Z","webhookTimestamp":1677611643000}"#;
@@ -161,10 +257,25 @@ fn linear_sdk_fixture_vector() {
     );
 }
 
-// Mercado Pago publishes the template and an x-signature example but no
-// complete vector. Computed (Python hmac + openssl) with the docs'
-// placeholder secret "your_secret_key_here", the docs' example data.id
-// 999999999 and ts 1704908010, and a request id of our choosing.
+// Mercado Pago: computed, not published. The docs
+// (mercadopago/devsite-docs guides/additional-content/your-integrations/webhooks.*.md,
+// i.e. /developers/<lang>/docs/your-integrations/notifications/webhooks)
+// give the manifest template, the placeholder secret "your_secret_key_here"
+// and example x-signature headers (ts=1704908010,v1=618c…e839 and
+// ts=1742505638683,v1=ced3…229b) but never the secret that signed them;
+// neither header verifies under the placeholder secret with the docs'
+// example ids. The official SDK tests (mercadopago/sdk-go
+// pkg/webhook/webhook_test.go, sdk-python
+// tests/test_webhook_signature_validator.py, sdk-php
+// tests/MercadoPago/Webhook/Unit/WebhookSignatureValidatorUnitTest.php,
+// sdk-java src/test/java/com/mercadopago/webhook/WebhookSignatureValidatorTest.java,
+// sdk-dotnet
+// src/MercadoPago.Tests/Webhook/WebhookSignatureValidatorTest.cs, sdk-ruby
+// tests/test_webhook_signature_validator.rb) all compute v1 at run time.
+// Computed with Python hmac + openssl from the docs' placeholder secret, the
+// docs' example data.id 999999999 / ORD01JQ4S4KY8HWQ6NA5PXB65B3D3, ts
+// 1704908010 / 1742505638683 and the docs' example x-request-id
+// bb56a2f1-6aae-46ac-982e-9dcd3581d08e.
 #[test]
 fn mercadopago_computed_vectors() {
     let secret: &[u8] = b"your_secret_key_here";

@@ -95,6 +95,14 @@ pub fn expected_policy(table: &str) -> TablePolicy {
             update: Access::UsersOnly(&["owner", "admin"]),
             delete: NotGranted,
         },
+        // Stored only by record_webhook_event() after a signature verified;
+        // owners, admins and agents read them.
+        "webhook_events" => TablePolicy {
+            select: Access::Roles(&["owner", "admin", "agent"]),
+            insert: NotGranted,
+            update: NotGranted,
+            delete: NotGranted,
+        },
         // Immutable.
         "messages" => TablePolicy {
             select: MEMBERS,

@@ -81,6 +81,7 @@ pub async fn seed_org(su: &impl ConnectionTrait, name: &str) -> SeedOrg {
     let (m1, m2, i1) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
     let (g1, l1) = (Uuid::now_v7(), Uuid::now_v7());
     let (o1, o2) = (Uuid::now_v7(), Uuid::now_v7());
+    let (w1, w2) = (Uuid::now_v7(), Uuid::now_v7());
     sql += &format!(
         "INSERT INTO invitations (org_id, id, email, role, token_hash, invited_by, expires_at) \
            VALUES ('{org}', '{i1}', 'invitee-{i1}@example.com', 'agent', {hash}, '{owner}', now() + interval '7 days'); \
@@ -100,7 +101,10 @@ pub async fn seed_org(su: &impl ConnectionTrait, name: &str) -> SeedOrg {
            VALUES ('{org}', '{l1}', '{owner}', 'integration.connect', 'integration', '{g1}', '127.0.0.1'); \
          INSERT INTO oauth_states (org_id, id, nonce, user_id, provider, pkce_verifier, expires_at) VALUES \
            ('{org}', '{o1}', 'nonce-{o1}', '{owner}', 'github', decode(repeat('cd', 60), 'hex'), now() + interval '10 minutes'), \
-           ('{org}', '{o2}', 'nonce-{o2}', '{admin}', 'github', decode(repeat('cd', 60), 'hex'), now() + interval '10 minutes');"
+           ('{org}', '{o2}', 'nonce-{o2}', '{admin}', 'github', decode(repeat('cd', 60), 'hex'), now() + interval '10 minutes'); \
+         INSERT INTO webhook_events (org_id, id, integration_id, provider, delivery_id, event_type, payload) VALUES \
+           ('{org}', '{w1}', '{g1}', 'slack', 'Ev-{w1}', 'message', '{{}}'), \
+           ('{org}', '{w2}', '{g1}', 'slack', 'Ev-{w2}', 'message', '{{}}');"
     );
     su.execute_unprepared(&sql)
         .await

@@ -1,0 +1,144 @@
+-- Inbound webhooks: verified deliveries, deduplicated per org, provider and
+-- delivery id (a unique constraint, so every replica shares it), and the
+-- two gates the HTTP ingress uses on the `ochre_service` pool. Nothing here
+-- verifies a signature: the server does that on the raw body, with the
+-- signing secret it decrypts (the vault key never reaches the database).
+
+-- An integration id names its org on the webhook URL: ids are unique on
+-- their own, and this index is how a delivery finds its integration.
+CREATE UNIQUE INDEX integrations_id_key ON integrations (id);
+
+CREATE TABLE webhook_events (
+  org_id         uuid        NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+  id             uuid        NOT NULL,
+  -- No foreign key: received events outlive a disconnected integration.
+  integration_id uuid        NOT NULL,
+  provider       text        NOT NULL CHECK (char_length(provider) BETWEEN 1 AND 40),
+  delivery_id    text        NOT NULL CHECK (char_length(delivery_id) BETWEEN 1 AND 200),
+  event_type     text        NOT NULL DEFAULT '' CHECK (char_length(event_type) <= 200),
+  signed_at      timestamptz,
+  received_at    timestamptz NOT NULL DEFAULT now(),
+  content_type   text        NOT NULL DEFAULT '' CHECK (char_length(content_type) <= 200),
+  payload        bytea       NOT NULL CHECK (octet_length(payload) <= 1048576),
+  PRIMARY KEY (org_id, id),
+  CONSTRAINT webhook_events_delivery_key UNIQUE (org_id, provider, delivery_id)
+);
+ALTER TABLE webhook_events ENABLE ROW LEVEL SECURITY;
+ALTER TABLE webhook_events FORCE ROW LEVEL SECURITY;
+-- Owners, admins and agents read the org's events; nobody writes them but
+-- record_webhook_event() after a signature verified.
+CREATE POLICY webhook_events_read ON webhook_events FOR SELECT TO ochre_app
+  USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
+CREATE POLICY webhook_events_definer ON webhook_events FOR ALL TO ochre_owner
+  USING (true) WITH CHECK (true);
+GRANT SELECT ON webhook_events TO ochre_app;
+
+-- The candidate signing secrets of one integration for one provider: the
+-- current one and, for 24 hours after a re-paste, the previous one
+-- (`<field>.previous`). Only signing-secret fields can be read here. No row
+-- at all: unknown integration, another provider, or a deleted org. One row
+-- with a NULL field: the integration exists but has no signing secret.
+CREATE FUNCTION webhook_signing_secrets(p_integration uuid, p_provider text, p_field text)
+  RETURNS TABLE (org_id uuid, field text, ciphertext bytea)
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+  BEGIN
+    IF p_field NOT IN ('webhook_signing_secret', 'signing_secret', 'app_secret') THEN
+      RAISE EXCEPTION 'not a signing secret field' USING ERRCODE = '42501';
+    END IF;
+    RETURN QUERY
+      SELECT i.org_id, s.field, s.ciphertext
+        FROM integrations i
+        JOIN orgs o ON o.id = i.org_id AND o.deleted_at IS NULL
+        LEFT JOIN integration_secrets s
+          ON s.org_id = i.org_id AND s.integration_id = i.id
+         AND (s.field = p_field
+              OR (s.field = p_field || '.previous' AND s.updated_at > now() - interval '24 hours'))
+       WHERE i.id = p_integration AND i.provider = p_provider
+       ORDER BY s.field;
+  END $$;
+REVOKE ALL ON FUNCTION webhook_signing_secrets(uuid, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION webhook_signing_secrets(uuid, text, text) TO ochre_service;
+
+-- Stores one verified delivery: 'stored', 'duplicate' (the org already has
+-- this provider's delivery id) or 'gone' (the integration or its org went
+-- away since the secrets were read).
+CREATE FUNCTION record_webhook_event(p_integration uuid, p_provider text, p_id uuid,
+                                     p_delivery_id text, p_event_type text,
+                                     p_signed_at timestamptz, p_content_type text,
+                                     p_payload bytea)
+  RETURNS text
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+  DECLARE
+    target uuid;
+    inserted int;
+  BEGIN
+    SELECT i.org_id INTO target
+      FROM integrations i JOIN orgs o ON o.id = i.org_id AND o.deleted_at IS NULL
+     WHERE i.id = p_integration AND i.provider = p_provider;
+    IF target IS NULL THEN
+      RETURN 'gone';
+    END IF;
+    INSERT INTO webhook_events (org_id, id, integration_id, provider, delivery_id, event_type,
+                                signed_at, content_type, payload)
+    VALUES (target, p_id, p_integration, p_provider, p_delivery_id, p_event_type,
+            p_signed_at, p_content_type, p_payload)
+    ON CONFLICT ON CONSTRAINT webhook_events_delivery_key DO NOTHING;
+    GET DIAGNOSTICS inserted = ROW_COUNT;
+    RETURN CASE WHEN inserted = 1 THEN 'stored' ELSE 'duplicate' END;
+  END $$;
+REVOKE ALL ON FUNCTION record_webhook_event(uuid, text, uuid, text, text, timestamptz, text, bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION record_webhook_event(uuid, text, uuid, text, text, timestamptz, text, bytea)
+  TO ochre_service;
+
+-- Re-pasting a signing secret keeps the old one as `<field>.previous` (for
+-- 24 hours, see webhook_signing_secrets) so deliveries signed before the
+-- provider switched still verify. Owners and admins of the org only.
+CREATE FUNCTION retire_signing_secret(p_integration uuid, p_field text)
+  RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+  BEGIN
+    IF app_role() IS NULL OR app_role() NOT IN ('owner', 'admin') THEN
+      RAISE EXCEPTION 'only owners and admins can rotate signing secrets' USING ERRCODE = '42501';
+    END IF;
+    IF p_field NOT IN ('webhook_signing_secret', 'signing_secret', 'app_secret') THEN
+      RAISE EXCEPTION 'not a signing secret field' USING ERRCODE = '22023';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM integration_secrets s
+                    WHERE s.org_id = app_org() AND s.integration_id = p_integration
+                      AND s.field = p_field) THEN
+      RETURN;
+    END IF;
+    DELETE FROM integration_secrets s
+     WHERE s.org_id = app_org() AND s.integration_id = p_integration
+       AND s.field = p_field || '.previous';
+    UPDATE integration_secrets s SET field = p_field || '.previous', updated_at = now()
+     WHERE s.org_id = app_org() AND s.integration_id = p_integration AND s.field = p_field;
+  END $$;
+REVOKE ALL ON FUNCTION retire_signing_secret(uuid, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION retire_signing_secret(uuid, text) TO ochre_app;
+
+-- The `purge-expired` cron job, part 1 (the owner's tables): expired OAuth
+-- states and retired signing secrets past their 24 hours. Part 2 runs as
+-- ochre_service in the same transaction: sessions and login throttling.
+CREATE FUNCTION purge_expired()
+  RETURNS jsonb
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+  DECLARE
+    n_states int;
+    n_secrets int;
+  BEGIN
+    DELETE FROM oauth_states WHERE expires_at < now() - interval '1 day';
+    GET DIAGNOSTICS n_states = ROW_COUNT;
+    DELETE FROM integration_secrets
+     WHERE field LIKE '%.previous' AND updated_at <= now() - interval '24 hours';
+    GET DIAGNOSTICS n_secrets = ROW_COUNT;
+    RETURN jsonb_build_object('oauth_states', n_states, 'previous_signing_secrets', n_secrets);
+  END $$;
+REVOKE ALL ON FUNCTION purge_expired() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION purge_expired() TO ochre_service;
+-- Refresh tokens go with their session (ON DELETE CASCADE).
+GRANT DELETE ON sessions TO ochre_service;

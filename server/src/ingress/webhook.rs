@@ -1,0 +1,313 @@
+//! `POST /webhooks/{provider}/{integration_id}`: read the raw body (bounded),
+//! check the headers, fetch the integration's signing secrets through the
+//! service gate, verify the signature on the exact bytes, then store the
+//! event (committed before the 2xx; a known delivery id is a duplicate).
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    body::Body,
+    extract::{Path, Request, State},
+    http::StatusCode,
+    response::Response,
+};
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use serde_json::json;
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use super::{Ingress, MAX_BODY, Outcome, error, event, json};
+use crate::{
+    api::secret_context,
+    db::webhooks::{NewEvent, Recorded, SigningSecrets},
+    identity::unix_now,
+    webhooks::{self, Inbound, Provider, Verified, VerifyError},
+};
+
+/// How long a sender may take to deliver the body.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bodies larger than this are verified on the blocking pool.
+const INLINE_VERIFY_LIMIT: usize = 64 * 1024;
+
+/// A refusal: its counter, status and fixed message.
+struct Refusal {
+    outcome: Outcome,
+    status: StatusCode,
+    message: &'static str,
+}
+
+const fn refusal(outcome: Outcome, status: StatusCode, message: &'static str) -> Refusal {
+    Refusal {
+        outcome,
+        status,
+        message,
+    }
+}
+
+fn verify_refusal(e: &VerifyError) -> Refusal {
+    match e {
+        VerifyError::MissingHeader(_) => refusal(
+            Outcome::Malformed,
+            StatusCode::BAD_REQUEST,
+            "a required signature header is missing",
+        ),
+        VerifyError::MalformedHeader(_) => refusal(
+            Outcome::Malformed,
+            StatusCode::BAD_REQUEST,
+            "a signature header is malformed",
+        ),
+        VerifyError::MalformedBody => refusal(
+            Outcome::Malformed,
+            StatusCode::BAD_REQUEST,
+            "the signed body lacks the delivery id",
+        ),
+        VerifyError::BadSignature => refusal(
+            Outcome::BadSignature,
+            StatusCode::UNAUTHORIZED,
+            "signature does not match",
+        ),
+        VerifyError::Stale | VerifyError::Future => refusal(
+            Outcome::Stale,
+            StatusCode::UNAUTHORIZED,
+            "timestamp outside the tolerance window",
+        ),
+    }
+}
+
+/// The request as the verifier needs it, owned (so a large body can be
+/// verified on the blocking pool).
+struct Delivery {
+    provider: Provider,
+    method: http::Method,
+    uri: String,
+    headers: http::HeaderMap,
+    body: Bytes,
+}
+
+impl Delivery {
+    fn verify(&self, secrets: &[Zeroizing<Vec<u8>>], now: u64) -> Result<Verified, VerifyError> {
+        let keys: Vec<&[u8]> = secrets.iter().map(|s| s.as_slice()).collect();
+        let inbound = Inbound {
+            method: self.method.as_str(),
+            uri: &self.uri,
+            headers: &self.headers,
+            body: &self.body,
+        };
+        webhooks::verify(self.provider, &inbound, &keys, now, 0)
+    }
+}
+
+/// Reads at most [`MAX_BODY`] bytes within [`BODY_TIMEOUT`].
+async fn read_body(headers: &http::HeaderMap, body: Body) -> Result<Bytes, Refusal> {
+    let too_large = refusal(
+        Outcome::TooLarge,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "the body is larger than 1 MiB",
+    );
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large);
+    }
+    match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY).collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large),
+        Ok(Err(_)) => Err(refusal(
+            Outcome::Malformed,
+            StatusCode::BAD_REQUEST,
+            "the body could not be read",
+        )),
+        Err(_) => Err(refusal(
+            Outcome::Malformed,
+            StatusCode::REQUEST_TIMEOUT,
+            "the body took too long to arrive",
+        )),
+    }
+}
+
+/// The handler.
+pub async fn receive(
+    State(ingress): State<Arc<Ingress>>,
+    Path((provider_id, integration)): Path<(String, String)>,
+    request: Request,
+) -> Response {
+    let provider = Provider::from_id(&provider_id);
+    let result = match (provider, Uuid::parse_str(&integration)) {
+        (Some(provider), Ok(integration)) => handle(&ingress, provider, integration, request).await,
+        (None, _) => Err(refusal(
+            Outcome::NotFound,
+            StatusCode::NOT_FOUND,
+            "unknown provider",
+        )),
+        (Some(_), Err(_)) => Err(refusal(
+            Outcome::NotFound,
+            StatusCode::NOT_FOUND,
+            "unknown integration",
+        )),
+    };
+    match result {
+        Ok((outcome, response)) => {
+            ingress.metrics.count(provider, outcome);
+            response
+        }
+        Err(r) => {
+            ingress.metrics.count(provider, r.outcome);
+            // The path's values are logged only when they are well-formed.
+            tracing::warn!(
+                provider = provider.map_or("unknown", Provider::id),
+                integration_id = %Uuid::parse_str(&integration).map(|u| u.to_string()).unwrap_or_default(),
+                outcome = r.outcome.label(),
+                reason = r.message,
+                "webhook refused"
+            );
+            error(r.status, r.message)
+        }
+    }
+}
+
+async fn handle(
+    ingress: &Ingress,
+    provider: Provider,
+    integration: Uuid,
+    request: Request,
+) -> Result<(Outcome, Response), Refusal> {
+    let (parts, body) = request.into_parts();
+    let body = read_body(&parts.headers, body).await?;
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or(parts.uri.path(), |pq| pq.as_str());
+    let delivery = Arc::new(Delivery {
+        provider,
+        method: parts.method,
+        uri: format!("{}{path}", ingress.public_base),
+        headers: parts.headers,
+        body,
+    });
+    let now = unix_now();
+    // Header and window checks cost no database work: with no secret
+    // nothing can verify, so only those refusals are taken here.
+    match delivery.verify(&[], now) {
+        Err(e @ (VerifyError::MissingHeader(_) | VerifyError::MalformedHeader(_))) => {
+            return Err(verify_refusal(&e));
+        }
+        Err(e @ (VerifyError::Stale | VerifyError::Future)) => return Err(verify_refusal(&e)),
+        _ => {}
+    }
+    let unavailable = |e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "webhook ingress: database unavailable");
+        refusal(
+            Outcome::Error,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily unavailable, retry later",
+        )
+    };
+    let found = ingress
+        .db
+        .webhook_signing_secrets(integration, provider.id(), provider.signing_field())
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let SigningSecrets::Found { org_id, secrets } = found else {
+        return Err(refusal(
+            Outcome::NotFound,
+            StatusCode::NOT_FOUND,
+            "unknown integration",
+        ));
+    };
+    let mut keys = Vec::with_capacity(secrets.len());
+    for (field, blob) in &secrets {
+        match ingress
+            .vault
+            .decrypt(&secret_context(org_id, integration, field), blob)
+        {
+            Ok(key) => keys.push(key),
+            Err(e) => {
+                tracing::error!(%org_id, integration_id = %integration, field, error = %e,
+                    "a signing secret does not decrypt");
+            }
+        }
+    }
+    if keys.is_empty() {
+        return Err(if secrets.is_empty() {
+            refusal(
+                Outcome::BadSignature,
+                StatusCode::UNAUTHORIZED,
+                "no signing secret is configured for this integration",
+            )
+        } else {
+            refusal(
+                Outcome::Error,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily unavailable, retry later",
+            )
+        });
+    }
+    let verified = if delivery.body.len() <= INLINE_VERIFY_LIMIT {
+        delivery.verify(&keys, now)
+    } else {
+        let d = delivery.clone();
+        tokio::task::spawn_blocking(move || d.verify(&keys, now))
+            .await
+            .map_err(|e| unavailable(&e))?
+    }
+    .map_err(|e| verify_refusal(&e))?;
+    drop(secrets);
+
+    let delivery_id = event::delivery_id(verified.delivery_id);
+    let event_type = event::event_type(provider, &delivery.headers, &delivery.body);
+    let content_type = delivery
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(event::label)
+        .unwrap_or_default();
+    let id = Uuid::now_v7();
+    let recorded = ingress
+        .db
+        .record_webhook_event(&NewEvent {
+            id,
+            integration_id: integration,
+            provider: provider.id(),
+            delivery_id: &delivery_id,
+            event_type: &event_type,
+            signed_at: verified
+                .timestamp
+                .and_then(|t| i64::try_from(t).ok())
+                .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
+            content_type: &content_type,
+            payload: &delivery.body,
+        })
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let (outcome, body) = match recorded {
+        Recorded::Stored => {
+            tracing::info!(%org_id, integration_id = %integration, provider = provider.id(),
+                delivery_id, event_id = %id, event_type, "webhook accepted");
+            (
+                Outcome::Accepted,
+                json!({ "status": "accepted", "event_id": id }),
+            )
+        }
+        Recorded::Duplicate => {
+            tracing::info!(%org_id, integration_id = %integration, provider = provider.id(),
+                delivery_id, "webhook duplicate acknowledged");
+            (Outcome::Duplicate, json!({ "status": "duplicate" }))
+        }
+        Recorded::Gone => {
+            return Err(refusal(
+                Outcome::NotFound,
+                StatusCode::NOT_FOUND,
+                "unknown integration",
+            ));
+        }
+    };
+    // Slack checks a new endpoint by asking it to echo a challenge.
+    let body = match (provider, event::slack_challenge(&delivery.body)) {
+        (Provider::Slack, Some(challenge)) => json!({ "challenge": challenge }),
+        _ => body,
+    };
+    Ok((outcome, json(StatusCode::OK, body)))
+}
