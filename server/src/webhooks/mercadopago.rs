@@ -78,8 +78,17 @@ pub fn parse_mercadopago_signature(header: &str) -> Result<MercadoPagoSig, Verif
     }
 }
 
+/// The `data.id` query parameter of `uri` exactly as sent (first
+/// occurrence, decoded).
+fn raw_data_id(uri: &str) -> Option<String> {
+    let without_fragment = uri.split('#').next().unwrap_or_default();
+    let (_, query) = without_fragment.split_once('?')?;
+    let (_, value) = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "data.id")?;
+    Some(value.into_owned())
+}
+
 /// The `data.id` query parameter of `uri` (first occurrence, decoded),
-/// lower-cased when it is ASCII alphanumeric.
+/// lower-cased when it is ASCII alphanumeric (the docs' rule).
 fn query_data_id(uri: &str) -> Option<String> {
     let without_fragment = uri.split('#').next().unwrap_or_default();
     let (_, query) = without_fragment.split_once('?')?;
@@ -112,9 +121,14 @@ pub(super) fn verify(ctx: &Ctx<'_>) -> Result<Verified, VerifyError> {
     let inbound = ctx.inbound;
     let sig = parse_mercadopago_signature(verify::required_header(inbound.headers, SIG_HEADER)?)?;
     let request_id = verify::required_header(inbound.headers, REQUEST_ID_HEADER)?;
-    let data_id = query_data_id(inbound.uri);
-    let signed = manifest(data_id.as_deref(), request_id, sig.ts);
-    if !verify::any_match(ctx.secrets, &[signed.as_bytes()], &[sig.v1]) {
+    // The docs lower-case an alphanumeric data.id before signing; most
+    // official SDK validators sign it as sent. Either manifest may match
+    // (both are computed, so timing does not depend on which).
+    let lowered = manifest(query_data_id(inbound.uri).as_deref(), request_id, sig.ts);
+    let as_sent = manifest(raw_data_id(inbound.uri).as_deref(), request_id, sig.ts);
+    let lowered_ok = verify::any_match(ctx.secrets, &[lowered.as_bytes()], &[sig.v1]);
+    let as_sent_ok = verify::any_match(ctx.secrets, &[as_sent.as_bytes()], &[sig.v1]);
+    if !(lowered_ok | as_sent_ok) {
         return Err(VerifyError::BadSignature);
     }
     let seconds = sig.unix_seconds();
@@ -127,6 +141,14 @@ pub(super) fn verify(ctx: &Ctx<'_>) -> Result<Verified, VerifyError> {
         delivery_id: request_id.to_owned(),
         timestamp: Some(seconds),
     })
+}
+
+/// The `x-signature` value for `uri` with data.id signed as sent (tests).
+#[cfg(test)]
+pub(super) fn sign_header_as_sent(secret: &[u8], uri: &str, request_id: &str, ts: u64) -> String {
+    let signed = manifest(raw_data_id(uri).as_deref(), request_id, ts);
+    let tag = verify::hmac_sha256(secret, &[signed.as_bytes()]).unwrap_or_default();
+    format!("ts={ts},v1={}", verify::hex_encode(&tag))
 }
 
 /// The `x-signature` value Mercado Pago would send for `uri` (tests).
@@ -189,8 +211,56 @@ mod tests {
             query_data_id("https://h/mp?data.id=9#frag").as_deref(),
             Some("9")
         );
+        assert_eq!(
+            raw_data_id("/mp?type=x&data.id=ORD01AB").as_deref(),
+            Some("ORD01AB")
+        );
         assert_eq!(query_data_id("/mp?id=9"), None);
         assert_eq!(query_data_id("/mp"), None);
         assert_eq!(manifest(None, "r", 5), "request-id:r;ts:5;");
+    }
+
+    #[test]
+    fn an_upper_case_data_id_verifies_lowered_or_as_sent() {
+        let (secret, uri, rid, ts) = (
+            b"s3cret".as_slice(),
+            "/mp?data.id=ORD01AB",
+            "r-1",
+            1_700_000_000,
+        );
+        let headers = |sig: String| {
+            let mut h = http::HeaderMap::new();
+            h.insert(SIG_HEADER, sig.parse().unwrap());
+            h.insert(REQUEST_ID_HEADER, rid.parse().unwrap());
+            h
+        };
+        for sig in [
+            sign_header(secret, uri, rid, ts),
+            sign_header_as_sent(secret, uri, rid, ts),
+        ] {
+            let h = headers(sig);
+            let inbound = crate::webhooks::Inbound {
+                method: "POST",
+                uri,
+                headers: &h,
+                body: b"{}",
+            };
+            let got = crate::webhooks::verify(
+                crate::webhooks::Provider::MercadoPago,
+                &inbound,
+                &[secret],
+                ts,
+                0,
+            );
+            assert_eq!(got.map(|v| v.delivery_id), Ok(rid.to_owned()));
+            let wrong = crate::webhooks::verify(
+                crate::webhooks::Provider::MercadoPago,
+                &inbound,
+                &[b"other"],
+                ts,
+                0,
+            );
+            assert_eq!(wrong, Err(VerifyError::BadSignature));
+        }
     }
 }

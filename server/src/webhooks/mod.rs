@@ -23,7 +23,8 @@
 //!   [`parse_mercadopago_signature`]) never panic on any input.
 //! * Not everything is authenticated: Mercado Pago signs no body bytes (only
 //!   the query's `data.id`, `x-request-id` and `ts`), so treat its body as a
-//!   hint and fetch the resource by id; GitHub's `X-GitHub-Delivery` and
+//!   hint and fetch the resource by id; an alphanumeric `data.id` is
+//!   accepted signed lower-cased (the docs) or as sent (most SDKs); GitHub's `X-GitHub-Delivery` and
 //!   Linear's `Linear-Delivery` ids are outside the MAC.
 
 mod github;
