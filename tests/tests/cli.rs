@@ -352,6 +352,47 @@ async fn the_server_log_never_contains_a_password_token_or_secret() {
         .org
         .unwrap()
         .id;
+    // A webhook signing secret, one delivery signed with it and one with a
+    // wrong secret: neither the secret nor the body may reach the log.
+    let signing_secret = format!("whsec-canary-{}", uuid::Uuid::new_v4().simple());
+    let integration =
+        ochre_sdk::v1::integration_service_client::IntegrationServiceClient::new(channel.clone())
+            .connect_integration(authed(
+                ochre_sdk::v1::ConnectIntegrationRequest {
+                    provider: "github".into(),
+                    external_account: "acme".into(),
+                    secrets: [("webhook_signing_secret".to_owned(), signing_secret.clone())].into(),
+                },
+                &tokens.access_token,
+                Some(&org),
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .integration
+            .unwrap()
+            .id;
+    let body_marker = format!("body-canary-{}", uuid::Uuid::new_v4().simple());
+    let body = format!(r#"{{"note":"{body_marker}"}}"#);
+    let http = reqwest::Client::new();
+    for (secret, expected) in [(signing_secret.as_str(), 200), ("not-the-secret", 401)] {
+        use hmac::Mac as _;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body.as_bytes());
+        let sig = hex::encode(mac.finalize().into_bytes());
+        let answer = http
+            .post(format!(
+                "http://127.0.0.1:{port}/webhooks/github/{integration}"
+            ))
+            .header("x-hub-signature-256", format!("sha256={sig}"))
+            .header("x-github-delivery", uuid::Uuid::new_v4().to_string())
+            .header("x-github-event", "issues")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), expected);
+    }
     let key = ApiKeyServiceClient::new(channel)
         .create_api_key(bearer_key(
             CreateApiKeyRequest {
@@ -374,6 +415,10 @@ async fn the_server_log_never_contains_a_password_token_or_secret() {
         .read_to_string(&mut log)
         .unwrap();
     assert!(log.contains("signed in"), "the log is captured: {log}");
+    assert!(
+        log.contains("webhook accepted") && log.contains("webhook refused"),
+        "webhook outcomes are logged: {log}"
+    );
 
     let dev_secrets =
         std::fs::read_to_string(data.path().join("secrets/dev-secrets.toml")).unwrap();
@@ -384,6 +429,8 @@ async fn the_server_log_never_contains_a_password_token_or_secret() {
         ("access token", tokens.access_token),
         ("refresh token", tokens.refresh_token),
         ("api key", key),
+        ("webhook signing secret", signing_secret),
+        ("webhook body", body_marker),
     ];
     for line in dev_secrets.lines().filter(|l| l.contains('=')) {
         let value = line.split('"').nth(1).unwrap_or_default().to_owned();
