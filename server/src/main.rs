@@ -5,7 +5,7 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::{Parser, Subcommand};
 use ochre_server::{
     config::{Config, LogFormat},
-    startup::{Application, migrate_only, rotate_keys},
+    startup::{Application, migrate_only, purge_expired, rotate_keys},
     telemetry,
 };
 
@@ -33,6 +33,9 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Delete what has expired for good (the `POST /cron/purge-expired` job)
+    /// and print the counts.
+    Purge,
     /// Vault key management.
     Keys {
         #[command(subcommand)]
@@ -83,6 +86,12 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve => Application::build(config).await?.run_until_stopped().await,
             Command::Migrate => migrate_only(&config).await,
+            Command::Purge => {
+                let counts = purge_expired(&config).await?;
+                tracing::info!(%counts, "purge finished");
+                report_line(&format!("ochre purge: {counts}"));
+                Ok(())
+            }
             Command::Keys {
                 command: KeysCommand::Rotate { batch_size },
             } => {

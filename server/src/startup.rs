@@ -138,6 +138,28 @@ pub async fn migrate_only(config: &Config) -> Result<(), StartupError> {
     Ok(())
 }
 
+/// Runs the `purge-expired` job once (the `ochre purge` command).
+pub async fn purge_expired(config: &Config) -> Result<serde_json::Value, StartupError> {
+    let (urls, cluster) = resolve_database(config).await?;
+    let result = async {
+        if config.migrate_on_start {
+            db::migrate(&urls.owner).await?;
+        }
+        let db = Db::connect(&urls.app, &urls.service, 1).await?;
+        let counts = db
+            .purge_expired()
+            .await
+            .map_err(|e| StartupError::Database(e.0));
+        db.close().await;
+        counts
+    }
+    .await;
+    if let Some(c) = cluster {
+        c.stop().await?;
+    }
+    result
+}
+
 /// Re-encrypts every vault ciphertext under the current key (the
 /// `ochre keys rotate` command).
 pub async fn rotate_keys(
