@@ -1,5 +1,6 @@
 //! The `purge-expired` job, through `POST /cron/purge-expired` and through
 //! `ochre purge`: what has expired for good goes, everything else stays.
+#![allow(clippy::unwrap_used)]
 
 use ochre_server::pg;
 use ochre_tests::{
