@@ -11,6 +11,10 @@
 //!   row-level security disabled;
 //! * `vault`: GetIntegrationToken (the audited decrypting read), and a check
 //!   that every successful read left exactly one audit row.
+//! * `webhook-verify`: the CPU cost of webhook signature verification per
+//!   provider against a raw HMAC-SHA256 of the same body (no server);
+//! * `webhook-ingest`: signed GitHub deliveries over HTTP until committed,
+//!   then a storm of one duplicate delivery, and the rows stored.
 //!
 //! The server runs on its own tokio runtime, the load on another, in one
 //! process: they share the machine's cores, as a co-located client would.
@@ -23,17 +27,21 @@ mod seed;
 mod server;
 mod stats;
 mod vault;
+mod webhook_ingest;
+mod webhook_verify;
 
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
 const USAGE: &str = "usage: ochre-bench SCENARIO [--duration SECS] [--warmup SECS] [--workers C] \
-                     [--flood F] [--customers N]\n\
+                     [--flood F] [--customers N] [--deliveries N] [--duplicates N]\n\
                      scenarios and their defaults:\n  \
                      login-flood    --duration 10 --warmup 2 --workers 16 --flood 32\n  \
                      conversations  --duration 8 --warmup 2 --workers 16 --customers 200\n  \
-                     vault          --duration 8 --warmup 2 --workers 16";
+                     vault          --duration 8 --warmup 2 --workers 16\n  \
+                     webhook-verify (CPU only, no server; ignores the flags)\n  \
+                     webhook-ingest --workers 32 --deliveries 5000 --duplicates 1000";
 
 /// `OCHRE_DB_MAX_CONNECTIONS` of every server the benchmark starts: the
 /// production default (the app and the service pools are each this large),
@@ -45,6 +53,8 @@ enum Scenario {
     LoginFlood,
     Conversations,
     Vault,
+    WebhookVerify,
+    WebhookIngest,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +67,10 @@ pub struct Args {
     pub flood: usize,
     /// `conversations`: customers (each with one conversation) per org.
     pub customers: usize,
+    /// `webhook-ingest`: distinct deliveries in the main phase.
+    pub deliveries: usize,
+    /// `webhook-ingest`: sends of one delivery in the duplicate storm.
+    pub duplicates: usize,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -65,6 +79,8 @@ fn parse_args() -> anyhow::Result<Args> {
         Some("login-flood") => Scenario::LoginFlood,
         Some("conversations") => Scenario::Conversations,
         Some("vault") => Scenario::Vault,
+        Some("webhook-verify") => Scenario::WebhookVerify,
+        Some("webhook-ingest") => Scenario::WebhookIngest,
         Some("-h" | "--help") => {
             println!("{USAGE}");
             std::process::exit(0);
@@ -72,13 +88,16 @@ fn parse_args() -> anyhow::Result<Args> {
         other => bail!("unknown or missing scenario {other:?}\n{USAGE}"),
     };
     let login = scenario == Scenario::LoginFlood;
+    let ingest = scenario == Scenario::WebhookIngest;
     let mut args = Args {
         scenario,
         duration: Duration::from_secs(if login { 10 } else { 8 }),
         warmup: Duration::from_secs(2),
-        workers: 16,
+        workers: if ingest { 32 } else { 16 },
         flood: 32,
         customers: 200,
+        deliveries: 5000,
+        duplicates: 1000,
     };
     while let Some(flag) = it.next() {
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
@@ -93,6 +112,12 @@ fn parse_args() -> anyhow::Result<Args> {
             "--flood" if login => args.flood = usize::try_from(number.clamp(1, 4096))?,
             "--customers" if scenario == Scenario::Conversations => {
                 args.customers = usize::try_from(number.clamp(1, 100_000))?;
+            }
+            "--deliveries" if ingest => {
+                args.deliveries = usize::try_from(number.clamp(1, 1_000_000))?;
+            }
+            "--duplicates" if ingest => {
+                args.duplicates = usize::try_from(number.clamp(1, 1_000_000))?;
             }
             _ => bail!("unknown flag {flag} for this scenario\n{USAGE}"),
         }
@@ -128,6 +153,8 @@ fn main() -> anyhow::Result<()> {
             Scenario::LoginFlood => login_flood::run(&args, &handle).await,
             Scenario::Conversations => conversations::run(&args, &handle).await,
             Scenario::Vault => vault::run(&args, &handle).await,
+            Scenario::WebhookVerify => webhook_verify::run(),
+            Scenario::WebhookIngest => webhook_ingest::run(&args, &handle).await,
         }
     })
 }
