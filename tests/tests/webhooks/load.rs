@@ -2,10 +2,6 @@
 //! stored once, and a thousand distinct deliveries at concurrency 50 are
 //! all stored, none lost.
 
-#![allow(clippy::unwrap_used, unused_imports)]
-
-mod webhooks_common;
-
 use std::{collections::HashSet, sync::Arc};
 
 use ochre_tests::{AppOptions, TestApp, spawn_app_with, support::Checks};
@@ -13,7 +9,13 @@ use tokio::{
     sync::{Barrier, Semaphore},
     task::JoinSet,
 };
-use webhooks_common::*;
+
+use crate::{
+    http::{Answer, Http},
+    providers::P,
+    rpc::{connect_hook, list_all, new_org, stored},
+    signing::Hook,
+};
 
 async fn loaded_app() -> TestApp {
     spawn_app_with(AppOptions {
