@@ -21,6 +21,10 @@ const EXCEPTIONS: &[(&str, &str)] = &[
         "an API key is authenticated by its hash before its org is known",
     ),
     (
+        "integrations_id_key",
+        "a webhook delivery names its integration by id before its org is known",
+    ),
+    (
         "invitations_token_key",
         "an invitation is accepted by its token before its org is known",
     ),
