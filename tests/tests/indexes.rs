@@ -120,6 +120,14 @@ const HOT_QUERIES: &[(&str, &str)] = &[
         "audit_log",
         "SELECT * FROM audit_log WHERE org_id = '{org}' ORDER BY occurred_at DESC LIMIT 51",
     ),
+    (
+        "webhook_events",
+        "SELECT * FROM webhook_events WHERE org_id = '{org}' ORDER BY id DESC LIMIT 51",
+    ),
+    (
+        "webhook_events",
+        "SELECT * FROM webhook_events WHERE org_id = '{org}' AND provider = 'slack' ORDER BY id DESC LIMIT 51",
+    ),
 ];
 
 async fn seeded() -> (DatabaseConnection, Vec<(String, String)>) {
