@@ -1,0 +1,486 @@
+//! `ochre-bench webhook-ingest`: signed GitHub deliveries over HTTP, each
+//! answered once committed in Postgres.
+//!
+//! A server against a fresh database; one owner connects a `github`
+//! integration (`external_account` "acme") with a `webhook_signing_secret`.
+//! Then, over plain HTTP/1.1 on the server's port, `C` workers share:
+//!
+//! 1. a warm-up of `2 × C` distinct deliveries (not measured);
+//! 2. `N` distinct deliveries (1 KiB JSON `issues` payloads, distinct
+//!    `X-GitHub-Delivery` ids), each `POST /webhooks/github/{integration}`
+//!    with `X-Hub-Signature-256`; every answer must be 200 `accepted`;
+//! 3. a duplicate storm: one new delivery sent `M` times; every answer must
+//!    be 200 (`accepted` once, `duplicate` otherwise).
+//!
+//! Latency is measured from sending the request to reading the whole
+//! answer. Afterwards the superuser counts the org's `webhook_events` rows:
+//! `N` for phase 2's ids, exactly 1 for the storm's.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, ensure};
+use hdrhistogram::Histogram;
+use hmac::{Hmac, Mac as _};
+use ochre_sdk::v1::{
+    ConnectIntegrationRequest, integration_service_client::IntegrationServiceClient,
+};
+use ochre_tests::{
+    TestApp,
+    identity::{self, with_auth},
+};
+use sha2::Sha256;
+use tokio::{runtime::Handle, task::JoinHandle};
+
+use crate::{Args, server, stats};
+
+/// Bytes of every delivery's body.
+const BODY_SIZE: usize = 1024;
+
+/// A phase gives up after this long.
+const PHASE_LIMIT: Duration = Duration::from_secs(600);
+
+/// One request gives up after this long (and counts as an error).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Error answers kept verbatim for the report, per phase.
+const SAMPLES: usize = 3;
+
+/// The connected integration and where its deliveries go.
+#[derive(Debug)]
+struct Target {
+    org: String,
+    integration: String,
+    secret: String,
+    url: String,
+}
+
+/// One delivery, signed, ready to send.
+#[derive(Debug, Clone)]
+struct Delivery {
+    id: String,
+    body: Vec<u8>,
+    signature: String,
+}
+
+/// A GitHub `issues` payload of exactly [`BODY_SIZE`] bytes.
+fn issue_body(n: usize) -> anyhow::Result<Vec<u8>> {
+    let head = format!(
+        r#"{{"action":"opened","issue":{{"number":{n},"title":"Bench issue {n}","state":"open","user":{{"login":"octocat","id":1}},"labels":[{{"name":"bug"}}],"body":""#
+    );
+    let tail = r#""},"repository":{"id":1296269,"full_name":"acme/widgets","private":false},"sender":{"login":"octocat","id":1}}"#;
+    let pad = BODY_SIZE
+        .checked_sub(head.len() + tail.len())
+        .context("the payload's fields exceed the body size")?;
+    let mut body = head.into_bytes();
+    body.extend(std::iter::repeat_n(b'x', pad));
+    body.extend_from_slice(tail.as_bytes());
+    ensure!(body.len() == BODY_SIZE);
+    Ok(body)
+}
+
+fn delivery(secret: &str, id: String, n: usize) -> anyhow::Result<Delivery> {
+    let body = issue_body(n)?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).context("an HMAC key")?;
+    mac.update(&body);
+    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    Ok(Delivery {
+        id,
+        body,
+        signature,
+    })
+}
+
+/// `count` distinct deliveries whose ids start with `prefix`.
+fn deliveries(secret: &str, prefix: &str, count: usize) -> anyhow::Result<Vec<Delivery>> {
+    (0..count)
+        .map(|n| {
+            let id = format!("{prefix}-{n:07}-{}", uuid::Uuid::new_v4());
+            delivery(secret, id, n)
+        })
+        .collect()
+}
+
+/// What one phase's requests got back.
+#[derive(Debug, Clone)]
+struct Outcomes {
+    /// Every request, microseconds.
+    all: Histogram<u64>,
+    /// "200 accepted", "200 duplicate", "500", "transport error", ...
+    answers: BTreeMap<String, u64>,
+    /// A few non-200 answers verbatim.
+    samples: Vec<String>,
+}
+
+impl Outcomes {
+    fn new() -> Self {
+        Outcomes {
+            all: Histogram::new_with_bounds(1, 120_000_000, 3).expect("valid bounds"),
+            answers: BTreeMap::new(),
+            samples: Vec::new(),
+        }
+    }
+
+    fn merge(&mut self, other: &Outcomes) {
+        self.all.add(&other.all).expect("same bounds");
+        for (answer, n) in &other.answers {
+            *self.answers.entry(answer.clone()).or_default() += n;
+        }
+        for sample in &other.samples {
+            if self.samples.len() < SAMPLES {
+                self.samples.push(sample.clone());
+            }
+        }
+    }
+
+    fn count(&self, answer: &str) -> u64 {
+        self.answers.get(answer).copied().unwrap_or(0)
+    }
+
+    /// Answers that were not HTTP 200.
+    fn non_200(&self) -> u64 {
+        self.answers
+            .iter()
+            .filter(|(answer, _)| !answer.starts_with("200 "))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    fn record(&mut self, elapsed: Duration, answer: String, sample: Option<String>) {
+        let micros = u64::try_from(elapsed.as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.all.saturating_record(micros);
+        *self.answers.entry(answer).or_default() += 1;
+        if let Some(sample) = sample
+            && self.samples.len() < SAMPLES
+        {
+            self.samples.push(sample);
+        }
+    }
+}
+
+/// One measured phase.
+#[derive(Debug)]
+struct Phase {
+    secs: f64,
+    out: Outcomes,
+}
+
+impl Phase {
+    fn rate(&self) -> f64 {
+        self.out.all.len() as f64 / self.secs
+    }
+}
+
+/// Sends one delivery; the answer's label and, for a non-200, a sample.
+async fn send(client: &reqwest::Client, url: &str, d: &Delivery) -> (String, Option<String>) {
+    let result = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-github-event", "issues")
+        .header("x-github-delivery", &d.id)
+        .header("x-hub-signature-256", &d.signature)
+        .body(d.body.clone())
+        .send()
+        .await;
+    let response = match result {
+        Ok(response) => response,
+        Err(e) => return ("transport error".to_owned(), Some(format!("{e}"))),
+    };
+    let code = response.status();
+    let text = match response.text().await {
+        Ok(text) => text,
+        Err(e) => return (format!("{code} unread body"), Some(format!("{e}"))),
+    };
+    if code != reqwest::StatusCode::OK {
+        let head: String = text.chars().take(300).collect();
+        return (code.as_u16().to_string(), Some(format!("{code}: {head}")));
+    }
+    let status = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("status").and_then(|s| s.as_str()).map(str::to_owned));
+    match status {
+        Some(status) => (format!("200 {status}"), None),
+        None => {
+            let head: String = text.chars().take(300).collect();
+            ("200 unreadable".to_owned(), Some(format!("200: {head}")))
+        }
+    }
+}
+
+async fn worker(
+    client: reqwest::Client,
+    url: Arc<str>,
+    work: Arc<Vec<Delivery>>,
+    next: Arc<AtomicUsize>,
+) -> Outcomes {
+    let mut out = Outcomes::new();
+    loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(d) = work.get(i) else {
+            break;
+        };
+        let start = Instant::now();
+        let (answer, sample) = send(&client, &url, d).await;
+        out.record(start.elapsed(), answer, sample);
+    }
+    out
+}
+
+/// Sends every delivery of `work` once, `workers` at a time.
+async fn phase(
+    workers: usize,
+    client: &reqwest::Client,
+    url: &str,
+    work: Vec<Delivery>,
+) -> anyhow::Result<Phase> {
+    let url: Arc<str> = Arc::from(url);
+    let work = Arc::new(work);
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let tasks: Vec<JoinHandle<Outcomes>> = (0..workers)
+        .map(|_| {
+            tokio::spawn(worker(
+                client.clone(),
+                url.clone(),
+                work.clone(),
+                next.clone(),
+            ))
+        })
+        .collect();
+    let mut out = Outcomes::new();
+    let joined = tokio::time::timeout(PHASE_LIMIT, async {
+        for task in tasks {
+            out.merge(&task.await.context("load worker")?);
+        }
+        anyhow::Ok(())
+    })
+    .await;
+    joined.with_context(|| format!("a phase took more than {} s", PHASE_LIMIT.as_secs()))??;
+    Ok(Phase {
+        secs: start.elapsed().as_secs_f64(),
+        out,
+    })
+}
+
+/// An owner, an org and a `github` integration with a signing secret.
+async fn setup(app: &TestApp) -> anyhow::Result<Target> {
+    let owner = identity::signup_and_login(app, &identity::unique_email()).await;
+    let org = identity::create_org(app, &owner, "Webhook Bench").await;
+    let secret = format!("whsec-bench-{}", uuid::Uuid::new_v4().simple());
+    let request = ConnectIntegrationRequest {
+        provider: "github".to_owned(),
+        external_account: "acme".to_owned(),
+        secrets: HashMap::from([("webhook_signing_secret".to_owned(), secret.clone())]),
+    };
+    let integration = IntegrationServiceClient::new(app.channel.clone())
+        .connect_integration(with_auth(request, &owner.access_token, Some(&org)))
+        .await
+        .context("ConnectIntegration")?
+        .into_inner()
+        .integration
+        .context("the connected integration")?
+        .id;
+    let url = format!("http://{}/webhooks/github/{integration}", app.addr);
+    Ok(Target {
+        org,
+        integration,
+        secret,
+        url,
+    })
+}
+
+/// `webhook_events` rows of the org, as the superuser.
+async fn stored(app: &TestApp, org: &str, filter: &str) -> anyhow::Result<u64> {
+    let sql =
+        format!("SELECT count(*)::text FROM webhook_events WHERE org_id::text = '{org}' {filter}");
+    let rows = server::superuser_column(app.cluster, &app.database, &sql).await?;
+    Ok(rows.first().context("a count")?.parse()?)
+}
+
+/// What the bench measured and found stored.
+#[derive(Debug)]
+struct Report {
+    warmup: Phase,
+    main: Phase,
+    storm: Phase,
+    stored_main: u64,
+    stored_storm: u64,
+    stored_all: u64,
+}
+
+async fn bench(args: &Args, app: &TestApp) -> anyhow::Result<Report> {
+    let t = setup(app).await?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.workers)
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .context("an HTTP client")?;
+    let warm = deliveries(&t.secret, "warm", 2 * args.workers)?;
+    let main = deliveries(&t.secret, "main", args.deliveries)?;
+    let one = delivery(&t.secret, format!("dup-{}", uuid::Uuid::new_v4()), 0)?;
+    let storm = vec![one.clone(); args.duplicates];
+    println!(
+        "integration {} of org {}: POST {}",
+        t.integration, t.org, t.url
+    );
+    let warmup = phase(args.workers, &client, &t.url, warm).await?;
+    println!("warm-up: {:?}", warmup.out.answers);
+    let main = phase(args.workers, &client, &t.url, main).await?;
+    println!("{}", stats::describe("distinct", &main.out.all, main.secs));
+    println!("  answers: {:?}", main.out.answers);
+    let storm = phase(args.workers, &client, &t.url, storm).await?;
+    println!(
+        "{}",
+        stats::describe("duplicates", &storm.out.all, storm.secs)
+    );
+    println!("  answers: {:?}", storm.out.answers);
+    Ok(Report {
+        stored_main: stored(app, &t.org, "AND delivery_id LIKE 'main-%'").await?,
+        stored_storm: stored(app, &t.org, &format!("AND delivery_id = '{}'", one.id)).await?,
+        stored_all: stored(app, &t.org, "").await?,
+        warmup,
+        main,
+        storm,
+    })
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "yes" } else { "NO" }
+}
+
+/// The scenario: a server on the `server` runtime, the load on this one.
+pub async fn run(args: &Args, server: &Handle) -> anyhow::Result<()> {
+    println!("starting the server and the test cluster...");
+    let app = server.spawn(crate::spawn_app()).await.context("spawn")?;
+    let pg = server::pg_version(app.cluster).await;
+    let durability = server::superuser_column(
+        app.cluster,
+        "postgres",
+        "SELECT 'fsync=' || current_setting('fsync') || ', synchronous_commit=' || \
+         current_setting('synchronous_commit')",
+    )
+    .await
+    .ok()
+    .and_then(|v| v.into_iter().next())
+    .unwrap_or_else(|| "durability settings unknown".to_owned());
+    let result = bench(args, &app).await;
+    server.spawn(app.shutdown()).await?.context("shutdown")?;
+    let r = result?;
+    let n = args.deliveries as u64;
+    let m = args.duplicates as u64;
+    println!(
+        "\n### Webhook ingest over HTTP\n\n\
+         `ochre-bench webhook-ingest`: {} concurrent senders (HTTP/1.1 keep-alive, reqwest) \
+         posting signed GitHub `issues` deliveries ({BODY_SIZE}-byte JSON bodies, \
+         `X-Hub-Signature-256`) to `POST /webhooks/github/{{integration_id}}`; each answer \
+         comes once the event is committed. {n} distinct deliveries after a warm-up of {}, \
+         then one delivery sent {m} times. Latency from sending a request to reading the whole \
+         answer, over loopback. {}; PostgreSQL {pg} ({durability}); app and service DB pools \
+         of {} connections each; client, server and PostgreSQL on the same machine.\n",
+        args.workers,
+        r.warmup.out.all.len(),
+        stats::machine(),
+        crate::POOL,
+    );
+    let both = [&r.main, &r.storm];
+    let each = |f: &dyn Fn(&Phase) -> String| both.iter().map(|p| f(p)).collect::<Vec<_>>();
+    let rows = vec![
+        (
+            "requests/s".to_owned(),
+            each(&|p| format!("{:.1}", p.rate())),
+        ),
+        (
+            "p50 (ms)".to_owned(),
+            each(&|p| stats::ms(p.out.all.value_at_quantile(0.50))),
+        ),
+        (
+            "p90 (ms)".to_owned(),
+            each(&|p| stats::ms(p.out.all.value_at_quantile(0.90))),
+        ),
+        (
+            "p99 (ms)".to_owned(),
+            each(&|p| stats::ms(p.out.all.value_at_quantile(0.99))),
+        ),
+        ("max (ms)".to_owned(), each(&|p| stats::ms(p.out.all.max()))),
+        (
+            "requests".to_owned(),
+            each(&|p| p.out.all.len().to_string()),
+        ),
+        (
+            "200 accepted".to_owned(),
+            each(&|p| p.out.count("200 accepted").to_string()),
+        ),
+        (
+            "200 duplicate".to_owned(),
+            each(&|p| p.out.count("200 duplicate").to_string()),
+        ),
+        ("non-200".to_owned(), each(&|p| p.out.non_200().to_string())),
+        (
+            "rows stored for these ids".to_owned(),
+            vec![r.stored_main.to_string(), r.stored_storm.to_string()],
+        ),
+    ];
+    stats::print_table(
+        &[
+            &format!("{n} distinct deliveries"),
+            &format!("1 delivery × {m}"),
+        ],
+        &rows,
+    );
+    for (name, p) in [
+        ("warm-up", &r.warmup),
+        ("distinct", &r.main),
+        ("duplicates", &r.storm),
+    ] {
+        for sample in &p.out.samples {
+            println!("{name}: sample answer: {sample}");
+        }
+    }
+    let main_ok = r.main.out.non_200() == 0 && r.main.out.count("200 accepted") == n;
+    let storm_ok = r.storm.out.non_200() == 0;
+    let storm_once = r.storm.out.count("200 accepted") == 1;
+    let expected_all = r.warmup.out.all.len() + n + 1;
+    println!(
+        "\nevery distinct delivery answered 200 accepted: {}; {} rows stored for {n} distinct \
+         ids: {}\n\
+         duplicate storm: every answer 200: {}; `accepted` exactly once: {} ({}); rows for the \
+         id: {} (exactly 1: {})\n\
+         webhook_events rows of the org in all: {} (warm-up {} + {n} + 1 = {expected_all}: {})",
+        verdict(main_ok),
+        r.stored_main,
+        verdict(r.stored_main == n),
+        verdict(storm_ok),
+        verdict(storm_once),
+        r.storm.out.count("200 accepted"),
+        r.stored_storm,
+        verdict(r.stored_storm == 1),
+        r.stored_all,
+        r.warmup.out.all.len(),
+        verdict(r.stored_all == expected_all),
+    );
+    ensure!(
+        r.main.out.non_200() == 0 && storm_ok,
+        "non-200 answers: {} distinct, {} duplicates",
+        r.main.out.non_200(),
+        r.storm.out.non_200()
+    );
+    ensure!(
+        r.stored_main == n,
+        "{n} deliveries left {} rows",
+        r.stored_main
+    );
+    ensure!(
+        r.stored_storm == 1,
+        "the duplicate storm left {} rows",
+        r.stored_storm
+    );
+    Ok(())
+}
