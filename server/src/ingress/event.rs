@@ -35,52 +35,127 @@ pub fn label(raw: &str) -> String {
         .collect()
 }
 
-fn str_at<'a>(v: &'a serde_json::Value, path: &[&str]) -> Option<&'a str> {
-    path.iter()
-        .try_fold(v, |v, key| v.get(key))
-        .and_then(serde_json::Value::as_str)
+/// The members an event type is read from; everything else in the body is
+/// skipped without being built.
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct Names {
+    #[serde(rename = "type")]
+    kind: Option<Label>,
+    event_type: Option<Label>,
+    object: Option<Label>,
+    action: Option<Label>,
+    challenge: Option<Label>,
+    event: Option<Inner>,
+}
+
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct Inner {
+    #[serde(rename = "type")]
+    kind: Option<Label>,
+}
+
+/// HubSpot batches: the first event's `subscriptionType`.
+#[derive(serde::Deserialize)]
+struct HubSpotEvent {
+    #[serde(rename = "subscriptionType", default)]
+    subscription_type: Option<Label>,
+}
+
+/// A string member, or nothing when the member is another JSON type.
+#[derive(Default)]
+struct Label(Option<String>);
+
+impl<'de> serde::Deserialize<'de> for Label {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Label;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Label, E> {
+                Ok(Label(Some(s.to_owned())))
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Label, E> {
+                Ok(Label(None))
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Label, E> {
+                Ok(Label(None))
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Label, E> {
+                Ok(Label(None))
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Label, E> {
+                Ok(Label(None))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Label, E> {
+                Ok(Label(None))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Label, A::Error> {
+                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Label(None))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Label, A::Error> {
+                while a
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Label(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn text(l: Option<Label>) -> Option<String> {
+    l.and_then(|l| l.0)
 }
 
 /// The provider's name for the event, when the delivery carries one.
 pub fn event_type(provider: Provider, headers: &http::HeaderMap, body: &[u8]) -> String {
-    if provider == Provider::GitHub {
-        let header = headers
-            .get("x-github-event")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        return label(header);
-    }
-    let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return String::new();
-    };
-    let found = match provider {
-        Provider::Stripe | Provider::Resend | Provider::MercadoPago => str_at(&json, &["type"]),
-        Provider::Paddle => str_at(&json, &["event_type"]),
-        Provider::Slack => str_at(&json, &["event", "type"]).or(str_at(&json, &["type"])),
-        Provider::Meta => str_at(&json, &["object"]),
-        Provider::HubSpot => json
-            .get(0)
-            .and_then(|first| first.get("subscriptionType"))
-            .and_then(serde_json::Value::as_str),
-        Provider::Linear => {
-            return match (str_at(&json, &["type"]), str_at(&json, &["action"])) {
-                (Some(t), Some(a)) => label(&format!("{t}.{a}")),
-                (Some(t), None) => label(t),
-                _ => String::new(),
-            };
+    match provider {
+        Provider::GitHub => {
+            let header = headers
+                .get("x-github-event")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            label(header)
         }
-        Provider::GitHub => None,
-    };
-    found.map(label).unwrap_or_default()
+        Provider::HubSpot => serde_json::from_slice::<Vec<HubSpotEvent>>(body)
+            .ok()
+            .and_then(|events| events.into_iter().next())
+            .and_then(|first| text(first.subscription_type))
+            .map(|t| label(&t))
+            .unwrap_or_default(),
+        _ => {
+            let Ok(n) = serde_json::from_slice::<Names>(body) else {
+                return String::new();
+            };
+            let found = match provider {
+                Provider::Paddle => text(n.event_type),
+                Provider::Slack => text(n.event.and_then(|e| e.kind)).or(text(n.kind)),
+                Provider::Meta => text(n.object),
+                Provider::Linear => match (text(n.kind), text(n.action)) {
+                    (Some(t), Some(a)) => Some(format!("{t}.{a}")),
+                    (t, _) => t,
+                },
+                _ => text(n.kind),
+            };
+            found.map(|t| label(&t)).unwrap_or_default()
+        }
+    }
 }
 
 /// Slack's endpoint check: the challenge to echo for a (verified)
 /// `url_verification` body.
 pub fn slack_challenge(body: &[u8]) -> Option<String> {
-    let json: serde_json::Value = serde_json::from_slice(body).ok()?;
-    (str_at(&json, &["type"]) == Some("url_verification"))
-        .then(|| str_at(&json, &["challenge"]).map(str::to_owned))
-        .flatten()
+    let n: Names = serde_json::from_slice(body).ok()?;
+    match text(n.kind).as_deref() {
+        Some("url_verification") => text(n.challenge),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -304,9 +304,12 @@ async fn handle(
         }
     };
     // Slack checks a new endpoint by asking it to echo a challenge.
-    let body = match (provider, event::slack_challenge(&delivery.body)) {
-        (Provider::Slack, Some(challenge)) => json!({ "challenge": challenge }),
-        _ => body,
+    let challenge = (provider == Provider::Slack)
+        .then(|| event::slack_challenge(&delivery.body))
+        .flatten();
+    let body = match challenge {
+        Some(challenge) => json!({ "challenge": challenge }),
+        None => body,
     };
     Ok((outcome, json(StatusCode::OK, body)))
 }

@@ -7,8 +7,8 @@
 //! **not** covered by the signature; Meta's is the hex SHA-256 of the
 //! signed body, which is. The legacy SHA-1 `X-Hub-Signature` is ignored.
 
+use super::VerifyError;
 use super::verify::{self, Ctx};
-use super::{Verified, VerifyError};
 
 const SIG_HEADER: &str = "x-hub-signature-256";
 const DELIVERY_HEADER: &str = "x-github-delivery";
@@ -33,22 +33,26 @@ fn check_body_mac(ctx: &Ctx<'_>) -> Result<(), VerifyError> {
 }
 
 /// Verify a GitHub delivery; the id is `X-GitHub-Delivery`.
-pub(super) fn verify_github(ctx: &Ctx<'_>) -> Result<Verified, VerifyError> {
-    let delivery = verify::required_header(ctx.inbound.headers, DELIVERY_HEADER)?;
+pub(super) fn authenticate_github(ctx: &Ctx<'_>) -> Result<Option<u64>, VerifyError> {
+    verify::required_header(ctx.inbound.headers, DELIVERY_HEADER)?;
     check_body_mac(ctx)?;
-    Ok(Verified {
-        delivery_id: delivery.to_owned(),
-        timestamp: None,
-    })
+    Ok(None)
+}
+
+/// The `X-GitHub-Delivery` header (outside the MAC).
+pub(super) fn github_delivery_id(ctx: &Ctx<'_>) -> Result<String, VerifyError> {
+    verify::required_header(ctx.inbound.headers, DELIVERY_HEADER).map(str::to_owned)
 }
 
 /// Verify a Meta delivery; the id is the hex SHA-256 of the signed body.
-pub(super) fn verify_meta(ctx: &Ctx<'_>) -> Result<Verified, VerifyError> {
+pub(super) fn authenticate_meta(ctx: &Ctx<'_>) -> Result<Option<u64>, VerifyError> {
     check_body_mac(ctx)?;
-    Ok(Verified {
-        delivery_id: verify::sha256_hex(ctx.inbound.body),
-        timestamp: None,
-    })
+    Ok(None)
+}
+
+/// Meta sends no delivery id: the SHA-256 of the signed body stands in.
+pub(super) fn meta_delivery_id(ctx: &Ctx<'_>) -> String {
+    verify::sha256_hex(ctx.inbound.body)
 }
 
 /// The `X-Hub-Signature-256` value GitHub / Meta would send (tests).

@@ -9,8 +9,8 @@
 //! window 300 s. Delivery id: the `eventId`s of the (array) body, joined
 //! with `,` in body order.
 
+use super::VerifyError;
 use super::verify::{self, Ctx};
-use super::{Verified, VerifyError};
 
 const SIG_HEADER: &str = "x-hubspot-signature-v3";
 const TS_HEADER: &str = "x-hubspot-request-timestamp";
@@ -62,17 +62,34 @@ fn signed_url(ctx: &Ctx<'_>) -> Result<String, VerifyError> {
 }
 
 /// The `eventId`s of an authenticated body: an array of events or one event.
+/// One event of a batch: only `eventId` is read, the rest is skipped.
+#[derive(serde::Deserialize)]
+struct Event {
+    #[serde(rename = "eventId")]
+    event_id: Option<EventId>,
+}
+
+/// A number as it was written, or a string.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum EventId {
+    Number(serde_json::Number),
+    Text(String),
+}
+
 fn event_ids(body: &[u8]) -> Result<String, VerifyError> {
-    let value = verify::json_body(body)?;
-    let events = match &value {
-        serde_json::Value::Array(events) => events.as_slice(),
-        other => core::slice::from_ref(other),
-    };
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    let events: Vec<Event> = if first == Some(&b'[') {
+        serde_json::from_slice(body)
+    } else {
+        serde_json::from_slice(body).map(|one| vec![one])
+    }
+    .map_err(|_| VerifyError::MalformedBody)?;
     let mut ids = Vec::with_capacity(events.len());
     for event in events {
-        match event.get("eventId") {
-            Some(serde_json::Value::Number(n)) => ids.push(n.to_string()),
-            Some(serde_json::Value::String(s)) if !s.is_empty() => ids.push(s.clone()),
+        match event.event_id {
+            Some(EventId::Number(n)) => ids.push(n.to_string()),
+            Some(EventId::Text(s)) if !s.is_empty() => ids.push(s),
             _ => return Err(VerifyError::MalformedBody),
         }
     }
@@ -83,7 +100,7 @@ fn event_ids(body: &[u8]) -> Result<String, VerifyError> {
 }
 
 /// Verify a HubSpot v3 request (see the module docs).
-pub(super) fn verify(ctx: &Ctx<'_>) -> Result<Verified, VerifyError> {
+pub(super) fn authenticate(ctx: &Ctx<'_>) -> Result<Option<u64>, VerifyError> {
     let inbound = ctx.inbound;
     let sig_text = verify::required_header(inbound.headers, SIG_HEADER)?;
     let sig = verify::b64_decode_32(sig_text).ok_or(VerifyError::MalformedHeader(SIG_HEADER))?;
@@ -100,10 +117,12 @@ pub(super) fn verify(ctx: &Ctx<'_>) -> Result<Verified, VerifyError> {
         return Err(VerifyError::BadSignature);
     }
     verify::check_window_ms(ts_ms, ctx.now_unix, ctx.tolerance_secs)?;
-    Ok(Verified {
-        delivery_id: event_ids(inbound.body)?,
-        timestamp: Some(ts_ms / 1000),
-    })
+    Ok(Some(ts_ms / 1000))
+}
+
+/// The `eventId`s of an authenticated body, joined by `,`.
+pub(super) fn delivery_id(ctx: &Ctx<'_>) -> Result<String, VerifyError> {
+    event_ids(ctx.inbound.body)
 }
 
 /// The `X-HubSpot-Signature-v3` value HubSpot would send (tests).

@@ -12,8 +12,8 @@
 //! Window: configurable, default 300 s. Delivery id: `x-request-id` (it is
 //! part of the signed manifest).
 
+use super::VerifyError;
 use super::verify::{self, Ctx};
-use super::{Verified, VerifyError};
 
 const SIG_HEADER: &str = "x-signature";
 const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -117,7 +117,7 @@ fn manifest(data_id: Option<&str>, request_id: &str, ts: u64) -> String {
 }
 
 /// Verify a Mercado Pago notification (see the module docs).
-pub(super) fn verify(ctx: &Ctx<'_>) -> Result<Verified, VerifyError> {
+pub(super) fn authenticate(ctx: &Ctx<'_>) -> Result<Option<u64>, VerifyError> {
     let inbound = ctx.inbound;
     let sig = parse_mercadopago_signature(verify::required_header(inbound.headers, SIG_HEADER)?)?;
     let request_id = verify::required_header(inbound.headers, REQUEST_ID_HEADER)?;
@@ -137,10 +137,12 @@ pub(super) fn verify(ctx: &Ctx<'_>) -> Result<Verified, VerifyError> {
     } else {
         verify::check_window(seconds, ctx.now_unix, ctx.tolerance_secs)?;
     }
-    Ok(Verified {
-        delivery_id: request_id.to_owned(),
-        timestamp: Some(seconds),
-    })
+    Ok(Some(seconds))
+}
+
+/// The `x-request-id` header (inside the signed manifest).
+pub(super) fn delivery_id(ctx: &Ctx<'_>) -> Result<String, VerifyError> {
+    verify::required_header(ctx.inbound.headers, REQUEST_ID_HEADER).map(str::to_owned)
 }
 
 /// The `x-signature` value for `uri` with data.id signed as sent (tests).

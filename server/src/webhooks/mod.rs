@@ -185,7 +185,85 @@ pub enum VerifyError {
     MalformedBody,
 }
 
-/// Verify one inbound delivery from `provider`.
+/// What authentication alone yields: the signed timestamp, in Unix
+/// seconds (`None` for providers that sign none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Authenticated {
+    pub timestamp: Option<u64>,
+}
+
+/// Check one inbound delivery's signature (and signed timestamp) only:
+/// the MAC over the exact raw bytes in constant time, then the window.
+/// Nothing in the body is read, except Linear's `webhookTimestamp`, which
+/// is part of what Linear signs. See [`verify()`] for the arguments.
+pub fn authenticate(
+    provider: Provider,
+    inbound: &Inbound<'_>,
+    secrets: &[&[u8]],
+    now_unix: u64,
+    tolerance_secs: u64,
+) -> Result<Authenticated, VerifyError> {
+    let ctx = context(provider, inbound, secrets, now_unix, tolerance_secs);
+    let timestamp = match provider {
+        Provider::Stripe => stripe::authenticate(&ctx),
+        Provider::Slack => slack::authenticate(&ctx),
+        Provider::HubSpot => hubspot::authenticate(&ctx),
+        Provider::Linear => linear::authenticate(&ctx),
+        Provider::GitHub => github::authenticate_github(&ctx),
+        Provider::Resend => svix::authenticate(&ctx),
+        Provider::Meta => github::authenticate_meta(&ctx),
+        Provider::Paddle => paddle::authenticate(&ctx),
+        Provider::MercadoPago => mercadopago::authenticate(&ctx),
+    }?;
+    Ok(Authenticated { timestamp })
+}
+
+/// The delivery id of a delivery [`authenticate()`] accepted (see
+/// [`verify()`] for where each comes from). Call it only after
+/// authentication: it reads the body.
+pub fn delivery_id(
+    provider: Provider,
+    inbound: &Inbound<'_>,
+    authenticated: &Authenticated,
+) -> Result<String, VerifyError> {
+    let ctx = context(provider, inbound, &[], 0, 0);
+    match provider {
+        Provider::Stripe => stripe::delivery_id(&ctx),
+        Provider::Slack => Ok(slack::delivery_id(
+            &ctx,
+            authenticated.timestamp.unwrap_or_default(),
+        )),
+        Provider::HubSpot => hubspot::delivery_id(&ctx),
+        Provider::Linear => linear::delivery_id(&ctx),
+        Provider::GitHub => github::github_delivery_id(&ctx),
+        Provider::Resend => svix::delivery_id(&ctx),
+        Provider::Meta => Ok(github::meta_delivery_id(&ctx)),
+        Provider::Paddle => paddle::delivery_id(&ctx),
+        Provider::MercadoPago => mercadopago::delivery_id(&ctx),
+    }
+}
+
+fn context<'a>(
+    provider: Provider,
+    inbound: &'a Inbound<'a>,
+    secrets: &'a [&'a [u8]],
+    now_unix: u64,
+    tolerance_secs: u64,
+) -> verify::Ctx<'a> {
+    let tolerance = match (tolerance_secs, provider.default_tolerance_secs()) {
+        (0, Some(default)) => default,
+        (given, _) => given,
+    };
+    verify::Ctx {
+        inbound,
+        secrets,
+        now_unix,
+        tolerance_secs: tolerance,
+    }
+}
+
+/// Verify one inbound delivery from `provider`: [`authenticate()`], then
+/// [`delivery_id()`].
 ///
 /// `secrets` are tried in turn (current and previous secrets during a
 /// rotation); empty secrets are ignored, and no secrets at all can never
@@ -205,25 +283,9 @@ pub fn verify(
     now_unix: u64,
     tolerance_secs: u64,
 ) -> Result<Verified, VerifyError> {
-    let tolerance = match (tolerance_secs, provider.default_tolerance_secs()) {
-        (0, Some(default)) => default,
-        (given, _) => given,
-    };
-    let ctx = verify::Ctx {
-        inbound,
-        secrets,
-        now_unix,
-        tolerance_secs: tolerance,
-    };
-    match provider {
-        Provider::Stripe => stripe::verify(&ctx),
-        Provider::Slack => slack::verify(&ctx),
-        Provider::HubSpot => hubspot::verify(&ctx),
-        Provider::Linear => linear::verify(&ctx),
-        Provider::GitHub => github::verify_github(&ctx),
-        Provider::Resend => svix::verify(&ctx),
-        Provider::Meta => github::verify_meta(&ctx),
-        Provider::Paddle => paddle::verify(&ctx),
-        Provider::MercadoPago => mercadopago::verify(&ctx),
-    }
+    let authenticated = authenticate(provider, inbound, secrets, now_unix, tolerance_secs)?;
+    Ok(Verified {
+        delivery_id: delivery_id(provider, inbound, &authenticated)?,
+        timestamp: authenticated.timestamp,
+    })
 }

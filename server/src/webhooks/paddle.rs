@@ -6,8 +6,8 @@
 //! are ignored, as Paddle's SDKs do. Default window 5 s (the SDKs'
 //! default). Delivery id: `event_id` in the body.
 
+use super::VerifyError;
 use super::verify::{self, Ctx};
-use super::{Verified, VerifyError};
 
 const HEADER: &str = "paddle-signature";
 
@@ -58,7 +58,7 @@ pub fn parse_paddle_signature(header: &str) -> Result<PaddleSig, VerifyError> {
 }
 
 /// Verify a Paddle delivery (see the module docs).
-pub(super) fn verify(ctx: &Ctx<'_>) -> Result<Verified, VerifyError> {
+pub(super) fn authenticate(ctx: &Ctx<'_>) -> Result<Option<u64>, VerifyError> {
     let inbound = ctx.inbound;
     let sig = parse_paddle_signature(verify::required_header(inbound.headers, HEADER)?)?;
     let ts = sig.timestamp.to_string();
@@ -67,10 +67,12 @@ pub(super) fn verify(ctx: &Ctx<'_>) -> Result<Verified, VerifyError> {
         return Err(VerifyError::BadSignature);
     }
     verify::check_window(sig.timestamp, ctx.now_unix, ctx.tolerance_secs)?;
-    Ok(Verified {
-        delivery_id: verify::json_str_field(inbound.body, "event_id")?,
-        timestamp: Some(sig.timestamp),
-    })
+    Ok(Some(sig.timestamp))
+}
+
+/// The `event_id` of an authenticated body.
+pub(super) fn delivery_id(ctx: &Ctx<'_>) -> Result<String, VerifyError> {
+    verify::json_str_field(ctx.inbound.body, "event_id")
 }
 
 /// The `h1` hex Paddle would send (tests).

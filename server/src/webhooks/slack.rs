@@ -6,8 +6,8 @@
 //! post form bodies without one, so the fallback is
 //! `<timestamp>:<hex sha256(body)>`.
 
+use super::VerifyError;
 use super::verify::{self, Ctx};
-use super::{Verified, VerifyError};
 
 const SIG_HEADER: &str = "x-slack-signature";
 const TS_HEADER: &str = "x-slack-request-timestamp";
@@ -34,7 +34,7 @@ pub fn parse_slack_signature(header: &str) -> Result<SlackSig, VerifyError> {
 }
 
 /// Verify a Slack request (see the module docs).
-pub(super) fn verify(ctx: &Ctx<'_>) -> Result<Verified, VerifyError> {
+pub(super) fn authenticate(ctx: &Ctx<'_>) -> Result<Option<u64>, VerifyError> {
     let inbound = ctx.inbound;
     let sig = parse_slack_signature(verify::required_header(inbound.headers, SIG_HEADER)?)?;
     let ts_text = verify::required_header(inbound.headers, TS_HEADER)?;
@@ -44,14 +44,16 @@ pub(super) fn verify(ctx: &Ctx<'_>) -> Result<Verified, VerifyError> {
         return Err(VerifyError::BadSignature);
     }
     verify::check_window(ts, ctx.now_unix, ctx.tolerance_secs)?;
-    let delivery_id = match verify::json_str_field(inbound.body, "event_id") {
+    Ok(Some(ts))
+}
+
+/// The `event_id` of an authenticated body, else `<ts>:<sha256(body)>`.
+pub(super) fn delivery_id(ctx: &Ctx<'_>, ts: u64) -> String {
+    let body = ctx.inbound.body;
+    match verify::json_str_field(body, "event_id") {
         Ok(event_id) => event_id,
-        Err(_) => format!("{ts}:{}", verify::sha256_hex(inbound.body)),
-    };
-    Ok(Verified {
-        delivery_id,
-        timestamp: Some(ts),
-    })
+        Err(_) => format!("{ts}:{}", verify::sha256_hex(body)),
+    }
 }
 
 /// The `v0` signature Slack would send (tests and fixtures).

@@ -6,8 +6,8 @@
 //! ignored, as are `v1` values that are not 64 hex digits (stripe-go does
 //! the same). Default window 300 s. Delivery id: the event `id` in the body.
 
+use super::VerifyError;
 use super::verify::{self, Ctx};
-use super::{Verified, VerifyError};
 
 const HEADER: &str = "stripe-signature";
 
@@ -52,7 +52,7 @@ pub fn parse_stripe_signature(header: &str) -> Result<StripeSig, VerifyError> {
 }
 
 /// Verify a Stripe delivery (see the module docs).
-pub(super) fn verify(ctx: &Ctx<'_>) -> Result<Verified, VerifyError> {
+pub(super) fn authenticate(ctx: &Ctx<'_>) -> Result<Option<u64>, VerifyError> {
     let inbound = ctx.inbound;
     let sig = parse_stripe_signature(verify::required_header(inbound.headers, HEADER)?)?;
     let ts = sig.timestamp.to_string();
@@ -61,10 +61,12 @@ pub(super) fn verify(ctx: &Ctx<'_>) -> Result<Verified, VerifyError> {
         return Err(VerifyError::BadSignature);
     }
     verify::check_window(sig.timestamp, ctx.now_unix, ctx.tolerance_secs)?;
-    Ok(Verified {
-        delivery_id: verify::json_str_field(inbound.body, "id")?,
-        timestamp: Some(sig.timestamp),
-    })
+    Ok(Some(sig.timestamp))
+}
+
+/// The event `id` of an authenticated body.
+pub(super) fn delivery_id(ctx: &Ctx<'_>) -> Result<String, VerifyError> {
+    verify::json_str_field(ctx.inbound.body, "id")
 }
 
 /// The `Stripe-Signature` value Stripe would send (tests and fixtures).

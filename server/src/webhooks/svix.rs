@@ -12,8 +12,8 @@
 
 use base64::Engine as _;
 
+use super::VerifyError;
 use super::verify::{self, Ctx};
-use super::{Verified, VerifyError};
 
 const SVIX_ID: &str = "svix-id";
 const SVIX_TS: &str = "svix-timestamp";
@@ -72,7 +72,7 @@ fn signing_key(secret: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Verify a Svix / Standard Webhooks delivery (see the module docs).
-pub(super) fn verify(ctx: &Ctx<'_>) -> Result<Verified, VerifyError> {
+pub(super) fn authenticate(ctx: &Ctx<'_>) -> Result<Option<u64>, VerifyError> {
     let headers = ctx.inbound.headers;
     let (id_name, ts_name, sig_name) = if verify::header(headers, SVIX_ID)?.is_some() {
         (SVIX_ID, SVIX_TS, SVIX_SIG)
@@ -97,10 +97,16 @@ pub(super) fn verify(ctx: &Ctx<'_>) -> Result<Verified, VerifyError> {
         return Err(VerifyError::BadSignature);
     }
     verify::check_window(ts, ctx.now_unix, ctx.tolerance_secs)?;
-    Ok(Verified {
-        delivery_id: id.to_owned(),
-        timestamp: Some(ts),
-    })
+    Ok(Some(ts))
+}
+
+/// The message id (`svix-id`, else `webhook-id`).
+pub(super) fn delivery_id(ctx: &Ctx<'_>) -> Result<String, VerifyError> {
+    let headers = ctx.inbound.headers;
+    match verify::header(headers, SVIX_ID)? {
+        Some(id) if !id.is_empty() => Ok(id.to_owned()),
+        _ => verify::required_header(headers, STD_ID).map(str::to_owned),
+    }
 }
 
 /// The `v1,<base64>` entry Svix would send (tests).

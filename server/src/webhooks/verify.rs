@@ -2,7 +2,13 @@
 //! hex parsing, HMAC-SHA256 with constant-time matching, timestamp windows
 //! and the few body look-ups made after a MAC has matched.
 
+use std::marker::PhantomData;
+
 use hmac::{Hmac, Mac};
+use serde::{
+    Deserialize, Deserializer,
+    de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor},
+};
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
@@ -183,18 +189,69 @@ pub(super) fn split_kv(item: &str) -> Option<(&str, &str)> {
     item.split_once('=').map(|(k, v)| (k.trim(), v.trim()))
 }
 
-/// Parse an already-authenticated body as JSON.
-pub(super) fn json_body(body: &[u8]) -> Result<serde_json::Value, VerifyError> {
-    serde_json::from_slice(body).map_err(|_| VerifyError::MalformedBody)
+/// A map key seed that only answers whether the key equals `name`
+/// (no allocation for unescaped keys).
+struct KeyIs<'n>(&'n str);
+
+impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyIs<'_> {
+    type Value = bool;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string key")
+    }
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<bool, E> {
+        Ok(key == self.0)
+    }
+}
+
+/// Finds one top-level member of a JSON object; every other value is
+/// skipped without being built (`IgnoredAny`). A repeated member: the last
+/// one wins, as in `serde_json::Value`.
+struct TopField<'n, T>(&'n str, PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for TopField<'_, T> {
+    type Value = Option<T>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<T>, A::Error> {
+        let mut found = None;
+        while let Some(is_it) = map.next_key_seed(KeyIs(self.0))? {
+            if is_it {
+                found = Some(map.next_value::<T>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// The top-level member `field` of an authenticated JSON object body
+/// (`None` when absent); a body that is not a JSON object, or a member of
+/// another type, is [`VerifyError::MalformedBody`].
+pub(super) fn json_top_field<'de, T: Deserialize<'de>>(
+    body: &'de [u8],
+    field: &str,
+) -> Result<Option<T>, VerifyError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let found = de
+        .deserialize_map(TopField(field, PhantomData))
+        .and_then(|found| de.end().map(|()| found))
+        .map_err(|_| VerifyError::MalformedBody)?;
+    Ok(found)
 }
 
 /// The non-empty string member `field` of an authenticated JSON object body.
 pub(super) fn json_str_field(body: &[u8], field: &str) -> Result<String, VerifyError> {
-    json_body(body)?
-        .get(field)
-        .and_then(serde_json::Value::as_str)
+    json_top_field::<String>(body, field)?
         .filter(|s| !s.is_empty())
-        .map(str::to_owned)
         .ok_or(VerifyError::MalformedBody)
 }
 
@@ -232,6 +289,36 @@ mod tests {
         assert_eq!(hex_decode_32(&text[..62]), None);
         assert_eq!(hex_decode_32(&format!("{}zz", &text[..62])), None);
         assert_eq!(hex_encode(&[0x00, 0xff, 0x0a]), "00ff0a");
+    }
+
+    #[test]
+    fn top_level_members_are_found_and_everything_else_is_skipped() {
+        let body = br#"{"a":{"id":"inner"},"id":"evt_1","n":[1,{"x":null}],"ts":17}"#;
+        assert_eq!(json_str_field(body, "id"), Ok("evt_1".to_owned()));
+        assert_eq!(json_top_field::<u64>(body, "ts"), Ok(Some(17)));
+        assert_eq!(json_top_field::<u64>(body, "nope"), Ok(None));
+        assert_eq!(
+            json_str_field(br#"{"id":"a","id":"b"}"#, "id"),
+            Ok("b".to_owned())
+        );
+        assert_eq!(
+            json_str_field(br#"{"i\u0064":"esc"}"#, "id"),
+            Ok("esc".to_owned())
+        );
+        for bad in [
+            &b"[]"[..],
+            b"{\"id\":1}",
+            b"{\"id\":\"\"}",
+            b"{\"id\":\"x\"} trailing",
+            b"{\"id\":\"x\"",
+            b"",
+        ] {
+            assert_eq!(json_str_field(bad, "id"), Err(VerifyError::MalformedBody));
+        }
+        assert_eq!(
+            json_top_field::<u64>(br#"{"ts":1.5}"#, "ts"),
+            Err(VerifyError::MalformedBody)
+        );
     }
 
     #[test]
