@@ -20,9 +20,15 @@ CREATE TABLE webhook_events (
   received_at    timestamptz NOT NULL DEFAULT now(),
   content_type   text        NOT NULL DEFAULT '' CHECK (char_length(content_type) <= 200),
   payload        bytea       NOT NULL CHECK (octet_length(payload) <= 1048576),
+  payload_sha256 bytea       GENERATED ALWAYS AS (sha256(payload)) STORED,
   PRIMARY KEY (org_id, id),
   CONSTRAINT webhook_events_delivery_key UNIQUE (org_id, provider, delivery_id)
 );
+-- GitHub and Linear send their delivery id outside the MAC: a signed body
+-- replayed under a fresh id is the same event, so the body itself is
+-- unique for them too (Meta's delivery id is already the body digest).
+CREATE UNIQUE INDEX webhook_events_replay_key ON webhook_events (org_id, provider, payload_sha256)
+  WHERE provider IN ('github', 'linear');
 ALTER TABLE webhook_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE webhook_events FORCE ROW LEVEL SECURITY;
 -- Owners, admins and agents read the org's events; nobody writes them but
@@ -84,7 +90,8 @@ CREATE FUNCTION record_webhook_event(p_integration uuid, p_provider text, p_id u
                                 signed_at, content_type, payload)
     VALUES (target, p_id, p_integration, p_provider, p_delivery_id, p_event_type,
             p_signed_at, p_content_type, p_payload)
-    ON CONFLICT ON CONSTRAINT webhook_events_delivery_key DO NOTHING;
+    -- Any unique key: the delivery id, or (GitHub, Linear) the body.
+    ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS inserted = ROW_COUNT;
     RETURN CASE WHEN inserted = 1 THEN 'stored' ELSE 'duplicate' END;
   END $$;

@@ -243,6 +243,7 @@ impl Application {
             &config.public_url,
             &config.secrets.cron_secret,
             Arc::new(Metrics::default()),
+            config.db_max_connections,
         ));
         Ok(Application {
             listener,

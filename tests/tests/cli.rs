@@ -362,6 +362,7 @@ async fn the_server_log_never_contains_a_password_token_or_secret() {
                     provider: "github".into(),
                     external_account: "acme".into(),
                     secrets: [("webhook_signing_secret".to_owned(), signing_secret.clone())].into(),
+                    ..Default::default()
                 },
                 &tokens.access_token,
                 Some(&org),

@@ -194,6 +194,7 @@ async fn a_reconnect_replaces_the_grants_tokens_and_keeps_pasted_secrets() {
             "webhook_signing_secret".to_owned(),
             "whsec-pasted".to_owned(),
         )]),
+        ..Default::default()
     };
     client(&app)
         .connect_integration(with_auth(pasted, &owner.access_token, Some(&org)))

@@ -260,6 +260,7 @@ async fn bad_connect_requests_are_invalid_arguments() {
             provider: provider.into(),
             external_account: String::new(),
             secrets: HashMap::from([(field.to_owned(), value)]),
+            ..Default::default()
         };
         let r = client(&app)
             .connect_integration(with_auth(req, &owner.access_token, Some(&org)))

@@ -35,7 +35,10 @@ pub fn secret_context<'a>(org: Uuid, integration: Uuid, field: &'a str) -> Secre
         org_id: org,
         scope: "integration",
         owner_id: integration,
-        field: field.strip_suffix(PREVIOUS_SUFFIX).unwrap_or(field),
+        field: field
+            .strip_suffix(PREVIOUS_SUFFIX)
+            .filter(|base| SIGNING_FIELDS.contains(base))
+            .unwrap_or(field),
     }
 }
 
@@ -157,8 +160,14 @@ impl IntegrationService for IntegrationApi {
                 .encrypt(&secret_context(org, id, field), value.as_bytes())
                 .map_err(|e| ApiError::Internal(anyhow::anyhow!("vault: {e}")))?;
             if SIGNING_FIELDS.contains(&field.as_str()) {
-                // Deliveries signed with the old secret still verify for a while.
-                store::retire_signing_secret(&tx, id, field).await?;
+                if req.revoke_previous_signing_secret {
+                    // A leaked secret: nothing signed with the old one verifies.
+                    let previous = format!("{field}{PREVIOUS_SUFFIX}");
+                    store::clear_secrets(&tx, id, &[field.as_str(), previous.as_str()]).await?;
+                } else {
+                    // Deliveries signed with the old secret still verify for a while.
+                    store::retire_signing_secret(&tx, id, field).await?;
+                }
             }
             store::replace_secret(&tx, id, field, blob).await?;
         }

@@ -73,7 +73,7 @@ impl WebhookService for WebhookApi {
         let filter = format!(
             "provider={};integration={}",
             provider.unwrap_or(""),
-            req.integration_id
+            integration.map(|i| i.to_string()).unwrap_or_default()
         );
         let after =
             self.state

@@ -46,7 +46,16 @@ pub struct Ingress {
     /// SHA-256 of `OCHRE_CRON_SECRET` (compared in constant time).
     cron_digest: [u8; 32],
     metrics: Arc<Metrics>,
+    /// Deliveries whose body is being read or held (at most
+    /// [`MAX_INFLIGHT`] MiB of bodies in memory).
+    inflight: tokio::sync::Semaphore,
+    /// Deliveries using the `ochre_service` pool (half of it at most, so
+    /// the gRPC gate that shares it keeps answering).
+    db_slots: tokio::sync::Semaphore,
 }
+
+/// Deliveries read and processed at once; more wait briefly, then get 503.
+pub const MAX_INFLIGHT: usize = 64;
 
 impl std::fmt::Debug for Ingress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -63,13 +72,17 @@ impl Ingress {
         public_url: &url::Url,
         cron_secret: &SecretString,
         metrics: Arc<Metrics>,
+        db_max_connections: u32,
     ) -> Self {
+        let db_slots = usize::try_from(db_max_connections / 2).unwrap_or(1).max(1);
         Ingress {
             db,
             vault,
             public_base: public_url.as_str().trim_end_matches('/').to_owned(),
             cron_digest: Sha256::digest(cron_secret.expose_secret().as_bytes()).into(),
             metrics,
+            inflight: tokio::sync::Semaphore::new(MAX_INFLIGHT),
+            db_slots: tokio::sync::Semaphore::new(db_slots),
         }
     }
 }

@@ -5,6 +5,8 @@
 
 use std::{sync::Arc, time::Duration};
 
+use tokio::sync::{Semaphore, SemaphorePermit};
+
 use axum::{
     body::Body,
     extract::{Path, Request, State},
@@ -29,6 +31,11 @@ use crate::{
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bodies larger than this are verified on the blocking pool.
 const INLINE_VERIFY_LIMIT: usize = 64 * 1024;
+/// A delivery is answered within this (503 at worst), well under the
+/// server's 60 s call timeout.
+const HANDLER_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a delivery waits for a body or database slot before a 503.
+const QUEUE_WAIT: Duration = Duration::from_secs(2);
 
 /// A refusal: its counter, status and fixed message.
 struct Refusal {
@@ -98,23 +105,38 @@ impl Delivery {
     }
 }
 
-/// Reads at most [`MAX_BODY`] bytes within [`BODY_TIMEOUT`].
-async fn read_body(headers: &http::HeaderMap, body: Body) -> Result<Bytes, Refusal> {
-    let too_large = refusal(
+const fn too_large() -> Refusal {
+    refusal(
         Outcome::TooLarge,
         StatusCode::PAYLOAD_TOO_LARGE,
         "the body is larger than 1 MiB",
-    );
-    let declared = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
-        return Err(too_large);
+    )
+}
+
+const fn busy() -> Refusal {
+    refusal(
+        Outcome::Error,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily unavailable, retry later",
+    )
+}
+
+/// One permit of `slots`, waiting at most [`QUEUE_WAIT`]; 503 otherwise.
+async fn permit(slots: &Semaphore) -> Result<SemaphorePermit<'_>, Refusal> {
+    match tokio::time::timeout(QUEUE_WAIT, slots.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => {
+            tracing::warn!("webhook ingress saturated: answering 503");
+            Err(busy())
+        }
     }
+}
+
+/// Reads at most [`MAX_BODY`] bytes within [`BODY_TIMEOUT`].
+async fn read_body(body: Body) -> Result<Bytes, Refusal> {
     match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY).collect()).await {
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
         Ok(Err(_)) => Err(refusal(
             Outcome::Malformed,
             StatusCode::BAD_REQUEST,
@@ -136,7 +158,19 @@ pub async fn receive(
 ) -> Response {
     let provider = Provider::from_id(&provider_id);
     let result = match (provider, Uuid::parse_str(&integration)) {
-        (Some(provider), Ok(integration)) => handle(&ingress, provider, integration, request).await,
+        (Some(provider), Ok(integration)) => {
+            // Answered (503) well before the server's own call timeout, which
+            // would answer a plain-HTTP caller with an empty 200.
+            tokio::time::timeout(
+                HANDLER_TIMEOUT,
+                handle(&ingress, provider, integration, request),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                tracing::warn!("webhook delivery timed out: answering 503");
+                Err(busy())
+            })
+        }
         (None, _) => Err(refusal(
             Outcome::NotFound,
             StatusCode::NOT_FOUND,
@@ -163,7 +197,14 @@ pub async fn receive(
                 reason = r.message,
                 "webhook refused"
             );
-            error(r.status, r.message)
+            let mut response = error(r.status, r.message);
+            if r.status == StatusCode::SERVICE_UNAVAILABLE {
+                response.headers_mut().insert(
+                    http::header::RETRY_AFTER,
+                    http::HeaderValue::from_static("5"),
+                );
+            }
+            response
         }
     }
 }
@@ -175,27 +216,42 @@ async fn handle(
     request: Request,
 ) -> Result<(Outcome, Response), Refusal> {
     let (parts, body) = request.into_parts();
-    let body = read_body(&parts.headers, body).await?;
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large());
+    }
     let path = parts
         .uri
         .path_and_query()
         .map_or(parts.uri.path(), |pq| pq.as_str());
-    let delivery = Arc::new(Delivery {
+    let mut delivery = Delivery {
         provider,
         method: parts.method,
         uri: format!("{}{path}", ingress.public_base),
         headers: parts.headers,
-        body,
-    });
+        body: Bytes::new(),
+    };
     let now = unix_now();
-    // Header checks cost no database work: with no secret nothing can
-    // verify, so only a missing or malformed header is refused here. The
-    // window is judged after the MAC, on an authenticated timestamp.
+    // Header checks cost no body and no database work: with no secret
+    // nothing can verify, so only a missing or malformed header is refused
+    // here, before the body is read. The window is judged after the MAC,
+    // on an authenticated timestamp.
     if let Err(e @ (VerifyError::MissingHeader(_) | VerifyError::MalformedHeader(_))) =
         delivery.verify(&[], now)
     {
         return Err(verify_refusal(&e));
     }
+    // Bounded memory: at most `inflight` bodies are read and held at once.
+    let _reading = permit(&ingress.inflight).await?;
+    delivery.body = read_body(body).await?;
+    let delivery = Arc::new(delivery);
+    // The service pool is shared with the gRPC gate: the ingress takes at
+    // most part of it.
+    let _db = permit(&ingress.db_slots).await?;
     let unavailable = |e: &dyn std::fmt::Display| {
         tracing::error!(error = %e, "webhook ingress: database unavailable");
         refusal(
@@ -231,10 +287,12 @@ async fn handle(
     }
     if keys.is_empty() {
         return Err(if secrets.is_empty() {
+            // The same answer as a wrong signature; the log tells them apart.
+            tracing::warn!(integration_id = %integration, "no signing secret is configured");
             refusal(
                 Outcome::BadSignature,
                 StatusCode::UNAUTHORIZED,
-                "no signing secret is configured for this integration",
+                "signature does not match",
             )
         } else {
             refusal(

@@ -141,8 +141,26 @@ pub(super) fn authenticate(ctx: &Ctx<'_>) -> Result<Option<u64>, VerifyError> {
 }
 
 /// The `x-request-id` header (inside the signed manifest).
+///
+/// The body is not signed: when it names a `data.id`, that id must be the
+/// signed one from the query (compared case-insensitively), so a captured
+/// signature cannot carry a body about another resource.
 pub(super) fn delivery_id(ctx: &Ctx<'_>) -> Result<String, VerifyError> {
-    verify::required_header(ctx.inbound.headers, REQUEST_ID_HEADER).map(str::to_owned)
+    let request_id = verify::required_header(ctx.inbound.headers, REQUEST_ID_HEADER)?;
+    let data = verify::json_top_field::<serde_json::Value>(ctx.inbound.body, "data")?;
+    let body_id = match data.as_ref().and_then(|d| d.get("id")) {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        Some(_) => return Err(VerifyError::MalformedBody),
+    };
+    if let Some(body_id) = body_id {
+        let signed = raw_data_id(ctx.inbound.uri).unwrap_or_default();
+        if !body_id.eq_ignore_ascii_case(&signed) {
+            return Err(VerifyError::MalformedBody);
+        }
+    }
+    Ok(request_id.to_owned())
 }
 
 /// The `x-signature` value for `uri` with data.id signed as sent (tests).

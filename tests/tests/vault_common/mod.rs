@@ -43,6 +43,7 @@ pub async fn connect(
         provider: provider.into(),
         external_account: "acct_1".into(),
         secrets,
+        ..Default::default()
     };
     client(app)
         .connect_integration(with_auth(req, &s.access_token, Some(org)))

@@ -7,7 +7,7 @@ use sea_orm::ConnectionTrait as _;
 use crate::{
     http::{Http, accepted, refused},
     providers::P,
-    rpc::{app_with_every_provider, connect_hook, new_org, stored},
+    rpc::{app_with_every_provider, connect_hook, new_org, replace_leaked_hook_secret, stored},
     signing::Hook,
 };
 
@@ -105,6 +105,33 @@ async fn a_second_rotation_keeps_only_the_secret_it_replaced() {
         let answer = http.post(&delivery).await;
         let what = format!("{}: first, replaced twice", p.id());
         refused(&mut c, &what, &answer, 401, &delivery);
+    }
+    c.verify();
+}
+
+#[tokio::test]
+async fn a_leaked_secret_replaced_with_revocation_stops_verifying_at_once() {
+    let app = spawn_app().await;
+    let http = Http::new(&app);
+    let org = new_org(&app, "Leak").await;
+    let mut c = Checks::default();
+    for p in P::ALL {
+        let (leaked, older, fresh) = (p.new_secret(), p.new_secret(), p.new_secret());
+        let integration = connect_hook(&app, &org, p, &older).await;
+        // A rotation under way: `older` is the previous secret of `leaked`.
+        connect_hook(&app, &org, p, &leaked).await;
+        replace_leaked_hook_secret(&app, &org, p, &fresh).await;
+        for (label, secret) in [("leaked", &leaked), ("older", &older)] {
+            let delivery = Hook::new(p, secret).build(&integration);
+            let what = format!("{}: {label} after a revoking re-paste", p.id());
+            refused(&mut c, &what, &http.post(&delivery).await, 401, &delivery);
+        }
+        let delivery = Hook::new(p, &fresh).build(&integration);
+        accepted(
+            &mut c,
+            &format!("{}: fresh", p.id()),
+            &http.post(&delivery).await,
+        );
     }
     c.verify();
 }

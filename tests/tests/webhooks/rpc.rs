@@ -52,6 +52,7 @@ pub async fn connect(
         provider: provider.to_owned(),
         external_account: account.to_owned(),
         secrets,
+        ..Default::default()
     };
     IntegrationServiceClient::new(app.channel.clone())
         .connect_integration(with_auth(request, &session.access_token, Some(org)))
@@ -75,6 +76,21 @@ pub async fn connect_hook(app: &TestApp, org: &Org, provider: P, secret: &str) -
         &[(provider.field(), secret)],
     )
     .await
+}
+
+/// Re-pastes `provider`'s signing secret with the previous one revoked
+/// at once (a leaked secret).
+pub async fn replace_leaked_hook_secret(app: &TestApp, org: &Org, provider: P, secret: &str) {
+    let request = ConnectIntegrationRequest {
+        provider: provider.id().to_owned(),
+        external_account: "acct_1".to_owned(),
+        secrets: HashMap::from([(provider.field().to_owned(), secret.to_owned())]),
+        revoke_previous_signing_secret: true,
+    };
+    IntegrationServiceClient::new(app.channel.clone())
+        .connect_integration(with_auth(request, &org.owner.access_token, Some(&org.id)))
+        .await
+        .unwrap_or_else(|s| panic!("ConnectIntegration {}: {s:?}", provider.id()));
 }
 
 /// A list request.

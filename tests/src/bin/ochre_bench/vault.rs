@@ -79,6 +79,7 @@ async fn setup(app: &TestApp) -> anyhow::Result<Target> {
         provider: "openai".to_owned(),
         external_account: "bench".to_owned(),
         secrets: HashMap::from([("api_key".to_owned(), secret.clone())]),
+        ..Default::default()
     };
     let integration = IntegrationServiceClient::new(app.channel.clone())
         .connect_integration(with_auth(request, &owner.access_token, Some(&org)))

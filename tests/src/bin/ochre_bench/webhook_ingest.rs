@@ -279,6 +279,7 @@ async fn setup(app: &TestApp) -> anyhow::Result<Target> {
         provider: "github".to_owned(),
         external_account: "acme".to_owned(),
         secrets: HashMap::from([("webhook_signing_secret".to_owned(), secret.clone())]),
+        ..Default::default()
     };
     let integration = IntegrationServiceClient::new(app.channel.clone())
         .connect_integration(with_auth(request, &owner.access_token, Some(&org)))
