@@ -19,5 +19,6 @@ mod load;
 mod operator;
 mod quirks;
 mod refusals;
+mod resilience;
 mod rotation;
 mod routing;
