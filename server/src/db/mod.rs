@@ -2,8 +2,8 @@
 //! tables (a [`TenantTx`] opened for a [`Tenant`] only the auth gate makes).
 
 pub mod service;
-pub mod webhooks;
 mod tenant;
+pub mod webhooks;
 
 use std::time::Duration;
 
