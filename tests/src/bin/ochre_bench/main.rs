@@ -28,6 +28,7 @@ mod server;
 mod stats;
 mod vault;
 mod webhook_ingest;
+mod webhook_load;
 mod webhook_signed;
 mod webhook_verify;
 
