@@ -355,12 +355,14 @@ pub async fn update_column(su: &impl ConnectionTrait, table: &str) -> String {
 }
 
 /// The columns `ochre_app` may insert into `table` (all of them when it may
-/// insert none, so that the INSERT is refused for the privilege).
+/// insert none, so that the INSERT is refused for the privilege); generated
+/// columns never take a value.
 pub async fn insert_columns(su: &impl ConnectionTrait, table: &str) -> Vec<String> {
     let all = |privilege: &str| {
         format!(
             "SELECT a.attname::text FROM pg_attribute a \
-             WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped {privilege} \
+             WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped \
+               AND a.attgenerated = '' {privilege} \
              ORDER BY a.attnum"
         )
     };
