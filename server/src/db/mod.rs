@@ -14,11 +14,14 @@ use secrecy::{ExposeSecret as _, SecretString};
 pub use tenant::{Scope, TenantTx};
 
 /// The runtime pools: `ochre_app` for all tenant work, `ochre_service` for
-/// the few named cross-tenant gates.
+/// the few named cross-tenant gates, and a second `ochre_service` pool for
+/// the webhook ingress alone, so that a flood of deliveries can never take
+/// the connections the auth gate resolves credentials with.
 #[derive(Debug, Clone)]
 pub struct Db {
     app: DatabaseConnection,
     service: DatabaseConnection,
+    ingress: DatabaseConnection,
 }
 
 fn options(url: &SecretString, max: u32) -> ConnectOptions {
@@ -42,7 +45,12 @@ impl Db {
         // The auth gate resolves every credential on the service pool: it is
         // as hot as the app pool and gets the same size.
         let service = Database::connect(options(service_url, max_connections)).await?;
-        Ok(Db { app, service })
+        let ingress = Database::connect(options(service_url, max_connections)).await?;
+        Ok(Db {
+            app,
+            service,
+            ingress,
+        })
     }
 
     /// Whether the database answers and holds exactly the migrations this
@@ -72,6 +80,7 @@ impl Db {
     pub async fn close(self) {
         let _ = self.app.close().await;
         let _ = self.service.close().await;
+        let _ = self.ingress.close().await;
     }
 }
 

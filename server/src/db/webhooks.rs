@@ -1,6 +1,7 @@
-//! The webhook ingress's gates on the `ochre_service` pool: the signing
-//! secrets of one integration, storing one verified delivery, and the
-//! purge job. Each is one statement (one round trip, committed on return).
+//! The webhook ingress's gates, on its own `ochre_service` pool: the
+//! signing secrets of one integration and storing one verified delivery,
+//! each one statement (one round trip, committed on return); and the purge
+//! job (on the main service pool).
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
@@ -56,7 +57,7 @@ impl Db {
         field: &str,
     ) -> Result<SigningSecrets, DbError> {
         let rows = self
-            .service
+            .ingress
             .query_all_raw(stmt(
                 "SELECT org_id, field, ciphertext FROM webhook_signing_secrets($1, $2, $3)",
                 [integration.into(), provider.into(), field.into()],
@@ -80,7 +81,7 @@ impl Db {
     /// Stores a verified delivery unless its delivery id is known already.
     pub async fn record_webhook_event(&self, event: &NewEvent<'_>) -> Result<Recorded, DbError> {
         let row = self
-            .service
+            .ingress
             .query_one_raw(stmt(
                 "SELECT record_webhook_event($1, $2, $3, $4, $5, $6, $7, $8) AS outcome",
                 [

@@ -49,8 +49,9 @@ pub struct Ingress {
     /// Deliveries whose body is being read or held (at most
     /// [`MAX_INFLIGHT`] MiB of bodies in memory).
     inflight: tokio::sync::Semaphore,
-    /// Deliveries using the `ochre_service` pool (half of it at most, so
-    /// the gRPC gate that shares it keeps answering).
+    /// Deliveries using the ingress's database pool (its size): past that
+    /// a delivery waits briefly, then gets 503, instead of queueing on the
+    /// pool for its 5 s acquire timeout.
     db_slots: tokio::sync::Semaphore,
 }
 
@@ -74,7 +75,7 @@ impl Ingress {
         metrics: Arc<Metrics>,
         db_max_connections: u32,
     ) -> Self {
-        let db_slots = usize::try_from(db_max_connections / 2).unwrap_or(1).max(1);
+        let db_slots = usize::try_from(db_max_connections).unwrap_or(1).max(1);
         Ingress {
             db,
             vault,

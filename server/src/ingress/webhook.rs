@@ -249,8 +249,7 @@ async fn handle(
     let _reading = permit(&ingress.inflight).await?;
     delivery.body = read_body(body).await?;
     let delivery = Arc::new(delivery);
-    // The service pool is shared with the gRPC gate: the ingress takes at
-    // most part of it.
+    // The ingress has its own pool (the gRPC gate never waits for it).
     let _db = permit(&ingress.db_slots).await?;
     let unavailable = |e: &dyn std::fmt::Display| {
         tracing::error!(error = %e, "webhook ingress: database unavailable");

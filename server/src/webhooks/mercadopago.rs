@@ -140,6 +140,22 @@ pub(super) fn authenticate(ctx: &Ctx<'_>) -> Result<Option<u64>, VerifyError> {
     Ok(Some(seconds))
 }
 
+/// The body's `data`: only `id` is read, the rest is skipped.
+#[derive(serde::Deserialize)]
+struct BodyData {
+    #[serde(default)]
+    id: Option<BodyId>,
+}
+
+/// A `data.id` as a string, a number, or null (anything else is malformed).
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum BodyId {
+    Null,
+    Text(String),
+    Number(serde_json::Number),
+}
+
 /// The `x-request-id` header (inside the signed manifest).
 ///
 /// The body is not signed: when it names a `data.id`, that id must be the
@@ -147,12 +163,11 @@ pub(super) fn authenticate(ctx: &Ctx<'_>) -> Result<Option<u64>, VerifyError> {
 /// signature cannot carry a body about another resource.
 pub(super) fn delivery_id(ctx: &Ctx<'_>) -> Result<String, VerifyError> {
     let request_id = verify::required_header(ctx.inbound.headers, REQUEST_ID_HEADER)?;
-    let data = verify::json_top_field::<serde_json::Value>(ctx.inbound.body, "data")?;
-    let body_id = match data.as_ref().and_then(|d| d.get("id")) {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(s)) => Some(s.clone()),
-        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-        Some(_) => return Err(VerifyError::MalformedBody),
+    let data = verify::json_top_field::<BodyData>(ctx.inbound.body, "data")?;
+    let body_id = match data.and_then(|d| d.id) {
+        None | Some(BodyId::Null) => None,
+        Some(BodyId::Text(s)) => Some(s),
+        Some(BodyId::Number(n)) => Some(n.to_string()),
     };
     if let Some(body_id) = body_id {
         let signed = raw_data_id(ctx.inbound.uri).unwrap_or_default();

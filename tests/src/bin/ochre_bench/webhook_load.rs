@@ -27,9 +27,12 @@ pub(crate) struct Delivery {
 }
 
 /// A GitHub `issues` payload of exactly [`BODY_SIZE`] bytes.
-pub(crate) fn issue_body(n: usize) -> anyhow::Result<Vec<u8>> {
+///
+/// Every body is distinct (it names its delivery, as real events differ):
+/// the ingress treats an identical signed GitHub body as a replay.
+pub(crate) fn issue_body(n: usize, id: &str) -> anyhow::Result<Vec<u8>> {
     let head = format!(
-        r#"{{"action":"opened","issue":{{"number":{n},"title":"Bench issue {n}","state":"open","user":{{"login":"octocat","id":1}},"labels":[{{"name":"bug"}}],"body":""#
+        r#"{{"action":"opened","issue":{{"number":{n},"title":"Bench issue {n} ({id})","state":"open","user":{{"login":"octocat","id":1}},"labels":[{{"name":"bug"}}],"body":""#
     );
     let tail = r#""},"repository":{"id":1296269,"full_name":"acme/widgets","private":false},"sender":{"login":"octocat","id":1}}"#;
     let pad = BODY_SIZE
@@ -43,7 +46,7 @@ pub(crate) fn issue_body(n: usize) -> anyhow::Result<Vec<u8>> {
 }
 
 pub(crate) fn delivery(secret: &str, id: String, n: usize) -> anyhow::Result<Delivery> {
-    let body = issue_body(n)?;
+    let body = issue_body(n, &id)?;
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).context("an HMAC key")?;
     mac.update(&body);
     let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));

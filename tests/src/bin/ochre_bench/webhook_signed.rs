@@ -54,7 +54,9 @@ pub fn post_mac(provider: Provider) -> &'static str {
         Provider::Resend => "none (id from header); key base64",
         Provider::Meta => "SHA-256 of the body (id)",
         Provider::Paddle => "reads `event_id` from the JSON",
-        Provider::MercadoPago => "none; MAC over a manifest, not the body",
+        Provider::MercadoPago => {
+            "reads `data.id` from the JSON (the MAC covers a manifest, not the body)"
+        }
     }
 }
 
