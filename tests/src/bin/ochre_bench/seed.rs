@@ -5,10 +5,13 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use ochre_sdk::v1::{MessageKind, Role};
+use ochre_sdk::v1::{
+    ConnectIntegrationRequest, MessageKind, Role,
+    integration_service_client::IntegrationServiceClient,
+};
 use ochre_tests::{
     TestApp,
-    identity::{self, Session},
+    identity::{self, Session, with_auth},
     support::Actor,
 };
 
@@ -112,4 +115,32 @@ pub async fn seed(app: &TestApp, tenants: usize, customers: usize) -> anyhow::Re
     tokio::time::timeout(SEED_LIMIT, seed_all(app, tenants, customers))
         .await
         .with_context(|| format!("seeding took more than {} s", SEED_LIMIT.as_secs()))?
+}
+
+/// A new owner, their org, and an integration of `provider` connected with
+/// one secret: the owner, the org id and the integration id.
+pub async fn owner_with_integration(
+    app: &TestApp,
+    org_name: &str,
+    provider: &str,
+    field: &str,
+    secret: &str,
+) -> anyhow::Result<(Session, String, String)> {
+    let owner = identity::signup_and_login(app, &identity::unique_email()).await;
+    let org = identity::create_org(app, &owner, org_name).await;
+    let request = ConnectIntegrationRequest {
+        provider: provider.to_owned(),
+        external_account: "bench".to_owned(),
+        secrets: [(field.to_owned(), secret.to_owned())].into(),
+        ..Default::default()
+    };
+    let integration = IntegrationServiceClient::new(app.channel.clone())
+        .connect_integration(with_auth(request, &owner.access_token, Some(&org)))
+        .await
+        .context("ConnectIntegration")?
+        .into_inner()
+        .integration
+        .context("the connected integration")?
+        .id;
+    Ok((owner, org, integration))
 }

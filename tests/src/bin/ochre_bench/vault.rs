@@ -8,22 +8,21 @@
 //! integration's reads, which must equal the successful reads (warm-up
 //! included).
 
-use std::{collections::HashMap, time::Instant};
+use std::time::Instant;
 
 use anyhow::{Context as _, ensure};
 use ochre_sdk::v1::{
-    ConnectIntegrationRequest, GetIntegrationTokenRequest,
-    integration_service_client::IntegrationServiceClient,
+    GetIntegrationTokenRequest, integration_service_client::IntegrationServiceClient,
 };
 use ochre_tests::{
     TestApp,
-    identity::{self, code_of, with_auth},
+    identity::{code_of, with_auth},
 };
 use tokio::runtime::Handle;
 use tonic::transport::Channel;
 
 use crate::{
-    Args, server,
+    Args, seed, server,
     stats::{self, Measured, Stats},
 };
 
@@ -72,23 +71,9 @@ async fn phase(
 
 /// An owner, an org and a connected `openai` integration.
 async fn setup(app: &TestApp) -> anyhow::Result<Target> {
-    let owner = identity::signup_and_login(app, &identity::unique_email()).await;
-    let org = identity::create_org(app, &owner, "Vault Bench").await;
     let secret = format!("sk-bench-{}", uuid::Uuid::new_v4().simple());
-    let request = ConnectIntegrationRequest {
-        provider: "openai".to_owned(),
-        external_account: "bench".to_owned(),
-        secrets: HashMap::from([("api_key".to_owned(), secret.clone())]),
-        ..Default::default()
-    };
-    let integration = IntegrationServiceClient::new(app.channel.clone())
-        .connect_integration(with_auth(request, &owner.access_token, Some(&org)))
-        .await
-        .context("ConnectIntegration")?
-        .into_inner()
-        .integration
-        .context("the connected integration")?
-        .id;
+    let (owner, org, integration) =
+        seed::owner_with_integration(app, "Vault Bench", "openai", "api_key", &secret).await?;
     Ok(Target {
         token: owner.access_token,
         org,

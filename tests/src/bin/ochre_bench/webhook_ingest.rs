@@ -16,20 +16,14 @@
 //! answer. Afterwards the superuser counts the org's `webhook_events` rows:
 //! `N` for phase 2's ids, exactly 1 for the storm's.
 
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
 
 use anyhow::{Context as _, ensure};
-use ochre_sdk::v1::{
-    ConnectIntegrationRequest, integration_service_client::IntegrationServiceClient,
-};
-use ochre_tests::{
-    TestApp,
-    identity::{self, with_auth},
-};
+use ochre_tests::TestApp;
 use tokio::runtime::Handle;
 
 use crate::{
-    Args, server, stats,
+    Args, seed, server, stats,
     webhook_load::{Phase, deliveries, delivery, phase},
 };
 
@@ -56,23 +50,15 @@ struct Target {
 
 /// An owner, an org and a `github` integration with a signing secret.
 async fn setup(app: &TestApp) -> anyhow::Result<Target> {
-    let owner = identity::signup_and_login(app, &identity::unique_email()).await;
-    let org = identity::create_org(app, &owner, "Webhook Bench").await;
     let secret = format!("whsec-bench-{}", uuid::Uuid::new_v4().simple());
-    let request = ConnectIntegrationRequest {
-        provider: "github".to_owned(),
-        external_account: "acme".to_owned(),
-        secrets: HashMap::from([("webhook_signing_secret".to_owned(), secret.clone())]),
-        ..Default::default()
-    };
-    let integration = IntegrationServiceClient::new(app.channel.clone())
-        .connect_integration(with_auth(request, &owner.access_token, Some(&org)))
-        .await
-        .context("ConnectIntegration")?
-        .into_inner()
-        .integration
-        .context("the connected integration")?
-        .id;
+    let (_, org, integration) = seed::owner_with_integration(
+        app,
+        "Webhook Bench",
+        "github",
+        "webhook_signing_secret",
+        &secret,
+    )
+    .await?;
     let url = format!("http://{}/webhooks/github/{integration}", app.addr);
     Ok(Target {
         org,
