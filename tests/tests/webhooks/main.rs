@@ -14,6 +14,7 @@ mod rpc;
 mod signing;
 
 mod accepting;
+mod gates;
 mod listing;
 mod load;
 mod operator;

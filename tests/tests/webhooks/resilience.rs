@@ -2,7 +2,7 @@
 //! things go wrong: replays under a fresh delivery id, and a database that
 //! cannot answer in time (503 and a retry, never a 2xx without a row).
 
-use ochre_tests::{TestApp, spawn_app, support::Checks};
+use ochre_tests::{TestApp, identity::superuser_execute, spawn_app, support::Checks};
 use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
 
 use crate::{
@@ -85,5 +85,46 @@ async fn a_delivery_the_database_cannot_serve_in_time_gets_503_and_its_retry_is_
         &format!("the retry is acknowledged: {}", retry.show()),
     );
     c.eq("rows", stored(&app, &org, &integration).await.len(), 1);
+    c.verify();
+}
+
+#[tokio::test]
+async fn a_signing_secret_that_does_not_decrypt_gets_503_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let http = Http::new(&app);
+    let org = new_org(&app, "Ciphertext").await;
+    let secret = P::GitHub.new_secret();
+    let github = connect_hook(&app, &org, P::GitHub, &secret).await;
+    let stripe = connect_hook(&app, &org, P::Stripe, &P::Stripe.new_secret()).await;
+    let field = "webhook_signing_secret";
+    let mut c = Checks::default();
+    for (what, sql) in [
+        (
+            // Another integration's ciphertext: bound to its own row.
+            "wrong row",
+            format!(
+                "UPDATE integration_secrets SET ciphertext = (SELECT ciphertext FROM integration_secrets \
+                   WHERE integration_id = '{stripe}' AND field = '{field}') \
+                 WHERE integration_id = '{github}' AND field = '{field}'"
+            ),
+        ),
+        (
+            "tampered",
+            format!(
+                "UPDATE integration_secrets SET ciphertext = set_byte(ciphertext, 40, get_byte(ciphertext, 40) # 1) \
+                 WHERE integration_id = '{github}' AND field = '{field}'"
+            ),
+        ),
+    ] {
+        superuser_execute(&app, &sql).await;
+        let delivery = Hook::new(P::GitHub, &secret).build(&github);
+        let answer = http.post(&delivery).await;
+        c.eq(&format!("{what}: status"), answer.status, 503);
+        c.that(
+            !answer.text.contains(&secret),
+            &format!("{what}: the answer names no secret"),
+        );
+    }
+    c.eq("rows", stored(&app, &org, &github).await.len(), 0);
     c.verify();
 }
