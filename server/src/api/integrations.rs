@@ -161,9 +161,10 @@ impl IntegrationService for IntegrationApi {
                 .map_err(|e| ApiError::Internal(anyhow::anyhow!("vault: {e}")))?;
             if SIGNING_FIELDS.contains(&field.as_str()) {
                 if req.revoke_previous_signing_secret {
-                    // A leaked secret: nothing signed with the old one verifies.
+                    // A leaked secret: nothing signed with an old one verifies
+                    // (the current one is replaced just below).
                     let previous = format!("{field}{PREVIOUS_SUFFIX}");
-                    store::clear_secrets(&tx, id, &[field.as_str(), previous.as_str()]).await?;
+                    store::clear_secrets(&tx, id, &[previous.as_str()]).await?;
                 } else {
                     // Deliveries signed with the old secret still verify for a while.
                     store::retire_signing_secret(&tx, id, field).await?;

@@ -63,54 +63,15 @@ struct HubSpotEvent {
     subscription_type: Option<Label>,
 }
 
-/// A string member, or nothing when the member is another JSON type.
-#[derive(Default)]
-struct Label(Option<String>);
+/// A member read as it is (only these few members are ever built).
+type Label = serde_json::Value;
 
-impl<'de> serde::Deserialize<'de> for Label {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Label;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Label, E> {
-                Ok(Label(Some(s.to_owned())))
-            }
-            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Label, E> {
-                Ok(Label(None))
-            }
-            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Label, E> {
-                Ok(Label(None))
-            }
-            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Label, E> {
-                Ok(Label(None))
-            }
-            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Label, E> {
-                Ok(Label(None))
-            }
-            fn visit_unit<E: serde::de::Error>(self) -> Result<Label, E> {
-                Ok(Label(None))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Label, A::Error> {
-                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(Label(None))
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Label, A::Error> {
-                while a
-                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
-                    .is_some()
-                {}
-                Ok(Label(None))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
+/// The member's text, when it is a string.
 fn text(l: Option<Label>) -> Option<String> {
-    l.and_then(|l| l.0)
+    match l {
+        Some(serde_json::Value::String(s)) => Some(s),
+        _ => None,
+    }
 }
 
 /// The provider's name for the event, when the delivery carries one.

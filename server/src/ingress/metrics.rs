@@ -91,8 +91,10 @@ impl Metrics {
         }
     }
 
-    /// The current value of one counter.
-    pub fn get(&self, provider: Option<Provider>, outcome: Outcome) -> u64 {
+    /// The current value of one counter (tests read counters through it;
+    /// the server only renders them).
+    #[cfg(test)]
+    fn get(&self, provider: Option<Provider>, outcome: Outcome) -> u64 {
         self.counts
             .get(row(provider))
             .and_then(|r| r.get(outcome.index()))

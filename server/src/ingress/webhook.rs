@@ -113,6 +113,14 @@ const fn too_large() -> Refusal {
     )
 }
 
+const fn unknown_integration() -> Refusal {
+    refusal(
+        Outcome::NotFound,
+        StatusCode::NOT_FOUND,
+        "unknown integration",
+    )
+}
+
 const fn busy() -> Refusal {
     refusal(
         Outcome::Error,
@@ -176,11 +184,7 @@ pub async fn receive(
             StatusCode::NOT_FOUND,
             "unknown provider",
         )),
-        (Some(_), Err(_)) => Err(refusal(
-            Outcome::NotFound,
-            StatusCode::NOT_FOUND,
-            "unknown integration",
-        )),
+        (Some(_), Err(_)) => Err(unknown_integration()),
     };
     match result {
         Ok((outcome, response)) => {
@@ -253,11 +257,7 @@ async fn handle(
     let _db = permit(&ingress.db_slots).await?;
     let unavailable = |e: &dyn std::fmt::Display| {
         tracing::error!(error = %e, "webhook ingress: database unavailable");
-        refusal(
-            Outcome::Error,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "temporarily unavailable, retry later",
-        )
+        busy()
     };
     let found = ingress
         .db
@@ -265,11 +265,7 @@ async fn handle(
         .await
         .map_err(|e| unavailable(&e))?;
     let SigningSecrets::Found { org_id, secrets } = found else {
-        return Err(refusal(
-            Outcome::NotFound,
-            StatusCode::NOT_FOUND,
-            "unknown integration",
-        ));
+        return Err(unknown_integration());
     };
     let mut keys = Vec::with_capacity(secrets.len());
     for (field, blob) in &secrets {
@@ -288,17 +284,9 @@ async fn handle(
         return Err(if secrets.is_empty() {
             // The same answer as a wrong signature; the log tells them apart.
             tracing::warn!(integration_id = %integration, "no signing secret is configured");
-            refusal(
-                Outcome::BadSignature,
-                StatusCode::UNAUTHORIZED,
-                "signature does not match",
-            )
+            verify_refusal(&VerifyError::BadSignature)
         } else {
-            refusal(
-                Outcome::Error,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily unavailable, retry later",
-            )
+            busy()
         });
     }
     let verified = if delivery.body.len() <= INLINE_VERIFY_LIMIT {
@@ -353,11 +341,7 @@ async fn handle(
             (Outcome::Duplicate, json!({ "status": "duplicate" }))
         }
         Recorded::Gone => {
-            return Err(refusal(
-                Outcome::NotFound,
-                StatusCode::NOT_FOUND,
-                "unknown integration",
-            ));
+            return Err(unknown_integration());
         }
     };
     // Slack checks a new endpoint by asking it to echo a challenge.

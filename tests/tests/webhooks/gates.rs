@@ -6,9 +6,7 @@
 use ochre_sdk::v1::Role;
 use ochre_server::pg;
 use ochre_tests::{TestApp, identity::add_member, spawn_app, support::Checks};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait as _,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait as _};
 
 use crate::{
     providers::P,
