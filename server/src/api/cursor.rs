@@ -4,7 +4,7 @@
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::SecretString;
 use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
@@ -59,13 +59,9 @@ fn invalid() -> ApiError {
 impl Pager {
     /// A pager keyed from the session secret (domain-separated).
     pub fn new(secret: &SecretString) -> Result<Self, ApiError> {
-        let mut derive = <Hmac<Sha256> as Mac>::new_from_slice(secret.expose_secret().as_bytes())
-            .map_err(|_| ApiError::Internal(anyhow::anyhow!("page key")))?;
-        derive.update(b"ochre page token v1");
-        let key = derive.finalize().into_bytes();
-        let mac = <Hmac<Sha256> as Mac>::new_from_slice(&key)
-            .map_err(|_| ApiError::Internal(anyhow::anyhow!("page key")))?;
-        Ok(Pager { mac })
+        crate::identity::tokens::derived_mac(secret, b"ochre page token v1")
+            .map(|mac| Pager { mac })
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("page key")))
     }
 
     fn body(kind: ListKind, org: Uuid, filter: &str, last: Uuid) -> Vec<u8> {

@@ -104,6 +104,21 @@ pub enum TokenError {
 #[error("session secret must be at least {MIN_SECRET_LEN} bytes")]
 pub struct SecretTooShort;
 
+/// HMAC-SHA256 keyed with HMAC-SHA256(`secret`, `label`): the one key
+/// derivation of every signer (access tokens, OAuth states, page tokens),
+/// domain-separated by its label. `None` for a secret shorter than
+/// [`MIN_SECRET_LEN`] bytes.
+pub fn derived_mac(secret: &SecretString, label: &[u8]) -> Option<HmacSha256> {
+    let secret = secret.expose_secret().as_bytes();
+    if secret.len() < MIN_SECRET_LEN {
+        return None;
+    }
+    let mut kdf = HmacSha256::new_from_slice(secret).ok()?;
+    kdf.update(label);
+    let key = Zeroizing::new(<[u8; 32]>::from(kdf.finalize().into_bytes()));
+    HmacSha256::new_from_slice(key.as_ref()).ok()
+}
+
 /// Signs and verifies access tokens. Holds only the keyed HMAC state derived
 /// from the session secret, never the secret itself.
 #[derive(Clone)]
@@ -120,15 +135,9 @@ impl fmt::Debug for AccessTokenSigner {
 impl AccessTokenSigner {
     /// Derives the MAC key as HMAC-SHA256(session_secret, "ochre access token v1").
     pub fn new(session_secret: &SecretString) -> Result<Self, SecretTooShort> {
-        let secret = session_secret.expose_secret().as_bytes();
-        if secret.len() < MIN_SECRET_LEN {
-            return Err(SecretTooShort);
-        }
-        let mut kdf = HmacSha256::new_from_slice(secret).map_err(|_| SecretTooShort)?;
-        kdf.update(KEY_LABEL);
-        let key = Zeroizing::new(<[u8; 32]>::from(kdf.finalize().into_bytes()));
-        let mac = HmacSha256::new_from_slice(key.as_ref()).map_err(|_| SecretTooShort)?;
-        Ok(Self { mac })
+        derived_mac(session_secret, KEY_LABEL)
+            .map(|mac| Self { mac })
+            .ok_or(SecretTooShort)
     }
 
     /// Encodes and signs `claims`.

@@ -16,8 +16,8 @@ use std::fmt;
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
 use rand::RngCore as _;
+use secrecy::SecretString;
 use secrecy::zeroize::Zeroizing;
-use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
@@ -144,15 +144,9 @@ impl StateSigner {
     /// # Errors
     /// [`SecretTooShort`] for secrets shorter than [`MIN_SECRET_LEN`] bytes.
     pub fn new(secret: &SecretString) -> Result<Self, SecretTooShort> {
-        let secret = secret.expose_secret().as_bytes();
-        if secret.len() < MIN_SECRET_LEN {
-            return Err(SecretTooShort);
-        }
-        let mut kdf = HmacSha256::new_from_slice(secret).map_err(|_| SecretTooShort)?;
-        kdf.update(KEY_LABEL);
-        let key = Zeroizing::new(<[u8; 32]>::from(kdf.finalize().into_bytes()));
-        let mac = HmacSha256::new_from_slice(key.as_ref()).map_err(|_| SecretTooShort)?;
-        Ok(Self { mac })
+        crate::identity::tokens::derived_mac(secret, KEY_LABEL)
+            .map(|mac| Self { mac })
+            .ok_or(SecretTooShort)
     }
 
     /// Encodes and signs `claims`. Claims too large for [`MAX_STATE_LEN`]
