@@ -179,16 +179,15 @@ impl ConversationService for ConversationApi {
         let tx = self.state.db.scoped(p.scope()).await?;
         let mut rows = store::list(&tx, status, assignee, after, size + 1).await?;
         tx.commit().await?;
-        let more = rows.len() as u64 > size;
-        rows.truncate(size as usize);
-        let next_page_token = match rows.last() {
-            Some(last) if more => {
-                self.state
-                    .pager
-                    .issue(ListKind::Conversations, org, &filter, last.id)
-            }
-            _ => String::new(),
-        };
+        let next_page_token = self.state.pager.finish(
+            &mut rows,
+            size,
+            false,
+            ListKind::Conversations,
+            org,
+            &filter,
+            |r| r.id,
+        );
         Ok(Response::new(ListConversationsResponse {
             conversations: rows.iter().map(conversation).collect(),
             next_page_token,
@@ -298,15 +297,15 @@ impl ConversationService for ConversationApi {
         }
         let mut rows = store::messages(&tx, id, after, size + 1).await?;
         tx.commit().await?;
-        let more = rows.len() as u64 > size;
-        rows.truncate(size as usize);
-        let next_page_token = match rows.last() {
-            Some(last) if more => self
-                .state
-                .pager
-                .issue(ListKind::Messages, org, &filter, last.id),
-            _ => String::new(),
-        };
+        let next_page_token = self.state.pager.finish(
+            &mut rows,
+            size,
+            false,
+            ListKind::Messages,
+            org,
+            &filter,
+            |r| r.id,
+        );
         Ok(Response::new(ListMessagesResponse {
             messages: rows.iter().map(message).collect(),
             next_page_token,

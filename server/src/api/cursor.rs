@@ -83,6 +83,28 @@ impl Pager {
         URL_SAFE_NO_PAD.encode(body)
     }
 
+    /// Cuts `rows`, fetched with a limit of `size + 1`, to `size`, and
+    /// returns the token of the next page ("" on the last one). `cut` says
+    /// the query stopped early on its own (more follow even with fewer rows).
+    #[allow(clippy::too_many_arguments)]
+    pub fn finish<T>(
+        &self,
+        rows: &mut Vec<T>,
+        size: u64,
+        cut: bool,
+        kind: ListKind,
+        org: Uuid,
+        filter: &str,
+        id: impl Fn(&T) -> Uuid,
+    ) -> String {
+        let more = cut || rows.len() as u64 > size;
+        rows.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+        match rows.last() {
+            Some(last) if more => self.issue(kind, org, filter, id(last)),
+            _ => String::new(),
+        }
+    }
+
     /// The last id of the previous page, or None for the first page.
     pub fn resume(
         &self,

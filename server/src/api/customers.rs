@@ -157,15 +157,12 @@ impl CustomerService for CustomerApi {
         let tx = self.state.db.scoped(p.scope()).await?;
         let mut rows = customers::list(&tx, after, size + 1).await?;
         tx.commit().await?;
-        let more = rows.len() as u64 > size;
-        rows.truncate(size as usize);
-        let next_page_token = match rows.last() {
-            Some(last) if more => self
-                .state
+        let next_page_token =
+            self.state
                 .pager
-                .issue(ListKind::Customers, org, "", last.id),
-            _ => String::new(),
-        };
+                .finish(&mut rows, size, false, ListKind::Customers, org, "", |r| {
+                    r.id
+                });
         Ok(Response::new(ListCustomersResponse {
             customers: rows.iter().map(message).collect(),
             next_page_token,

@@ -90,17 +90,17 @@ impl WebhookService for WebhookApi {
         )
         .await?;
         tx.commit().await?;
-        // More follow when the page was cut by its size or by payload bytes.
-        let more = rows.len() as u64 > size || fetched > rows.len() as u64;
-        rows.truncate(size as usize);
-        let next_page_token = match rows.last() {
-            Some(last) if more => {
-                self.state
-                    .pager
-                    .issue(ListKind::WebhookEvents, org, &filter, last.id)
-            }
-            _ => String::new(),
-        };
+        // The query also stops once a page holds its payload budget.
+        let cut_by_bytes = fetched > rows.len() as u64;
+        let next_page_token = self.state.pager.finish(
+            &mut rows,
+            size,
+            cut_by_bytes,
+            ListKind::WebhookEvents,
+            org,
+            &filter,
+            |r| r.id,
+        );
         Ok(Response::new(ListWebhookEventsResponse {
             events: rows.into_iter().map(event).collect(),
             next_page_token,
