@@ -1,84 +1,169 @@
-//! Errors of the API layer and their one conversion to `tonic::Status`.
-//! Internal details go to the log, never to the caller.
+//! The errors of the request path and their one conversion to
+//! `tonic::Status`. Each variant has one meaning; causes are kept (`source`)
+//! and logged where the error is answered, never shown to the caller.
+//!
+//! Database errors are classified once, in [`ApiError::from`] for
+//! [`DbError`]: messages our own PL/pgSQL functions raise are shown; bad
+//! input the database refuses (SQLSTATE class 22, check violations) is
+//! INVALID_ARGUMENT; only what a retry can fix (connection loss, pool
+//! timeout, serialization failure, deadlock, statement or lock timeout) is
+//! UNAVAILABLE; anything else is INTERNAL with an opaque message.
 
-use sea_orm::DbErr;
+use std::borrow::Cow;
+
+use sea_orm::{DbErr, RuntimeErr, sqlx};
 use tonic::Status;
 
-/// An error a handler can return.
+use crate::{
+    crypto::{password::HashError, vault::VaultError},
+    db::DbError,
+};
+
+/// A message shown to the caller: a fixed text or one built from the
+/// request's own field names, never a secret or internal detail.
+pub type Message = Cow<'static, str>;
+
+/// An error a handler (or the gate) returns.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// The request itself is wrong; retrying it as is cannot succeed.
     #[error("invalid argument: {0}")]
-    InvalidArgument(String),
-    #[error("unauthenticated")]
-    Unauthenticated,
-    #[error("permission denied")]
-    PermissionDenied,
-    #[error("not found")]
-    NotFound,
-    #[error("not found: {0}")]
-    NotFoundBecause(String),
+    InvalidArgument(Message),
+    /// No valid credential, or a credential check (password, TOTP) failed.
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(Message),
+    /// The caller is known and may not do this.
     #[error("permission denied: {0}")]
-    PermissionDeniedBecause(String),
+    PermissionDenied(Message),
+    /// The thing does not exist, or the caller may not know it does.
+    #[error("not found: {0}")]
+    NotFound(Message),
     #[error("already exists: {0}")]
-    AlreadyExists(String),
+    AlreadyExists(Message),
+    /// The state of the system does not allow this now.
     #[error("failed precondition: {0}")]
-    FailedPrecondition(String),
+    FailedPrecondition(Message),
+    /// A quota or a bounded pool is exhausted; retry later.
     #[error("resource exhausted: {0}")]
-    ResourceExhausted(String),
+    ResourceExhausted(Message),
+    /// Something a retry can fix (an unreachable provider).
+    #[error("unavailable: {0}")]
+    Unavailable(Message),
+    /// A path the contract does not declare.
+    #[error("unimplemented: {0}")]
+    Unimplemented(Message),
+    /// The database failed in a way a retry can fix.
+    #[error("database unavailable")]
+    DatabaseUnavailable(#[source] DbErr),
+    /// The database refused a statement for a reason that is our bug.
     #[error("database error")]
     Database(#[source] DbErr),
-    #[error("internal error")]
-    Internal(#[source] anyhow::Error),
+    /// A sealed field could not be sealed or opened.
+    #[error("vault")]
+    Vault(#[from] VaultError),
+    /// Password hashing failed (other than being busy).
+    #[error("password hashing")]
+    PasswordHash(#[source] HashError),
+    /// A stored value breaks an invariant of ours (named, no value shown).
+    #[error("corrupt stored value: {0}")]
+    Corrupt(&'static str),
 }
 
 impl ApiError {
     /// INVALID_ARGUMENT with a message safe to show.
-    pub fn invalid(msg: impl Into<String>) -> Self {
+    pub fn invalid(msg: impl Into<Message>) -> Self {
         ApiError::InvalidArgument(msg.into())
     }
-}
 
-impl From<crate::db::DbError> for ApiError {
-    fn from(err: crate::db::DbError) -> Self {
-        ApiError::from(err.0)
+    /// NOT_FOUND with the generic message.
+    pub fn not_found() -> Self {
+        ApiError::NotFound(Cow::Borrowed("not found"))
+    }
+
+    /// PERMISSION_DENIED with the generic message.
+    pub fn denied() -> Self {
+        ApiError::PermissionDenied(Cow::Borrowed("permission denied"))
+    }
+
+    /// UNAUTHENTICATED with the generic message.
+    pub fn unauthenticated() -> Self {
+        ApiError::Unauthenticated(Cow::Borrowed("invalid or missing credentials"))
     }
 }
 
-impl From<crate::db::DbError> for Status {
-    fn from(err: crate::db::DbError) -> Self {
-        ApiError::from(err).into()
+impl From<HashError> for ApiError {
+    fn from(err: HashError) -> Self {
+        match err {
+            HashError::Busy => ApiError::ResourceExhausted(Cow::Borrowed(
+                "too many sign-ins in progress: retry in a moment",
+            )),
+            other => ApiError::PasswordHash(other),
+        }
     }
 }
 
 impl From<DbErr> for ApiError {
-    /// The one place database errors are classified. Messages of errors our
-    /// own SQL functions raise are shown; anything else is logged only.
     fn from(err: DbErr) -> Self {
+        ApiError::from(DbError(err))
+    }
+}
+
+impl From<DbError> for ApiError {
+    /// The one place database errors are classified.
+    fn from(DbError(err): DbError) -> Self {
+        if retryable(&err) {
+            return ApiError::DatabaseUnavailable(err);
+        }
         let Some((code, ours)) = sqlstate(&err) else {
             return ApiError::Database(err);
         };
-        let message = ours.unwrap_or_default();
-        let or = |m: String, fallback: &str| if m.is_empty() { fallback.to_owned() } else { m };
+        let shown = |fallback: &'static str| -> Message {
+            ours.clone().map_or(Cow::Borrowed(fallback), Cow::Owned)
+        };
         match code.as_str() {
-            "23505" => ApiError::AlreadyExists("the value is already taken".to_owned()),
-            "23503" => ApiError::NotFound,
-            "23514" | "22001" | "22P02" => {
-                ApiError::InvalidArgument(or(message, "a value is out of range"))
+            "23505" => ApiError::AlreadyExists(Cow::Borrowed("the value is already taken")),
+            "23503" => ApiError::not_found(),
+            "23514" => ApiError::InvalidArgument(shown("a value is out of range")),
+            c if c.starts_with("22") => {
+                ApiError::InvalidArgument(shown("a value in the request is not valid"))
             }
-            "22023" => ApiError::InvalidArgument(or(message, "invalid argument")),
-            "42501" if !message.is_empty() => ApiError::PermissionDeniedBecause(message),
-            "42501" => ApiError::PermissionDenied,
-            "P0002" => ApiError::NotFoundBecause(or(message, "not found")),
-            "55000" => ApiError::FailedPrecondition(or(message, "failed precondition")),
+            "42501" => ApiError::PermissionDenied(shown("permission denied")),
+            "P0002" => ApiError::NotFound(shown("not found")),
+            "55000" => ApiError::FailedPrecondition(shown("failed precondition")),
             _ => ApiError::Database(err),
         }
+    }
+}
+
+/// SQLSTATEs a retry can fix: serialization failure, deadlock, statement
+/// timeout (query canceled), lock not available, too many connections,
+/// shutdown, and the connection-exception class.
+const RETRYABLE: &[&str] = &[
+    "40001", "40P01", "57014", "55P03", "53300", "57P01", "57P03",
+];
+
+fn retryable(err: &DbErr) -> bool {
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match e.as_ref() {
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                sqlx::Error::Database(db) => db
+                    .code()
+                    .is_some_and(|c| RETRYABLE.contains(&c.as_ref()) || c.starts_with("08")),
+                _ => false,
+            }
+        }
+        _ => false,
     }
 }
 
 /// The SQLSTATE of a database error, and its message when it was raised by
 /// one of our PL/pgSQL functions (safe to show: we wrote it).
 fn sqlstate(err: &DbErr) -> Option<(String, Option<String>)> {
-    use sea_orm::{RuntimeErr, sqlx};
     let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err
     else {
         return None;
@@ -90,28 +175,62 @@ fn sqlstate(err: &DbErr) -> Option<(String, Option<String>)> {
     let ours = db
         .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
         .filter(|pg| pg.routine() == Some("exec_stmt_raise"))
-        .map(|pg| pg.message().to_owned());
+        .map(|pg| pg.message().to_owned())
+        .filter(|m| !m.is_empty());
     Some((code, ours))
 }
 
+/// An error and its causes, each by its `Display` (no `Debug`: it may hold
+/// statement parameters).
+fn causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut next = err.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
+}
+
+impl From<VaultError> for Status {
+    fn from(err: VaultError) -> Self {
+        ApiError::from(err).into()
+    }
+}
+
+impl From<HashError> for Status {
+    fn from(err: HashError) -> Self {
+        ApiError::from(err).into()
+    }
+}
+
+impl From<DbError> for Status {
+    fn from(err: DbError) -> Self {
+        ApiError::from(err).into()
+    }
+}
+
 impl From<ApiError> for Status {
+    /// The one conversion to a gRPC status. Internal causes are logged here,
+    /// with the request's span, and answered with a fixed text.
     fn from(err: ApiError) -> Self {
         match err {
             ApiError::InvalidArgument(m) => Status::invalid_argument(m),
-            ApiError::Unauthenticated => Status::unauthenticated("invalid or missing credentials"),
-            ApiError::PermissionDenied => Status::permission_denied("permission denied"),
-            ApiError::NotFound => Status::not_found("not found"),
-            ApiError::NotFoundBecause(m) => Status::not_found(m),
-            ApiError::PermissionDeniedBecause(m) => Status::permission_denied(m),
+            ApiError::Unauthenticated(m) => Status::unauthenticated(m),
+            ApiError::PermissionDenied(m) => Status::permission_denied(m),
+            ApiError::NotFound(m) => Status::not_found(m),
             ApiError::AlreadyExists(m) => Status::already_exists(m),
             ApiError::FailedPrecondition(m) => Status::failed_precondition(m),
             ApiError::ResourceExhausted(m) => Status::resource_exhausted(m),
-            ApiError::Database(e) => {
-                tracing::error!(error = %e, "database error");
-                Status::unavailable("the service is temporarily unavailable")
+            ApiError::Unavailable(m) => Status::unavailable(m),
+            ApiError::Unimplemented(m) => Status::unimplemented(m),
+            ApiError::DatabaseUnavailable(e) => {
+                tracing::warn!(error = %e, "database unavailable");
+                Status::unavailable("the service is temporarily unavailable: retry")
             }
-            ApiError::Internal(e) => {
-                tracing::error!(error = %e, "internal error");
+            other => {
+                tracing::error!(error = %causes(&other), "internal error");
                 Status::internal("internal error")
             }
         }

@@ -1,25 +1,34 @@
-//! The Ochre security core as a library: configuration, the embedded
-//! Postgres, the database layer, the access gate and the gRPC handlers.
-//! `main.rs` is a thin CLI over [`startup::Application`].
+//! The Ochre security core as a library. `main.rs` is a thin CLI over
+//! [`app::Application`].
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`app`] | server assembly, health, the CLI command bodies |
+//! | [`config`] | layered configuration and the development secrets file |
+//! | [`gate`] | the access gate in front of every RPC and the [`gate::Principal`] it makes |
+//! | [`rpc`] | one handler room per proto service |
+//! | [`db`] | pools, the tenant transaction, gated service functions, per-table storage |
+//! | [`crypto`] | the crypto wall: vault, signed envelopes, token hashing, passwords, TOTP |
+//! | [`integrations`] | provider catalog, circuit breakers, OAuth state and `return_to` |
+//! | [`webhooks`] | provider signature schemes and the webhook ingress |
+//! | [`routes`] | the plain-HTTP routes on the gRPC port (webhooks, operator routes) |
+//! | [`pg`] | the embedded Postgres cluster |
 
-pub mod api;
-pub mod auth;
+#![deny(rustdoc::broken_intra_doc_links)]
+
+pub mod app;
+pub mod clock;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod error;
-pub mod identity;
-pub mod ingress;
+pub mod gate;
 pub mod integrations;
-pub mod keys;
-pub mod oauth;
 pub mod pg;
-pub mod secrets;
-pub mod startup;
-pub mod state;
-pub mod store;
+pub mod routes;
+pub mod rpc;
 pub mod telemetry;
-pub mod vault;
 pub mod webhooks;
 
+pub use app::{Application, StartupError};
 pub use config::Config;
-pub use startup::{Application, StartupError};

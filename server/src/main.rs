@@ -4,8 +4,11 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 use ochre_server::{
+    app::{
+        Application,
+        commands::{migrate_only, purge_expired, rotate_keys},
+    },
     config::{Config, LogFormat},
-    startup::{Application, migrate_only, purge_expired, rotate_keys},
     telemetry,
 };
 

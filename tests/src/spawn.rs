@@ -139,7 +139,7 @@ impl TestApp {
         session: uuid::Uuid,
         age_secs: u64,
     ) -> String {
-        use ochre_server::identity::tokens::{AccessTokenSigner, Claims};
+        use ochre_server::crypto::tokens::{AccessTokenSigner, Claims};
         let signer =
             AccessTokenSigner::new(&secrecy::SecretString::from(self.session_secret.clone()))
                 .expect("the test secret is long enough");

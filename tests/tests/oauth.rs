@@ -17,7 +17,7 @@ use ochre_sdk::v1::{
     CompleteOAuthConnectRequest, GetIntegrationTokenRequest, Role, StartOAuthConnectRequest,
     integration_service_client::IntegrationServiceClient,
 };
-use ochre_server::oauth::state::{StateClaims, StateSigner, pkce_challenge_s256};
+use ochre_server::integrations::oauth_state::{StateClaims, StateSigner, pkce_challenge_s256};
 use ochre_tests::{
     AppOptions, TestApp,
     identity::{

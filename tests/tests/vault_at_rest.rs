@@ -73,9 +73,9 @@ async fn key_rotation_reencrypts_every_secret_and_the_old_key_is_then_unneeded()
         .unwrap();
     let new: [u8; 32] = rand::random();
     // An OAuth connect in flight: its PKCE verifier is vault ciphertext too.
-    let old_vault = ochre_server::vault::Vault::new(&old, None);
+    let old_vault = ochre_server::crypto::vault::Vault::new(&old, None);
     let (org_uuid, state_row) = (uuid::Uuid::parse_str(&org).unwrap(), uuid::Uuid::now_v7());
-    let ctx = ochre_server::oauth::verifier_context(org_uuid, state_row);
+    let ctx = ochre_server::crypto::contexts::verifier_context(org_uuid, state_row);
     let verifier = old_vault.encrypt(&ctx, b"pkce-verifier-in-flight").unwrap();
     let su = app.superuser_db().await;
     su.execute_raw(Statement::from_sql_and_values(
@@ -86,9 +86,9 @@ async fn key_rotation_reencrypts_every_secret_and_the_old_key_is_then_unneeded()
     ))
     .await
     .unwrap();
-    let vault = ochre_server::vault::Vault::new(&new, Some(&old));
+    let vault = ochre_server::crypto::vault::Vault::new(&new, Some(&old));
     let owner_url = app.cluster.url(ochre_server::pg::OWNER_ROLE, &app.database);
-    let report = ochre_server::keys::rotate(&owner_url, &vault, 1)
+    let report = ochre_server::db::key_rotation::rotate(&owner_url, &vault, 1)
         .await
         .unwrap();
     assert_eq!(
@@ -96,7 +96,7 @@ async fn key_rotation_reencrypts_every_secret_and_the_old_key_is_then_unneeded()
         (3, 3, 0),
         "{report}"
     );
-    let again = ochre_server::keys::rotate(&owner_url, &vault, 1)
+    let again = ochre_server::db::key_rotation::rotate(&owner_url, &vault, 1)
         .await
         .unwrap();
     assert_eq!(
@@ -105,7 +105,7 @@ async fn key_rotation_reencrypts_every_secret_and_the_old_key_is_then_unneeded()
         "resuming skips rotated rows"
     );
     // Every row now names the new key and opens without the old one.
-    let only_new = ochre_server::vault::Vault::new(&new, None);
+    let only_new = ochre_server::crypto::vault::Vault::new(&new, None);
     let org_id = uuid::Uuid::parse_str(&org).unwrap();
     let integration = uuid::Uuid::parse_str(&id).unwrap();
     let su = app.superuser_db().await;
@@ -119,7 +119,7 @@ async fn key_rotation_reencrypts_every_secret_and_the_old_key_is_then_unneeded()
         .unwrap();
     let blob: Vec<u8> = row.try_get("", "ciphertext").unwrap();
     assert_eq!(&blob[1..5], &only_new.current_key_id());
-    let ctx = ochre_server::api::secret_context(org_id, integration, "access_token");
+    let ctx = ochre_server::crypto::contexts::secret_context(org_id, integration, "access_token");
     assert_eq!(
         only_new.decrypt(&ctx, &blob).unwrap().as_slice(),
         a.as_bytes()

@@ -1,9 +1,10 @@
 //! Database access: the runtime pools and the one way handlers reach tenant
 //! tables (a [`TenantTx`] opened for a [`Tenant`] only the auth gate makes).
 
+pub mod key_rotation;
 pub mod service;
+pub mod store;
 mod tenant;
-pub mod webhooks;
 
 use std::time::Duration;
 

@@ -6,7 +6,7 @@ use anyhow::{Context as _, ensure};
 use base64::Engine as _;
 use hmac::{Hmac, Mac as _};
 use http::{HeaderMap, HeaderName, HeaderValue};
-use ochre_server::webhooks::{Inbound, Provider};
+use ochre_server::webhooks::verify::{Inbound, Provider};
 use sha2::{Digest as _, Sha256};
 
 /// The signed timestamp (Unix seconds) of every delivery, and `now`.

@@ -25,7 +25,7 @@ use std::{
 use anyhow::ensure;
 use hdrhistogram::Histogram;
 use hmac::{Hmac, Mac as _};
-use ochre_server::webhooks::{self, Provider};
+use ochre_server::webhooks::verify::{self as webhooks, Provider};
 use sha2::Sha256;
 
 use crate::{
@@ -252,7 +252,7 @@ pub fn run() -> anyhow::Result<()> {
     }
     println!(
         "\n### Webhook signature verification, CPU cost\n\n\
-         `ochre-bench webhook-verify`: `ochre_server::webhooks::authenticate` and `verify` \
+         `ochre-bench webhook-verify`: `ochre_server::webhooks::verify::authenticate` and `verify` \
          `(provider, &inbound, &[secret], now, 0)` on a correctly signed delivery (`now` = the \
          signed timestamp, one secret), against a raw HMAC-SHA256 (`hmac` + `sha2`) of the same body bytes under the \
          same secret bytes. JSON bodies of order-like line items (many short members), padded \

@@ -1,0 +1,75 @@
+//! The bodies of the operator commands other than `serve`: `ochre migrate`,
+//! `ochre purge` and `ochre keys rotate`. Each resolves the database (and
+//! stops the embedded cluster it started) around one job.
+
+use super::{database::resolve_database, error::StartupError};
+use crate::{
+    config::Config,
+    db::{self, Db},
+};
+
+/// Runs the migrations for `config` (the `ochre migrate` command).
+pub async fn migrate_only(config: &Config) -> Result<(), StartupError> {
+    let (urls, cluster) = resolve_database(config).await?;
+    let result = db::migrate(&urls.owner).await;
+    if let Some(c) = cluster {
+        c.stop().await?;
+    }
+    result?;
+    tracing::info!(
+        count = ochre_migrations::names().len(),
+        "migrations are current"
+    );
+    Ok(())
+}
+
+/// Runs the `purge-expired` job once (the `ochre purge` command).
+pub async fn purge_expired(config: &Config) -> Result<serde_json::Value, StartupError> {
+    let (urls, cluster) = resolve_database(config).await?;
+    let result = async {
+        if config.migrate_on_start {
+            db::migrate(&urls.owner).await?;
+        }
+        let db = Db::connect(&urls.app, &urls.service, 1).await?;
+        let counts = db
+            .purge_expired()
+            .await
+            .map_err(|e| StartupError::Database(e.0));
+        db.close().await;
+        counts
+    }
+    .await;
+    if let Some(c) = cluster {
+        c.stop().await?;
+    }
+    result
+}
+
+/// Re-encrypts every vault ciphertext under the current key (the
+/// `ochre keys rotate` command).
+pub async fn rotate_keys(
+    config: &Config,
+    batch: u64,
+) -> Result<crate::db::key_rotation::RotationReport, StartupError> {
+    use secrecy::ExposeSecret as _;
+    let vault = crate::crypto::vault::Vault::new(
+        config.secrets.byok_enc_key.expose_secret(),
+        config
+            .secrets
+            .byok_enc_key_previous
+            .as_ref()
+            .map(|k| k.expose_secret()),
+    );
+    let (urls, cluster) = resolve_database(config).await?;
+    let result = async {
+        if config.migrate_on_start {
+            db::migrate(&urls.owner).await?;
+        }
+        crate::db::key_rotation::rotate(&urls.owner, &vault, batch).await
+    }
+    .await;
+    if let Some(c) = cluster {
+        c.stop().await?;
+    }
+    Ok(result?)
+}

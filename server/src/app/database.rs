@@ -1,0 +1,80 @@
+//! Where the database is: the operator's URLs, or the embedded cluster
+//! started (and bootstrapped) under the data directory.
+
+use secrecy::SecretString;
+
+use super::error::StartupError;
+use crate::{
+    config::{Config, DatabaseConfig},
+    pg::{self, Cluster, DbCredentials},
+};
+
+/// The database of the embedded cluster.
+pub const EMBEDDED_DATABASE: &str = "ochre";
+
+/// Connection URLs resolved from the configuration.
+#[derive(Debug)]
+pub(super) struct DbUrls {
+    pub(super) owner: SecretString,
+    pub(super) app: SecretString,
+    pub(super) service: SecretString,
+}
+
+/// Starts the embedded cluster when configured and returns the URLs.
+pub(super) async fn resolve_database(
+    config: &Config,
+) -> Result<(DbUrls, Option<Cluster>), StartupError> {
+    match &config.database {
+        DatabaseConfig::External {
+            owner_url,
+            app_url,
+            service_url,
+        } => Ok((
+            DbUrls {
+                owner: owner_url.clone(),
+                app: app_url.clone(),
+                service: service_url.clone(),
+            },
+            None,
+        )),
+        DatabaseConfig::Embedded => {
+            let cluster = Cluster::start(&config.data_dir.join("postgres")).await?;
+            let result = async {
+                let creds = DbCredentials::load_or_generate(
+                    &config.data_dir.join("secrets").join("db-roles.toml"),
+                )?;
+                pg::bootstrap(
+                    &cluster.superuser_url("postgres"),
+                    &creds,
+                    EMBEDDED_DATABASE,
+                )
+                .await?;
+                Ok::<_, StartupError>(DbUrls {
+                    owner: cluster.url(
+                        pg::OWNER_ROLE,
+                        secrecy::ExposeSecret::expose_secret(&creds.owner),
+                        EMBEDDED_DATABASE,
+                    ),
+                    app: cluster.url(
+                        pg::APP_ROLE,
+                        secrecy::ExposeSecret::expose_secret(&creds.app),
+                        EMBEDDED_DATABASE,
+                    ),
+                    service: cluster.url(
+                        pg::SERVICE_ROLE,
+                        secrecy::ExposeSecret::expose_secret(&creds.service),
+                        EMBEDDED_DATABASE,
+                    ),
+                })
+            }
+            .await;
+            match result {
+                Ok(urls) => Ok((urls, Some(cluster))),
+                Err(e) => {
+                    let _ = cluster.stop().await;
+                    Err(e)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! Why the server could not start, or stopped with an error.
+
+use std::net::SocketAddr;
+
+use crate::{config::ConfigError, pg::ClusterError};
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("configuration error: {0}")]
+    Config(#[from] ConfigError),
+    #[error("embedded Postgres: {0}")]
+    Cluster(#[from] ClusterError),
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}

@@ -1,0 +1,75 @@
+//! The standard gRPC health service: SERVING only while the database answers
+//! and holds exactly the migrations this binary knows.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tonic_health::{ServingStatus, server::HealthReporter};
+
+use crate::db::Db;
+
+/// Every service the health check reports on, plus the server as a whole ("").
+fn service_names() -> Vec<String> {
+    let mut names: Vec<String> = ochre_sdk::access::ACCESS_RULES
+        .iter()
+        .filter_map(|m| {
+            m.method
+                .trim_start_matches('/')
+                .split('/')
+                .next()
+                .map(str::to_owned)
+        })
+        .collect();
+    names.push(String::new());
+    names.sort();
+    names.dedup();
+    names
+}
+
+pub(super) async fn set_all(reporter: &HealthReporter, status: ServingStatus) {
+    for name in service_names() {
+        reporter.set_service_status(&name, status).await;
+    }
+}
+
+/// SERVING only while the database answers and its migrations are current.
+pub(super) async fn health_loop(reporter: HealthReporter, db: Db, mut stop: watch::Receiver<bool>) {
+    set_all(&reporter, ServingStatus::NotServing).await;
+    let mut last = None;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let status =
+            match tokio::time::timeout(Duration::from_secs(3), db.migrations_current()).await {
+                Ok(Ok(true)) => ServingStatus::Serving,
+                Ok(Ok(false)) => {
+                    if last != Some(ServingStatus::NotServing) {
+                        tracing::warn!("database migrations are not current: run `ochre migrate`");
+                    }
+                    ServingStatus::NotServing
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "health check: database unavailable");
+                    ServingStatus::NotServing
+                }
+                Err(_) => ServingStatus::NotServing,
+            };
+        if *stop.borrow() {
+            return;
+        }
+        if last != Some(status) {
+            set_all(&reporter, status).await;
+            last = Some(status);
+        }
+        let wait = if status == ServingStatus::Serving {
+            5
+        } else {
+            1
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(wait)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}

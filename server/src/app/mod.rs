@@ -1,0 +1,254 @@
+//! Server assembly. `Application::build(config)` resolves the database
+//! (embedded cluster or operator URLs), migrates when asked, binds its own
+//! listener (port 0 in tests), and serves gRPC, gRPC-web, health,
+//! reflection and the plain-HTTP routes on one port.
+
+pub mod commands;
+mod database;
+mod error;
+mod health;
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use http::{HeaderValue, Method, header::HeaderName};
+use ochre_sdk::v1::{
+    api_key_service_server::ApiKeyServiceServer, auth_service_server::AuthServiceServer,
+    conversation_service_server::ConversationServiceServer,
+    customer_service_server::CustomerServiceServer,
+    integration_service_server::IntegrationServiceServer,
+    member_service_server::MemberServiceServer, org_service_server::OrgServiceServer,
+    system_service_server::SystemServiceServer, webhook_service_server::WebhookServiceServer,
+};
+use tokio::{net::TcpListener, sync::watch};
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+pub use database::EMBEDDED_DATABASE;
+pub use error::StartupError;
+use health::{health_loop, set_all};
+
+use crate::{
+    config::Config,
+    db::{self, Db},
+    gate::GateLayer,
+    pg::Cluster,
+    routes::{HttpRoutesLayer, HttpState},
+    rpc::{
+        ApiKeyApi, AppState, AuthApi, ConversationApi, CustomerApi, IntegrationApi, MemberApi,
+        OrgApi, SystemApi, WebhookApi,
+    },
+    webhooks::Metrics,
+};
+
+/// How long in-flight calls may run once a shutdown began.
+const DRAIN_GRACE: Duration = Duration::from_secs(10);
+
+/// A built server, bound and connected, not yet serving.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    db: Db,
+    cluster: Option<Cluster>,
+    cors_origins: Vec<String>,
+    state: AppState,
+    http: Arc<HttpState>,
+}
+
+impl Application {
+    /// Binds the listener, resolves and migrates the database, connects.
+    pub async fn build(config: Config) -> Result<Application, StartupError> {
+        let listener = TcpListener::bind(config.listen_addr)
+            .await
+            .map_err(|source| StartupError::Bind {
+                addr: config.listen_addr,
+                source,
+            })?;
+        let addr = listener.local_addr()?;
+        let (urls, cluster) = database::resolve_database(&config).await?;
+        let connected = async {
+            if config.migrate_on_start {
+                db::migrate(&urls.owner).await?;
+            }
+            Db::connect(&urls.app, &urls.service, config.db_max_connections).await
+        }
+        .await;
+        let db = match connected {
+            Ok(db) => db,
+            Err(e) => {
+                if let Some(c) = &cluster {
+                    let _ = c.stop().await;
+                }
+                return Err(e.into());
+            }
+        };
+        let state = match AppState::new(db.clone(), &config) {
+            Ok(s) => s,
+            Err(e) => {
+                if let Some(c) = &cluster {
+                    let _ = c.stop().await;
+                }
+                return Err(e.into());
+            }
+        };
+        let http = Arc::new(HttpState::new(
+            db.clone(),
+            state.vault.clone(),
+            &config.public_url,
+            &config.secrets.cron_secret,
+            Arc::new(Metrics::default()),
+            config.db_max_connections,
+        ));
+        Ok(Application {
+            listener,
+            addr,
+            db,
+            cluster,
+            cors_origins: config.cors_origins,
+            state,
+            http,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until SIGTERM or SIGINT.
+    pub async fn run_until_stopped(self) -> Result<(), StartupError> {
+        self.run(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes, then drains: health turns
+    /// NOT_SERVING, in-flight calls finish, the embedded cluster stops.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
+        let Application {
+            listener,
+            addr,
+            db,
+            cluster,
+            cors_origins,
+            state,
+            http,
+        } = self;
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let health_task = tokio::spawn(health_loop(reporter.clone(), db.clone(), stop_rx.clone()));
+
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(ochre_sdk::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|e| StartupError::Io(std::io::Error::other(e.to_string())))?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(ochre_sdk::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .map_err(|e| StartupError::Io(std::io::Error::other(e.to_string())))?;
+
+        let signal = {
+            let reporter = reporter.clone();
+            async move {
+                shutdown.await;
+                tracing::info!("shutdown requested: draining");
+                let _ = stop_tx.send(true);
+                set_all(&reporter, ServingStatus::NotServing).await;
+            }
+        };
+
+        tracing::info!(%addr, "ochre listening (gRPC, gRPC-web, health, reflection, webhooks)");
+        let server = tonic::transport::Server::builder()
+            .accept_http1(true)
+            .timeout(Duration::from_secs(60))
+            // Webhooks and operator routes first: they never reach the gRPC gate.
+            .layer(HttpRoutesLayer::new(http))
+            .layer(cors(&cors_origins))
+            .layer(tonic_web::GrpcWebLayer::new())
+            .layer(GateLayer::new(state.db.clone(), state.signer.clone()))
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(SystemServiceServer::new(SystemApi))
+            .add_service(AuthServiceServer::new(AuthApi::new(state.clone())))
+            .add_service(OrgServiceServer::new(OrgApi::new(state.clone())))
+            .add_service(MemberServiceServer::new(MemberApi::new(state.clone())))
+            .add_service(ApiKeyServiceServer::new(ApiKeyApi::new(state.clone())))
+            .add_service(CustomerServiceServer::new(CustomerApi::new(state.clone())))
+            .add_service(ConversationServiceServer::new(ConversationApi::new(
+                state.clone(),
+            )))
+            .add_service(IntegrationServiceServer::new(IntegrationApi::new(
+                state.clone(),
+            )))
+            .add_service(WebhookServiceServer::new(WebhookApi::new(state.clone())))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+        // Long-lived streams (health Watch) would hold a graceful shutdown
+        // open forever: after the grace period the rest is cut.
+        let mut draining = stop_rx.clone();
+        let grace = async move {
+            let _ = draining.wait_for(|stopping| *stopping).await;
+            tokio::time::sleep(DRAIN_GRACE).await;
+        };
+        let result = tokio::select! {
+            r = server => r,
+            () = grace => {
+                tracing::warn!("drain grace period over: closing the remaining calls");
+                Ok(())
+            }
+        };
+        health_task.abort();
+        db.close().await;
+        if let Some(c) = cluster
+            && let Err(e) = c.stop().await
+        {
+            tracing::error!(error = %e, "stopping the embedded Postgres failed");
+        }
+        tracing::info!("ochre stopped");
+        result.map_err(Into::into)
+    }
+}
+
+/// CORS for gRPC-web: only the configured origins, never a wildcard.
+fn cors(origins: &[String]) -> CorsLayer {
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    let h = |s: &'static str| HeaderName::from_static(s);
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_headers([
+            h("content-type"),
+            h("x-grpc-web"),
+            h("x-user-agent"),
+            h("grpc-timeout"),
+            h("authorization"),
+            h("x-ochre-org"),
+            h("connect-protocol-version"),
+        ])
+        .expose_headers([
+            h("grpc-status"),
+            h("grpc-message"),
+            h("grpc-status-details-bin"),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

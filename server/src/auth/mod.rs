@@ -1,9 +1,0 @@
-//! Authentication and authorization: the async tower layer that checks every
-//! call against the access table generated from the contract, and the
-//! [`Principal`] it hands to handlers through the request extensions.
-
-mod layer;
-mod principal;
-
-pub use layer::{AuthLayer, Decision, decide};
-pub use principal::{Actor, Principal, principal, role_from_db, role_to_db};

@@ -1,0 +1,177 @@
+//! The secret variables, and the development mode that generates them once
+//! into the data directory (mode 0600) when none is configured.
+
+use std::{
+    collections::BTreeMap,
+    io::Write as _,
+    os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _},
+    path::{Path, PathBuf},
+};
+
+use base64::Engine as _;
+use rand::RngCore as _;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::error::ConfigError;
+
+/// Minimum length of a text secret.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// What a secret variable must be.
+#[derive(Debug)]
+pub struct SecretSpec {
+    pub var: &'static str,
+    pub required: bool,
+    /// A 32-byte key in base64 (otherwise a text secret of 32+ bytes).
+    pub key32: bool,
+    pub hint: &'static str,
+}
+
+/// The secrets the server cannot start without.
+pub const REQUIRED: &[SecretSpec] = &[
+    SecretSpec {
+        var: "OCHRE_BYOK_ENC_KEY",
+        required: true,
+        key32: true,
+        hint: " (32 random bytes in base64, e.g. `openssl rand -base64 32`)",
+    },
+    SecretSpec {
+        var: "OCHRE_SURVEY_TOKEN_SECRET",
+        required: true,
+        key32: false,
+        hint: " (at least 32 random bytes)",
+    },
+    SecretSpec {
+        var: "OCHRE_SESSION_SECRET",
+        required: true,
+        key32: false,
+        hint: " (at least 32 random bytes)",
+    },
+    SecretSpec {
+        var: "OCHRE_OAUTH_STATE_SECRET",
+        required: true,
+        key32: false,
+        hint: " (at least 32 random bytes)",
+    },
+    SecretSpec {
+        var: "OCHRE_CRON_SECRET",
+        required: true,
+        key32: false,
+        hint: " (at least 32 random bytes; the bearer token of `POST /cron/{job}` and `GET /metrics`)",
+    },
+];
+
+/// The previous vault key, decrypt-only, during a rotation.
+pub const BYOK_PREVIOUS: SecretSpec = SecretSpec {
+    var: "OCHRE_BYOK_ENC_KEY_PREVIOUS",
+    required: false,
+    key32: true,
+    hint: "",
+};
+
+/// Where development mode keeps its generated secrets.
+pub fn dev_secrets_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("secrets").join("dev-secrets.toml")
+}
+
+/// Loads the development secrets, generating them on first use.
+pub fn load_or_generate_dev(
+    data_dir: &Path,
+) -> Result<BTreeMap<&'static str, SecretString>, ConfigError> {
+    let path = dev_secrets_path(data_dir);
+    let err = |reason: String| ConfigError::DevSecrets {
+        path: path.clone(),
+        reason,
+    };
+    if !path.exists() {
+        generate(&path).map_err(|e| err(e.to_string()))?;
+        tracing::warn!(
+            path = %path.display(),
+            "development mode: no secrets configured, generated new ones (mode 0600); \
+             configure OCHRE_* secrets for production"
+        );
+    } else {
+        tracing::info!(path = %path.display(), "development mode: using generated secrets");
+    }
+    let meta = std::fs::metadata(&path).map_err(|e| err(e.kind().to_string()))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(err(
+            "the file is readable by other users: chmod 600 it".to_owned()
+        ));
+    }
+    let text =
+        SecretString::from(std::fs::read_to_string(&path).map_err(|e| err(e.kind().to_string()))?);
+    let table: toml::Table = text
+        .expose_secret()
+        .parse()
+        .map_err(|_| err("not valid TOML".to_owned()))?;
+    let mut out = BTreeMap::new();
+    let mut added = String::new();
+    for spec in REQUIRED {
+        let key = spec.var.trim_start_matches("OCHRE_").to_ascii_lowercase();
+        let value = match table.get(&key) {
+            Some(v) => v
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| err(format!("`{key}` is not a string")))?,
+            // A secret introduced by a newer version: generated and kept.
+            None => {
+                let value = new_value(spec);
+                added.push_str(&format!("{key} = \"{value}\"\n"));
+                value
+            }
+        };
+        out.insert(spec.var, SecretString::from(value));
+    }
+    if !added.is_empty() {
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|e| err(e.kind().to_string()))?;
+        file.write_all(added.as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|e| err(e.kind().to_string()))?;
+        zeroize::Zeroize::zeroize(&mut added);
+        tracing::warn!(path = %path.display(), "development mode: generated the secrets this version added");
+    }
+    Ok(out)
+}
+
+/// A fresh random value for `spec`.
+fn new_value(spec: &SecretSpec) -> String {
+    let mut bytes = random32();
+    let value = if spec.key32 {
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    } else {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([bytes, random32()].concat())
+    };
+    zeroize::Zeroize::zeroize(&mut bytes);
+    value
+}
+
+fn generate(path: &Path) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    let mut text =
+        String::from("# Generated by `ochre serve` in development mode. Keep this file private.\n");
+    for spec in REQUIRED {
+        let key = spec.var.trim_start_matches("OCHRE_").to_ascii_lowercase();
+        text.push_str(&format!("{key} = \"{}\"\n", new_value(spec)));
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    zeroize::Zeroize::zeroize(&mut text);
+    Ok(())
+}
+
+fn random32() -> [u8; 32] {
+    let mut b = [0u8; 32];
+    rand::rng().fill_bytes(&mut b);
+    b
+}

@@ -1,0 +1,46 @@
+//! The vault contexts: what every sealed field is bound to (associated
+//! data). Each kind of sealed field has exactly one context function here,
+//! used by the code that seals it, the code that opens it and
+//! `ochre keys rotate` alike, so the three cannot drift apart.
+
+use uuid::Uuid;
+
+use super::vault::SecretContext;
+use crate::integrations::catalog::{PREVIOUS_SUFFIX, SIGNING_FIELDS};
+
+/// An integration secret: bound to org, integration and field.
+///
+/// A retired signing secret (`<field>.previous`) keeps the context of its
+/// field: retiring it renames the row and does not re-encrypt it.
+pub fn secret_context<'a>(org: Uuid, integration: Uuid, field: &'a str) -> SecretContext<'a> {
+    SecretContext {
+        org_id: org,
+        scope: "integration",
+        owner_id: integration,
+        field: field
+            .strip_suffix(PREVIOUS_SUFFIX)
+            .filter(|base| SIGNING_FIELDS.contains(base))
+            .unwrap_or(field),
+    }
+}
+
+/// A connect flow's PKCE verifier: bound to its `oauth_states` row.
+pub fn verifier_context(org: Uuid, row: Uuid) -> SecretContext<'static> {
+    SecretContext {
+        org_id: org,
+        scope: "oauth_state",
+        owner_id: row,
+        field: "pkce_verifier",
+    }
+}
+
+/// A user's TOTP secret (`field` is `totp_secret` or `totp_pending`):
+/// bound to the user, outside any org.
+pub fn totp_context(user: Uuid, field: &str) -> SecretContext<'_> {
+    SecretContext {
+        org_id: Uuid::nil(),
+        scope: "user_totp",
+        owner_id: user,
+        field,
+    }
+}

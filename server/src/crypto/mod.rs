@@ -1,0 +1,13 @@
+//! The crypto wall: every use of the cipher, MAC and password-hashing
+//! crates lives in this module (clippy's `disallowed-methods` and
+//! `disallowed-types` in `clippy.toml` keep them here). The vault
+//! (XChaCha20-Poly1305 envelopes with key ids), the one signed-envelope type
+//! (access tokens, OAuth state, page tokens), opaque token hashing, argon2id
+//! passwords on a bounded pool, RFC 6238 TOTP, HMAC for webhook schemes, and
+//! the vault contexts every sealed field is bound to.
+
+pub mod contexts;
+pub mod password;
+pub mod tokens;
+pub mod totp;
+pub mod vault;

@@ -1,0 +1,195 @@
+//! `ochre keys rotate`: re-encrypts every vault ciphertext under the current
+//! key (`OCHRE_BYOK_ENC_KEY`), reading old ones with the previous key
+//! (`OCHRE_BYOK_ENC_KEY_PREVIOUS`). Rows are scanned in primary-key order in
+//! batches, each batch in its own transaction, so an interrupted rotation
+//! is simply run again: rows already under the current key are skipped.
+
+use sea_orm::{ConnectionTrait as _, Database, DbErr, TransactionTrait as _};
+use secrecy::{ExposeSecret as _, SecretString};
+use uuid::Uuid;
+
+use crate::{
+    crypto::contexts::{secret_context, totp_context, verifier_context},
+    crypto::vault::Vault,
+    db::stmt,
+};
+
+/// What a rotation did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RotationReport {
+    /// Ciphertexts looked at.
+    pub scanned: u64,
+    /// Re-encrypted under the current key.
+    pub reencrypted: u64,
+    /// Already under the current key.
+    pub current: u64,
+    /// Under a key this server does not have (left untouched).
+    pub failed: u64,
+}
+
+impl std::fmt::Display for RotationReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "scanned {}, re-encrypted {}, already current {}, failed {}",
+            self.scanned, self.reencrypted, self.current, self.failed
+        )
+    }
+}
+
+/// Rotates every ciphertext, connecting as the owner role.
+pub async fn rotate(
+    owner_url: &SecretString,
+    vault: &Vault,
+    batch: u64,
+) -> Result<RotationReport, DbErr> {
+    let db = Database::connect(owner_url.expose_secret().to_owned()).await?;
+    let mut report = RotationReport::default();
+    let batch = batch.clamp(1, 10_000) as i64;
+
+    // Integration secrets, keyed by (org_id, integration_id, field).
+    let mut last: Option<(Uuid, Uuid, String)> = None;
+    loop {
+        let tx = db.begin().await?;
+        let (o, i, f) = last
+            .clone()
+            .unwrap_or((Uuid::nil(), Uuid::nil(), String::new()));
+        let rows = tx
+            .query_all_raw(stmt(
+                "SELECT org_id, integration_id, field, ciphertext FROM integration_secrets \
+                  WHERE (org_id, integration_id, field) > ($1, $2, $3) \
+                  ORDER BY org_id, integration_id, field LIMIT $4 FOR UPDATE",
+                [o.into(), i.into(), f.into(), batch.into()],
+            ))
+            .await?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in &rows {
+            let (org, integration, field): (Uuid, Uuid, String) = (
+                row.try_get("", "org_id")?,
+                row.try_get("", "integration_id")?,
+                row.try_get("", "field")?,
+            );
+            let blob: Vec<u8> = row.try_get("", "ciphertext")?;
+            report.scanned += 1;
+            if !vault.needs_reencrypt(&blob) {
+                report.current += 1;
+            } else {
+                match vault.reencrypt(&secret_context(org, integration, &field), &blob) {
+                    Ok(new) => {
+                        tx.execute_raw(stmt(
+                            "UPDATE integration_secrets SET ciphertext = $4 \
+                              WHERE org_id = $1 AND integration_id = $2 AND field = $3",
+                            [
+                                org.into(),
+                                integration.into(),
+                                field.clone().into(),
+                                new.into(),
+                            ],
+                        ))
+                        .await?;
+                        report.reencrypted += 1;
+                    }
+                    Err(e) => {
+                        tracing::error!(%org, %integration, field, error = %e, "cannot re-encrypt");
+                        report.failed += 1;
+                    }
+                }
+            }
+            last = Some((org, integration, field));
+        }
+        tx.commit().await?;
+    }
+
+    // TOTP secrets (active and pending), keyed by user id.
+    let mut last_user = Uuid::nil();
+    loop {
+        let tx = db.begin().await?;
+        let rows = tx
+            .query_all_raw(stmt(
+                "SELECT id, totp_secret, totp_pending_secret FROM users \
+                  WHERE id > $1 AND (totp_secret IS NOT NULL OR totp_pending_secret IS NOT NULL) \
+                  ORDER BY id LIMIT $2 FOR UPDATE",
+                [last_user.into(), batch.into()],
+            ))
+            .await?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in &rows {
+            let user: Uuid = row.try_get("", "id")?;
+            for (column, field) in [
+                ("totp_secret", "secret"),
+                ("totp_pending_secret", "pending"),
+            ] {
+                let Some(blob) = row.try_get::<Option<Vec<u8>>>("", column)? else {
+                    continue;
+                };
+                report.scanned += 1;
+                if !vault.needs_reencrypt(&blob) {
+                    report.current += 1;
+                    continue;
+                }
+                match vault.reencrypt(&totp_context(user, field), &blob) {
+                    Ok(new) => {
+                        tx.execute_raw(stmt(
+                            &format!("UPDATE users SET {column} = $2 WHERE id = $1"),
+                            [user.into(), new.into()],
+                        ))
+                        .await?;
+                        report.reencrypted += 1;
+                    }
+                    Err(e) => {
+                        tracing::error!(%user, column, error = %e, "cannot re-encrypt");
+                        report.failed += 1;
+                    }
+                }
+            }
+            last_user = user;
+        }
+        tx.commit().await?;
+    }
+    // PKCE verifiers of OAuth connects in flight, keyed by (org_id, id).
+    let mut last_state = (Uuid::nil(), Uuid::nil());
+    loop {
+        let tx = db.begin().await?;
+        let rows = tx
+            .query_all_raw(stmt(
+                "SELECT org_id, id, pkce_verifier FROM oauth_states WHERE (org_id, id) > ($1, $2) \
+                  ORDER BY org_id, id LIMIT $3 FOR UPDATE",
+                [last_state.0.into(), last_state.1.into(), batch.into()],
+            ))
+            .await?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in &rows {
+            let (org, id): (Uuid, Uuid) = (row.try_get("", "org_id")?, row.try_get("", "id")?);
+            let blob: Vec<u8> = row.try_get("", "pkce_verifier")?;
+            report.scanned += 1;
+            if !vault.needs_reencrypt(&blob) {
+                report.current += 1;
+            } else {
+                match vault.reencrypt(&verifier_context(org, id), &blob) {
+                    Ok(new) => {
+                        tx.execute_raw(stmt(
+                            "UPDATE oauth_states SET pkce_verifier = $3 WHERE org_id = $1 AND id = $2",
+                            [org.into(), id.into(), new.into()],
+                        ))
+                        .await?;
+                        report.reencrypted += 1;
+                    }
+                    Err(e) => {
+                        tracing::error!(%org, state = %id, error = %e, "cannot re-encrypt");
+                        report.failed += 1;
+                    }
+                }
+            }
+            last_state = (org, id);
+        }
+        tx.commit().await?;
+    }
+    db.close().await?;
+    Ok(report)
+}

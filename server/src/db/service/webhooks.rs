@@ -1,0 +1,142 @@
+//! The webhook ingress's gates, on its own `ochre_service` pool: the
+//! signing secrets of one integration and storing one verified delivery,
+//! each one statement (one round trip, committed on return); and the purge
+//! job (on the main service pool).
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
+use uuid::Uuid;
+
+use crate::db::{Db, DbError, stmt};
+
+/// The candidate signing secrets of an integration.
+#[derive(Debug)]
+pub enum SigningSecrets {
+    /// No such integration for that provider (or its org is deleted).
+    Unknown,
+    /// The integration of `org_id`, and its secrets (current first, then
+    /// the previous one during a rotation), as vault ciphertext with the
+    /// stored field name. Empty: no signing secret configured.
+    Found {
+        org_id: Uuid,
+        secrets: Vec<(String, Vec<u8>)>,
+    },
+}
+
+/// What storing a verified delivery did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// A new event, committed.
+    Stored,
+    /// The org already holds this provider's delivery id.
+    Duplicate,
+    /// The integration (or its org) went away meanwhile.
+    Gone,
+}
+
+/// One verified delivery to store.
+#[derive(Debug)]
+pub struct NewEvent<'a> {
+    pub id: Uuid,
+    pub integration_id: Uuid,
+    pub provider: &'a str,
+    pub delivery_id: &'a str,
+    pub event_type: &'a str,
+    pub signed_at: Option<DateTime<Utc>>,
+    pub content_type: &'a str,
+    pub payload: &'a [u8],
+}
+
+impl Db {
+    /// The signing secrets (`field` and its `.previous`) of `integration`
+    /// if it belongs to `provider`.
+    pub async fn webhook_signing_secrets(
+        &self,
+        integration: Uuid,
+        provider: &str,
+        field: &str,
+    ) -> Result<SigningSecrets, DbError> {
+        let rows = self
+            .ingress
+            .query_all_raw(stmt(
+                "SELECT org_id, field, ciphertext FROM webhook_signing_secrets($1, $2, $3)",
+                [integration.into(), provider.into(), field.into()],
+            ))
+            .await?;
+        let Some(first) = rows.first() else {
+            return Ok(SigningSecrets::Unknown);
+        };
+        let org_id: Uuid = first.try_get("", "org_id")?;
+        let mut secrets = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let field: Option<String> = row.try_get("", "field")?;
+            let blob: Option<Vec<u8>> = row.try_get("", "ciphertext")?;
+            if let (Some(field), Some(blob)) = (field, blob) {
+                secrets.push((field, blob));
+            }
+        }
+        Ok(SigningSecrets::Found { org_id, secrets })
+    }
+
+    /// Stores a verified delivery unless its delivery id is known already.
+    pub async fn record_webhook_event(&self, event: &NewEvent<'_>) -> Result<Recorded, DbError> {
+        let row = self
+            .ingress
+            .query_one_raw(stmt(
+                "SELECT record_webhook_event($1, $2, $3, $4, $5, $6, $7, $8) AS outcome",
+                [
+                    event.integration_id.into(),
+                    event.provider.into(),
+                    event.id.into(),
+                    event.delivery_id.into(),
+                    event.event_type.into(),
+                    event.signed_at.into(),
+                    event.content_type.into(),
+                    event.payload.to_vec().into(),
+                ],
+            ))
+            .await?
+            .ok_or(sea_orm::DbErr::RecordNotFound(
+                "record_webhook_event".to_owned(),
+            ))?;
+        let outcome: String = row.try_get("", "outcome")?;
+        Ok(match outcome.as_str() {
+            "stored" => Recorded::Stored,
+            "duplicate" => Recorded::Duplicate,
+            _ => Recorded::Gone,
+        })
+    }
+
+    /// Runs the `purge-expired` job in one transaction: counts of deleted
+    /// rows per kind.
+    pub async fn purge_expired(&self) -> Result<serde_json::Value, DbError> {
+        let tx = self.service.begin().await?;
+        let row = tx
+            .query_one_raw(stmt("SELECT purge_expired() AS counts", []))
+            .await?
+            .ok_or(sea_orm::DbErr::RecordNotFound("purge_expired".to_owned()))?;
+        let mut counts: serde_json::Value = row.try_get("", "counts")?;
+        let sessions = tx
+            .execute_raw(stmt(
+                "DELETE FROM sessions WHERE expires_at < now() - interval '7 days' \
+                    OR revoked_at < now() - interval '7 days'",
+                [],
+            ))
+            .await?
+            .rows_affected();
+        let throttle = tx
+            .execute_raw(stmt(
+                "DELETE FROM login_throttle WHERE window_start < now() - interval '1 day' \
+                    AND (locked_until IS NULL OR locked_until < now())",
+                [],
+            ))
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        if let Some(map) = counts.as_object_mut() {
+            map.insert("sessions".to_owned(), sessions.into());
+            map.insert("login_throttle".to_owned(), throttle.into());
+        }
+        Ok(counts)
+    }
+}

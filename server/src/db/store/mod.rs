@@ -1,0 +1,14 @@
+//! Storage functions. Each takes a [`TenantTx`](crate::db::TenantTx), so it
+//! runs as `ochre_app` under row-level security for the verified caller.
+
+pub mod api_keys;
+pub mod conversations;
+pub mod customers;
+pub mod integrations;
+pub mod members;
+pub mod oauth;
+pub mod orgs;
+pub mod users;
+pub mod webhooks;
+
+use super::stmt;

@@ -1,0 +1,314 @@
+//! The gate: an async tower layer in front of every gRPC service. It looks
+//! up the rule generated from the contract's `ochre.v1.access` options,
+//! authenticates the bearer credential (access token or API key), resolves
+//! the caller's CURRENT role in the org named by `x-ochre-org` (so removal
+//! and demotion act on the next request), enforces the org's IP allowlist,
+//! and puts a [`Principal`] into the request extensions. Handlers never
+//! parse credentials.
+
+use std::{
+    net::IpAddr,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use http_body::Body as HttpBody;
+use http_body_util::BodyExt as _;
+use ochre_sdk::{
+    ORG_HEADER,
+    access::{Rule, rule_for},
+};
+use tonic::Status;
+use tower::{Layer, Service};
+use uuid::Uuid;
+
+use super::{Actor, Principal, role_from_db};
+use crate::{
+    crypto::tokens::{self, AccessTokenSigner, TokenKind},
+    db::Db,
+};
+
+/// How much of a refused request's body is read before answering, so that
+/// HTTP/1.1 gRPC-web clients do not see a broken pipe.
+const DRAIN_LIMIT: usize = 64 * 1024;
+
+/// What the gate needs.
+#[derive(Debug)]
+struct Gate {
+    db: Db,
+    signer: AccessTokenSigner,
+}
+
+/// Installs the gate.
+#[derive(Debug, Clone)]
+pub struct GateLayer {
+    gate: Arc<Gate>,
+}
+
+impl GateLayer {
+    pub fn new(db: Db, signer: AccessTokenSigner) -> Self {
+        GateLayer {
+            gate: Arc::new(Gate { db, signer }),
+        }
+    }
+}
+
+impl<S> Layer<S> for GateLayer {
+    type Service = GateService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        GateService {
+            inner,
+            gate: self.gate.clone(),
+        }
+    }
+}
+
+/// See the module documentation.
+#[derive(Debug, Clone)]
+pub struct GateService<S> {
+    inner: S,
+    gate: Arc<Gate>,
+}
+
+/// What the access table says about a path.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Health, reflection and public RPCs.
+    Pass,
+    /// A path outside the contract.
+    Unknown,
+    /// A rule that needs a verified caller.
+    Check(Rule),
+}
+
+/// The decision for a request path, from the generated access table.
+pub fn decide(path: &str) -> Decision {
+    if path.starts_with("/grpc.health.v1.") || path.starts_with("/grpc.reflection.") {
+        return Decision::Pass;
+    }
+    match rule_for(path) {
+        None => Decision::Unknown,
+        Some(Rule::Public) => Decision::Pass,
+        Some(rule) => Decision::Check(rule),
+    }
+}
+
+type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+impl<S, B> Service<http::Request<B>> for GateService<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: HttpBody + Send + Unpin + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let gate = self.gate.clone();
+        Box::pin(async move {
+            let verdict = match decide(req.uri().path()) {
+                Decision::Pass => return inner.call(req).await,
+                Decision::Unknown => Err(Status::unimplemented("unknown method")),
+                Decision::Check(rule) => {
+                    let headers = req.headers().clone();
+                    let ip = client_ip(&req);
+                    gate.authorize(&headers, ip, rule).await
+                }
+            };
+            match verdict {
+                Ok(principal) => {
+                    req.extensions_mut().insert(principal);
+                    inner.call(req).await
+                }
+                Err(status) => {
+                    drain(req.into_body()).await;
+                    Ok(status.into_http())
+                }
+            }
+        })
+    }
+}
+
+fn unauthenticated(msg: &'static str) -> Status {
+    Status::unauthenticated(msg)
+}
+
+fn not_a_member() -> Status {
+    Status::permission_denied("not a member of this org")
+}
+
+impl Gate {
+    async fn authorize(
+        &self,
+        headers: &http::HeaderMap,
+        ip: Option<IpAddr>,
+        rule: Rule,
+    ) -> Result<Principal, Status> {
+        let token = headers
+            .get(http::header::AUTHORIZATION)
+            .ok_or_else(|| {
+                unauthenticated("missing credentials: send `authorization: Bearer <token>`")
+            })?
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| unauthenticated("malformed authorization header"))?;
+        let org_header = match headers.get(ORG_HEADER) {
+            None => None,
+            Some(v) => Some(
+                v.to_str()
+                    .ok()
+                    .and_then(|s| Uuid::parse_str(s.trim()).ok())
+                    .ok_or_else(|| {
+                        Status::invalid_argument("x-ochre-org must be an org id (UUID)")
+                    })?,
+            ),
+        };
+        match tokens::parse_prefix(token) {
+            Some(TokenKind::Access) => self.user(token, rule, org_header, ip).await,
+            Some(TokenKind::ApiKey) => self.api_key(token, rule, org_header, ip).await,
+            _ => Err(unauthenticated("invalid credentials")),
+        }
+    }
+
+    async fn user(
+        &self,
+        token: &str,
+        rule: Rule,
+        org: Option<Uuid>,
+        ip: Option<IpAddr>,
+    ) -> Result<Principal, Status> {
+        let claims = self
+            .signer
+            .verify(token, crate::clock::unix_now())
+            .map_err(|_| unauthenticated("invalid or expired access token"))?;
+        let org = match rule {
+            Rule::Roles(_) => Some(org.ok_or_else(|| {
+                Status::invalid_argument("this method acts on an org: send the x-ochre-org header")
+            })?),
+            _ => None,
+        };
+        let grant = self
+            .db
+            .resolve_session(claims.sid, claims.sub, org)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| unauthenticated("the session has ended: sign in again"))?;
+        let actor = Actor::User {
+            user_id: claims.sub,
+            session_id: claims.sid,
+        };
+        let Rule::Roles(allowed) = rule else {
+            return Ok(Principal::new(actor, None, ip));
+        };
+        let org = org.ok_or_else(not_a_member)?;
+        let role = grant
+            .role
+            .as_deref()
+            .and_then(role_from_db)
+            .ok_or_else(not_a_member)?;
+        check_allowlist(&grant.allowlist, ip)?;
+        if !allowed.contains(&role) {
+            return Err(Status::permission_denied(
+                "your role in this org cannot call this method",
+            ));
+        }
+        Ok(Principal::new(actor, Some((org, role)), ip))
+    }
+
+    async fn api_key(
+        &self,
+        token: &str,
+        rule: Rule,
+        org: Option<Uuid>,
+        ip: Option<IpAddr>,
+    ) -> Result<Principal, Status> {
+        let grant = self
+            .db
+            .resolve_api_key(&tokens::hash_opaque(token))
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| unauthenticated("invalid or revoked API key"))?;
+        let Rule::Roles(allowed) = rule else {
+            return Err(Status::permission_denied(
+                "API keys cannot call this method",
+            ));
+        };
+        if org.is_some_and(|o| o != grant.org_id) {
+            return Err(not_a_member());
+        }
+        check_allowlist(&grant.allowlist, ip)?;
+        let role = role_from_db(&grant.role).ok_or_else(not_a_member)?;
+        if !allowed.contains(&role) {
+            return Err(Status::permission_denied(
+                "this API key's role cannot call this method",
+            ));
+        }
+        Ok(Principal::new(
+            Actor::ApiKey {
+                key_id: grant.key_id,
+            },
+            Some((grant.org_id, role)),
+            ip,
+        ))
+    }
+}
+
+fn unavailable(err: crate::db::DbError) -> Status {
+    tracing::error!(error = %err, "auth gate: database error");
+    Status::unavailable("the service is temporarily unavailable")
+}
+
+/// An empty list allows every address; otherwise the caller's must match.
+fn check_allowlist(cidrs: &[String], ip: Option<IpAddr>) -> Result<(), Status> {
+    if cidrs.is_empty() {
+        return Ok(());
+    }
+    let allowed = ip.is_some_and(|ip| {
+        cidrs
+            .iter()
+            .filter_map(|c| c.parse::<ipnet::IpNet>().ok())
+            .any(|net| net.contains(&ip))
+    });
+    if allowed {
+        Ok(())
+    } else {
+        Err(Status::permission_denied(
+            "requests from this address are not allowed for this org",
+        ))
+    }
+}
+
+fn client_ip<B>(req: &http::Request<B>) -> Option<IpAddr> {
+    req.extensions()
+        .get::<tonic::transport::server::TcpConnectInfo>()
+        .and_then(|info| info.remote_addr())
+        .map(|addr| addr.ip().to_canonical())
+}
+
+async fn drain<B: HttpBody + Unpin>(mut body: B) {
+    let mut read = 0usize;
+    while read <= DRAIN_LIMIT {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    read += bytes::Buf::remaining(data);
+                }
+            }
+            _ => break,
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! What the plain-HTTP routes share: the database pools, the vault, the
+//! public URL HubSpot signs, the operator secret's digest, the delivery
+//! counters and the two bounds on concurrent deliveries.
+
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret as _, SecretString};
+use sha2::{Digest as _, Sha256};
+
+use crate::{crypto::vault::Vault, db::Db, webhooks::Metrics};
+
+/// Largest webhook body accepted (1 MiB); larger is 413.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// What the HTTP routes share.
+pub struct HttpState {
+    pub(crate) db: Db,
+    pub(crate) vault: Arc<Vault>,
+    /// `OCHRE_PUBLIC_URL` without its trailing slash: HubSpot signs the
+    /// public URL it called.
+    pub(crate) public_base: String,
+    /// SHA-256 of `OCHRE_CRON_SECRET` (compared in constant time).
+    pub(crate) cron_digest: [u8; 32],
+    pub(crate) metrics: Arc<Metrics>,
+    /// Deliveries whose body is being read or held (at most
+    /// [`MAX_INFLIGHT`] MiB of bodies in memory).
+    pub(crate) inflight: tokio::sync::Semaphore,
+    /// Deliveries using the ingress's database pool (its size): past that
+    /// a delivery waits briefly, then gets 503, instead of queueing on the
+    /// pool for its 5 s acquire timeout.
+    pub(crate) db_slots: tokio::sync::Semaphore,
+}
+
+/// Deliveries read and processed at once; more wait briefly, then get 503.
+pub const MAX_INFLIGHT: usize = 64;
+
+impl std::fmt::Debug for HttpState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpState")
+            .field("public_base", &self.public_base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpState {
+    pub fn new(
+        db: Db,
+        vault: Arc<Vault>,
+        public_url: &url::Url,
+        cron_secret: &SecretString,
+        metrics: Arc<Metrics>,
+        db_max_connections: u32,
+    ) -> Self {
+        let db_slots = usize::try_from(db_max_connections).unwrap_or(1).max(1);
+        HttpState {
+            db,
+            vault,
+            public_base: public_url.as_str().trim_end_matches('/').to_owned(),
+            cron_digest: Sha256::digest(cron_secret.expose_secret().as_bytes()).into(),
+            metrics,
+            inflight: tokio::sync::Semaphore::new(MAX_INFLIGHT),
+            db_slots: tokio::sync::Semaphore::new(db_slots),
+        }
+    }
+}

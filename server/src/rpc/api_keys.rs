@@ -1,0 +1,132 @@
+//! `ochre.v1.ApiKeyService`: org API keys for partner backends.
+
+use ochre_sdk::v1::{
+    ApiKey, CreateApiKeyRequest, CreateApiKeyResponse, ListApiKeysRequest, ListApiKeysResponse,
+    RevokeApiKeyRequest, RevokeApiKeyResponse, Role, api_key_service_server::ApiKeyService,
+};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use super::convert::{parse_id, parse_role, role_i32, ts, ts_opt};
+use crate::{
+    crypto::tokens::new_api_key,
+    db::store::api_keys::{self, ApiKeyRow},
+    error::ApiError,
+    gate::{principal, role_to_db},
+    rpc::state::AppState,
+};
+
+/// The handler of `ApiKeyService`.
+#[derive(Debug, Clone)]
+pub struct ApiKeyApi {
+    state: AppState,
+}
+
+impl ApiKeyApi {
+    pub fn new(state: AppState) -> Self {
+        ApiKeyApi { state }
+    }
+}
+
+fn message(k: &ApiKeyRow) -> ApiKey {
+    ApiKey {
+        id: k.id.to_string(),
+        name: k.name.clone(),
+        role: role_i32(&k.role),
+        prefix: k.prefix.clone(),
+        created_by_user_id: k.created_by.map(|u| u.to_string()).unwrap_or_default(),
+        created_at: Some(ts(k.created_at)),
+        last_used_at: ts_opt(k.last_used_at),
+        revoked_at: ts_opt(k.revoked_at),
+    }
+}
+
+/// owner > admin > agent > light agent.
+fn rank(role: Role) -> u8 {
+    match role {
+        Role::Owner => 4,
+        Role::Admin => 3,
+        Role::Agent => 2,
+        Role::LightAgent => 1,
+        Role::Unspecified => 0,
+    }
+}
+
+#[tonic::async_trait]
+impl ApiKeyService for ApiKeyApi {
+    async fn create_api_key(
+        &self,
+        request: Request<CreateApiKeyRequest>,
+    ) -> Result<Response<CreateApiKeyResponse>, Status> {
+        let p = principal(&request)?;
+        let name = request.get_ref().name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(
+                ApiError::InvalidArgument("name must be 1 to 100 characters".into()).into(),
+            );
+        }
+        let role = parse_role("role", request.get_ref().role)?;
+        let (_, caller) = p.require_org()?;
+        // Keys are made by people: a key cannot mint keys that outlive it.
+        p.require_user()?;
+        if role == Role::Owner {
+            return Err(Status::permission_denied("an API key cannot be an owner"));
+        }
+        if rank(role) > rank(caller) {
+            return Err(Status::permission_denied(
+                "an API key cannot have a role above yours",
+            ));
+        }
+        let db_role =
+            role_to_db(role).ok_or_else(|| ApiError::InvalidArgument("role is required".into()))?;
+        let (secret, hash) = new_api_key();
+        let prefix: String = secret.chars().take(16).collect();
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let row = api_keys::create(
+            &tx,
+            Uuid::now_v7(),
+            &name,
+            db_role,
+            &hash,
+            &prefix,
+            p.user_id(),
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(org_id = ?p.org().map(|o| o.0), api_key_id = %row.id, role = db_role, "API key created");
+        Ok(Response::new(CreateApiKeyResponse {
+            api_key: Some(message(&row)),
+            secret,
+        }))
+    }
+
+    async fn list_api_keys(
+        &self,
+        request: Request<ListApiKeysRequest>,
+    ) -> Result<Response<ListApiKeysResponse>, Status> {
+        let p = principal(&request)?;
+        p.require_org()?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let rows = api_keys::list(&tx).await?;
+        tx.commit().await?;
+        Ok(Response::new(ListApiKeysResponse {
+            api_keys: rows.iter().map(message).collect(),
+        }))
+    }
+
+    async fn revoke_api_key(
+        &self,
+        request: Request<RevokeApiKeyRequest>,
+    ) -> Result<Response<RevokeApiKeyResponse>, Status> {
+        let p = principal(&request)?;
+        let id = parse_id("api_key_id", &request.get_ref().api_key_id)?;
+        p.require_org()?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        if !api_keys::revoke(&tx, id).await? {
+            return Err(ApiError::not_found().into());
+        }
+        tx.commit().await?;
+        tracing::info!(org_id = ?p.org().map(|o| o.0), api_key_id = %id, "API key revoked");
+        Ok(Response::new(RevokeApiKeyResponse {}))
+    }
+}

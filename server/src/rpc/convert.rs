@@ -1,0 +1,105 @@
+//! Conversions between rows and contract messages, and request parsing
+//! helpers shared by the handlers.
+
+use chrono::{DateTime, Utc};
+use ochre_sdk::v1::{
+    Integration, IntegrationStatus, Org, OrgMembership, Role, SecretFieldInfo, User,
+};
+use uuid::Uuid;
+
+use crate::{
+    db::store::{
+        integrations::IntegrationRow,
+        users::{MembershipRow, UserRow},
+    },
+    error::ApiError,
+    gate::role_from_db,
+};
+
+pub fn ts(t: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}
+
+pub fn ts_opt(t: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
+    t.map(ts)
+}
+
+/// A role name from the database as the contract enum (i32).
+pub fn role_i32(name: &str) -> i32 {
+    role_from_db(name).unwrap_or(Role::Unspecified) as i32
+}
+
+/// Parses an id field, naming it in the error.
+pub fn parse_id(field: &str, value: &str) -> Result<Uuid, ApiError> {
+    if value.is_empty() {
+        return Err(ApiError::InvalidArgument(
+            format!("{field} is required").into(),
+        ));
+    }
+    Uuid::parse_str(value)
+        .map_err(|_| ApiError::InvalidArgument(format!("{field} must be a UUID").into()))
+}
+
+/// A role field: known, not UNSPECIFIED.
+pub fn parse_role(field: &str, value: i32) -> Result<Role, ApiError> {
+    match Role::try_from(value) {
+        Ok(Role::Unspecified) => Err(ApiError::InvalidArgument(
+            format!("{field} is required").into(),
+        )),
+        Ok(role) => Ok(role),
+        Err(_) => Err(ApiError::InvalidArgument(
+            format!("{field} is not a known role").into(),
+        )),
+    }
+}
+
+pub fn membership(row: &MembershipRow) -> OrgMembership {
+    OrgMembership {
+        org: Some(Org {
+            id: row.org_id.to_string(),
+            name: row.org_name.clone(),
+            created_at: Some(ts(row.org_created_at)),
+        }),
+        role: role_i32(&row.role),
+    }
+}
+
+pub fn user_message(row: &UserRow) -> User {
+    User {
+        id: row.id.to_string(),
+        email: row.email.clone(),
+        display_name: row.display_name.clone(),
+        totp_enabled: row.totp_enabled,
+        created_at: Some(ts(row.created_at)),
+    }
+}
+
+/// An integration as the contract shows it (metadata only).
+pub fn integration_message(i: &IntegrationRow) -> Integration {
+    Integration {
+        id: i.id.to_string(),
+        provider: i.provider.clone(),
+        external_account: i.external_account.clone(),
+        scopes: i.scopes.clone(),
+        connected_by_user_id: i.connected_by.map(|u| u.to_string()).unwrap_or_default(),
+        connected_at: Some(ts(i.connected_at)),
+        updated_at: Some(ts(i.updated_at)),
+        secret_fields: i
+            .secret_fields
+            .iter()
+            .map(|(field, at)| SecretFieldInfo {
+                field: field.clone(),
+                updated_at: Some(ts(*at)),
+            })
+            .collect(),
+        status: if i.token_expires_at.is_some_and(|t| t <= chrono::Utc::now()) {
+            IntegrationStatus::TokenExpired
+        } else {
+            IntegrationStatus::Connected
+        } as i32,
+        token_expires_at: i.token_expires_at.map(ts),
+    }
+}

@@ -1,0 +1,190 @@
+//! `ochre.v1.CustomerService`: customer profiles.
+
+use ochre_sdk::v1::{
+    Customer, FindCustomerByEmailRequest, FindCustomerByEmailResponse, GetCustomerRequest,
+    GetCustomerResponse, HubSpotContext, ListCustomersRequest, ListCustomersResponse,
+    StripeContext, UpsertCustomerRequest, UpsertCustomerResponse,
+    customer_service_server::CustomerService,
+};
+use serde_json::{Value as Json, json};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use super::{
+    convert::{parse_id, ts},
+    pager::{ListKind, page_size},
+    validate,
+};
+use crate::{
+    db::store::customers::{self, CustomerInput, CustomerRow},
+    error::ApiError,
+    gate::principal,
+    rpc::state::AppState,
+    rpc::validate::normalize_email,
+};
+
+/// The handler of `CustomerService`.
+#[derive(Debug, Clone)]
+pub struct CustomerApi {
+    state: AppState,
+}
+
+impl CustomerApi {
+    pub fn new(state: AppState) -> Self {
+        CustomerApi { state }
+    }
+}
+
+fn text(v: &Json, k: &str) -> String {
+    v.get(k)
+        .and_then(Json::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn short(field: &str, value: &str) -> Result<String, ApiError> {
+    if value.chars().count() > 200 || value.chars().any(char::is_control) {
+        return Err(ApiError::InvalidArgument(
+            format!("{field} must be at most 200 printable characters").into(),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+fn stripe_json(s: &StripeContext) -> Result<Json, ApiError> {
+    Ok(json!({
+        "customer_id": short("stripe.customer_id", &s.customer_id)?, "plan": short("stripe.plan", &s.plan)?,
+        "mrr_cents": s.mrr_cents, "currency": short("stripe.currency", &s.currency)?,
+        "subscription_status": short("stripe.subscription_status", &s.subscription_status)?,
+    }))
+}
+
+fn hubspot_json(h: &HubSpotContext) -> Result<Json, ApiError> {
+    Ok(json!({
+        "contact_id": short("hubspot.contact_id", &h.contact_id)?,
+        "lifecycle_stage": short("hubspot.lifecycle_stage", &h.lifecycle_stage)?,
+        "lead_status": short("hubspot.lead_status", &h.lead_status)?,
+        "company": short("hubspot.company", &h.company)?, "deal_stage": short("hubspot.deal_stage", &h.deal_stage)?,
+    }))
+}
+
+fn message(c: &CustomerRow) -> Customer {
+    Customer {
+        id: c.id.to_string(),
+        email: c.email.clone(),
+        name: c.name.clone(),
+        phone: c.phone.clone(),
+        custom_fields: validate::custom_fields_from(&c.custom_fields),
+        stripe: c.stripe.as_ref().map(|s| StripeContext {
+            customer_id: text(s, "customer_id"),
+            plan: text(s, "plan"),
+            mrr_cents: s
+                .get("mrr_cents")
+                .and_then(Json::as_i64)
+                .unwrap_or_default(),
+            currency: text(s, "currency"),
+            subscription_status: text(s, "subscription_status"),
+        }),
+        hubspot: c.hubspot.as_ref().map(|h| HubSpotContext {
+            contact_id: text(h, "contact_id"),
+            lifecycle_stage: text(h, "lifecycle_stage"),
+            lead_status: text(h, "lead_status"),
+            company: text(h, "company"),
+            deal_stage: text(h, "deal_stage"),
+        }),
+        created_at: Some(ts(c.created_at)),
+        updated_at: Some(ts(c.updated_at)),
+    }
+}
+
+fn email(raw: &str) -> Result<String, ApiError> {
+    normalize_email(raw)
+        .ok_or_else(|| ApiError::InvalidArgument("email is not a valid address".into()))
+}
+
+#[tonic::async_trait]
+impl CustomerService for CustomerApi {
+    async fn upsert_customer(
+        &self,
+        request: Request<UpsertCustomerRequest>,
+    ) -> Result<Response<UpsertCustomerResponse>, Status> {
+        let p = principal(&request)?;
+        let req = request.get_ref();
+        let input = CustomerInput {
+            email: email(&req.email)?,
+            name: validate::name(&req.name)?,
+            phone: validate::phone(&req.phone)?,
+            custom_fields: validate::custom_fields(&req.custom_fields)?,
+            stripe: req.stripe.as_ref().map(stripe_json).transpose()?,
+            hubspot: req.hubspot.as_ref().map(hubspot_json).transpose()?,
+        };
+        p.require_org()?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let (row, created) = customers::upsert(&tx, Uuid::now_v7(), input).await?;
+        tx.commit().await?;
+        Ok(Response::new(UpsertCustomerResponse {
+            customer: Some(message(&row)),
+            created,
+        }))
+    }
+
+    async fn get_customer(
+        &self,
+        request: Request<GetCustomerRequest>,
+    ) -> Result<Response<GetCustomerResponse>, Status> {
+        let p = principal(&request)?;
+        let id = parse_id("customer_id", &request.get_ref().customer_id)?;
+        p.require_org()?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let row = customers::get(&tx, id)
+            .await?
+            .ok_or(ApiError::not_found())?;
+        tx.commit().await?;
+        Ok(Response::new(GetCustomerResponse {
+            customer: Some(message(&row)),
+        }))
+    }
+
+    async fn list_customers(
+        &self,
+        request: Request<ListCustomersRequest>,
+    ) -> Result<Response<ListCustomersResponse>, Status> {
+        let p = principal(&request)?;
+        let size = page_size(request.get_ref().page_size)?;
+        let (org, _) = p.require_org()?;
+        let after =
+            self.state
+                .pager
+                .resume(&request.get_ref().page_token, ListKind::Customers, org, "")?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let mut rows = customers::list(&tx, after, size + 1).await?;
+        tx.commit().await?;
+        let next_page_token =
+            self.state
+                .pager
+                .finish(&mut rows, size, false, ListKind::Customers, org, "", |r| {
+                    r.id
+                });
+        Ok(Response::new(ListCustomersResponse {
+            customers: rows.iter().map(message).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn find_customer_by_email(
+        &self,
+        request: Request<FindCustomerByEmailRequest>,
+    ) -> Result<Response<FindCustomerByEmailResponse>, Status> {
+        let p = principal(&request)?;
+        let email = email(&request.get_ref().email)?;
+        p.require_org()?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let row = customers::by_email(&tx, &email)
+            .await?
+            .ok_or(ApiError::not_found())?;
+        tx.commit().await?;
+        Ok(Response::new(FindCustomerByEmailResponse {
+            customer: Some(message(&row)),
+        }))
+    }
+}

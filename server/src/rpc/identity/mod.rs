@@ -1,0 +1,159 @@
+//! `ochre.v1.AuthService`: sign-up, the signed-in account, and (in the
+//! child modules) sessions and TOTP.
+
+mod sessions;
+mod totp;
+
+use ochre_sdk::v1::{
+    ConfirmTotpRequest, ConfirmTotpResponse, DeleteAccountRequest, DeleteAccountResponse,
+    DisableTotpRequest, DisableTotpResponse, EnrollTotpRequest, EnrollTotpResponse, LoginRequest,
+    LoginResponse, LogoutRequest, LogoutResponse, RefreshRequest, RefreshResponse, SignUpRequest,
+    SignUpResponse, User, WhoAmIRequest, WhoAmIResponse, auth_service_server::AuthService,
+};
+use secrecy::SecretString;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use super::convert::{membership, ts, user_message};
+use crate::{
+    crypto::password::check_strength,
+    db::Scope,
+    db::store::users,
+    error::ApiError,
+    gate::principal,
+    rpc::{state::AppState, validate::normalize_email},
+};
+
+/// The handler of `AuthService`.
+#[derive(Debug, Clone)]
+pub struct AuthApi {
+    pub(super) state: AppState,
+}
+
+impl AuthApi {
+    pub fn new(state: AppState) -> Self {
+        AuthApi { state }
+    }
+}
+
+#[tonic::async_trait]
+impl AuthService for AuthApi {
+    async fn sign_up(
+        &self,
+        request: Request<SignUpRequest>,
+    ) -> Result<Response<SignUpResponse>, Status> {
+        let req = request.into_inner();
+        let email = normalize_email(&req.email)
+            .ok_or_else(|| ApiError::InvalidArgument("email is not a valid address".into()))?;
+        let display_name = req.display_name.trim().to_owned();
+        if display_name.chars().count() > 200 {
+            return Err(
+                ApiError::InvalidArgument("display_name is too long (200 at most)".into()).into(),
+            );
+        }
+        check_strength(&req.password, &[&email, &display_name]).map_err(|weak| {
+            ApiError::InvalidArgument(format!("password refused: {}", weak.reason()).into())
+        })?;
+        let phc = self
+            .state
+            .hasher
+            .hash(SecretString::from(req.password))
+            .await?;
+        let id = Uuid::now_v7();
+        let tx = self.state.db.scoped(Scope::signing_up(id)).await?;
+        let created_at = users::insert(&tx, id, &email, &display_name, &phc)
+            .await
+            .map_err(|e| match ApiError::from(e) {
+                ApiError::AlreadyExists(_) => {
+                    ApiError::AlreadyExists("an account with this email already exists".into())
+                }
+                other => other,
+            })?;
+        tx.commit().await?;
+        tracing::info!(user_id = %id, "account created");
+        Ok(Response::new(SignUpResponse {
+            user: Some(User {
+                id: id.to_string(),
+                email,
+                display_name,
+                totp_enabled: false,
+                created_at: Some(ts(created_at)),
+            }),
+        }))
+    }
+
+    async fn login(
+        &self,
+        request: Request<LoginRequest>,
+    ) -> Result<Response<LoginResponse>, Status> {
+        Ok(Response::new(sessions::login(&self.state, request).await?))
+    }
+
+    async fn refresh(
+        &self,
+        request: Request<RefreshRequest>,
+    ) -> Result<Response<RefreshResponse>, Status> {
+        Ok(Response::new(
+            sessions::refresh(&self.state, request.into_inner()).await?,
+        ))
+    }
+
+    async fn logout(
+        &self,
+        request: Request<LogoutRequest>,
+    ) -> Result<Response<LogoutResponse>, Status> {
+        let p = principal(&request)?;
+        let session = p.session_id().ok_or(ApiError::denied())?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        users::revoke_session(&tx, session, "logout").await?;
+        tx.commit().await?;
+        Ok(Response::new(LogoutResponse {}))
+    }
+
+    async fn who_am_i(
+        &self,
+        request: Request<WhoAmIRequest>,
+    ) -> Result<Response<WhoAmIResponse>, Status> {
+        let p = principal(&request)?;
+        p.require_user()?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let me = users::me(&tx).await?.ok_or(ApiError::unauthenticated())?;
+        let memberships = users::memberships(&tx).await?;
+        tx.commit().await?;
+        Ok(Response::new(WhoAmIResponse {
+            user: Some(user_message(&me)),
+            memberships: memberships.iter().map(membership).collect(),
+        }))
+    }
+
+    async fn enroll_totp(
+        &self,
+        request: Request<EnrollTotpRequest>,
+    ) -> Result<Response<EnrollTotpResponse>, Status> {
+        Ok(Response::new(totp::enroll(&self.state, request).await?))
+    }
+
+    async fn confirm_totp(
+        &self,
+        request: Request<ConfirmTotpRequest>,
+    ) -> Result<Response<ConfirmTotpResponse>, Status> {
+        totp::confirm(&self.state, request).await?;
+        Ok(Response::new(ConfirmTotpResponse {}))
+    }
+
+    async fn disable_totp(
+        &self,
+        request: Request<DisableTotpRequest>,
+    ) -> Result<Response<DisableTotpResponse>, Status> {
+        totp::disable(&self.state, request).await?;
+        Ok(Response::new(DisableTotpResponse {}))
+    }
+
+    async fn delete_account(
+        &self,
+        request: Request<DeleteAccountRequest>,
+    ) -> Result<Response<DeleteAccountResponse>, Status> {
+        totp::delete_account(&self.state, request).await?;
+        Ok(Response::new(DeleteAccountResponse {}))
+    }
+}

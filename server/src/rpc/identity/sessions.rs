@@ -1,0 +1,206 @@
+//! Login and refresh: the credential exchanges of `AuthService`.
+
+use std::time::Duration;
+
+use ochre_sdk::v1::{LoginRequest, LoginResponse, RefreshRequest, RefreshResponse, SessionTokens};
+use secrecy::SecretString;
+use tonic::{Request, Status};
+use uuid::Uuid;
+
+use crate::{
+    clock::unix_now,
+    crypto::{
+        password::needs_rehash,
+        tokens::{TokenKind, hash_opaque, new_refresh_token, parse_prefix},
+    },
+    db::store::users,
+    db::{Scope, service::RefreshOutcome},
+    error::ApiError,
+    rpc::convert::{ts, user_message},
+    rpc::{state::AppState, validate::normalize_email},
+};
+
+/// Failed logins per account before it locks (15 minutes).
+pub const ACCOUNT_LOCK_THRESHOLD: i32 = 5;
+/// Failed logins per client address before it locks (15 minutes).
+pub const ADDRESS_LOCK_THRESHOLD: i32 = 50;
+/// Refresh tokens (and so sessions) live this long.
+pub const SESSION_DAYS: i32 = 30;
+
+/// The throttle key of a client address: an IPv6 client controls its whole
+/// /64, so the /64 is throttled.
+fn address_key(ip: std::net::IpAddr) -> String {
+    match ip.to_canonical() {
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("ip:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        v4 => format!("ip:{v4}"),
+    }
+}
+
+fn bad_credentials() -> Status {
+    Status::unauthenticated("invalid email or password")
+}
+
+pub async fn login(
+    state: &AppState,
+    request: Request<LoginRequest>,
+) -> Result<LoginResponse, Status> {
+    let ip = request.remote_addr().map(|a| a.ip().to_canonical());
+    let user_agent = request
+        .metadata()
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(512).collect::<String>());
+    let req = request.into_inner();
+    if req.email.trim().is_empty() || req.password.is_empty() {
+        return Err(ApiError::InvalidArgument("email and password are required".into()).into());
+    }
+    // Shed load before any database work when every hashing slot is busy.
+    if state.hasher.available_permits() == 0 {
+        return Err(ApiError::from(crate::crypto::password::HashError::Busy).into());
+    }
+    // A malformed address cannot exist: it gets the unknown-account answer.
+    let email = normalize_email(&req.email).unwrap_or_else(|| req.email.trim().to_lowercase());
+    let email_key = format!("email:{}", email.chars().take(254).collect::<String>());
+    let mut keys = vec![email_key.clone()];
+    let ip_key = ip.map(address_key);
+    keys.extend(ip_key.clone());
+    if state.db.throttle_locked(&keys).await? {
+        return Err(Status::resource_exhausted(
+            "too many failed sign-in attempts: try again later",
+        ));
+    }
+
+    let password = SecretString::from(req.password);
+    let account = state.db.login_lookup(&email).await?;
+    let verified = match &account {
+        Some(row) => {
+            state
+                .hasher
+                .verify(password.clone(), &row.password_hash)
+                .await?
+        }
+        None => {
+            // Spend the same time as a real verification.
+            state.hasher.verify_dummy(password.clone()).await?;
+            false
+        }
+    };
+    let Some(account) = account.filter(|_| verified) else {
+        let failures = state
+            .db
+            .throttle_fail(&email_key, ACCOUNT_LOCK_THRESHOLD)
+            .await?;
+        if let Some(key) = &ip_key {
+            state.db.throttle_fail(key, ADDRESS_LOCK_THRESHOLD).await?;
+        }
+        // Slow down repeated failures before the lock takes over.
+        let pause = 100 * u64::try_from(failures.clamp(0, 5)).unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        return Err(bad_credentials());
+    };
+
+    state.db.throttle_clear(&email_key).await?;
+    if needs_rehash(&account.password_hash) {
+        let phc = state.hasher.hash(password).await?;
+        state.db.rehash_password(account.id, &phc).await?;
+    }
+    let (refresh_token, refresh_hash) = new_refresh_token();
+    let (session_id, expires_at) = state
+        .db
+        .create_session(
+            account.id,
+            &refresh_hash,
+            SESSION_DAYS,
+            ip.map(|i| i.to_string()),
+            user_agent,
+        )
+        .await?;
+    let tx = state
+        .db
+        .scoped(Scope::verified(None, Some(account.id), None))
+        .await?;
+    let me = users::me(&tx).await?.ok_or_else(bad_credentials)?;
+    tx.commit().await?;
+    tracing::info!(user_id = %account.id, %session_id, "signed in");
+    Ok(LoginResponse {
+        user: Some(user_message(&me)),
+        tokens: Some(tokens(
+            state,
+            account.id,
+            session_id,
+            refresh_token,
+            expires_at,
+        )),
+    })
+}
+
+pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<RefreshResponse, Status> {
+    let presented = req.refresh_token.trim();
+    if presented.is_empty() {
+        return Err(ApiError::InvalidArgument("refresh_token is required".into()).into());
+    }
+    if parse_prefix(presented) != Some(TokenKind::Refresh) {
+        return Err(Status::unauthenticated("invalid or expired refresh token"));
+    }
+    let (next, next_hash) = new_refresh_token();
+    match state
+        .db
+        .rotate_refresh(&hash_opaque(presented), &next_hash)
+        .await?
+    {
+        RefreshOutcome::Rotated {
+            session_id,
+            user_id,
+            expires_at,
+        } => Ok(RefreshResponse {
+            tokens: Some(tokens(state, user_id, session_id, next, expires_at)),
+        }),
+        RefreshOutcome::Reused => Err(Status::unauthenticated(
+            "this refresh token was already used: the session has been revoked, sign in again",
+        )),
+        RefreshOutcome::Invalid => Err(Status::unauthenticated("invalid or expired refresh token")),
+    }
+}
+
+/// Builds the token pair of a session.
+fn tokens(
+    state: &AppState,
+    user_id: Uuid,
+    session_id: Uuid,
+    refresh_token: String,
+    refresh_expires_at: chrono::DateTime<chrono::Utc>,
+) -> SessionTokens {
+    let now = unix_now();
+    let claims = crate::crypto::tokens::Claims::new(user_id, session_id, now);
+    let access_expires = chrono::DateTime::from_timestamp(claims.exp as i64, 0).unwrap_or_default();
+    SessionTokens {
+        access_token: state.signer.sign(&claims),
+        access_token_expires_at: Some(ts(access_expires)),
+        refresh_token,
+        refresh_token_expires_at: Some(ts(refresh_expires_at)),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::address_key;
+
+    #[test]
+    fn ipv6_clients_are_throttled_per_slash_64_and_ipv4_per_address() {
+        let a = address_key("2001:db8:1:2:aaaa::1".parse().unwrap());
+        let b = address_key("2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap());
+        let other = address_key("2001:db8:1:3::1".parse().unwrap());
+        assert_eq!(a, b);
+        assert_eq!(a, "ip:2001:db8:1:2::/64");
+        assert_ne!(a, other);
+        let mapped = address_key("::ffff:203.0.113.7".parse().unwrap());
+        assert_eq!(
+            mapped, "ip:203.0.113.7",
+            "an IPv4-mapped address is its IPv4 address"
+        );
+    }
+}

@@ -1,0 +1,190 @@
+//! TOTP two-step verification and account deletion. The TOTP secret is
+//! stored only as vault ciphertext bound to the user and the field; a code
+//! is accepted once (its time step is recorded).
+
+use ochre_sdk::v1::{
+    ConfirmTotpRequest, DeleteAccountRequest, DisableTotpRequest, EnrollTotpRequest,
+    EnrollTotpResponse,
+};
+use secrecy::SecretString;
+use tonic::{Request, Status};
+use uuid::Uuid;
+
+use crate::clock::unix_now;
+use crate::{
+    crypto::contexts::totp_context,
+    crypto::totp,
+    db::TenantTx,
+    db::store::users::{self, UserRow},
+    error::ApiError,
+    gate::principal,
+    rpc::state::AppState,
+};
+
+fn code_required() -> Status {
+    Status::unauthenticated("a current two-step verification code is required")
+}
+
+async fn open(
+    state: &AppState,
+    request_principal: crate::gate::Principal,
+) -> Result<(TenantTx, UserRow), Status> {
+    request_principal.require_user()?;
+    let tx = state.db.scoped(request_principal.scope()).await?;
+    let me = users::me(&tx).await?.ok_or(ApiError::unauthenticated())?;
+    Ok((tx, me))
+}
+
+/// Checks a code against the enabled secret; returns the step to record.
+fn check_code(state: &AppState, me: &UserRow, code: &str) -> Result<i64, Status> {
+    let blob = me.totp_secret.as_deref().ok_or_else(code_required)?;
+    let secret = state.vault.decrypt(&totp_context(me.id, "secret"), blob)?;
+    let last = me.totp_last_step.and_then(|s| u64::try_from(s).ok());
+    let step = totp::verify(&secret, code.trim(), unix_now(), last).ok_or_else(code_required)?;
+    i64::try_from(step).map_err(|_| code_required())
+}
+
+pub async fn enroll(
+    state: &AppState,
+    request: Request<EnrollTotpRequest>,
+) -> Result<EnrollTotpResponse, Status> {
+    let (tx, me) = open(state, principal(&request)?).await?;
+    if me.totp_enabled {
+        return Err(ApiError::FailedPrecondition(
+            "two-step verification is already enabled".into(),
+        )
+        .into());
+    }
+    let secret = totp::new_secret();
+    let blob = state
+        .vault
+        .encrypt(&totp_context(me.id, "pending"), secret.as_ref())?;
+    users::set_totp_pending(&tx, Some(blob)).await?;
+    tx.commit().await?;
+    Ok(EnrollTotpResponse {
+        otpauth_uri: totp::otpauth_uri(&me.email, secret.as_ref()),
+        secret_base32: totp::encode_secret(secret.as_ref()),
+    })
+}
+
+pub async fn confirm(state: &AppState, request: Request<ConfirmTotpRequest>) -> Result<(), Status> {
+    let p = principal(&request)?;
+    let code = request.into_inner().code;
+    if code.trim().is_empty() {
+        return Err(ApiError::InvalidArgument("code is required".into()).into());
+    }
+    let (tx, me) = open(state, p).await?;
+    if me.totp_enabled {
+        return Err(ApiError::FailedPrecondition(
+            "two-step verification is already enabled".into(),
+        )
+        .into());
+    }
+    let pending = me.totp_pending_secret.as_deref().ok_or_else(|| {
+        ApiError::FailedPrecondition("no enrollment in progress: call EnrollTotp first".into())
+    })?;
+    let secret = state
+        .vault
+        .decrypt(&totp_context(me.id, "pending"), pending)?;
+    let last = me.totp_last_step.and_then(|s| u64::try_from(s).ok());
+    let step = totp::verify(&secret, code.trim(), unix_now(), last).ok_or_else(|| {
+        ApiError::InvalidArgument("the code is not valid: check the device's clock".into())
+    })?;
+    let blob = state
+        .vault
+        .encrypt(&totp_context(me.id, "secret"), &secret)?;
+    users::enable_totp(&tx, blob, i64::try_from(step).unwrap_or(i64::MAX)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Failed re-authentications (password or code) per user before a lock.
+pub const REAUTH_LOCK_THRESHOLD: i32 = 5;
+
+fn reauth_key(user: Uuid) -> String {
+    format!("reauth:{user}")
+}
+
+/// Refuses at once while the user's re-authentication is locked.
+async fn reauth_open(state: &AppState, user: Uuid) -> Result<(), Status> {
+    if state.db.throttle_locked(&[reauth_key(user)]).await? {
+        return Err(Status::resource_exhausted(
+            "too many failed attempts: try again later",
+        ));
+    }
+    Ok(())
+}
+
+/// Counts a failed re-authentication and answers with ONE message for a
+/// wrong password and a wrong code (no oracle for either).
+async fn reauth_failed(state: &AppState, user: Uuid) -> Status {
+    if let Err(e) = state
+        .db
+        .throttle_fail(&reauth_key(user), REAUTH_LOCK_THRESHOLD)
+        .await
+    {
+        return ApiError::from(e).into();
+    }
+    Status::unauthenticated("the password or the two-step verification code is not valid")
+}
+
+pub async fn disable(state: &AppState, request: Request<DisableTotpRequest>) -> Result<(), Status> {
+    let p = principal(&request)?;
+    let code = request.into_inner().code;
+    let (tx, me) = open(state, p).await?;
+    if !me.totp_enabled {
+        return Err(
+            ApiError::FailedPrecondition("two-step verification is not enabled".into()).into(),
+        );
+    }
+    reauth_open(state, me.id).await?;
+    let step = match check_code(state, &me, &code) {
+        Ok(step) => step,
+        Err(_) => return Err(reauth_failed(state, me.id).await),
+    };
+    users::disable_totp(&tx, step).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn delete_account(
+    state: &AppState,
+    request: Request<DeleteAccountRequest>,
+) -> Result<(), Status> {
+    let p = principal(&request)?;
+    let req = request.into_inner();
+    if req.password.is_empty() {
+        return Err(ApiError::InvalidArgument("password is required".into()).into());
+    }
+    let (tx, me) = open(state, p).await?;
+    reauth_open(state, me.id).await?;
+    let ok = state
+        .hasher
+        .verify(SecretString::from(req.password), &me.password_hash)
+        .await?;
+    if !ok {
+        return Err(reauth_failed(state, me.id).await);
+    }
+    if me.totp_enabled {
+        let step = match check_code(state, &me, &req.totp_code) {
+            Ok(step) => step,
+            Err(_) => return Err(reauth_failed(state, me.id).await),
+        };
+        users::set_totp_last_step(&tx, step).await?;
+    }
+    let sole = users::sole_owner_orgs(&tx).await?;
+    if !sole.is_empty() {
+        return Err(ApiError::FailedPrecondition(
+            format!(
+                "you are the only owner of {} org(s): transfer ownership first",
+                sole.len()
+            )
+            .into(),
+        )
+        .into());
+    }
+    users::delete_me(&tx).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %me.id, "account deleted");
+    Ok(())
+}

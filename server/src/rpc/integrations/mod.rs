@@ -1,0 +1,227 @@
+//! `ochre.v1.IntegrationService`: the catalog, connections, and the one
+//! privileged token read.
+
+use ochre_sdk::v1::{
+    CompleteOAuthConnectRequest, CompleteOAuthConnectResponse, ConnectIntegrationRequest,
+    ConnectIntegrationResponse, DisconnectIntegrationRequest, DisconnectIntegrationResponse,
+    GetIntegrationTokenRequest, GetIntegrationTokenResponse, ListIntegrationsRequest,
+    ListIntegrationsResponse, ListProvidersRequest, ListProvidersResponse,
+    StartOAuthConnectRequest, StartOAuthConnectResponse,
+    integration_service_server::IntegrationService,
+};
+use serde_json::json;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+mod oauth;
+mod refresh;
+
+use super::convert::{integration_message, parse_id, ts};
+use crate::{
+    crypto::contexts::secret_context,
+    db::store::integrations as store,
+    error::ApiError,
+    gate::principal,
+    integrations::catalog::{self, PREVIOUS_SUFFIX, PROVIDERS, SIGNING_FIELDS},
+    rpc::state::AppState,
+};
+
+/// The largest secret accepted.
+pub const MAX_SECRET_BYTES: usize = 8192;
+
+/// The handler of `IntegrationService`.
+#[derive(Debug, Clone)]
+pub struct IntegrationApi {
+    state: AppState,
+}
+
+impl IntegrationApi {
+    pub fn new(state: AppState) -> Self {
+        IntegrationApi { state }
+    }
+}
+
+#[tonic::async_trait]
+impl IntegrationService for IntegrationApi {
+    async fn list_providers(
+        &self,
+        request: Request<ListProvidersRequest>,
+    ) -> Result<Response<ListProvidersResponse>, Status> {
+        principal(&request)?.require_org()?;
+        Ok(Response::new(ListProvidersResponse {
+            providers: PROVIDERS.iter().map(|p| p.message()).collect(),
+        }))
+    }
+
+    async fn list_integrations(
+        &self,
+        request: Request<ListIntegrationsRequest>,
+    ) -> Result<Response<ListIntegrationsResponse>, Status> {
+        let p = principal(&request)?;
+        p.require_org()?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let rows = store::list(&tx).await?;
+        tx.commit().await?;
+        Ok(Response::new(ListIntegrationsResponse {
+            integrations: rows.iter().map(integration_message).collect(),
+        }))
+    }
+
+    async fn connect_integration(
+        &self,
+        request: Request<ConnectIntegrationRequest>,
+    ) -> Result<Response<ConnectIntegrationResponse>, Status> {
+        let p = principal(&request)?;
+        let req = request.get_ref();
+        let spec = catalog::provider(&req.provider)
+            .ok_or_else(|| ApiError::invalid("provider is not in the catalog"))?;
+        let account = req.external_account.trim();
+        if account.chars().count() > 200 || account.chars().any(char::is_control) {
+            return Err(ApiError::invalid(
+                "external_account must be at most 200 printable characters",
+            )
+            .into());
+        }
+        if req.secrets.is_empty() {
+            return Err(ApiError::invalid("secrets must name at least one field").into());
+        }
+        for (field, value) in &req.secrets {
+            if !spec.secret_fields.contains(&field.as_str()) {
+                return Err(ApiError::invalid(format!(
+                    "{field} is not a secret field of {}",
+                    spec.id
+                ))
+                .into());
+            }
+            if value.is_empty() || value.len() > MAX_SECRET_BYTES {
+                return Err(ApiError::invalid(format!(
+                    "{field} must be 1 to {MAX_SECRET_BYTES} bytes"
+                ))
+                .into());
+            }
+        }
+        let (org, _) = p.require_org()?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let id = store::upsert(
+            &tx,
+            Uuid::now_v7(),
+            spec.id,
+            account,
+            spec.scope_names(),
+            p.user_id(),
+        )
+        .await?;
+        let mut fields: Vec<&String> = req.secrets.keys().collect();
+        fields.sort();
+        for field in &fields {
+            let value = &req.secrets[*field];
+            let blob = self
+                .state
+                .vault
+                .encrypt(&secret_context(org, id, field), value.as_bytes())?;
+            if SIGNING_FIELDS.contains(&field.as_str()) {
+                if req.revoke_previous_signing_secret {
+                    // A leaked secret: nothing signed with an old one verifies
+                    // (the current one is replaced just below).
+                    let previous = format!("{field}{PREVIOUS_SUFFIX}");
+                    store::clear_secrets(&tx, id, &[previous.as_str()]).await?;
+                } else {
+                    // Deliveries signed with the old secret still verify for a while.
+                    store::retire_signing_secret(&tx, id, field).await?;
+                }
+            }
+            store::replace_secret(&tx, id, field, blob).await?;
+        }
+        store::audit(
+            &tx,
+            "integration.connected",
+            id,
+            json!({ "provider": spec.id, "fields": fields }),
+            p.client_ip(),
+        )
+        .await?;
+        let row = store::get(&tx, id).await?;
+        tx.commit().await?;
+        tracing::info!(org_id = %org, integration_id = %id, provider = spec.id, "integration connected");
+        Ok(Response::new(ConnectIntegrationResponse {
+            integration: row.as_ref().map(integration_message),
+        }))
+    }
+
+    async fn disconnect_integration(
+        &self,
+        request: Request<DisconnectIntegrationRequest>,
+    ) -> Result<Response<DisconnectIntegrationResponse>, Status> {
+        let p = principal(&request)?;
+        let id = parse_id("integration_id", &request.get_ref().integration_id)?;
+        p.require_org()?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let provider = store::delete(&tx, id).await?.ok_or(ApiError::not_found())?;
+        store::audit(
+            &tx,
+            "integration.disconnected",
+            id,
+            json!({ "provider": provider }),
+            p.client_ip(),
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(integration_id = %id, provider, "integration disconnected");
+        Ok(Response::new(DisconnectIntegrationResponse {}))
+    }
+
+    async fn start_o_auth_connect(
+        &self,
+        request: Request<StartOAuthConnectRequest>,
+    ) -> Result<Response<StartOAuthConnectResponse>, Status> {
+        Ok(Response::new(oauth::start(&self.state, request).await?))
+    }
+
+    async fn complete_o_auth_connect(
+        &self,
+        request: Request<CompleteOAuthConnectRequest>,
+    ) -> Result<Response<CompleteOAuthConnectResponse>, Status> {
+        Ok(Response::new(oauth::complete(&self.state, request).await?))
+    }
+
+    async fn get_integration_token(
+        &self,
+        request: Request<GetIntegrationTokenRequest>,
+    ) -> Result<Response<GetIntegrationTokenResponse>, Status> {
+        let p = principal(&request)?;
+        let id = parse_id("integration_id", &request.get_ref().integration_id)?;
+        let field = request.get_ref().field.as_str();
+        if field.is_empty() || field.len() > 64 {
+            return Err(ApiError::invalid("field is required").into());
+        }
+        let (org, _) = p.require_org()?;
+        let mut tx = self.state.db.scoped(p.scope()).await?;
+        // The common case costs one query in this transaction; only a token
+        // that is due takes the refresh path (its own transaction and lock).
+        let margin = refresh::REFRESH_MARGIN_SECS;
+        if field == "access_token" && store::token_due(&tx, id, margin).await? {
+            drop(tx);
+            refresh::refresh_if_expiring(&self.state, &p, org, id).await?;
+            tx = self.state.db.scoped(p.scope()).await?;
+        }
+        let (blob, updated_at) = store::read_secret(&tx, id, field, Uuid::now_v7(), p.client_ip())
+            .await
+            .map_err(|e| match ApiError::from(e) {
+                ApiError::NotFound(_) => ApiError::not_found(),
+                other => other,
+            })?;
+        // A failure below drops the transaction: no audit row without a read.
+        let clear = self
+            .state
+            .vault
+            .decrypt(&secret_context(org, id, field), &blob)?;
+        let value = String::from_utf8(clear.to_vec())
+            .map_err(|_| ApiError::Corrupt("integration secret is not UTF-8"))?;
+        tx.commit().await?;
+        tracing::info!(org_id = %org, integration_id = %id, field, "integration token read");
+        Ok(Response::new(GetIntegrationTokenResponse {
+            value,
+            updated_at: Some(ts(updated_at)),
+        }))
+    }
+}

@@ -1,0 +1,219 @@
+//! OAuth connect: start (authorize URL with a signed, single-use state and
+//! PKCE S256) and complete (state checks, code exchange at the provider's
+//! token endpoint, tokens stored encrypted).
+
+use ochre_sdk::v1::{
+    CompleteOAuthConnectRequest, CompleteOAuthConnectResponse, StartOAuthConnectRequest,
+    StartOAuthConnectResponse,
+};
+use serde::Deserialize;
+use serde_json::json;
+use tonic::{Request, Status};
+use uuid::Uuid;
+
+use crate::{
+    clock::unix_now,
+    crypto::contexts::{secret_context, verifier_context},
+    db::store::{integrations as store, oauth as states},
+    error::ApiError,
+    gate::principal,
+    integrations::catalog,
+    integrations::{
+        oauth_state::{StateClaims, StateError, pkce_challenge_s256, pkce_verifier},
+        return_to::validate_return_to,
+    },
+    rpc::convert::{integration_message, ts},
+    rpc::state::AppState,
+};
+
+/// A state is valid this long.
+pub const STATE_TTL_SECS: u64 = 600;
+
+pub async fn start(
+    state: &AppState,
+    request: Request<StartOAuthConnectRequest>,
+) -> Result<StartOAuthConnectResponse, Status> {
+    let p = principal(&request)?;
+    let req = request.get_ref();
+    let spec = catalog::provider(&req.provider)
+        .filter(|s| s.oauth)
+        .ok_or_else(|| ApiError::invalid("provider is not an OAuth provider of the catalog"))?;
+    let return_to = validate_return_to(&state.oauth.public_url, &req.return_to)
+        .map_err(|e| ApiError::invalid(format!("return_to is refused: {e}")))?;
+    let client = state.oauth.clients.get(spec.id).ok_or_else(|| {
+        ApiError::FailedPrecondition(
+            format!(
+                "{} is not configured on this server (OCHRE_OAUTH_CLIENTS)",
+                spec.id
+            )
+            .into(),
+        )
+    })?;
+    let (org, _) = p.require_org()?;
+    let user = p.require_user()?;
+    let now = unix_now();
+    let claims = StateClaims::new(user, org, spec.id, return_to.as_str(), now, STATE_TTL_SECS);
+    let verifier = pkce_verifier();
+    let row = Uuid::now_v7();
+    let blob = state
+        .vault
+        .encrypt(&verifier_context(org, row), verifier.as_bytes())?;
+    let tx = state.db.scoped(p.scope()).await?;
+    states::insert(
+        &tx,
+        row,
+        &claims.nonce,
+        user,
+        spec.id,
+        blob,
+        STATE_TTL_SECS as i64,
+    )
+    .await?;
+    tx.commit().await?;
+    let token = state.oauth.signer.sign(&claims);
+    let mut url = client.authorize_url.clone();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &client.client_id)
+        .append_pair("redirect_uri", client.redirect_uri.as_str())
+        .append_pair("scope", &spec.scope_names().join(" "))
+        .append_pair("state", &token)
+        .append_pair("code_challenge", &pkce_challenge_s256(&verifier))
+        .append_pair("code_challenge_method", "S256");
+    let expires = chrono::DateTime::from_timestamp(claims.expires_at as i64, 0).unwrap_or_default();
+    Ok(StartOAuthConnectResponse {
+        authorize_url: url.to_string(),
+        state: token,
+        expires_at: Some(ts(expires)),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    refresh_token: Option<String>,
+    expires_in: Option<i64>,
+}
+
+pub async fn complete(
+    state: &AppState,
+    request: Request<CompleteOAuthConnectRequest>,
+) -> Result<CompleteOAuthConnectResponse, Status> {
+    let p = principal(&request)?;
+    let req = request.get_ref();
+    if req.code.is_empty() || req.code.len() > 2048 {
+        return Err(ApiError::invalid("code is required").into());
+    }
+    let claims = state
+        .oauth
+        .signer
+        .verify(&req.state, unix_now())
+        .map_err(|e| match e {
+            StateError::Expired => ApiError::invalid("the OAuth state has expired: start again"),
+            _ => ApiError::invalid("the OAuth state is not valid"),
+        })?;
+    let (org, _) = p.require_org()?;
+    let user = p.require_user()?;
+    if claims.user_id != user || claims.org_id != org {
+        return Err(Status::permission_denied(
+            "this OAuth state was issued to another user or org",
+        ));
+    }
+    let client = state.oauth.clients.get(&claims.provider).ok_or_else(|| {
+        ApiError::FailedPrecondition(format!("{} is not configured", claims.provider).into())
+    })?;
+    let spec =
+        catalog::provider(&claims.provider).ok_or_else(|| ApiError::invalid("unknown provider"))?;
+    // Single use: the state is consumed before the exchange, whatever follows.
+    let tx = state.db.scoped(p.scope()).await?;
+    let (row, blob) = states::consume(&tx, &claims.nonce, spec.id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::FailedPrecondition("this OAuth state was already used or has expired".into())
+        })?;
+    tx.commit().await?;
+    let verifier = state.vault.decrypt(&verifier_context(org, row), &blob)?;
+    let verifier = String::from_utf8(verifier.to_vec())
+        .map_err(|_| ApiError::Corrupt("PKCE verifier is not UTF-8"))?;
+
+    use secrecy::ExposeSecret as _;
+    let response = state
+        .oauth
+        .http
+        .post(client.token_url.clone())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", req.code.as_str()),
+            ("redirect_uri", client.redirect_uri.as_str()),
+            ("client_id", client.client_id.as_str()),
+            ("client_secret", client.client_secret.expose_secret()),
+            ("code_verifier", verifier.as_str()),
+        ])
+        .send()
+        .await
+        .map_err(|e| {
+            tracing::warn!(provider = spec.id, error = %e.without_url(), "OAuth token endpoint unreachable");
+            Status::unavailable("the provider could not be reached: try again")
+        })?;
+    if !response.status().is_success() {
+        tracing::warn!(provider = spec.id, status = %response.status(), "OAuth code exchange refused");
+        return Err(ApiError::FailedPrecondition(
+            "the provider refused the authorization code".into(),
+        )
+        .into());
+    }
+    let tokens: TokenResponse = response.json().await.map_err(|_| {
+        ApiError::FailedPrecondition("the provider's token response is not valid".into())
+    })?;
+    if tokens.access_token.is_empty() || tokens.access_token.len() > 8192 {
+        return Err(ApiError::FailedPrecondition(
+            "the provider returned no usable access token".into(),
+        )
+        .into());
+    }
+
+    let tx = state.db.scoped(p.scope()).await?;
+    let id = store::upsert(
+        &tx,
+        Uuid::now_v7(),
+        spec.id,
+        "",
+        spec.scope_names(),
+        Some(user),
+    )
+    .await?;
+    // A reconnect replaces the grant's token set: no refresh token of an
+    // earlier grant survives it (pasted secrets such as the webhook signing
+    // secret are not part of the grant and stay).
+    store::clear_secrets(&tx, id, &["access_token", "refresh_token"]).await?;
+    let mut fields = vec![("access_token", tokens.access_token.clone())];
+    if let Some(r) = tokens
+        .refresh_token
+        .filter(|r| !r.is_empty() && r.len() <= 8192)
+    {
+        fields.push(("refresh_token", r));
+    }
+    for (field, value) in &fields {
+        let blob = state
+            .vault
+            .encrypt(&secret_context(org, id, field), value.as_bytes())?;
+        store::replace_secret(&tx, id, field, blob).await?;
+    }
+    states::set_token_expiry(&tx, id, tokens.expires_in).await?;
+    let names: Vec<&str> = fields.iter().map(|(f, _)| *f).collect();
+    store::audit(
+        &tx,
+        "integration.oauth_connected",
+        id,
+        json!({ "provider": spec.id, "fields": names }),
+        p.client_ip(),
+    )
+    .await?;
+    let row = store::get(&tx, id).await?;
+    tx.commit().await?;
+    tracing::info!(org_id = %org, integration_id = %id, provider = spec.id, "integration connected through OAuth");
+    Ok(CompleteOAuthConnectResponse {
+        integration: row.as_ref().map(integration_message),
+        return_to: claims.return_to,
+    })
+}

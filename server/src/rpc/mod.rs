@@ -1,0 +1,29 @@
+//! gRPC handlers, one room per proto service. Every handler has one shape:
+//! validate the request, take the principal the gate made, run the domain
+//! call in one tenant transaction, convert the result. Handlers return
+//! [`crate::error::ApiError`]; its one conversion makes the `tonic::Status`.
+
+mod api_keys;
+mod conversations;
+mod convert;
+mod customers;
+mod identity;
+mod integrations;
+mod members;
+mod orgs;
+pub mod pager;
+pub mod state;
+mod system;
+pub mod validate;
+mod webhooks;
+
+pub use api_keys::ApiKeyApi;
+pub use conversations::ConversationApi;
+pub use customers::CustomerApi;
+pub use identity::AuthApi;
+pub use integrations::IntegrationApi;
+pub use members::MemberApi;
+pub use orgs::OrgApi;
+pub use state::AppState;
+pub use system::SystemApi;
+pub use webhooks::WebhookApi;

@@ -1,0 +1,167 @@
+//! `ochre.v1.OrgService`: create and read orgs, the org IP allowlist.
+
+use std::net::IpAddr;
+
+use ochre_sdk::v1::{
+    CreateOrgRequest, CreateOrgResponse, GetIpAllowlistRequest, GetIpAllowlistResponse,
+    GetOrgRequest, GetOrgResponse, ListMyOrgsRequest, ListMyOrgsResponse, Org,
+    SetIpAllowlistRequest, SetIpAllowlistResponse, org_service_server::OrgService,
+};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use super::convert::{membership, ts};
+use crate::{
+    db::store::{orgs, users},
+    error::ApiError,
+    gate::principal,
+    rpc::state::AppState,
+};
+
+/// At most this many CIDR ranges per org.
+pub const MAX_ALLOWLIST: usize = 100;
+
+/// The handler of `OrgService`.
+#[derive(Debug, Clone)]
+pub struct OrgApi {
+    state: AppState,
+}
+
+impl OrgApi {
+    pub fn new(state: AppState) -> Self {
+        OrgApi { state }
+    }
+}
+
+fn org_name(raw: &str) -> Result<String, ApiError> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(ApiError::InvalidArgument(
+            "name must be 1 to 200 printable characters".into(),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// Parses and normalises CIDR ranges (a bare address is a single host).
+pub fn parse_cidrs(raw: &[String]) -> Result<Vec<ipnet::IpNet>, ApiError> {
+    if raw.len() > MAX_ALLOWLIST {
+        return Err(ApiError::InvalidArgument(
+            format!("at most {MAX_ALLOWLIST} ranges").into(),
+        ));
+    }
+    let mut out: Vec<ipnet::IpNet> = Vec::with_capacity(raw.len());
+    for (i, text) in raw.iter().enumerate() {
+        let text = text.trim();
+        let net = text
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| text.parse::<IpAddr>().map(ipnet::IpNet::from))
+            .map_err(|_| {
+                ApiError::InvalidArgument(
+                    format!("cidrs[{i}] is not a CIDR range or address").into(),
+                )
+            })?;
+        let net = net.trunc();
+        if !out.contains(&net) {
+            out.push(net);
+        }
+    }
+    Ok(out)
+}
+
+#[tonic::async_trait]
+impl OrgService for OrgApi {
+    async fn create_org(
+        &self,
+        request: Request<CreateOrgRequest>,
+    ) -> Result<Response<CreateOrgResponse>, Status> {
+        let p = principal(&request)?;
+        let name = org_name(&request.get_ref().name)?;
+        p.require_user()?;
+        let id = Uuid::now_v7();
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let now = orgs::create(&tx, id, &name).await?;
+        tx.commit().await?;
+        tracing::info!(org_id = %id, "org created");
+        Ok(Response::new(CreateOrgResponse {
+            org: Some(Org {
+                id: id.to_string(),
+                name,
+                created_at: Some(ts(now)),
+            }),
+        }))
+    }
+
+    async fn list_my_orgs(
+        &self,
+        request: Request<ListMyOrgsRequest>,
+    ) -> Result<Response<ListMyOrgsResponse>, Status> {
+        let p = principal(&request)?;
+        p.require_user()?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let rows = users::memberships(&tx).await?;
+        tx.commit().await?;
+        Ok(Response::new(ListMyOrgsResponse {
+            memberships: rows.iter().map(membership).collect(),
+        }))
+    }
+
+    async fn get_org(
+        &self,
+        request: Request<GetOrgRequest>,
+    ) -> Result<Response<GetOrgResponse>, Status> {
+        let p = principal(&request)?;
+        let (_, role) = p.require_org()?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let org = orgs::current(&tx).await?.ok_or(ApiError::not_found())?;
+        tx.commit().await?;
+        Ok(Response::new(GetOrgResponse {
+            org: Some(Org {
+                id: org.id.to_string(),
+                name: org.name,
+                created_at: Some(ts(org.created_at)),
+            }),
+            role: role as i32,
+        }))
+    }
+
+    async fn get_ip_allowlist(
+        &self,
+        request: Request<GetIpAllowlistRequest>,
+    ) -> Result<Response<GetIpAllowlistResponse>, Status> {
+        let p = principal(&request)?;
+        p.require_org()?;
+        let tx = self.state.db.scoped(p.scope()).await?;
+        let cidrs = orgs::allowlist(&tx).await?;
+        tx.commit().await?;
+        Ok(Response::new(GetIpAllowlistResponse { cidrs }))
+    }
+
+    async fn set_ip_allowlist(
+        &self,
+        request: Request<SetIpAllowlistRequest>,
+    ) -> Result<Response<SetIpAllowlistResponse>, Status> {
+        let p = principal(&request)?;
+        let nets = parse_cidrs(&request.get_ref().cidrs)?;
+        p.require_org()?;
+        if !nets.is_empty()
+            && !p
+                .client_ip()
+                .is_some_and(|ip| nets.iter().any(|n| n.contains(&ip)))
+        {
+            return Err(ApiError::FailedPrecondition(
+                "the allowlist would exclude your own address: include it".into(),
+            )
+            .into());
+        }
+        let cidrs: Vec<String> = nets.iter().map(ToString::to_string).collect();
+        let tx = self.state.db.scoped(p.scope()).await?;
+        if !orgs::set_allowlist(&tx, &cidrs).await? {
+            return Err(ApiError::denied().into());
+        }
+        let stored = orgs::allowlist(&tx).await?;
+        tx.commit().await?;
+        tracing::info!(org_id = ?p.org().map(|o| o.0), ranges = stored.len(), "IP allowlist replaced");
+        Ok(Response::new(SetIpAllowlistResponse { cidrs: stored }))
+    }
+}

@@ -1,0 +1,360 @@
+//! `POST /webhooks/{provider}/{integration_id}`: read the raw body (bounded),
+//! check the headers, fetch the integration's signing secrets through the
+//! service gate, verify the signature on the exact bytes, then store the
+//! event (committed before the 2xx; a known delivery id is a duplicate).
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use axum::{
+    body::Body,
+    extract::{Path, Request, State},
+    http::StatusCode,
+    response::Response,
+};
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use serde_json::json;
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use super::{Outcome, event};
+use crate::routes::{
+    reply::{error, json},
+    state::{HttpState, MAX_BODY},
+};
+use crate::{
+    clock::unix_now,
+    crypto::contexts::secret_context,
+    db::service::webhooks::{NewEvent, Recorded, SigningSecrets},
+    webhooks::verify::{self, Inbound, Provider, Verified, VerifyError},
+};
+
+/// How long a sender may take to deliver the body.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bodies larger than this are verified on the blocking pool.
+const INLINE_VERIFY_LIMIT: usize = 64 * 1024;
+/// A delivery is answered within this (503 at worst), well under the
+/// server's 60 s call timeout.
+const HANDLER_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a delivery waits for a body or database slot before a 503.
+const QUEUE_WAIT: Duration = Duration::from_secs(2);
+
+/// A refusal: its counter, status and fixed message.
+struct Refusal {
+    outcome: Outcome,
+    status: StatusCode,
+    message: &'static str,
+}
+
+const fn refusal(outcome: Outcome, status: StatusCode, message: &'static str) -> Refusal {
+    Refusal {
+        outcome,
+        status,
+        message,
+    }
+}
+
+fn verify_refusal(e: &VerifyError) -> Refusal {
+    match e {
+        VerifyError::MissingHeader(_) => refusal(
+            Outcome::Malformed,
+            StatusCode::BAD_REQUEST,
+            "a required signature header is missing",
+        ),
+        VerifyError::MalformedHeader(_) => refusal(
+            Outcome::Malformed,
+            StatusCode::BAD_REQUEST,
+            "a signature header is malformed",
+        ),
+        VerifyError::MalformedBody => refusal(
+            Outcome::Malformed,
+            StatusCode::BAD_REQUEST,
+            "the signed body lacks the delivery id",
+        ),
+        VerifyError::BadSignature => refusal(
+            Outcome::BadSignature,
+            StatusCode::UNAUTHORIZED,
+            "signature does not match",
+        ),
+        VerifyError::Stale | VerifyError::Future => refusal(
+            Outcome::Stale,
+            StatusCode::UNAUTHORIZED,
+            "timestamp outside the tolerance window",
+        ),
+    }
+}
+
+/// The request as the verifier needs it, owned (so a large body can be
+/// verified on the blocking pool).
+struct Delivery {
+    provider: Provider,
+    method: http::Method,
+    uri: String,
+    headers: http::HeaderMap,
+    body: Bytes,
+}
+
+impl Delivery {
+    fn verify(&self, secrets: &[Zeroizing<Vec<u8>>], now: u64) -> Result<Verified, VerifyError> {
+        let keys: Vec<&[u8]> = secrets.iter().map(|s| s.as_slice()).collect();
+        let inbound = Inbound {
+            method: self.method.as_str(),
+            uri: &self.uri,
+            headers: &self.headers,
+            body: &self.body,
+        };
+        verify::verify(self.provider, &inbound, &keys, now, 0)
+    }
+}
+
+const fn too_large() -> Refusal {
+    refusal(
+        Outcome::TooLarge,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "the body is larger than 1 MiB",
+    )
+}
+
+const fn unknown_integration() -> Refusal {
+    refusal(
+        Outcome::NotFound,
+        StatusCode::NOT_FOUND,
+        "unknown integration",
+    )
+}
+
+const fn busy() -> Refusal {
+    refusal(
+        Outcome::Error,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily unavailable, retry later",
+    )
+}
+
+/// One permit of `slots`, waiting at most [`QUEUE_WAIT`]; 503 otherwise.
+async fn permit(slots: &Semaphore) -> Result<SemaphorePermit<'_>, Refusal> {
+    match tokio::time::timeout(QUEUE_WAIT, slots.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => {
+            tracing::warn!("webhook ingress saturated: answering 503");
+            Err(busy())
+        }
+    }
+}
+
+/// Reads at most [`MAX_BODY`] bytes within [`BODY_TIMEOUT`].
+async fn read_body(body: Body) -> Result<Bytes, Refusal> {
+    match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY).collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Ok(Err(_)) => Err(refusal(
+            Outcome::Malformed,
+            StatusCode::BAD_REQUEST,
+            "the body could not be read",
+        )),
+        Err(_) => Err(refusal(
+            Outcome::Malformed,
+            StatusCode::REQUEST_TIMEOUT,
+            "the body took too long to arrive",
+        )),
+    }
+}
+
+/// The handler.
+pub async fn receive(
+    State(ingress): State<Arc<HttpState>>,
+    Path((provider_id, integration)): Path<(String, String)>,
+    request: Request,
+) -> Response {
+    let provider = Provider::from_id(&provider_id);
+    let result = match (provider, Uuid::parse_str(&integration)) {
+        (Some(provider), Ok(integration)) => {
+            // Answered (503) well before the server's own call timeout, which
+            // would answer a plain-HTTP caller with an empty 200.
+            tokio::time::timeout(
+                HANDLER_TIMEOUT,
+                handle(&ingress, provider, integration, request),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                tracing::warn!("webhook delivery timed out: answering 503");
+                Err(busy())
+            })
+        }
+        (None, _) => Err(refusal(
+            Outcome::NotFound,
+            StatusCode::NOT_FOUND,
+            "unknown provider",
+        )),
+        (Some(_), Err(_)) => Err(unknown_integration()),
+    };
+    match result {
+        Ok((outcome, response)) => {
+            ingress.metrics.count(provider, outcome);
+            response
+        }
+        Err(r) => {
+            ingress.metrics.count(provider, r.outcome);
+            // The path's values are logged only when they are well-formed.
+            tracing::warn!(
+                provider = provider.map_or("unknown", Provider::id),
+                integration_id = %Uuid::parse_str(&integration).map(|u| u.to_string()).unwrap_or_default(),
+                outcome = r.outcome.label(),
+                reason = r.message,
+                "webhook refused"
+            );
+            let mut response = error(r.status, r.message);
+            if r.status == StatusCode::SERVICE_UNAVAILABLE {
+                response.headers_mut().insert(
+                    http::header::RETRY_AFTER,
+                    http::HeaderValue::from_static("5"),
+                );
+            }
+            response
+        }
+    }
+}
+
+async fn handle(
+    ingress: &HttpState,
+    provider: Provider,
+    integration: Uuid,
+    request: Request,
+) -> Result<(Outcome, Response), Refusal> {
+    let (parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or(parts.uri.path(), |pq| pq.as_str());
+    let mut delivery = Delivery {
+        provider,
+        method: parts.method,
+        uri: format!("{}{path}", ingress.public_base),
+        headers: parts.headers,
+        body: Bytes::new(),
+    };
+    let now = unix_now();
+    // Header checks cost no body and no database work: with no secret
+    // nothing can verify, so only a missing or malformed header is refused
+    // here, before the body is read. The window is judged after the MAC,
+    // on an authenticated timestamp.
+    if let Err(e @ (VerifyError::MissingHeader(_) | VerifyError::MalformedHeader(_))) =
+        delivery.verify(&[], now)
+    {
+        return Err(verify_refusal(&e));
+    }
+    // Bounded memory: at most `inflight` bodies are read and held at once.
+    let _reading = permit(&ingress.inflight).await?;
+    delivery.body = read_body(body).await?;
+    let delivery = Arc::new(delivery);
+    // The ingress has its own pool (the gRPC gate never waits for it).
+    let _db = permit(&ingress.db_slots).await?;
+    let unavailable = |e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "webhook ingress: database unavailable");
+        busy()
+    };
+    let found = ingress
+        .db
+        .webhook_signing_secrets(integration, provider.id(), provider.signing_field())
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let SigningSecrets::Found { org_id, secrets } = found else {
+        return Err(unknown_integration());
+    };
+    let mut keys = Vec::with_capacity(secrets.len());
+    for (field, blob) in &secrets {
+        match ingress
+            .vault
+            .decrypt(&secret_context(org_id, integration, field), blob)
+        {
+            Ok(key) => keys.push(key),
+            Err(e) => {
+                tracing::error!(%org_id, integration_id = %integration, field, error = %e,
+                    "a signing secret does not decrypt");
+            }
+        }
+    }
+    if keys.is_empty() {
+        return Err(if secrets.is_empty() {
+            // The same answer as a wrong signature; the log tells them apart.
+            tracing::warn!(integration_id = %integration, "no signing secret is configured");
+            verify_refusal(&VerifyError::BadSignature)
+        } else {
+            busy()
+        });
+    }
+    let verified = if delivery.body.len() <= INLINE_VERIFY_LIMIT {
+        delivery.verify(&keys, now)
+    } else {
+        let d = delivery.clone();
+        tokio::task::spawn_blocking(move || d.verify(&keys, now))
+            .await
+            .map_err(|e| unavailable(&e))?
+    }
+    .map_err(|e| verify_refusal(&e))?;
+    drop(secrets);
+
+    let delivery_id = event::delivery_id(verified.delivery_id);
+    let event_type = event::event_type(provider, &delivery.headers, &delivery.body);
+    let content_type = delivery
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(event::label)
+        .unwrap_or_default();
+    let id = Uuid::now_v7();
+    let recorded = ingress
+        .db
+        .record_webhook_event(&NewEvent {
+            id,
+            integration_id: integration,
+            provider: provider.id(),
+            delivery_id: &delivery_id,
+            event_type: &event_type,
+            signed_at: verified
+                .timestamp
+                .and_then(|t| i64::try_from(t).ok())
+                .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
+            content_type: &content_type,
+            payload: &delivery.body,
+        })
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let (outcome, body) = match recorded {
+        Recorded::Stored => {
+            tracing::info!(%org_id, integration_id = %integration, provider = provider.id(),
+                delivery_id, event_id = %id, event_type, "webhook accepted");
+            (
+                Outcome::Accepted,
+                json!({ "status": "accepted", "event_id": id }),
+            )
+        }
+        Recorded::Duplicate => {
+            tracing::info!(%org_id, integration_id = %integration, provider = provider.id(),
+                delivery_id, "webhook duplicate acknowledged");
+            (Outcome::Duplicate, json!({ "status": "duplicate" }))
+        }
+        Recorded::Gone => {
+            return Err(unknown_integration());
+        }
+    };
+    // Slack checks a new endpoint by asking it to echo a challenge.
+    let challenge = (provider == Provider::Slack)
+        .then(|| event::slack_challenge(&delivery.body))
+        .flatten();
+    let body = match challenge {
+        Some(challenge) => json!({ "challenge": challenge }),
+        None => body,
+    };
+    Ok((outcome, json(StatusCode::OK, body)))
+}
