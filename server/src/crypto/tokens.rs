@@ -11,18 +11,16 @@
 //!
 //! Nothing here panics on untrusted input.
 
-use std::fmt;
-
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use hmac::{Hmac, Mac};
 use rand::RngCore as _;
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-type HmacSha256 = Hmac<Sha256>;
+pub use super::envelope::MIN_SECRET_LEN;
+use super::envelope::{Envelope, EnvelopeError};
 
 /// Prefix of access tokens, including the separating dot.
 pub const ACCESS_TOKEN_PREFIX: &str = "ochre_at_v1.";
@@ -36,8 +34,6 @@ pub const INVITATION_TOKEN_PREFIX: &str = "ochre_inv_";
 pub const ACCESS_TOKEN_TTL_SECS: u64 = 15 * 60;
 /// How far in the future `iat` may be before a token is refused.
 pub const MAX_CLOCK_SKEW_SECS: u64 = 60;
-/// Shortest session secret accepted by [`AccessTokenSigner::new`], in bytes.
-pub const MIN_SECRET_LEN: usize = 32;
 const MAX_ACCESS_TOKEN_LEN: usize = 1024; // longer input is refused undecoded
 const OPAQUE_TOKEN_BYTES: usize = 32; // randomness in opaque tokens
 const KEY_LABEL: &[u8] = b"ochre access token v1"; // MAC key derivation label
@@ -104,77 +100,38 @@ pub enum TokenError {
 #[error("session secret must be at least {MIN_SECRET_LEN} bytes")]
 pub struct SecretTooShort;
 
-/// HMAC-SHA256 keyed with HMAC-SHA256(`secret`, `label`): the one key
-/// derivation of every signer (access tokens, OAuth states, page tokens),
-/// domain-separated by its label. `None` for a secret shorter than
-/// [`MIN_SECRET_LEN`] bytes.
-pub fn derived_mac(secret: &SecretString, label: &[u8]) -> Option<HmacSha256> {
-    let secret = secret.expose_secret().as_bytes();
-    if secret.len() < MIN_SECRET_LEN {
-        return None;
-    }
-    let mut kdf = HmacSha256::new_from_slice(secret).ok()?;
-    kdf.update(label);
-    let key = Zeroizing::new(<[u8; 32]>::from(kdf.finalize().into_bytes()));
-    HmacSha256::new_from_slice(key.as_ref()).ok()
-}
-
-/// Signs and verifies access tokens. Holds only the keyed HMAC state derived
-/// from the session secret, never the secret itself.
-#[derive(Clone)]
+/// Signs and verifies access tokens (an [`Envelope`] with its own label).
+#[derive(Debug, Clone)]
 pub struct AccessTokenSigner {
-    mac: HmacSha256,
-}
-
-impl fmt::Debug for AccessTokenSigner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AccessTokenSigner { .. }")
-    }
+    envelope: Envelope,
 }
 
 impl AccessTokenSigner {
     /// Derives the MAC key as HMAC-SHA256(session_secret, "ochre access token v1").
     pub fn new(session_secret: &SecretString) -> Result<Self, SecretTooShort> {
-        derived_mac(session_secret, KEY_LABEL)
-            .map(|mac| Self { mac })
-            .ok_or(SecretTooShort)
+        Envelope::new(
+            session_secret,
+            KEY_LABEL,
+            ACCESS_TOKEN_PREFIX,
+            MAX_ACCESS_TOKEN_LEN,
+        )
+        .map(|envelope| Self { envelope })
+        .ok_or(SecretTooShort)
     }
 
     /// Encodes and signs `claims`.
     pub fn sign(&self, claims: &Claims) -> String {
-        let payload = URL_SAFE_NO_PAD.encode(claims.to_json());
-        let mut token = format!("{ACCESS_TOKEN_PREFIX}{payload}");
-        let mut mac = self.mac.clone();
-        mac.update(token.as_bytes());
-        let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-        token.push('.');
-        token.push_str(&signature);
-        token
+        self.envelope.seal(claims.to_json().as_bytes())
     }
 
     /// Checks the format, the MAC (in constant time) and the validity window
     /// at `now` (Unix seconds), in that order.
     pub fn verify(&self, token: &str, now: u64) -> Result<Claims, TokenError> {
-        fn malformed<E>(_: E) -> TokenError {
-            TokenError::Malformed
-        }
-        if token.len() > MAX_ACCESS_TOKEN_LEN {
-            return Err(TokenError::Malformed);
-        }
-        let rest = token
-            .strip_prefix(ACCESS_TOKEN_PREFIX)
-            .ok_or(TokenError::Malformed)?;
-        let (payload, signature) = rest.split_once('.').ok_or(TokenError::Malformed)?;
-        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(malformed)?;
-        let signed_len = ACCESS_TOKEN_PREFIX.len() + payload.len();
-        let signed = token.get(..signed_len).ok_or(TokenError::Malformed)?;
-        let mut mac = self.mac.clone();
-        mac.update(signed.as_bytes());
-        mac.verify_slice(&signature)
-            .map_err(|_| TokenError::BadSignature)?;
-
-        let json = URL_SAFE_NO_PAD.decode(payload).map_err(malformed)?;
-        let claims: Claims = serde_json::from_slice(&json).map_err(malformed)?;
+        let json = self.envelope.open(token).map_err(|e| match e {
+            EnvelopeError::Malformed => TokenError::Malformed,
+            EnvelopeError::BadSignature => TokenError::BadSignature,
+        })?;
+        let claims: Claims = serde_json::from_slice(&json).map_err(|_| TokenError::Malformed)?;
         if claims.iat > now.saturating_add(MAX_CLOCK_SKEW_SECS) {
             return Err(TokenError::NotYetValid);
         }

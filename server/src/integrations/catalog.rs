@@ -21,6 +21,9 @@ pub struct ProviderSpec {
 pub const SIGNING_FIELDS: &[&str] = &["webhook_signing_secret", "signing_secret", "app_secret"];
 
 /// The suffix of a retired signing secret's field.
+/// The largest secret value accepted (pasted or returned by a provider).
+pub const MAX_SECRET_BYTES: usize = 8192;
+
 pub const PREVIOUS_SUFFIX: &str = ".previous";
 
 const OAUTH_FIELDS: &[&str] = &["access_token", "refresh_token", "webhook_signing_secret"];

@@ -11,10 +11,7 @@
 //! the MAC in constant time, strict base64 and JSON (unknown fields refused),
 //! then the validity window. Nothing here panics on untrusted input.
 
-use std::fmt;
-
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use hmac::{Hmac, Mac};
 use rand::RngCore as _;
 use secrecy::SecretString;
 use secrecy::zeroize::Zeroizing;
@@ -23,7 +20,8 @@ use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
-type HmacSha256 = Hmac<Sha256>;
+pub use crate::crypto::envelope::MIN_SECRET_LEN;
+use crate::crypto::envelope::{Envelope, EnvelopeError};
 
 /// Prefix of state tokens, including the separating dot.
 pub const STATE_PREFIX: &str = "v1.";
@@ -31,8 +29,6 @@ pub const STATE_PREFIX: &str = "v1.";
 pub const MAX_STATE_LEN: usize = 4096;
 /// How far in the future `issued_at` may be before a state is refused.
 pub const MAX_CLOCK_SKEW_SECS: u64 = 60;
-/// Shortest OAuth-state secret accepted by [`StateSigner::new`], in bytes.
-pub const MIN_SECRET_LEN: usize = 32;
 const KEY_LABEL: &[u8] = b"ochre oauth state v1"; // MAC key derivation label
 const NONCE_BYTES: usize = 16; // 128 random bits
 const NONCE_LEN: usize = 22; // base64url of 16 bytes, unpadded
@@ -125,17 +121,10 @@ pub enum StateError {
 #[error("OAuth state secret must be at least {MIN_SECRET_LEN} bytes")]
 pub struct SecretTooShort;
 
-/// Signs and verifies state tokens. Holds only the keyed HMAC state derived
-/// from the secret, never the secret itself.
-#[derive(Clone)]
+/// Signs and verifies state tokens (an [`Envelope`] with its own label).
+#[derive(Debug, Clone)]
 pub struct StateSigner {
-    mac: HmacSha256,
-}
-
-impl fmt::Debug for StateSigner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("StateSigner { .. }")
-    }
+    envelope: Envelope,
 }
 
 impl StateSigner {
@@ -144,8 +133,8 @@ impl StateSigner {
     /// # Errors
     /// [`SecretTooShort`] for secrets shorter than [`MIN_SECRET_LEN`] bytes.
     pub fn new(secret: &SecretString) -> Result<Self, SecretTooShort> {
-        crate::crypto::tokens::derived_mac(secret, KEY_LABEL)
-            .map(|mac| Self { mac })
+        Envelope::new(secret, KEY_LABEL, STATE_PREFIX, MAX_STATE_LEN)
+            .map(|envelope| Self { envelope })
             .ok_or(SecretTooShort)
     }
 
@@ -153,13 +142,7 @@ impl StateSigner {
     /// produce a token that [`Self::verify`] refuses.
     #[must_use]
     pub fn sign(&self, claims: &StateClaims) -> String {
-        let payload = URL_SAFE_NO_PAD.encode(claims.to_json());
-        let mut token = format!("{STATE_PREFIX}{payload}");
-        let mut mac = self.mac.clone();
-        mac.update(token.as_bytes());
-        token.push('.');
-        token.push_str(&URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()));
-        token
+        self.envelope.seal(claims.to_json().as_bytes())
     }
 
     /// Checks the format, the MAC (in constant time), the claims and the
@@ -168,27 +151,12 @@ impl StateSigner {
     /// # Errors
     /// The [`StateError`] of the first check that fails.
     pub fn verify(&self, token: &str, now: u64) -> Result<StateClaims, StateError> {
-        fn malformed<E>(_: E) -> StateError {
-            StateError::Malformed
-        }
-        if token.len() > MAX_STATE_LEN {
-            return Err(StateError::Malformed);
-        }
-        let rest = token
-            .strip_prefix(STATE_PREFIX)
-            .ok_or(StateError::Malformed)?;
-        let (payload, signature) = rest.split_once('.').ok_or(StateError::Malformed)?;
-        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(malformed)?;
-        let signed = token
-            .get(..STATE_PREFIX.len() + payload.len())
-            .ok_or(StateError::Malformed)?;
-        let mut mac = self.mac.clone();
-        mac.update(signed.as_bytes());
-        mac.verify_slice(&signature)
-            .map_err(|_| StateError::BadSignature)?;
-
-        let json = URL_SAFE_NO_PAD.decode(payload).map_err(malformed)?;
-        let claims: StateClaims = serde_json::from_slice(&json).map_err(malformed)?;
+        let json = self.envelope.open(token).map_err(|e| match e {
+            EnvelopeError::Malformed => StateError::Malformed,
+            EnvelopeError::BadSignature => StateError::BadSignature,
+        })?;
+        let claims: StateClaims =
+            serde_json::from_slice(&json).map_err(|_| StateError::Malformed)?;
         let nonce_ok =
             claims.nonce.len() == NONCE_LEN && URL_SAFE_NO_PAD.decode(&claims.nonce).is_ok();
         if !nonce_ok {
@@ -314,14 +282,7 @@ mod tests {
     #[test]
     fn unknown_fields_padding_and_oversize_tokens_are_malformed() {
         let s = signer("state secret");
-        let sign_raw = |json: &str| {
-            let mut t = format!("v1.{}", URL_SAFE_NO_PAD.encode(json));
-            let mut mac = s.mac.clone();
-            mac.update(t.as_bytes());
-            t.push('.');
-            t.push_str(&URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()));
-            t
-        };
+        let sign_raw = |json: &str| s.envelope.seal(json.as_bytes());
         let c = claims();
         let good = c.to_json();
         let extra = good.replacen('{', r#"{"admin":true,"#, 1);

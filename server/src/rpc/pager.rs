@@ -2,13 +2,11 @@
 //! came from and its filter, so a token from one org (or one query) is
 //! useless in another. The token carries only the last id of the page.
 
-use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use hmac::{Hmac, Mac};
 use secrecy::SecretString;
 use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::{crypto::envelope::Envelope, error::ApiError};
 
 const VERSION: u8 = 1;
 const TAG_LEN: usize = 16;
@@ -26,15 +24,9 @@ pub enum ListKind {
 }
 
 /// Signs and checks page tokens.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Pager {
-    mac: Hmac<Sha256>,
-}
-
-impl std::fmt::Debug for Pager {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Pager { .. }")
-    }
+    envelope: Envelope,
 }
 
 /// Default and maximum page sizes.
@@ -59,7 +51,7 @@ fn invalid() -> ApiError {
 impl Pager {
     /// A pager keyed from the session secret (domain-separated).
     pub fn new(secret: &SecretString) -> Option<Self> {
-        crate::crypto::tokens::derived_mac(secret, b"ochre page token v1").map(|mac| Pager { mac })
+        Envelope::new(secret, b"ochre page token v1", "", 200).map(|envelope| Pager { envelope })
     }
 
     fn body(kind: ListKind, org: Uuid, filter: &str, last: Uuid) -> Vec<u8> {
@@ -74,11 +66,8 @@ impl Pager {
 
     /// The token that continues after `last`.
     pub fn issue(&self, kind: ListKind, org: Uuid, filter: &str, last: Uuid) -> String {
-        let mut body = Self::body(kind, org, filter, last);
-        let mut mac = self.mac.clone();
-        mac.update(&body);
-        body.extend_from_slice(&mac.finalize().into_bytes()[..TAG_LEN]);
-        URL_SAFE_NO_PAD.encode(body)
+        self.envelope
+            .seal_compact(&Self::body(kind, org, filter, last), TAG_LEN)
     }
 
     /// Cuts `rows`, fetched with a limit of `size + 1`, to `size`, and
@@ -114,17 +103,10 @@ impl Pager {
         if token.is_empty() {
             return Ok(None);
         }
-        if token.len() > 200 {
-            return Err(invalid());
-        }
-        let raw = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
-        if raw.len() != BODY_LEN + TAG_LEN {
-            return Err(invalid());
-        }
-        let (body, tag) = raw.split_at(BODY_LEN);
-        let mut mac = self.mac.clone();
-        mac.update(body);
-        mac.verify_truncated_left(tag).map_err(|_| invalid())?;
+        let body = self
+            .envelope
+            .open_compact(token, BODY_LEN, TAG_LEN)
+            .map_err(|_| invalid())?;
         let last = Uuid::from_slice(&body[BODY_LEN - 16..]).map_err(|_| invalid())?;
         if Self::body(kind, org, filter, last) != body {
             return Err(invalid());
@@ -136,6 +118,8 @@ impl Pager {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+
     use super::*;
 
     fn pager() -> Pager {

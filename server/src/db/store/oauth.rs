@@ -63,3 +63,65 @@ pub async fn set_token_expiry(
         .await?;
     Ok(())
 }
+
+/// Takes the integration's refresh lock (transaction-scoped, shared by every
+/// replica), waiting at most `wait_secs`; false when it was not acquired in
+/// time (another refresher holds it).
+pub async fn lock_refresh(
+    tx: &TenantTx,
+    integration: Uuid,
+    wait_secs: u32,
+) -> Result<bool, DbError> {
+    tx.conn()
+        .execute_unprepared(&format!("SET LOCAL lock_timeout = '{wait_secs}s'"))
+        .await?;
+    let locked = tx
+        .conn()
+        .execute_raw(stmt(
+            "SELECT pg_advisory_xact_lock(hashtextextended('ochre.integration.refresh:' || $1::text, 0))",
+            [integration.into()],
+        ))
+        .await;
+    if let Err(e) = &locked {
+        tracing::warn!(%integration, error = %e, "token refresh: lock not acquired in time");
+    }
+    Ok(locked.is_ok())
+}
+
+/// The provider of `integration` when its access token expires within
+/// `margin_secs` (checked under the refresh lock).
+pub async fn due_provider(
+    tx: &TenantTx,
+    integration: Uuid,
+    margin_secs: i64,
+) -> Result<Option<String>, DbError> {
+    let row = tx
+        .conn()
+        .query_one_raw(stmt(
+            "SELECT provider FROM integrations WHERE org_id = app_org() AND id = $1 \
+               AND token_expires_at < now() + make_interval(secs => $2)",
+            [integration.into(), (margin_secs as f64).into()],
+        ))
+        .await?;
+    Ok(row
+        .map(|r| r.try_get::<String>("", "provider"))
+        .transpose()?)
+}
+
+/// The sealed refresh token of `integration` (through the privileged
+/// reader, which writes its audit row in this transaction).
+pub async fn refresh_material(
+    tx: &TenantTx,
+    integration: Uuid,
+) -> Result<Option<Vec<u8>>, DbError> {
+    let row = tx
+        .conn()
+        .query_one_raw(stmt(
+            "SELECT refresh_ciphertext FROM integration_refresh_material($1, $2)",
+            [integration.into(), Uuid::now_v7().into()],
+        ))
+        .await?;
+    Ok(row
+        .map(|r| r.try_get::<Vec<u8>>("", "refresh_ciphertext"))
+        .transpose()?)
+}

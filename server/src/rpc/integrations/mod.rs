@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 mod oauth;
 mod refresh;
+mod sealing;
 
 use super::convert::{integration_message, parse_id, ts};
 use crate::{
@@ -22,12 +23,9 @@ use crate::{
     db::store::integrations as store,
     error::ApiError,
     gate::principal,
-    integrations::catalog::{self, PREVIOUS_SUFFIX, PROVIDERS, SIGNING_FIELDS},
+    integrations::catalog::{self, MAX_SECRET_BYTES, PREVIOUS_SUFFIX, PROVIDERS, SIGNING_FIELDS},
     rpc::state::AppState,
 };
-
-/// The largest secret accepted.
-pub const MAX_SECRET_BYTES: usize = 8192;
 
 /// The handler of `IntegrationService`.
 #[derive(Debug, Clone)]
@@ -93,7 +91,7 @@ impl IntegrationService for IntegrationApi {
                 ))
                 .into());
             }
-            if value.is_empty() || value.len() > MAX_SECRET_BYTES {
+            if !sealing::usable(value) {
                 return Err(ApiError::invalid(format!(
                     "{field} must be 1 to {MAX_SECRET_BYTES} bytes"
                 ))
@@ -115,10 +113,6 @@ impl IntegrationService for IntegrationApi {
         fields.sort();
         for field in &fields {
             let value = &req.secrets[*field];
-            let blob = self
-                .state
-                .vault
-                .encrypt(&secret_context(org, id, field), value.as_bytes())?;
             if SIGNING_FIELDS.contains(&field.as_str()) {
                 if req.revoke_previous_signing_secret {
                     // A leaked secret: nothing signed with an old one verifies
@@ -130,7 +124,7 @@ impl IntegrationService for IntegrationApi {
                     store::retire_signing_secret(&tx, id, field).await?;
                 }
             }
-            store::replace_secret(&tx, id, field, blob).await?;
+            sealing::seal_and_store(&self.state.vault, &tx, org, id, field, value).await?;
         }
         store::audit(
             &tx,

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::{
     clock::unix_now,
-    crypto::contexts::{secret_context, verifier_context},
+    crypto::contexts::verifier_context,
     db::store::{integrations as store, oauth as states},
     error::ApiError,
     gate::principal,
@@ -165,12 +165,9 @@ pub async fn complete(
     let tokens: TokenResponse = response.json().await.map_err(|_| {
         ApiError::FailedPrecondition("the provider's token response is not valid".into())
     })?;
-    if tokens.access_token.is_empty() || tokens.access_token.len() > 8192 {
-        return Err(ApiError::FailedPrecondition(
-            "the provider returned no usable access token".into(),
-        )
-        .into());
-    }
+    let fields = super::sealing::token_set(tokens.access_token, tokens.refresh_token).ok_or(
+        ApiError::FailedPrecondition("the provider returned no usable access token".into()),
+    )?;
 
     let tx = state.db.scoped(p.scope()).await?;
     let id = store::upsert(
@@ -186,18 +183,8 @@ pub async fn complete(
     // earlier grant survives it (pasted secrets such as the webhook signing
     // secret are not part of the grant and stay).
     store::clear_secrets(&tx, id, &["access_token", "refresh_token"]).await?;
-    let mut fields = vec![("access_token", tokens.access_token.clone())];
-    if let Some(r) = tokens
-        .refresh_token
-        .filter(|r| !r.is_empty() && r.len() <= 8192)
-    {
-        fields.push(("refresh_token", r));
-    }
     for (field, value) in &fields {
-        let blob = state
-            .vault
-            .encrypt(&secret_context(org, id, field), value.as_bytes())?;
-        store::replace_secret(&tx, id, field, blob).await?;
+        super::sealing::seal_and_store(&state.vault, &tx, org, id, field, value).await?;
     }
     states::set_token_expiry(&tx, id, tokens.expires_in).await?;
     let names: Vec<&str> = fields.iter().map(|(f, _)| *f).collect();

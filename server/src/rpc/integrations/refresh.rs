@@ -5,17 +5,12 @@
 //! breaker per provider keeps a failing provider from stalling callers: they
 //! get the current token.
 
-use sea_orm::ConnectionTrait as _;
 use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::{
-    crypto::contexts::secret_context,
-    db::stmt,
-    db::store::{integrations as store, oauth as states},
-    error::ApiError,
-    gate::Principal,
+    crypto::contexts::secret_context, db::store::oauth as states, error::ApiError, gate::Principal,
     rpc::state::AppState,
 };
 
@@ -40,32 +35,10 @@ pub async fn refresh_if_expiring(
     let tx = state.db.scoped(p.scope()).await?;
     // Waiters hold a pooled connection: wait a bounded time, then serve the
     // current token rather than pile up behind a slow provider.
-    tx.conn()
-        .execute_unprepared("SET LOCAL lock_timeout = '3s'")
-        .await?;
-    let locked = tx
-        .conn()
-        .execute_raw(stmt(
-            "SELECT pg_advisory_xact_lock(hashtextextended('ochre.integration.refresh:' || $1::text, 0))",
-            [integration.into()],
-        ))
-        .await;
-    if let Err(e) = locked {
-        tracing::warn!(%integration, error = %e, "token refresh: lock not acquired in time");
+    if !states::lock_refresh(&tx, integration, 3).await? {
         return Ok(());
     }
-    let due = tx
-        .conn()
-        .query_one_raw(stmt(
-            "SELECT provider FROM integrations WHERE org_id = app_org() AND id = $1 \
-               AND token_expires_at < now() + make_interval(secs => $2)",
-            [integration.into(), (REFRESH_MARGIN_SECS as f64).into()],
-        ))
-        .await?;
-    let Some(provider) = due
-        .map(|r| r.try_get::<String>("", "provider"))
-        .transpose()?
-    else {
+    let Some(provider) = states::due_provider(&tx, integration, REFRESH_MARGIN_SECS).await? else {
         return Ok(());
     };
     let Some(client) = state.oauth.clients.get(&provider) else {
@@ -75,17 +48,7 @@ pub async fn refresh_if_expiring(
         tracing::warn!(%integration, provider, "token refresh skipped: provider circuit open");
         return Ok(());
     }
-    let material = tx
-        .conn()
-        .query_one_raw(stmt(
-            "SELECT refresh_ciphertext FROM integration_refresh_material($1, $2)",
-            [integration.into(), Uuid::now_v7().into()],
-        ))
-        .await?;
-    let Some(blob) = material
-        .map(|r| r.try_get::<Vec<u8>>("", "refresh_ciphertext"))
-        .transpose()?
-    else {
+    let Some(blob) = states::refresh_material(&tx, integration).await? else {
         return Ok(());
     };
     let refresh_token = state
@@ -124,27 +87,17 @@ pub async fn refresh_if_expiring(
             return Ok(());
         }
     };
-    let Some(refreshed) =
-        refreshed.filter(|r| !r.access_token.is_empty() && r.access_token.len() <= 8192)
-    else {
+    let Some((fields, expires_in)) = refreshed.and_then(|r| {
+        super::sealing::token_set(r.access_token, r.refresh_token).map(|f| (f, r.expires_in))
+    }) else {
         tracing::warn!(%integration, provider, "token refresh answered without a usable token");
         return Ok(());
     };
     state.oauth.breakers.success(&provider);
-    let mut fields = vec![("access_token", refreshed.access_token)];
-    if let Some(r) = refreshed
-        .refresh_token
-        .filter(|r| !r.is_empty() && r.len() <= 8192)
-    {
-        fields.push(("refresh_token", r));
-    }
     for (field, value) in &fields {
-        let blob = state
-            .vault
-            .encrypt(&secret_context(org, integration, field), value.as_bytes())?;
-        store::replace_secret(&tx, integration, field, blob).await?;
+        super::sealing::seal_and_store(&state.vault, &tx, org, integration, field, value).await?;
     }
-    states::set_token_expiry(&tx, integration, refreshed.expires_in).await?;
+    states::set_token_expiry(&tx, integration, expires_in).await?;
     tx.commit().await?;
     tracing::info!(%integration, provider, "access token refreshed");
     Ok(())

@@ -4,7 +4,6 @@
 
 use std::marker::PhantomData;
 
-use hmac::{Hmac, Mac};
 use serde::{
     Deserialize, Deserializer,
     de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor},
@@ -131,11 +130,7 @@ pub(super) fn b64_decode_32(s: &str) -> Option<Tag> {
 
 /// HMAC-SHA256 of the concatenation of `parts` under `key`.
 pub(super) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Option<Tag> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).ok()?;
-    for part in parts {
-        mac.update(part);
-    }
-    Some(mac.finalize().into_bytes().into())
+    crate::crypto::mac::hmac_sha256(key, parts)
 }
 
 /// Whether any non-empty key's MAC over `parts` equals any candidate.
