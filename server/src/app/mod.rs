@@ -38,6 +38,7 @@ use crate::{
         ApiKeyApi, AppState, AuthApi, ConversationApi, CustomerApi, IntegrationApi, MemberApi,
         OrgApi, SystemApi, WebhookApi,
     },
+    telemetry::RequestSpanLayer,
     webhooks::Metrics,
 };
 
@@ -165,7 +166,9 @@ impl Application {
         let server = tonic::transport::Server::builder()
             .accept_http1(true)
             .timeout(Duration::from_secs(60))
-            // Webhooks and operator routes first: they never reach the gRPC gate.
+            // One span and request id per request, around everything else.
+            .layer(RequestSpanLayer)
+            // Webhooks and operator routes next: they never reach the gRPC gate.
             .layer(HttpRoutesLayer::new(http))
             .layer(cors(&cors_origins))
             .layer(tonic_web::GrpcWebLayer::new())
@@ -231,11 +234,13 @@ fn cors(origins: &[String]) -> CorsLayer {
             h("authorization"),
             h("x-ochre-org"),
             h("connect-protocol-version"),
+            h("x-request-id"),
         ])
         .expose_headers([
             h("grpc-status"),
             h("grpc-message"),
             h("grpc-status-details-bin"),
+            h("x-request-id"),
         ])
         .max_age(Duration::from_secs(600))
 }

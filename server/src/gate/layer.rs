@@ -27,6 +27,7 @@ use super::{Actor, Principal, role_from_db};
 use crate::{
     crypto::tokens::{self, AccessTokenSigner, TokenKind},
     db::Db,
+    telemetry::record_principal,
 };
 
 /// How much of a refused request's body is read before answering, so that
@@ -129,6 +130,11 @@ where
             };
             match verdict {
                 Ok(principal) => {
+                    let (kind, id) = match principal.actor() {
+                        Actor::User { user_id, .. } => ("user", user_id),
+                        Actor::ApiKey { key_id } => ("api_key", key_id),
+                    };
+                    record_principal(kind, &id, principal.org().map(|(org, _)| org));
                     req.extensions_mut().insert(principal);
                     inner.call(req).await
                 }

@@ -1,6 +1,11 @@
 //! Tracing: human-readable lines by default, JSON with `--log-json` or
 //! `OCHRE_LOG_FORMAT=json`; the filter comes from `OCHRE_LOG` (or `RUST_LOG`).
+//! Every line written while serving a request carries its request span
+//! ([`RequestSpanLayer`]).
 
+mod request;
+
+pub use request::{REQUEST_ID_HEADER, RequestSpanLayer, record_principal};
 use tracing_subscriber::{EnvFilter, fmt};
 
 use crate::config::LogFormat;

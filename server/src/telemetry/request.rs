@@ -1,0 +1,137 @@
+//! One span per request. The outermost layer of the server opens a
+//! `request` span with the method (the gRPC path or the HTTP route), a
+//! request id and, once the gate has verified the caller, the org id and the
+//! principal kind and id; every log line written while serving the request
+//! carries them. The request id is the caller's `x-request-id` when it is a
+//! short token of safe characters, a fresh UUIDv7 otherwise, and it is
+//! returned in the `x-request-id` response header (gRPC initial metadata).
+
+use std::{
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use http::HeaderValue;
+use tower::{Layer, Service};
+use tracing::{Instrument as _, field::Empty};
+
+/// The request and response header that carries the request id.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Longest caller-chosen request id kept.
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// The caller's request id when it is safe to log and echo.
+fn given_id(headers: &http::HeaderMap) -> Option<HeaderValue> {
+    let value = headers.get(REQUEST_ID_HEADER)?;
+    let text = value.to_str().ok()?;
+    let safe = !text.is_empty()
+        && text.len() <= MAX_REQUEST_ID_LEN
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    safe.then(|| value.clone())
+}
+
+/// Installs [`RequestSpan`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestSpanLayer;
+
+impl<S> Layer<S> for RequestSpanLayer {
+    type Service = RequestSpan<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestSpan { inner }
+    }
+}
+
+/// See the module documentation.
+#[derive(Debug, Clone)]
+pub struct RequestSpan<S> {
+    inner: S,
+}
+
+type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+impl<S, B, R> Service<http::Request<B>> for RequestSpan<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<R>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let id = given_id(req.headers()).unwrap_or_else(|| {
+            HeaderValue::from_str(&uuid::Uuid::now_v7().to_string())
+                .unwrap_or(HeaderValue::from_static("unknown"))
+        });
+        req.headers_mut().insert(REQUEST_ID_HEADER, id.clone());
+        let span = tracing::info_span!(
+            "request",
+            method = %req.uri().path(),
+            request_id = id.to_str().unwrap_or_default(),
+            org_id = Empty,
+            principal = Empty,
+            principal_id = Empty,
+        );
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(
+            async move {
+                let mut response = inner.call(req).await?;
+                response.headers_mut().insert(REQUEST_ID_HEADER, id);
+                Ok(response)
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// Records the verified caller on the current request span (called by the
+/// gate once it has made the principal).
+pub fn record_principal(kind: &'static str, id: &dyn std::fmt::Display, org: Option<uuid::Uuid>) {
+    let span = tracing::Span::current();
+    span.record("principal", kind);
+    span.record("principal_id", tracing::field::display(id));
+    if let Some(org) = org {
+        span.record("org_id", tracing::field::display(org));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(value: &str) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            REQUEST_ID_HEADER,
+            HeaderValue::from_str(value).unwrap_or(HeaderValue::from_static("x")),
+        );
+        h
+    }
+
+    #[test]
+    fn a_safe_caller_request_id_is_kept() {
+        assert_eq!(
+            given_id(&headers("req-7f3a_1.2:3"))
+                .as_ref()
+                .map(|v| v.as_bytes()),
+            Some(&b"req-7f3a_1.2:3"[..])
+        );
+    }
+
+    #[test]
+    fn unsafe_or_oversized_request_ids_are_replaced() {
+        assert!(given_id(&headers("a b")).is_none());
+        assert!(given_id(&headers("line\u{7f}")).is_none());
+        assert!(given_id(&headers(&"a".repeat(129))).is_none());
+        assert!(given_id(&http::HeaderMap::new()).is_none());
+    }
+}

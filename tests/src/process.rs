@@ -1,0 +1,163 @@
+//! The `ochre` binary as a real server process against a fresh database of
+//! the test cluster, its log (stderr) captured to a file and read back once
+//! it has stopped.
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use ochre_server::pg;
+use secrecy::ExposeSecret as _;
+use tonic::transport::Channel;
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+
+use crate::cluster::cluster;
+
+/// The `ochre` binary: `OCHRE_BIN` (set by `make test`, which builds it
+/// first), else this workspace's, built when stale.
+pub fn ochre_bin() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            if let Some(bin) = std::env::var_os("OCHRE_BIN") {
+                return PathBuf::from(bin);
+            }
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+            let status = Command::new(cargo)
+                .args(["build", "--quiet", "--workspace", "--bins"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .expect("run cargo build");
+            assert!(status.success(), "cargo build of the ochre binary failed");
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+            target.join("debug/ochre")
+        })
+        .clone()
+}
+
+/// A loopback port nobody listens on (now).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A running `ochre serve` process. Dropping it kills the process.
+#[derive(Debug)]
+pub struct ServerProcess {
+    pub port: u16,
+    /// The server's database (a fresh clone of the migrated template).
+    pub database: String,
+    pub channel: Channel,
+    child: Child,
+    log: tempfile::NamedTempFile,
+}
+
+impl ServerProcess {
+    /// Starts `ochre serve` on a fresh migrated database of the test
+    /// cluster with generated secrets, `extra` environment on top, and waits
+    /// until it reports SERVING.
+    pub async fn start(extra: &[(&str, &str)]) -> ServerProcess {
+        let cluster = cluster().await;
+        let database = cluster.fresh_database(true).await;
+        let url = |role| cluster.url(role, &database).expose_secret().to_owned();
+        let (owner, app, service) = (
+            url(pg::OWNER_ROLE),
+            url(pg::APP_ROLE),
+            url(pg::SERVICE_ROLE),
+        );
+        let port = free_port();
+        let log = tempfile::NamedTempFile::new().expect("a log file");
+        let mut command = Command::new(ochre_bin());
+        command
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("OCHRE_LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .env("DATABASE_URL", owner)
+            .env("OCHRE_APP_DATABASE_URL", app)
+            .env("OCHRE_SERVICE_DATABASE_URL", service)
+            .env("OCHRE_MIGRATE_ON_START", "false")
+            .env("OCHRE_DB_MAX_CONNECTIONS", "4")
+            .env("OCHRE_PUBLIC_URL", "https://app.ochre.test")
+            .env("OCHRE_BYOK_ENC_KEY", crate::random_key())
+            .env("OCHRE_SURVEY_TOKEN_SECRET", crate::random_secret(32))
+            .env("OCHRE_SESSION_SECRET", crate::random_secret(32))
+            .env("OCHRE_OAUTH_STATE_SECRET", crate::random_secret(32))
+            .env("OCHRE_CRON_SECRET", crate::random_secret(32))
+            .envs(extra.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(log.reopen().expect("reopen the log file"));
+        let child = command.spawn().expect("spawn ochre serve");
+        let mut server = ServerProcess {
+            port,
+            database,
+            channel: Channel::from_static("http://127.0.0.1:1").connect_lazy(),
+            child,
+            log,
+        };
+        server.channel = server.wait_serving().await;
+        server
+    }
+
+    async fn wait_serving(&mut self) -> Channel {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let endpoint = format!("http://127.0.0.1:{}", self.port);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll the child") {
+                panic!("ochre exited early with {status}: {}", self.read_log());
+            }
+            if let Ok(channel) = Channel::from_shared(endpoint.clone())
+                .expect("endpoint")
+                .connect()
+                .await
+            {
+                let health = HealthClient::new(channel.clone())
+                    .check(HealthCheckRequest::default())
+                    .await;
+                if health.is_ok_and(|r| r.into_inner().status() == ServingStatus::Serving) {
+                    return channel;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ochre did not become SERVING within 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    fn read_log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    /// Stops the process with SIGTERM, waits for it, and returns its log.
+    pub fn stop(mut self) -> String {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap_or(0));
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait().ok().flatten().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "ochre did not stop within 30 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.read_log()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
