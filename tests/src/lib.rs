@@ -5,6 +5,7 @@
 
 pub mod cluster;
 pub mod identity;
+pub mod layout;
 pub mod lint;
 pub mod matrix;
 pub mod process;

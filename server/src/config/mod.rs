@@ -7,14 +7,18 @@
 
 use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf};
 
-use secrecy::{ExposeSecret, SecretBox, SecretString};
+use secrecy::SecretString;
 use url::Url;
 
 mod error;
+mod layers;
 pub mod secrets;
 
 pub use error::ConfigError;
-use secrets::SecretSpec;
+pub use layers::Layers;
+use layers::{invalid, parse, parse_bool};
+pub use secrets::Secrets;
+use secrets::validate_secrets;
 
 /// How the server reaches Postgres.
 #[derive(Debug)]
@@ -37,24 +41,6 @@ pub enum DatabaseConfig {
 pub enum LogFormat {
     Human,
     Json,
-}
-
-/// The server's secrets, each its own variable.
-#[derive(Debug)]
-pub struct Secrets {
-    /// `OCHRE_BYOK_ENC_KEY`: the vault key (32 bytes).
-    pub byok_enc_key: SecretBox<[u8; 32]>,
-    /// `OCHRE_BYOK_ENC_KEY_PREVIOUS`: decrypt-only key during rotation.
-    pub byok_enc_key_previous: Option<SecretBox<[u8; 32]>>,
-    /// `OCHRE_SURVEY_TOKEN_SECRET`: signs survey response tokens.
-    pub survey_token_secret: SecretString,
-    /// `OCHRE_SESSION_SECRET`: signs access tokens.
-    pub session_secret: SecretString,
-    /// `OCHRE_OAUTH_STATE_SECRET`: signs OAuth `state` values.
-    pub oauth_state_secret: SecretString,
-    /// `OCHRE_CRON_SECRET`: the bearer token of the operator routes
-    /// (`POST /cron/{job}`, `GET /metrics`).
-    pub cron_secret: SecretString,
 }
 
 /// The validated configuration.
@@ -141,107 +127,6 @@ fn oauth_clients(
     Ok(out)
 }
 
-/// Raw values by variable name, after layering file and environment.
-#[derive(Debug, Default)]
-pub struct Layers {
-    values: BTreeMap<String, String>,
-}
-
-impl Layers {
-    /// Reads the optional file then the process environment.
-    pub fn from_process(file: Option<PathBuf>) -> Result<Self, ConfigError> {
-        let file = file.or_else(|| std::env::var_os("OCHRE_CONFIG").map(PathBuf::from));
-        Self::build(file, |k| std::env::var(k).ok())
-    }
-
-    /// Layers a file (keys are the variable names without `OCHRE_`, in
-    /// lower case) under values from `lookup` (variable names).
-    pub fn build(
-        file: Option<PathBuf>,
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, ConfigError> {
-        let mut layers = Layers::default();
-        if let Some(path) = file {
-            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::File {
-                path: path.clone(),
-                reason: e.kind().to_string(),
-            })?;
-            let table: toml::Table =
-                text.parse()
-                    .map_err(|e: toml::de::Error| ConfigError::File {
-                        path: path.clone(),
-                        reason: e.message().to_owned(),
-                    })?;
-            for (key, value) in table {
-                let var = env_name(&key).ok_or_else(|| ConfigError::File {
-                    path: path.clone(),
-                    reason: format!("unknown key `{key}`"),
-                })?;
-                let value = match value {
-                    toml::Value::String(s) => s,
-                    toml::Value::Array(items) => items
-                        .iter()
-                        .map(|i| {
-                            i.as_str()
-                                .map(str::to_owned)
-                                .unwrap_or_else(|| i.to_string())
-                        })
-                        .collect::<Vec<_>>()
-                        .join(","),
-                    other => other.to_string(),
-                };
-                layers.values.insert(var.to_owned(), value);
-            }
-        }
-        for var in KNOWN_VARS {
-            if let Some(v) = lookup(var) {
-                layers.values.insert((*var).to_owned(), v);
-            }
-        }
-        Ok(layers)
-    }
-
-    /// Sets one value (tests and the harness use this).
-    pub fn set(&mut self, var: &str, value: impl Into<String>) -> &mut Self {
-        self.values.insert(var.to_owned(), value.into());
-        self
-    }
-
-    fn get(&self, var: &str) -> Option<&str> {
-        self.values
-            .get(var)
-            .map(String::as_str)
-            .filter(|v| !v.trim().is_empty())
-    }
-}
-
-const KNOWN_VARS: &[&str] = &[
-    "OCHRE_LISTEN_ADDR",
-    "OCHRE_DATA_DIR",
-    "DATABASE_URL",
-    "OCHRE_APP_DATABASE_URL",
-    "OCHRE_SERVICE_DATABASE_URL",
-    "OCHRE_DB_MAX_CONNECTIONS",
-    "OCHRE_MIGRATE_ON_START",
-    "OCHRE_CORS_ORIGINS",
-    "OCHRE_PUBLIC_URL",
-    "OCHRE_LOG_FORMAT",
-    "OCHRE_BYOK_ENC_KEY",
-    "OCHRE_BYOK_ENC_KEY_PREVIOUS",
-    "OCHRE_SURVEY_TOKEN_SECRET",
-    "OCHRE_SESSION_SECRET",
-    "OCHRE_OAUTH_STATE_SECRET",
-    "OCHRE_CRON_SECRET",
-    "OCHRE_OAUTH_CLIENTS",
-];
-
-fn env_name(file_key: &str) -> Option<&'static str> {
-    KNOWN_VARS.iter().copied().find(|var| {
-        let bare = var.strip_prefix("OCHRE_").unwrap_or(var);
-        bare.eq_ignore_ascii_case(file_key)
-    })
-}
-
 impl Config {
     /// Loads from the process environment and an optional file.
     pub fn load(file: Option<PathBuf>) -> Result<Self, ConfigError> {
@@ -309,34 +194,6 @@ impl Config {
             oauth_clients,
             dev_mode,
         })
-    }
-}
-
-fn invalid(var: &'static str, reason: &str) -> ConfigError {
-    ConfigError::Invalid {
-        var,
-        reason: reason.to_owned(),
-    }
-}
-
-fn parse<T: std::str::FromStr>(
-    layers: &Layers,
-    var: &'static str,
-    default: &str,
-) -> Result<T, ConfigError> {
-    layers
-        .get(var)
-        .unwrap_or(default)
-        .trim()
-        .parse()
-        .map_err(|_| invalid(var, "cannot be parsed"))
-}
-
-fn parse_bool(v: &str) -> Option<bool> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Some(true),
-        "0" | "false" | "no" | "off" => Some(false),
-        _ => None,
     }
 }
 
@@ -408,105 +265,4 @@ fn public_url(value: &str) -> Result<Url, ConfigError> {
         return Err(invalid("OCHRE_PUBLIC_URL", "must not carry credentials"));
     }
     Ok(url)
-}
-
-fn validate_secrets(values: &BTreeMap<&'static str, SecretString>) -> Result<Secrets, ConfigError> {
-    let mut checked: Vec<(&'static str, Vec<u8>)> = Vec::new();
-    for spec in secrets::REQUIRED.iter().chain([&secrets::BYOK_PREVIOUS]) {
-        let Some(value) = values.get(spec.var) else {
-            if spec.required {
-                return Err(ConfigError::Missing {
-                    var: spec.var,
-                    hint: spec.hint,
-                });
-            }
-            continue;
-        };
-        let bytes = check_secret(spec, value.expose_secret())?;
-        // Equal as bytes, or as configured text (a key's base64 reused as a
-        // text secret).
-        let raw = value.expose_secret().trim().as_bytes();
-        let same = |(var, b): &&(&'static str, Vec<u8>)| {
-            *b == bytes
-                || b.as_slice() == raw
-                || values
-                    .get(var)
-                    .is_some_and(|v| v.expose_secret().trim().as_bytes() == raw)
-        };
-        if let Some((other, _)) = checked.iter().find(same) {
-            return Err(ConfigError::Duplicate {
-                a: other,
-                b: spec.var,
-            });
-        }
-        checked.push((spec.var, bytes));
-    }
-    let key = |var: &str| -> Option<SecretBox<[u8; 32]>> {
-        let bytes = &checked.iter().find(|(v, _)| *v == var)?.1;
-        let arr: [u8; 32] = bytes.as_slice().try_into().ok()?;
-        Some(SecretBox::new(Box::new(arr)))
-    };
-    let text = |var: &'static str| -> Result<SecretString, ConfigError> {
-        values
-            .get(var)
-            .cloned()
-            .ok_or(ConfigError::Missing { var, hint: "" })
-    };
-    let secrets = Secrets {
-        byok_enc_key: key("OCHRE_BYOK_ENC_KEY").ok_or(ConfigError::Missing {
-            var: "OCHRE_BYOK_ENC_KEY",
-            hint: "",
-        })?,
-        byok_enc_key_previous: key("OCHRE_BYOK_ENC_KEY_PREVIOUS"),
-        survey_token_secret: text("OCHRE_SURVEY_TOKEN_SECRET")?,
-        session_secret: text("OCHRE_SESSION_SECRET")?,
-        oauth_state_secret: text("OCHRE_OAUTH_STATE_SECRET")?,
-        cron_secret: text("OCHRE_CRON_SECRET")?,
-    };
-    for (_, mut b) in checked {
-        zeroize::Zeroize::zeroize(&mut b);
-    }
-    Ok(secrets)
-}
-
-/// Checks one secret and returns the bytes that must be unique.
-fn check_secret(spec: &SecretSpec, value: &str) -> Result<Vec<u8>, ConfigError> {
-    if spec.key32 {
-        use base64::Engine as _;
-        let trimmed = value.trim();
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(trimmed)
-            .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(trimmed))
-            .map_err(|_| invalid(spec.var, "must be 32 bytes encoded in base64"))?;
-        if decoded.len() != 32 {
-            return Err(ConfigError::Invalid {
-                var: spec.var,
-                reason: format!(
-                    "must decode to exactly 32 bytes (it decodes to {})",
-                    decoded.len()
-                ),
-            });
-        }
-        if decoded.iter().all(|b| *b == decoded[0]) {
-            return Err(invalid(spec.var, "is not random: every byte is the same"));
-        }
-        Ok(decoded)
-    } else {
-        if value.len() < secrets::MIN_SECRET_LEN {
-            return Err(ConfigError::Invalid {
-                var: spec.var,
-                reason: format!(
-                    "is too short: at least {} bytes are required",
-                    secrets::MIN_SECRET_LEN
-                ),
-            });
-        }
-        if value.bytes().all(|b| b == value.as_bytes()[0]) {
-            return Err(invalid(
-                spec.var,
-                "is not random: every character is the same",
-            ));
-        }
-        Ok(value.as_bytes().to_vec())
-    }
 }

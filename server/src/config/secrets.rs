@@ -10,9 +10,9 @@ use std::{
 
 use base64::Engine as _;
 use rand::RngCore as _;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::{ExposeSecret, SecretBox, SecretString};
 
-use super::error::ConfigError;
+use super::{error::ConfigError, layers::invalid};
 
 /// Minimum length of a text secret.
 pub const MIN_SECRET_LEN: usize = 32;
@@ -174,4 +174,125 @@ fn random32() -> [u8; 32] {
     let mut b = [0u8; 32];
     rand::rng().fill_bytes(&mut b);
     b
+}
+
+/// The server's secrets, each its own variable.
+#[derive(Debug)]
+pub struct Secrets {
+    /// `OCHRE_BYOK_ENC_KEY`: the vault key (32 bytes).
+    pub byok_enc_key: SecretBox<[u8; 32]>,
+    /// `OCHRE_BYOK_ENC_KEY_PREVIOUS`: decrypt-only key during rotation.
+    pub byok_enc_key_previous: Option<SecretBox<[u8; 32]>>,
+    /// `OCHRE_SURVEY_TOKEN_SECRET`: signs survey response tokens.
+    pub survey_token_secret: SecretString,
+    /// `OCHRE_SESSION_SECRET`: signs access tokens.
+    pub session_secret: SecretString,
+    /// `OCHRE_OAUTH_STATE_SECRET`: signs OAuth `state` values.
+    pub oauth_state_secret: SecretString,
+    /// `OCHRE_CRON_SECRET`: the bearer token of the operator routes
+    /// (`POST /cron/{job}`, `GET /metrics`).
+    pub cron_secret: SecretString,
+}
+
+pub(super) fn validate_secrets(
+    values: &BTreeMap<&'static str, SecretString>,
+) -> Result<Secrets, ConfigError> {
+    let mut checked: Vec<(&'static str, Vec<u8>)> = Vec::new();
+    for spec in REQUIRED.iter().chain([&BYOK_PREVIOUS]) {
+        let Some(value) = values.get(spec.var) else {
+            if spec.required {
+                return Err(ConfigError::Missing {
+                    var: spec.var,
+                    hint: spec.hint,
+                });
+            }
+            continue;
+        };
+        let bytes = check_secret(spec, value.expose_secret())?;
+        // Equal as bytes, or as configured text (a key's base64 reused as a
+        // text secret).
+        let raw = value.expose_secret().trim().as_bytes();
+        let same = |(var, b): &&(&'static str, Vec<u8>)| {
+            *b == bytes
+                || b.as_slice() == raw
+                || values
+                    .get(var)
+                    .is_some_and(|v| v.expose_secret().trim().as_bytes() == raw)
+        };
+        if let Some((other, _)) = checked.iter().find(same) {
+            return Err(ConfigError::Duplicate {
+                a: other,
+                b: spec.var,
+            });
+        }
+        checked.push((spec.var, bytes));
+    }
+    let key = |var: &str| -> Option<SecretBox<[u8; 32]>> {
+        let bytes = &checked.iter().find(|(v, _)| *v == var)?.1;
+        let arr: [u8; 32] = bytes.as_slice().try_into().ok()?;
+        Some(SecretBox::new(Box::new(arr)))
+    };
+    let text = |var: &'static str| -> Result<SecretString, ConfigError> {
+        values
+            .get(var)
+            .cloned()
+            .ok_or(ConfigError::Missing { var, hint: "" })
+    };
+    let secrets = Secrets {
+        byok_enc_key: key("OCHRE_BYOK_ENC_KEY").ok_or(ConfigError::Missing {
+            var: "OCHRE_BYOK_ENC_KEY",
+            hint: "",
+        })?,
+        byok_enc_key_previous: key("OCHRE_BYOK_ENC_KEY_PREVIOUS"),
+        survey_token_secret: text("OCHRE_SURVEY_TOKEN_SECRET")?,
+        session_secret: text("OCHRE_SESSION_SECRET")?,
+        oauth_state_secret: text("OCHRE_OAUTH_STATE_SECRET")?,
+        cron_secret: text("OCHRE_CRON_SECRET")?,
+    };
+    for (_, mut b) in checked {
+        zeroize::Zeroize::zeroize(&mut b);
+    }
+    Ok(secrets)
+}
+
+/// Checks one secret and returns the bytes that must be unique.
+fn check_secret(spec: &SecretSpec, value: &str) -> Result<Vec<u8>, ConfigError> {
+    if spec.key32 {
+        use base64::Engine as _;
+        let trimmed = value.trim();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(trimmed)
+            .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(trimmed))
+            .map_err(|_| invalid(spec.var, "must be 32 bytes encoded in base64"))?;
+        if decoded.len() != 32 {
+            return Err(ConfigError::Invalid {
+                var: spec.var,
+                reason: format!(
+                    "must decode to exactly 32 bytes (it decodes to {})",
+                    decoded.len()
+                ),
+            });
+        }
+        if decoded.iter().all(|b| *b == decoded[0]) {
+            return Err(invalid(spec.var, "is not random: every byte is the same"));
+        }
+        Ok(decoded)
+    } else {
+        if value.len() < MIN_SECRET_LEN {
+            return Err(ConfigError::Invalid {
+                var: spec.var,
+                reason: format!(
+                    "is too short: at least {} bytes are required",
+                    MIN_SECRET_LEN
+                ),
+            });
+        }
+        if value.bytes().all(|b| b == value.as_bytes()[0]) {
+            return Err(invalid(
+                spec.var,
+                "is not random: every character is the same",
+            ));
+        }
+        Ok(value.as_bytes().to_vec())
+    }
 }

@@ -1,5 +1,7 @@
-//! Database access: the runtime pools and the one way handlers reach tenant
-//! tables (a [`TenantTx`] opened for a [`Tenant`] only the auth gate makes).
+//! Database access: the runtime pools, the one way handlers reach tenant
+//! tables (a [`TenantTx`] opened for a [`Scope`] only the gate makes), the
+//! gated functions of the service role ([`service`]), per-table storage
+//! ([`store`]) and the vault key rotation ([`key_rotation`]).
 
 pub mod key_rotation;
 pub mod service;
@@ -14,9 +16,9 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 pub use tenant::{Scope, TenantTx};
 
-/// The runtime pools: `ochre_app` for all tenant work, `ochre_service` for
-/// the few named cross-tenant gates, and a second `ochre_service` pool for
-/// the webhook ingress alone, so that a flood of deliveries can never take
+/// The three runtime pools: `ochre_app` for all tenant work, `ochre_service`
+/// for the few named cross-tenant gates, and a second `ochre_service` pool
+/// for the webhook ingress alone, so that a flood of deliveries can never take
 /// the connections the auth gate resolves credentials with.
 #[derive(Debug, Clone)]
 pub struct Db {
@@ -36,7 +38,7 @@ fn options(url: &SecretString, max: u32) -> ConnectOptions {
 }
 
 impl Db {
-    /// Connects both pools.
+    /// Connects the three pools.
     pub async fn connect(
         app_url: &SecretString,
         service_url: &SecretString,
@@ -77,7 +79,7 @@ impl Db {
         Ok(applied == known)
     }
 
-    /// Closes both pools.
+    /// Closes the three pools.
     pub async fn close(self) {
         let _ = self.app.close().await;
         let _ = self.service.close().await;

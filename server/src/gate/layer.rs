@@ -23,7 +23,7 @@ use tonic::Status;
 use tower::{Layer, Service};
 use uuid::Uuid;
 
-use super::{Actor, Principal, role_from_db};
+use super::principal::{Actor, Principal, role_from_db};
 use crate::{
     crypto::tokens::{self, AccessTokenSigner, TokenKind},
     db::Db,

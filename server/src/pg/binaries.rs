@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::ClusterError;
+use super::error::ClusterError;
 
 const NEEDED: &[&str] = &["initdb", "pg_ctl", "postgres"];
 

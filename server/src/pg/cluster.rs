@@ -18,35 +18,7 @@ use rand::{Rng as _, distr::Alphanumeric};
 use secrecy::{ExposeSecret as _, SecretString};
 use tokio::process::Command;
 
-/// Why the embedded cluster could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ClusterError {
-    #[error(
-        "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found on PATH or under \
-         /usr/lib/postgresql/*/bin: install them (Debian: apt-get install postgresql-15) \
-         or set DATABASE_URL"
-    )]
-    NoBinaries,
-    #[error(
-        "running as root, the cluster needs the unprivileged OS user `postgres`, which does not \
-         exist (install the postgresql package or run ochre as a normal user)"
-    )]
-    NoUnprivilegedUser,
-    #[error(
-        "the directory {0} is not reachable by the cluster's OS user `{1}`: choose an \
-         OCHRE_DATA_DIR that user can traverse (for example under /var/lib or /tmp)"
-    )]
-    Unreachable(PathBuf, String),
-    #[error("the path {0} cannot hold the cluster: {1}")]
-    BadPath(PathBuf, &'static str),
-    #[error("{step} failed: {detail}")]
-    Command { step: &'static str, detail: String },
-    #[error("I/O error at {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
+use super::{binaries::find_bin_dir, error::ClusterError};
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ClusterError + '_ {
     move |source| ClusterError::Io {
@@ -80,7 +52,7 @@ impl Cluster {
     /// starts it. A server left running by a crashed `ochre` is stopped first;
     /// a stale `postmaster.pid` is removed.
     pub async fn start(root: &Path) -> Result<Cluster, ClusterError> {
-        let bin = super::find_bin_dir()?;
+        let bin = find_bin_dir()?;
         let user = os_user()?;
         let root = std::path::absolute(root).map_err(io(root))?;
         // pg_ctl runs a shell: allow only characters no shell interprets.
@@ -199,7 +171,7 @@ impl Cluster {
         let password = std::fs::read_to_string(&password_file).map_err(io(&password_file))?;
         Ok(Some(Cluster {
             root,
-            bin: super::find_bin_dir()?,
+            bin: find_bin_dir()?,
             user: os_user()?,
             port,
             superuser_password: SecretString::from(password.trim().to_owned()),

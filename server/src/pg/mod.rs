@@ -5,9 +5,11 @@
 mod binaries;
 mod bootstrap;
 mod cluster;
+mod error;
 
 pub use binaries::find_bin_dir;
 pub use bootstrap::{
     APP_ROLE, DbCredentials, OWNER_ROLE, SERVICE_ROLE, bootstrap, secure_database,
 };
-pub use cluster::{Cluster, ClusterError};
+pub use cluster::Cluster;
+pub use error::ClusterError;

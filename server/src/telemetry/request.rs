@@ -33,7 +33,7 @@ fn given_id(headers: &http::HeaderMap) -> Option<HeaderValue> {
     safe.then(|| value.clone())
 }
 
-/// Installs [`RequestSpan`].
+/// Installs the request span service.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RequestSpanLayer;
 

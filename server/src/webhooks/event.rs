@@ -4,7 +4,7 @@
 
 use sha2::{Digest as _, Sha256};
 
-use super::Provider;
+use super::verify::Provider;
 
 /// Longest delivery id kept as is; longer ones (HubSpot batches) are kept
 /// as `sha256:<hex>` of the id, which dedupes the same way.

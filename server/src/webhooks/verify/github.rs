@@ -7,7 +7,7 @@
 //! **not** covered by the signature; Meta's is the hex SHA-256 of the
 //! signed body, which is. The legacy SHA-1 `X-Hub-Signature` is ignored.
 
-use super::VerifyError;
+use super::model::VerifyError;
 use super::wire::{self, Ctx};
 
 const SIG_HEADER: &str = "x-hub-signature-256";

@@ -9,7 +9,7 @@
 //! window 300 s. Delivery id: the `eventId`s of the (array) body, joined
 //! with `,` in body order.
 
-use super::VerifyError;
+use super::model::VerifyError;
 use super::wire::{self, Ctx};
 
 const SIG_HEADER: &str = "x-hubspot-signature-v3";

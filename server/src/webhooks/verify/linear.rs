@@ -8,7 +8,7 @@
 //! Delivery id: the `Linear-Delivery` header (not covered by the MAC; the
 //! 60 s window bounds replays under a fresh id).
 
-use super::VerifyError;
+use super::model::VerifyError;
 use super::wire::{self, Ctx};
 
 const SIG_HEADER: &str = "linear-signature";

@@ -12,7 +12,7 @@
 //! Window: configurable, default 300 s. Delivery id: `x-request-id` (it is
 //! part of the signed manifest).
 
-use super::VerifyError;
+use super::model::VerifyError;
 use super::wire::{self, Ctx};
 
 const SIG_HEADER: &str = "x-signature";

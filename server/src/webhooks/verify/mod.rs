@@ -5,7 +5,8 @@
 //! provider's signing secrets (current first, then any previous ones during a
 //! rotation), the current Unix time and an optional tolerance override.
 //!
-//! Rules every provider follows (PRODUCT.md §6):
+//! Rules every provider follows (the providers' documented schemes; the README
+//! lists them per provider):
 //!
 //! * The MAC is computed over the **exact raw bytes** that were received and
 //!   compared in constant time ([`subtle`]). Nothing in the body is parsed
@@ -31,6 +32,7 @@ mod github;
 mod hubspot;
 mod linear;
 mod mercadopago;
+mod model;
 mod paddle;
 mod slack;
 mod stripe;
@@ -49,148 +51,11 @@ mod tests_vectors;
 mod tests_vectors_pay;
 
 pub use mercadopago::{MercadoPagoSig, parse_mercadopago_signature};
+pub use model::{Authenticated, Inbound, Provider, Verified, VerifyError};
 pub use paddle::{PaddleSig, parse_paddle_signature};
 pub use slack::{SlackSig, parse_slack_signature};
 pub use stripe::{StripeSig, parse_stripe_signature};
 pub use svix::{SvixSig, parse_svix_signature};
-
-/// A webhook sender whose signature scheme we know how to check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Provider {
-    /// Stripe: `Stripe-Signature: t=..,v1=..`.
-    Stripe,
-    /// Slack: `X-Slack-Signature: v0=..` + `X-Slack-Request-Timestamp`.
-    Slack,
-    /// HubSpot signature v3 (`X-HubSpot-Signature-v3`).
-    HubSpot,
-    /// Linear: `Linear-Signature` + `webhookTimestamp` in the body.
-    Linear,
-    /// GitHub: `X-Hub-Signature-256: sha256=..` + `X-GitHub-Delivery`.
-    GitHub,
-    /// Resend, Svix and Standard Webhooks (`svix-*` or `webhook-*` headers).
-    Resend,
-    /// Meta (WhatsApp, Messenger, Instagram): `X-Hub-Signature-256`.
-    Meta,
-    /// Paddle Billing: `Paddle-Signature: ts=..;h1=..`.
-    Paddle,
-    /// Mercado Pago: `x-signature: ts=..,v1=..` + `x-request-id`.
-    MercadoPago,
-}
-
-impl Provider {
-    /// Every provider, in declaration order.
-    pub const ALL: [Provider; 9] = [
-        Provider::Stripe,
-        Provider::Slack,
-        Provider::HubSpot,
-        Provider::Linear,
-        Provider::GitHub,
-        Provider::Resend,
-        Provider::Meta,
-        Provider::Paddle,
-        Provider::MercadoPago,
-    ];
-
-    /// The provider's id in the integration catalog and in webhook URLs.
-    pub const fn id(self) -> &'static str {
-        match self {
-            Provider::Stripe => "stripe",
-            Provider::Slack => "slack",
-            Provider::HubSpot => "hubspot",
-            Provider::Linear => "linear",
-            Provider::GitHub => "github",
-            Provider::Resend => "resend",
-            Provider::Meta => "meta",
-            Provider::Paddle => "paddle",
-            Provider::MercadoPago => "mercadopago",
-        }
-    }
-
-    /// The provider with catalog id `id`.
-    pub fn from_id(id: &str) -> Option<Provider> {
-        Provider::ALL.into_iter().find(|p| p.id() == id)
-    }
-
-    /// The vault field holding the secret this provider signs with.
-    pub const fn signing_field(self) -> &'static str {
-        match self {
-            Provider::Slack => "signing_secret",
-            Provider::Meta => "app_secret",
-            _ => "webhook_signing_secret",
-        }
-    }
-
-    /// The timestamp window used when the caller passes `tolerance_secs = 0`.
-    ///
-    /// `None` means the provider signs no timestamp (GitHub, Meta).
-    pub const fn default_tolerance_secs(self) -> Option<u64> {
-        match self {
-            Provider::Stripe | Provider::Slack | Provider::HubSpot => Some(300),
-            Provider::Resend | Provider::MercadoPago => Some(300),
-            Provider::Linear => Some(60),
-            Provider::Paddle => Some(5),
-            Provider::GitHub | Provider::Meta => None,
-        }
-    }
-}
-
-/// One HTTP request as it arrived, before anything was parsed.
-#[derive(Debug, Clone, Copy)]
-pub struct Inbound<'a> {
-    /// The request method as received (`"POST"`). Signed by HubSpot only.
-    pub method: &'a str,
-    /// The request target as received: path and query (`/hooks/mp?data.id=1`).
-    ///
-    /// HubSpot v3 signs the full URL; pass an absolute URL
-    /// (`https://host/path?query`) if you have it, otherwise
-    /// `https://` + the `Host` header is prefixed.
-    pub uri: &'a str,
-    /// All request headers.
-    pub headers: &'a http::HeaderMap,
-    /// The raw request body, byte for byte.
-    pub body: &'a [u8],
-}
-
-/// What a successful verification yields.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verified {
-    /// A provider-specific id to deduplicate deliveries on (see
-    /// [`verify()`] for where each one comes from).
-    pub delivery_id: String,
-    /// The signed timestamp, in Unix **seconds** (milliseconds are truncated);
-    /// `None` for providers that sign none (GitHub, Meta).
-    pub timestamp: Option<u64>,
-}
-
-/// Why a delivery was refused. Messages never contain secret material.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum VerifyError {
-    /// A required header is absent (the header's name).
-    #[error("missing header {0}")]
-    MissingHeader(&'static str),
-    /// A header is present but cannot be parsed (the header's name).
-    #[error("malformed header {0}")]
-    MalformedHeader(&'static str),
-    /// No signature matched any configured secret.
-    #[error("signature does not match")]
-    BadSignature,
-    /// The signed timestamp is older than the tolerance allows.
-    #[error("timestamp outside tolerance (too old)")]
-    Stale,
-    /// The signed timestamp is further in the future than the tolerance allows.
-    #[error("timestamp outside tolerance (in the future)")]
-    Future,
-    /// The signature matched but the body lacks what we need from it.
-    #[error("authenticated body is malformed")]
-    MalformedBody,
-}
-
-/// What authentication alone yields: the signed timestamp, in Unix
-/// seconds (`None` for providers that sign none).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Authenticated {
-    pub timestamp: Option<u64>,
-}
 
 /// Check one inbound delivery's signature (and signed timestamp) only:
 /// the MAC over the exact raw bytes in constant time, then the window.

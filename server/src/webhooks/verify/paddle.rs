@@ -6,7 +6,7 @@
 //! are ignored, as Paddle's SDKs do. Default window 5 s (the SDKs'
 //! default). Delivery id: `event_id` in the body.
 
-use super::VerifyError;
+use super::model::VerifyError;
 use super::wire::{self, Ctx};
 
 const HEADER: &str = "paddle-signature";

@@ -6,7 +6,7 @@
 //! post form bodies without one, so the fallback is
 //! `<timestamp>:<hex sha256(body)>`.
 
-use super::VerifyError;
+use super::model::VerifyError;
 use super::wire::{self, Ctx};
 
 const SIG_HEADER: &str = "x-slack-signature";

@@ -6,7 +6,7 @@
 //! ignored, as are `v1` values that are not 64 hex digits (stripe-go does
 //! the same). Default window 300 s. Delivery id: the event `id` in the body.
 
-use super::VerifyError;
+use super::model::VerifyError;
 use super::wire::{self, Ctx};
 
 const HEADER: &str = "stripe-signature";

@@ -12,7 +12,7 @@
 
 use base64::Engine as _;
 
-use super::VerifyError;
+use super::model::VerifyError;
 use super::wire::{self, Ctx};
 
 const SVIX_ID: &str = "svix-id";

@@ -11,7 +11,7 @@ use serde::{
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
-use super::{Inbound, VerifyError};
+use super::model::{Inbound, VerifyError};
 
 /// An HMAC-SHA256 output or a decoded signature of the same size.
 pub(super) type Tag = [u8; 32];
