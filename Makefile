@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
-.PHONY: help deps run test build lint proto-lint proto-breaking proto-baseline generate-ts bench clean
+.PHONY: help deps run test build lint schema-snapshot proto-lint proto-breaking proto-baseline generate-ts bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ build: ## build the workspace
 lint: ## rustfmt and clippy
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+schema-snapshot: deps ## rewrite migrations/schema.snapshot from a freshly migrated database (commit it with the migration)
+	@./scripts/schema-snapshot.sh
 
 proto-lint: deps ## buf lint
 	node_modules/.bin/buf lint

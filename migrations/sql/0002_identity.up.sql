@@ -1,22 +1,32 @@
--- Identity: users, sessions, memberships, invitations, API keys, login
--- throttling, and the org IP allowlist.
+-- Identity: orgs, users, sessions, memberships, invitations, API keys,
+-- login throttling, and the gated functions that write memberships.
 --
--- The caller is described per transaction by three settings, set together
--- with one set_config statement: app.org_id, app.user_id, app.api_key_id.
--- `app_role()` derives the caller's role in app.org_id from CURRENT data
--- (membership or API key), so a removal or demotion takes effect at once,
--- and policies use it for every write.
+-- Policies check the caller with app_role() (0001_foundation), i.e. against
+-- CURRENT membership data, for every write.
 
-CREATE FUNCTION app_org() RETURNS uuid LANGUAGE sql STABLE
-  AS $$ SELECT NULLIF(current_setting('app.org_id', true), '')::uuid $$;
-CREATE FUNCTION app_user() RETURNS uuid LANGUAGE sql STABLE
-  AS $$ SELECT NULLIF(current_setting('app.user_id', true), '')::uuid $$;
-CREATE FUNCTION app_api_key() RETURNS uuid LANGUAGE sql STABLE
-  AS $$ SELECT NULLIF(current_setting('app.api_key_id', true), '')::uuid $$;
-
-CREATE FUNCTION role_rank(r text) RETURNS int LANGUAGE sql IMMUTABLE
-  AS $$ SELECT CASE r WHEN 'owner' THEN 4 WHEN 'admin' THEN 3 WHEN 'agent' THEN 2
-                      WHEN 'light_agent' THEN 1 ELSE 0 END $$;
+-- Orgs: the tenants. Every other tenant table is keyed by (org_id, id).
+-- Members read their org; owners and admins update it; creation goes
+-- through create_org(). The auth gate (ochre_service) reads the allowlist.
+CREATE TABLE orgs (
+  id           uuid        PRIMARY KEY,
+  name         text        NOT NULL CHECK (char_length(name) BETWEEN 1 AND 200),
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  deleted_at   timestamptz,
+  purge_after  timestamptz,
+  ip_allowlist cidr[]      NOT NULL DEFAULT '{}',
+  CHECK ((deleted_at IS NULL) = (purge_after IS NULL))
+);
+ALTER TABLE orgs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE orgs FORCE ROW LEVEL SECURITY;
+CREATE POLICY orgs_member_read ON orgs FOR SELECT TO ochre_app
+  USING (id = app_org() AND (SELECT app_role()) IS NOT NULL);
+CREATE POLICY orgs_admin_update ON orgs FOR UPDATE TO ochre_app
+  USING (id = app_org() AND (SELECT app_role()) IN ('owner', 'admin'))
+  WITH CHECK (id = app_org() AND (SELECT app_role()) IN ('owner', 'admin'));
+CREATE POLICY orgs_definer ON orgs FOR ALL TO ochre_owner USING (true) WITH CHECK (true);
+CREATE POLICY orgs_service ON orgs FOR SELECT TO ochre_service USING (true);
+GRANT SELECT, UPDATE (name, ip_allowlist) ON orgs TO ochre_app;
+GRANT SELECT ON orgs TO ochre_service;
 
 -- Users see only their own row; login by email goes through ochre_service.
 CREATE TABLE users (
@@ -38,6 +48,8 @@ CREATE POLICY users_self ON users FOR ALL TO ochre_app
   USING (id = app_user()) WITH CHECK (id = app_user());
 CREATE POLICY users_service ON users FOR ALL TO ochre_service USING (true) WITH CHECK (true);
 CREATE POLICY users_definer ON users FOR SELECT TO ochre_owner USING (true);
+-- Key rotation (`ochre keys rotate`, as the owner role) re-encrypts TOTP secrets too.
+CREATE POLICY users_owner_rotate ON users FOR UPDATE TO ochre_owner USING (true) WITH CHECK (true);
 GRANT SELECT, INSERT, DELETE ON users TO ochre_app;
 GRANT UPDATE (display_name, password_hash, totp_secret, totp_pending_secret, totp_enabled, totp_last_step)
   ON users TO ochre_app;
@@ -58,11 +70,16 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_user_idx ON sessions (user_id);
 ALTER TABLE sessions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE sessions FORCE ROW LEVEL SECURITY;
-CREATE POLICY sessions_self ON sessions FOR ALL TO ochre_app
-  USING (user_id = app_user()) WITH CHECK (user_id = app_user());
+-- The user reads their sessions and may revoke one, never un-revoke.
+CREATE POLICY sessions_self_read ON sessions FOR SELECT TO ochre_app USING (user_id = app_user());
+CREATE POLICY sessions_self_revoke ON sessions FOR UPDATE TO ochre_app
+  USING (user_id = app_user() AND revoked_at IS NULL)
+  WITH CHECK (user_id = app_user() AND revoked_at IS NOT NULL);
 CREATE POLICY sessions_service ON sessions FOR ALL TO ochre_service USING (true) WITH CHECK (true);
 GRANT SELECT, UPDATE (revoked_at, revoked_reason) ON sessions TO ochre_app;
-GRANT SELECT, INSERT, UPDATE (revoked_at, revoked_reason) ON sessions TO ochre_service;
+-- DELETE: the `purge-expired` cron job; refresh tokens go with their
+-- session (ON DELETE CASCADE).
+GRANT SELECT, INSERT, DELETE, UPDATE (revoked_at, revoked_reason) ON sessions TO ochre_service;
 
 -- Refresh tokens, stored as SHA-256 hashes. A used token presented again
 -- revokes its session.
@@ -80,7 +97,7 @@ CREATE POLICY refresh_tokens_service ON refresh_tokens FOR ALL TO ochre_service
 GRANT SELECT, INSERT, UPDATE (used_at) ON refresh_tokens TO ochre_service;
 
 -- Memberships: visible to the user themself and to members of the org.
--- Written only through the gated functions below.
+-- Written only through the gated functions below (as the owner role).
 CREATE TABLE memberships (
   org_id     uuid        NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
   user_id    uuid        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -91,11 +108,15 @@ CREATE TABLE memberships (
 CREATE INDEX memberships_user_idx ON memberships (user_id);
 ALTER TABLE memberships ENABLE ROW LEVEL SECURITY;
 ALTER TABLE memberships FORCE ROW LEVEL SECURITY;
+CREATE POLICY memberships_read ON memberships FOR SELECT TO ochre_app
+  USING (user_id = app_user() OR (org_id = app_org() AND (SELECT app_role()) IS NOT NULL));
 CREATE POLICY memberships_definer ON memberships FOR ALL TO ochre_owner USING (true) WITH CHECK (true);
 CREATE POLICY memberships_service ON memberships FOR SELECT TO ochre_service USING (true);
 GRANT SELECT ON memberships TO ochre_app, ochre_service;
 
--- API keys of an org: hashed, carrying a role that is never owner.
+-- API keys of an org: hashed, carrying a role that is never owner. Owners
+-- and admins create them, at most at their own rank, in their own name;
+-- revocation is one-way: the only UPDATE is setting revoked_at once.
 CREATE TABLE api_keys (
   org_id       uuid        NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
   id           uuid        NOT NULL,
@@ -112,11 +133,28 @@ CREATE TABLE api_keys (
 );
 ALTER TABLE api_keys ENABLE ROW LEVEL SECURITY;
 ALTER TABLE api_keys FORCE ROW LEVEL SECURITY;
+CREATE POLICY api_keys_admin_read ON api_keys FOR SELECT TO ochre_app
+  USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin'));
+CREATE POLICY api_keys_admin_insert ON api_keys FOR INSERT TO ochre_app
+  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin')
+              AND role_rank(role) <= role_rank((SELECT app_role()))
+              AND revoked_at IS NULL AND last_used_at IS NULL
+              AND created_by IS NOT DISTINCT FROM app_user());
+CREATE POLICY api_keys_admin_revoke ON api_keys FOR UPDATE TO ochre_app
+  USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin') AND revoked_at IS NULL)
+  WITH CHECK (org_id = app_org() AND revoked_at IS NOT NULL);
+-- The owner role reads keys in app_role() and revokes a departing member's
+-- in revoke_grants_of(); the auth gate resolves keys as ochre_service.
 CREATE POLICY api_keys_definer ON api_keys FOR SELECT TO ochre_owner USING (true);
+CREATE POLICY api_keys_definer_revoke ON api_keys FOR UPDATE TO ochre_owner USING (true) WITH CHECK (true);
 CREATE POLICY api_keys_service ON api_keys FOR ALL TO ochre_service USING (true) WITH CHECK (true);
 GRANT SELECT, UPDATE (last_used_at) ON api_keys TO ochre_service;
+GRANT SELECT, INSERT, UPDATE (revoked_at) ON api_keys TO ochre_app;
 
--- Invitations: the token is stored hashed; single-use and expiring.
+-- Invitations: the token is stored hashed; single-use and expiring. Owners
+-- and admins invite in their own name (only owners invite owners) and
+-- revoke pending ones, one-way; admins cannot touch owners, not even an
+-- owner's pending invitation. Accepting goes through accept_invitation().
 CREATE TABLE invitations (
   org_id      uuid        NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
   id          uuid        NOT NULL,
@@ -134,7 +172,20 @@ CREATE TABLE invitations (
 );
 ALTER TABLE invitations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE invitations FORCE ROW LEVEL SECURITY;
+CREATE POLICY invitations_admin_read ON invitations FOR SELECT TO ochre_app
+  USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin'));
+CREATE POLICY invitations_admin_insert ON invitations FOR INSERT TO ochre_app
+  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin')
+              AND (role <> 'owner' OR (SELECT app_role()) = 'owner')
+              AND revoked_at IS NULL AND accepted_at IS NULL AND accepted_by IS NULL
+              AND invited_by IS NOT DISTINCT FROM app_user());
+CREATE POLICY invitations_admin_revoke ON invitations FOR UPDATE TO ochre_app
+  USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin')
+         AND (role <> 'owner' OR (SELECT app_role()) = 'owner')
+         AND revoked_at IS NULL AND accepted_at IS NULL)
+  WITH CHECK (org_id = app_org() AND revoked_at IS NOT NULL);
 CREATE POLICY invitations_definer ON invitations FOR ALL TO ochre_owner USING (true) WITH CHECK (true);
+GRANT SELECT, INSERT, UPDATE (revoked_at) ON invitations TO ochre_app;
 
 -- Login throttling, per account and per client address (shared by replicas).
 CREATE TABLE login_throttle (
@@ -149,54 +200,20 @@ CREATE POLICY login_throttle_service ON login_throttle FOR ALL TO ochre_service
   USING (true) WITH CHECK (true);
 GRANT SELECT, INSERT, UPDATE, DELETE ON login_throttle TO ochre_service;
 
--- Orgs: members read their org; owners and admins update it; creation goes
--- through create_org(). The auth gate (ochre_service) reads the allowlist.
-ALTER TABLE orgs ADD COLUMN ip_allowlist cidr[] NOT NULL DEFAULT '{}';
-DROP POLICY orgs_tenant ON orgs;
-REVOKE INSERT, UPDATE ON orgs FROM ochre_app;
-
--- The caller's role in app.org_id, from current data. SECURITY DEFINER so
--- that policies on memberships can call it without recursion.
-CREATE FUNCTION app_role() RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
-  SET search_path = pg_catalog, public
-  AS $$
-    SELECT role FROM (
-      SELECT m.role FROM memberships m
-       WHERE m.org_id = app_org() AND m.user_id = app_user() AND app_api_key() IS NULL
-      UNION ALL
-      SELECT k.role FROM api_keys k
-       WHERE k.org_id = app_org() AND k.id = app_api_key() AND k.revoked_at IS NULL
-    ) r LIMIT 1
-  $$;
-
-CREATE POLICY orgs_member_read ON orgs FOR SELECT TO ochre_app
-  USING (id = app_org() AND (SELECT app_role()) IS NOT NULL);
-CREATE POLICY orgs_admin_update ON orgs FOR UPDATE TO ochre_app
-  USING (id = app_org() AND (SELECT app_role()) IN ('owner', 'admin'))
-  WITH CHECK (id = app_org() AND (SELECT app_role()) IN ('owner', 'admin'));
-CREATE POLICY orgs_definer ON orgs FOR ALL TO ochre_owner USING (true) WITH CHECK (true);
-CREATE POLICY orgs_service ON orgs FOR SELECT TO ochre_service USING (true);
-GRANT UPDATE (name, ip_allowlist) ON orgs TO ochre_app;
-GRANT SELECT ON orgs TO ochre_service;
-
-CREATE POLICY memberships_read ON memberships FOR SELECT TO ochre_app
-  USING (user_id = app_user() OR (org_id = app_org() AND (SELECT app_role()) IS NOT NULL));
-
-CREATE POLICY api_keys_admin ON api_keys FOR ALL TO ochre_app
-  USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin'))
-  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin')
-              AND role_rank(role) <= role_rank((SELECT app_role())));
-GRANT SELECT, INSERT, UPDATE (revoked_at) ON api_keys TO ochre_app;
-
-CREATE POLICY invitations_admin ON invitations FOR ALL TO ochre_app
-  USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin'))
-  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin')
-              AND (role <> 'owner' OR (SELECT app_role()) = 'owner'));
-GRANT SELECT, INSERT, UPDATE (revoked_at) ON invitations TO ochre_app;
-
--- Gated writes. Each checks the caller again from current data and raises
--- standard SQLSTATEs: 42501 (permission), P0002 (not found),
+-- Gated membership writes. Each checks the caller again from current data
+-- and raises standard SQLSTATEs: 42501 (permission), P0002 (not found),
 -- 55000 (failed precondition), 22023 (invalid argument).
+--
+-- Membership changes are serialised per org: two owners demoting or
+-- removing each other at the same moment could otherwise both see "another
+-- owner remains" and leave the org with none. Every gated membership write
+-- (and account deletion's last-owner check) first takes a transaction-scoped
+-- advisory lock on the org, and reads the caller's role after it.
+
+CREATE FUNCTION lock_org_members(p_org uuid) RETURNS void
+  LANGUAGE sql SET search_path = pg_catalog
+  AS $$ SELECT pg_advisory_xact_lock(hashtextextended('ochre.org.members:' || p_org::text, 0)) $$;
+GRANT EXECUTE ON FUNCTION lock_org_members(uuid) TO ochre_app;
 
 CREATE FUNCTION create_org(p_id uuid, p_name text) RETURNS void
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
@@ -208,6 +225,7 @@ CREATE FUNCTION create_org(p_id uuid, p_name text) RETURNS void
     INSERT INTO orgs (id, name) VALUES (p_id, p_name);
     INSERT INTO memberships (org_id, user_id, role) VALUES (p_id, app_user(), 'owner');
   END $$;
+GRANT EXECUTE ON FUNCTION create_org(uuid, text) TO ochre_app;
 
 CREATE FUNCTION my_memberships()
   RETURNS TABLE (org_id uuid, org_name text, org_created_at timestamptz, role text)
@@ -218,6 +236,7 @@ CREATE FUNCTION my_memberships()
      WHERE m.user_id = app_user() AND o.deleted_at IS NULL
      ORDER BY o.created_at, o.id
   $$;
+GRANT EXECUTE ON FUNCTION my_memberships() TO ochre_app;
 
 CREATE FUNCTION org_members()
   RETURNS TABLE (user_id uuid, email text, display_name text, role text, joined_at timestamptz)
@@ -228,14 +247,32 @@ CREATE FUNCTION org_members()
      WHERE m.org_id = app_org() AND app_role() IS NOT NULL
      ORDER BY m.created_at, u.id
   $$;
+GRANT EXECUTE ON FUNCTION org_members() TO ochre_app;
+
+-- A member's API keys and pending invitations do not outlive their
+-- authority: removal revokes them, demotion revokes those above the new
+-- role. Revokes what p_user granted in app_org() above p_role (all of it
+-- when p_role is NULL, i.e. on removal). Called only by the functions below.
+CREATE FUNCTION revoke_grants_of(p_user uuid, p_role text) RETURNS void
+  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+    UPDATE api_keys SET revoked_at = now()
+     WHERE org_id = app_org() AND created_by = p_user AND revoked_at IS NULL
+       AND (p_role IS NULL OR role_rank(role) > role_rank(p_role));
+    UPDATE invitations SET revoked_at = now()
+     WHERE org_id = app_org() AND invited_by = p_user AND revoked_at IS NULL AND accepted_at IS NULL
+       AND (p_role IS NULL OR role_rank(role) > role_rank(p_role));
+  $$;
 
 CREATE FUNCTION set_member_role(p_user uuid, p_role text) RETURNS void
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$
   DECLARE
-    caller text := app_role();
+    caller text;
     target text;
   BEGIN
+    PERFORM lock_org_members(app_org());
+    caller := app_role();  -- after the lock: the caller's role as it is now
     IF caller IS NULL OR caller NOT IN ('owner', 'admin') THEN
       RAISE EXCEPTION 'permission denied' USING ERRCODE = '42501';
     END IF;
@@ -255,15 +292,19 @@ CREATE FUNCTION set_member_role(p_user uuid, p_role text) RETURNS void
       RAISE EXCEPTION 'the last owner cannot be demoted' USING ERRCODE = '55000';
     END IF;
     UPDATE memberships SET role = p_role WHERE org_id = app_org() AND user_id = p_user;
+    PERFORM revoke_grants_of(p_user, p_role);
   END $$;
+GRANT EXECUTE ON FUNCTION set_member_role(uuid, text) TO ochre_app;
 
 CREATE FUNCTION remove_member(p_user uuid) RETURNS void
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$
   DECLARE
-    caller text := app_role();
+    caller text;
     target text;
   BEGIN
+    PERFORM lock_org_members(app_org());
+    caller := app_role();  -- after the lock: the caller's role as it is now
     IF caller IS NULL OR caller NOT IN ('owner', 'admin') THEN
       RAISE EXCEPTION 'permission denied' USING ERRCODE = '42501';
     END IF;
@@ -280,12 +321,15 @@ CREATE FUNCTION remove_member(p_user uuid) RETURNS void
       RAISE EXCEPTION 'the last owner cannot be removed' USING ERRCODE = '55000';
     END IF;
     DELETE FROM memberships WHERE org_id = app_org() AND user_id = p_user;
+    PERFORM revoke_grants_of(p_user, NULL);
   END $$;
+GRANT EXECUTE ON FUNCTION remove_member(uuid) TO ochre_app;
 
 CREATE FUNCTION transfer_ownership(p_user uuid) RETURNS void
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$
   BEGIN
+    PERFORM lock_org_members(app_org());
     IF app_role() IS DISTINCT FROM 'owner' OR app_api_key() IS NOT NULL THEN
       RAISE EXCEPTION 'only an owner can transfer ownership' USING ERRCODE = '42501';
     END IF;
@@ -298,6 +342,7 @@ CREATE FUNCTION transfer_ownership(p_user uuid) RETURNS void
     END IF;
     UPDATE memberships SET role = 'admin' WHERE org_id = app_org() AND user_id = app_user();
   END $$;
+GRANT EXECUTE ON FUNCTION transfer_ownership(uuid) TO ochre_app;
 
 CREATE FUNCTION accept_invitation(p_token_hash bytea)
   RETURNS TABLE (org_id uuid, role text)
@@ -317,6 +362,14 @@ CREATE FUNCTION accept_invitation(p_token_hash bytea)
       -- One answer for unknown, used, revoked, expired and someone else's.
       RAISE EXCEPTION 'invitation not found or no longer valid' USING ERRCODE = 'P0002';
     END IF;
+    -- The inviter must still be a member of at least the invited rank: an
+    -- invitation does not outlive its author's authority.
+    PERFORM lock_org_members(inv.org_id);
+    IF NOT EXISTS (SELECT 1 FROM memberships m
+                    WHERE m.org_id = inv.org_id AND m.user_id = inv.invited_by
+                      AND role_rank(m.role) >= role_rank(inv.role)) THEN
+      RAISE EXCEPTION 'invitation not found or no longer valid' USING ERRCODE = 'P0002';
+    END IF;
     IF EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = inv.org_id AND m.user_id = app_user()) THEN
       RAISE EXCEPTION 'already a member of this org' USING ERRCODE = '55000';
     END IF;
@@ -325,19 +378,22 @@ CREATE FUNCTION accept_invitation(p_token_hash bytea)
      WHERE invitations.org_id = inv.org_id AND invitations.id = inv.id;
     RETURN QUERY SELECT inv.org_id, inv.role;
   END $$;
+GRANT EXECUTE ON FUNCTION accept_invitation(bytea) TO ochre_app;
 
 -- Orgs where the caller is the only owner (account deletion is refused).
 CREATE FUNCTION sole_owner_orgs() RETURNS SETOF uuid
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$
-    SELECT m.org_id FROM memberships m
-     WHERE m.user_id = app_user() AND m.role = 'owner'
-       AND (SELECT count(*) FROM memberships o WHERE o.org_id = m.org_id AND o.role = 'owner') = 1
-  $$;
-
-GRANT EXECUTE ON FUNCTION app_org(), app_user(), app_api_key(), role_rank(text), app_role()
-  TO ochre_app, ochre_service;
-GRANT EXECUTE ON FUNCTION create_org(uuid, text), my_memberships(), org_members(),
-  set_member_role(uuid, text), remove_member(uuid), transfer_ownership(uuid),
-  accept_invitation(bytea), sole_owner_orgs()
-  TO ochre_app;
+  DECLARE
+    o uuid;
+  BEGIN
+    FOR o IN SELECT m.org_id FROM memberships m WHERE m.user_id = app_user() AND m.role = 'owner'
+             ORDER BY m.org_id LOOP
+      PERFORM lock_org_members(o);
+    END LOOP;
+    RETURN QUERY
+      SELECT m.org_id FROM memberships m
+       WHERE m.user_id = app_user() AND m.role = 'owner'
+         AND (SELECT count(*) FROM memberships x WHERE x.org_id = m.org_id AND x.role = 'owner') = 1;
+  END $$;
+GRANT EXECUTE ON FUNCTION sole_owner_orgs() TO ochre_app;

@@ -1,10 +1,11 @@
 -- Conversations and customers: the data the seeds protect first.
 --
 -- Every table is keyed by (org_id, id) with UUIDv7 ids, and every hot query
--- is served by an index that starts with org_id. Members read; owners,
--- admins and agents write (checked against app_role(), i.e. CURRENT
--- membership data); light agents have no write path. Nothing is deleted by
--- the app role: erasure is a gated path of its own.
+-- is served by an index that starts with org_id. Members read (any member
+-- or API key of the org); owners, admins and agents write (checked against
+-- app_role(), i.e. CURRENT membership data); light agents have no write
+-- path. Nothing is deleted by the app role: erasure is a gated path of its
+-- own.
 
 CREATE TABLE customers (
   org_id        uuid        NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
@@ -20,6 +21,16 @@ CREATE TABLE customers (
   PRIMARY KEY (org_id, id),
   CONSTRAINT customers_email_key UNIQUE (org_id, email)
 );
+ALTER TABLE customers ENABLE ROW LEVEL SECURITY;
+ALTER TABLE customers FORCE ROW LEVEL SECURITY;
+CREATE POLICY customers_read ON customers FOR SELECT TO ochre_app
+  USING (org_id = app_org() AND (SELECT app_role()) IS NOT NULL);
+CREATE POLICY customers_insert ON customers FOR INSERT TO ochre_app
+  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
+CREATE POLICY customers_update ON customers FOR UPDATE TO ochre_app
+  USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin', 'agent'))
+  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
+GRANT SELECT, INSERT, UPDATE ON customers TO ochre_app;
 
 CREATE TABLE conversations (
   org_id          uuid        NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
@@ -41,7 +52,20 @@ CREATE TABLE conversations (
 CREATE INDEX conversations_status_idx ON conversations (org_id, status, id DESC);
 CREATE INDEX conversations_assignee_idx ON conversations (org_id, assignee_id, id DESC);
 CREATE INDEX conversations_customer_idx ON conversations (org_id, customer_id);
+ALTER TABLE conversations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE conversations FORCE ROW LEVEL SECURITY;
+CREATE POLICY conversations_read ON conversations FOR SELECT TO ochre_app
+  USING (org_id = app_org() AND (SELECT app_role()) IS NOT NULL);
+CREATE POLICY conversations_insert ON conversations FOR INSERT TO ochre_app
+  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
+CREATE POLICY conversations_update ON conversations FOR UPDATE TO ochre_app
+  USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin', 'agent'))
+  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
+GRANT SELECT, INSERT, UPDATE (status, assignee_id, subject, updated_at, last_message_at)
+  ON conversations TO ochre_app;
 
+-- Messages are immutable: no UPDATE for anyone. A message's author is the
+-- caller (or nobody, for inbound messages).
 CREATE TABLE messages (
   org_id            uuid        NOT NULL,
   id                uuid        NOT NULL,
@@ -59,36 +83,12 @@ CREATE TABLE messages (
   FOREIGN KEY (org_id, conversation_id) REFERENCES conversations (org_id, id) ON DELETE CASCADE
 );
 CREATE INDEX messages_conversation_idx ON messages (org_id, conversation_id, id);
-
--- Read: any member (or API key) of the org. Write: owner, admin, agent.
-ALTER TABLE customers ENABLE ROW LEVEL SECURITY;
-ALTER TABLE customers FORCE ROW LEVEL SECURITY;
-CREATE POLICY customers_read ON customers FOR SELECT TO ochre_app
-  USING (org_id = app_org() AND (SELECT app_role()) IS NOT NULL);
-CREATE POLICY customers_insert ON customers FOR INSERT TO ochre_app
-  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
-CREATE POLICY customers_update ON customers FOR UPDATE TO ochre_app
-  USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin', 'agent'))
-  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
-GRANT SELECT, INSERT, UPDATE ON customers TO ochre_app;
-
-ALTER TABLE conversations ENABLE ROW LEVEL SECURITY;
-ALTER TABLE conversations FORCE ROW LEVEL SECURITY;
-CREATE POLICY conversations_read ON conversations FOR SELECT TO ochre_app
-  USING (org_id = app_org() AND (SELECT app_role()) IS NOT NULL);
-CREATE POLICY conversations_insert ON conversations FOR INSERT TO ochre_app
-  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
-CREATE POLICY conversations_update ON conversations FOR UPDATE TO ochre_app
-  USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin', 'agent'))
-  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
-GRANT SELECT, INSERT, UPDATE (status, assignee_id, subject, updated_at, last_message_at)
-  ON conversations TO ochre_app;
-
--- Messages are immutable: no UPDATE for anyone.
 ALTER TABLE messages ENABLE ROW LEVEL SECURITY;
 ALTER TABLE messages FORCE ROW LEVEL SECURITY;
 CREATE POLICY messages_read ON messages FOR SELECT TO ochre_app
   USING (org_id = app_org() AND (SELECT app_role()) IS NOT NULL);
 CREATE POLICY messages_insert ON messages FOR INSERT TO ochre_app
-  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
+  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin', 'agent')
+              AND (author_user_id IS NULL OR author_user_id = app_user())
+              AND (author_api_key_id IS NULL OR author_api_key_id = app_api_key()));
 GRANT SELECT, INSERT ON messages TO ochre_app;

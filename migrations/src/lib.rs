@@ -30,50 +30,32 @@ pub struct Migration {
 }
 
 /// Every migration, oldest first. Append; never edit a released one.
+///
+/// Nothing is released yet: these five are the squashed baseline, one file
+/// per topic, where every table is stated once with its columns, indexes,
+/// policies and grants, and every function is created once.
+/// `migrations/schema.snapshot` is the catalog they produce
+/// (`make schema-snapshot`).
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
-        name: "m20261122_000001_foundation",
+        name: "m20261204_000001_foundation",
         up: include_str!("../sql/0001_foundation.up.sql"),
     },
     Migration {
-        name: "m20261122_000002_identity",
+        name: "m20261204_000002_identity",
         up: include_str!("../sql/0002_identity.up.sql"),
     },
     Migration {
-        name: "m20261122_000003_conversations",
+        name: "m20261204_000003_conversations",
         up: include_str!("../sql/0003_conversations.up.sql"),
     },
     Migration {
-        name: "m20261122_000004_integrations",
+        name: "m20261204_000004_integrations",
         up: include_str!("../sql/0004_integrations.up.sql"),
     },
     Migration {
-        name: "m20261122_000005_policy_hardening",
-        up: include_str!("../sql/0005_policy_hardening.up.sql"),
-    },
-    Migration {
-        name: "m20261122_000006_oauth",
-        up: include_str!("../sql/0006_oauth.up.sql"),
-    },
-    Migration {
-        name: "m20261122_000007_token_refresh",
-        up: include_str!("../sql/0007_token_refresh.up.sql"),
-    },
-    Migration {
-        name: "m20261122_000008_member_locks",
-        up: include_str!("../sql/0008_member_locks.up.sql"),
-    },
-    Migration {
-        name: "m20261122_000009_review_hardening",
-        up: include_str!("../sql/0009_review_hardening.up.sql"),
-    },
-    Migration {
-        name: "m20261122_000010_rotate_oauth_states",
-        up: include_str!("../sql/0010_rotate_oauth_states.up.sql"),
-    },
-    Migration {
-        name: "m20261122_000011_webhooks",
-        up: include_str!("../sql/0011_webhooks.up.sql"),
+        name: "m20261204_000005_webhooks",
+        up: include_str!("../sql/0005_webhooks.up.sql"),
     },
 ];
 

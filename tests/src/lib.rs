@@ -9,6 +9,7 @@ pub mod layout;
 pub mod lint;
 pub mod matrix;
 pub mod process;
+pub mod snapshot;
 mod spawn;
 pub mod sqlmatrix;
 pub mod support;

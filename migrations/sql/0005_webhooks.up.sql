@@ -3,10 +3,8 @@
 -- two gates the HTTP ingress uses on the `ochre_service` pool. Nothing here
 -- verifies a signature: the server does that on the raw body, with the
 -- signing secret it decrypts (the vault key never reaches the database).
-
--- An integration id names its org on the webhook URL: ids are unique on
--- their own, and this index is how a delivery finds its integration.
-CREATE UNIQUE INDEX integrations_id_key ON integrations (id);
+-- The webhook URL finds its integration by id (integrations_id_key,
+-- 0004_integrations).
 
 CREATE TABLE webhook_events (
   org_id         uuid        NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
@@ -63,7 +61,6 @@ CREATE FUNCTION webhook_signing_secrets(p_integration uuid, p_provider text, p_f
        WHERE i.id = p_integration AND i.provider = p_provider
        ORDER BY s.field;
   END $$;
-REVOKE ALL ON FUNCTION webhook_signing_secrets(uuid, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION webhook_signing_secrets(uuid, text, text) TO ochre_service;
 
 -- Stores one verified delivery: 'stored', 'duplicate' (the org already has
@@ -95,7 +92,6 @@ CREATE FUNCTION record_webhook_event(p_integration uuid, p_provider text, p_id u
     GET DIAGNOSTICS inserted = ROW_COUNT;
     RETURN CASE WHEN inserted = 1 THEN 'stored' ELSE 'duplicate' END;
   END $$;
-REVOKE ALL ON FUNCTION record_webhook_event(uuid, text, uuid, text, text, timestamptz, text, bytea) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION record_webhook_event(uuid, text, uuid, text, text, timestamptz, text, bytea)
   TO ochre_service;
 
@@ -124,7 +120,6 @@ CREATE FUNCTION retire_signing_secret(p_integration uuid, p_field text)
     UPDATE integration_secrets s SET field = p_field || '.previous', updated_at = now()
      WHERE s.org_id = app_org() AND s.integration_id = p_integration AND s.field = p_field;
   END $$;
-REVOKE ALL ON FUNCTION retire_signing_secret(uuid, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION retire_signing_secret(uuid, text) TO ochre_app;
 
 -- The `purge-expired` cron job, part 1 (the owner's tables): expired OAuth
@@ -145,7 +140,4 @@ CREATE FUNCTION purge_expired()
     GET DIAGNOSTICS n_secrets = ROW_COUNT;
     RETURN jsonb_build_object('oauth_states', n_states, 'previous_signing_secrets', n_secrets);
   END $$;
-REVOKE ALL ON FUNCTION purge_expired() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION purge_expired() TO ochre_service;
--- Refresh tokens go with their session (ON DELETE CASCADE).
-GRANT DELETE ON sessions TO ochre_service;
