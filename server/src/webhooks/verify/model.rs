@@ -102,7 +102,7 @@ pub struct Inbound<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
     /// A provider-specific id to deduplicate deliveries on (see
-    /// [`verify()`] for where each one comes from).
+    /// [`verify()`](super::verify()) for where each one comes from).
     pub delivery_id: String,
     /// The signed timestamp, in Unix **seconds** (milliseconds are truncated);
     /// `None` for providers that sign none (GitHub, Meta).
