@@ -20,6 +20,8 @@ pub enum StartupError {
     },
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+    #[error("reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
     #[error("server: {0}")]
     Transport(#[from] tonic::transport::Error),
 }

@@ -64,7 +64,7 @@ impl WeakPassword {
 }
 
 /// Failures of [`PasswordHasher`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum HashError {
     /// Every hashing permit is in use; map to RESOURCE_EXHAUSTED.
     #[error("too many password operations in progress")]
@@ -72,9 +72,15 @@ pub enum HashError {
     /// The stored hash is not a PHC string argon2 understands.
     #[error("stored password hash is malformed")]
     InvalidHash,
-    /// Argon2 or the blocking pool failed; the text holds no secret.
-    #[error("password hashing failed: {0}")]
-    Internal(String),
+    /// Argon2 failed (its errors hold no secret).
+    #[error("argon2 failed")]
+    Argon2(#[source] password_hash::Error),
+    /// Argon2 refused its parameters.
+    #[error("argon2 parameters refused")]
+    Params(#[source] argon2::Error),
+    /// The blocking pool lost the job (a panic or a shutdown).
+    #[error("the hashing task did not finish")]
+    Join(#[source] tokio::task::JoinError),
 }
 
 /// Checks a new password against the policy.
@@ -147,19 +153,18 @@ pub fn needs_rehash(phc: &str) -> bool {
 }
 
 fn argon2() -> Result<Argon2<'static>, HashError> {
-    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
-        .map_err(|e| HashError::Internal(e.to_string()))?;
+    let params =
+        Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).map_err(HashError::Params)?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
 fn hash_blocking(password: &[u8]) -> Result<String, HashError> {
     let mut salt_bytes = [0u8; SALT_LEN];
     rand::rng().fill_bytes(&mut salt_bytes);
-    let salt =
-        SaltString::encode_b64(&salt_bytes).map_err(|e| HashError::Internal(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(HashError::Argon2)?;
     let hash = argon2()?
         .hash_password(password, &salt)
-        .map_err(|e| HashError::Internal(e.to_string()))?;
+        .map_err(HashError::Argon2)?;
     Ok(hash.to_string())
 }
 
@@ -212,7 +217,7 @@ impl PasswordHasher {
             job()
         })
         .await
-        .map_err(|e| HashError::Internal(e.to_string()))?
+        .map_err(HashError::Join)?
     }
 
     /// Hashes `password` into a PHC string with a fresh random salt.
@@ -318,7 +323,10 @@ mod tests {
         let phc = hasher.hash(secret("s3cret-passphrase!")).await.unwrap();
         let right = hasher.verify(secret("s3cret-passphrase!"), &phc).await;
         let wrong = hasher.verify(secret("s3cret-passphrase?"), &phc).await;
-        assert_eq!((right, wrong), (Ok(true), Ok(false)));
+        assert!(
+            matches!((&right, &wrong), (Ok(true), Ok(false))),
+            "{right:?} {wrong:?}"
+        );
     }
 
     #[tokio::test]
@@ -334,7 +342,10 @@ mod tests {
         let hasher = PasswordHasher::new(1);
         for bad in ["", "not a hash", "$argon2id$v=19$m=19456,t=2,p=1$", "$$$$"] {
             let result = hasher.verify(secret("whatever"), bad).await;
-            assert_eq!(result, Err(HashError::InvalidHash), "{bad:?}");
+            assert!(
+                matches!(result, Err(HashError::InvalidHash)),
+                "{bad:?}: {result:?}"
+            );
         }
     }
 
@@ -348,7 +359,7 @@ mod tests {
             hasher.hash(secret("second password"))
         );
         assert!(first.is_ok());
-        assert_eq!(second, Err(HashError::Busy));
+        assert!(matches!(second, Err(HashError::Busy)), "{second:?}");
         // The permit comes back once the work is done.
         assert_eq!(hasher.available_permits(), 1);
         assert!(hasher.hash(secret("third password")).await.is_ok());
@@ -363,10 +374,13 @@ mod tests {
         let (mut real, mut dummy) = (Duration::MAX, Duration::MAX);
         for _ in 0..3 {
             let start = Instant::now();
-            assert_eq!(hasher.verify(secret("wrong"), &phc).await, Ok(false));
+            assert!(matches!(
+                hasher.verify(secret("wrong"), &phc).await,
+                Ok(false)
+            ));
             real = real.min(start.elapsed());
             let start = Instant::now();
-            assert_eq!(hasher.verify_dummy(secret("wrong")).await, Ok(()));
+            assert!(hasher.verify_dummy(secret("wrong")).await.is_ok());
             dummy = dummy.min(start.elapsed());
         }
         let similar = dummy * 4 > real && real * 4 > dummy;
