@@ -4,7 +4,7 @@
 //! batches, each batch in its own transaction, so an interrupted rotation
 //! is simply run again: rows already under the current key are skipped.
 
-use sea_orm::{ConnectionTrait as _, Database, DbErr, TransactionTrait as _};
+use sea_orm::{ConnectionTrait as _, Database, DbErr, FromQueryResult, TransactionTrait as _};
 use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
@@ -37,6 +37,31 @@ impl std::fmt::Display for RotationReport {
     }
 }
 
+/// An integration secret's key and ciphertext.
+#[derive(Debug, Clone, FromQueryResult)]
+struct SecretCipher {
+    org_id: Uuid,
+    integration_id: Uuid,
+    field: String,
+    ciphertext: Vec<u8>,
+}
+
+/// A user's TOTP secrets (at least one of them set).
+#[derive(Debug, Clone, FromQueryResult)]
+struct TotpCiphers {
+    id: Uuid,
+    totp_secret: Option<Vec<u8>>,
+    totp_pending_secret: Option<Vec<u8>>,
+}
+
+/// An OAuth state's key and PKCE verifier.
+#[derive(Debug, Clone, FromQueryResult)]
+struct VerifierCipher {
+    org_id: Uuid,
+    id: Uuid,
+    pkce_verifier: Vec<u8>,
+}
+
 /// Rotates every ciphertext, connecting as the owner role.
 pub async fn rotate(
     owner_url: &SecretString,
@@ -54,24 +79,24 @@ pub async fn rotate(
         let (o, i, f) = last
             .clone()
             .unwrap_or((Uuid::nil(), Uuid::nil(), String::new()));
-        let rows = tx
-            .query_all_raw(stmt(
-                "SELECT org_id, integration_id, field, ciphertext FROM integration_secrets \
-                  WHERE (org_id, integration_id, field) > ($1, $2, $3) \
-                  ORDER BY org_id, integration_id, field LIMIT $4 FOR UPDATE",
-                [o.into(), i.into(), f.into(), batch.into()],
-            ))
-            .await?;
+        let rows = SecretCipher::find_by_statement(stmt(
+            "SELECT org_id, integration_id, field, ciphertext FROM integration_secrets \
+              WHERE (org_id, integration_id, field) > ($1, $2, $3) \
+              ORDER BY org_id, integration_id, field LIMIT $4 FOR UPDATE",
+            [o.into(), i.into(), f.into(), batch.into()],
+        ))
+        .all(&tx)
+        .await?;
         if rows.is_empty() {
             break;
         }
-        for row in &rows {
-            let (org, integration, field): (Uuid, Uuid, String) = (
-                row.try_get("", "org_id")?,
-                row.try_get("", "integration_id")?,
-                row.try_get("", "field")?,
-            );
-            let blob: Vec<u8> = row.try_get("", "ciphertext")?;
+        for row in rows {
+            let SecretCipher {
+                org_id: org,
+                integration_id: integration,
+                field,
+                ciphertext: blob,
+            } = row;
             report.scanned += 1;
             if !vault.needs_reencrypt(&blob) {
                 report.current += 1;
@@ -106,24 +131,24 @@ pub async fn rotate(
     let mut last_user = Uuid::nil();
     loop {
         let tx = db.begin().await?;
-        let rows = tx
-            .query_all_raw(stmt(
-                "SELECT id, totp_secret, totp_pending_secret FROM users \
-                  WHERE id > $1 AND (totp_secret IS NOT NULL OR totp_pending_secret IS NOT NULL) \
-                  ORDER BY id LIMIT $2 FOR UPDATE",
-                [last_user.into(), batch.into()],
-            ))
-            .await?;
+        let rows = TotpCiphers::find_by_statement(stmt(
+            "SELECT id, totp_secret, totp_pending_secret FROM users \
+              WHERE id > $1 AND (totp_secret IS NOT NULL OR totp_pending_secret IS NOT NULL) \
+              ORDER BY id LIMIT $2 FOR UPDATE",
+            [last_user.into(), batch.into()],
+        ))
+        .all(&tx)
+        .await?;
         if rows.is_empty() {
             break;
         }
-        for row in &rows {
-            let user: Uuid = row.try_get("", "id")?;
-            for (column, field) in [
-                ("totp_secret", "secret"),
-                ("totp_pending_secret", "pending"),
+        for row in rows {
+            let user = row.id;
+            for (column, field, blob) in [
+                ("totp_secret", "secret", row.totp_secret),
+                ("totp_pending_secret", "pending", row.totp_pending_secret),
             ] {
-                let Some(blob) = row.try_get::<Option<Vec<u8>>>("", column)? else {
+                let Some(blob) = blob else {
                     continue;
                 };
                 report.scanned += 1;
@@ -154,19 +179,22 @@ pub async fn rotate(
     let mut last_state = (Uuid::nil(), Uuid::nil());
     loop {
         let tx = db.begin().await?;
-        let rows = tx
-            .query_all_raw(stmt(
-                "SELECT org_id, id, pkce_verifier FROM oauth_states WHERE (org_id, id) > ($1, $2) \
-                  ORDER BY org_id, id LIMIT $3 FOR UPDATE",
-                [last_state.0.into(), last_state.1.into(), batch.into()],
-            ))
-            .await?;
+        let rows = VerifierCipher::find_by_statement(stmt(
+            "SELECT org_id, id, pkce_verifier FROM oauth_states WHERE (org_id, id) > ($1, $2) \
+              ORDER BY org_id, id LIMIT $3 FOR UPDATE",
+            [last_state.0.into(), last_state.1.into(), batch.into()],
+        ))
+        .all(&tx)
+        .await?;
         if rows.is_empty() {
             break;
         }
-        for row in &rows {
-            let (org, id): (Uuid, Uuid) = (row.try_get("", "org_id")?, row.try_get("", "id")?);
-            let blob: Vec<u8> = row.try_get("", "pkce_verifier")?;
+        for row in rows {
+            let VerifierCipher {
+                org_id: org,
+                id,
+                pkce_verifier: blob,
+            } = row;
             report.scanned += 1;
             if !vault.needs_reencrypt(&blob) {
                 report.current += 1;

@@ -10,7 +10,7 @@ mod tenant;
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait as _, Database, DatabaseConnection, DbErr};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, FromQueryResult};
 use sea_orm_migration::MigratorTrait as _;
 use secrecy::{ExposeSecret as _, SecretString};
 
@@ -37,6 +37,12 @@ fn options(url: &SecretString, max: u32) -> ConnectOptions {
     opts
 }
 
+/// One applied migration.
+#[derive(Debug, Clone, FromQueryResult)]
+struct Applied {
+    version: String,
+}
+
 impl Db {
     /// Connects the three pools.
     pub async fn connect(
@@ -59,17 +65,15 @@ impl Db {
     /// Whether the database answers and holds exactly the migrations this
     /// binary knows (what the health check reports).
     pub async fn migrations_current(&self) -> Result<bool, DbErr> {
-        let rows = self
-            .app
-            .query_all_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                "SELECT version FROM seaql_migrations ORDER BY version",
-            ))
-            .await?;
-        let mut applied = rows
-            .iter()
-            .map(|r| r.try_get::<String>("", "version"))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut applied: Vec<String> = Applied::find_by_statement(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT version FROM seaql_migrations ORDER BY version",
+        ))
+        .all(&self.app)
+        .await?
+        .into_iter()
+        .map(|m| m.version)
+        .collect();
         applied.sort();
         let mut known: Vec<String> = ochre_migrations::names()
             .into_iter()

@@ -4,7 +4,7 @@
 //! function answers one question and returns only what its caller needs.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait as _, DbErr, TransactionTrait as _};
+use sea_orm::{ConnectionTrait as _, DbErr, FromQueryResult, TransactionTrait as _};
 use uuid::Uuid;
 
 pub mod webhooks;
@@ -21,8 +21,9 @@ pub struct SessionGrant {
 }
 
 /// An active API key.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct KeyGrant {
+    #[sea_orm(from_alias = "id")]
     pub key_id: Uuid,
     pub org_id: Uuid,
     pub role: String,
@@ -30,7 +31,7 @@ pub struct KeyGrant {
 }
 
 /// What login needs of an account.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct LoginRow {
     pub id: Uuid,
     pub password_hash: String,
@@ -51,6 +52,42 @@ pub enum RefreshOutcome {
     Invalid,
 }
 
+/// An active session's role column (not yet checked against the org asked
+/// for) and allowlist.
+#[derive(Debug, Clone, FromQueryResult)]
+struct SessionColumns {
+    role: Option<String>,
+    allowlist: Vec<String>,
+}
+
+/// `count(*) AS n`.
+#[derive(Debug, Clone, FromQueryResult)]
+struct Count {
+    n: i64,
+}
+
+/// The failure count of a throttle key.
+#[derive(Debug, Clone, FromQueryResult)]
+struct Failures {
+    failures: i32,
+}
+
+/// When a new session expires.
+#[derive(Debug, Clone, FromQueryResult)]
+struct Expiry {
+    expires_at: DateTime<Utc>,
+}
+
+/// A presented refresh token and its session.
+#[derive(Debug, Clone, FromQueryResult)]
+struct Presented {
+    session_id: Uuid,
+    used: bool,
+    user_id: Uuid,
+    expires_at: DateTime<Utc>,
+    active: bool,
+}
+
 impl Db {
     /// Resolves an access token's session and, when `org` is given, the
     /// user's current role there. `None` when the session is not active.
@@ -60,21 +97,20 @@ impl Db {
         user_id: Uuid,
         org: Option<Uuid>,
     ) -> Result<Option<SessionGrant>, DbError> {
-        let row = self
-            .service
-            .query_one_raw(stmt(
-                "SELECT CASE WHEN o.id IS NULL THEN NULL ELSE m.role END AS role, \
-                        coalesce(o.ip_allowlist::text[], '{}') AS allowlist \
-                   FROM sessions s \
-                   LEFT JOIN memberships m ON m.user_id = s.user_id AND m.org_id = $3 \
-                   LEFT JOIN orgs o ON o.id = m.org_id AND o.deleted_at IS NULL \
-                  WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > now()",
-                [session_id.into(), user_id.into(), org.into()],
-            ))
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let allowlist: Vec<String> = row.try_get("", "allowlist")?;
-        let role: Option<String> = row.try_get("", "role")?;
+        let row = SessionColumns::find_by_statement(stmt(
+            "SELECT CASE WHEN o.id IS NULL THEN NULL ELSE m.role END AS role, \
+                    coalesce(o.ip_allowlist::text[], '{}') AS allowlist \
+               FROM sessions s \
+               LEFT JOIN memberships m ON m.user_id = s.user_id AND m.org_id = $3 \
+               LEFT JOIN orgs o ON o.id = m.org_id AND o.deleted_at IS NULL \
+              WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > now()",
+            [session_id.into(), user_id.into(), org.into()],
+        ))
+        .one(&self.service)
+        .await?;
+        let Some(SessionColumns { role, allowlist }) = row else {
+            return Ok(None);
+        };
         // A member of a deleted org has no usable role there.
         let role = role.filter(|_| org.is_some());
         Ok(Some(SessionGrant { role, allowlist }))
@@ -83,45 +119,29 @@ impl Db {
     /// Resolves an API key by the hash of its secret, recording its use at
     /// most once a minute, in the same round trip.
     pub async fn resolve_api_key(&self, key_hash: &[u8; 32]) -> Result<Option<KeyGrant>, DbError> {
-        let row = self
-            .service
-            .query_one_raw(stmt(
-                "WITH k AS (SELECT org_id, id, role, last_used_at FROM api_keys \
-                             WHERE key_hash = $1 AND revoked_at IS NULL), \
-                      used AS (UPDATE api_keys a SET last_used_at = now() FROM k \
-                                WHERE a.org_id = k.org_id AND a.id = k.id \
-                                  AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '60 seconds') \
-                                RETURNING a.id) \
-                 SELECT k.id, k.org_id, k.role, o.ip_allowlist::text[] AS allowlist \
-                   FROM k JOIN orgs o ON o.id = k.org_id AND o.deleted_at IS NULL",
-                [key_hash.to_vec().into()],
-            ))
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(KeyGrant {
-            key_id: row.try_get("", "id")?,
-            org_id: row.try_get("", "org_id")?,
-            role: row.try_get("", "role")?,
-            allowlist: row.try_get("", "allowlist")?,
-        }))
+        Ok(KeyGrant::find_by_statement(stmt(
+            "WITH k AS (SELECT org_id, id, role, last_used_at FROM api_keys \
+                         WHERE key_hash = $1 AND revoked_at IS NULL), \
+                  used AS (UPDATE api_keys a SET last_used_at = now() FROM k \
+                            WHERE a.org_id = k.org_id AND a.id = k.id \
+                              AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '60 seconds') \
+                            RETURNING a.id) \
+             SELECT k.id, k.org_id, k.role, o.ip_allowlist::text[] AS allowlist \
+               FROM k JOIN orgs o ON o.id = k.org_id AND o.deleted_at IS NULL",
+            [key_hash.to_vec().into()],
+        ))
+        .one(&self.service)
+        .await?)
     }
 
     /// Login by email: the account's id and password hash.
     pub async fn login_lookup(&self, email: &str) -> Result<Option<LoginRow>, DbError> {
-        let row = self
-            .service
-            .query_one_raw(stmt(
-                "SELECT id, password_hash FROM users WHERE email = $1",
-                [email.into()],
-            ))
-            .await?;
-        row.map(|r| {
-            Ok(LoginRow {
-                id: r.try_get("", "id")?,
-                password_hash: r.try_get("", "password_hash")?,
-            })
-        })
-        .transpose()
+        Ok(LoginRow::find_by_statement(stmt(
+            "SELECT id, password_hash FROM users WHERE email = $1",
+            [email.into()],
+        ))
+        .one(&self.service)
+        .await?)
     }
 
     /// Replaces a password hash after a successful login with old parameters.
@@ -137,38 +157,29 @@ impl Db {
 
     /// Whether any of `keys` is locked out now.
     pub async fn throttle_locked(&self, keys: &[String]) -> Result<bool, DbError> {
-        let row = self
-            .service
-            .query_one_raw(stmt(
-                "SELECT count(*) AS n FROM login_throttle WHERE key = ANY($1) AND locked_until > now()",
-                [keys.to_vec().into()],
-            ))
-            .await?;
-        Ok(row
-            .map(|r| r.try_get::<i64>("", "n"))
-            .transpose()?
-            .unwrap_or(0)
-            > 0)
+        let row = Count::find_by_statement(stmt(
+            "SELECT count(*) AS n FROM login_throttle WHERE key = ANY($1) AND locked_until > now()",
+            [keys.to_vec().into()],
+        ))
+        .one(&self.service)
+        .await?;
+        Ok(row.map_or(0, |c| c.n) > 0)
     }
 
     /// Counts a failed login for `key` in a 15-minute window; at `threshold`
     /// failures the key is locked for 15 minutes. Returns the failure count.
     pub async fn throttle_fail(&self, key: &str, threshold: i32) -> Result<i32, DbError> {
-        let row = self
-            .service
-            .query_one_raw(stmt(
-                "INSERT INTO login_throttle AS t (key, failures, window_start) VALUES ($1, 1, now()) \
-                 ON CONFLICT (key) DO UPDATE SET \
-                   failures = CASE WHEN t.window_start < now() - interval '15 minutes' THEN 1 ELSE t.failures + 1 END, \
-                   window_start = CASE WHEN t.window_start < now() - interval '15 minutes' THEN now() ELSE t.window_start END \
-                 RETURNING failures",
-                [key.into()],
-            ))
-            .await?;
-        let failures: i32 = row
-            .map(|r| r.try_get("", "failures"))
-            .transpose()?
-            .unwrap_or(1);
+        let row = Failures::find_by_statement(stmt(
+            "INSERT INTO login_throttle AS t (key, failures, window_start) VALUES ($1, 1, now()) \
+             ON CONFLICT (key) DO UPDATE SET \
+               failures = CASE WHEN t.window_start < now() - interval '15 minutes' THEN 1 ELSE t.failures + 1 END, \
+               window_start = CASE WHEN t.window_start < now() - interval '15 minutes' THEN now() ELSE t.window_start END \
+             RETURNING failures",
+            [key.into()],
+        ))
+        .one(&self.service)
+        .await?;
+        let failures = row.map_or(1, |r| r.failures);
         if failures >= threshold {
             self.service
                 .execute_raw(stmt(
@@ -199,21 +210,27 @@ impl Db {
     ) -> Result<(Uuid, DateTime<Utc>), DbError> {
         let session_id = Uuid::now_v7();
         let tx = self.service.begin().await?;
-        let row = tx
-            .query_one_raw(stmt(
-                "INSERT INTO sessions (id, user_id, expires_at, client_ip, user_agent) \
-                 VALUES ($1, $2, now() + make_interval(days => $3), $4::inet, $5) RETURNING expires_at",
-                [session_id.into(), user_id.into(), ttl_days.into(), client_ip.into(), user_agent.into()],
-            ))
-            .await?
-            .ok_or_else(|| DbErr::RecordNotInserted)?;
+        let row = Expiry::find_by_statement(stmt(
+            "INSERT INTO sessions (id, user_id, expires_at, client_ip, user_agent) \
+             VALUES ($1, $2, now() + make_interval(days => $3), $4::inet, $5) RETURNING expires_at",
+            [
+                session_id.into(),
+                user_id.into(),
+                ttl_days.into(),
+                client_ip.into(),
+                user_agent.into(),
+            ],
+        ))
+        .one(&tx)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotInserted)?;
         tx.execute_raw(stmt(
             "INSERT INTO refresh_tokens (token_hash, session_id) VALUES ($1, $2)",
             [refresh_hash.to_vec().into(), session_id.into()],
         ))
         .await?;
         tx.commit().await?;
-        Ok((session_id, row.try_get("", "expires_at")?))
+        Ok((session_id, row.expires_at))
     }
 
     /// Presents a refresh token: rotates it, or detects its reuse and
@@ -224,20 +241,20 @@ impl Db {
         new: &[u8; 32],
     ) -> Result<RefreshOutcome, DbError> {
         let tx = self.service.begin().await?;
-        let row = tx
-            .query_one_raw(stmt(
-                "SELECT rt.session_id, rt.used_at IS NOT NULL AS used, s.user_id, s.expires_at, \
-                        (s.revoked_at IS NULL AND s.expires_at > now()) AS active \
-                   FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id \
-                  WHERE rt.token_hash = $1 FOR UPDATE OF rt, s",
-                [old.to_vec().into()],
-            ))
-            .await?;
+        let row = Presented::find_by_statement(stmt(
+            "SELECT rt.session_id, rt.used_at IS NOT NULL AS used, s.user_id, s.expires_at, \
+                    (s.revoked_at IS NULL AND s.expires_at > now()) AS active \
+               FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id \
+              WHERE rt.token_hash = $1 FOR UPDATE OF rt, s",
+            [old.to_vec().into()],
+        ))
+        .one(&tx)
+        .await?;
         let Some(row) = row else {
             return Ok(RefreshOutcome::Invalid);
         };
-        let session_id: Uuid = row.try_get("", "session_id")?;
-        if row.try_get::<bool>("", "used")? {
+        let session_id = row.session_id;
+        if row.used {
             tx.execute_raw(stmt(
                 "UPDATE sessions SET revoked_at = now(), revoked_reason = 'refresh token reuse' \
                   WHERE id = $1 AND revoked_at IS NULL",
@@ -248,7 +265,7 @@ impl Db {
             tracing::warn!(%session_id, "refresh token reuse: session revoked");
             return Ok(RefreshOutcome::Reused);
         }
-        if !row.try_get::<bool>("", "active")? {
+        if !row.active {
             return Ok(RefreshOutcome::Invalid);
         }
         tx.execute_raw(stmt(
@@ -264,8 +281,8 @@ impl Db {
         tx.commit().await?;
         Ok(RefreshOutcome::Rotated {
             session_id,
-            user_id: row.try_get("", "user_id")?,
-            expires_at: row.try_get("", "expires_at")?,
+            user_id: row.user_id,
+            expires_at: row.expires_at,
         })
     }
 }

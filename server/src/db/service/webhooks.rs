@@ -4,7 +4,7 @@
 //! job (on the main service pool).
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
+use sea_orm::{ConnectionTrait as _, FromQueryResult, TransactionTrait as _};
 use uuid::Uuid;
 
 use crate::db::{Db, DbError, stmt};
@@ -47,6 +47,27 @@ pub struct NewEvent<'a> {
     pub payload: &'a [u8],
 }
 
+/// One row of `webhook_signing_secrets()`: the integration's org, and a
+/// secret (both NULL when none is configured).
+#[derive(Debug, Clone, FromQueryResult)]
+struct SigningSecretRow {
+    org_id: Uuid,
+    field: Option<String>,
+    ciphertext: Option<Vec<u8>>,
+}
+
+/// What `record_webhook_event()` did.
+#[derive(Debug, Clone, FromQueryResult)]
+struct Outcome {
+    outcome: String,
+}
+
+/// What `purge_expired()` deleted, per kind.
+#[derive(Debug, Clone, FromQueryResult)]
+struct Purged {
+    counts: serde_json::Value,
+}
+
 impl Db {
     /// The signing secrets (`field` and its `.previous`) of `integration`
     /// if it belongs to `provider`.
@@ -56,51 +77,43 @@ impl Db {
         provider: &str,
         field: &str,
     ) -> Result<SigningSecrets, DbError> {
-        let rows = self
-            .ingress
-            .query_all_raw(stmt(
-                "SELECT org_id, field, ciphertext FROM webhook_signing_secrets($1, $2, $3)",
-                [integration.into(), provider.into(), field.into()],
-            ))
-            .await?;
-        let Some(first) = rows.first() else {
+        let rows = SigningSecretRow::find_by_statement(stmt(
+            "SELECT org_id, field, ciphertext FROM webhook_signing_secrets($1, $2, $3)",
+            [integration.into(), provider.into(), field.into()],
+        ))
+        .all(&self.ingress)
+        .await?;
+        let Some(org_id) = rows.first().map(|r| r.org_id) else {
             return Ok(SigningSecrets::Unknown);
         };
-        let org_id: Uuid = first.try_get("", "org_id")?;
-        let mut secrets = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let field: Option<String> = row.try_get("", "field")?;
-            let blob: Option<Vec<u8>> = row.try_get("", "ciphertext")?;
-            if let (Some(field), Some(blob)) = (field, blob) {
-                secrets.push((field, blob));
-            }
-        }
+        let secrets = rows
+            .into_iter()
+            .filter_map(|r| r.field.zip(r.ciphertext))
+            .collect();
         Ok(SigningSecrets::Found { org_id, secrets })
     }
 
     /// Stores a verified delivery unless its delivery id is known already.
     pub async fn record_webhook_event(&self, event: &NewEvent<'_>) -> Result<Recorded, DbError> {
-        let row = self
-            .ingress
-            .query_one_raw(stmt(
-                "SELECT record_webhook_event($1, $2, $3, $4, $5, $6, $7, $8) AS outcome",
-                [
-                    event.integration_id.into(),
-                    event.provider.into(),
-                    event.id.into(),
-                    event.delivery_id.into(),
-                    event.event_type.into(),
-                    event.signed_at.into(),
-                    event.content_type.into(),
-                    event.payload.to_vec().into(),
-                ],
-            ))
-            .await?
-            .ok_or(sea_orm::DbErr::RecordNotFound(
-                "record_webhook_event".to_owned(),
-            ))?;
-        let outcome: String = row.try_get("", "outcome")?;
-        Ok(match outcome.as_str() {
+        let row = Outcome::find_by_statement(stmt(
+            "SELECT record_webhook_event($1, $2, $3, $4, $5, $6, $7, $8) AS outcome",
+            [
+                event.integration_id.into(),
+                event.provider.into(),
+                event.id.into(),
+                event.delivery_id.into(),
+                event.event_type.into(),
+                event.signed_at.into(),
+                event.content_type.into(),
+                event.payload.to_vec().into(),
+            ],
+        ))
+        .one(&self.ingress)
+        .await?
+        .ok_or(sea_orm::DbErr::RecordNotFound(
+            "record_webhook_event".to_owned(),
+        ))?;
+        Ok(match row.outcome.as_str() {
             "stored" => Recorded::Stored,
             "duplicate" => Recorded::Duplicate,
             _ => Recorded::Gone,
@@ -111,11 +124,11 @@ impl Db {
     /// rows per kind.
     pub async fn purge_expired(&self) -> Result<serde_json::Value, DbError> {
         let tx = self.service.begin().await?;
-        let row = tx
-            .query_one_raw(stmt("SELECT purge_expired() AS counts", []))
+        let mut counts = Purged::find_by_statement(stmt("SELECT purge_expired() AS counts", []))
+            .one(&tx)
             .await?
-            .ok_or(sea_orm::DbErr::RecordNotFound("purge_expired".to_owned()))?;
-        let mut counts: serde_json::Value = row.try_get("", "counts")?;
+            .ok_or(sea_orm::DbErr::RecordNotFound("purge_expired".to_owned()))?
+            .counts;
         let sessions = tx
             .execute_raw(stmt(
                 "DELETE FROM sessions WHERE expires_at < now() - interval '7 days' \

@@ -1,13 +1,13 @@
 //! API keys of the scope's org, as metadata: the secret exists only as a hash.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait as _, DbErr, QueryResult};
+use sea_orm::{ConnectionTrait as _, DbErr, FromQueryResult};
 use uuid::Uuid;
 
 use super::stmt;
 use crate::db::{DbError, TenantTx};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct ApiKeyRow {
     pub id: Uuid,
     pub name: String,
@@ -21,19 +21,6 @@ pub struct ApiKeyRow {
 
 const COLUMNS: &str = "id, name, role, prefix, created_by, created_at, last_used_at, revoked_at";
 
-fn row(r: &QueryResult) -> Result<ApiKeyRow, DbError> {
-    Ok(ApiKeyRow {
-        id: r.try_get("", "id")?,
-        name: r.try_get("", "name")?,
-        role: r.try_get("", "role")?,
-        prefix: r.try_get("", "prefix")?,
-        created_by: r.try_get("", "created_by")?,
-        created_at: r.try_get("", "created_at")?,
-        last_used_at: r.try_get("", "last_used_at")?,
-        revoked_at: r.try_get("", "revoked_at")?,
-    })
-}
-
 pub async fn create(
     tx: &TenantTx,
     id: Uuid,
@@ -43,38 +30,32 @@ pub async fn create(
     prefix: &str,
     created_by: Option<Uuid>,
 ) -> Result<ApiKeyRow, DbError> {
-    let r = tx
-        .conn()
-        .query_one_raw(stmt(
-            &format!(
-                "INSERT INTO api_keys (org_id, id, name, role, key_hash, prefix, created_by) \
-                 VALUES (app_org(), $1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
-            ),
-            [
-                id.into(),
-                name.into(),
-                role.into(),
-                key_hash.to_vec().into(),
-                prefix.into(),
-                created_by.into(),
-            ],
-        ))
-        .await?
-        .ok_or(DbErr::RecordNotInserted)?;
-    row(&r)
+    Ok(ApiKeyRow::find_by_statement(stmt(
+        &format!(
+            "INSERT INTO api_keys (org_id, id, name, role, key_hash, prefix, created_by) \
+             VALUES (app_org(), $1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+        ),
+        [
+            id.into(),
+            name.into(),
+            role.into(),
+            key_hash.to_vec().into(),
+            prefix.into(),
+            created_by.into(),
+        ],
+    ))
+    .one(tx.conn())
+    .await?
+    .ok_or(DbErr::RecordNotInserted)?)
 }
 
 pub async fn list(tx: &TenantTx) -> Result<Vec<ApiKeyRow>, DbError> {
-    let rows = tx
-        .conn()
-        .query_all_raw(stmt(
-            &format!(
-                "SELECT {COLUMNS} FROM api_keys WHERE org_id = app_org() ORDER BY created_at, id"
-            ),
-            [],
-        ))
-        .await?;
-    rows.iter().map(row).collect()
+    Ok(ApiKeyRow::find_by_statement(stmt(
+        &format!("SELECT {COLUMNS} FROM api_keys WHERE org_id = app_org() ORDER BY created_at, id"),
+        [],
+    ))
+    .all(tx.conn())
+    .await?)
 }
 
 /// Revokes a key; false when no active key with that id is visible.

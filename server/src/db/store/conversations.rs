@@ -1,14 +1,14 @@
 //! Conversations and messages of the scope's org.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait as _, DbErr, QueryResult};
+use sea_orm::{DbErr, FromQueryResult};
 use serde_json::Value as Json;
 use uuid::Uuid;
 
 use super::stmt;
 use crate::db::{DbError, TenantTx};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct ConversationRow {
     pub id: Uuid,
     pub customer_id: Uuid,
@@ -21,7 +21,7 @@ pub struct ConversationRow {
     pub last_message_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct MessageRow {
     pub id: Uuid,
     pub conversation_id: Uuid,
@@ -36,31 +36,10 @@ pub struct MessageRow {
 const CONV: &str = "id, customer_id, channel, subject, status, assignee_id, created_at, updated_at, last_message_at";
 const MSG: &str = "id, conversation_id, kind, body, author_user_id, mentions::text[] AS mentions, attachments, created_at";
 
-fn conversation(r: &QueryResult) -> Result<ConversationRow, DbError> {
-    Ok(ConversationRow {
-        id: r.try_get("", "id")?,
-        customer_id: r.try_get("", "customer_id")?,
-        channel: r.try_get("", "channel")?,
-        subject: r.try_get("", "subject")?,
-        status: r.try_get("", "status")?,
-        assignee_id: r.try_get("", "assignee_id")?,
-        created_at: r.try_get("", "created_at")?,
-        updated_at: r.try_get("", "updated_at")?,
-        last_message_at: r.try_get("", "last_message_at")?,
-    })
-}
-
-fn message(r: &QueryResult) -> Result<MessageRow, DbError> {
-    Ok(MessageRow {
-        id: r.try_get("", "id")?,
-        conversation_id: r.try_get("", "conversation_id")?,
-        kind: r.try_get("", "kind")?,
-        body: r.try_get("", "body")?,
-        author_user_id: r.try_get("", "author_user_id")?,
-        mentions: r.try_get("", "mentions")?,
-        attachments: r.try_get("", "attachments")?,
-        created_at: r.try_get("", "created_at")?,
-    })
+/// `count(*) AS n`.
+#[derive(Debug, Clone, FromQueryResult)]
+struct Count {
+    n: i64,
 }
 
 /// Creates a conversation; a customer outside the org is a foreign-key
@@ -72,34 +51,30 @@ pub async fn create(
     channel: &str,
     subject: &str,
 ) -> Result<ConversationRow, DbError> {
-    let r = tx
-        .conn()
-        .query_one_raw(stmt(
-            &format!(
-                "INSERT INTO conversations (org_id, id, customer_id, channel, subject) \
-                 VALUES (app_org(), $1, $2, $3, $4) RETURNING {CONV}"
-            ),
-            [
-                id.into(),
-                customer_id.into(),
-                channel.into(),
-                subject.into(),
-            ],
-        ))
-        .await?
-        .ok_or(DbErr::RecordNotInserted)?;
-    conversation(&r)
+    Ok(ConversationRow::find_by_statement(stmt(
+        &format!(
+            "INSERT INTO conversations (org_id, id, customer_id, channel, subject) \
+             VALUES (app_org(), $1, $2, $3, $4) RETURNING {CONV}"
+        ),
+        [
+            id.into(),
+            customer_id.into(),
+            channel.into(),
+            subject.into(),
+        ],
+    ))
+    .one(tx.conn())
+    .await?
+    .ok_or(DbErr::RecordNotInserted)?)
 }
 
 pub async fn get(tx: &TenantTx, id: Uuid) -> Result<Option<ConversationRow>, DbError> {
-    let r = tx
-        .conn()
-        .query_one_raw(stmt(
-            &format!("SELECT {CONV} FROM conversations WHERE org_id = app_org() AND id = $1"),
-            [id.into()],
-        ))
-        .await?;
-    r.as_ref().map(conversation).transpose()
+    Ok(ConversationRow::find_by_statement(stmt(
+        &format!("SELECT {CONV} FROM conversations WHERE org_id = app_org() AND id = $1"),
+        [id.into()],
+    ))
+    .one(tx.conn())
+    .await?)
 }
 
 /// Newest first, filtered, after the cursor.
@@ -110,19 +85,22 @@ pub async fn list(
     after: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<ConversationRow>, DbError> {
-    let rows = tx
-        .conn()
-        .query_all_raw(stmt(
-            &format!(
-                "SELECT {CONV} FROM conversations WHERE org_id = app_org() \
-                   AND ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR assignee_id = $2) \
-                   AND ($3::uuid IS NULL OR id < $3) \
-                 ORDER BY id DESC LIMIT $4"
-            ),
-            [status.map(str::to_owned).into(), assignee.into(), after.into(), (limit as i64).into()],
-        ))
-        .await?;
-    rows.iter().map(conversation).collect()
+    Ok(ConversationRow::find_by_statement(stmt(
+        &format!(
+            "SELECT {CONV} FROM conversations WHERE org_id = app_org() \
+               AND ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR assignee_id = $2) \
+               AND ($3::uuid IS NULL OR id < $3) \
+             ORDER BY id DESC LIMIT $4"
+        ),
+        [
+            status.map(str::to_owned).into(),
+            assignee.into(),
+            after.into(),
+            (limit as i64).into(),
+        ],
+    ))
+    .all(tx.conn())
+    .await?)
 }
 
 /// Applies a status and/or assignee change (`Some(None)` unassigns).
@@ -132,38 +110,33 @@ pub async fn update(
     status: Option<&str>,
     assignee: Option<Option<Uuid>>,
 ) -> Result<Option<ConversationRow>, DbError> {
-    let r = tx
-        .conn()
-        .query_one_raw(stmt(
-            &format!(
-                "UPDATE conversations SET status = coalesce($2, status), \
-                   assignee_id = CASE WHEN $3 THEN $4::uuid ELSE assignee_id END, updated_at = now() \
-                 WHERE org_id = app_org() AND id = $1 RETURNING {CONV}"
-            ),
-            [
-                id.into(),
-                status.map(str::to_owned).into(),
-                assignee.is_some().into(),
-                assignee.flatten().into(),
-            ],
-        ))
-        .await?;
-    r.as_ref().map(conversation).transpose()
+    Ok(ConversationRow::find_by_statement(stmt(
+        &format!(
+            "UPDATE conversations SET status = coalesce($2, status), \
+               assignee_id = CASE WHEN $3 THEN $4::uuid ELSE assignee_id END, updated_at = now() \
+             WHERE org_id = app_org() AND id = $1 RETURNING {CONV}"
+        ),
+        [
+            id.into(),
+            status.map(str::to_owned).into(),
+            assignee.is_some().into(),
+            assignee.flatten().into(),
+        ],
+    ))
+    .one(tx.conn())
+    .await?)
 }
 
 /// How many of `users` are members of the scope's org.
 pub async fn count_members(tx: &TenantTx, users: &[Uuid]) -> Result<usize, DbError> {
     let ids: Vec<String> = users.iter().map(Uuid::to_string).collect();
-    let r = tx
-        .conn()
-        .query_one_raw(stmt(
-            "SELECT count(*) AS n FROM memberships WHERE org_id = app_org() AND user_id = ANY($1::text[]::uuid[])",
-            [ids.into()],
-        ))
-        .await?;
-    Ok(r.map(|r| r.try_get::<i64>("", "n"))
-        .transpose()?
-        .unwrap_or(0) as usize)
+    let r = Count::find_by_statement(stmt(
+        "SELECT count(*) AS n FROM memberships WHERE org_id = app_org() AND user_id = ANY($1::text[]::uuid[])",
+        [ids.into()],
+    ))
+    .one(tx.conn())
+    .await?;
+    Ok(r.map_or(0, |c| c.n) as usize)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -181,30 +154,28 @@ pub async fn add_message(
     let mention_ids: Vec<String> = mentions.iter().map(Uuid::to_string).collect();
     // One statement: the conversation's last_message_at moves and the
     // message is written, or neither when the conversation is not visible.
-    let r = tx
-        .conn()
-        .query_one_raw(stmt(
-            &format!(
-                "WITH touched AS (UPDATE conversations SET last_message_at = now(), updated_at = now() \
-                                   WHERE org_id = app_org() AND id = $2 RETURNING id) \
-                 INSERT INTO messages (org_id, id, conversation_id, kind, body, author_user_id, \
-                   author_api_key_id, mentions, attachments) \
-                 SELECT app_org(), $1, touched.id, $3, $4, $5, $6, $7::text[]::uuid[], $8 FROM touched \
-                 RETURNING {MSG}"
-            ),
-            [
-                id.into(),
-                conversation_id.into(),
-                kind.into(),
-                body.into(),
-                author_user.into(),
-                author_key.into(),
-                mention_ids.into(),
-                attachments.into(),
-            ],
-        ))
-        .await?;
-    r.as_ref().map(message).transpose()
+    Ok(MessageRow::find_by_statement(stmt(
+        &format!(
+            "WITH touched AS (UPDATE conversations SET last_message_at = now(), updated_at = now() \
+                               WHERE org_id = app_org() AND id = $2 RETURNING id) \
+             INSERT INTO messages (org_id, id, conversation_id, kind, body, author_user_id, \
+               author_api_key_id, mentions, attachments) \
+             SELECT app_org(), $1, touched.id, $3, $4, $5, $6, $7::text[]::uuid[], $8 FROM touched \
+             RETURNING {MSG}"
+        ),
+        [
+            id.into(),
+            conversation_id.into(),
+            kind.into(),
+            body.into(),
+            author_user.into(),
+            author_key.into(),
+            mention_ids.into(),
+            attachments.into(),
+        ],
+    ))
+    .one(tx.conn())
+    .await?)
 }
 
 /// Oldest first, after the cursor.
@@ -214,15 +185,13 @@ pub async fn messages(
     after: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<MessageRow>, DbError> {
-    let rows = tx
-        .conn()
-        .query_all_raw(stmt(
-            &format!(
-                "SELECT {MSG} FROM messages WHERE org_id = app_org() AND conversation_id = $1 \
-                   AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
-            ),
-            [conversation_id.into(), after.into(), (limit as i64).into()],
-        ))
-        .await?;
-    rows.iter().map(message).collect()
+    Ok(MessageRow::find_by_statement(stmt(
+        &format!(
+            "SELECT {MSG} FROM messages WHERE org_id = app_org() AND conversation_id = $1 \
+               AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
+        ),
+        [conversation_id.into(), after.into(), (limit as i64).into()],
+    ))
+    .all(tx.conn())
+    .await?)
 }

@@ -1,14 +1,14 @@
 //! Customers of the scope's org.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait as _, DbErr, QueryResult};
+use sea_orm::{DbErr, FromQueryResult};
 use serde_json::Value as Json;
 use uuid::Uuid;
 
 use super::stmt;
 use crate::db::{DbError, TenantTx};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct CustomerRow {
     pub id: Uuid,
     pub email: String,
@@ -35,18 +35,12 @@ pub struct CustomerInput {
 const COLUMNS: &str =
     "id, email, name, phone, custom_fields, stripe, hubspot, created_at, updated_at";
 
-fn row(r: &QueryResult) -> Result<CustomerRow, DbError> {
-    Ok(CustomerRow {
-        id: r.try_get("", "id")?,
-        email: r.try_get("", "email")?,
-        name: r.try_get("", "name")?,
-        phone: r.try_get("", "phone")?,
-        custom_fields: r.try_get("", "custom_fields")?,
-        stripe: r.try_get("", "stripe")?,
-        hubspot: r.try_get("", "hubspot")?,
-        created_at: r.try_get("", "created_at")?,
-        updated_at: r.try_get("", "updated_at")?,
-    })
+/// An upserted customer and whether the upsert created it.
+#[derive(Debug, Clone, FromQueryResult)]
+struct Upserted {
+    #[sea_orm(nested)]
+    customer: CustomerRow,
+    created: bool,
 }
 
 /// Creates or replaces the customer with this email; true when created.
@@ -55,52 +49,47 @@ pub async fn upsert(
     id: Uuid,
     c: CustomerInput,
 ) -> Result<(CustomerRow, bool), DbError> {
-    let r = tx
-        .conn()
-        .query_one_raw(stmt(
-            &format!(
-                "INSERT INTO customers (org_id, id, email, name, phone, custom_fields, stripe, hubspot) \
-                 VALUES (app_org(), $1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (org_id, email) DO UPDATE SET name = EXCLUDED.name, phone = EXCLUDED.phone, \
-                   custom_fields = EXCLUDED.custom_fields, stripe = EXCLUDED.stripe, \
-                   hubspot = EXCLUDED.hubspot, updated_at = now() \
-                 RETURNING {COLUMNS}, (xmax = 0) AS created"
-            ),
-            [
-                id.into(),
-                c.email.into(),
-                c.name.into(),
-                c.phone.into(),
-                c.custom_fields.into(),
-                c.stripe.into(),
-                c.hubspot.into(),
-            ],
-        ))
-        .await?
-        .ok_or(DbErr::RecordNotInserted)?;
-    Ok((row(&r)?, r.try_get("", "created")?))
+    let r = Upserted::find_by_statement(stmt(
+        &format!(
+            "INSERT INTO customers (org_id, id, email, name, phone, custom_fields, stripe, hubspot) \
+             VALUES (app_org(), $1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (org_id, email) DO UPDATE SET name = EXCLUDED.name, phone = EXCLUDED.phone, \
+               custom_fields = EXCLUDED.custom_fields, stripe = EXCLUDED.stripe, \
+               hubspot = EXCLUDED.hubspot, updated_at = now() \
+             RETURNING {COLUMNS}, (xmax = 0) AS created"
+        ),
+        [
+            id.into(),
+            c.email.into(),
+            c.name.into(),
+            c.phone.into(),
+            c.custom_fields.into(),
+            c.stripe.into(),
+            c.hubspot.into(),
+        ],
+    ))
+    .one(tx.conn())
+    .await?
+    .ok_or(DbErr::RecordNotInserted)?;
+    Ok((r.customer, r.created))
 }
 
 pub async fn get(tx: &TenantTx, id: Uuid) -> Result<Option<CustomerRow>, DbError> {
-    let r = tx
-        .conn()
-        .query_one_raw(stmt(
-            &format!("SELECT {COLUMNS} FROM customers WHERE org_id = app_org() AND id = $1"),
-            [id.into()],
-        ))
-        .await?;
-    r.as_ref().map(row).transpose()
+    Ok(CustomerRow::find_by_statement(stmt(
+        &format!("SELECT {COLUMNS} FROM customers WHERE org_id = app_org() AND id = $1"),
+        [id.into()],
+    ))
+    .one(tx.conn())
+    .await?)
 }
 
 pub async fn by_email(tx: &TenantTx, email: &str) -> Result<Option<CustomerRow>, DbError> {
-    let r = tx
-        .conn()
-        .query_one_raw(stmt(
-            &format!("SELECT {COLUMNS} FROM customers WHERE org_id = app_org() AND email = $1"),
-            [email.into()],
-        ))
-        .await?;
-    r.as_ref().map(row).transpose()
+    Ok(CustomerRow::find_by_statement(stmt(
+        &format!("SELECT {COLUMNS} FROM customers WHERE org_id = app_org() AND email = $1"),
+        [email.into()],
+    ))
+    .one(tx.conn())
+    .await?)
 }
 
 /// Newest first, after the cursor; one extra row tells whether more exist.
@@ -109,15 +98,13 @@ pub async fn list(
     after: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<CustomerRow>, DbError> {
-    let rows = tx
-        .conn()
-        .query_all_raw(stmt(
-            &format!(
-                "SELECT {COLUMNS} FROM customers WHERE org_id = app_org() AND ($1::uuid IS NULL OR id < $1) \
-                 ORDER BY id DESC LIMIT $2"
-            ),
-            [after.into(), (limit as i64).into()],
-        ))
-        .await?;
-    rows.iter().map(row).collect()
+    Ok(CustomerRow::find_by_statement(stmt(
+        &format!(
+            "SELECT {COLUMNS} FROM customers WHERE org_id = app_org() AND ($1::uuid IS NULL OR id < $1) \
+             ORDER BY id DESC LIMIT $2"
+        ),
+        [after.into(), (limit as i64).into()],
+    ))
+    .all(tx.conn())
+    .await?)
 }

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait as _, DbErr, QueryResult};
+use sea_orm::{ConnectionTrait as _, DbErr, FromQueryResult};
 use serde_json::Value as Json;
 use uuid::Uuid;
 
@@ -25,18 +25,60 @@ pub struct IntegrationRow {
     pub secret_fields: Vec<(String, DateTime<Utc>)>,
 }
 
-fn integration(r: &QueryResult) -> Result<IntegrationRow, DbError> {
-    Ok(IntegrationRow {
-        id: r.try_get("", "id")?,
-        provider: r.try_get("", "provider")?,
-        external_account: r.try_get("", "external_account")?,
-        scopes: r.try_get("", "scopes")?,
-        connected_by: r.try_get("", "connected_by")?,
-        connected_at: r.try_get("", "connected_at")?,
-        updated_at: r.try_get("", "updated_at")?,
-        token_expires_at: r.try_get("", "token_expires_at")?,
-        secret_fields: Vec::new(),
-    })
+/// The columns of an integration (its secret fields are read separately).
+#[derive(Debug, Clone, FromQueryResult)]
+struct IntegrationColumns {
+    id: Uuid,
+    provider: String,
+    external_account: String,
+    scopes: Vec<String>,
+    connected_by: Option<Uuid>,
+    connected_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    token_expires_at: Option<DateTime<Utc>>,
+}
+
+impl From<IntegrationColumns> for IntegrationRow {
+    fn from(c: IntegrationColumns) -> Self {
+        IntegrationRow {
+            id: c.id,
+            provider: c.provider,
+            external_account: c.external_account,
+            scopes: c.scopes,
+            connected_by: c.connected_by,
+            connected_at: c.connected_at,
+            updated_at: c.updated_at,
+            token_expires_at: c.token_expires_at,
+            secret_fields: Vec::new(),
+        }
+    }
+}
+
+/// One secret field that is set, and when.
+#[derive(Debug, Clone, FromQueryResult)]
+struct SecretField {
+    integration_id: Uuid,
+    field: String,
+    updated_at: DateTime<Utc>,
+}
+
+/// An integration's id.
+#[derive(Debug, Clone, FromQueryResult)]
+struct Id {
+    id: Uuid,
+}
+
+/// An integration's provider.
+#[derive(Debug, Clone, FromQueryResult)]
+struct Provider {
+    provider: String,
+}
+
+/// A secret's ciphertext and when it was set.
+#[derive(Debug, Clone, FromQueryResult)]
+struct Sealed {
+    ciphertext: Vec<u8>,
+    updated_at: DateTime<Utc>,
 }
 
 /// Creates the org's integration for `provider`, or refreshes its metadata.
@@ -48,19 +90,18 @@ pub async fn upsert(
     scopes: Vec<String>,
     connected_by: Option<Uuid>,
 ) -> Result<Uuid, DbError> {
-    let r = tx
-        .conn()
-        .query_one_raw(stmt(
-            "INSERT INTO integrations (org_id, id, provider, external_account, scopes, connected_by) \
-             VALUES (app_org(), $1, $2, $3, $4, $5) \
-             ON CONFLICT (org_id, provider) DO UPDATE SET external_account = EXCLUDED.external_account, \
-               scopes = EXCLUDED.scopes, updated_at = now() \
-             RETURNING id",
-            [id.into(), provider.into(), external_account.into(), scopes.into(), connected_by.into()],
-        ))
-        .await?
-        .ok_or(DbErr::RecordNotInserted)?;
-    Ok(r.try_get("", "id")?)
+    let r = Id::find_by_statement(stmt(
+        "INSERT INTO integrations (org_id, id, provider, external_account, scopes, connected_by) \
+         VALUES (app_org(), $1, $2, $3, $4, $5) \
+         ON CONFLICT (org_id, provider) DO UPDATE SET external_account = EXCLUDED.external_account, \
+           scopes = EXCLUDED.scopes, updated_at = now() \
+         RETURNING id",
+        [id.into(), provider.into(), external_account.into(), scopes.into(), connected_by.into()],
+    ))
+    .one(tx.conn())
+    .await?
+    .ok_or(DbErr::RecordNotInserted)?;
+    Ok(r.id)
 }
 
 /// Replaces one secret (the old row is deleted, not blanked).
@@ -129,30 +170,28 @@ pub async fn get(tx: &TenantTx, id: Uuid) -> Result<Option<IntegrationRow>, DbEr
 }
 
 async fn select(tx: &TenantTx, only: Option<Uuid>) -> Result<Vec<IntegrationRow>, DbError> {
-    let rows = tx
-        .conn()
-        .query_all_raw(stmt(
-            "SELECT id, provider, external_account, scopes, connected_by, connected_at, updated_at, \
-                    token_expires_at \
-               FROM integrations WHERE org_id = app_org() AND ($1::uuid IS NULL OR id = $1) \
-              ORDER BY provider",
-            [only.into()],
-        ))
-        .await?;
-    let mut out: Vec<IntegrationRow> = rows.iter().map(integration).collect::<Result<_, _>>()?;
-    let secrets = tx
-        .conn()
-        .query_all_raw(stmt(
-            "SELECT integration_id, field, updated_at FROM integration_secrets \
-              WHERE org_id = app_org() AND ($1::uuid IS NULL OR integration_id = $1) ORDER BY field",
-            [only.into()],
-        ))
-        .await?;
+    let mut out: Vec<IntegrationRow> = IntegrationColumns::find_by_statement(stmt(
+        "SELECT id, provider, external_account, scopes, connected_by, connected_at, updated_at, \
+                token_expires_at \
+           FROM integrations WHERE org_id = app_org() AND ($1::uuid IS NULL OR id = $1) \
+          ORDER BY provider",
+        [only.into()],
+    ))
+    .all(tx.conn())
+    .await?
+    .into_iter()
+    .map(IntegrationRow::from)
+    .collect();
+    let secrets = SecretField::find_by_statement(stmt(
+        "SELECT integration_id, field, updated_at FROM integration_secrets \
+          WHERE org_id = app_org() AND ($1::uuid IS NULL OR integration_id = $1) ORDER BY field",
+        [only.into()],
+    ))
+    .all(tx.conn())
+    .await?;
     for s in secrets {
-        let id: Uuid = s.try_get("", "integration_id")?;
-        if let Some(i) = out.iter_mut().find(|i| i.id == id) {
-            i.secret_fields
-                .push((s.try_get("", "field")?, s.try_get("", "updated_at")?));
+        if let Some(i) = out.iter_mut().find(|i| i.id == s.integration_id) {
+            i.secret_fields.push((s.field, s.updated_at));
         }
     }
     Ok(out)
@@ -173,14 +212,13 @@ pub async fn token_due(tx: &TenantTx, id: Uuid, margin_secs: i64) -> Result<bool
 
 /// Deletes an integration and (by cascade) its secrets; false when not visible.
 pub async fn delete(tx: &TenantTx, id: Uuid) -> Result<Option<String>, DbError> {
-    let r = tx
-        .conn()
-        .query_one_raw(stmt(
-            "DELETE FROM integrations WHERE org_id = app_org() AND id = $1 RETURNING provider",
-            [id.into()],
-        ))
-        .await?;
-    Ok(r.map(|r| r.try_get("", "provider")).transpose()?)
+    let r = Provider::find_by_statement(stmt(
+        "DELETE FROM integrations WHERE org_id = app_org() AND id = $1 RETURNING provider",
+        [id.into()],
+    ))
+    .one(tx.conn())
+    .await?;
+    Ok(r.map(|r| r.provider))
 }
 
 /// The privileged read: ciphertext and its time, with the audit row written
@@ -192,23 +230,22 @@ pub async fn read_secret(
     audit_id: Uuid,
     client_ip: Option<IpAddr>,
 ) -> Result<(Vec<u8>, DateTime<Utc>), DbError> {
-    let r = tx
-        .conn()
-        .query_one_raw(stmt(
-            "SELECT ciphertext, updated_at FROM read_integration_secret($1, $2, $3, $4)",
-            [
-                integration.into(),
-                field.into(),
-                audit_id.into(),
-                client_ip
-                    .map(|ip| ip.to_string())
-                    .unwrap_or_default()
-                    .into(),
-            ],
-        ))
-        .await?
-        .ok_or(DbErr::RecordNotFound("integration secret".to_owned()))?;
-    Ok((r.try_get("", "ciphertext")?, r.try_get("", "updated_at")?))
+    let r = Sealed::find_by_statement(stmt(
+        "SELECT ciphertext, updated_at FROM read_integration_secret($1, $2, $3, $4)",
+        [
+            integration.into(),
+            field.into(),
+            audit_id.into(),
+            client_ip
+                .map(|ip| ip.to_string())
+                .unwrap_or_default()
+                .into(),
+        ],
+    ))
+    .one(tx.conn())
+    .await?
+    .ok_or(DbErr::RecordNotFound("integration secret".to_owned()))?;
+    Ok((r.ciphertext, r.updated_at))
 }
 
 /// Appends an audit row for the caller.

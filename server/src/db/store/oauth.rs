@@ -1,11 +1,30 @@
 //! OAuth connect states: single-use rows holding the PKCE verifier (vault
 //! ciphertext).
 
-use sea_orm::ConnectionTrait as _;
+use sea_orm::{ConnectionTrait as _, FromQueryResult};
 use uuid::Uuid;
 
 use super::stmt;
 use crate::db::{DbError, TenantTx};
+
+/// A consumed state: its row id and verifier ciphertext.
+#[derive(Debug, Clone, FromQueryResult)]
+struct Consumed {
+    id: Uuid,
+    pkce_verifier: Vec<u8>,
+}
+
+/// An integration's provider.
+#[derive(Debug, Clone, FromQueryResult)]
+struct Provider {
+    provider: String,
+}
+
+/// A sealed refresh token.
+#[derive(Debug, Clone, FromQueryResult)]
+struct RefreshMaterial {
+    refresh_ciphertext: Vec<u8>,
+}
 
 pub async fn insert(
     tx: &TenantTx,
@@ -33,18 +52,16 @@ pub async fn consume(
     nonce: &str,
     provider: &str,
 ) -> Result<Option<(Uuid, Vec<u8>)>, DbError> {
-    let r = tx
-        .conn()
-        .query_one_raw(stmt(
-            "UPDATE oauth_states SET used_at = now() \
-              WHERE org_id = app_org() AND nonce = $1 AND provider = $2 AND user_id = app_user() \
-                AND used_at IS NULL AND expires_at > now() \
-             RETURNING id, pkce_verifier",
-            [nonce.into(), provider.into()],
-        ))
-        .await?;
-    r.map(|r| Ok((r.try_get("", "id")?, r.try_get("", "pkce_verifier")?)))
-        .transpose()
+    let r = Consumed::find_by_statement(stmt(
+        "UPDATE oauth_states SET used_at = now() \
+          WHERE org_id = app_org() AND nonce = $1 AND provider = $2 AND user_id = app_user() \
+            AND used_at IS NULL AND expires_at > now() \
+         RETURNING id, pkce_verifier",
+        [nonce.into(), provider.into()],
+    ))
+    .one(tx.conn())
+    .await?;
+    Ok(r.map(|r| (r.id, r.pkce_verifier)))
 }
 
 /// Records when the stored access token expires.
@@ -95,17 +112,14 @@ pub async fn due_provider(
     integration: Uuid,
     margin_secs: i64,
 ) -> Result<Option<String>, DbError> {
-    let row = tx
-        .conn()
-        .query_one_raw(stmt(
-            "SELECT provider FROM integrations WHERE org_id = app_org() AND id = $1 \
-               AND token_expires_at < now() + make_interval(secs => $2)",
-            [integration.into(), (margin_secs as f64).into()],
-        ))
-        .await?;
-    Ok(row
-        .map(|r| r.try_get::<String>("", "provider"))
-        .transpose()?)
+    let row = Provider::find_by_statement(stmt(
+        "SELECT provider FROM integrations WHERE org_id = app_org() AND id = $1 \
+           AND token_expires_at < now() + make_interval(secs => $2)",
+        [integration.into(), (margin_secs as f64).into()],
+    ))
+    .one(tx.conn())
+    .await?;
+    Ok(row.map(|r| r.provider))
 }
 
 /// The sealed refresh token of `integration` (through the privileged
@@ -114,14 +128,11 @@ pub async fn refresh_material(
     tx: &TenantTx,
     integration: Uuid,
 ) -> Result<Option<Vec<u8>>, DbError> {
-    let row = tx
-        .conn()
-        .query_one_raw(stmt(
-            "SELECT refresh_ciphertext FROM integration_refresh_material($1, $2)",
-            [integration.into(), Uuid::now_v7().into()],
-        ))
-        .await?;
-    Ok(row
-        .map(|r| r.try_get::<Vec<u8>>("", "refresh_ciphertext"))
-        .transpose()?)
+    let row = RefreshMaterial::find_by_statement(stmt(
+        "SELECT refresh_ciphertext FROM integration_refresh_material($1, $2)",
+        [integration.into(), Uuid::now_v7().into()],
+    ))
+    .one(tx.conn())
+    .await?;
+    Ok(row.map(|r| r.refresh_ciphertext))
 }

@@ -1,14 +1,14 @@
 //! The caller's own account, sessions and memberships.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait as _, DbErr};
+use sea_orm::{ConnectionTrait as _, DbErr, FromQueryResult};
 use uuid::Uuid;
 
 use super::stmt;
 use crate::db::{DbError, TenantTx};
 
 /// A user row as its owner may read it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct UserRow {
     pub id: Uuid,
     pub email: String,
@@ -22,12 +22,24 @@ pub struct UserRow {
 }
 
 /// One membership of the caller.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct MembershipRow {
     pub org_id: Uuid,
     pub org_name: String,
     pub org_created_at: DateTime<Utc>,
     pub role: String,
+}
+
+/// When the account was created.
+#[derive(Debug, Clone, FromQueryResult)]
+struct Created {
+    created_at: DateTime<Utc>,
+}
+
+/// An org the caller solely owns.
+#[derive(Debug, Clone, FromQueryResult)]
+struct SoleOwned {
+    org_id: Uuid,
 }
 
 pub async fn insert(
@@ -37,48 +49,32 @@ pub async fn insert(
     display_name: &str,
     password_hash: &str,
 ) -> Result<DateTime<Utc>, DbError> {
-    let row = tx
-        .conn()
-        .query_one_raw(stmt(
-            "INSERT INTO users (id, email, display_name, password_hash) VALUES ($1, $2, $3, $4) \
-             RETURNING created_at",
-            [
-                id.into(),
-                email.into(),
-                display_name.into(),
-                password_hash.into(),
-            ],
-        ))
-        .await?
-        .ok_or(DbErr::RecordNotInserted)?;
-    Ok(row.try_get("", "created_at")?)
+    let row = Created::find_by_statement(stmt(
+        "INSERT INTO users (id, email, display_name, password_hash) VALUES ($1, $2, $3, $4) \
+         RETURNING created_at",
+        [
+            id.into(),
+            email.into(),
+            display_name.into(),
+            password_hash.into(),
+        ],
+    ))
+    .one(tx.conn())
+    .await?
+    .ok_or(DbErr::RecordNotInserted)?;
+    Ok(row.created_at)
 }
 
 /// The caller's own row (RLS shows no other).
 pub async fn me(tx: &TenantTx) -> Result<Option<UserRow>, DbError> {
-    let row = tx
-        .conn()
-        .query_one_raw(stmt(
-            "SELECT id, email, display_name, password_hash, totp_enabled, totp_secret, \
-                    totp_pending_secret, totp_last_step, created_at \
-               FROM users WHERE id = app_user() FOR UPDATE",
-            [],
-        ))
-        .await?;
-    row.map(|r| {
-        Ok(UserRow {
-            id: r.try_get("", "id")?,
-            email: r.try_get("", "email")?,
-            display_name: r.try_get("", "display_name")?,
-            password_hash: r.try_get("", "password_hash")?,
-            totp_enabled: r.try_get("", "totp_enabled")?,
-            totp_secret: r.try_get("", "totp_secret")?,
-            totp_pending_secret: r.try_get("", "totp_pending_secret")?,
-            totp_last_step: r.try_get("", "totp_last_step")?,
-            created_at: r.try_get("", "created_at")?,
-        })
-    })
-    .transpose()
+    Ok(UserRow::find_by_statement(stmt(
+        "SELECT id, email, display_name, password_hash, totp_enabled, totp_secret, \
+                totp_pending_secret, totp_last_step, created_at \
+           FROM users WHERE id = app_user() FOR UPDATE",
+        [],
+    ))
+    .one(tx.conn())
+    .await?)
 }
 
 pub async fn set_totp_pending(tx: &TenantTx, blob: Option<Vec<u8>>) -> Result<(), DbError> {
@@ -135,35 +131,20 @@ pub async fn revoke_session(tx: &TenantTx, session_id: Uuid, reason: &str) -> Re
 }
 
 pub async fn memberships(tx: &TenantTx) -> Result<Vec<MembershipRow>, DbError> {
-    let rows = tx
-        .conn()
-        .query_all_raw(stmt(
-            "SELECT org_id, org_name, org_created_at, role FROM my_memberships()",
-            [],
-        ))
-        .await?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(MembershipRow {
-                org_id: r.try_get("", "org_id")?,
-                org_name: r.try_get("", "org_name")?,
-                org_created_at: r.try_get("", "org_created_at")?,
-                role: r.try_get("", "role")?,
-            })
-        })
-        .collect()
+    Ok(MembershipRow::find_by_statement(stmt(
+        "SELECT org_id, org_name, org_created_at, role FROM my_memberships()",
+        [],
+    ))
+    .all(tx.conn())
+    .await?)
 }
 
 /// Orgs where the caller is the only owner.
 pub async fn sole_owner_orgs(tx: &TenantTx) -> Result<Vec<Uuid>, DbError> {
-    let rows = tx
-        .conn()
-        .query_all_raw(stmt("SELECT sole_owner_orgs() AS org_id", []))
+    let rows = SoleOwned::find_by_statement(stmt("SELECT sole_owner_orgs() AS org_id", []))
+        .all(tx.conn())
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| r.try_get("", "org_id"))
-        .collect::<Result<_, _>>()?)
+    Ok(rows.into_iter().map(|r| r.org_id).collect())
 }
 
 pub async fn delete_me(tx: &TenantTx) -> Result<u64, DbError> {
