@@ -1,6 +1,7 @@
 //! The house rules of the server's source tree, checked from its files: no
 //! two files import each other (directly or around a ring), no file is
-//! longer than 400 lines, and the circle checker finds a planted circle.
+//! longer than 400 lines, rows map themselves (no column read by name), and
+//! the circle checker finds a planted circle.
 
 #![allow(clippy::unwrap_used)]
 
@@ -57,4 +58,25 @@ fn no_server_source_file_is_longer_than_400_lines() {
         })
         .collect();
     assert!(long.is_empty(), "files over 400 lines: {long:?}");
+}
+
+#[test]
+fn rows_map_themselves_and_no_server_code_reads_columns_by_name() {
+    let root = server_src();
+    let by_hand: Vec<String> = rust_files(&root)
+        .into_iter()
+        .filter(|f| {
+            std::fs::read_to_string(root.join(f))
+                .unwrap()
+                .contains("try_get(")
+                || std::fs::read_to_string(root.join(f))
+                    .unwrap()
+                    .contains("try_get::<")
+        })
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(
+        by_hand.is_empty(),
+        "hand-written row mapping in {by_hand:?}"
+    );
 }

@@ -4,113 +4,11 @@
 //! ([`store`]) and the vault key rotation ([`key_rotation`]).
 
 pub mod key_rotation;
+mod pool;
 pub mod service;
 pub mod store;
 mod tenant;
 
-use std::time::Duration;
-
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, FromQueryResult};
-use sea_orm_migration::MigratorTrait as _;
-use secrecy::{ExposeSecret as _, SecretString};
-
+pub(crate) use pool::stmt;
+pub use pool::{Db, DbError, migrate};
 pub use tenant::{Scope, TenantTx};
-
-/// The three runtime pools: `ochre_app` for all tenant work, `ochre_service`
-/// for the few named cross-tenant gates, and a second `ochre_service` pool
-/// for the webhook ingress alone, so that a flood of deliveries can never take
-/// the connections the auth gate resolves credentials with.
-#[derive(Debug, Clone)]
-pub struct Db {
-    app: DatabaseConnection,
-    service: DatabaseConnection,
-    ingress: DatabaseConnection,
-}
-
-fn options(url: &SecretString, max: u32) -> ConnectOptions {
-    let mut opts = ConnectOptions::new(url.expose_secret().to_owned());
-    opts.max_connections(max)
-        .min_connections(1)
-        .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(5))
-        .sqlx_logging(false);
-    opts
-}
-
-/// One applied migration.
-#[derive(Debug, Clone, FromQueryResult)]
-struct Applied {
-    version: String,
-}
-
-impl Db {
-    /// Connects the three pools.
-    pub async fn connect(
-        app_url: &SecretString,
-        service_url: &SecretString,
-        max_connections: u32,
-    ) -> Result<Db, DbErr> {
-        let app = Database::connect(options(app_url, max_connections)).await?;
-        // The auth gate resolves every credential on the service pool: it is
-        // as hot as the app pool and gets the same size.
-        let service = Database::connect(options(service_url, max_connections)).await?;
-        let ingress = Database::connect(options(service_url, max_connections)).await?;
-        Ok(Db {
-            app,
-            service,
-            ingress,
-        })
-    }
-
-    /// Whether the database answers and holds exactly the migrations this
-    /// binary knows (what the health check reports).
-    pub async fn migrations_current(&self) -> Result<bool, DbErr> {
-        let mut applied: Vec<String> = Applied::find_by_statement(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            "SELECT version FROM seaql_migrations ORDER BY version",
-        ))
-        .all(&self.app)
-        .await?
-        .into_iter()
-        .map(|m| m.version)
-        .collect();
-        applied.sort();
-        let mut known: Vec<String> = ochre_migrations::names()
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        known.sort();
-        Ok(applied == known)
-    }
-
-    /// Closes the three pools.
-    pub async fn close(self) {
-        let _ = self.app.close().await;
-        let _ = self.service.close().await;
-        let _ = self.ingress.close().await;
-    }
-}
-
-/// A database error from the storage layer, on its way to the one
-/// classification in `crate::error` (a newtype, so that `?` reaches
-/// `tonic::Status` directly).
-#[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-pub struct DbError(#[from] pub DbErr);
-
-/// A raw Postgres statement with bound values (the one helper every
-/// storage and gate function builds its SQL with).
-pub(crate) fn stmt(
-    sql: &str,
-    values: impl IntoIterator<Item = sea_orm::Value>,
-) -> sea_orm::Statement {
-    sea_orm::Statement::from_sql_and_values(sea_orm::DbBackend::Postgres, sql, values)
-}
-
-/// Applies every pending migration as the owner role.
-pub async fn migrate(owner_url: &SecretString) -> Result<(), DbErr> {
-    let db = Database::connect(options(owner_url, 2)).await?;
-    ochre_migrations::Migrator::up(&db, None).await?;
-    db.close().await?;
-    Ok(())
-}

@@ -9,7 +9,7 @@
 use sea_orm::{ConnectionTrait as _, DatabaseTransaction, TransactionTrait as _};
 use uuid::Uuid;
 
-use super::{Db, DbError};
+use super::pool::{Db, DbError, stmt};
 
 /// Who a transaction acts as. Fields are private: see the module docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +86,7 @@ impl Db {
     /// statement setting all three caller settings.
     pub async fn scoped(&self, scope: Scope) -> Result<TenantTx, DbError> {
         let tx = self.app.begin().await?;
-        tx.execute_raw(super::stmt(
+        tx.execute_raw(stmt(
             "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true), \
                     set_config('app.api_key_id', $3, true)",
             [
