@@ -23,6 +23,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod gate;
+pub mod ids;
 pub mod integrations;
 pub mod pg;
 pub mod routes;

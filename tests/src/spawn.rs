@@ -147,7 +147,11 @@ impl TestApp {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        signer.sign(&Claims::new(user, session, now.saturating_sub(age_secs)))
+        signer.sign(&Claims::new(
+            user.into(),
+            session.into(),
+            now.saturating_sub(age_secs),
+        ))
     }
 
     /// A connection to this test's database as `ochre_app` (RLS applies).

@@ -118,8 +118,8 @@ async fn a_tampered_expired_or_foreign_state_is_refused() {
     let user = uuid::Uuid::parse_str(&owner.user_id).unwrap();
     let org_id = uuid::Uuid::parse_str(&org).unwrap();
     let old = StateClaims::new(
-        user,
-        org_id,
+        user.into(),
+        org_id.into(),
         "github",
         "https://app.ochre.test/",
         1_000_000,

@@ -75,7 +75,7 @@ async fn key_rotation_reencrypts_every_secret_and_the_old_key_is_then_unneeded()
     // An OAuth connect in flight: its PKCE verifier is vault ciphertext too.
     let old_vault = ochre_server::crypto::vault::Vault::new(&old, None);
     let (org_uuid, state_row) = (uuid::Uuid::parse_str(&org).unwrap(), uuid::Uuid::now_v7());
-    let ctx = ochre_server::crypto::contexts::verifier_context(org_uuid, state_row);
+    let ctx = ochre_server::crypto::contexts::verifier_context(org_uuid.into(), state_row.into());
     let verifier = old_vault.encrypt(&ctx, b"pkce-verifier-in-flight").unwrap();
     let su = app.superuser_db().await;
     su.execute_raw(Statement::from_sql_and_values(
@@ -119,7 +119,11 @@ async fn key_rotation_reencrypts_every_secret_and_the_old_key_is_then_unneeded()
         .unwrap();
     let blob: Vec<u8> = row.try_get("", "ciphertext").unwrap();
     assert_eq!(&blob[1..5], &only_new.current_key_id());
-    let ctx = ochre_server::crypto::contexts::secret_context(org_id, integration, "access_token");
+    let ctx = ochre_server::crypto::contexts::secret_context(
+        org_id.into(),
+        integration.into(),
+        "access_token",
+    );
     assert_eq!(
         only_new.decrypt(&ctx, &blob).unwrap().as_slice(),
         a.as_bytes()

@@ -5,6 +5,8 @@
 
 use uuid::Uuid;
 
+use crate::ids::{IntegrationId, OAuthStateId, OrgId, UserId};
+
 use super::vault::SecretContext;
 use crate::integrations::catalog::{PREVIOUS_SUFFIX, SIGNING_FIELDS};
 
@@ -12,11 +14,15 @@ use crate::integrations::catalog::{PREVIOUS_SUFFIX, SIGNING_FIELDS};
 ///
 /// A retired signing secret (`<field>.previous`) keeps the context of its
 /// field: retiring it renames the row and does not re-encrypt it.
-pub fn secret_context<'a>(org: Uuid, integration: Uuid, field: &'a str) -> SecretContext<'a> {
+pub fn secret_context<'a>(
+    org: OrgId,
+    integration: IntegrationId,
+    field: &'a str,
+) -> SecretContext<'a> {
     SecretContext {
-        org_id: org,
+        org_id: org.uuid(),
         scope: "integration",
-        owner_id: integration,
+        owner_id: integration.uuid(),
         field: field
             .strip_suffix(PREVIOUS_SUFFIX)
             .filter(|base| SIGNING_FIELDS.contains(base))
@@ -25,22 +31,22 @@ pub fn secret_context<'a>(org: Uuid, integration: Uuid, field: &'a str) -> Secre
 }
 
 /// A connect flow's PKCE verifier: bound to its `oauth_states` row.
-pub fn verifier_context(org: Uuid, row: Uuid) -> SecretContext<'static> {
+pub fn verifier_context(org: OrgId, row: OAuthStateId) -> SecretContext<'static> {
     SecretContext {
-        org_id: org,
+        org_id: org.uuid(),
         scope: "oauth_state",
-        owner_id: row,
+        owner_id: row.uuid(),
         field: "pkce_verifier",
     }
 }
 
 /// A user's TOTP secret (`field` is `totp_secret` or `totp_pending`):
 /// bound to the user, outside any org.
-pub fn totp_context(user: Uuid, field: &str) -> SecretContext<'_> {
+pub fn totp_context(user: UserId, field: &str) -> SecretContext<'_> {
     SecretContext {
         org_id: Uuid::nil(),
         scope: "user_totp",
-        owner_id: user,
+        owner_id: user.uuid(),
         field,
     }
 }

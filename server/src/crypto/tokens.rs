@@ -17,6 +17,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
+
+use crate::ids::{SessionId, UserId};
 use zeroize::Zeroizing;
 
 pub use super::envelope::MIN_SECRET_LEN;
@@ -43,9 +45,9 @@ const KEY_LABEL: &[u8] = b"ochre access token v1"; // MAC key derivation label
 #[serde(deny_unknown_fields)]
 pub struct Claims {
     /// The user.
-    pub sub: Uuid,
+    pub sub: UserId,
     /// The session the token was minted for (for revocation).
-    pub sid: Uuid,
+    pub sid: SessionId,
     /// Issued at, Unix seconds.
     pub iat: u64,
     /// Expires at, Unix seconds; the token is invalid from this second on.
@@ -56,7 +58,7 @@ pub struct Claims {
 
 impl Claims {
     /// Claims for `user` in `session`, issued at `now`, valid 15 minutes.
-    pub fn new(user: Uuid, session: Uuid, now: u64) -> Self {
+    pub fn new(user: UserId, session: SessionId, now: u64) -> Self {
         Self {
             sub: user,
             sid: session,
@@ -69,8 +71,8 @@ impl Claims {
     /// Canonical JSON form; built by hand because it cannot fail.
     fn to_json(self) -> String {
         let (sub, sid, jti) = (
-            self.sub.hyphenated(),
-            self.sid.hyphenated(),
+            self.sub.uuid().hyphenated(),
+            self.sid.uuid().hyphenated(),
             self.jti.hyphenated(),
         );
         let (iat, exp) = (self.iat, self.exp);
@@ -233,7 +235,7 @@ mod tests {
 
     fn fixture() -> (AccessTokenSigner, Claims, String) {
         let signer = signer("an example session secret of 32+ bytes");
-        let claims = Claims::new(Uuid::now_v7(), Uuid::new_v4(), NOW);
+        let claims = Claims::new(UserId::generate(), SessionId::generate(), NOW);
         let token = signer.sign(&claims);
         (signer, claims, token)
     }

@@ -8,6 +8,8 @@ use sea_orm::{ConnectionTrait as _, Database, DbErr, FromQueryResult, Transactio
 use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
+use crate::ids::{IntegrationId, OAuthStateId, OrgId, UserId};
+
 use crate::{
     crypto::contexts::{secret_context, totp_context, verifier_context},
     crypto::vault::Vault,
@@ -40,8 +42,8 @@ impl std::fmt::Display for RotationReport {
 /// An integration secret's key and ciphertext.
 #[derive(Debug, Clone, FromQueryResult)]
 struct SecretCipher {
-    org_id: Uuid,
-    integration_id: Uuid,
+    org_id: OrgId,
+    integration_id: IntegrationId,
     field: String,
     ciphertext: Vec<u8>,
 }
@@ -49,7 +51,7 @@ struct SecretCipher {
 /// A user's TOTP secrets (at least one of them set).
 #[derive(Debug, Clone, FromQueryResult)]
 struct TotpCiphers {
-    id: Uuid,
+    id: UserId,
     totp_secret: Option<Vec<u8>>,
     totp_pending_secret: Option<Vec<u8>>,
 }
@@ -57,8 +59,8 @@ struct TotpCiphers {
 /// An OAuth state's key and PKCE verifier.
 #[derive(Debug, Clone, FromQueryResult)]
 struct VerifierCipher {
-    org_id: Uuid,
-    id: Uuid,
+    org_id: OrgId,
+    id: OAuthStateId,
     pkce_verifier: Vec<u8>,
 }
 
@@ -73,12 +75,12 @@ pub async fn rotate(
     let batch = batch.clamp(1, 10_000) as i64;
 
     // Integration secrets, keyed by (org_id, integration_id, field).
-    let mut last: Option<(Uuid, Uuid, String)> = None;
+    let mut last: Option<(OrgId, IntegrationId, String)> = None;
     loop {
         let tx = db.begin().await?;
-        let (o, i, f) = last
-            .clone()
-            .unwrap_or((Uuid::nil(), Uuid::nil(), String::new()));
+        let (o, i, f) =
+            last.clone()
+                .unwrap_or((Uuid::nil().into(), Uuid::nil().into(), String::new()));
         let rows = SecretCipher::find_by_statement(stmt(
             "SELECT org_id, integration_id, field, ciphertext FROM integration_secrets \
               WHERE (org_id, integration_id, field) > ($1, $2, $3) \
@@ -128,7 +130,7 @@ pub async fn rotate(
     }
 
     // TOTP secrets (active and pending), keyed by user id.
-    let mut last_user = Uuid::nil();
+    let mut last_user = UserId::from_uuid(Uuid::nil());
     loop {
         let tx = db.begin().await?;
         let rows = TotpCiphers::find_by_statement(stmt(
@@ -176,7 +178,10 @@ pub async fn rotate(
         tx.commit().await?;
     }
     // PKCE verifiers of OAuth connects in flight, keyed by (org_id, id).
-    let mut last_state = (Uuid::nil(), Uuid::nil());
+    let mut last_state = (
+        OrgId::from_uuid(Uuid::nil()),
+        OAuthStateId::from_uuid(Uuid::nil()),
+    );
     loop {
         let tx = db.begin().await?;
         let rows = VerifierCipher::find_by_statement(stmt(

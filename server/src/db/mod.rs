@@ -11,4 +11,4 @@ mod tenant;
 
 pub(crate) use pool::stmt;
 pub use pool::{Db, DbError, migrate};
-pub use tenant::{Scope, TenantTx};
+pub use tenant::TenantTx;

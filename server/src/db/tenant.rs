@@ -7,51 +7,9 @@
 //! [`TenantTx`] it opens.
 
 use sea_orm::{ConnectionTrait as _, DatabaseTransaction, TransactionTrait as _};
-use uuid::Uuid;
 
 use super::pool::{Db, DbError, stmt};
-
-/// Who a transaction acts as. Fields are private: see the module docs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Scope {
-    org_id: Option<Uuid>,
-    user_id: Option<Uuid>,
-    api_key_id: Option<Uuid>,
-}
-
-impl Scope {
-    /// Made by the auth gate after verifying the caller.
-    pub(crate) fn verified(
-        org_id: Option<Uuid>,
-        user_id: Option<Uuid>,
-        api_key_id: Option<Uuid>,
-    ) -> Self {
-        Scope {
-            org_id,
-            user_id,
-            api_key_id,
-        }
-    }
-
-    /// The scope of an account being created by sign-up (its own row only).
-    pub(crate) fn signing_up(user_id: Uuid) -> Self {
-        Scope {
-            org_id: None,
-            user_id: Some(user_id),
-            api_key_id: None,
-        }
-    }
-
-    /// The org the scope is limited to.
-    pub fn org_id(&self) -> Option<Uuid> {
-        self.org_id
-    }
-
-    /// The signed-in user, if the caller is one.
-    pub fn user_id(&self) -> Option<Uuid> {
-        self.user_id
-    }
-}
+use crate::gate::Scope;
 
 /// A transaction on the `ochre_app` pool scoped to one caller.
 #[derive(Debug)]
@@ -77,7 +35,7 @@ impl TenantTx {
     }
 }
 
-fn setting(v: Option<Uuid>) -> sea_orm::Value {
+fn setting(v: Option<impl std::fmt::Display>) -> sea_orm::Value {
     v.map(|u| u.to_string()).unwrap_or_default().into()
 }
 
@@ -90,9 +48,9 @@ impl Db {
             "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true), \
                     set_config('app.api_key_id', $3, true)",
             [
-                setting(scope.org_id),
-                setting(scope.user_id),
-                setting(scope.api_key_id),
+                setting(scope.org_id()),
+                setting(scope.user_id()),
+                setting(scope.api_key_id()),
             ],
         ))
         .await?;

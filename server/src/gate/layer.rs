@@ -23,6 +23,8 @@ use tonic::Status;
 use tower::{Layer, Service};
 use uuid::Uuid;
 
+use crate::ids::OrgId;
+
 use super::principal::{Actor, Principal, role_from_db};
 use crate::{
     crypto::tokens::{self, AccessTokenSigner, TokenKind},
@@ -131,10 +133,10 @@ where
             match verdict {
                 Ok(principal) => {
                     let (kind, id) = match principal.actor() {
-                        Actor::User { user_id, .. } => ("user", user_id),
-                        Actor::ApiKey { key_id } => ("api_key", key_id),
+                        Actor::User { user_id, .. } => ("user", user_id.uuid()),
+                        Actor::ApiKey { key_id } => ("api_key", key_id.uuid()),
                     };
-                    record_principal(kind, &id, principal.org().map(|(org, _)| org));
+                    record_principal(kind, &id, principal.org().map(|(org, _)| org.uuid()));
                     req.extensions_mut().insert(principal);
                     inner.call(req).await
                 }
@@ -178,6 +180,7 @@ impl Gate {
                 v.to_str()
                     .ok()
                     .and_then(|s| Uuid::parse_str(s.trim()).ok())
+                    .map(OrgId::from_uuid)
                     .ok_or_else(|| {
                         Status::invalid_argument("x-ochre-org must be an org id (UUID)")
                     })?,
@@ -194,7 +197,7 @@ impl Gate {
         &self,
         token: &str,
         rule: Rule,
-        org: Option<Uuid>,
+        org: Option<OrgId>,
         ip: Option<IpAddr>,
     ) -> Result<Principal, Status> {
         let claims = self
@@ -239,7 +242,7 @@ impl Gate {
         &self,
         token: &str,
         rule: Rule,
-        org: Option<Uuid>,
+        org: Option<OrgId>,
         ip: Option<IpAddr>,
     ) -> Result<Principal, Status> {
         let grant = self

@@ -4,6 +4,8 @@
 
 mod layer;
 mod principal;
+mod scope;
 
 pub use layer::{Decision, GateLayer, decide};
 pub use principal::{Actor, Principal, principal, role_from_db, role_to_db};
+pub use scope::Scope;

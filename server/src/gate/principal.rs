@@ -1,32 +1,37 @@
-//! The verified caller of one request. Only the auth layer constructs it;
+//! The verified caller of one request. Only the gate constructs it;
 //! handlers read it and derive their database [`Scope`] from it.
 
 use std::net::IpAddr;
 
+use super::scope::Scope;
+use crate::{
+    error::ApiError,
+    ids::{ApiKeyId, OrgId, SessionId, UserId},
+};
 use ochre_sdk::v1::Role;
-use uuid::Uuid;
-
-use crate::{db::Scope, error::ApiError};
 
 /// Who is calling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
     /// A signed-in user, through an access token of a session.
-    User { user_id: Uuid, session_id: Uuid },
+    User {
+        user_id: UserId,
+        session_id: SessionId,
+    },
     /// An org API key.
-    ApiKey { key_id: Uuid },
+    ApiKey { key_id: ApiKeyId },
 }
 
 /// A caller the gate verified, with its role in the org the call acts on.
 #[derive(Debug, Clone)]
 pub struct Principal {
     actor: Actor,
-    org: Option<(Uuid, Role)>,
+    org: Option<(OrgId, Role)>,
     client_ip: Option<IpAddr>,
 }
 
 impl Principal {
-    pub(super) fn new(actor: Actor, org: Option<(Uuid, Role)>, client_ip: Option<IpAddr>) -> Self {
+    pub(super) fn new(actor: Actor, org: Option<(OrgId, Role)>, client_ip: Option<IpAddr>) -> Self {
         Principal {
             actor,
             org,
@@ -39,7 +44,7 @@ impl Principal {
     }
 
     /// The signed-in user (None for an API key).
-    pub fn user_id(&self) -> Option<Uuid> {
+    pub fn user_id(&self) -> Option<UserId> {
         match self.actor {
             Actor::User { user_id, .. } => Some(user_id),
             Actor::ApiKey { .. } => None,
@@ -47,7 +52,7 @@ impl Principal {
     }
 
     /// The session of the access token (None for an API key).
-    pub fn session_id(&self) -> Option<Uuid> {
+    pub fn session_id(&self) -> Option<SessionId> {
         match self.actor {
             Actor::User { session_id, .. } => Some(session_id),
             Actor::ApiKey { .. } => None,
@@ -55,7 +60,7 @@ impl Principal {
     }
 
     /// The org the call acts on and the caller's current role there.
-    pub fn org(&self) -> Option<(Uuid, Role)> {
+    pub fn org(&self) -> Option<(OrgId, Role)> {
         self.org
     }
 
@@ -74,12 +79,12 @@ impl Principal {
     }
 
     /// The user, or PERMISSION_DENIED for an API key.
-    pub fn require_user(&self) -> Result<Uuid, ApiError> {
+    pub fn require_user(&self) -> Result<UserId, ApiError> {
         self.user_id().ok_or(ApiError::denied())
     }
 
     /// The org and role, for RPCs whose rule names roles.
-    pub fn require_org(&self) -> Result<(Uuid, Role), ApiError> {
+    pub fn require_org(&self) -> Result<(OrgId, Role), ApiError> {
         self.org.ok_or(ApiError::denied())
     }
 }

@@ -11,6 +11,7 @@
 //! the MAC in constant time, strict base64 and JSON (unknown fields refused),
 //! then the validity window. Nothing here panics on untrusted input.
 
+use crate::ids::{OrgId, UserId};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::RngCore as _;
 use secrecy::SecretString;
@@ -18,7 +19,6 @@ use secrecy::zeroize::Zeroizing;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
-use uuid::Uuid;
 
 pub use crate::crypto::envelope::MIN_SECRET_LEN;
 use crate::crypto::envelope::{Envelope, EnvelopeError};
@@ -39,9 +39,9 @@ const PKCE_VERIFIER_BYTES: usize = 32; // 43 base64url characters
 #[serde(deny_unknown_fields)]
 pub struct StateClaims {
     /// The user who started the connect flow.
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// The organisation the integration is connected for.
-    pub org_id: Uuid,
+    pub org_id: OrgId,
     /// The OAuth provider name (e.g. `github`).
     pub provider: String,
     /// The state's id: 128 random bits, base64url; tracked for single use.
@@ -58,8 +58,8 @@ impl StateClaims {
     /// Claims issued at `now`, valid `ttl_secs`, with a fresh random nonce.
     #[must_use]
     pub fn new(
-        user_id: Uuid,
-        org_id: Uuid,
+        user_id: UserId,
+        org_id: OrgId,
         provider: impl Into<String>,
         return_to: impl Into<String>,
         now: u64,
@@ -84,11 +84,11 @@ impl StateClaims {
         let mut put = |k: &str, v: Value| map.insert(k.to_owned(), v);
         put(
             "user_id",
-            Value::String(self.user_id.hyphenated().to_string()),
+            Value::String(self.user_id.uuid().hyphenated().to_string()),
         );
         put(
             "org_id",
-            Value::String(self.org_id.hyphenated().to_string()),
+            Value::String(self.org_id.uuid().hyphenated().to_string()),
         );
         put("provider", Value::String(self.provider.clone()));
         put("nonce", Value::String(self.nonce.clone()));
@@ -208,7 +208,7 @@ mod tests {
     }
 
     fn claims() -> StateClaims {
-        let (user, org) = (Uuid::now_v7(), Uuid::new_v4());
+        let (user, org) = (UserId::generate(), OrgId::generate());
         StateClaims::new(
             user,
             org,

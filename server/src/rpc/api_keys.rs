@@ -5,9 +5,9 @@ use ochre_sdk::v1::{
     RevokeApiKeyRequest, RevokeApiKeyResponse, Role, api_key_service_server::ApiKeyService,
 };
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 use super::convert::{parse_id, parse_role, role_i32, ts, ts_opt};
+use crate::ids::ApiKeyId;
 use crate::{
     crypto::tokens::new_api_key,
     db::store::api_keys::{self, ApiKeyRow},
@@ -84,7 +84,7 @@ impl ApiKeyService for ApiKeyApi {
         let tx = self.state.db.scoped(p.scope()).await?;
         let row = api_keys::create(
             &tx,
-            Uuid::now_v7(),
+            ApiKeyId::generate(),
             &name,
             db_role,
             &hash,

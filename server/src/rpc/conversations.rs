@@ -15,6 +15,7 @@ use super::{
     pager::{ListKind, page_size},
     validate,
 };
+use crate::ids::{ConversationId, MessageId, UserId};
 use crate::{
     db::store::conversations::{self as store, ConversationRow, MessageRow},
     error::ApiError,
@@ -129,7 +130,8 @@ impl ConversationService for ConversationApi {
         let subject = validate::subject(&req.subject)?;
         p.require_org()?;
         let tx = self.state.db.scoped(p.scope()).await?;
-        let row = store::create(&tx, Uuid::now_v7(), customer, channel, &subject).await?;
+        let row =
+            store::create(&tx, ConversationId::generate(), customer, channel, &subject).await?;
         tx.commit().await?;
         Ok(Response::new(CreateConversationResponse {
             conversation: Some(conversation(&row)),
@@ -205,7 +207,9 @@ impl ConversationService for ConversationApi {
         let assignee = match req.assignee_user_id.as_deref() {
             None => None,
             Some("") => Some(None),
-            Some(a) => Some(Some(Uuid::parse_str(a).map_err(|_| not_member())?)),
+            Some(a) => Some(Some(UserId::from_uuid(
+                Uuid::parse_str(a).map_err(|_| not_member())?,
+            ))),
         };
         if new_status.is_none() && assignee.is_none() {
             return Err(
@@ -243,6 +247,7 @@ impl ConversationService for ConversationApi {
         let mut mentions = Vec::with_capacity(req.mention_user_ids.len());
         for m in &req.mention_user_ids {
             let user = Uuid::parse_str(m)
+                .map(UserId::from_uuid)
                 .map_err(|_| ApiError::invalid("mentions must be members of this org"))?;
             if !mentions.contains(&user) {
                 mentions.push(user);
@@ -260,7 +265,7 @@ impl ConversationService for ConversationApi {
         }
         let row = store::add_message(
             &tx,
-            Uuid::now_v7(),
+            MessageId::generate(),
             id,
             kind,
             &req.body,
@@ -283,7 +288,7 @@ impl ConversationService for ConversationApi {
     ) -> Result<Response<ListMessagesResponse>, Status> {
         let p = principal(&request)?;
         let req = request.get_ref();
-        let id = parse_id("conversation_id", &req.conversation_id)?;
+        let id: ConversationId = parse_id("conversation_id", &req.conversation_id)?;
         let size = page_size(req.page_size)?;
         let (org, _) = p.require_org()?;
         let filter = id.to_string();

@@ -32,14 +32,15 @@ pub fn role_i32(name: &str) -> i32 {
     role_from_db(name).unwrap_or(Role::Unspecified) as i32
 }
 
-/// Parses an id field, naming it in the error.
-pub fn parse_id(field: &str, value: &str) -> Result<Uuid, ApiError> {
+/// Parses an id field into its typed id, naming the field in the error.
+pub fn parse_id<I: From<Uuid>>(field: &str, value: &str) -> Result<I, ApiError> {
     if value.is_empty() {
         return Err(ApiError::InvalidArgument(
             format!("{field} is required").into(),
         ));
     }
     Uuid::parse_str(value)
+        .map(I::from)
         .map_err(|_| ApiError::InvalidArgument(format!("{field} must be a UUID").into()))
 }
 

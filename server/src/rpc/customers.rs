@@ -8,13 +8,13 @@ use ochre_sdk::v1::{
 };
 use serde_json::{Value as Json, json};
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 use super::{
     convert::{parse_id, ts},
     pager::{ListKind, page_size},
     validate,
 };
+use crate::ids::CustomerId;
 use crate::{
     db::store::customers::{self, CustomerInput, CustomerRow},
     error::ApiError,
@@ -120,7 +120,7 @@ impl CustomerService for CustomerApi {
         };
         p.require_org()?;
         let tx = self.state.db.scoped(p.scope()).await?;
-        let (row, created) = customers::upsert(&tx, Uuid::now_v7(), input).await?;
+        let (row, created) = customers::upsert(&tx, CustomerId::generate(), input).await?;
         tx.commit().await?;
         Ok(Response::new(UpsertCustomerResponse {
             customer: Some(message(&row)),

@@ -9,9 +9,9 @@ use ochre_sdk::v1::{
     member_service_server::MemberService,
 };
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 use super::convert::{membership, parse_id, parse_role, role_i32, ts, ts_opt};
+use crate::ids::InvitationId;
 use crate::{
     crypto::tokens::{TokenKind, hash_opaque, new_invitation_token, parse_prefix},
     db::store::{
@@ -153,7 +153,7 @@ impl MemberService for MemberApi {
         let tx = self.state.db.scoped(p.scope()).await?;
         let row = members::invite(
             &tx,
-            Uuid::now_v7(),
+            InvitationId::generate(),
             &email,
             db_role(role)?,
             &hash,

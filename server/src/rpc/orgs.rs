@@ -8,9 +8,9 @@ use ochre_sdk::v1::{
     SetIpAllowlistRequest, SetIpAllowlistResponse, org_service_server::OrgService,
 };
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 use super::convert::{membership, ts};
+use crate::ids::OrgId;
 use crate::{
     db::store::{orgs, users},
     error::ApiError,
@@ -78,7 +78,7 @@ impl OrgService for OrgApi {
         let p = principal(&request)?;
         let name = org_name(&request.get_ref().name)?;
         p.require_user()?;
-        let id = Uuid::now_v7();
+        let id = OrgId::generate();
         let tx = self.state.db.scoped(p.scope()).await?;
         let now = orgs::create(&tx, id, &name).await?;
         tx.commit().await?;

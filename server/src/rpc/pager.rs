@@ -6,7 +6,7 @@ use secrecy::SecretString;
 use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
-use crate::{crypto::envelope::Envelope, error::ApiError};
+use crate::{crypto::envelope::Envelope, error::ApiError, ids::OrgId};
 
 const VERSION: u8 = 1;
 const TAG_LEN: usize = 16;
@@ -54,18 +54,18 @@ impl Pager {
         Envelope::new(secret, b"ochre page token v1", "", 200).map(|envelope| Pager { envelope })
     }
 
-    fn body(kind: ListKind, org: Uuid, filter: &str, last: Uuid) -> Vec<u8> {
+    fn body(kind: ListKind, org: OrgId, filter: &str, last: Uuid) -> Vec<u8> {
         let mut body = Vec::with_capacity(BODY_LEN);
         body.push(VERSION);
         body.push(kind as u8);
-        body.extend_from_slice(org.as_bytes());
+        body.extend_from_slice(org.uuid().as_bytes());
         body.extend_from_slice(&Sha256::digest(filter.as_bytes())[..8]);
         body.extend_from_slice(last.as_bytes());
         body
     }
 
     /// The token that continues after `last`.
-    pub fn issue(&self, kind: ListKind, org: Uuid, filter: &str, last: Uuid) -> String {
+    pub fn issue(&self, kind: ListKind, org: OrgId, filter: &str, last: Uuid) -> String {
         self.envelope
             .seal_compact(&Self::body(kind, org, filter, last), TAG_LEN)
     }
@@ -74,32 +74,32 @@ impl Pager {
     /// returns the token of the next page ("" on the last one). `cut` says
     /// the query stopped early on its own (more follow even with fewer rows).
     #[allow(clippy::too_many_arguments)]
-    pub fn finish<T>(
+    pub fn finish<T, I: Into<Uuid>>(
         &self,
         rows: &mut Vec<T>,
         size: u64,
         cut: bool,
         kind: ListKind,
-        org: Uuid,
+        org: OrgId,
         filter: &str,
-        id: impl Fn(&T) -> Uuid,
+        id: impl Fn(&T) -> I,
     ) -> String {
         let more = cut || rows.len() as u64 > size;
         rows.truncate(usize::try_from(size).unwrap_or(usize::MAX));
         match rows.last() {
-            Some(last) if more => self.issue(kind, org, filter, id(last)),
+            Some(last) if more => self.issue(kind, org, filter, id(last).into()),
             _ => String::new(),
         }
     }
 
     /// The last id of the previous page, or None for the first page.
-    pub fn resume(
+    pub fn resume<I: From<Uuid>>(
         &self,
         token: &str,
         kind: ListKind,
-        org: Uuid,
+        org: OrgId,
         filter: &str,
-    ) -> Result<Option<Uuid>, ApiError> {
+    ) -> Result<Option<I>, ApiError> {
         if token.is_empty() {
             return Ok(None);
         }
@@ -111,7 +111,7 @@ impl Pager {
         if Self::body(kind, org, filter, last) != body {
             return Err(invalid());
         }
-        Ok(Some(last))
+        Ok(Some(I::from(last)))
     }
 }
 
@@ -128,45 +128,54 @@ mod tests {
 
     #[test]
     fn a_token_resumes_only_its_own_org_list_and_filter() {
-        let (p, org, other, last) = (pager(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let (p, org, other, last) = (
+            pager(),
+            OrgId::generate(),
+            OrgId::generate(),
+            Uuid::now_v7(),
+        );
         let t = p.issue(ListKind::Conversations, org, "status=open", last);
         assert_eq!(
-            p.resume(&t, ListKind::Conversations, org, "status=open")
+            p.resume::<Uuid>(&t, ListKind::Conversations, org, "status=open")
                 .unwrap(),
             Some(last)
         );
         assert!(
-            p.resume(&t, ListKind::Conversations, other, "status=open")
+            p.resume::<Uuid>(&t, ListKind::Conversations, other, "status=open")
                 .is_err()
         );
         assert!(
-            p.resume(&t, ListKind::Customers, org, "status=open")
+            p.resume::<Uuid>(&t, ListKind::Customers, org, "status=open")
                 .is_err()
         );
         assert!(
-            p.resume(&t, ListKind::Conversations, org, "status=closed")
+            p.resume::<Uuid>(&t, ListKind::Conversations, org, "status=closed")
                 .is_err()
         );
     }
 
     #[test]
     fn a_tampered_or_foreign_token_is_refused() {
-        let (p, org, last) = (pager(), Uuid::now_v7(), Uuid::now_v7());
+        let (p, org, last) = (pager(), OrgId::generate(), Uuid::now_v7());
         let t = p.issue(ListKind::Messages, org, "", last);
         let mut raw = URL_SAFE_NO_PAD.decode(&t).unwrap();
         for i in 0..raw.len() {
             raw[i] ^= 1;
             let bad = URL_SAFE_NO_PAD.encode(&raw);
             assert!(
-                p.resume(&bad, ListKind::Messages, org, "").is_err(),
+                p.resume::<Uuid>(&bad, ListKind::Messages, org, "").is_err(),
                 "byte {i}"
             );
             raw[i] ^= 1;
         }
         let other = Pager::new(&SecretString::from("y".repeat(40))).unwrap();
-        assert!(other.resume(&t, ListKind::Messages, org, "").is_err());
+        assert!(
+            other
+                .resume::<Uuid>(&t, ListKind::Messages, org, "")
+                .is_err()
+        );
         for junk in ["x", "!!!", &"A".repeat(500)] {
-            assert!(p.resume(junk, ListKind::Messages, org, "").is_err());
+            assert!(p.resume::<Uuid>(junk, ListKind::Messages, org, "").is_err());
         }
     }
 }

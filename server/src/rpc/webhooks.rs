@@ -14,6 +14,7 @@ use crate::{
     db::store::webhooks::{self as store, WebhookEventRow},
     error::ApiError,
     gate::principal,
+    ids::IntegrationId,
     rpc::state::AppState,
     webhooks::Provider,
 };
@@ -67,7 +68,7 @@ impl WebhookService for WebhookApi {
         };
         let integration = match req.integration_id.as_str() {
             "" => None,
-            id => Some(parse_id("integration_id", id)?),
+            id => Some(parse_id::<IntegrationId>("integration_id", id)?),
         };
         let (org, _) = p.require_org()?;
         let filter = format!(

@@ -20,6 +20,7 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::{Outcome, event};
+use crate::ids::{IntegrationId, WebhookEventId};
 use crate::routes::{
     reply::{error, json},
     state::{HttpState, MAX_BODY},
@@ -175,7 +176,12 @@ pub async fn receive(
             // would answer a plain-HTTP caller with an empty 200.
             tokio::time::timeout(
                 HANDLER_TIMEOUT,
-                handle(&ingress, provider, integration, request),
+                handle(
+                    &ingress,
+                    provider,
+                    IntegrationId::from_uuid(integration),
+                    request,
+                ),
             )
             .await
             .unwrap_or_else(|_| {
@@ -220,7 +226,7 @@ pub async fn receive(
 async fn handle(
     ingress: &HttpState,
     provider: Provider,
-    integration: Uuid,
+    integration: IntegrationId,
     request: Request,
 ) -> Result<(Outcome, Response), Refusal> {
     let (parts, body) = request.into_parts();
@@ -312,7 +318,7 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .map(event::label)
         .unwrap_or_default();
-    let id = Uuid::now_v7();
+    let id = WebhookEventId::generate();
     let recorded = ingress
         .db
         .record_webhook_event(&NewEvent {

@@ -3,9 +3,9 @@
 //! email, login throttling, sessions and refresh-token rotation). Each
 //! function answers one question and returns only what its caller needs.
 
+use crate::ids::{ApiKeyId, OrgId, SessionId, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait as _, DbErr, FromQueryResult, TransactionTrait as _};
-use uuid::Uuid;
 
 pub mod webhooks;
 
@@ -24,8 +24,8 @@ pub struct SessionGrant {
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct KeyGrant {
     #[sea_orm(from_alias = "id")]
-    pub key_id: Uuid,
-    pub org_id: Uuid,
+    pub key_id: ApiKeyId,
+    pub org_id: OrgId,
     pub role: String,
     pub allowlist: Vec<String>,
 }
@@ -33,7 +33,7 @@ pub struct KeyGrant {
 /// What login needs of an account.
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct LoginRow {
-    pub id: Uuid,
+    pub id: UserId,
     pub password_hash: String,
 }
 
@@ -42,8 +42,8 @@ pub struct LoginRow {
 pub enum RefreshOutcome {
     /// Rotated: the session, its user and the new token's expiry.
     Rotated {
-        session_id: Uuid,
-        user_id: Uuid,
+        session_id: SessionId,
+        user_id: UserId,
         expires_at: DateTime<Utc>,
     },
     /// The token had been used already: its session is now revoked.
@@ -81,9 +81,9 @@ struct Expiry {
 /// A presented refresh token and its session.
 #[derive(Debug, Clone, FromQueryResult)]
 struct Presented {
-    session_id: Uuid,
+    session_id: SessionId,
     used: bool,
-    user_id: Uuid,
+    user_id: UserId,
     expires_at: DateTime<Utc>,
     active: bool,
 }
@@ -93,9 +93,9 @@ impl Db {
     /// user's current role there. `None` when the session is not active.
     pub async fn resolve_session(
         &self,
-        session_id: Uuid,
-        user_id: Uuid,
-        org: Option<Uuid>,
+        session_id: SessionId,
+        user_id: UserId,
+        org: Option<OrgId>,
     ) -> Result<Option<SessionGrant>, DbError> {
         let row = SessionColumns::find_by_statement(stmt(
             "SELECT CASE WHEN o.id IS NULL THEN NULL ELSE m.role END AS role, \
@@ -145,7 +145,7 @@ impl Db {
     }
 
     /// Replaces a password hash after a successful login with old parameters.
-    pub async fn rehash_password(&self, user_id: Uuid, phc: &str) -> Result<(), DbError> {
+    pub async fn rehash_password(&self, user_id: UserId, phc: &str) -> Result<(), DbError> {
         self.service
             .execute_raw(stmt(
                 "UPDATE users SET password_hash = $2 WHERE id = $1",
@@ -202,13 +202,13 @@ impl Db {
     /// Opens a session with its first refresh token (stored as a hash).
     pub async fn create_session(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         refresh_hash: &[u8; 32],
         ttl_days: i32,
         client_ip: Option<String>,
         user_agent: Option<String>,
-    ) -> Result<(Uuid, DateTime<Utc>), DbError> {
-        let session_id = Uuid::now_v7();
+    ) -> Result<(SessionId, DateTime<Utc>), DbError> {
+        let session_id = SessionId::generate();
         let tx = self.service.begin().await?;
         let row = Expiry::find_by_statement(stmt(
             "INSERT INTO sessions (id, user_id, expires_at, client_ip, user_agent) \

@@ -3,9 +3,9 @@
 //! each one statement (one round trip, committed on return); and the purge
 //! job (on the main service pool).
 
+use crate::ids::{IntegrationId, OrgId, WebhookEventId};
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait as _, FromQueryResult, TransactionTrait as _};
-use uuid::Uuid;
 
 use crate::db::{Db, DbError, stmt};
 
@@ -18,7 +18,7 @@ pub enum SigningSecrets {
     /// the previous one during a rotation), as vault ciphertext with the
     /// stored field name. Empty: no signing secret configured.
     Found {
-        org_id: Uuid,
+        org_id: OrgId,
         secrets: Vec<(String, Vec<u8>)>,
     },
 }
@@ -37,8 +37,8 @@ pub enum Recorded {
 /// One verified delivery to store.
 #[derive(Debug)]
 pub struct NewEvent<'a> {
-    pub id: Uuid,
-    pub integration_id: Uuid,
+    pub id: WebhookEventId,
+    pub integration_id: IntegrationId,
     pub provider: &'a str,
     pub delivery_id: &'a str,
     pub event_type: &'a str,
@@ -51,7 +51,7 @@ pub struct NewEvent<'a> {
 /// secret (both NULL when none is configured).
 #[derive(Debug, Clone, FromQueryResult)]
 struct SigningSecretRow {
-    org_id: Uuid,
+    org_id: OrgId,
     field: Option<String>,
     ciphertext: Option<Vec<u8>>,
 }
@@ -73,7 +73,7 @@ impl Db {
     /// if it belongs to `provider`.
     pub async fn webhook_signing_secrets(
         &self,
-        integration: Uuid,
+        integration: IntegrationId,
         provider: &str,
         field: &str,
     ) -> Result<SigningSecrets, DbError> {

@@ -1,19 +1,19 @@
 //! API keys of the scope's org, as metadata: the secret exists only as a hash.
 
+use crate::ids::{ApiKeyId, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait as _, DbErr, FromQueryResult};
-use uuid::Uuid;
 
 use super::stmt;
 use crate::db::{DbError, TenantTx};
 
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct ApiKeyRow {
-    pub id: Uuid,
+    pub id: ApiKeyId,
     pub name: String,
     pub role: String,
     pub prefix: String,
-    pub created_by: Option<Uuid>,
+    pub created_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
@@ -23,12 +23,12 @@ const COLUMNS: &str = "id, name, role, prefix, created_by, created_at, last_used
 
 pub async fn create(
     tx: &TenantTx,
-    id: Uuid,
+    id: ApiKeyId,
     name: &str,
     role: &str,
     key_hash: &[u8; 32],
     prefix: &str,
-    created_by: Option<Uuid>,
+    created_by: Option<UserId>,
 ) -> Result<ApiKeyRow, DbError> {
     Ok(ApiKeyRow::find_by_statement(stmt(
         &format!(
@@ -59,7 +59,7 @@ pub async fn list(tx: &TenantTx) -> Result<Vec<ApiKeyRow>, DbError> {
 }
 
 /// Revokes a key; false when no active key with that id is visible.
-pub async fn revoke(tx: &TenantTx, id: Uuid) -> Result<bool, DbError> {
+pub async fn revoke(tx: &TenantTx, id: ApiKeyId) -> Result<bool, DbError> {
     let r = tx
         .conn()
         .execute_raw(stmt(

@@ -1,21 +1,21 @@
 //! Conversations and messages of the scope's org.
 
+use crate::ids::{ApiKeyId, ConversationId, CustomerId, MessageId, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::{DbErr, FromQueryResult};
 use serde_json::Value as Json;
-use uuid::Uuid;
 
 use super::stmt;
 use crate::db::{DbError, TenantTx};
 
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct ConversationRow {
-    pub id: Uuid,
-    pub customer_id: Uuid,
+    pub id: ConversationId,
+    pub customer_id: CustomerId,
     pub channel: String,
     pub subject: String,
     pub status: String,
-    pub assignee_id: Option<Uuid>,
+    pub assignee_id: Option<UserId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_message_at: Option<DateTime<Utc>>,
@@ -23,11 +23,11 @@ pub struct ConversationRow {
 
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct MessageRow {
-    pub id: Uuid,
-    pub conversation_id: Uuid,
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
     pub kind: String,
     pub body: String,
-    pub author_user_id: Option<Uuid>,
+    pub author_user_id: Option<UserId>,
     pub mentions: Vec<String>,
     pub attachments: Json,
     pub created_at: DateTime<Utc>,
@@ -46,8 +46,8 @@ struct Count {
 /// violation (NOT_FOUND).
 pub async fn create(
     tx: &TenantTx,
-    id: Uuid,
-    customer_id: Uuid,
+    id: ConversationId,
+    customer_id: CustomerId,
     channel: &str,
     subject: &str,
 ) -> Result<ConversationRow, DbError> {
@@ -68,7 +68,7 @@ pub async fn create(
     .ok_or(DbErr::RecordNotInserted)?)
 }
 
-pub async fn get(tx: &TenantTx, id: Uuid) -> Result<Option<ConversationRow>, DbError> {
+pub async fn get(tx: &TenantTx, id: ConversationId) -> Result<Option<ConversationRow>, DbError> {
     Ok(ConversationRow::find_by_statement(stmt(
         &format!("SELECT {CONV} FROM conversations WHERE org_id = app_org() AND id = $1"),
         [id.into()],
@@ -81,8 +81,8 @@ pub async fn get(tx: &TenantTx, id: Uuid) -> Result<Option<ConversationRow>, DbE
 pub async fn list(
     tx: &TenantTx,
     status: Option<&str>,
-    assignee: Option<Uuid>,
-    after: Option<Uuid>,
+    assignee: Option<UserId>,
+    after: Option<ConversationId>,
     limit: u64,
 ) -> Result<Vec<ConversationRow>, DbError> {
     Ok(ConversationRow::find_by_statement(stmt(
@@ -106,9 +106,9 @@ pub async fn list(
 /// Applies a status and/or assignee change (`Some(None)` unassigns).
 pub async fn update(
     tx: &TenantTx,
-    id: Uuid,
+    id: ConversationId,
     status: Option<&str>,
-    assignee: Option<Option<Uuid>>,
+    assignee: Option<Option<UserId>>,
 ) -> Result<Option<ConversationRow>, DbError> {
     Ok(ConversationRow::find_by_statement(stmt(
         &format!(
@@ -128,8 +128,8 @@ pub async fn update(
 }
 
 /// How many of `users` are members of the scope's org.
-pub async fn count_members(tx: &TenantTx, users: &[Uuid]) -> Result<usize, DbError> {
-    let ids: Vec<String> = users.iter().map(Uuid::to_string).collect();
+pub async fn count_members(tx: &TenantTx, users: &[UserId]) -> Result<usize, DbError> {
+    let ids: Vec<String> = users.iter().map(UserId::to_string).collect();
     let r = Count::find_by_statement(stmt(
         "SELECT count(*) AS n FROM memberships WHERE org_id = app_org() AND user_id = ANY($1::text[]::uuid[])",
         [ids.into()],
@@ -142,16 +142,16 @@ pub async fn count_members(tx: &TenantTx, users: &[Uuid]) -> Result<usize, DbErr
 #[allow(clippy::too_many_arguments)]
 pub async fn add_message(
     tx: &TenantTx,
-    id: Uuid,
-    conversation_id: Uuid,
+    id: MessageId,
+    conversation_id: ConversationId,
     kind: &str,
     body: &str,
-    author_user: Option<Uuid>,
-    author_key: Option<Uuid>,
-    mentions: &[Uuid],
+    author_user: Option<UserId>,
+    author_key: Option<ApiKeyId>,
+    mentions: &[UserId],
     attachments: Json,
 ) -> Result<Option<MessageRow>, DbError> {
-    let mention_ids: Vec<String> = mentions.iter().map(Uuid::to_string).collect();
+    let mention_ids: Vec<String> = mentions.iter().map(UserId::to_string).collect();
     // One statement: the conversation's last_message_at moves and the
     // message is written, or neither when the conversation is not visible.
     Ok(MessageRow::find_by_statement(stmt(
@@ -181,8 +181,8 @@ pub async fn add_message(
 /// Oldest first, after the cursor.
 pub async fn messages(
     tx: &TenantTx,
-    conversation_id: Uuid,
-    after: Option<Uuid>,
+    conversation_id: ConversationId,
+    after: Option<MessageId>,
     limit: u64,
 ) -> Result<Vec<MessageRow>, DbError> {
     Ok(MessageRow::find_by_statement(stmt(

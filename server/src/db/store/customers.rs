@@ -1,16 +1,16 @@
 //! Customers of the scope's org.
 
+use crate::ids::CustomerId;
 use chrono::{DateTime, Utc};
 use sea_orm::{DbErr, FromQueryResult};
 use serde_json::Value as Json;
-use uuid::Uuid;
 
 use super::stmt;
 use crate::db::{DbError, TenantTx};
 
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct CustomerRow {
-    pub id: Uuid,
+    pub id: CustomerId,
     pub email: String,
     pub name: String,
     pub phone: String,
@@ -46,7 +46,7 @@ struct Upserted {
 /// Creates or replaces the customer with this email; true when created.
 pub async fn upsert(
     tx: &TenantTx,
-    id: Uuid,
+    id: CustomerId,
     c: CustomerInput,
 ) -> Result<(CustomerRow, bool), DbError> {
     let r = Upserted::find_by_statement(stmt(
@@ -74,7 +74,7 @@ pub async fn upsert(
     Ok((r.customer, r.created))
 }
 
-pub async fn get(tx: &TenantTx, id: Uuid) -> Result<Option<CustomerRow>, DbError> {
+pub async fn get(tx: &TenantTx, id: CustomerId) -> Result<Option<CustomerRow>, DbError> {
     Ok(CustomerRow::find_by_statement(stmt(
         &format!("SELECT {COLUMNS} FROM customers WHERE org_id = app_org() AND id = $1"),
         [id.into()],
@@ -95,7 +95,7 @@ pub async fn by_email(tx: &TenantTx, email: &str) -> Result<Option<CustomerRow>,
 /// Newest first, after the cursor; one extra row tells whether more exist.
 pub async fn list(
     tx: &TenantTx,
-    after: Option<Uuid>,
+    after: Option<CustomerId>,
     limit: u64,
 ) -> Result<Vec<CustomerRow>, DbError> {
     Ok(CustomerRow::find_by_statement(stmt(

@@ -3,21 +3,21 @@
 
 use std::net::IpAddr;
 
+use crate::ids::{AuditId, IntegrationId, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait as _, DbErr, FromQueryResult};
 use serde_json::Value as Json;
-use uuid::Uuid;
 
 use super::stmt;
 use crate::db::{DbError, TenantTx};
 
 #[derive(Debug, Clone)]
 pub struct IntegrationRow {
-    pub id: Uuid,
+    pub id: IntegrationId,
     pub provider: String,
     pub external_account: String,
     pub scopes: Vec<String>,
-    pub connected_by: Option<Uuid>,
+    pub connected_by: Option<UserId>,
     pub connected_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub token_expires_at: Option<DateTime<Utc>>,
@@ -28,11 +28,11 @@ pub struct IntegrationRow {
 /// The columns of an integration (its secret fields are read separately).
 #[derive(Debug, Clone, FromQueryResult)]
 struct IntegrationColumns {
-    id: Uuid,
+    id: IntegrationId,
     provider: String,
     external_account: String,
     scopes: Vec<String>,
-    connected_by: Option<Uuid>,
+    connected_by: Option<UserId>,
     connected_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     token_expires_at: Option<DateTime<Utc>>,
@@ -57,7 +57,7 @@ impl From<IntegrationColumns> for IntegrationRow {
 /// One secret field that is set, and when.
 #[derive(Debug, Clone, FromQueryResult)]
 struct SecretField {
-    integration_id: Uuid,
+    integration_id: IntegrationId,
     field: String,
     updated_at: DateTime<Utc>,
 }
@@ -65,7 +65,7 @@ struct SecretField {
 /// An integration's id.
 #[derive(Debug, Clone, FromQueryResult)]
 struct Id {
-    id: Uuid,
+    id: IntegrationId,
 }
 
 /// An integration's provider.
@@ -84,12 +84,12 @@ struct Sealed {
 /// Creates the org's integration for `provider`, or refreshes its metadata.
 pub async fn upsert(
     tx: &TenantTx,
-    id: Uuid,
+    id: IntegrationId,
     provider: &str,
     external_account: &str,
     scopes: Vec<String>,
-    connected_by: Option<Uuid>,
-) -> Result<Uuid, DbError> {
+    connected_by: Option<UserId>,
+) -> Result<IntegrationId, DbError> {
     let r = Id::find_by_statement(stmt(
         "INSERT INTO integrations (org_id, id, provider, external_account, scopes, connected_by) \
          VALUES (app_org(), $1, $2, $3, $4, $5) \
@@ -107,7 +107,7 @@ pub async fn upsert(
 /// Replaces one secret (the old row is deleted, not blanked).
 pub async fn replace_secret(
     tx: &TenantTx,
-    integration: Uuid,
+    integration: IntegrationId,
     field: &str,
     ciphertext: Vec<u8>,
 ) -> Result<(), DbError> {
@@ -130,7 +130,7 @@ pub async fn replace_secret(
 /// (replacing an older previous one); nothing when the field is unset.
 pub async fn retire_signing_secret(
     tx: &TenantTx,
-    integration: Uuid,
+    integration: IntegrationId,
     field: &str,
 ) -> Result<(), DbError> {
     tx.conn()
@@ -145,7 +145,7 @@ pub async fn retire_signing_secret(
 /// Deletes the named secrets of an integration.
 pub async fn clear_secrets(
     tx: &TenantTx,
-    integration: Uuid,
+    integration: IntegrationId,
     fields: &[&str],
 ) -> Result<(), DbError> {
     let fields: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
@@ -165,11 +165,14 @@ pub async fn list(tx: &TenantTx) -> Result<Vec<IntegrationRow>, DbError> {
 }
 
 /// One integration of the org.
-pub async fn get(tx: &TenantTx, id: Uuid) -> Result<Option<IntegrationRow>, DbError> {
+pub async fn get(tx: &TenantTx, id: IntegrationId) -> Result<Option<IntegrationRow>, DbError> {
     Ok(select(tx, Some(id)).await?.pop())
 }
 
-async fn select(tx: &TenantTx, only: Option<Uuid>) -> Result<Vec<IntegrationRow>, DbError> {
+async fn select(
+    tx: &TenantTx,
+    only: Option<IntegrationId>,
+) -> Result<Vec<IntegrationRow>, DbError> {
     let mut out: Vec<IntegrationRow> = IntegrationColumns::find_by_statement(stmt(
         "SELECT id, provider, external_account, scopes, connected_by, connected_at, updated_at, \
                 token_expires_at \
@@ -198,7 +201,11 @@ async fn select(tx: &TenantTx, only: Option<Uuid>) -> Result<Vec<IntegrationRow>
 }
 
 /// Whether the stored access token expires within `margin_secs`.
-pub async fn token_due(tx: &TenantTx, id: Uuid, margin_secs: i64) -> Result<bool, DbError> {
+pub async fn token_due(
+    tx: &TenantTx,
+    id: IntegrationId,
+    margin_secs: i64,
+) -> Result<bool, DbError> {
     let r = tx
         .conn()
         .query_one_raw(stmt(
@@ -211,7 +218,7 @@ pub async fn token_due(tx: &TenantTx, id: Uuid, margin_secs: i64) -> Result<bool
 }
 
 /// Deletes an integration and (by cascade) its secrets; false when not visible.
-pub async fn delete(tx: &TenantTx, id: Uuid) -> Result<Option<String>, DbError> {
+pub async fn delete(tx: &TenantTx, id: IntegrationId) -> Result<Option<String>, DbError> {
     let r = Provider::find_by_statement(stmt(
         "DELETE FROM integrations WHERE org_id = app_org() AND id = $1 RETURNING provider",
         [id.into()],
@@ -225,9 +232,9 @@ pub async fn delete(tx: &TenantTx, id: Uuid) -> Result<Option<String>, DbError> 
 /// by the database function in this transaction.
 pub async fn read_secret(
     tx: &TenantTx,
-    integration: Uuid,
+    integration: IntegrationId,
     field: &str,
-    audit_id: Uuid,
+    audit_id: AuditId,
     client_ip: Option<IpAddr>,
 ) -> Result<(Vec<u8>, DateTime<Utc>), DbError> {
     let r = Sealed::find_by_statement(stmt(
@@ -252,7 +259,7 @@ pub async fn read_secret(
 pub async fn audit(
     tx: &TenantTx,
     action: &str,
-    target: Uuid,
+    target: IntegrationId,
     detail: Json,
     client_ip: Option<IpAddr>,
 ) -> Result<(), DbError> {
@@ -262,7 +269,7 @@ pub async fn audit(
                target_id, detail, client_ip) \
              VALUES (app_org(), $1, app_user(), app_api_key(), $2, 'integration', $3, $4, NULLIF($5, '')::inet)",
             [
-                Uuid::now_v7().into(),
+                AuditId::generate().into(),
                 action.into(),
                 target.into(),
                 detail.into(),

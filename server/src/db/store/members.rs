@@ -1,16 +1,16 @@
 //! Members and invitations of the scope's org. Membership writes go through
 //! the gated SQL functions, which check the caller's role again.
 
+use crate::ids::{InvitationId, OrgId, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait as _, DbErr, FromQueryResult};
-use uuid::Uuid;
 
 use super::stmt;
 use crate::db::{DbError, TenantTx};
 
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct MemberRow {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub email: String,
     pub display_name: String,
     pub role: String,
@@ -19,10 +19,10 @@ pub struct MemberRow {
 
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct InvitationRow {
-    pub id: Uuid,
+    pub id: InvitationId,
     pub email: String,
     pub role: String,
-    pub invited_by: Option<Uuid>,
+    pub invited_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub accepted_at: Option<DateTime<Utc>>,
@@ -32,7 +32,7 @@ pub struct InvitationRow {
 /// The org and role an accepted invitation grants.
 #[derive(Debug, Clone, FromQueryResult)]
 struct Accepted {
-    org_id: Uuid,
+    org_id: OrgId,
     role: String,
 }
 
@@ -45,7 +45,7 @@ pub async fn list(tx: &TenantTx) -> Result<Vec<MemberRow>, DbError> {
     .await?)
 }
 
-pub async fn get(tx: &TenantTx, user_id: Uuid) -> Result<Option<MemberRow>, DbError> {
+pub async fn get(tx: &TenantTx, user_id: UserId) -> Result<Option<MemberRow>, DbError> {
     Ok(MemberRow::find_by_statement(stmt(
         "SELECT user_id, email, display_name, role, joined_at FROM org_members() WHERE user_id = $1",
         [user_id.into()],
@@ -54,7 +54,7 @@ pub async fn get(tx: &TenantTx, user_id: Uuid) -> Result<Option<MemberRow>, DbEr
     .await?)
 }
 
-pub async fn set_role(tx: &TenantTx, user_id: Uuid, role: &str) -> Result<(), DbError> {
+pub async fn set_role(tx: &TenantTx, user_id: UserId, role: &str) -> Result<(), DbError> {
     tx.conn()
         .execute_raw(stmt(
             "SELECT set_member_role($1, $2)",
@@ -64,14 +64,14 @@ pub async fn set_role(tx: &TenantTx, user_id: Uuid, role: &str) -> Result<(), Db
     Ok(())
 }
 
-pub async fn remove(tx: &TenantTx, user_id: Uuid) -> Result<(), DbError> {
+pub async fn remove(tx: &TenantTx, user_id: UserId) -> Result<(), DbError> {
     tx.conn()
         .execute_raw(stmt("SELECT remove_member($1)", [user_id.into()]))
         .await?;
     Ok(())
 }
 
-pub async fn transfer_ownership(tx: &TenantTx, user_id: Uuid) -> Result<(), DbError> {
+pub async fn transfer_ownership(tx: &TenantTx, user_id: UserId) -> Result<(), DbError> {
     tx.conn()
         .execute_raw(stmt("SELECT transfer_ownership($1)", [user_id.into()]))
         .await?;
@@ -83,11 +83,11 @@ const INVITATION_COLUMNS: &str =
 
 pub async fn invite(
     tx: &TenantTx,
-    id: Uuid,
+    id: InvitationId,
     email: &str,
     role: &str,
     token_hash: &[u8; 32],
-    invited_by: Option<Uuid>,
+    invited_by: Option<UserId>,
     days: i32,
 ) -> Result<InvitationRow, DbError> {
     Ok(InvitationRow::find_by_statement(stmt(
@@ -120,7 +120,7 @@ pub async fn invitations(tx: &TenantTx) -> Result<Vec<InvitationRow>, DbError> {
 }
 
 /// Revokes a pending invitation; false when none is visible.
-pub async fn revoke_invitation(tx: &TenantTx, id: Uuid) -> Result<bool, DbError> {
+pub async fn revoke_invitation(tx: &TenantTx, id: InvitationId) -> Result<bool, DbError> {
     let r = tx
         .conn()
         .execute_raw(stmt(
@@ -133,7 +133,7 @@ pub async fn revoke_invitation(tx: &TenantTx, id: Uuid) -> Result<bool, DbError>
 }
 
 /// Accepts an invitation for the signed-in caller: (org, role).
-pub async fn accept(tx: &TenantTx, token_hash: &[u8; 32]) -> Result<(Uuid, String), DbError> {
+pub async fn accept(tx: &TenantTx, token_hash: &[u8; 32]) -> Result<(OrgId, String), DbError> {
     let row = Accepted::find_by_statement(stmt(
         "SELECT org_id, role FROM accept_invitation($1)",
         [token_hash.to_vec().into()],

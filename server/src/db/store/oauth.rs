@@ -1,8 +1,8 @@
 //! OAuth connect states: single-use rows holding the PKCE verifier (vault
 //! ciphertext).
 
+use crate::ids::{AuditId, IntegrationId, OAuthStateId, UserId};
 use sea_orm::{ConnectionTrait as _, FromQueryResult};
-use uuid::Uuid;
 
 use super::stmt;
 use crate::db::{DbError, TenantTx};
@@ -10,7 +10,7 @@ use crate::db::{DbError, TenantTx};
 /// A consumed state: its row id and verifier ciphertext.
 #[derive(Debug, Clone, FromQueryResult)]
 struct Consumed {
-    id: Uuid,
+    id: OAuthStateId,
     pkce_verifier: Vec<u8>,
 }
 
@@ -28,9 +28,9 @@ struct RefreshMaterial {
 
 pub async fn insert(
     tx: &TenantTx,
-    id: Uuid,
+    id: OAuthStateId,
     nonce: &str,
-    user: Uuid,
+    user: UserId,
     provider: &str,
     verifier: Vec<u8>,
     ttl_secs: i64,
@@ -51,7 +51,7 @@ pub async fn consume(
     tx: &TenantTx,
     nonce: &str,
     provider: &str,
-) -> Result<Option<(Uuid, Vec<u8>)>, DbError> {
+) -> Result<Option<(OAuthStateId, Vec<u8>)>, DbError> {
     let r = Consumed::find_by_statement(stmt(
         "UPDATE oauth_states SET used_at = now() \
           WHERE org_id = app_org() AND nonce = $1 AND provider = $2 AND user_id = app_user() \
@@ -67,7 +67,7 @@ pub async fn consume(
 /// Records when the stored access token expires.
 pub async fn set_token_expiry(
     tx: &TenantTx,
-    integration: Uuid,
+    integration: IntegrationId,
     expires_in: Option<i64>,
 ) -> Result<(), DbError> {
     tx.conn()
@@ -86,7 +86,7 @@ pub async fn set_token_expiry(
 /// time (another refresher holds it).
 pub async fn lock_refresh(
     tx: &TenantTx,
-    integration: Uuid,
+    integration: IntegrationId,
     wait_secs: u32,
 ) -> Result<bool, DbError> {
     tx.conn()
@@ -109,7 +109,7 @@ pub async fn lock_refresh(
 /// `margin_secs` (checked under the refresh lock).
 pub async fn due_provider(
     tx: &TenantTx,
-    integration: Uuid,
+    integration: IntegrationId,
     margin_secs: i64,
 ) -> Result<Option<String>, DbError> {
     let row = Provider::find_by_statement(stmt(
@@ -126,11 +126,11 @@ pub async fn due_provider(
 /// reader, which writes its audit row in this transaction).
 pub async fn refresh_material(
     tx: &TenantTx,
-    integration: Uuid,
+    integration: IntegrationId,
 ) -> Result<Option<Vec<u8>>, DbError> {
     let row = RefreshMaterial::find_by_statement(stmt(
         "SELECT refresh_ciphertext FROM integration_refresh_material($1, $2)",
-        [integration.into(), Uuid::now_v7().into()],
+        [integration.into(), AuditId::generate().into()],
     ))
     .one(tx.conn())
     .await?;

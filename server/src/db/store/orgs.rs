@@ -1,16 +1,16 @@
 //! Orgs: creation through the gated `create_org()`, reads and the IP
 //! allowlist under row-level security.
 
+use crate::ids::OrgId;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait as _, DbErr, FromQueryResult};
-use uuid::Uuid;
 
 use super::stmt;
 use crate::db::{DbError, TenantTx};
 
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct OrgRow {
-    pub id: Uuid,
+    pub id: OrgId,
     pub name: String,
     pub created_at: DateTime<Utc>,
 }
@@ -29,7 +29,7 @@ struct Allowlist {
 
 /// Creates an org with the caller as owner; returns its `created_at` (the
 /// transaction's timestamp).
-pub async fn create(tx: &TenantTx, id: Uuid, name: &str) -> Result<DateTime<Utc>, DbError> {
+pub async fn create(tx: &TenantTx, id: OrgId, name: &str) -> Result<DateTime<Utc>, DbError> {
     let r = Created::find_by_statement(stmt(
         "SELECT now() AS created_at FROM (SELECT create_org($1, $2)) AS created",
         [id.into(), name.into()],

@@ -1,8 +1,8 @@
 //! The caller's own account, sessions and memberships.
 
+use crate::ids::{OrgId, SessionId, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait as _, DbErr, FromQueryResult};
-use uuid::Uuid;
 
 use super::stmt;
 use crate::db::{DbError, TenantTx};
@@ -10,7 +10,7 @@ use crate::db::{DbError, TenantTx};
 /// A user row as its owner may read it.
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct UserRow {
-    pub id: Uuid,
+    pub id: UserId,
     pub email: String,
     pub display_name: String,
     pub password_hash: String,
@@ -24,7 +24,7 @@ pub struct UserRow {
 /// One membership of the caller.
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct MembershipRow {
-    pub org_id: Uuid,
+    pub org_id: OrgId,
     pub org_name: String,
     pub org_created_at: DateTime<Utc>,
     pub role: String,
@@ -39,12 +39,12 @@ struct Created {
 /// An org the caller solely owns.
 #[derive(Debug, Clone, FromQueryResult)]
 struct SoleOwned {
-    org_id: Uuid,
+    org_id: OrgId,
 }
 
 pub async fn insert(
     tx: &TenantTx,
-    id: Uuid,
+    id: UserId,
     email: &str,
     display_name: &str,
     password_hash: &str,
@@ -119,7 +119,11 @@ pub async fn set_totp_last_step(tx: &TenantTx, step: i64) -> Result<(), DbError>
     Ok(())
 }
 
-pub async fn revoke_session(tx: &TenantTx, session_id: Uuid, reason: &str) -> Result<(), DbError> {
+pub async fn revoke_session(
+    tx: &TenantTx,
+    session_id: SessionId,
+    reason: &str,
+) -> Result<(), DbError> {
     tx.conn()
         .execute_raw(stmt(
             "UPDATE sessions SET revoked_at = now(), revoked_reason = $2 \
@@ -140,7 +144,7 @@ pub async fn memberships(tx: &TenantTx) -> Result<Vec<MembershipRow>, DbError> {
 }
 
 /// Orgs where the caller is the only owner.
-pub async fn sole_owner_orgs(tx: &TenantTx) -> Result<Vec<Uuid>, DbError> {
+pub async fn sole_owner_orgs(tx: &TenantTx) -> Result<Vec<OrgId>, DbError> {
     let rows = SoleOwned::find_by_statement(stmt("SELECT sole_owner_orgs() AS org_id", []))
         .all(tx.conn())
         .await?;

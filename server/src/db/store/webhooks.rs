@@ -1,17 +1,17 @@
 //! Received webhook events, read by the org's owners, admins and agents
 //! (row-level security decides; stored only by the ingress gate).
 
+use crate::ids::{IntegrationId, WebhookEventId};
 use chrono::{DateTime, Utc};
 use sea_orm::FromQueryResult;
-use uuid::Uuid;
 
 use super::stmt;
 use crate::db::{DbError, TenantTx};
 
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct WebhookEventRow {
-    pub id: Uuid,
-    pub integration_id: Uuid,
+    pub id: WebhookEventId,
+    pub integration_id: IntegrationId,
     pub provider: String,
     pub delivery_id: String,
     pub event_type: String,
@@ -37,8 +37,8 @@ struct PageRow {
 pub async fn list(
     tx: &TenantTx,
     provider: Option<&str>,
-    integration: Option<Uuid>,
-    after: Option<Uuid>,
+    integration: Option<IntegrationId>,
+    after: Option<WebhookEventId>,
     limit: u64,
     max_bytes: i64,
 ) -> Result<(Vec<WebhookEventRow>, u64), DbError> {

@@ -12,14 +12,14 @@ use ochre_sdk::v1::{
 };
 use secrecy::SecretString;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 use super::convert::{membership, ts, user_message};
+use crate::ids::UserId;
 use crate::{
     crypto::password::check_strength,
-    db::Scope,
     db::store::users,
     error::ApiError,
+    gate::Scope,
     gate::principal,
     rpc::{state::AppState, validate::normalize_email},
 };
@@ -59,8 +59,8 @@ impl AuthService for AuthApi {
             .hasher
             .hash(SecretString::from(req.password))
             .await?;
-        let id = Uuid::now_v7();
-        let tx = self.state.db.scoped(Scope::signing_up(id)).await?;
+        let id = UserId::generate();
+        let tx = self.state.db.scoped(Scope::signed_in(id)).await?;
         let created_at = users::insert(&tx, id, &email, &display_name, &phc)
             .await
             .map_err(|e| match ApiError::from(e) {

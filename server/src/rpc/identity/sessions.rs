@@ -5,17 +5,18 @@ use std::time::Duration;
 use ochre_sdk::v1::{LoginRequest, LoginResponse, RefreshRequest, RefreshResponse, SessionTokens};
 use secrecy::SecretString;
 use tonic::{Request, Status};
-use uuid::Uuid;
 
+use crate::ids::{SessionId, UserId};
 use crate::{
     clock::unix_now,
     crypto::{
         password::needs_rehash,
         tokens::{TokenKind, hash_opaque, new_refresh_token, parse_prefix},
     },
+    db::service::RefreshOutcome,
     db::store::users,
-    db::{Scope, service::RefreshOutcome},
     error::ApiError,
+    gate::Scope,
     rpc::convert::{ts, user_message},
     rpc::{state::AppState, validate::normalize_email},
 };
@@ -118,10 +119,7 @@ pub async fn login(
             user_agent,
         )
         .await?;
-    let tx = state
-        .db
-        .scoped(Scope::verified(None, Some(account.id), None))
-        .await?;
+    let tx = state.db.scoped(Scope::signed_in(account.id)).await?;
     let me = users::me(&tx).await?.ok_or_else(bad_credentials)?;
     tx.commit().await?;
     tracing::info!(user_id = %account.id, %session_id, "signed in");
@@ -168,8 +166,8 @@ pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<RefreshRes
 /// Builds the token pair of a session.
 fn tokens(
     state: &AppState,
-    user_id: Uuid,
-    session_id: Uuid,
+    user_id: UserId,
+    session_id: SessionId,
     refresh_token: String,
     refresh_expires_at: chrono::DateTime<chrono::Utc>,
 ) -> SessionTokens {

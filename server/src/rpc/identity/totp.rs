@@ -8,9 +8,9 @@ use ochre_sdk::v1::{
 };
 use secrecy::SecretString;
 use tonic::{Request, Status};
-use uuid::Uuid;
 
 use crate::clock::unix_now;
+use crate::ids::UserId;
 use crate::{
     crypto::contexts::totp_context,
     crypto::totp,
@@ -101,12 +101,12 @@ pub async fn confirm(state: &AppState, request: Request<ConfirmTotpRequest>) -> 
 /// Failed re-authentications (password or code) per user before a lock.
 pub const REAUTH_LOCK_THRESHOLD: i32 = 5;
 
-fn reauth_key(user: Uuid) -> String {
+fn reauth_key(user: UserId) -> String {
     format!("reauth:{user}")
 }
 
 /// Refuses at once while the user's re-authentication is locked.
-async fn reauth_open(state: &AppState, user: Uuid) -> Result<(), Status> {
+async fn reauth_open(state: &AppState, user: UserId) -> Result<(), Status> {
     if state.db.throttle_locked(&[reauth_key(user)]).await? {
         return Err(Status::resource_exhausted(
             "too many failed attempts: try again later",
@@ -117,7 +117,7 @@ async fn reauth_open(state: &AppState, user: Uuid) -> Result<(), Status> {
 
 /// Counts a failed re-authentication and answers with ONE message for a
 /// wrong password and a wrong code (no oracle for either).
-async fn reauth_failed(state: &AppState, user: Uuid) -> Status {
+async fn reauth_failed(state: &AppState, user: UserId) -> Status {
     if let Err(e) = state
         .db
         .throttle_fail(&reauth_key(user), REAUTH_LOCK_THRESHOLD)

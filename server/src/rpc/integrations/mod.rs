@@ -11,13 +11,13 @@ use ochre_sdk::v1::{
 };
 use serde_json::json;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 mod oauth;
 mod refresh;
 mod sealing;
 
 use super::convert::{integration_message, parse_id, ts};
+use crate::ids::{AuditId, IntegrationId};
 use crate::{
     crypto::contexts::secret_context,
     db::store::integrations as store,
@@ -102,7 +102,7 @@ impl IntegrationService for IntegrationApi {
         let tx = self.state.db.scoped(p.scope()).await?;
         let id = store::upsert(
             &tx,
-            Uuid::now_v7(),
+            IntegrationId::generate(),
             spec.id,
             account,
             spec.scope_names(),
@@ -198,12 +198,13 @@ impl IntegrationService for IntegrationApi {
             refresh::refresh_if_expiring(&self.state, &p, org, id).await?;
             tx = self.state.db.scoped(p.scope()).await?;
         }
-        let (blob, updated_at) = store::read_secret(&tx, id, field, Uuid::now_v7(), p.client_ip())
-            .await
-            .map_err(|e| match ApiError::from(e) {
-                ApiError::NotFound(_) => ApiError::not_found(),
-                other => other,
-            })?;
+        let (blob, updated_at) =
+            store::read_secret(&tx, id, field, AuditId::generate(), p.client_ip())
+                .await
+                .map_err(|e| match ApiError::from(e) {
+                    ApiError::NotFound(_) => ApiError::not_found(),
+                    other => other,
+                })?;
         // A failure below drops the transaction: no audit row without a read.
         let clear = self
             .state

@@ -9,8 +9,8 @@ use ochre_sdk::v1::{
 use serde::Deserialize;
 use serde_json::json;
 use tonic::{Request, Status};
-use uuid::Uuid;
 
+use crate::ids::{IntegrationId, OAuthStateId};
 use crate::{
     clock::unix_now,
     crypto::contexts::verifier_context,
@@ -54,7 +54,7 @@ pub async fn start(
     let now = unix_now();
     let claims = StateClaims::new(user, org, spec.id, return_to.as_str(), now, STATE_TTL_SECS);
     let verifier = pkce_verifier();
-    let row = Uuid::now_v7();
+    let row = OAuthStateId::generate();
     let blob = state
         .vault
         .encrypt(&verifier_context(org, row), verifier.as_bytes())?;
@@ -172,7 +172,7 @@ pub async fn complete(
     let tx = state.db.scoped(p.scope()).await?;
     let id = store::upsert(
         &tx,
-        Uuid::now_v7(),
+        IntegrationId::generate(),
         spec.id,
         "",
         spec.scope_names(),

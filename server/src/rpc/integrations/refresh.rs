@@ -7,8 +7,8 @@
 
 use secrecy::ExposeSecret as _;
 use serde::Deserialize;
-use uuid::Uuid;
 
+use crate::ids::{IntegrationId, OrgId};
 use crate::{
     crypto::contexts::secret_context, db::store::oauth as states, error::ApiError, gate::Principal,
     rpc::state::AppState,
@@ -29,8 +29,8 @@ struct Refreshed {
 pub async fn refresh_if_expiring(
     state: &AppState,
     p: &Principal,
-    org: Uuid,
-    integration: Uuid,
+    org: OrgId,
+    integration: IntegrationId,
 ) -> Result<(), ApiError> {
     let tx = state.db.scoped(p.scope()).await?;
     // Waiters hold a pooled connection: wait a bounded time, then serve the

@@ -3,8 +3,7 @@
 //! integration, field) and written in the caller's tenant transaction. Paste
 //! connect, OAuth completion and token refresh all take it.
 
-use uuid::Uuid;
-
+use crate::ids::{IntegrationId, OrgId};
 use crate::{
     crypto::{contexts::secret_context, vault::Vault},
     db::{TenantTx, store::integrations as store},
@@ -39,8 +38,8 @@ pub(super) fn token_set(
 pub(super) async fn seal_and_store(
     vault: &Vault,
     tx: &TenantTx,
-    org: Uuid,
-    integration: Uuid,
+    org: OrgId,
+    integration: IntegrationId,
     field: &str,
     value: &str,
 ) -> Result<(), ApiError> {
