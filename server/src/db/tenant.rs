@@ -9,7 +9,7 @@
 use sea_orm::{ConnectionTrait as _, DatabaseTransaction, TransactionTrait as _};
 
 use super::pool::{Db, DbError, stmt};
-use crate::gate::Scope;
+use crate::gate::scope::Scope;
 
 /// A transaction on the `ochre_app` pool scoped to one caller.
 #[derive(Debug)]

@@ -4,7 +4,7 @@
 
 mod layer;
 mod principal;
-mod scope;
+pub(crate) mod scope;
 
 pub use layer::{Decision, GateLayer, decide};
 pub use principal::{Actor, Principal, principal, role_from_db, role_to_db};
