@@ -29,6 +29,7 @@ use super::principal::{Actor, Principal, role_from_db};
 use crate::{
     crypto::tokens::{self, AccessTokenSigner, TokenKind},
     db::Db,
+    error::ApiError,
     telemetry::record_principal,
 };
 
@@ -123,7 +124,7 @@ where
         Box::pin(async move {
             let verdict = match decide(req.uri().path()) {
                 Decision::Pass => return inner.call(req).await,
-                Decision::Unknown => Err(Status::unimplemented("unknown method")),
+                Decision::Unknown => Err(ApiError::Unimplemented("unknown method".into())),
                 Decision::Check(rule) => {
                     let headers = req.headers().clone();
                     let ip = client_ip(&req);
@@ -140,21 +141,21 @@ where
                     req.extensions_mut().insert(principal);
                     inner.call(req).await
                 }
-                Err(status) => {
+                Err(refusal) => {
                     drain(req.into_body()).await;
-                    Ok(status.into_http())
+                    Ok(Status::from(refusal).into_http())
                 }
             }
         })
     }
 }
 
-fn unauthenticated(msg: &'static str) -> Status {
-    Status::unauthenticated(msg)
+fn unauthenticated(msg: &'static str) -> ApiError {
+    ApiError::Unauthenticated(msg.into())
 }
 
-fn not_a_member() -> Status {
-    Status::permission_denied("not a member of this org")
+fn not_a_member() -> ApiError {
+    ApiError::PermissionDenied("not a member of this org".into())
 }
 
 impl Gate {
@@ -163,7 +164,7 @@ impl Gate {
         headers: &http::HeaderMap,
         ip: Option<IpAddr>,
         rule: Rule,
-    ) -> Result<Principal, Status> {
+    ) -> Result<Principal, ApiError> {
         let token = headers
             .get(http::header::AUTHORIZATION)
             .ok_or_else(|| {
@@ -182,7 +183,7 @@ impl Gate {
                     .and_then(|s| Uuid::parse_str(s.trim()).ok())
                     .map(OrgId::from_uuid)
                     .ok_or_else(|| {
-                        Status::invalid_argument("x-ochre-org must be an org id (UUID)")
+                        ApiError::InvalidArgument("x-ochre-org must be an org id (UUID)".into())
                     })?,
             ),
         };
@@ -199,22 +200,23 @@ impl Gate {
         rule: Rule,
         org: Option<OrgId>,
         ip: Option<IpAddr>,
-    ) -> Result<Principal, Status> {
+    ) -> Result<Principal, ApiError> {
         let claims = self
             .signer
             .verify(token, crate::clock::unix_now())
             .map_err(|_| unauthenticated("invalid or expired access token"))?;
         let org = match rule {
             Rule::Roles(_) => Some(org.ok_or_else(|| {
-                Status::invalid_argument("this method acts on an org: send the x-ochre-org header")
+                ApiError::InvalidArgument(
+                    "this method acts on an org: send the x-ochre-org header".into(),
+                )
             })?),
             _ => None,
         };
         let grant = self
             .db
             .resolve_session(claims.sid, claims.sub, org)
-            .await
-            .map_err(unavailable)?
+            .await?
             .ok_or_else(|| unauthenticated("the session has ended: sign in again"))?;
         let actor = Actor::User {
             user_id: claims.sub,
@@ -231,8 +233,8 @@ impl Gate {
             .ok_or_else(not_a_member)?;
         check_allowlist(&grant.allowlist, ip)?;
         if !allowed.contains(&role) {
-            return Err(Status::permission_denied(
-                "your role in this org cannot call this method",
+            return Err(ApiError::PermissionDenied(
+                "your role in this org cannot call this method".into(),
             ));
         }
         Ok(Principal::new(actor, Some((org, role)), ip))
@@ -244,16 +246,15 @@ impl Gate {
         rule: Rule,
         org: Option<OrgId>,
         ip: Option<IpAddr>,
-    ) -> Result<Principal, Status> {
+    ) -> Result<Principal, ApiError> {
         let grant = self
             .db
             .resolve_api_key(&tokens::hash_opaque(token))
-            .await
-            .map_err(unavailable)?
+            .await?
             .ok_or_else(|| unauthenticated("invalid or revoked API key"))?;
         let Rule::Roles(allowed) = rule else {
-            return Err(Status::permission_denied(
-                "API keys cannot call this method",
+            return Err(ApiError::PermissionDenied(
+                "API keys cannot call this method".into(),
             ));
         };
         if org.is_some_and(|o| o != grant.org_id) {
@@ -262,8 +263,8 @@ impl Gate {
         check_allowlist(&grant.allowlist, ip)?;
         let role = role_from_db(&grant.role).ok_or_else(not_a_member)?;
         if !allowed.contains(&role) {
-            return Err(Status::permission_denied(
-                "this API key's role cannot call this method",
+            return Err(ApiError::PermissionDenied(
+                "this API key's role cannot call this method".into(),
             ));
         }
         Ok(Principal::new(
@@ -276,13 +277,8 @@ impl Gate {
     }
 }
 
-fn unavailable(err: crate::db::DbError) -> Status {
-    tracing::error!(error = %err, "auth gate: database error");
-    Status::unavailable("the service is temporarily unavailable")
-}
-
 /// An empty list allows every address; otherwise the caller's must match.
-fn check_allowlist(cidrs: &[String], ip: Option<IpAddr>) -> Result<(), Status> {
+fn check_allowlist(cidrs: &[String], ip: Option<IpAddr>) -> Result<(), ApiError> {
     if cidrs.is_empty() {
         return Ok(());
     }
@@ -295,8 +291,8 @@ fn check_allowlist(cidrs: &[String], ip: Option<IpAddr>) -> Result<(), Status> {
     if allowed {
         Ok(())
     } else {
-        Err(Status::permission_denied(
-            "requests from this address are not allowed for this org",
+        Err(ApiError::PermissionDenied(
+            "requests from this address are not allowed for this org".into(),
         ))
     }
 }

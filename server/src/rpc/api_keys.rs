@@ -70,12 +70,13 @@ impl ApiKeyService for ApiKeyApi {
         // Keys are made by people: a key cannot mint keys that outlive it.
         p.require_user()?;
         if role == Role::Owner {
-            return Err(Status::permission_denied("an API key cannot be an owner"));
+            return Err(ApiError::PermissionDenied("an API key cannot be an owner".into()).into());
         }
         if rank(role) > rank(caller) {
-            return Err(Status::permission_denied(
-                "an API key cannot have a role above yours",
-            ));
+            return Err(ApiError::PermissionDenied(
+                "an API key cannot have a role above yours".into(),
+            )
+            .into());
         }
         let db_role =
             role_to_db(role).ok_or_else(|| ApiError::InvalidArgument("role is required".into()))?;

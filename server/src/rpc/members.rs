@@ -145,9 +145,9 @@ impl MemberService for MemberApi {
         // Membership is managed by people, not by API keys.
         p.require_user()?;
         if role == Role::Owner && caller_role != Role::Owner {
-            return Err(Status::permission_denied(
-                "only an owner can invite an owner",
-            ));
+            return Err(
+                ApiError::PermissionDenied("only an owner can invite an owner".into()).into(),
+            );
         }
         let (token, hash) = new_invitation_token();
         let tx = self.state.db.scoped(p.scope()).await?;
@@ -208,7 +208,9 @@ impl MemberService for MemberApi {
         }
         p.require_user()?;
         if parse_prefix(token) != Some(TokenKind::Invitation) {
-            return Err(Status::not_found("invitation not found or no longer valid"));
+            return Err(
+                ApiError::NotFound("invitation not found or no longer valid".into()).into(),
+            );
         }
         let tx = self.state.db.scoped(p.scope()).await?;
         let (org_id, _) = members::accept(&tx, &hash_opaque(token)).await?;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use ochre_sdk::v1::{LoginRequest, LoginResponse, RefreshRequest, RefreshResponse, SessionTokens};
 use secrecy::SecretString;
-use tonic::{Request, Status};
+use tonic::Request;
 
 use crate::ids::{SessionId, UserId};
 use crate::{
@@ -40,14 +40,14 @@ fn address_key(ip: std::net::IpAddr) -> String {
     }
 }
 
-fn bad_credentials() -> Status {
-    Status::unauthenticated("invalid email or password")
+fn bad_credentials() -> ApiError {
+    ApiError::Unauthenticated("invalid email or password".into())
 }
 
 pub async fn login(
     state: &AppState,
     request: Request<LoginRequest>,
-) -> Result<LoginResponse, Status> {
+) -> Result<LoginResponse, ApiError> {
     let ip = request.remote_addr().map(|a| a.ip().to_canonical());
     let user_agent = request
         .metadata()
@@ -56,11 +56,13 @@ pub async fn login(
         .map(|s| s.chars().take(512).collect::<String>());
     let req = request.into_inner();
     if req.email.trim().is_empty() || req.password.is_empty() {
-        return Err(ApiError::InvalidArgument("email and password are required".into()).into());
+        return Err(ApiError::InvalidArgument(
+            "email and password are required".into(),
+        ));
     }
     // Shed load before any database work when every hashing slot is busy.
     if state.hasher.available_permits() == 0 {
-        return Err(ApiError::from(crate::crypto::password::HashError::Busy).into());
+        return Err(ApiError::from(crate::crypto::password::HashError::Busy));
     }
     // A malformed address cannot exist: it gets the unknown-account answer.
     let email = normalize_email(&req.email).unwrap_or_else(|| req.email.trim().to_lowercase());
@@ -69,8 +71,8 @@ pub async fn login(
     let ip_key = ip.map(address_key);
     keys.extend(ip_key.clone());
     if state.db.throttle_locked(&keys).await? {
-        return Err(Status::resource_exhausted(
-            "too many failed sign-in attempts: try again later",
+        return Err(ApiError::ResourceExhausted(
+            "too many failed sign-in attempts: try again later".into(),
         ));
     }
 
@@ -135,13 +137,17 @@ pub async fn login(
     })
 }
 
-pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<RefreshResponse, Status> {
+pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<RefreshResponse, ApiError> {
     let presented = req.refresh_token.trim();
     if presented.is_empty() {
-        return Err(ApiError::InvalidArgument("refresh_token is required".into()).into());
+        return Err(ApiError::InvalidArgument(
+            "refresh_token is required".into(),
+        ));
     }
     if parse_prefix(presented) != Some(TokenKind::Refresh) {
-        return Err(Status::unauthenticated("invalid or expired refresh token"));
+        return Err(ApiError::Unauthenticated(
+            "invalid or expired refresh token".into(),
+        ));
     }
     let (next, next_hash) = new_refresh_token();
     match state
@@ -156,10 +162,13 @@ pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<RefreshRes
         } => Ok(RefreshResponse {
             tokens: Some(tokens(state, user_id, session_id, next, expires_at)),
         }),
-        RefreshOutcome::Reused => Err(Status::unauthenticated(
-            "this refresh token was already used: the session has been revoked, sign in again",
+        RefreshOutcome::Reused => Err(ApiError::Unauthenticated(
+            "this refresh token was already used: the session has been revoked, sign in again"
+                .into(),
         )),
-        RefreshOutcome::Invalid => Err(Status::unauthenticated("invalid or expired refresh token")),
+        RefreshOutcome::Invalid => Err(ApiError::Unauthenticated(
+            "invalid or expired refresh token".into(),
+        )),
     }
 }
 

@@ -7,7 +7,7 @@ use ochre_sdk::v1::{
     EnrollTotpResponse,
 };
 use secrecy::SecretString;
-use tonic::{Request, Status};
+use tonic::Request;
 
 use crate::clock::unix_now;
 use crate::ids::UserId;
@@ -21,14 +21,14 @@ use crate::{
     rpc::state::AppState,
 };
 
-fn code_required() -> Status {
-    Status::unauthenticated("a current two-step verification code is required")
+fn code_required() -> ApiError {
+    ApiError::Unauthenticated("a current two-step verification code is required".into())
 }
 
 async fn open(
     state: &AppState,
     request_principal: crate::gate::Principal,
-) -> Result<(TenantTx, UserRow), Status> {
+) -> Result<(TenantTx, UserRow), ApiError> {
     request_principal.require_user()?;
     let tx = state.db.scoped(request_principal.scope()).await?;
     let me = users::me(&tx).await?.ok_or(ApiError::unauthenticated())?;
@@ -36,7 +36,7 @@ async fn open(
 }
 
 /// Checks a code against the enabled secret; returns the step to record.
-fn check_code(state: &AppState, me: &UserRow, code: &str) -> Result<i64, Status> {
+fn check_code(state: &AppState, me: &UserRow, code: &str) -> Result<i64, ApiError> {
     let blob = me.totp_secret.as_deref().ok_or_else(code_required)?;
     let secret = state.vault.decrypt(&totp_context(me.id, "secret"), blob)?;
     let last = me.totp_last_step.and_then(|s| u64::try_from(s).ok());
@@ -47,13 +47,12 @@ fn check_code(state: &AppState, me: &UserRow, code: &str) -> Result<i64, Status>
 pub async fn enroll(
     state: &AppState,
     request: Request<EnrollTotpRequest>,
-) -> Result<EnrollTotpResponse, Status> {
+) -> Result<EnrollTotpResponse, ApiError> {
     let (tx, me) = open(state, principal(&request)?).await?;
     if me.totp_enabled {
         return Err(ApiError::FailedPrecondition(
             "two-step verification is already enabled".into(),
-        )
-        .into());
+        ));
     }
     let secret = totp::new_secret();
     let blob = state
@@ -67,18 +66,20 @@ pub async fn enroll(
     })
 }
 
-pub async fn confirm(state: &AppState, request: Request<ConfirmTotpRequest>) -> Result<(), Status> {
+pub async fn confirm(
+    state: &AppState,
+    request: Request<ConfirmTotpRequest>,
+) -> Result<(), ApiError> {
     let p = principal(&request)?;
     let code = request.into_inner().code;
     if code.trim().is_empty() {
-        return Err(ApiError::InvalidArgument("code is required".into()).into());
+        return Err(ApiError::InvalidArgument("code is required".into()));
     }
     let (tx, me) = open(state, p).await?;
     if me.totp_enabled {
         return Err(ApiError::FailedPrecondition(
             "two-step verification is already enabled".into(),
-        )
-        .into());
+        ));
     }
     let pending = me.totp_pending_secret.as_deref().ok_or_else(|| {
         ApiError::FailedPrecondition("no enrollment in progress: call EnrollTotp first".into())
@@ -106,10 +107,10 @@ fn reauth_key(user: UserId) -> String {
 }
 
 /// Refuses at once while the user's re-authentication is locked.
-async fn reauth_open(state: &AppState, user: UserId) -> Result<(), Status> {
+async fn reauth_open(state: &AppState, user: UserId) -> Result<(), ApiError> {
     if state.db.throttle_locked(&[reauth_key(user)]).await? {
-        return Err(Status::resource_exhausted(
-            "too many failed attempts: try again later",
+        return Err(ApiError::ResourceExhausted(
+            "too many failed attempts: try again later".into(),
         ));
     }
     Ok(())
@@ -117,25 +118,28 @@ async fn reauth_open(state: &AppState, user: UserId) -> Result<(), Status> {
 
 /// Counts a failed re-authentication and answers with ONE message for a
 /// wrong password and a wrong code (no oracle for either).
-async fn reauth_failed(state: &AppState, user: UserId) -> Status {
+async fn reauth_failed(state: &AppState, user: UserId) -> ApiError {
     if let Err(e) = state
         .db
         .throttle_fail(&reauth_key(user), REAUTH_LOCK_THRESHOLD)
         .await
     {
-        return ApiError::from(e).into();
+        return ApiError::from(e);
     }
-    Status::unauthenticated("the password or the two-step verification code is not valid")
+    ApiError::Unauthenticated("the password or the two-step verification code is not valid".into())
 }
 
-pub async fn disable(state: &AppState, request: Request<DisableTotpRequest>) -> Result<(), Status> {
+pub async fn disable(
+    state: &AppState,
+    request: Request<DisableTotpRequest>,
+) -> Result<(), ApiError> {
     let p = principal(&request)?;
     let code = request.into_inner().code;
     let (tx, me) = open(state, p).await?;
     if !me.totp_enabled {
-        return Err(
-            ApiError::FailedPrecondition("two-step verification is not enabled".into()).into(),
-        );
+        return Err(ApiError::FailedPrecondition(
+            "two-step verification is not enabled".into(),
+        ));
     }
     reauth_open(state, me.id).await?;
     let step = match check_code(state, &me, &code) {
@@ -150,11 +154,11 @@ pub async fn disable(state: &AppState, request: Request<DisableTotpRequest>) -> 
 pub async fn delete_account(
     state: &AppState,
     request: Request<DeleteAccountRequest>,
-) -> Result<(), Status> {
+) -> Result<(), ApiError> {
     let p = principal(&request)?;
     let req = request.into_inner();
     if req.password.is_empty() {
-        return Err(ApiError::InvalidArgument("password is required".into()).into());
+        return Err(ApiError::InvalidArgument("password is required".into()));
     }
     let (tx, me) = open(state, p).await?;
     reauth_open(state, me.id).await?;
@@ -180,8 +184,7 @@ pub async fn delete_account(
                 sole.len()
             )
             .into(),
-        )
-        .into());
+        ));
     }
     users::delete_me(&tx).await?;
     tx.commit().await?;

@@ -8,7 +8,7 @@ use ochre_sdk::v1::{
 };
 use serde::Deserialize;
 use serde_json::json;
-use tonic::{Request, Status};
+use tonic::Request;
 
 use crate::ids::{IntegrationId, OAuthStateId};
 use crate::{
@@ -32,7 +32,7 @@ pub const STATE_TTL_SECS: u64 = 600;
 pub async fn start(
     state: &AppState,
     request: Request<StartOAuthConnectRequest>,
-) -> Result<StartOAuthConnectResponse, Status> {
+) -> Result<StartOAuthConnectResponse, ApiError> {
     let p = principal(&request)?;
     let req = request.get_ref();
     let spec = catalog::provider(&req.provider)
@@ -98,11 +98,11 @@ struct TokenResponse {
 pub async fn complete(
     state: &AppState,
     request: Request<CompleteOAuthConnectRequest>,
-) -> Result<CompleteOAuthConnectResponse, Status> {
+) -> Result<CompleteOAuthConnectResponse, ApiError> {
     let p = principal(&request)?;
     let req = request.get_ref();
     if req.code.is_empty() || req.code.len() > 2048 {
-        return Err(ApiError::invalid("code is required").into());
+        return Err(ApiError::invalid("code is required"));
     }
     let claims = state
         .oauth
@@ -115,8 +115,8 @@ pub async fn complete(
     let (org, _) = p.require_org()?;
     let user = p.require_user()?;
     if claims.user_id != user || claims.org_id != org {
-        return Err(Status::permission_denied(
-            "this OAuth state was issued to another user or org",
+        return Err(ApiError::PermissionDenied(
+            "this OAuth state was issued to another user or org".into(),
         ));
     }
     let client = state.oauth.clients.get(&claims.provider).ok_or_else(|| {
@@ -153,14 +153,13 @@ pub async fn complete(
         .await
         .map_err(|e| {
             tracing::warn!(provider = spec.id, error = %e.without_url(), "OAuth token endpoint unreachable");
-            Status::unavailable("the provider could not be reached: try again")
+            ApiError::Unavailable("the provider could not be reached: try again".into())
         })?;
     if !response.status().is_success() {
         tracing::warn!(provider = spec.id, status = %response.status(), "OAuth code exchange refused");
         return Err(ApiError::FailedPrecondition(
             "the provider refused the authorization code".into(),
-        )
-        .into());
+        ));
     }
     let tokens: TokenResponse = response.json().await.map_err(|_| {
         ApiError::FailedPrecondition("the provider's token response is not valid".into())
