@@ -30,7 +30,7 @@ type Reply<T> = Result<T, Status>;
 
 /// One caller (a user's access token or an API key) acting in one org.
 #[derive(Debug, Clone)]
-pub struct Actor {
+pub struct Caller {
     channel: Channel,
     pub token: String,
     pub org: String,
@@ -51,10 +51,10 @@ fn some<T>(value: Option<T>) -> T {
     value.expect("the response carries its resource")
 }
 
-impl Actor {
+impl Caller {
     /// `token` (an access token or an API key) with `x-ochre-org: org`.
-    pub fn new(app: &TestApp, token: &str, org: &str) -> Actor {
-        Actor {
+    pub fn new(app: &TestApp, token: &str, org: &str) -> Caller {
+        Caller {
             channel: app.channel.clone(),
             token: token.to_owned(),
             org: org.to_owned(),
@@ -62,8 +62,8 @@ impl Actor {
     }
 
     /// A signed-in user acting in `org`.
-    pub fn user(app: &TestApp, session: &Session, org: &str) -> Actor {
-        Actor::new(app, &session.access_token, org)
+    pub fn user(app: &TestApp, session: &Session, org: &str) -> Caller {
+        Caller::new(app, &session.access_token, org)
     }
 
     fn customers(&self) -> CustomerServiceClient<Channel> {
@@ -361,8 +361,8 @@ pub struct SeededOrg {
 }
 
 impl SeededOrg {
-    pub fn actor(&self, app: &TestApp) -> Actor {
-        Actor::user(app, &self.owner, &self.org)
+    pub fn caller(&self, app: &TestApp) -> Caller {
+        Caller::user(app, &self.owner, &self.org)
     }
 
     pub fn customer_ids(&self) -> HashSet<String> {
@@ -379,7 +379,7 @@ impl SeededOrg {
 pub async fn seed_org(app: &TestApp, name: &str, count: usize) -> SeededOrg {
     let owner = signup_and_login(app, &unique_email()).await;
     let org = create_org(app, &owner, name).await;
-    let api = Actor::user(app, &owner, &org);
+    let api = Caller::user(app, &owner, &org);
     let (mut customers, mut conversations) = (Vec::new(), Vec::new());
     for i in 0..count {
         let customer = api.customer(&format!("customer-{i}@example.com")).await;

@@ -16,7 +16,7 @@ use ochre_tests::{
     identity::{Session, add_member, create_api_key, create_org, signup_and_login, unique_email},
     spawn_app,
     support::{
-        Actor, Checks, attachment, field, list_request, message_request, number_field,
+        Caller, Checks, attachment, field, list_request, message_request, number_field,
         open_request, random_id, set_assignee, set_status, string_field, tamper, upsert_request,
     },
 };
@@ -211,7 +211,7 @@ async fn attachments_round_trip_and_bad_metadata_is_refused() {
 async fn notes_and_drafts_read_as_internal_and_a_key_writes_without_an_author() {
     let (app, owner, api) = app_with_org().await;
     let key = create_api_key(&app, &owner, &api.org, Role::Agent).await;
-    let bot = Actor::new(&app, &key.unwrap().secret, &api.org);
+    let bot = Caller::new(&app, &key.unwrap().secret, &api.org);
     let id = conversation(&api, "flags@example.com").await;
     let kinds = [Kind::InboundEmail, Kind::InboundChat, Kind::OutboundReply];
     let kinds = [&kinds[..], &[Kind::InternalNote, Kind::AiDraft]].concat();
@@ -257,14 +257,14 @@ async fn light_agents_read_everything_and_every_write_is_denied() {
     let (app, owner, api) = app_with_org().await;
     let light = add_member(&app, &owner, &api.org, Role::LightAgent).await;
     let key = create_api_key(&app, &owner, &api.org, Role::LightAgent).await;
-    let key = Actor::new(&app, &key.unwrap().secret, &api.org);
+    let key = Caller::new(&app, &key.unwrap().secret, &api.org);
     let customer = api.customer("light@example.com").await;
     let id = api.conversation(&customer.id, "light").await.id;
     api.message(&id, Kind::InternalNote, "internal").await;
     let mut c = Checks::default();
     let denied = Code::PermissionDenied;
     let readers = [
-        ("light agent", Actor::user(&app, &light, &api.org)),
+        ("light agent", Caller::user(&app, &light, &api.org)),
         ("key", key),
     ];
     for (who, reader) in readers {

@@ -15,7 +15,7 @@ use ochre_tests::{
     identity::{Session, add_member, create_api_key, create_org, signup_and_login, unique_email},
     spawn_app,
     support::{
-        Actor, Checks, attachment, field, list_request, message_request, number_field,
+        Caller, Checks, attachment, field, list_request, message_request, number_field,
         open_request, random_id, set_assignee, set_status, string_field, tamper, upsert_request,
     },
 };

@@ -28,7 +28,7 @@ use ochre_tests::{
         Session, add_member, api_key_client, create_api_key, create_org, login_again, logout,
         signup_and_login, unique_email, with_auth,
     },
-    matrix::{CALLERS, Caller, Expect, Outcome, SESSION_CONSUMING, call_empty, cells, render},
+    matrix::{CALLERS, CallerKind, Expect, Outcome, SESSION_CONSUMING, call_empty, cells, render},
     spawn_app,
 };
 
@@ -103,43 +103,43 @@ impl Cast {
     }
 
     /// The account behind a user caller.
-    fn user(&self, caller: Caller) -> Option<&Session> {
+    fn user(&self, caller: CallerKind) -> Option<&Session> {
         match caller {
-            Caller::Member(Role::Owner) | Caller::OwnerWithoutOrg | Caller::OwnerUnknownOrg => {
-                Some(&self.owner)
-            }
-            Caller::Member(Role::Admin) => Some(&self.admin),
-            Caller::Member(Role::Agent) => Some(&self.agent),
-            Caller::Member(Role::LightAgent) => Some(&self.light_agent),
-            Caller::OtherOrgMember => Some(&self.outsider),
+            CallerKind::Member(Role::Owner)
+            | CallerKind::OwnerWithoutOrg
+            | CallerKind::OwnerUnknownOrg => Some(&self.owner),
+            CallerKind::Member(Role::Admin) => Some(&self.admin),
+            CallerKind::Member(Role::Agent) => Some(&self.agent),
+            CallerKind::Member(Role::LightAgent) => Some(&self.light_agent),
+            CallerKind::OtherOrgMember => Some(&self.outsider),
             _ => None,
         }
     }
 
-    fn token(&self, caller: Caller) -> Option<String> {
+    fn token(&self, caller: CallerKind) -> Option<String> {
         match caller {
-            Caller::Anonymous => None,
-            Caller::Malformed => Some("ochre_at_v1.xxx.yyy".to_owned()),
-            Caller::Tampered => Some(self.tampered.clone()),
-            Caller::Expired => Some(self.expired.clone()),
-            Caller::RevokedSession => Some(self.logged_out.clone()),
-            Caller::ApiKey(Role::Admin) | Caller::ApiKeyWithoutOrg | Caller::ApiKeyOtherOrg => {
-                Some(self.key_admin.clone())
-            }
-            Caller::ApiKey(Role::Agent) => Some(self.key_agent.clone()),
-            Caller::ApiKey(Role::LightAgent) => Some(self.key_light_agent.clone()),
-            Caller::ApiKey(role) => panic!("no API key can hold {role:?}"),
-            Caller::RevokedApiKey => Some(self.key_revoked.clone()),
+            CallerKind::Anonymous => None,
+            CallerKind::Malformed => Some("ochre_at_v1.xxx.yyy".to_owned()),
+            CallerKind::Tampered => Some(self.tampered.clone()),
+            CallerKind::Expired => Some(self.expired.clone()),
+            CallerKind::RevokedSession => Some(self.logged_out.clone()),
+            CallerKind::ApiKey(Role::Admin)
+            | CallerKind::ApiKeyWithoutOrg
+            | CallerKind::ApiKeyOtherOrg => Some(self.key_admin.clone()),
+            CallerKind::ApiKey(Role::Agent) => Some(self.key_agent.clone()),
+            CallerKind::ApiKey(Role::LightAgent) => Some(self.key_light_agent.clone()),
+            CallerKind::ApiKey(role) => panic!("no API key can hold {role:?}"),
+            CallerKind::RevokedApiKey => Some(self.key_revoked.clone()),
             _ => self.user(caller).map(|s| s.access_token.clone()),
         }
     }
 
     /// The `x-ochre-org` a caller sends on an RPC with a `Roles` rule.
-    fn org_header(&self, caller: Caller) -> Option<String> {
+    fn org_header(&self, caller: CallerKind) -> Option<String> {
         match caller {
-            Caller::OwnerWithoutOrg | Caller::ApiKeyWithoutOrg => None,
-            Caller::OwnerUnknownOrg => Some(uuid::Uuid::new_v4().to_string()),
-            Caller::ApiKeyOtherOrg => Some(self.other_org.clone()),
+            CallerKind::OwnerWithoutOrg | CallerKind::ApiKeyWithoutOrg => None,
+            CallerKind::OwnerUnknownOrg => Some(uuid::Uuid::new_v4().to_string()),
+            CallerKind::ApiKeyOtherOrg => Some(self.other_org.clone()),
             _ => Some(self.org.clone()),
         }
     }
@@ -195,7 +195,7 @@ fn every_rpc_of_the_contract_is_a_row_of_the_matrix_with_every_caller() {
     let contract: BTreeSet<&str> = ACCESS_RULES.iter().map(|m| m.method).collect();
     assert_eq!(rows, contract);
     for rpc in ACCESS_RULES {
-        let callers: Vec<Caller> = cells
+        let callers: Vec<CallerKind> = cells
             .iter()
             .filter(|c| c.method == rpc.method)
             .map(|c| c.caller)
@@ -236,7 +236,7 @@ fn admitted_roles(method: &str) -> Vec<Role> {
         .into_iter()
         .filter(|r| {
             row.iter()
-                .any(|c| c.caller == Caller::Member(*r) && c.expect == Expect::Admitted)
+                .any(|c| c.caller == CallerKind::Member(*r) && c.expect == Expect::Admitted)
         })
         .collect()
 }
@@ -276,7 +276,7 @@ fn the_matrix_grants_identity_rpcs_as_the_product_role_table_does() {
     }
     let keys_refused: Vec<&str> = cells()
         .iter()
-        .filter(|c| c.rule == Rule::Authenticated && c.caller == Caller::ApiKey(Role::Admin))
+        .filter(|c| c.rule == Rule::Authenticated && c.caller == CallerKind::ApiKey(Role::Admin))
         .filter(|c| c.expect == Expect::Refused(tonic::Code::PermissionDenied))
         .map(|c| c.method)
         .collect();

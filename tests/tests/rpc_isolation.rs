@@ -16,8 +16,8 @@ use ochre_tests::{
     identity::{Session, accept, add_member, code_of, create_api_key, invite},
     spawn_app,
     support::{
-        Actor, Checks, SeededOrg, list_request, message_request, open_request, random_id, seed_org,
-        set_assignee, set_status, upsert_request,
+        Caller, Checks, SeededOrg, list_request, message_request, open_request, random_id,
+        seed_org, set_assignee, set_status, upsert_request,
     },
 };
 use tonic::{Code, Status};
@@ -76,7 +76,7 @@ impl ById {
     }
 
     /// Calls the RPC with `id`; `assignee` is a member of the caller's org.
-    async fn call(self, api: &Actor, id: &str, assignee: &str) -> Result<(), Status> {
+    async fn call(self, api: &Caller, id: &str, assignee: &str) -> Result<(), Status> {
         let closed = St::Closed.into();
         match self {
             ById::GetCustomer => api.customer_by_id(id).await.map(drop),
@@ -95,7 +95,7 @@ impl ById {
 
 /// Calls every id-taking RPC as `api` with `other`'s ids: NOT_FOUND, with
 /// the text a random id gets, naming neither the id nor the org.
-async fn probe(checks: &mut Checks, who: &str, api: &Actor, other: &SeededOrg, assignee: &str) {
+async fn probe(checks: &mut Checks, who: &str, api: &Caller, other: &SeededOrg, assignee: &str) {
     for rpc in BY_ID {
         let target = rpc.target(other);
         let what = format!("{who}: {rpc:?} with the other org's id");
@@ -121,7 +121,7 @@ async fn probe(checks: &mut Checks, who: &str, api: &Actor, other: &SeededOrg, a
 
 /// Asserts that `org` still holds exactly what it was seeded with.
 async fn assert_untouched(app: &TestApp, org: &SeededOrg) {
-    let api = org.actor(app);
+    let api = org.caller(app);
     let customers: HashSet<String> = api.all_customer_ids(0).await.into_iter().collect();
     assert_eq!(customers, org.customer_ids());
     let conversations = api.all_conversation_ids(St::Unspecified, "", 0).await;
@@ -146,15 +146,15 @@ async fn every_rpc_given_another_orgs_id_answers_not_found_exactly_like_a_random
         .unwrap();
     let assignee = a.owner.user_id.clone();
     let mut checks = Checks::default();
-    probe(&mut checks, "A's owner", &a.actor(&app), &b, &assignee).await;
-    let member = Actor::user(&app, &both, &a.org);
+    probe(&mut checks, "A's owner", &a.caller(&app), &b, &assignee).await;
+    let member = Caller::user(&app, &both, &a.org);
     probe(&mut checks, "a member of both in A", &member, &b, &assignee).await;
-    let bot = Actor::new(&app, &key.secret, &a.org);
+    let bot = Caller::new(&app, &key.secret, &a.org);
     probe(&mut checks, "A's agent key", &bot, &b, &assignee).await;
     probe(
         &mut checks,
         "B's owner",
-        &b.actor(&app),
+        &b.caller(&app),
         &a,
         &b.owner.user_id,
     )
@@ -168,8 +168,8 @@ async fn a_member_of_both_orgs_reaches_each_orgs_rows_only_under_that_orgs_heade
     let (app, a, b) = two_orgs().await;
     let both = member_of_both(&app, &a, &b).await;
     let (in_a, in_b) = (
-        Actor::user(&app, &both, &a.org),
-        Actor::user(&app, &both, &b.org),
+        Caller::user(&app, &both, &a.org),
+        Caller::user(&app, &both, &b.org),
     );
     let b_conversation = &b.conversations[1].id;
     let b_customer = &b.customers[1].id;
@@ -198,7 +198,7 @@ async fn a_member_of_both_orgs_reaches_each_orgs_rows_only_under_that_orgs_heade
 #[tokio::test]
 async fn find_by_email_and_upsert_reveal_nothing_about_the_other_org() {
     let (app, a, b) = two_orgs().await;
-    let (api_a, api_b) = (a.actor(&app), b.actor(&app));
+    let (api_a, api_b) = (a.caller(&app), b.caller(&app));
     let only_b = api_b.customer("only-in-b@example.com").await;
     let mut checks = Checks::default();
     let what = "FindCustomerByEmail of B's email in A";
@@ -239,8 +239,8 @@ async fn lists_in_one_org_hold_only_that_orgs_rows() {
     let mut checks = Checks::default();
     for (org, other) in [(&a, &b), (&b, &a)] {
         for (who, api) in [
-            ("owner", org.actor(&app)),
-            ("member of both", Actor::user(&app, &both, &org.org)),
+            ("owner", org.caller(&app)),
+            ("member of both", Caller::user(&app, &both, &org.org)),
         ] {
             let what = |list: &str| format!("{who} lists {list} in {}", org.org);
             let customers: HashSet<String> = api.all_customer_ids(1).await.into_iter().collect();
@@ -274,7 +274,7 @@ async fn a_page_token_from_one_org_is_refused_in_the_other() {
     let both = member_of_both(&app, &a, &b).await;
     let mut checks = Checks::default();
     for (from, to) in [(&a, &b), (&b, &a)] {
-        let source = Actor::user(&app, &both, &from.org);
+        let source = Caller::user(&app, &both, &from.org);
         let customers = source.customers_page(1, "").await.unwrap().next_page_token;
         let request = list_request(St::Unspecified, "", 1, "");
         let conversations = source
@@ -296,8 +296,8 @@ async fn a_page_token_from_one_org_is_refused_in_the_other() {
         );
         let target = &to.conversations[0].id;
         for (who, api) in [
-            ("the same user", Actor::user(&app, &both, &to.org)),
-            ("the other owner", to.actor(&app)),
+            ("the same user", Caller::user(&app, &both, &to.org)),
+            ("the other owner", to.caller(&app)),
         ] {
             let what =
                 |list: &str| format!("{list} token of {} used by {who} in {}", from.org, to.org);

@@ -12,7 +12,7 @@ use ochre_tests::{
     identity::{Session, add_member, create_api_key, create_org, signup_and_login, unique_email},
     spawn_app,
     support::{
-        Actor, Checks, attachment, field, list_request, message_request, number_field,
+        Caller, Checks, attachment, field, list_request, message_request, number_field,
         open_request, random_id, set_assignee, set_status, string_field, tamper, upsert_request,
     },
 };
@@ -22,16 +22,16 @@ pub const BAD: Code = Code::InvalidArgument;
 pub const OK: Code = Code::Ok;
 
 /// A fresh app with a signed-in owner of a new org, acting in it.
-pub async fn app_with_org() -> (TestApp, Session, Actor) {
+pub async fn app_with_org() -> (TestApp, Session, Caller) {
     let app = spawn_app().await;
     let owner = signup_and_login(&app, &unique_email()).await;
     let org = create_org(&app, &owner, "Acme Support").await;
-    let api = Actor::user(&app, &owner, &org);
+    let api = Caller::user(&app, &owner, &org);
     (app, owner, api)
 }
 
 /// A new customer with one conversation; returns the conversation id.
-pub async fn conversation(api: &Actor, email: &str) -> String {
+pub async fn conversation(api: &Caller, email: &str) -> String {
     let customer = api.customer(email).await;
     api.conversation(&customer.id, "Subject").await.id
 }

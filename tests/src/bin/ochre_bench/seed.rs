@@ -12,7 +12,7 @@ use ochre_sdk::v1::{
 use ochre_tests::{
     TestApp,
     identity::{self, Session, with_auth},
-    support::Actor,
+    support::Caller,
 };
 
 /// Concurrent seeding tasks per org.
@@ -56,7 +56,7 @@ fn opening(i: usize) -> [(MessageKind, String); 3] {
 
 /// Customers `i ≡ first (mod SEEDERS)`: each with one conversation and its
 /// opening messages; returns `(i, conversation id)`.
-async fn seeder(api: Actor, first: usize, customers: usize) -> Vec<(usize, String)> {
+async fn seeder(api: Caller, first: usize, customers: usize) -> Vec<(usize, String)> {
     let mut made = Vec::new();
     for i in (first..customers).step_by(SEEDERS) {
         let customer = api.customer(&format!("customer-{i}@example.com")).await;
@@ -83,7 +83,7 @@ async fn seed_all(app: &TestApp, tenants: usize, customers: usize) -> anyhow::Re
     let agent = identity::add_member(app, main_owner, main_org, Role::Agent).await;
     let mut tasks = Vec::new();
     for (t, (org, owner)) in owners.iter().enumerate() {
-        let api = Actor::user(app, owner, org);
+        let api = Caller::user(app, owner, org);
         for first in 0..SEEDERS {
             tasks.push((t, tokio::spawn(seeder(api.clone(), first, customers))));
         }
