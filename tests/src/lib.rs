@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod identity;
 pub mod lint;
 pub mod matrix;
+pub mod prelude;
 mod spawn;
 pub mod sqlmatrix;
 pub mod support;

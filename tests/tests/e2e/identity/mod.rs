@@ -1,0 +1,7 @@
+//! Accounts, sessions, orgs, members, API keys and TOTP.
+
+mod auth;
+mod authority;
+mod database;
+mod orgs;
+mod races;
