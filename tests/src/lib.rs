@@ -3,6 +3,9 @@
 //! migrated template per test, the real server on port 0 connecting as
 //! `ochre_app`, and typed clients from the SDK.
 
+mod binary;
+pub mod clients;
+pub mod clock;
 pub mod cluster;
 pub mod identity;
 pub mod lint;
@@ -12,6 +15,7 @@ mod spawn;
 pub mod sqlmatrix;
 pub mod support;
 
+pub use binary::ochre_bin;
 pub use spawn::{AppOptions, TestApp, spawn_app, spawn_app_with};
 
 /// Random bytes in URL-safe base64, for secrets in tests.

@@ -6,6 +6,11 @@ pub use tonic::Code;
 
 pub use crate::{
     AppOptions, TestApp,
+    clients::{
+        ApiKeyClient, AuthClient, ConversationClient, CustomerClient, GrpcClient, HealthClient,
+        IntegrationClient, MemberClient, OrgClient, ReflectionClient, SystemClient, WebhookClient,
+    },
+    clock::unix_now,
     identity::{
         Session, add_member, code_of, create_api_key, create_org, signup_and_login, unique_email,
         with_auth,

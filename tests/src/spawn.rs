@@ -143,11 +143,8 @@ impl TestApp {
         let signer =
             AccessTokenSigner::new(&secrecy::SecretString::from(self.session_secret.clone()))
                 .expect("the test secret is long enough");
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        signer.sign(&Claims::new(user, session, now.saturating_sub(age_secs)))
+        let issued = crate::clock::unix_now().saturating_sub(age_secs);
+        signer.sign(&Claims::new(user, session, issued))
     }
 
     /// A connection to this test's database as `ochre_app` (RLS applies).

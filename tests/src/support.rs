@@ -13,13 +13,13 @@ use ochre_sdk::v1::{
     ListConversationsRequest, ListConversationsResponse, ListCustomersRequest,
     ListCustomersResponse, ListMessagesRequest, ListMessagesResponse as MessagesPage, Message,
     MessageKind, UpdateConversationRequest, UpdateConversationResponse, UpsertCustomerRequest,
-    UpsertCustomerResponse, conversation_service_client::ConversationServiceClient,
-    custom_field_value::Value, customer_service_client::CustomerServiceClient,
+    UpsertCustomerResponse, custom_field_value::Value,
 };
 use tonic::{Code, Response, Status, transport::Channel};
 
 use crate::{
     TestApp,
+    clients::{ConversationClient, CustomerClient, GrpcClient as _},
     identity::{Session, create_org, signup_and_login, unique_email, with_auth},
 };
 
@@ -66,12 +66,12 @@ impl Caller {
         Caller::new(app, &session.access_token, org)
     }
 
-    fn customers(&self) -> CustomerServiceClient<Channel> {
-        CustomerServiceClient::new(self.channel.clone())
+    fn customers(&self) -> CustomerClient {
+        CustomerClient::on(self.channel.clone())
     }
 
-    fn conversations(&self) -> ConversationServiceClient<Channel> {
-        ConversationServiceClient::new(self.channel.clone())
+    fn conversations(&self) -> ConversationClient {
+        ConversationClient::on(self.channel.clone())
     }
 
     rpcs! {

@@ -4,39 +4,13 @@
 use std::{
     net::TcpListener,
     os::unix::fs::PermissionsExt as _,
-    path::{Path, PathBuf},
+    path::Path,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use ochre_tests::prelude::*;
-use tonic_health::pb::{
-    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
-};
-
-/// The `ochre` binary: `OCHRE_BIN` (set by `make test`, which builds it
-/// first), else this workspace's, built when stale.
-fn ochre_bin() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            if let Some(bin) = std::env::var_os("OCHRE_BIN") {
-                return PathBuf::from(bin);
-            }
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-            let status = Command::new(cargo)
-                .args(["build", "--quiet", "--workspace", "--bins"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("run cargo build");
-            assert!(status.success(), "cargo build of the ochre binary failed");
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-            target.join("debug/ochre")
-        })
-        .clone()
-}
+use ochre_tests::{ochre_bin, prelude::*};
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -83,7 +57,7 @@ async fn wait_serving(port: u16, child: &mut Child) {
             .connect()
             .await
         {
-            let resp = HealthClient::new(ch)
+            let resp = HealthClient::on(ch)
                 .check(HealthCheckRequest::default())
                 .await;
             if resp.is_ok_and(|r| r.into_inner().status() == ServingStatus::Serving) {
@@ -279,9 +253,8 @@ async fn psql(data: &Path, sql: &str) -> Vec<String> {
 #[tokio::test]
 async fn the_server_log_never_contains_a_password_token_or_secret() {
     use ochre_sdk::v1::{
-        CreateApiKeyRequest, CreateOrgRequest, LoginRequest, Role, SignUpRequest,
-        api_key_service_client::ApiKeyServiceClient, auth_service_client::AuthServiceClient,
-        org_service_client::OrgServiceClient,
+        ConnectIntegrationRequest, CreateApiKeyRequest, CreateOrgRequest, LoginRequest,
+        SignUpRequest,
     };
     let data = data_dir();
     let port = free_port();
@@ -297,7 +270,7 @@ async fn the_server_log_never_contains_a_password_token_or_secret() {
         uuid::Uuid::new_v4().simple()
     );
     let email = format!("canary-{}@example.com", uuid::Uuid::new_v4().simple());
-    let mut auth = AuthServiceClient::new(channel.clone());
+    let mut auth = AuthClient::on(channel.clone());
     auth.sign_up(SignUpRequest {
         email: email.clone(),
         password: password.clone(),
@@ -325,23 +298,12 @@ async fn the_server_log_never_contains_a_password_token_or_secret() {
         .into_inner()
         .tokens
         .unwrap();
-    fn authed<T>(msg: T, token: &str, org: Option<&str>) -> tonic::Request<T> {
-        let mut req = tonic::Request::new(msg);
-        req.metadata_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-        if let Some(org) = org {
-            req.metadata_mut()
-                .insert("x-ochre-org", org.parse().unwrap());
-        }
-        req
-    }
-    let bearer = |msg, org| authed(msg, &tokens.access_token, org);
-    let bearer_key = |msg, org| authed(msg, &tokens.access_token, org);
-    let org = OrgServiceClient::new(channel.clone())
-        .create_org(bearer(
+    let org = OrgClient::on(channel.clone())
+        .create_org(with_auth(
             CreateOrgRequest {
                 name: "Canary".into(),
             },
+            &tokens.access_token,
             None,
         ))
         .await
@@ -353,24 +315,23 @@ async fn the_server_log_never_contains_a_password_token_or_secret() {
     // A webhook signing secret, one delivery signed with it and one with a
     // wrong secret: neither the secret nor the body may reach the log.
     let signing_secret = format!("whsec-canary-{}", uuid::Uuid::new_v4().simple());
-    let integration =
-        ochre_sdk::v1::integration_service_client::IntegrationServiceClient::new(channel.clone())
-            .connect_integration(authed(
-                ochre_sdk::v1::ConnectIntegrationRequest {
-                    provider: "github".into(),
-                    external_account: "acme".into(),
-                    secrets: [("webhook_signing_secret".to_owned(), signing_secret.clone())].into(),
-                    ..Default::default()
-                },
-                &tokens.access_token,
-                Some(&org),
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .integration
-            .unwrap()
-            .id;
+    let integration = IntegrationClient::on(channel.clone())
+        .connect_integration(with_auth(
+            ConnectIntegrationRequest {
+                provider: "github".into(),
+                external_account: "acme".into(),
+                secrets: [("webhook_signing_secret".to_owned(), signing_secret.clone())].into(),
+                ..Default::default()
+            },
+            &tokens.access_token,
+            Some(&org),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .integration
+        .unwrap()
+        .id;
     let body_marker = format!("body-canary-{}", uuid::Uuid::new_v4().simple());
     let body = format!(r#"{{"note":"{body_marker}"}}"#);
     let http = reqwest::Client::new();
@@ -392,12 +353,13 @@ async fn the_server_log_never_contains_a_password_token_or_secret() {
             .unwrap();
         assert_eq!(answer.status().as_u16(), expected);
     }
-    let key = ApiKeyServiceClient::new(channel)
-        .create_api_key(bearer_key(
+    let key = ApiKeyClient::on(channel)
+        .create_api_key(with_auth(
             CreateApiKeyRequest {
                 name: "k".into(),
                 role: Role::Agent as i32,
             },
+            &tokens.access_token,
             Some(&org),
         ))
         .await

@@ -2,7 +2,7 @@
 //! `ochre purge`: what has expired for good goes, everything else stays.
 
 use ochre_server::pg;
-use ochre_tests::{identity::superuser_execute, prelude::*};
+use ochre_tests::{identity::superuser_execute, ochre_bin, prelude::*};
 use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
 use secrecy::ExposeSecret as _;
 use uuid::Uuid;
@@ -133,12 +133,7 @@ async fn ochre_purge_runs_the_same_job_from_the_command_line() {
             .expose_secret()
             .to_owned()
     };
-    let bin = std::env::var_os("OCHRE_BIN")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/ochre")
-        });
-    let output = tokio::process::Command::new(bin)
+    let output = tokio::process::Command::new(ochre_bin())
         .arg("purge")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -152,7 +147,7 @@ async fn ochre_purge_runs_the_same_job_from_the_command_line() {
         .env("OCHRE_CRON_SECRET", random_secret(32))
         .output()
         .await
-        .expect("run ochre purge (build it with `cargo build --bins`)");
+        .expect("run ochre purge");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),

@@ -21,7 +21,7 @@ use ochre_sdk::{
     v1::{RevokeApiKeyRequest, Role},
 };
 use ochre_tests::{
-    identity::{api_key_client, login_again, logout},
+    identity::{login_again, logout},
     matrix::{CALLERS, CallerKind, Expect, Outcome, SESSION_CONSUMING, call_empty, cells, render},
     prelude::*,
 };
@@ -70,7 +70,7 @@ impl Cast {
         let request = RevokeApiKeyRequest {
             api_key_id: revoked.api_key.expect("key metadata").id,
         };
-        api_key_client(app)
+        app.client::<ApiKeyClient>()
             .revoke_api_key(with_auth(request, &owner.access_token, Some(&org)))
             .await
             .expect("revoke key");
@@ -146,7 +146,7 @@ async fn run_matrix(app: &TestApp, cast: &Cast) -> Vec<Outcome> {
             let message = "not called".to_owned();
             outcomes.push(Outcome {
                 cell,
-                code: tonic::Code::Ok,
+                code: Code::Ok,
                 message,
             });
             continue;
@@ -212,8 +212,8 @@ fn every_rpc_that_needs_credentials_refuses_some_callers_and_admits_others() {
             .collect();
         for required in [
             Expect::Admitted,
-            Expect::Refused(tonic::Code::Unauthenticated),
-            Expect::Refused(tonic::Code::PermissionDenied),
+            Expect::Refused(Code::Unauthenticated),
+            Expect::Refused(Code::PermissionDenied),
         ] {
             assert!(row.contains(&required), "{}: no {required:?}", rpc.method);
         }
@@ -271,7 +271,7 @@ fn the_matrix_grants_identity_rpcs_as_the_product_role_table_does() {
     let keys_refused: Vec<&str> = cells()
         .iter()
         .filter(|c| c.rule == Rule::Authenticated && c.caller == CallerKind::ApiKey(Role::Admin))
-        .filter(|c| c.expect == Expect::Refused(tonic::Code::PermissionDenied))
+        .filter(|c| c.expect == Expect::Refused(Code::PermissionDenied))
         .map(|c| c.method)
         .collect();
     for signed_in_only in [

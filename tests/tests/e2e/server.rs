@@ -3,20 +3,15 @@
 
 use std::time::Duration;
 
-use ochre_sdk::v1::{
-    GetServerInfoRequest, GetServerInfoResponse, ListAccessRulesRequest,
-    system_service_client::SystemServiceClient,
-};
+use ochre_sdk::v1::{GetServerInfoRequest, GetServerInfoResponse, ListAccessRulesRequest};
 use ochre_tests::prelude::*;
 use prost::Message as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio_stream::StreamExt as _;
-use tonic_health::pb::{
-    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
-};
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 
-async fn health_status(app: &ochre_tests::TestApp, service: &str) -> ServingStatus {
-    let mut client = HealthClient::new(app.channel.clone());
+async fn health_status(app: &TestApp, service: &str) -> ServingStatus {
+    let mut client = app.client::<HealthClient>();
     let resp = client
         .check(HealthCheckRequest {
             service: service.to_owned(),
@@ -26,7 +21,7 @@ async fn health_status(app: &ochre_tests::TestApp, service: &str) -> ServingStat
     resp.into_inner().status()
 }
 
-async fn wait_for(app: &ochre_tests::TestApp, want: ServingStatus) -> ServingStatus {
+async fn wait_for(app: &TestApp, want: ServingStatus) -> ServingStatus {
     let mut last = ServingStatus::Unknown;
     for _ in 0..50 {
         last = health_status(app, "").await;
@@ -69,7 +64,7 @@ async fn health_turns_not_serving_while_draining() {
         wait_for(&app, ServingStatus::Serving).await,
         ServingStatus::Serving
     );
-    let mut client = HealthClient::new(app.channel.clone());
+    let mut client = app.client::<HealthClient>();
     let mut watch = client
         .watch(HealthCheckRequest {
             service: String::new(),
@@ -91,24 +86,24 @@ async fn health_turns_not_serving_while_draining() {
 #[tokio::test]
 async fn an_unknown_health_service_is_not_found() {
     let app = spawn_app().await;
-    let mut client = HealthClient::new(app.channel.clone());
+    let mut client = app.client::<HealthClient>();
     let err = client
         .check(HealthCheckRequest {
             service: "ochre.v1.NoSuchService".to_owned(),
         })
         .await
         .expect_err("unknown service");
-    assert_eq!(err.code(), tonic::Code::NotFound);
+    assert_eq!(err.code(), Code::NotFound);
 }
 
 #[tokio::test]
 async fn reflection_lists_the_ochre_services_health_and_reflection() {
     use tonic_reflection::pb::v1::{
-        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
-        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+        ServerReflectionRequest, server_reflection_request::MessageRequest,
+        server_reflection_response::MessageResponse,
     };
     let app = spawn_app().await;
-    let mut client = ServerReflectionClient::new(app.channel.clone());
+    let mut client = app.client::<ReflectionClient>();
     let request = ServerReflectionRequest {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),
@@ -134,7 +129,7 @@ async fn reflection_lists_the_ochre_services_health_and_reflection() {
 #[tokio::test]
 async fn server_info_is_public_and_names_the_contract() {
     let app = spawn_app().await;
-    let mut client = SystemServiceClient::new(app.channel.clone());
+    let mut client = app.client::<SystemClient>();
     let info = client
         .get_server_info(GetServerInfoRequest {})
         .await
@@ -148,7 +143,7 @@ async fn server_info_is_public_and_names_the_contract() {
 #[tokio::test]
 async fn the_access_rules_served_are_the_generated_table() {
     let app = spawn_app().await;
-    let mut client = SystemServiceClient::new(app.channel.clone());
+    let mut client = app.client::<SystemClient>();
     let rules = client
         .list_access_rules(ListAccessRulesRequest {})
         .await
@@ -173,7 +168,7 @@ async fn a_method_outside_the_contract_is_unimplemented() {
         .unary(tonic::Request::new(GetServerInfoRequest {}), path, codec)
         .await
         .expect_err("not an RPC of the contract");
-    assert_eq!(err.code(), tonic::Code::Unimplemented);
+    assert_eq!(err.code(), Code::Unimplemented);
 }
 
 /// One gRPC-web call over a plain HTTP/1.1 connection, as a browser makes it.

@@ -2,14 +2,11 @@
 //! refresh-token rotation with theft detection, logout, which credentials
 //! authenticate, TOTP, and account deletion.
 
-use ochre_sdk::v1::{
-    ConfirmTotpRequest, DeleteAccountRequest, DisableTotpRequest, EnrollTotpRequest,
-    RefreshRequest, RefreshResponse,
-};
+use ochre_sdk::v1::{DeleteAccountRequest, DisableTotpRequest, RefreshRequest, RefreshResponse};
 use ochre_tests::{
     identity::{
-        auth_client, invite, login, login_again, logout, sign_up, sleep_until_next_totp_step,
-        strong_password, totp_code, unix_now, who_am_i,
+        confirm_totp, enroll_totp, invite, login, login_again, logout, sign_up,
+        sleep_until_next_totp_step, strong_password, totp_code, who_am_i,
     },
     prelude::*,
 };
@@ -19,7 +16,7 @@ async fn refresh(app: &TestApp, refresh_token: &str) -> Result<RefreshResponse, 
     let request = RefreshRequest {
         refresh_token: refresh_token.to_owned(),
     };
-    auth_client(app)
+    app.client::<AuthClient>()
         .refresh(request)
         .await
         .map(tonic::Response::into_inner)
@@ -30,7 +27,7 @@ async fn delete_account(app: &TestApp, session: &Session, totp: &str) -> Result<
         password: session.password.clone(),
         totp_code: totp.to_owned(),
     };
-    auth_client(app)
+    app.client::<AuthClient>()
         .delete_account(with_auth(request, &session.access_token, None))
         .await
         .map(|_| ())
@@ -210,7 +207,7 @@ async fn refresh_and_invitation_tokens_garbage_and_a_missing_bearer_scheme_do_no
         .await
         .unwrap();
     assert!(invitation.token.starts_with("ochre_inv_"));
-    let mut auth = auth_client(&app);
+    let mut auth = app.client::<AuthClient>();
     let not_access_tokens = [
         session.refresh_token.clone(),
         invitation.token.clone(),
@@ -255,16 +252,12 @@ async fn deleting_an_account_needs_its_password_and_ends_its_logins() {
     assert_eq!(code_of(&me), Code::Unauthenticated);
 }
 
-/// Enrolls and confirms TOTP for `session`; returns the secret and the code
-/// that confirmed it.
-async fn enable_totp(app: &TestApp, session: &Session) -> (String, String) {
-    let mut auth = auth_client(app);
+/// Enrols and confirms TOTP for `session`, checking each step: the
+/// `otpauth://` URI, TOTP still off while pending, a wrong code refused, TOTP
+/// on once confirmed. Returns the secret and the code that confirmed it.
+async fn enable_totp_checking_each_step(app: &TestApp, session: &Session) -> (String, String) {
     let token = &session.access_token;
-    let enrolled = auth
-        .enroll_totp(with_auth(EnrollTotpRequest {}, token, None))
-        .await
-        .unwrap()
-        .into_inner();
+    let enrolled = enroll_totp(app, session).await;
     let secret = enrolled.secret_base32;
     assert!(enrolled.otpauth_uri.starts_with("otpauth://totp/"));
     assert!(enrolled.otpauth_uri.contains(&format!("secret={secret}")));
@@ -285,15 +278,10 @@ async fn enable_totp(app: &TestApp, session: &Session) -> (String, String) {
         .map(|n| format!("{n:06}"))
         .find(|c| !near.contains(c))
         .unwrap();
-    let refused = auth
-        .confirm_totp(with_auth(ConfirmTotpRequest { code: wrong }, token, None))
-        .await;
+    let refused = confirm_totp(app, session, &wrong).await;
     assert_ne!(code_of(&refused), Code::Ok, "a wrong code confirms nothing");
     let code = totp_code(&secret, unix_now());
-    let confirm = ConfirmTotpRequest { code: code.clone() };
-    auth.confirm_totp(with_auth(confirm, token, None))
-        .await
-        .unwrap();
+    confirm_totp(app, session, &code).await.unwrap();
     assert!(
         who_am_i(app, token)
             .await
@@ -309,9 +297,10 @@ async fn enable_totp(app: &TestApp, session: &Session) -> (String, String) {
 async fn a_totp_code_is_accepted_once_and_account_deletion_needs_a_fresh_one() {
     let app = spawn_app().await;
     let session = signup_and_login(&app, &unique_email()).await;
-    let (secret, used) = enable_totp(&app, &session).await;
+    let (secret, used) = enable_totp_checking_each_step(&app, &session).await;
     let disable = DisableTotpRequest { code: used.clone() };
-    let replayed = auth_client(&app)
+    let replayed = app
+        .client::<AuthClient>()
         .disable_totp(with_auth(disable, &session.access_token, None))
         .await;
     assert_ne!(
@@ -342,12 +331,12 @@ async fn a_totp_code_is_accepted_once_and_account_deletion_needs_a_fresh_one() {
 async fn disabling_totp_with_a_fresh_code_lifts_the_code_requirement() {
     let app = spawn_app().await;
     let session = signup_and_login(&app, &unique_email()).await;
-    let (secret, _) = enable_totp(&app, &session).await;
+    let (secret, _) = enable_totp_checking_each_step(&app, &session).await;
     sleep_until_next_totp_step().await;
     let disable = DisableTotpRequest {
         code: totp_code(&secret, unix_now()),
     };
-    auth_client(&app)
+    app.client::<AuthClient>()
         .disable_totp(with_auth(disable, &session.access_token, None))
         .await
         .unwrap();

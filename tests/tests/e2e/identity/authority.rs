@@ -3,13 +3,11 @@
 //! revoked session stays revoked.
 
 use ochre_sdk::v1::{
-    ConfirmTotpRequest, CreateApiKeyRequest, DeleteAccountRequest, DisableTotpRequest,
-    EnrollTotpRequest, GetOrgRequest, RemoveMemberRequest, UpdateMemberRoleRequest,
+    CreateApiKeyRequest, DeleteAccountRequest, DisableTotpRequest, GetOrgRequest,
+    RemoveMemberRequest, UpdateMemberRoleRequest,
 };
 use ochre_tests::{
-    identity::{
-        accept, api_key_client, auth_client, invite, member_client, org_client, totp_code, unix_now,
-    },
+    identity::{accept, enable_totp, invite, totp_code},
     prelude::*,
 };
 use sea_orm::{ConnectionTrait as _, DbBackend, Statement, TransactionTrait as _};
@@ -32,7 +30,7 @@ async fn a_removed_members_invitations_and_keys_die_with_their_membership() {
     let remove = RemoveMemberRequest {
         user_id: admin.user_id.clone(),
     };
-    member_client(&app)
+    app.client::<MemberClient>()
         .remove_member(with_auth(remove, &owner.access_token, Some(&org)))
         .await
         .unwrap();
@@ -42,7 +40,8 @@ async fn a_removed_members_invitations_and_keys_die_with_their_membership() {
         code_of(&accept(&app, &alt_session, &pending).await),
         Code::NotFound
     );
-    let with_key = org_client(&app)
+    let with_key = app
+        .client::<OrgClient>()
         .get_org(with_auth(GetOrgRequest {}, &key, None))
         .await;
     assert_eq!(
@@ -79,7 +78,7 @@ async fn a_demoted_members_grants_above_their_new_role_are_revoked() {
         user_id: admin.user_id.clone(),
         role: Role::Agent as i32,
     };
-    member_client(&app)
+    app.client::<MemberClient>()
         .update_member_role(with_auth(demote, &owner.access_token, Some(&org)))
         .await
         .unwrap();
@@ -95,7 +94,7 @@ async fn a_demoted_members_grants_above_their_new_role_are_revoked() {
         Code::Ok,
         "within the new role"
     );
-    let mut orgs = org_client(&app);
+    let mut orgs = app.client::<OrgClient>();
     let r = orgs
         .get_org(with_auth(GetOrgRequest {}, &admin_key, None))
         .await;
@@ -119,7 +118,8 @@ async fn an_api_key_cannot_mint_keys_or_manage_members() {
         name: "child".into(),
         role: Role::Agent as i32,
     };
-    let r = api_key_client(&app)
+    let r = app
+        .client::<ApiKeyClient>()
         .create_api_key(with_auth(mint, &key, None))
         .await;
     assert_eq!(code_of(&r), Code::PermissionDenied);
@@ -127,7 +127,8 @@ async fn an_api_key_cannot_mint_keys_or_manage_members() {
     let remove = RemoveMemberRequest {
         user_id: agent.user_id.clone(),
     };
-    let r = member_client(&app)
+    let r = app
+        .client::<MemberClient>()
         .remove_member(with_auth(remove, &key, None))
         .await;
     assert_eq!(code_of(&r), Code::PermissionDenied);
@@ -135,12 +136,14 @@ async fn an_api_key_cannot_mint_keys_or_manage_members() {
         user_id: agent.user_id.clone(),
         role: Role::Admin as i32,
     };
-    let r = member_client(&app)
+    let r = app
+        .client::<MemberClient>()
         .update_member_role(with_auth(promote, &key, None))
         .await;
     assert_eq!(code_of(&r), Code::PermissionDenied);
     let email = unique_email();
-    let r = member_client(&app)
+    let r = app
+        .client::<MemberClient>()
         .create_invitation(with_auth(
             ochre_sdk::v1::CreateInvitationRequest {
                 email,
@@ -157,21 +160,8 @@ async fn an_api_key_cannot_mint_keys_or_manage_members() {
 async fn guessing_totp_codes_or_the_password_locks_re_authentication() {
     let app = spawn_app().await;
     let user = signup_and_login(&app, &unique_email()).await;
-    let mut auth = auth_client(&app);
-    let enrolled = auth
-        .enroll_totp(with_auth(EnrollTotpRequest {}, &user.access_token, None))
-        .await
-        .unwrap()
-        .into_inner();
-    let code = totp_code(&enrolled.secret_base32, unix_now());
-    auth.confirm_totp(with_auth(
-        ConfirmTotpRequest { code },
-        &user.access_token,
-        None,
-    ))
-    .await
-    .unwrap();
-
+    let totp = enable_totp(&app, &user).await;
+    let mut auth = app.client::<AuthClient>();
     let wrong_password = DeleteAccountRequest {
         password: "not the password at all".into(),
         totp_code: String::new(),
@@ -204,7 +194,7 @@ async fn guessing_totp_codes_or_the_password_locks_re_authentication() {
         assert_eq!(code_of(&r), Code::Unauthenticated);
     }
     // Five failures: even the right code is refused for a while.
-    let right = totp_code(&enrolled.secret_base32, unix_now());
+    let right = totp_code(&totp.secret_base32, unix_now());
     let r = auth
         .disable_totp(with_auth(
             DisableTotpRequest { code: right },
@@ -253,7 +243,7 @@ async fn a_member_of_a_deleted_org_has_no_role_there() {
     ))
     .await
     .unwrap();
-    let mut orgs = org_client(&app);
+    let mut orgs = app.client::<OrgClient>();
     let r = orgs
         .get_org(with_auth(GetOrgRequest {}, &owner.access_token, Some(&org)))
         .await;

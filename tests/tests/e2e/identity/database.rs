@@ -2,9 +2,8 @@
 //! connections: own-row visibility, membership visibility, the TOTP secret
 //! at rest, and the rehash of an outdated password hash on login.
 
-use ochre_sdk::v1::{ConfirmTotpRequest, EnrollTotpRequest};
 use ochre_tests::{
-    identity::{auth_client, login, totp_code, unix_now},
+    identity::{enable_totp, login},
     prelude::*,
 };
 use sea_orm::{ConnectionTrait as _, DbBackend, Statement, TransactionTrait as _};
@@ -76,24 +75,10 @@ async fn memberships_are_visible_to_members_of_the_org_only() {
 async fn the_totp_secret_is_stored_only_as_vault_ciphertext() {
     let app = spawn_app().await;
     let user = signup_and_login(&app, &unique_email()).await;
-    let mut auth = auth_client(&app);
-    let enrolled = auth
-        .enroll_totp(with_auth(EnrollTotpRequest {}, &user.access_token, None))
-        .await
-        .unwrap()
-        .into_inner();
+    let totp = enable_totp(&app, &user).await;
     let secret = data_encoding::BASE32_NOPAD
-        .decode(enrolled.secret_base32.as_bytes())
+        .decode(totp.secret_base32.as_bytes())
         .unwrap();
-    auth.confirm_totp(with_auth(
-        ConfirmTotpRequest {
-            code: totp_code(&enrolled.secret_base32, unix_now()),
-        },
-        &user.access_token,
-        None,
-    ))
-    .await
-    .unwrap();
     let su = app.superuser_db().await;
     let row = su
         .query_one_raw(Statement::from_string(
@@ -121,7 +106,7 @@ async fn the_totp_secret_is_stored_only_as_vault_ciphertext() {
         !stored.windows(secret.len()).any(|w| w == secret.as_slice()),
         "no clear secret"
     );
-    let b32 = enrolled.secret_base32.as_bytes();
+    let b32 = totp.secret_base32.as_bytes();
     assert!(
         !stored.windows(b32.len()).any(|w| w == b32),
         "no base32 secret"

@@ -7,10 +7,7 @@ use ochre_sdk::v1::{
     TransferOwnershipRequest, UpdateMemberRoleRequest,
 };
 use ochre_tests::{
-    identity::{
-        accept, api_key_client, get_org, invite, member_client, org_client, superuser_execute,
-        who_am_i,
-    },
+    identity::{accept, get_org, invite, superuser_execute, who_am_i},
     prelude::*,
 };
 use tonic::Status;
@@ -25,7 +22,11 @@ async fn app_with_org() -> (TestApp, Session, String) {
 
 async fn members(app: &TestApp, caller: &Session, org: &str) -> Vec<Member> {
     let request = with_auth(ListMembersRequest {}, &caller.access_token, Some(org));
-    let response = member_client(app).list_members(request).await.unwrap();
+    let response = app
+        .client::<MemberClient>()
+        .list_members(request)
+        .await
+        .unwrap();
     response.into_inner().members
 }
 
@@ -47,7 +48,7 @@ async fn set_role(
         role: role.into(),
     };
     let request = with_auth(request, &caller.access_token, Some(org));
-    member_client(app)
+    app.client::<MemberClient>()
         .update_member_role(request)
         .await
         .map(|_| ())
@@ -58,7 +59,7 @@ async fn remove(app: &TestApp, caller: &Session, org: &str, target: &Session) ->
         user_id: target.user_id.clone(),
     };
     let request = with_auth(request, &caller.access_token, Some(org));
-    code_of(&member_client(app).remove_member(request).await)
+    code_of(&app.client::<MemberClient>().remove_member(request).await)
 }
 
 async fn set_allowlist(app: &TestApp, caller: &Session, org: &str, cidrs: &[&str]) -> Code {
@@ -66,14 +67,18 @@ async fn set_allowlist(app: &TestApp, caller: &Session, org: &str, cidrs: &[&str
         cidrs: cidrs.iter().map(|c| (*c).to_owned()).collect(),
     };
     let request = with_auth(request, &caller.access_token, Some(org));
-    code_of(&org_client(app).set_ip_allowlist(request).await)
+    code_of(&app.client::<OrgClient>().set_ip_allowlist(request).await)
 }
 
 #[tokio::test]
 async fn creating_an_org_makes_the_caller_its_owner() {
     let (app, owner, org) = app_with_org().await;
     let request = with_auth(ListMyOrgsRequest {}, &owner.access_token, None);
-    let mine = org_client(&app).list_my_orgs(request).await.unwrap();
+    let mine = app
+        .client::<OrgClient>()
+        .list_my_orgs(request)
+        .await
+        .unwrap();
     let mine = mine.into_inner().memberships;
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0].org.as_ref().unwrap().id, org);
@@ -124,7 +129,7 @@ async fn an_invitation_is_single_use_bound_to_its_email_and_revocable() {
         invitation_id: revoked.invitation.unwrap().id,
     };
     let request = with_auth(request, &owner.access_token, Some(&org));
-    member_client(&app)
+    app.client::<MemberClient>()
         .revoke_invitation(request)
         .await
         .unwrap();
@@ -177,7 +182,8 @@ async fn the_last_owner_can_be_neither_demoted_nor_removed_nor_delete_their_acco
         password: owner.password.clone(),
         totp_code: String::new(),
     };
-    let deleted = ochre_tests::identity::auth_client(&app)
+    let deleted = app
+        .client::<AuthClient>()
         .delete_account(with_auth(request, &owner.access_token, None))
         .await;
     assert_eq!(code_of(&deleted), Code::FailedPrecondition);
@@ -197,7 +203,7 @@ async fn transferring_ownership_makes_the_target_owner_and_the_caller_admin() {
         user_id: admin.user_id.clone(),
     };
     let request = with_auth(request, &owner.access_token, Some(&org));
-    member_client(&app)
+    app.client::<MemberClient>()
         .transfer_ownership(request)
         .await
         .unwrap();
@@ -207,7 +213,7 @@ async fn transferring_ownership_makes_the_target_owner_and_the_caller_admin() {
         user_id: owner.user_id.clone(),
     };
     let back = with_auth(back, &owner.access_token, Some(&org));
-    let refused = member_client(&app).transfer_ownership(back).await;
+    let refused = app.client::<MemberClient>().transfer_ownership(back).await;
     assert_eq!(code_of(&refused), Code::PermissionDenied, "no longer owner");
 }
 
@@ -217,7 +223,7 @@ async fn a_demoted_or_removed_member_loses_access_on_the_next_request() {
     let admin = add_member(&app, &owner, &org, Role::Admin).await;
     let list = |s: &Session| {
         let request = with_auth(ListApiKeysRequest {}, &s.access_token, Some(&org));
-        let mut client = api_key_client(&app);
+        let mut client = app.client::<ApiKeyClient>();
         async move { code_of(&client.list_api_keys(request).await) }
     };
     assert_eq!(list(&admin).await, Code::Ok);
@@ -257,7 +263,11 @@ async fn an_api_key_is_shown_once_and_acts_with_its_role_in_its_own_org_only() {
     let secret = created.secret;
     assert!(secret.starts_with("ochre_sk_"));
     let request = with_auth(ListApiKeysRequest {}, &owner.access_token, Some(&org));
-    let listed = api_key_client(&app).list_api_keys(request).await.unwrap();
+    let listed = app
+        .client::<ApiKeyClient>()
+        .list_api_keys(request)
+        .await
+        .unwrap();
     let listed = listed.into_inner();
     assert!(
         !format!("{listed:?}").contains(&secret),
@@ -278,7 +288,7 @@ async fn an_api_key_is_shown_once_and_acts_with_its_role_in_its_own_org_only() {
     let elsewhere = get_org(&app, &secret, Some(&other_org)).await;
     assert_eq!(code_of(&elsewhere), Code::PermissionDenied);
     let request = with_auth(ListApiKeysRequest {}, &secret, None);
-    let above_role = api_key_client(&app).list_api_keys(request).await;
+    let above_role = app.client::<ApiKeyClient>().list_api_keys(request).await;
     assert_eq!(code_of(&above_role), Code::PermissionDenied);
     assert_eq!(
         code_of(&who_am_i(&app, &secret).await),
@@ -315,11 +325,18 @@ async fn a_revoked_api_key_is_unauthenticated_and_listed_as_revoked() {
         api_key_id: id.clone(),
     };
     let request = with_auth(request, &owner.access_token, Some(&org));
-    api_key_client(&app).revoke_api_key(request).await.unwrap();
+    app.client::<ApiKeyClient>()
+        .revoke_api_key(request)
+        .await
+        .unwrap();
     let after = get_org(&app, &created.secret, None).await;
     assert_eq!(code_of(&after), Code::Unauthenticated);
     let request = with_auth(ListApiKeysRequest {}, &owner.access_token, Some(&org));
-    let listed = api_key_client(&app).list_api_keys(request).await.unwrap();
+    let listed = app
+        .client::<ApiKeyClient>()
+        .list_api_keys(request)
+        .await
+        .unwrap();
     let listed = listed.into_inner().api_keys;
     let key = listed.iter().find(|k| k.id == id).unwrap();
     assert!(key.revoked_at.is_some());
@@ -336,7 +353,7 @@ async fn the_ip_allowlist_refuses_bad_ranges_and_lists_that_exclude_the_caller()
     assert_eq!(excluding, Code::FailedPrecondition);
     let get = || {
         let request = with_auth(GetIpAllowlistRequest {}, &owner.access_token, Some(&org));
-        let mut client = org_client(&app);
+        let mut client = app.client::<OrgClient>();
         async move {
             client
                 .get_ip_allowlist(request)

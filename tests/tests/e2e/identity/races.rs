@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ochre_tests::{identity::member_client, prelude::*};
+use ochre_tests::prelude::*;
 use sea_orm::{
     ConnectionTrait as _, DatabaseTransaction, DbBackend, Statement, TransactionTrait as _,
 };
@@ -30,7 +30,7 @@ async fn two_owners_demoting_each_other_at_once_leave_one_owner() {
         user_id: b.user_id.clone(),
         role: Role::Owner as i32,
     };
-    member_client(&app)
+    app.client::<MemberClient>()
         .update_member_role(with_auth(promote, &a.access_token, Some(&org)))
         .await
         .unwrap();

@@ -6,10 +6,9 @@ use std::collections::HashMap;
 
 use ochre_sdk::v1::GetIntegrationTokenRequest;
 use ochre_server::oauth::state::{StateClaims, StateSigner};
-use ochre_tests::identity::{add_member, code_of, with_auth};
 use ochre_tests::prelude::*;
 
-use super::provider::{client, complete, setup, start};
+use super::provider::{complete, setup, start};
 
 #[tokio::test]
 async fn the_full_flow_stores_the_providers_tokens_encrypted_and_returns_the_validated_return_to() {
@@ -40,7 +39,8 @@ async fn the_full_flow_stores_the_providers_tokens_encrypted_and_returns_the_val
         integration_id: integration.id.clone(),
         field: "access_token".into(),
     };
-    let token = client(&app)
+    let token = app
+        .client::<IntegrationClient>()
         .get_integration_token(with_auth(req, &owner.access_token, Some(&org)))
         .await
         .unwrap();
@@ -178,7 +178,7 @@ async fn a_reconnect_replaces_the_grants_tokens_and_keeps_pasted_secrets() {
         )]),
         ..Default::default()
     };
-    client(&app)
+    app.client::<IntegrationClient>()
         .connect_integration(with_auth(pasted, &owner.access_token, Some(&org)))
         .await
         .unwrap();
@@ -211,7 +211,8 @@ async fn a_reconnect_replaces_the_grants_tokens_and_keeps_pasted_secrets() {
         integration_id: id,
         field: "webhook_signing_secret".into(),
     };
-    let kept = client(&app)
+    let kept = app
+        .client::<IntegrationClient>()
         .get_integration_token(with_auth(req, &owner.access_token, Some(&org)))
         .await;
     assert_eq!(kept.unwrap().into_inner().value, "whsec-pasted");

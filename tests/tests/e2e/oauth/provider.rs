@@ -11,7 +11,6 @@ use std::{
 use axum::{Form, Json, Router, extract::State, http::StatusCode, routing::post};
 use ochre_sdk::v1::{
     CompleteOAuthConnectRequest, GetIntegrationTokenRequest, StartOAuthConnectRequest,
-    integration_service_client::IntegrationServiceClient,
 };
 use ochre_server::oauth::state::pkce_challenge_s256;
 use ochre_tests::prelude::*;
@@ -150,10 +149,6 @@ pub async fn setup() -> (TestApp, Provider, Session, String) {
     (app, p, owner, org)
 }
 
-pub fn client(app: &TestApp) -> IntegrationServiceClient<tonic::transport::Channel> {
-    IntegrationServiceClient::new(app.channel.clone())
-}
-
 pub async fn start(
     app: &TestApp,
     s: &Session,
@@ -165,7 +160,7 @@ pub async fn start(
         provider: provider.into(),
         return_to: return_to.into(),
     };
-    client(app)
+    app.client::<IntegrationClient>()
         .start_o_auth_connect(with_auth(req, &s.access_token, Some(org)))
         .await
         .map(|r| r.into_inner())
@@ -183,7 +178,7 @@ pub async fn complete(
         state: state.into(),
         code: code.into(),
     };
-    client(app)
+    app.client::<IntegrationClient>()
         .complete_o_auth_connect(with_auth(req, &s.access_token, Some(org)))
         .await
         .map(|r| r.into_inner())
@@ -209,7 +204,7 @@ pub async fn access_token(app: &TestApp, s: &Session, org: &str, id: &str) -> St
         integration_id: id.into(),
         field: "access_token".into(),
     };
-    client(app)
+    app.client::<IntegrationClient>()
         .get_integration_token(with_auth(req, &s.access_token, Some(org)))
         .await
         .unwrap()

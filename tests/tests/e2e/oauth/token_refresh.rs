@@ -4,7 +4,7 @@
 
 use ochre_tests::prelude::*;
 
-use super::provider::{access_token, client, connected, join_all};
+use super::provider::{access_token, connected, join_all};
 
 #[tokio::test]
 async fn concurrent_reads_of_an_expiring_token_refresh_it_exactly_once() {
@@ -81,7 +81,8 @@ async fn one_tenants_revoked_grant_does_not_open_the_breaker_for_everyone() {
     ))
     .await
     .unwrap();
-    let listed = client(&app)
+    let listed = app
+        .client::<IntegrationClient>()
         .list_integrations(with_auth(
             ochre_sdk::v1::ListIntegrationsRequest {},
             &owner.access_token,

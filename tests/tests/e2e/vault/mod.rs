@@ -5,17 +5,9 @@ mod store;
 
 use std::collections::HashMap;
 
-use ochre_sdk::v1::{
-    ConnectIntegrationRequest, GetIntegrationTokenRequest,
-    integration_service_client::IntegrationServiceClient,
-};
+use ochre_sdk::v1::{ConnectIntegrationRequest, GetIntegrationTokenRequest};
 use ochre_tests::prelude::*;
 use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
-use tonic::transport::Channel;
-
-pub fn client(app: &TestApp) -> IntegrationServiceClient<Channel> {
-    IntegrationServiceClient::new(app.channel.clone())
-}
 
 pub fn canary() -> String {
     format!("sk-live-canary-{}", uuid::Uuid::new_v4().simple())
@@ -38,7 +30,7 @@ pub async fn connect(
         secrets,
         ..Default::default()
     };
-    client(app)
+    app.client::<IntegrationClient>()
         .connect_integration(with_auth(req, &s.access_token, Some(org)))
         .await
         .unwrap()
@@ -59,7 +51,7 @@ pub async fn read(
         integration_id: id.into(),
         field: field.into(),
     };
-    client(app)
+    app.client::<IntegrationClient>()
         .get_integration_token(with_auth(req, &s.access_token, Some(org)))
         .await
         .map(|r| r.into_inner().value)

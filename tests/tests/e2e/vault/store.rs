@@ -11,7 +11,7 @@ use ochre_tests::prelude::*;
 use prost::Message as _;
 use sea_orm::{ConnectionTrait as _, DbBackend, Statement, TransactionTrait as _};
 
-use super::{audit_reads, canary, ciphertexts, client, connect, owner_and_org, read};
+use super::{audit_reads, canary, ciphertexts, connect, owner_and_org, read};
 
 #[tokio::test]
 async fn an_owner_or_admin_reads_a_pasted_secret_and_every_read_is_audited() {
@@ -94,7 +94,8 @@ async fn listing_integrations_shows_which_secrets_are_set_never_their_values() {
         &[("api_key", &key), ("webhook_signing_secret", &signing)],
     )
     .await;
-    let list = client(&app)
+    let list = app
+        .client::<IntegrationClient>()
         .list_integrations(with_auth(
             ListIntegrationsRequest {},
             &agent.access_token,
@@ -214,7 +215,7 @@ async fn disconnecting_deletes_the_secret_rows_and_the_token_is_gone() {
         ],
     )
     .await;
-    client(&app)
+    app.client::<IntegrationClient>()
         .disconnect_integration(with_auth(
             DisconnectIntegrationRequest {
                 integration_id: id.clone(),
@@ -250,7 +251,8 @@ async fn bad_connect_requests_are_invalid_arguments() {
             secrets: HashMap::from([(field.to_owned(), value)]),
             ..Default::default()
         };
-        let r = client(&app)
+        let r = app
+            .client::<IntegrationClient>()
             .connect_integration(with_auth(req, &owner.access_token, Some(&org)))
             .await;
         assert_eq!(code_of(&r), Code::InvalidArgument, "{provider}/{field}");

@@ -5,7 +5,7 @@ use ochre_tests::prelude::*;
 
 use super::{
     http::{Http, accepted, duplicate, refused},
-    providers::{P, now},
+    providers::P,
     rpc::{app_with_every_provider, connect_hook, new_org, stored},
     signing::Hook,
 };
@@ -115,10 +115,10 @@ async fn a_retry_re_signed_later_with_the_same_delivery_id_is_a_duplicate() {
         .iter()
         .filter(|h| matches!(h.0, P::Stripe | P::Resend))
     {
-        let hook = Hook::new(*p, secret).at(now() - 60);
+        let hook = Hook::new(*p, secret).at(unix_now() - 60);
         let first = http.post(&hook.build(integration)).await;
         accepted(&mut c, &format!("{}: first", p.id()), &first);
-        let retry = hook.clone().at(now()).build(integration);
+        let retry = hook.clone().at(unix_now()).build(integration);
         let again = http.post(&retry).await;
         duplicate(&mut c, &format!("{}: retry", p.id()), &again);
         c.eq(p.id(), stored(&app, &org, integration).await.len(), 1);

@@ -7,7 +7,7 @@ use ochre_tests::prelude::*;
 
 use super::{
     http::{Http, MAX_BODY, accepted, duplicate, refused},
-    providers::{P, now},
+    providers::P,
     rpc::{connect_hook, new_org},
     signing::{Hook, github_body_of},
 };
@@ -72,7 +72,9 @@ async fn metrics_count_each_delivery_outcome_per_provider() {
     c.eq("github too large", http.post(&huge).await.status, 413);
     let ok = Hook::new(P::Stripe, &ss).build(&stripe);
     accepted(&mut c, "stripe", &http.post(&ok).await);
-    let stale = Hook::new(P::Stripe, &ss).at(now() - 3600).build(&stripe);
+    let stale = Hook::new(P::Stripe, &ss)
+        .at(unix_now() - 3600)
+        .build(&stripe);
     refused(
         &mut c,
         "stripe stale",
@@ -80,7 +82,9 @@ async fn metrics_count_each_delivery_outcome_per_provider() {
         401,
         &stale,
     );
-    let future = Hook::new(P::Stripe, &ss).at(now() + 3600).build(&stripe);
+    let future = Hook::new(P::Stripe, &ss)
+        .at(unix_now() + 3600)
+        .build(&stripe);
     refused(
         &mut c,
         "stripe future",

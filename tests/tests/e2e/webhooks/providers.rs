@@ -2,8 +2,6 @@
 //! field, signature header, timestamp window; and the HMAC primitive every
 //! scheme is computed with (independently of the server's verifier).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use base64::Engine as _;
 use hmac::{Hmac, Mac as _};
 use sha2::Sha256;
@@ -139,14 +137,6 @@ impl P {
             _ => secret.as_bytes().to_vec(),
         }
     }
-}
-
-/// Seconds since the Unix epoch.
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs()
 }
 
 /// HMAC-SHA256 of the concatenated parts.

@@ -5,7 +5,7 @@ use ochre_tests::prelude::*;
 
 use super::{
     http::{Answer, Http, PUBLIC_URL, accepted, duplicate},
-    providers::{P, mac, now},
+    providers::{P, mac},
     rpc::{connect_hook, new_org, stored},
 };
 
@@ -18,12 +18,12 @@ async fn a_signed_slack_url_verification_is_answered_with_its_challenge() {
     let integration = connect_hook(&app, &org, P::Slack, &secret).await;
     let challenge = format!(
         "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P{}",
-        now()
+        unix_now()
     );
     let body = format!(
         r#"{{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"{challenge}","type":"url_verification"}}"#
     );
-    let ts = now();
+    let ts = unix_now();
     let tag = mac(
         secret.as_bytes(),
         &[b"v0:", ts.to_string().as_bytes(), b":", body.as_bytes()],
@@ -72,7 +72,7 @@ async fn a_signed_slack_url_verification_is_answered_with_its_challenge() {
 async fn post_hubspot(http: &Http, secret: &str, integration: &str, body: &str) -> Answer {
     use base64::Engine as _;
     let path = format!("/webhooks/hubspot/{integration}");
-    let ms = (now() * 1000).to_string();
+    let ms = (unix_now() * 1000).to_string();
     let url = format!("{PUBLIC_URL}{path}");
     let tag = mac(
         secret.as_bytes(),
@@ -97,7 +97,7 @@ async fn post_hubspot(http: &Http, secret: &str, integration: &str, body: &str) 
 
 /// A HubSpot batch body with these event ids.
 fn hubspot_batch(ids: &[u64]) -> String {
-    let ms = now() * 1000;
+    let ms = unix_now() * 1000;
     let events: Vec<String> = ids
         .iter()
         .map(|id| {
@@ -182,7 +182,7 @@ async fn a_mercado_pago_alphanumeric_data_id_may_be_signed_lower_cased_or_as_sen
         ("another id", "ord01other".to_owned()),
     ] {
         let request_id = uuid::Uuid::new_v4().to_string();
-        let ts = now();
+        let ts = unix_now();
         let manifest = format!("id:{signed_id};request-id:{request_id};ts:{ts};");
         let tag = mac(secret.as_bytes(), &[manifest.as_bytes()]);
         let headers = vec![

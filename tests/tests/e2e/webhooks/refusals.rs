@@ -6,7 +6,7 @@ use ochre_tests::prelude::*;
 
 use super::{
     http::{Http, accepted, refused},
-    providers::{P, now},
+    providers::P,
     rpc::{app_with_every_provider, connect, new_org, nothing_stored, stored},
     signing::Hook,
 };
@@ -72,12 +72,12 @@ async fn a_stale_or_far_future_timestamp_is_refused_with_401_for_every_provider_
             continue;
         };
         let stale = Hook::new(*p, secret)
-            .at(now() - window - 30)
+            .at(unix_now() - window - 30)
             .build(integration);
         let answer = http.post(&stale).await;
         refused(&mut c, &format!("{}: stale", p.id()), &answer, 401, &stale);
         let future = Hook::new(*p, secret)
-            .at(now() + window + 30)
+            .at(unix_now() + window + 30)
             .build(integration);
         let answer = http.post(&future).await;
         refused(
@@ -94,7 +94,7 @@ async fn a_stale_or_far_future_timestamp_is_refused_with_401_for_every_provider_
     }
     // Inside the window, older and newer than now, is accepted.
     for (p, secret, integration, window) in inside {
-        for ts in [now() - window / 2, now() + window / 2] {
+        for ts in [unix_now() - window / 2, unix_now() + window / 2] {
             let delivery = Hook::new(p, &secret).at(ts).build(&integration);
             let answer = http.post(&delivery).await;
             let what = format!("{}: {ts} inside the window", p.id());
@@ -112,7 +112,7 @@ async fn a_delivery_without_a_timestamp_window_is_accepted_however_old_it_is() {
     let mut c = Checks::default();
     for (p, secret, integration) in hooks.iter().filter(|h| h.0.window_secs().is_none()) {
         let delivery = Hook::new(*p, secret)
-            .at(now() - 86_400 * 30)
+            .at(unix_now() - 86_400 * 30)
             .build(integration);
         let answer = http.post(&delivery).await;
         accepted(&mut c, p.id(), &answer);

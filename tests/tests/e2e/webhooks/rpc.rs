@@ -6,8 +6,6 @@ use std::collections::HashMap;
 
 use ochre_sdk::v1::{
     ConnectIntegrationRequest, ListWebhookEventsRequest, ListWebhookEventsResponse, WebhookEvent,
-    integration_service_client::IntegrationServiceClient,
-    webhook_service_client::WebhookServiceClient,
 };
 use ochre_tests::prelude::*;
 use tonic::Status;
@@ -49,7 +47,7 @@ pub async fn connect(
         secrets,
         ..Default::default()
     };
-    IntegrationServiceClient::new(app.channel.clone())
+    app.client::<IntegrationClient>()
         .connect_integration(with_auth(request, &session.access_token, Some(org)))
         .await
         .unwrap_or_else(|s| panic!("ConnectIntegration {provider}: {s:?}"))
@@ -82,7 +80,7 @@ pub async fn replace_leaked_hook_secret(app: &TestApp, org: &Org, provider: P, s
         secrets: HashMap::from([(provider.field().to_owned(), secret.to_owned())]),
         revoke_previous_signing_secret: true,
     };
-    IntegrationServiceClient::new(app.channel.clone())
+    app.client::<IntegrationClient>()
         .connect_integration(with_auth(request, &org.owner.access_token, Some(&org.id)))
         .await
         .unwrap_or_else(|s| panic!("ConnectIntegration {}: {s:?}", provider.id()));
@@ -110,7 +108,7 @@ pub async fn list_page(
     org: &str,
     request: ListWebhookEventsRequest,
 ) -> Result<ListWebhookEventsResponse, Status> {
-    WebhookServiceClient::new(app.channel.clone())
+    app.client::<WebhookClient>()
         .max_decoding_message_size(64 * 1024 * 1024)
         .list_webhook_events(with_auth(request, token, Some(org)))
         .await

@@ -2,12 +2,13 @@
 //! `hmac`/`sha2` from the providers' published schemes (never with the
 //! server's verifier).
 
+use ochre_tests::clock::unix_now;
 use sha2::{Digest as _, Sha256};
 
 use super::{
     delivery::Delivery,
     http::PUBLIC_URL,
-    providers::{P, b64, mac, now},
+    providers::{P, b64, mac},
 };
 
 /// The text every payload carries (see [`Delivery::tampered`]).
@@ -38,7 +39,7 @@ impl Hook {
         Hook {
             provider,
             seed: uuid::Uuid::new_v4(),
-            ts: now(),
+            ts: unix_now(),
             secrets: vec![secret.to_owned()],
             flip: false,
             standard_headers: false,
