@@ -4,6 +4,7 @@
 //! `ochre_app`, and typed clients from the SDK.
 
 mod binary;
+pub mod checks;
 pub mod clients;
 pub mod clock;
 pub mod cluster;

@@ -6,6 +6,7 @@ pub use tonic::Code;
 
 pub use crate::{
     AppOptions, TestApp,
+    checks::Checks,
     clients::{
         ApiKeyClient, AuthClient, ConversationClient, CustomerClient, GrpcClient, HealthClient,
         IntegrationClient, MemberClient, OrgClient, ReflectionClient, SystemClient, WebhookClient,
@@ -16,5 +17,5 @@ pub use crate::{
         with_auth,
     },
     random_key, random_secret, spawn_app, spawn_app_with,
-    support::{Caller, Checks},
+    support::Caller,
 };
