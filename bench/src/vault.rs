@@ -11,11 +11,10 @@
 use std::time::Instant;
 
 use anyhow::{Context as _, ensure};
-use ochre_sdk::v1::{
-    GetIntegrationTokenRequest, integration_service_client::IntegrationServiceClient,
-};
+use ochre_sdk::v1::GetIntegrationTokenRequest;
 use ochre_tests::{
     TestApp,
+    clients::{GrpcClient as _, IntegrationClient},
     identity::{code_of, with_auth},
 };
 use tokio::runtime::Handle;
@@ -36,7 +35,7 @@ struct Target {
 }
 
 async fn read_worker(channel: Channel, t: Target, until: Instant) -> Stats {
-    let mut client = IntegrationServiceClient::new(channel);
+    let mut client = IntegrationClient::on(channel);
     let mut stats = Stats::new();
     while Instant::now() < until {
         let request = GetIntegrationTokenRequest {

@@ -17,11 +17,9 @@
 use std::{sync::Arc, time::Instant};
 
 use anyhow::Context as _;
-use ochre_sdk::v1::{
-    AddMessageRequest, GetConversationRequest, MessageKind,
-    conversation_service_client::ConversationServiceClient,
-};
+use ochre_sdk::v1::{AddMessageRequest, GetConversationRequest, MessageKind};
 use ochre_tests::{
+    clients::{ConversationClient, GrpcClient as _},
     cluster::TestCluster,
     identity::{code_of, with_auth},
 };
@@ -61,7 +59,7 @@ fn body() -> String {
 }
 
 async fn get_worker(channel: Channel, t: Target, seed: u64, until: Instant) -> Stats {
-    let mut client = ConversationServiceClient::new(channel);
+    let mut client = ConversationClient::on(channel);
     let mut rng = StdRng::seed_from_u64(seed);
     let mut stats = Stats::new();
     while Instant::now() < until {
@@ -84,7 +82,7 @@ async fn get_worker(channel: Channel, t: Target, seed: u64, until: Instant) -> S
 }
 
 async fn add_worker(channel: Channel, t: Target, seed: u64, until: Instant) -> Stats {
-    let mut client = ConversationServiceClient::new(channel);
+    let mut client = ConversationClient::on(channel);
     let mut rng = StdRng::seed_from_u64(seed);
     let mut stats = Stats::new();
     let body = body();

@@ -12,11 +12,11 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use ochre_sdk::v1::{
-    GetOrgRequest, LoginRequest, auth_service_client::AuthServiceClient,
-    org_service_client::OrgServiceClient,
+use ochre_sdk::v1::{GetOrgRequest, LoginRequest};
+use ochre_tests::{
+    clients::{AuthClient, GrpcClient as _, OrgClient},
+    identity::{self, Session, code_of, with_auth},
 };
-use ochre_tests::identity::{self, Session, code_of, with_auth};
 use tokio::runtime::Handle;
 use tonic::{Code, transport::Channel};
 
@@ -34,7 +34,7 @@ struct Phase {
 }
 
 async fn get_org_worker(channel: Channel, token: String, org: String, until: Instant) -> Stats {
-    let mut client = OrgServiceClient::new(channel);
+    let mut client = OrgClient::on(channel);
     let mut stats = Stats::new();
     while Instant::now() < until {
         let start = Instant::now();
@@ -47,7 +47,7 @@ async fn get_org_worker(channel: Channel, token: String, org: String, until: Ins
 }
 
 async fn login_worker(channel: Channel, email: String, password: String, until: Instant) -> Stats {
-    let mut client = AuthServiceClient::new(channel);
+    let mut client = AuthClient::on(channel);
     let mut stats = Stats::new();
     while Instant::now() < until {
         let start = Instant::now();

@@ -5,12 +5,10 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use ochre_sdk::v1::{
-    ConnectIntegrationRequest, MessageKind, Role,
-    integration_service_client::IntegrationServiceClient,
-};
+use ochre_sdk::v1::{ConnectIntegrationRequest, MessageKind, Role};
 use ochre_tests::{
     TestApp,
+    clients::IntegrationClient,
     identity::{self, Session, with_auth},
     support::Caller,
 };
@@ -134,7 +132,8 @@ pub async fn owner_with_integration(
         secrets: [(field.to_owned(), secret.to_owned())].into(),
         ..Default::default()
     };
-    let integration = IntegrationServiceClient::new(app.channel.clone())
+    let integration = app
+        .client::<IntegrationClient>()
         .connect_integration(with_auth(request, &owner.access_token, Some(&org)))
         .await
         .context("ConnectIntegration")?
