@@ -152,11 +152,6 @@ impl TestApp {
         self.cluster.connect(pg::APP_ROLE, &self.database).await
     }
 
-    /// A connection as the owner role (tables' owner, still under FORCE RLS).
-    pub async fn owner_db(&self) -> DatabaseConnection {
-        self.cluster.connect(pg::OWNER_ROLE, &self.database).await
-    }
-
     /// A connection as the cluster superuser (bypasses RLS: setup only).
     pub async fn superuser_db(&self) -> DatabaseConnection {
         self.cluster.connect_superuser(&self.database).await
