@@ -1,7 +1,11 @@
 //! The Ochre test harness: one private Postgres cluster per test run (shared
 //! by every test process through a file lock), a fresh database cloned from a
 //! migrated template per test, the real server on port 0 connecting as
-//! `ochre_app`, and typed clients from the SDK.
+//! `ochre_app`, and typed clients from the SDK (`TestApp::client`).
+//!
+//! The end-to-end tests (`tests/e2e/`, one binary with a module per topic)
+//! start with `use ochre_tests::prelude::*;`; the load generator
+//! (`ochre-bench`, `bench/`) is built on the same harness.
 
 mod binary;
 pub mod checks;
