@@ -3,7 +3,7 @@
 
 use std::{os::unix::fs::PermissionsExt as _, path::Path};
 
-use super::{data_dir, free_port, serve, terminate, wait_serving};
+use super::{data_dir, free_port, serve, stop_cleanly, wait_serving};
 
 #[tokio::test]
 async fn the_embedded_default_serves_keeps_its_data_across_restarts_and_survives_a_crash() {
@@ -34,7 +34,7 @@ async fn the_embedded_default_serves_keeps_its_data_across_restarts_and_survives
     .await;
 
     // SIGTERM: drains, stops the cluster, exits 0.
-    assert!(terminate(&mut child).success());
+    stop_cleanly(&mut child);
     assert!(!ochre_server::pg::Cluster::is_running(
         &data.path().join("postgres")
     ));
@@ -54,7 +54,7 @@ async fn the_embedded_default_serves_keeps_its_data_across_restarts_and_survives
     child.wait().unwrap();
     let mut child = serve(data.path(), port);
     wait_serving(port, &mut child).await;
-    assert!(terminate(&mut child).success());
+    stop_cleanly(&mut child);
     assert!(!ochre_server::pg::Cluster::is_running(
         &data.path().join("postgres")
     ));

@@ -95,3 +95,16 @@ fn terminate(child: &mut Child) -> std::process::ExitStatus {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// SIGTERM, then `ochre` must exit 0; otherwise the panic shows its log.
+fn stop_cleanly(child: &mut Child) {
+    let status = terminate(child);
+    if !status.success() {
+        let mut log = String::new();
+        if let Some(mut stderr) = child.stderr.take() {
+            use std::io::Read as _;
+            stderr.read_to_string(&mut log).ok();
+        }
+        panic!("ochre exited with {status} after SIGTERM; its log:\n{log}");
+    }
+}

@@ -3,7 +3,7 @@
 
 use ochre_tests::prelude::*;
 
-use super::{data_dir, free_port, serve, terminate, wait_serving};
+use super::{data_dir, free_port, serve, stop_cleanly, wait_serving};
 
 #[tokio::test]
 async fn the_server_log_never_contains_a_password_token_or_secret() {
@@ -121,7 +121,7 @@ async fn the_server_log_never_contains_a_password_token_or_secret() {
         .unwrap()
         .into_inner()
         .secret;
-    assert!(terminate(&mut child).success());
+    stop_cleanly(&mut child);
     let mut log = String::new();
     use std::io::Read as _;
     child
