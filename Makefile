@@ -35,6 +35,9 @@ proto-breaking: deps ## buf breaking against the committed baseline
 proto-baseline: deps ## accept the current contract as the new baseline (a deliberate act: commit it)
 	node_modules/.bin/buf build -o proto/baseline.binpb
 
+bench: deps ## the load generator, release build: make bench SCENARIO=login-flood (README, Benchmarks)
+	cargo run --release -p ochre-bench -- $(SCENARIO)
+
 generate-ts: deps ## generate the TypeScript client into clients/ts/gen
 	rm -rf clients/ts/gen && node_modules/.bin/buf generate
 

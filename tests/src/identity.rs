@@ -2,22 +2,25 @@
 //! members and API keys made through the real RPCs, credentials attached as
 //! request metadata, and TOTP codes computed as an authenticator app would.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use ochre_sdk::{
     ORG_HEADER,
     v1::{
-        AcceptInvitationRequest, AcceptInvitationResponse, CreateApiKeyRequest,
+        AcceptInvitationRequest, AcceptInvitationResponse, ConfirmTotpRequest, CreateApiKeyRequest,
         CreateApiKeyResponse, CreateInvitationRequest, CreateInvitationResponse, CreateOrgRequest,
-        GetOrgRequest, GetOrgResponse, LoginRequest, LoginResponse, LogoutRequest, Role,
-        SignUpRequest, SignUpResponse, WhoAmIRequest, WhoAmIResponse,
-        api_key_service_client::ApiKeyServiceClient, auth_service_client::AuthServiceClient,
-        member_service_client::MemberServiceClient, org_service_client::OrgServiceClient,
+        EnrollTotpRequest, EnrollTotpResponse, GetOrgRequest, GetOrgResponse, LoginRequest,
+        LoginResponse, LogoutRequest, Role, SignUpRequest, SignUpResponse, WhoAmIRequest,
+        WhoAmIResponse,
     },
 };
-use tonic::{Code, Request, Status, metadata::MetadataValue, transport::Channel};
+use tonic::{Code, Request, Status, metadata::MetadataValue};
 
-use crate::TestApp;
+use crate::{
+    TestApp,
+    clients::{ApiKeyClient, AuthClient, MemberClient, OrgClient},
+    clock::{unix_now, unix_now_ms},
+};
 
 /// A signed-in user: the account and the tokens of one session.
 #[derive(Debug, Clone)]
@@ -60,29 +63,13 @@ pub fn code_of<T>(result: &Result<T, Status>) -> Code {
     }
 }
 
-pub fn auth_client(app: &TestApp) -> AuthServiceClient<Channel> {
-    AuthServiceClient::new(app.channel.clone())
-}
-
-pub fn org_client(app: &TestApp) -> OrgServiceClient<Channel> {
-    OrgServiceClient::new(app.channel.clone())
-}
-
-pub fn member_client(app: &TestApp) -> MemberServiceClient<Channel> {
-    MemberServiceClient::new(app.channel.clone())
-}
-
-pub fn api_key_client(app: &TestApp) -> ApiKeyServiceClient<Channel> {
-    ApiKeyServiceClient::new(app.channel.clone())
-}
-
 pub async fn sign_up(app: &TestApp, email: &str, password: &str) -> Result<SignUpResponse, Status> {
     let request = SignUpRequest {
         email: email.to_owned(),
         password: password.to_owned(),
         display_name: "Test User".to_owned(),
     };
-    auth_client(app)
+    app.client::<AuthClient>()
         .sign_up(request)
         .await
         .map(tonic::Response::into_inner)
@@ -93,7 +80,7 @@ pub async fn login(app: &TestApp, email: &str, password: &str) -> Result<LoginRe
         email: email.to_owned(),
         password: password.to_owned(),
     };
-    auth_client(app)
+    app.client::<AuthClient>()
         .login(request)
         .await
         .map(tonic::Response::into_inner)
@@ -127,14 +114,14 @@ pub async fn login_again(app: &TestApp, session: &Session) -> Session {
 }
 
 pub async fn logout(app: &TestApp, token: &str) -> Result<(), Status> {
-    auth_client(app)
+    app.client::<AuthClient>()
         .logout(with_auth(LogoutRequest {}, token, None))
         .await
         .map(|_| ())
 }
 
 pub async fn who_am_i(app: &TestApp, token: &str) -> Result<WhoAmIResponse, Status> {
-    auth_client(app)
+    app.client::<AuthClient>()
         .who_am_i(with_auth(WhoAmIRequest {}, token, None))
         .await
         .map(tonic::Response::into_inner)
@@ -145,7 +132,7 @@ pub async fn create_org(app: &TestApp, session: &Session, name: &str) -> String 
     let request = CreateOrgRequest {
         name: name.to_owned(),
     };
-    org_client(app)
+    app.client::<OrgClient>()
         .create_org(with_auth(request, &session.access_token, None))
         .await
         .expect("create org")
@@ -160,7 +147,7 @@ pub async fn get_org(
     token: &str,
     org: Option<&str>,
 ) -> Result<GetOrgResponse, Status> {
-    org_client(app)
+    app.client::<OrgClient>()
         .get_org(with_auth(GetOrgRequest {}, token, org))
         .await
         .map(tonic::Response::into_inner)
@@ -177,7 +164,7 @@ pub async fn invite(
         email: email.to_owned(),
         role: role.into(),
     };
-    member_client(app)
+    app.client::<MemberClient>()
         .create_invitation(with_auth(request, &inviter.access_token, Some(org)))
         .await
         .map(tonic::Response::into_inner)
@@ -191,7 +178,7 @@ pub async fn accept(
     let request = AcceptInvitationRequest {
         token: token.to_owned(),
     };
-    member_client(app)
+    app.client::<MemberClient>()
         .accept_invitation(with_auth(request, &session.access_token, None))
         .await
         .map(tonic::Response::into_inner)
@@ -220,7 +207,7 @@ pub async fn create_api_key(
         name: format!("{} key", role.as_str_name()),
         role: role.into(),
     };
-    api_key_client(app)
+    app.client::<ApiKeyClient>()
         .create_api_key(with_auth(request, &creator.access_token, Some(org)))
         .await
         .map(tonic::Response::into_inner)
@@ -261,25 +248,55 @@ pub fn totp_code(secret_base32: &str, unix_secs: u64) -> String {
     format!("{:06}", value % 1_000_000)
 }
 
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs()
-}
-
 /// Sleeps until just after the next TOTP step begins, so that the current
 /// code is one the server has not seen yet.
 pub async fn sleep_until_next_totp_step() {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis();
-    let step_ms = u128::from(TOTP_STEP_SECS) * 1000;
+    let now = unix_now_ms();
+    let step_ms = TOTP_STEP_SECS * 1000;
     let wait = (now / step_ms + 1) * step_ms - now + 500;
-    tokio::time::sleep(Duration::from_millis(
-        u64::try_from(wait).expect("less than a step"),
-    ))
-    .await;
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+}
+
+/// Starts TOTP enrolment for `session`: the pending secret and its
+/// `otpauth://` URI.
+pub async fn enroll_totp(app: &TestApp, session: &Session) -> EnrollTotpResponse {
+    let request = with_auth(EnrollTotpRequest {}, &session.access_token, None);
+    app.client::<AuthClient>()
+        .enroll_totp(request)
+        .await
+        .expect("enroll TOTP")
+        .into_inner()
+}
+
+/// Confirms a pending TOTP enrolment with `code`.
+pub async fn confirm_totp(app: &TestApp, session: &Session, code: &str) -> Result<(), Status> {
+    let confirm = ConfirmTotpRequest {
+        code: code.to_owned(),
+    };
+    app.client::<AuthClient>()
+        .confirm_totp(with_auth(confirm, &session.access_token, None))
+        .await
+        .map(|_| ())
+}
+
+/// TOTP turned on for a session.
+#[derive(Debug, Clone)]
+pub struct Totp {
+    /// The shared secret, base32 as an authenticator app is given it.
+    pub secret_base32: String,
+    /// The code that confirmed the enrolment (now spent).
+    pub code: String,
+}
+
+/// Enrols `session` in TOTP and confirms it with the current code.
+pub async fn enable_totp(app: &TestApp, session: &Session) -> Totp {
+    let secret_base32 = enroll_totp(app, session).await.secret_base32;
+    let code = totp_code(&secret_base32, unix_now());
+    confirm_totp(app, session, &code)
+        .await
+        .expect("confirm TOTP");
+    Totp {
+        secret_base32,
+        code,
+    }
 }

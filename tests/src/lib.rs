@@ -1,19 +1,29 @@
 //! The Ochre test harness: one private Postgres cluster per test run (shared
 //! by every test process through a file lock), a fresh database cloned from a
 //! migrated template per test, the real server on port 0 connecting as
-//! `ochre_app`, and typed clients from the SDK.
+//! `ochre_app`, and typed clients from the SDK (`TestApp::client`).
+//!
+//! The end-to-end tests (`tests/e2e/`, one binary with a module per topic)
+//! start with `use ochre_tests::prelude::*;`; the load generator
+//! (`ochre-bench`, `bench/`) is built on the same harness.
 
+mod binary;
+pub mod checks;
+pub mod clients;
+pub mod clock;
 pub mod cluster;
 pub mod identity;
 pub mod layout;
 pub mod lint;
 pub mod matrix;
+pub mod prelude;
 pub mod process;
 pub mod snapshot;
 mod spawn;
 pub mod sqlmatrix;
 pub mod support;
 
+pub use binary::ochre_bin;
 pub use spawn::{AppOptions, TestApp, spawn_app, spawn_app_with};
 
 /// Random bytes in URL-safe base64, for secrets in tests.

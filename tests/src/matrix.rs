@@ -67,7 +67,7 @@ impl Decoder for RawDecoder {
 /// Who makes a call. Users send the target org in `x-ochre-org` unless the
 /// caller says otherwise; the org header is sent on `Roles` rules only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Caller {
+pub enum CallerKind {
     /// No `authorization` header.
     Anonymous,
     /// `Bearer ochre_at_v1.xxx.yyy`: the right shape, nothing valid inside.
@@ -98,52 +98,52 @@ pub enum Caller {
 }
 
 /// The cast, in table column order.
-pub const CALLERS: &[Caller] = &[
-    Caller::Anonymous,
-    Caller::Malformed,
-    Caller::Tampered,
-    Caller::Expired,
-    Caller::RevokedSession,
-    Caller::Member(Role::Owner),
-    Caller::Member(Role::Admin),
-    Caller::Member(Role::Agent),
-    Caller::Member(Role::LightAgent),
-    Caller::OwnerWithoutOrg,
-    Caller::OwnerUnknownOrg,
-    Caller::OtherOrgMember,
-    Caller::ApiKey(Role::Admin),
-    Caller::ApiKey(Role::Agent),
-    Caller::ApiKey(Role::LightAgent),
-    Caller::ApiKeyWithoutOrg,
-    Caller::ApiKeyOtherOrg,
-    Caller::RevokedApiKey,
+pub const CALLERS: &[CallerKind] = &[
+    CallerKind::Anonymous,
+    CallerKind::Malformed,
+    CallerKind::Tampered,
+    CallerKind::Expired,
+    CallerKind::RevokedSession,
+    CallerKind::Member(Role::Owner),
+    CallerKind::Member(Role::Admin),
+    CallerKind::Member(Role::Agent),
+    CallerKind::Member(Role::LightAgent),
+    CallerKind::OwnerWithoutOrg,
+    CallerKind::OwnerUnknownOrg,
+    CallerKind::OtherOrgMember,
+    CallerKind::ApiKey(Role::Admin),
+    CallerKind::ApiKey(Role::Agent),
+    CallerKind::ApiKey(Role::LightAgent),
+    CallerKind::ApiKeyWithoutOrg,
+    CallerKind::ApiKeyOtherOrg,
+    CallerKind::RevokedApiKey,
 ];
 
-impl Caller {
+impl CallerKind {
     /// A short column label.
     pub fn label(self) -> &'static str {
         match self {
-            Caller::Anonymous => "anon",
-            Caller::Malformed => "malformed",
-            Caller::Tampered => "tampered",
-            Caller::Expired => "expired",
-            Caller::RevokedSession => "loggedout",
-            Caller::Member(Role::Owner) => "owner",
-            Caller::Member(Role::Admin) => "admin",
-            Caller::Member(Role::Agent) => "agent",
-            Caller::Member(Role::LightAgent) => "light",
-            Caller::Member(Role::Unspecified) => "unspec",
-            Caller::OwnerWithoutOrg => "no-org",
-            Caller::OwnerUnknownOrg => "unk-org",
-            Caller::OtherOrgMember => "outsider",
-            Caller::ApiKey(Role::Owner) => "k:owner",
-            Caller::ApiKey(Role::Admin) => "k:admin",
-            Caller::ApiKey(Role::Agent) => "k:agent",
-            Caller::ApiKey(Role::LightAgent) => "k:light",
-            Caller::ApiKey(Role::Unspecified) => "k:unspec",
-            Caller::ApiKeyWithoutOrg => "k:no-org",
-            Caller::ApiKeyOtherOrg => "k:other",
-            Caller::RevokedApiKey => "k:revoked",
+            CallerKind::Anonymous => "anon",
+            CallerKind::Malformed => "malformed",
+            CallerKind::Tampered => "tampered",
+            CallerKind::Expired => "expired",
+            CallerKind::RevokedSession => "loggedout",
+            CallerKind::Member(Role::Owner) => "owner",
+            CallerKind::Member(Role::Admin) => "admin",
+            CallerKind::Member(Role::Agent) => "agent",
+            CallerKind::Member(Role::LightAgent) => "light",
+            CallerKind::Member(Role::Unspecified) => "unspec",
+            CallerKind::OwnerWithoutOrg => "no-org",
+            CallerKind::OwnerUnknownOrg => "unk-org",
+            CallerKind::OtherOrgMember => "outsider",
+            CallerKind::ApiKey(Role::Owner) => "k:owner",
+            CallerKind::ApiKey(Role::Admin) => "k:admin",
+            CallerKind::ApiKey(Role::Agent) => "k:agent",
+            CallerKind::ApiKey(Role::LightAgent) => "k:light",
+            CallerKind::ApiKey(Role::Unspecified) => "k:unspec",
+            CallerKind::ApiKeyWithoutOrg => "k:no-org",
+            CallerKind::ApiKeyOtherOrg => "k:other",
+            CallerKind::RevokedApiKey => "k:revoked",
         }
     }
 
@@ -152,12 +152,12 @@ impl Caller {
     pub fn lacks_valid_credential(self) -> bool {
         matches!(
             self,
-            Caller::Anonymous
-                | Caller::Malformed
-                | Caller::Tampered
-                | Caller::Expired
-                | Caller::RevokedSession
-                | Caller::RevokedApiKey
+            CallerKind::Anonymous
+                | CallerKind::Malformed
+                | CallerKind::Tampered
+                | CallerKind::Expired
+                | CallerKind::RevokedSession
+                | CallerKind::RevokedApiKey
         )
     }
 
@@ -165,7 +165,7 @@ impl Caller {
     pub fn is_api_key(self) -> bool {
         matches!(
             self,
-            Caller::ApiKey(_) | Caller::ApiKeyWithoutOrg | Caller::ApiKeyOtherOrg
+            CallerKind::ApiKey(_) | CallerKind::ApiKeyWithoutOrg | CallerKind::ApiKeyOtherOrg
         )
     }
 }
@@ -206,8 +206,8 @@ impl Expect {
 }
 
 /// What the contract says the gate does for `caller` on an RPC with `rule`.
-pub fn expectation(rule: Rule, caller: Caller) -> Expect {
-    use Caller as C;
+pub fn expectation(rule: Rule, caller: CallerKind) -> Expect {
+    use CallerKind as C;
     let admitted_if = |ok: bool| {
         if ok {
             Expect::Admitted
@@ -241,7 +241,7 @@ pub const SESSION_CONSUMING: &[&str] = &[
 pub struct Cell {
     pub method: &'static str,
     pub rule: Rule,
-    pub caller: Caller,
+    pub caller: CallerKind,
     pub expect: Expect,
 }
 

@@ -4,7 +4,6 @@
 
 use std::{
     net::TcpListener,
-    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -16,31 +15,7 @@ use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
-use crate::cluster::cluster;
-
-/// The `ochre` binary: `OCHRE_BIN` (set by `make test`, which builds it
-/// first), else this workspace's, built when stale.
-pub fn ochre_bin() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            if let Some(bin) = std::env::var_os("OCHRE_BIN") {
-                return PathBuf::from(bin);
-            }
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-            let status = Command::new(cargo)
-                .args(["build", "--quiet", "--workspace", "--bins"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("run cargo build");
-            assert!(status.success(), "cargo build of the ochre binary failed");
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-            target.join("debug/ochre")
-        })
-        .clone()
-}
+use crate::{binary::ochre_bin, cluster::cluster};
 
 /// A loopback port nobody listens on (now).
 pub fn free_port() -> u16 {

@@ -143,25 +143,13 @@ impl TestApp {
         let signer =
             AccessTokenSigner::new(&secrecy::SecretString::from(self.session_secret.clone()))
                 .expect("the test secret is long enough");
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        signer.sign(&Claims::new(
-            user.into(),
-            session.into(),
-            now.saturating_sub(age_secs),
-        ))
+        let issued = crate::clock::unix_now().saturating_sub(age_secs);
+        signer.sign(&Claims::new(user.into(), session.into(), issued))
     }
 
     /// A connection to this test's database as `ochre_app` (RLS applies).
     pub async fn app_db(&self) -> DatabaseConnection {
         self.cluster.connect(pg::APP_ROLE, &self.database).await
-    }
-
-    /// A connection as the owner role (tables' owner, still under FORCE RLS).
-    pub async fn owner_db(&self) -> DatabaseConnection {
-        self.cluster.connect(pg::OWNER_ROLE, &self.database).await
     }
 
     /// A connection as the cluster superuser (bypasses RLS: setup only).

@@ -1,9 +1,9 @@
 //! Customer and conversation helpers for the end-to-end tests: typed calls
 //! made by one caller in one org, request builders, paging through a list to
-//! its end, checks that report every wrong answer at once, and orgs seeded
-//! with look-alike customers, conversations and messages.
+//! its end, and orgs seeded with look-alike customers, conversations and
+//! messages.
 
-use std::{collections::HashSet, fmt::Debug};
+use std::collections::HashSet;
 
 use ochre_sdk::v1::{
     AddMessageRequest, AddMessageResponse, Attachment, Channel as Chan, Conversation,
@@ -13,13 +13,13 @@ use ochre_sdk::v1::{
     ListConversationsRequest, ListConversationsResponse, ListCustomersRequest,
     ListCustomersResponse, ListMessagesRequest, ListMessagesResponse as MessagesPage, Message,
     MessageKind, UpdateConversationRequest, UpdateConversationResponse, UpsertCustomerRequest,
-    UpsertCustomerResponse, conversation_service_client::ConversationServiceClient,
-    custom_field_value::Value, customer_service_client::CustomerServiceClient,
+    UpsertCustomerResponse, custom_field_value::Value,
 };
-use tonic::{Code, Response, Status, transport::Channel};
+use tonic::{Response, Status, transport::Channel};
 
 use crate::{
     TestApp,
+    clients::{ConversationClient, CustomerClient, GrpcClient as _},
     identity::{Session, create_org, signup_and_login, unique_email, with_auth},
 };
 
@@ -30,7 +30,7 @@ type Reply<T> = Result<T, Status>;
 
 /// One caller (a user's access token or an API key) acting in one org.
 #[derive(Debug, Clone)]
-pub struct Actor {
+pub struct Caller {
     channel: Channel,
     pub token: String,
     pub org: String,
@@ -51,10 +51,10 @@ fn some<T>(value: Option<T>) -> T {
     value.expect("the response carries its resource")
 }
 
-impl Actor {
+impl Caller {
     /// `token` (an access token or an API key) with `x-ochre-org: org`.
-    pub fn new(app: &TestApp, token: &str, org: &str) -> Actor {
-        Actor {
+    pub fn new(app: &TestApp, token: &str, org: &str) -> Caller {
+        Caller {
             channel: app.channel.clone(),
             token: token.to_owned(),
             org: org.to_owned(),
@@ -62,16 +62,16 @@ impl Actor {
     }
 
     /// A signed-in user acting in `org`.
-    pub fn user(app: &TestApp, session: &Session, org: &str) -> Actor {
-        Actor::new(app, &session.access_token, org)
+    pub fn user(app: &TestApp, session: &Session, org: &str) -> Caller {
+        Caller::new(app, &session.access_token, org)
     }
 
-    fn customers(&self) -> CustomerServiceClient<Channel> {
-        CustomerServiceClient::new(self.channel.clone())
+    fn customers(&self) -> CustomerClient {
+        CustomerClient::on(self.channel.clone())
     }
 
-    fn conversations(&self) -> ConversationServiceClient<Channel> {
-        ConversationServiceClient::new(self.channel.clone())
+    fn conversations(&self) -> ConversationClient {
+        ConversationClient::on(self.channel.clone())
     }
 
     rpcs! {
@@ -296,61 +296,6 @@ pub fn tamper(token: &str) -> String {
     chars.into_iter().collect()
 }
 
-/// Expected outcomes checked together: a failure lists every wrong answer.
-#[derive(Debug, Default)]
-pub struct Checks {
-    wrong: Vec<String>,
-}
-
-impl Checks {
-    /// Records `result` against the expected code.
-    pub fn code<T: Debug>(&mut self, what: &str, result: &Reply<T>, expected: Code) {
-        let answer = match result {
-            Ok(_) if expected == Code::Ok => return,
-            Err(status) if status.code() == expected => return,
-            Ok(value) => format!("OK {value:?}"),
-            Err(status) => format!("{:?} {:?}", status.code(), status.message()),
-        };
-        let answer: String = answer.chars().take(300).collect();
-        let line = format!("{what}: expected {expected:?}, got {answer}");
-        self.wrong.push(line);
-    }
-
-    /// Awaits a call and records its outcome; returns the refusal's text.
-    pub async fn call<T: Debug>(
-        &mut self,
-        what: &str,
-        expected: Code,
-        call: impl Future<Output = Reply<T>>,
-    ) -> String {
-        let result = call.await;
-        self.code(what, &result, expected);
-        result.err().map_or(String::new(), |s| s.message().into())
-    }
-
-    /// Records a difference between what came back and what was expected.
-    pub fn eq<T: PartialEq + Debug>(&mut self, what: &str, got: T, want: T) {
-        if got != want {
-            let line = format!("{what}: got {got:?}, expected {want:?}");
-            self.wrong.push(line);
-        }
-    }
-
-    /// Records a failed expectation unless `holds`.
-    pub fn that(&mut self, holds: bool, what: &str) {
-        if !holds {
-            self.wrong.push(what.to_owned());
-        }
-    }
-
-    /// Panics listing every wrong answer.
-    #[track_caller]
-    pub fn verify(self) {
-        let wrong = self.wrong.join("\n  ");
-        assert!(self.wrong.is_empty(), "wrong answers:\n  {wrong}");
-    }
-}
-
 /// An org whose customers each have a conversation with an email and a note.
 #[derive(Debug)]
 pub struct SeededOrg {
@@ -361,8 +306,8 @@ pub struct SeededOrg {
 }
 
 impl SeededOrg {
-    pub fn actor(&self, app: &TestApp) -> Actor {
-        Actor::user(app, &self.owner, &self.org)
+    pub fn caller(&self, app: &TestApp) -> Caller {
+        Caller::user(app, &self.owner, &self.org)
     }
 
     pub fn customer_ids(&self) -> HashSet<String> {
@@ -379,7 +324,7 @@ impl SeededOrg {
 pub async fn seed_org(app: &TestApp, name: &str, count: usize) -> SeededOrg {
     let owner = signup_and_login(app, &unique_email()).await;
     let org = create_org(app, &owner, name).await;
-    let api = Actor::user(app, &owner, &org);
+    let api = Caller::user(app, &owner, &org);
     let (mut customers, mut conversations) = (Vec::new(), Vec::new());
     for i in 0..count {
         let customer = api.customer(&format!("customer-{i}@example.com")).await;

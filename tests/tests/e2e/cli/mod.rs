@@ -1,0 +1,101 @@
+//! The `ochre` binary as an operator runs it: fail-fast configuration, the
+//! embedded default Postgres, data surviving a restart, recovery from a crash,
+//! and a log that holds no secret. Helpers to start and stop it.
+
+mod embedded;
+mod server_log;
+mod startup;
+
+use std::{
+    os::unix::fs::PermissionsExt as _,
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use ochre_tests::{ochre_bin, prelude::*, process::free_port};
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
+
+/// A data directory under /tmp, which the cluster's OS user can traverse.
+fn data_dir() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("ochre-cli-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    dir
+}
+
+fn serve(data: &Path, port: u16) -> Child {
+    Command::new(ochre_bin())
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("OCHRE_DATA_DIR", data)
+        .env("OCHRE_LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ochre serve")
+}
+
+async fn wait_serving(port: u16, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            use std::io::Read as _;
+            child.stderr.take().unwrap().read_to_string(&mut err).ok();
+            panic!("ochre exited early with {status}: {err}");
+        }
+        if let Ok(ch) = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+            .unwrap()
+            .connect()
+            .await
+        {
+            let resp = HealthClient::on(ch)
+                .check(HealthCheckRequest::default())
+                .await;
+            if resp.is_ok_and(|r| r.into_inner().status() == ServingStatus::Serving) {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ochre did not become SERVING within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ochre did not stop within 30 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// SIGTERM, then `ochre` must exit 0; otherwise the panic shows its log.
+fn stop_cleanly(child: &mut Child) {
+    let status = terminate(child);
+    if !status.success() {
+        let mut log = String::new();
+        if let Some(mut stderr) = child.stderr.take() {
+            use std::io::Read as _;
+            stderr.read_to_string(&mut log).ok();
+        }
+        panic!("ochre exited with {status} after SIGTERM; its log:\n{log}");
+    }
+}

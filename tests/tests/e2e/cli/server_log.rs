@@ -1,0 +1,162 @@
+//! What the server logs: sign-ins and webhook outcomes, never a password, a
+//! token, a key, a signing secret or a webhook body.
+
+use ochre_tests::prelude::*;
+
+use super::{data_dir, free_port, serve, stop_cleanly, wait_serving};
+
+#[tokio::test]
+async fn the_server_log_never_contains_a_password_token_or_secret() {
+    use ochre_sdk::v1::{
+        ConnectIntegrationRequest, CreateApiKeyRequest, CreateOrgRequest, LoginRequest,
+        SignUpRequest,
+    };
+    let data = data_dir();
+    let port = free_port();
+    let mut child = serve(data.path(), port);
+    wait_serving(port, &mut child).await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let password = format!(
+        "Leak-canary {} horse battery",
+        uuid::Uuid::new_v4().simple()
+    );
+    let email = format!("canary-{}@example.com", uuid::Uuid::new_v4().simple());
+    let mut auth = AuthClient::on(channel.clone());
+    auth.sign_up(SignUpRequest {
+        email: email.clone(),
+        password: password.clone(),
+        display_name: String::new(),
+    })
+    .await
+    .unwrap();
+    // A failed login too: refusals must not log what was tried.
+    let wrong = format!("{password}-wrong");
+    assert!(
+        auth.login(LoginRequest {
+            email: email.clone(),
+            password: wrong.clone()
+        })
+        .await
+        .is_err()
+    );
+    let tokens = auth
+        .login(LoginRequest {
+            email: email.clone(),
+            password: password.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .tokens
+        .unwrap();
+    let org = OrgClient::on(channel.clone())
+        .create_org(with_auth(
+            CreateOrgRequest {
+                name: "Canary".into(),
+            },
+            &tokens.access_token,
+            None,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .org
+        .unwrap()
+        .id;
+    // A webhook signing secret, one delivery signed with it and one with a
+    // wrong secret: neither the secret nor the body may reach the log.
+    let signing_secret = format!("whsec-canary-{}", uuid::Uuid::new_v4().simple());
+    let integration = IntegrationClient::on(channel.clone())
+        .connect_integration(with_auth(
+            ConnectIntegrationRequest {
+                provider: "github".into(),
+                external_account: "acme".into(),
+                secrets: [("webhook_signing_secret".to_owned(), signing_secret.clone())].into(),
+                ..Default::default()
+            },
+            &tokens.access_token,
+            Some(&org),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .integration
+        .unwrap()
+        .id;
+    let body_marker = format!("body-canary-{}", uuid::Uuid::new_v4().simple());
+    let body = format!(r#"{{"note":"{body_marker}"}}"#);
+    let http = reqwest::Client::new();
+    for (secret, expected) in [(signing_secret.as_str(), 200), ("not-the-secret", 401)] {
+        use hmac::Mac as _;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body.as_bytes());
+        let sig = hex::encode(mac.finalize().into_bytes());
+        let answer = http
+            .post(format!(
+                "http://127.0.0.1:{port}/webhooks/github/{integration}"
+            ))
+            .header("x-hub-signature-256", format!("sha256={sig}"))
+            .header("x-github-delivery", uuid::Uuid::new_v4().to_string())
+            .header("x-github-event", "issues")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), expected);
+    }
+    let key = ApiKeyClient::on(channel)
+        .create_api_key(with_auth(
+            CreateApiKeyRequest {
+                name: "k".into(),
+                role: Role::Agent as i32,
+            },
+            &tokens.access_token,
+            Some(&org),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .secret;
+    stop_cleanly(&mut child);
+    let mut log = String::new();
+    use std::io::Read as _;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(log.contains("signed in"), "the log is captured: {log}");
+    assert!(
+        log.contains("webhook accepted") && log.contains("webhook refused"),
+        "webhook outcomes are logged: {log}"
+    );
+
+    let dev_secrets =
+        std::fs::read_to_string(data.path().join("secrets/dev-secrets.toml")).unwrap();
+    let mut canaries: Vec<(&str, String)> = vec![
+        ("password", password),
+        ("wrong password", wrong),
+        ("email", email),
+        ("access token", tokens.access_token),
+        ("refresh token", tokens.refresh_token),
+        ("api key", key),
+        ("webhook signing secret", signing_secret),
+        ("webhook body", body_marker),
+    ];
+    for line in dev_secrets.lines().filter(|l| l.contains('=')) {
+        let value = line.split('"').nth(1).unwrap_or_default().to_owned();
+        canaries.push(("configured secret", value));
+    }
+    for (what, value) in canaries {
+        assert!(!value.is_empty());
+        assert!(
+            !log.contains(&value),
+            "the {what} leaked into the server log"
+        );
+    }
+}

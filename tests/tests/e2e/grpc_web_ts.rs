@@ -1,0 +1,39 @@
+//! The generated TypeScript gRPC-web client (what the internal frontends
+//! use) against the real server: `node --test clients/ts/test/`.
+
+use std::{path::Path, process::Command};
+
+use ochre_tests::prelude::*;
+
+#[tokio::test]
+async fn the_generated_typescript_client_calls_the_server_over_grpc_web() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    assert!(
+        root.join("clients/ts/gen/ochre/v1/system_pb.js").exists()
+            && root.join("node_modules/@connectrpc/connect-web").exists(),
+        "the TypeScript client is not generated: run `make generate-ts` (make test does)"
+    );
+    let app = spawn_app().await;
+    let url = format!("http://{}", app.addr);
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .args(["--test", "clients/ts/test/"])
+            .current_dir(root)
+            .env("OCHRE_TEST_URL", url)
+            .output()
+            .expect("run node")
+    })
+    .await
+    .expect("node task");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "node tests failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("# pass 4"),
+        "expected 4 passing node tests:\n{stdout}"
+    );
+    assert!(stdout.contains("# fail 0"), "{stdout}");
+}

@@ -1,0 +1,298 @@
+//! Grants do not outlive the authority of the member who made them, API
+//! keys cannot manage membership, re-authentication is throttled, and a
+//! revoked session stays revoked.
+
+use ochre_sdk::v1::{
+    CreateApiKeyRequest, DeleteAccountRequest, DisableTotpRequest, GetOrgRequest,
+    RemoveMemberRequest, UpdateMemberRoleRequest,
+};
+use ochre_tests::{
+    identity::{accept, enable_totp, invite, totp_code},
+    prelude::*,
+};
+use sea_orm::{ConnectionTrait as _, DbBackend, Statement, TransactionTrait as _};
+
+#[tokio::test]
+async fn a_removed_members_invitations_and_keys_die_with_their_membership() {
+    let app = spawn_app().await;
+    let owner = signup_and_login(&app, &unique_email()).await;
+    let org = create_org(&app, &owner, "Authority").await;
+    let admin = add_member(&app, &owner, &org, Role::Admin).await;
+    let alt = unique_email();
+    let pending = invite(&app, &admin, &org, &alt, Role::Admin)
+        .await
+        .unwrap()
+        .token;
+    let key = create_api_key(&app, &admin, &org, Role::Admin)
+        .await
+        .unwrap()
+        .secret;
+    let remove = RemoveMemberRequest {
+        user_id: admin.user_id.clone(),
+    };
+    app.client::<MemberClient>()
+        .remove_member(with_auth(remove, &owner.access_token, Some(&org)))
+        .await
+        .unwrap();
+
+    let alt_session = signup_and_login(&app, &alt).await;
+    assert_eq!(
+        code_of(&accept(&app, &alt_session, &pending).await),
+        Code::NotFound
+    );
+    let with_key = app
+        .client::<OrgClient>()
+        .get_org(with_auth(GetOrgRequest {}, &key, None))
+        .await;
+    assert_eq!(
+        code_of(&with_key),
+        Code::Unauthenticated,
+        "the removed admin's key is revoked"
+    );
+}
+
+#[tokio::test]
+async fn a_demoted_members_grants_above_their_new_role_are_revoked() {
+    let app = spawn_app().await;
+    let owner = signup_and_login(&app, &unique_email()).await;
+    let org = create_org(&app, &owner, "Demotion").await;
+    let admin = add_member(&app, &owner, &org, Role::Admin).await;
+    let (high, low) = (unique_email(), unique_email());
+    let high_token = invite(&app, &admin, &org, &high, Role::Admin)
+        .await
+        .unwrap()
+        .token;
+    let low_token = invite(&app, &admin, &org, &low, Role::Agent)
+        .await
+        .unwrap()
+        .token;
+    let admin_key = create_api_key(&app, &admin, &org, Role::Admin)
+        .await
+        .unwrap()
+        .secret;
+    let agent_key = create_api_key(&app, &admin, &org, Role::Agent)
+        .await
+        .unwrap()
+        .secret;
+    let demote = UpdateMemberRoleRequest {
+        user_id: admin.user_id.clone(),
+        role: Role::Agent as i32,
+    };
+    app.client::<MemberClient>()
+        .update_member_role(with_auth(demote, &owner.access_token, Some(&org)))
+        .await
+        .unwrap();
+
+    let high_session = signup_and_login(&app, &high).await;
+    assert_eq!(
+        code_of(&accept(&app, &high_session, &high_token).await),
+        Code::NotFound
+    );
+    let low_session = signup_and_login(&app, &low).await;
+    assert_eq!(
+        code_of(&accept(&app, &low_session, &low_token).await),
+        Code::Ok,
+        "within the new role"
+    );
+    let mut orgs = app.client::<OrgClient>();
+    let r = orgs
+        .get_org(with_auth(GetOrgRequest {}, &admin_key, None))
+        .await;
+    assert_eq!(code_of(&r), Code::Unauthenticated);
+    let r = orgs
+        .get_org(with_auth(GetOrgRequest {}, &agent_key, None))
+        .await;
+    assert_eq!(code_of(&r), Code::Ok);
+}
+
+#[tokio::test]
+async fn an_api_key_cannot_mint_keys_or_manage_members() {
+    let app = spawn_app().await;
+    let owner = signup_and_login(&app, &unique_email()).await;
+    let org = create_org(&app, &owner, "Keys").await;
+    let key = create_api_key(&app, &owner, &org, Role::Admin)
+        .await
+        .unwrap()
+        .secret;
+    let mint = CreateApiKeyRequest {
+        name: "child".into(),
+        role: Role::Agent as i32,
+    };
+    let r = app
+        .client::<ApiKeyClient>()
+        .create_api_key(with_auth(mint, &key, None))
+        .await;
+    assert_eq!(code_of(&r), Code::PermissionDenied);
+    let agent = add_member(&app, &owner, &org, Role::Agent).await;
+    let remove = RemoveMemberRequest {
+        user_id: agent.user_id.clone(),
+    };
+    let r = app
+        .client::<MemberClient>()
+        .remove_member(with_auth(remove, &key, None))
+        .await;
+    assert_eq!(code_of(&r), Code::PermissionDenied);
+    let promote = UpdateMemberRoleRequest {
+        user_id: agent.user_id.clone(),
+        role: Role::Admin as i32,
+    };
+    let r = app
+        .client::<MemberClient>()
+        .update_member_role(with_auth(promote, &key, None))
+        .await;
+    assert_eq!(code_of(&r), Code::PermissionDenied);
+    let email = unique_email();
+    let r = app
+        .client::<MemberClient>()
+        .create_invitation(with_auth(
+            ochre_sdk::v1::CreateInvitationRequest {
+                email,
+                role: Role::Agent as i32,
+            },
+            &key,
+            None,
+        ))
+        .await;
+    assert_eq!(code_of(&r), Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn guessing_totp_codes_or_the_password_locks_re_authentication() {
+    let app = spawn_app().await;
+    let user = signup_and_login(&app, &unique_email()).await;
+    let totp = enable_totp(&app, &user).await;
+    let mut auth = app.client::<AuthClient>();
+    let wrong_password = DeleteAccountRequest {
+        password: "not the password at all".into(),
+        totp_code: String::new(),
+    };
+    let a = auth
+        .delete_account(with_auth(wrong_password, &user.access_token, None))
+        .await
+        .unwrap_err();
+    let no_code = DeleteAccountRequest {
+        password: user.password.clone(),
+        totp_code: "000000".into(),
+    };
+    let b = auth
+        .delete_account(with_auth(no_code, &user.access_token, None))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (a.code(), a.message()),
+        (b.code(), b.message()),
+        "one answer: no password oracle"
+    );
+    for guess in ["111111", "222222", "333333"] {
+        let r = auth
+            .disable_totp(with_auth(
+                DisableTotpRequest { code: guess.into() },
+                &user.access_token,
+                None,
+            ))
+            .await;
+        assert_eq!(code_of(&r), Code::Unauthenticated);
+    }
+    // Five failures: even the right code is refused for a while.
+    let right = totp_code(&totp.secret_base32, unix_now());
+    let r = auth
+        .disable_totp(with_auth(
+            DisableTotpRequest { code: right },
+            &user.access_token,
+            None,
+        ))
+        .await;
+    assert_eq!(code_of(&r), Code::ResourceExhausted);
+}
+
+#[tokio::test]
+async fn a_revoked_session_cannot_be_revived_even_through_sql() {
+    let app = spawn_app().await;
+    let user = signup_and_login(&app, &unique_email()).await;
+    let su = app.superuser_db().await;
+    su.execute_unprepared(&format!(
+        "UPDATE sessions SET revoked_at = now() WHERE user_id = '{}'",
+        user.user_id
+    ))
+    .await
+    .unwrap();
+    let db = app.app_db().await;
+    let tx = db.begin().await.unwrap();
+    tx.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT set_config('app.user_id', $1, true)",
+        [user.user_id.clone().into()],
+    ))
+    .await
+    .unwrap();
+    let revived = tx
+        .execute_unprepared("UPDATE sessions SET revoked_at = NULL")
+        .await;
+    assert!(matches!(&revived, Ok(r) if r.rows_affected() == 0) || revived.is_err());
+}
+
+#[tokio::test]
+async fn a_member_of_a_deleted_org_has_no_role_there() {
+    let app = spawn_app().await;
+    let owner = signup_and_login(&app, &unique_email()).await;
+    let org = create_org(&app, &owner, "Deleted").await;
+    let other = create_org(&app, &owner, "Alive").await;
+    let su = app.superuser_db().await;
+    su.execute_unprepared(&format!(
+        "UPDATE orgs SET deleted_at = now(), purge_after = now() + interval '30 days' WHERE id = '{org}'"
+    ))
+    .await
+    .unwrap();
+    let mut orgs = app.client::<OrgClient>();
+    let r = orgs
+        .get_org(with_auth(GetOrgRequest {}, &owner.access_token, Some(&org)))
+        .await;
+    assert_eq!(code_of(&r), Code::PermissionDenied);
+    let r = orgs
+        .get_org(with_auth(
+            GetOrgRequest {},
+            &owner.access_token,
+            Some(&other),
+        ))
+        .await;
+    assert_eq!(code_of(&r), Code::Ok);
+}
+
+#[tokio::test]
+async fn an_admin_cannot_write_a_key_in_another_members_name() {
+    let app = spawn_app().await;
+    let owner = signup_and_login(&app, &unique_email()).await;
+    let org = create_org(&app, &owner, "Forgery").await;
+    let admin = add_member(&app, &owner, &org, Role::Admin).await;
+    let db = app.app_db().await;
+    let insert = |created_by: &str| {
+        format!(
+            "INSERT INTO api_keys (org_id, id, name, role, key_hash, prefix, created_by) \
+             VALUES ('{org}', gen_random_uuid(), 'k', 'agent', \
+                     decode(md5(random()::text) || md5(random()::text), 'hex'), 'ochre_sk_x', '{created_by}')"
+        )
+    };
+    for (created_by, allowed) in [
+        (owner.user_id.as_str(), false),
+        (admin.user_id.as_str(), true),
+    ] {
+        let tx = db.begin().await.unwrap();
+        tx.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)",
+            [org.clone().into(), admin.user_id.clone().into()],
+        ))
+        .await
+        .unwrap();
+        let r = tx.execute_unprepared(&insert(created_by)).await;
+        if allowed {
+            assert_eq!(r.unwrap().rows_affected(), 1, "in their own name");
+        } else {
+            let err = r.unwrap_err().to_string();
+            assert!(
+                err.contains("row-level security"),
+                "in the owner's name: {err}"
+            );
+        }
+    }
+}

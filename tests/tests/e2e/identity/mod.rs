@@ -1,0 +1,19 @@
+//! Accounts, sessions, orgs, members, API keys, the IP allowlist and TOTP.
+
+mod allowlist;
+mod api_keys;
+mod auth;
+mod authority;
+mod database;
+mod orgs;
+mod races;
+
+use ochre_tests::prelude::*;
+
+/// A fresh app with a signed-in owner of a new org.
+async fn app_with_org() -> (TestApp, Session, String) {
+    let app = spawn_app().await;
+    let owner = signup_and_login(&app, &unique_email()).await;
+    let org = create_org(&app, &owner, "Acme Support").await;
+    (app, owner, org)
+}

@@ -1,0 +1,4 @@
+//! Isolation between orgs, at the SQL level and at the RPC level.
+
+mod rpc;
+mod sql;

@@ -1,0 +1,27 @@
+//! The end-to-end tests, one binary: real Postgres (the harness's shared
+//! test cluster), the real server on port 0, real gRPC, gRPC-web and HTTP
+//! clients, and the `ochre` binary as an operator runs it. One module per
+//! topic; run one with `cargo nextest run -p ochre-tests --test e2e <filter>`
+//! (`identity::`, `webhooks::`, `cli::`, ...).
+
+#![allow(clippy::unwrap_used)]
+
+mod cli;
+mod config;
+mod contract;
+mod conversations;
+mod error_mapping;
+mod grpc_web_ts;
+mod identity;
+mod indexes;
+mod isolation;
+mod layout;
+mod oauth;
+mod purge;
+mod request_span;
+mod role_matrix;
+mod schema;
+mod schema_snapshot;
+mod server;
+mod vault;
+mod webhooks;

@@ -1,0 +1,315 @@
+//! The schema lint and row-level security on the foundation tables, checked
+//! with catalog queries and with real connections as `ochre_app`.
+
+use ochre_tests::{cluster::cluster, lint::schema_findings};
+use sea_orm::{
+    ConnectionTrait as _, DatabaseConnection, DbBackend, Statement, TransactionTrait as _,
+};
+use uuid::Uuid;
+
+async fn fresh_db_as_owner() -> (String, DatabaseConnection) {
+    let c = cluster().await;
+    let name = c.fresh_database(true).await;
+    let owner = c.connect(ochre_server::pg::OWNER_ROLE, &name).await;
+    (name, owner)
+}
+
+#[tokio::test]
+async fn the_migrated_schema_passes_the_lint() {
+    let (_, owner) = fresh_db_as_owner().await;
+    assert_eq!(schema_findings(&owner).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn the_lint_fails_when_a_tenant_table_loses_forced_rls() {
+    let (_, owner) = fresh_db_as_owner().await;
+    owner
+        .execute_unprepared("ALTER TABLE orgs NO FORCE ROW LEVEL SECURITY")
+        .await
+        .unwrap();
+    assert_eq!(
+        schema_findings(&owner).await,
+        ["orgs: row level security is not forced"]
+    );
+}
+
+#[tokio::test]
+async fn the_lint_covers_a_new_table_without_being_edited() {
+    let (_, owner) = fresh_db_as_owner().await;
+    owner
+        .execute_unprepared("CREATE TABLE widgets (org_id uuid NOT NULL, id uuid NOT NULL)")
+        .await
+        .unwrap();
+    let findings = schema_findings(&owner).await;
+    assert!(
+        findings.contains(&"widgets: row level security is not enabled".to_owned()),
+        "{findings:?}"
+    );
+    assert!(
+        findings.contains(&"widgets: row level security is not forced".to_owned()),
+        "{findings:?}"
+    );
+    assert!(
+        findings.contains(&"widgets: has no row level security policy".to_owned()),
+        "{findings:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_lint_fails_on_a_grant_to_public() {
+    let (_, owner) = fresh_db_as_owner().await;
+    owner
+        .execute_unprepared("GRANT SELECT ON orgs TO PUBLIC")
+        .await
+        .unwrap();
+    assert_eq!(
+        schema_findings(&owner).await,
+        ["orgs: grants a privilege to PUBLIC"]
+    );
+}
+
+#[tokio::test]
+async fn the_lint_fails_on_a_security_definer_function_without_a_pinned_search_path() {
+    let (_, owner) = fresh_db_as_owner().await;
+    owner
+        .execute_unprepared(
+            "CREATE FUNCTION leaky() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'; \
+             REVOKE ALL ON FUNCTION leaky() FROM PUBLIC;",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        schema_findings(&owner).await,
+        ["leaky: is SECURITY DEFINER without a pinned search_path"]
+    );
+    owner
+        .execute_unprepared("ALTER FUNCTION leaky() SET search_path = pg_catalog")
+        .await
+        .unwrap();
+    assert_eq!(schema_findings(&owner).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn the_lint_fails_when_the_runtime_role_owns_a_table_or_bypasses_rls() {
+    let c = cluster().await;
+    let (name, _) = fresh_db_as_owner().await;
+    let su = c.connect_superuser(&name).await;
+    su.execute_unprepared(
+        "CREATE TABLE owned_by_app (id int); ALTER TABLE owned_by_app OWNER TO ochre_app;",
+    )
+    .await
+    .unwrap();
+    let findings = schema_findings(&su).await;
+    assert!(
+        findings.contains(
+            &"owned_by_app: is owned by a runtime role (ochre_app/ochre_service must own nothing)"
+                .to_owned()
+        ),
+        "{findings:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_runtime_roles_are_not_superusers_and_cannot_bypass_rls() {
+    let (_, owner) = fresh_db_as_owner().await;
+    let row = owner
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT bool_or(rolsuper OR rolbypassrls) AS privileged, count(*) AS n FROM pg_roles \
+             WHERE rolname IN ('ochre_app','ochre_service','ochre_owner')",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!row.try_get::<bool>("", "privileged").unwrap());
+    assert_eq!(row.try_get::<i64>("", "n").unwrap(), 3);
+}
+
+async fn as_caller(
+    db: &DatabaseConnection,
+    org: Option<Uuid>,
+    user: Option<Uuid>,
+    sql: &str,
+) -> Result<u64, sea_orm::DbErr> {
+    let tx = db.begin().await?;
+    tx.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)",
+        [
+            org.map(|o| o.to_string()).unwrap_or_default().into(),
+            user.map(|u| u.to_string()).unwrap_or_default().into(),
+        ],
+    ))
+    .await?;
+    let n = if sql.trim_start().to_uppercase().starts_with("SELECT") {
+        tx.query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
+            .await?
+            .len() as u64
+    } else {
+        tx.execute_unprepared(sql).await?.rows_affected()
+    };
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Two orgs and one user who is an agent of the first (set up as superuser).
+async fn two_orgs_one_agent(name: &str) -> (Uuid, Uuid, Uuid) {
+    let c = cluster().await;
+    let su = c.connect_superuser(name).await;
+    let (a, b, u) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    su.execute_unprepared(&format!(
+        "INSERT INTO orgs (id, name) VALUES ('{a}', 'a'), ('{b}', 'b'); \
+         INSERT INTO users (id, email, password_hash) VALUES ('{u}', '{u}@example.com', 'x'); \
+         INSERT INTO memberships (org_id, user_id, role) VALUES ('{a}', '{u}', 'agent');"
+    ))
+    .await
+    .unwrap();
+    (a, b, u)
+}
+
+#[tokio::test]
+async fn the_app_role_sees_an_org_only_as_its_member_and_writes_it_only_as_admin() {
+    let c = cluster().await;
+    let (name, _) = fresh_db_as_owner().await;
+    let app = c.connect(ochre_server::pg::APP_ROLE, &name).await;
+    let (a, b, u) = two_orgs_one_agent(&name).await;
+
+    assert_eq!(
+        as_caller(&app, Some(a), Some(u), "SELECT id FROM orgs")
+            .await
+            .unwrap(),
+        1
+    );
+    // Setting another org without a membership there shows nothing.
+    assert_eq!(
+        as_caller(&app, Some(b), Some(u), "SELECT id FROM orgs")
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        as_caller(&app, None, None, "SELECT id FROM orgs")
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        as_caller(&app, Some(a), None, "SELECT id FROM orgs")
+            .await
+            .unwrap(),
+        0
+    );
+    // An agent cannot update the org; an admin can.
+    let rename = "UPDATE orgs SET name = 'renamed'";
+    assert_eq!(as_caller(&app, Some(a), Some(u), rename).await.unwrap(), 0);
+    let su = c.connect_superuser(&name).await;
+    su.execute_unprepared(&format!(
+        "UPDATE memberships SET role = 'admin' WHERE user_id = '{u}'"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(as_caller(&app, Some(a), Some(u), rename).await.unwrap(), 1);
+    assert_eq!(
+        as_caller(&app, Some(b), Some(u), rename).await.unwrap(),
+        0,
+        "b stays invisible"
+    );
+    // No INSERT or DELETE on orgs for the app role: creation is gated, purge too.
+    let insert = as_caller(
+        &app,
+        Some(a),
+        Some(u),
+        &format!(
+            "INSERT INTO orgs (id, name) VALUES ('{}', 'x')",
+            Uuid::now_v7()
+        ),
+    )
+    .await;
+    assert!(
+        insert
+            .unwrap_err()
+            .to_string()
+            .contains("permission denied")
+    );
+    let delete = as_caller(&app, Some(a), Some(u), "DELETE FROM orgs").await;
+    assert!(
+        delete
+            .unwrap_err()
+            .to_string()
+            .contains("permission denied")
+    );
+}
+
+#[tokio::test]
+async fn a_membership_write_outside_the_gated_functions_is_refused() {
+    let c = cluster().await;
+    let (name, _) = fresh_db_as_owner().await;
+    let app = c.connect(ochre_server::pg::APP_ROLE, &name).await;
+    let (a, _, u) = two_orgs_one_agent(&name).await;
+    let promote = "UPDATE memberships SET role = 'owner'";
+    assert!(
+        as_caller(&app, Some(a), Some(u), promote)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("permission denied")
+    );
+    // Through the gated function, an agent is refused too.
+    let gated = format!("SELECT set_member_role('{u}', 'owner')");
+    assert!(as_caller(&app, Some(a), Some(u), &gated).await.is_err());
+}
+
+#[tokio::test]
+async fn an_empty_tenant_setting_on_a_reused_connection_sees_nothing() {
+    let c = cluster().await;
+    let (name, _) = fresh_db_as_owner().await;
+    let app = c.connect(ochre_server::pg::APP_ROLE, &name).await;
+    let (a, _, u) = two_orgs_one_agent(&name).await;
+    assert_eq!(
+        as_caller(&app, Some(a), Some(u), "SELECT id FROM orgs")
+            .await
+            .unwrap(),
+        1
+    );
+    // set_config(..., true) reverts to '' (not NULL) after the transaction.
+    let tx = app.begin().await.unwrap();
+    let rows = tx
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT current_setting('app.org_id', true) AS v FROM orgs",
+        ))
+        .await
+        .unwrap();
+    assert!(rows.is_empty());
+}
+
+#[tokio::test]
+async fn the_owner_role_is_also_bound_by_forced_rls() {
+    let c = cluster().await;
+    let (name, owner) = fresh_db_as_owner().await;
+    let (_, _, u) = two_orgs_one_agent(&name).await;
+    let su = c.connect_superuser(&name).await;
+    su.execute_unprepared(&format!(
+        "INSERT INTO sessions (id, user_id, expires_at) VALUES ('{}', '{u}', now() + interval '1 day')",
+        Uuid::now_v7()
+    ))
+    .await
+    .unwrap();
+    // No policy names the owner on sessions: it sees and writes nothing.
+    let rows = owner
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT id FROM sessions",
+        ))
+        .await
+        .unwrap();
+    assert!(rows.is_empty());
+    let err = owner
+        .execute_unprepared(&format!(
+            "INSERT INTO sessions (id, user_id, expires_at) VALUES ('{}', '{u}', now())",
+            Uuid::now_v7()
+        ))
+        .await
+        .expect_err("forced RLS binds the owner");
+    assert!(err.to_string().contains("row-level security"), "{err}");
+}

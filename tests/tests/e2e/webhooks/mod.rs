@@ -1,0 +1,23 @@
+//! Webhook ingress end to end: `POST /webhooks/{provider}/{integration_id}`
+//! on the gRPC port, signed as each of the nine providers signs (computed
+//! here, independently of the server's verifier), verified under the
+//! integration's pasted signing secret, stored once per delivery id, and
+//! listed through `WebhookService.ListWebhookEvents`; plus `/metrics` and
+//! `/cron/{job}` behind the cron bearer, and the ingress under load.
+
+mod delivery;
+mod http;
+mod providers;
+mod rpc;
+mod signing;
+
+mod accepting;
+mod gates;
+mod listing;
+mod load;
+mod operator;
+mod quirks;
+mod refusals;
+mod resilience;
+mod rotation;
+mod routing;
