@@ -8,13 +8,8 @@ cd "$(dirname "$0")/.."
 
 export OCHRE_TEST_PG_DIR="${OCHRE_TEST_PG_DIR:-/tmp/ochre-test-$(id -u)-snapshot}"
 
-stop_cluster() {
-  local pidfile="$OCHRE_TEST_PG_DIR/pg/data/postmaster.pid"
-  if [ -f "$pidfile" ]; then
-    kill -INT "$(head -1 "$pidfile")" 2>/dev/null || true
-    for _ in $(seq 50); do [ -f "$pidfile" ] || break; sleep 0.1; done
-  fi
-}
+# shellcheck source=scripts/cluster.sh
+. scripts/cluster.sh
 trap stop_cluster EXIT
 stop_cluster
 rm -rf "$OCHRE_TEST_PG_DIR"

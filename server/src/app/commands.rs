@@ -51,15 +51,7 @@ pub async fn rotate_keys(
     config: &Config,
     batch: u64,
 ) -> Result<crate::db::key_rotation::RotationReport, StartupError> {
-    use secrecy::ExposeSecret as _;
-    let vault = crate::crypto::vault::Vault::new(
-        config.secrets.byok_enc_key.expose_secret(),
-        config
-            .secrets
-            .byok_enc_key_previous
-            .as_ref()
-            .map(|k| k.expose_secret()),
-    );
+    let vault = config.secrets.vault();
     let (urls, cluster) = resolve_database(config).await?;
     let result = async {
         if config.migrate_on_start {

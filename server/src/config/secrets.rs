@@ -13,6 +13,7 @@ use rand::RngCore as _;
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 
 use super::{error::ConfigError, layers::invalid};
+use crate::crypto::vault::Vault;
 
 /// Minimum length of a text secret.
 pub const MIN_SECRET_LEN: usize = 32;
@@ -192,6 +193,19 @@ pub struct Secrets {
     /// `OCHRE_CRON_SECRET`: the bearer token of the operator routes
     /// (`POST /cron/{job}`, `GET /metrics`).
     pub cron_secret: SecretString,
+}
+
+impl Secrets {
+    /// The vault under `OCHRE_BYOK_ENC_KEY`, with the decrypt-only previous
+    /// key when `OCHRE_BYOK_ENC_KEY_PREVIOUS` is set.
+    pub fn vault(&self) -> Vault {
+        Vault::new(
+            self.byok_enc_key.expose_secret(),
+            self.byok_enc_key_previous
+                .as_ref()
+                .map(|k| k.expose_secret()),
+        )
+    }
 }
 
 pub(super) fn validate_secrets(

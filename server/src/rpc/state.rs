@@ -5,8 +5,6 @@ use std::sync::Arc;
 
 use std::collections::HashMap;
 
-use secrecy::ExposeSecret as _;
-
 use crate::{
     config::{Config, OAuthClient},
     crypto::vault::Vault,
@@ -49,14 +47,7 @@ impl AppState {
                 reason: "is too short".to_owned(),
             }
         })?;
-        let vault = Vault::new(
-            config.secrets.byok_enc_key.expose_secret(),
-            config
-                .secrets
-                .byok_enc_key_previous
-                .as_ref()
-                .map(|k| k.expose_secret()),
-        );
+        let vault = config.secrets.vault();
         let pager = Pager::new(&config.secrets.session_secret).ok_or_else(|| {
             crate::config::ConfigError::Invalid {
                 var: "OCHRE_SESSION_SECRET",
