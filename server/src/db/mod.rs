@@ -1,6 +1,6 @@
 //! Database access: the runtime pools, the one way handlers reach tenant
-//! tables (a [`TenantTx`] opened for a [`Scope`] only the gate makes), the
-//! gated functions of the service role ([`service`]), per-table storage
+//! tables (a [`TenantTx`] opened for a [`Scope`](crate::gate::Scope) only
+//! the gate makes), the gated functions of the service role ([`service`]), per-table storage
 //! ([`store`]) and the vault key rotation ([`key_rotation`]).
 
 pub mod key_rotation;
