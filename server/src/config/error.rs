@@ -18,4 +18,10 @@ pub enum ConfigError {
     File { path: PathBuf, reason: String },
     #[error("development secrets in {path}: {reason}")]
     DevSecrets { path: PathBuf, reason: String },
+    #[error("development secrets in {path}: {source}")]
+    DevSecretsIo {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }

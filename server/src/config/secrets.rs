@@ -84,8 +84,12 @@ pub fn load_or_generate_dev(
         path: path.clone(),
         reason,
     };
+    let io = |source: std::io::Error| ConfigError::DevSecretsIo {
+        path: path.clone(),
+        source,
+    };
     if !path.exists() {
-        generate(&path).map_err(|e| err(e.to_string()))?;
+        generate(&path).map_err(io)?;
         tracing::warn!(
             path = %path.display(),
             "development mode: no secrets configured, generated new ones (mode 0600); \
@@ -94,14 +98,14 @@ pub fn load_or_generate_dev(
     } else {
         tracing::info!(path = %path.display(), "development mode: using generated secrets");
     }
-    let meta = std::fs::metadata(&path).map_err(|e| err(e.kind().to_string()))?;
+    let meta = std::fs::metadata(&path).map_err(io)?;
     if meta.permissions().mode() & 0o077 != 0 {
         return Err(err(
             "the file is readable by other users: chmod 600 it".to_owned()
         ));
     }
     let text =
-        SecretString::from(std::fs::read_to_string(&path).map_err(|e| err(e.kind().to_string()))?);
+        SecretString::from(std::fs::read_to_string(&path).map_err(io)?);
     let table: toml::Table = text
         .expose_secret()
         .parse()
@@ -128,10 +132,10 @@ pub fn load_or_generate_dev(
         let mut file = std::fs::OpenOptions::new()
             .append(true)
             .open(&path)
-            .map_err(|e| err(e.kind().to_string()))?;
+            .map_err(io)?;
         file.write_all(added.as_bytes())
             .and_then(|()| file.sync_all())
-            .map_err(|e| err(e.kind().to_string()))?;
+            .map_err(io)?;
         zeroize::Zeroize::zeroize(&mut added);
         tracing::warn!(path = %path.display(), "development mode: generated the secrets this version added");
     }
