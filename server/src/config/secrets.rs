@@ -104,8 +104,7 @@ pub fn load_or_generate_dev(
             "the file is readable by other users: chmod 600 it".to_owned()
         ));
     }
-    let text =
-        SecretString::from(std::fs::read_to_string(&path).map_err(io)?);
+    let text = SecretString::from(std::fs::read_to_string(&path).map_err(io)?);
     let table: toml::Table = text
         .expose_secret()
         .parse()
