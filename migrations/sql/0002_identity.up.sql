@@ -6,7 +6,7 @@
 
 -- Orgs: the tenants. Every other tenant table is keyed by (org_id, id).
 -- Members read their org; owners and admins update it; creation goes
--- through create_org(). The auth gate (ochre_service) reads the allowlist.
+-- through create_org(). The gate (ochre_service) reads the allowlist.
 CREATE TABLE orgs (
   id           uuid        PRIMARY KEY,
   name         text        NOT NULL CHECK (char_length(name) BETWEEN 1 AND 200),
@@ -144,7 +144,7 @@ CREATE POLICY api_keys_admin_revoke ON api_keys FOR UPDATE TO ochre_app
   USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin') AND revoked_at IS NULL)
   WITH CHECK (org_id = app_org() AND revoked_at IS NOT NULL);
 -- The owner role reads keys in app_role() and revokes a departing member's
--- in revoke_grants_of(); the auth gate resolves keys as ochre_service.
+-- in revoke_grants_of(); the gate resolves keys as ochre_service.
 CREATE POLICY api_keys_definer ON api_keys FOR SELECT TO ochre_owner USING (true);
 CREATE POLICY api_keys_definer_revoke ON api_keys FOR UPDATE TO ochre_owner USING (true) WITH CHECK (true);
 CREATE POLICY api_keys_service ON api_keys FOR ALL TO ochre_service USING (true) WITH CHECK (true);

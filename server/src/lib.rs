@@ -5,6 +5,7 @@
 //! |---|---|
 //! | [`app`] | server assembly, health, the CLI command bodies |
 //! | [`config`] | layered configuration and the development secrets file |
+//! | [`ids`] | typed ids (`OrgId`, `UserId`, …) crossing every module boundary |
 //! | [`gate`] | the access gate in front of every RPC and the [`gate::Principal`] it makes |
 //! | [`rpc`] | one handler room per proto service |
 //! | [`db`] | pools, the tenant transaction, gated service functions, per-table storage |
@@ -13,6 +14,8 @@
 //! | [`webhooks`] | provider signature schemes and the webhook ingress |
 //! | [`routes`] | the plain-HTTP routes on the gRPC port (webhooks, operator routes) |
 //! | [`pg`] | the embedded Postgres cluster |
+//! | [`telemetry`] | log setup and the per-request span |
+//! | [`error`], [`clock`] | `ApiError` and its conversion to `tonic::Status`; the one clock |
 
 #![deny(rustdoc::broken_intra_doc_links)]
 

@@ -25,6 +25,40 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// Waits until the `ochre` process `child` listening on `port` reports
+/// SERVING (60 s at most) and returns a channel to it; if it exits first,
+/// fails with what `log` reads of its output.
+pub async fn wait_serving(
+    port: u16,
+    child: &mut Child,
+    log: impl FnOnce(&mut Child) -> String,
+) -> Channel {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let endpoint = format!("http://127.0.0.1:{port}");
+    loop {
+        if let Some(status) = child.try_wait().expect("poll the child") {
+            panic!("ochre exited early with {status}: {}", log(child));
+        }
+        if let Ok(channel) = Channel::from_shared(endpoint.clone())
+            .expect("endpoint")
+            .connect()
+            .await
+        {
+            let health = HealthClient::new(channel.clone())
+                .check(HealthCheckRequest::default())
+                .await;
+            if health.is_ok_and(|r| r.into_inner().status() == ServingStatus::Serving) {
+                return channel;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ochre did not become SERVING within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// A running `ochre serve` process. Dropping it kills the process.
 #[derive(Debug)]
 pub struct ServerProcess {
@@ -79,35 +113,56 @@ impl ServerProcess {
             child,
             log,
         };
-        server.channel = server.wait_serving().await;
+        let log_path = server.log.path().to_path_buf();
+        server.channel = wait_serving(server.port, &mut server.child, |_| {
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        })
+        .await;
         server
     }
 
-    async fn wait_serving(&mut self) -> Channel {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let endpoint = format!("http://127.0.0.1:{}", self.port);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("poll the child") {
-                panic!("ochre exited early with {status}: {}", self.read_log());
-            }
-            if let Ok(channel) = Channel::from_shared(endpoint.clone())
-                .expect("endpoint")
-                .connect()
-                .await
-            {
-                let health = HealthClient::new(channel.clone())
-                    .check(HealthCheckRequest::default())
-                    .await;
-                if health.is_ok_and(|r| r.into_inner().status() == ServingStatus::Serving) {
-                    return channel;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "ochre did not become SERVING within 60 s"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+    /// Signs up a new account on this server, signs it in and creates an
+    /// org: its access token and the org id.
+    pub async fn owner_with_org(&self, name: &str) -> (String, String) {
+        use ochre_sdk::v1::{CreateOrgRequest, LoginRequest, SignUpRequest};
+
+        use crate::{
+            clients::{AuthClient, GrpcClient as _, OrgClient},
+            identity::{strong_password, unique_email, with_auth},
+        };
+        let (email, password) = (unique_email(), strong_password());
+        let mut auth = AuthClient::on(self.channel.clone());
+        auth.sign_up(SignUpRequest {
+            email: email.clone(),
+            password: password.clone(),
+            display_name: String::new(),
+        })
+        .await
+        .expect("sign up");
+        let token = auth
+            .login(LoginRequest { email, password })
+            .await
+            .expect("log in")
+            .into_inner()
+            .tokens
+            .expect("tokens")
+            .access_token;
+        let request = with_auth(
+            CreateOrgRequest {
+                name: name.to_owned(),
+            },
+            &token,
+            None,
+        );
+        let org = OrgClient::on(self.channel.clone())
+            .create_org(request)
+            .await
+            .expect("create org")
+            .into_inner()
+            .org
+            .expect("the org")
+            .id;
+        (token, org)
     }
 
     fn read_log(&self) -> String {

@@ -40,13 +40,24 @@ pub fn verifier_context(org: OrgId, row: OAuthStateId) -> SecretContext<'static>
     }
 }
 
-/// A user's TOTP secret (`field` is `totp_secret` or `totp_pending`):
-/// bound to the user, outside any org.
-pub fn totp_context(user: UserId, field: &str) -> SecretContext<'_> {
+/// Which of a user's two TOTP secrets a ciphertext holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotpField {
+    /// The enabled secret (`users.totp_secret`).
+    Secret,
+    /// The secret of an enrolment not yet confirmed (`users.totp_pending_secret`).
+    Pending,
+}
+
+/// A user's TOTP secret: bound to the user and the field, outside any org.
+pub fn totp_context(user: UserId, field: TotpField) -> SecretContext<'static> {
     SecretContext {
         org_id: Uuid::nil(),
         scope: "user_totp",
         owner_id: user.uuid(),
-        field,
+        field: match field {
+            TotpField::Secret => "secret",
+            TotpField::Pending => "pending",
+        },
     }
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::ids::{IntegrationId, OAuthStateId, OrgId, UserId};
 
 use crate::{
-    crypto::contexts::{secret_context, totp_context, verifier_context},
+    crypto::contexts::{TotpField, secret_context, totp_context, verifier_context},
     crypto::vault::Vault,
     db::stmt,
 };
@@ -147,8 +147,12 @@ pub async fn rotate(
         for row in rows {
             let user = row.id;
             for (column, field, blob) in [
-                ("totp_secret", "secret", row.totp_secret),
-                ("totp_pending_secret", "pending", row.totp_pending_secret),
+                ("totp_secret", TotpField::Secret, row.totp_secret),
+                (
+                    "totp_pending_secret",
+                    TotpField::Pending,
+                    row.totp_pending_secret,
+                ),
             ] {
                 let Some(blob) = blob else {
                     continue;

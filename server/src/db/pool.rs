@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 /// The three runtime pools: `ochre_app` for all tenant work, `ochre_service`
 /// for the few named cross-tenant gates, and a second `ochre_service` pool
 /// for the webhook ingress alone, so that a flood of deliveries can never take
-/// the connections the auth gate resolves credentials with.
+/// the connections the gate resolves credentials with.
 #[derive(Debug, Clone)]
 pub struct Db {
     pub(super) app: DatabaseConnection,
@@ -42,7 +42,7 @@ impl Db {
         max_connections: u32,
     ) -> Result<Db, DbErr> {
         let app = Database::connect(options(app_url, max_connections)).await?;
-        // The auth gate resolves every credential on the service pool: it is
+        // The gate resolves every credential on the service pool: it is
         // as hot as the app pool and gets the same size.
         let service = Database::connect(options(service_url, max_connections)).await?;
         let ingress = Database::connect(options(service_url, max_connections)).await?;

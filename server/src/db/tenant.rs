@@ -2,9 +2,9 @@
 //! the caller set with ONE `set_config` statement (transaction-local), so
 //! row-level security sees exactly the caller's org, user and API key.
 //!
-//! A [`Scope`] is made only by the auth gate (from a verified principal) or
-//! by sign-up for the account being created; storage functions take the
-//! [`TenantTx`] it opens.
+//! A [`Scope`] is made only by the gate (from a verified principal) or by
+//! `Scope::signed_in` for an account that has just proved itself (sign-up,
+//! login); storage functions take the [`TenantTx`] it opens.
 
 use sea_orm::{ConnectionTrait as _, DatabaseTransaction, TransactionTrait as _};
 

@@ -137,7 +137,7 @@ where
                         Actor::User { user_id, .. } => ("user", user_id.uuid()),
                         Actor::ApiKey { key_id } => ("api_key", key_id.uuid()),
                     };
-                    record_principal(kind, &id, principal.org().map(|(org, _)| org.uuid()));
+                    record_principal(kind, &id, principal.org().map(|(org, _)| org));
                     req.extensions_mut().insert(principal);
                     inner.call(req).await
                 }

@@ -29,7 +29,7 @@ impl Scope {
 
     /// The scope of an account that has just proved itself: its own rows
     /// only, in no org.
-    pub fn signed_in(user_id: UserId) -> Self {
+    pub(crate) fn signed_in(user_id: UserId) -> Self {
         Scope {
             org_id: None,
             user_id: Some(user_id),

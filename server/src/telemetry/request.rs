@@ -1,5 +1,6 @@
 //! One span per request. The outermost layer of the server opens a
-//! `request` span with the method (the gRPC path or the HTTP route), a
+//! `request` span with the method (the declared gRPC path or the HTTP route
+//! template), a
 //! request id and, once the gate has verified the caller, the org id and the
 //! principal kind and id; every log line written while serving the request
 //! carries them. The request id is the caller's `x-request-id` when it is a
@@ -17,6 +18,8 @@ use http::HeaderValue;
 use tower::{Layer, Service};
 use tracing::{Instrument as _, field::Empty};
 
+use crate::ids::OrgId;
+
 /// The request and response header that carries the request id.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -33,6 +36,25 @@ fn given_id(headers: &http::HeaderMap) -> Option<HeaderValue> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
     safe.then(|| value.clone())
+}
+
+/// What the span records as the method: the gRPC path when the contract
+/// (or health and reflection) declares it, the route template of a plain-HTTP
+/// route, `unknown` otherwise, so no caller-chosen path reaches a log line.
+fn method_of(path: &str) -> &str {
+    if path.starts_with("/grpc.health.v1.")
+        || path.starts_with("/grpc.reflection.")
+        || ochre_sdk::access::rule_for(path).is_some()
+        || path == "/metrics"
+    {
+        path
+    } else if path.starts_with("/webhooks/") {
+        "/webhooks/{provider}/{integration_id}"
+    } else if path.starts_with("/cron/") {
+        "/cron/{job}"
+    } else {
+        "unknown"
+    }
 }
 
 /// Installs the request span service.
@@ -75,7 +97,7 @@ where
         });
         let span = tracing::info_span!(
             "request",
-            method = %req.uri().path(),
+            method = method_of(req.uri().path()),
             request_id = id.to_str().unwrap_or_default(),
             org_id = Empty,
             principal = Empty,
@@ -96,7 +118,7 @@ where
 
 /// Records the verified caller on the current request span (called by the
 /// gate once it has made the principal).
-pub fn record_principal(kind: &'static str, id: &dyn std::fmt::Display, org: Option<uuid::Uuid>) {
+pub fn record_principal(kind: &'static str, id: &dyn std::fmt::Display, org: Option<OrgId>) {
     let span = tracing::Span::current();
     span.record("principal", kind);
     span.record("principal_id", tracing::field::display(id));
@@ -115,6 +137,21 @@ mod tests {
         let value = HeaderValue::from_str(value).expect("a valid header value");
         h.insert(REQUEST_ID_HEADER, value);
         h
+    }
+
+    #[test]
+    fn only_declared_methods_and_route_templates_are_recorded() {
+        assert_eq!(
+            method_of("/ochre.v1.AuthService/Login"),
+            "/ochre.v1.AuthService/Login"
+        );
+        assert_eq!(
+            method_of("/webhooks/github/not-an-id%0a"),
+            "/webhooks/{provider}/{integration_id}"
+        );
+        assert_eq!(method_of("/cron/purge-expired"), "/cron/{job}");
+        assert_eq!(method_of("/ochre.v1.AuthService/Nope"), "unknown");
+        assert_eq!(method_of("/etc/passwd"), "unknown");
     }
 
     #[test]

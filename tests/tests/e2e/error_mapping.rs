@@ -3,25 +3,15 @@
 //! fix), a broken statement is INTERNAL with an opaque message and its cause
 //! in the log, and bad input the database refuses is INVALID_ARGUMENT.
 
-use ochre_sdk::v1::{
-    CreateOrgRequest, ListCustomersRequest, LoginRequest, MessageKind, SignUpRequest,
-    auth_service_client::AuthServiceClient, customer_service_client::CustomerServiceClient,
-    org_service_client::OrgServiceClient,
-};
-use ochre_server::db::DbError;
-use ochre_tests::{
-    cluster::cluster,
-    identity::{create_org, signup_and_login, strong_password, unique_email, with_auth},
-    process::ServerProcess,
-    spawn_app,
-    support::{Caller, message_request},
-};
 use std::time::Duration;
 
+use ochre_sdk::v1::{ListCustomersRequest, MessageKind};
+use ochre_server::db::DbError;
+use ochre_tests::{cluster::cluster, prelude::*, process::ServerProcess, support::message_request};
 use sea_orm::{
     ConnectOptions, ConnectionTrait as _, Database, DbBackend, Statement, TransactionTrait as _,
 };
-use tonic::{Code, Status};
+use tonic::Status;
 
 /// The status the server answers for the error `sql` raises as `ochre_app`.
 async fn status_of(sql: &str, values: Vec<sea_orm::Value>) -> Status {
@@ -118,38 +108,7 @@ async fn a_nul_byte_in_a_message_body_is_invalid_argument() {
 #[tokio::test]
 async fn a_broken_statement_is_internal_with_an_opaque_message_and_its_cause_in_the_log() {
     let server = ServerProcess::start(&[("OCHRE_LOG_FORMAT", "json")]).await;
-    let email = unique_email();
-    let password = strong_password();
-    let mut auth = AuthServiceClient::new(server.channel.clone());
-    auth.sign_up(SignUpRequest {
-        email: email.clone(),
-        password: password.clone(),
-        display_name: String::new(),
-    })
-    .await
-    .unwrap();
-    let token = auth
-        .login(LoginRequest { email, password })
-        .await
-        .unwrap()
-        .into_inner()
-        .tokens
-        .unwrap()
-        .access_token;
-    let org = OrgServiceClient::new(server.channel.clone())
-        .create_org(with_auth(
-            CreateOrgRequest {
-                name: "Acme".into(),
-            },
-            &token,
-            None,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .org
-        .unwrap()
-        .id;
+    let (token, org) = server.owner_with_org("Acme").await;
     // A schema the binary does not expect: its statement is now broken.
     let superuser = cluster().await.connect_superuser(&server.database).await;
     superuser
@@ -160,7 +119,7 @@ async fn a_broken_statement_is_internal_with_an_opaque_message_and_its_cause_in_
     request
         .metadata_mut()
         .insert("x-request-id", "rid-broken".parse().unwrap());
-    let status = CustomerServiceClient::new(server.channel.clone())
+    let status = CustomerClient::on(server.channel.clone())
         .list_customers(request)
         .await
         .unwrap_err();

@@ -4,14 +4,10 @@
 //! principal and the org; the response carries the id back, on success and
 //! on refusal. Checked on the real binary's JSON log.
 
-use ochre_sdk::v1::{
-    ConnectIntegrationRequest, CreateOrgRequest, LoginRequest, SignUpRequest,
-    auth_service_client::AuthServiceClient, integration_service_client::IntegrationServiceClient,
-    org_service_client::OrgServiceClient,
-};
-use ochre_tests::{identity::with_auth, process::ServerProcess};
+use ochre_sdk::v1::{ConnectIntegrationRequest, CreateOrgRequest, LoginRequest, SignUpRequest};
+use ochre_tests::{prelude::*, process::ServerProcess};
 use serde_json::Value;
-use tonic::{Code, Request};
+use tonic::Request;
 
 fn with_id<T>(mut request: Request<T>, id: &str) -> Request<T> {
     request
@@ -43,7 +39,7 @@ fn span_field<'a>(line: &'a Value, field: &str) -> Option<&'a str> {
 #[tokio::test]
 async fn every_log_line_of_an_rpc_carries_its_request_id_and_the_response_returns_it() {
     let server = ServerProcess::start(&[("OCHRE_LOG_FORMAT", "json")]).await;
-    let mut auth = AuthServiceClient::new(server.channel.clone());
+    let mut auth = AuthClient::on(server.channel.clone());
     let email = format!("span-{}@example.com", uuid::Uuid::new_v4().simple());
     let password = "Correct horse battery staple 42".to_owned();
 
@@ -86,7 +82,7 @@ async fn every_log_line_of_an_rpc_carries_its_request_id_and_the_response_return
     let token = login.into_inner().tokens.unwrap().access_token;
 
     // An unsafe id (a space) is replaced, not echoed.
-    let org = OrgServiceClient::new(server.channel.clone())
+    let org = OrgClient::on(server.channel.clone())
         .create_org(with_id(
             with_auth(
                 CreateOrgRequest {
@@ -102,7 +98,7 @@ async fn every_log_line_of_an_rpc_carries_its_request_id_and_the_response_return
     assert_ne!(returned_id(org.metadata()), "rid org");
     let org_id = org.into_inner().org.unwrap().id;
 
-    IntegrationServiceClient::new(server.channel.clone())
+    IntegrationClient::on(server.channel.clone())
         .connect_integration(with_id(
             with_auth(
                 ConnectIntegrationRequest {

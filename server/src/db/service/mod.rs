@@ -1,5 +1,5 @@
 //! The named gates on the `ochre_service` pool: the only code that reaches
-//! rows across tenants (credential resolution for the auth gate, login by
+//! rows across tenants (credential resolution for the gate, login by
 //! email, login throttling, sessions and refresh-token rotation). Each
 //! function answers one question and returns only what its caller needs.
 

@@ -121,7 +121,9 @@ pub fn validate_return_to(public_url: &Url, candidate: &str) -> Result<Url, Retu
         }
         Url::parse(candidate).map_err(|_| E::Malformed)?
     };
-    normalize::path(&mut url)?;
+    if !normalize::path(&mut url) {
+        return Err(E::SchemeRelative);
+    }
     check_same_origin(public_url, &url)?;
     Ok(url)
 }

@@ -2,8 +2,6 @@
 
 use url::Url;
 
-use super::ReturnToError;
-
 /// Decodes percent-escapes of unreserved characters (RFC 3986 2.3: ALPHA,
 /// DIGIT, `-`, `.`, `_`, `~`), which mean the same decoded, so `%2e%2e` is
 /// seen as the `..` it is. Other escapes stay (the caller has already
@@ -33,11 +31,12 @@ pub(super) fn decode_unreserved(candidate: &str) -> String {
 }
 
 /// Collapses repeated slashes in the path of a parsed URL (its dot segments
-/// are already resolved). A path that starts with `//` is refused: a client
-/// that uses the path alone would send the browser to another host.
-pub(super) fn path(url: &mut Url) -> Result<(), ReturnToError> {
+/// are already resolved). False, and the URL untouched, when the path starts
+/// with `//`: a client that uses the path alone would send the browser to
+/// another host.
+pub(super) fn path(url: &mut Url) -> bool {
     if url.path().starts_with("//") {
-        return Err(ReturnToError::SchemeRelative);
+        return false;
     }
     if url.path().contains("//") {
         let mut collapsed = String::with_capacity(url.path().len());
@@ -48,5 +47,5 @@ pub(super) fn path(url: &mut Url) -> Result<(), ReturnToError> {
         }
         url.set_path(&collapsed);
     }
-    Ok(())
+    true
 }

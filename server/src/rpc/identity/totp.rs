@@ -12,7 +12,7 @@ use tonic::Request;
 use crate::clock::unix_now;
 use crate::ids::UserId;
 use crate::{
-    crypto::contexts::totp_context,
+    crypto::contexts::{TotpField, totp_context},
     crypto::totp,
     db::TenantTx,
     db::store::users::{self, UserRow},
@@ -38,7 +38,9 @@ async fn open(
 /// Checks a code against the enabled secret; returns the step to record.
 fn check_code(state: &AppState, me: &UserRow, code: &str) -> Result<i64, ApiError> {
     let blob = me.totp_secret.as_deref().ok_or_else(code_required)?;
-    let secret = state.vault.decrypt(&totp_context(me.id, "secret"), blob)?;
+    let secret = state
+        .vault
+        .decrypt(&totp_context(me.id, TotpField::Secret), blob)?;
     let last = me.totp_last_step.and_then(|s| u64::try_from(s).ok());
     let step = totp::verify(&secret, code.trim(), unix_now(), last).ok_or_else(code_required)?;
     i64::try_from(step).map_err(|_| code_required())
@@ -57,7 +59,7 @@ pub async fn enroll(
     let secret = totp::new_secret();
     let blob = state
         .vault
-        .encrypt(&totp_context(me.id, "pending"), secret.as_ref())?;
+        .encrypt(&totp_context(me.id, TotpField::Pending), secret.as_ref())?;
     users::set_totp_pending(&tx, Some(blob)).await?;
     tx.commit().await?;
     Ok(EnrollTotpResponse {
@@ -86,14 +88,14 @@ pub async fn confirm(
     })?;
     let secret = state
         .vault
-        .decrypt(&totp_context(me.id, "pending"), pending)?;
+        .decrypt(&totp_context(me.id, TotpField::Pending), pending)?;
     let last = me.totp_last_step.and_then(|s| u64::try_from(s).ok());
     let step = totp::verify(&secret, code.trim(), unix_now(), last).ok_or_else(|| {
         ApiError::InvalidArgument("the code is not valid: check the device's clock".into())
     })?;
     let blob = state
         .vault
-        .encrypt(&totp_context(me.id, "secret"), &secret)?;
+        .encrypt(&totp_context(me.id, TotpField::Secret), &secret)?;
     users::enable_totp(&tx, blob, i64::try_from(step).unwrap_or(i64::MAX)).await?;
     tx.commit().await?;
     Ok(())

@@ -13,8 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use ochre_tests::{ochre_bin, prelude::*, process::free_port};
-use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
+use ochre_tests::{ochre_bin, process::free_port};
 
 /// A data directory under /tmp, which the cluster's OS user can traverse.
 fn data_dir() -> tempfile::TempDir {
@@ -40,32 +39,15 @@ fn serve(data: &Path, port: u16) -> Child {
 }
 
 async fn wait_serving(port: u16, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            use std::io::Read as _;
-            child.stderr.take().unwrap().read_to_string(&mut err).ok();
-            panic!("ochre exited early with {status}: {err}");
+    ochre_tests::process::wait_serving(port, child, |child| {
+        let mut err = String::new();
+        use std::io::Read as _;
+        if let Some(mut stderr) = child.stderr.take() {
+            stderr.read_to_string(&mut err).ok();
         }
-        if let Ok(ch) = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
-            .unwrap()
-            .connect()
-            .await
-        {
-            let resp = HealthClient::on(ch)
-                .check(HealthCheckRequest::default())
-                .await;
-            if resp.is_ok_and(|r| r.into_inner().status() == ServingStatus::Serving) {
-                return;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "ochre did not become SERVING within 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        err
+    })
+    .await;
 }
 
 fn terminate(child: &mut Child) -> std::process::ExitStatus {
