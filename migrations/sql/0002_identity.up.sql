@@ -20,9 +20,11 @@ ALTER TABLE orgs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE orgs FORCE ROW LEVEL SECURITY;
 CREATE POLICY orgs_member_read ON orgs FOR SELECT TO ochre_app
   USING (id = app_org() AND (SELECT app_role()) IS NOT NULL);
-CREATE POLICY orgs_admin_update ON orgs FOR UPDATE TO ochre_app
-  USING (id = app_org() AND (SELECT app_role()) IN ('owner', 'admin'))
-  WITH CHECK (id = app_org() AND (SELECT app_role()) IN ('owner', 'admin'));
+-- Only owners change the org row (its IP allowlist): an admin could otherwise
+-- lock every owner out, and an API key is never an owner.
+CREATE POLICY orgs_owner_update ON orgs FOR UPDATE TO ochre_app
+  USING (id = app_org() AND (SELECT app_role()) = 'owner')
+  WITH CHECK (id = app_org() AND (SELECT app_role()) = 'owner');
 CREATE POLICY orgs_definer ON orgs FOR ALL TO ochre_owner USING (true) WITH CHECK (true);
 CREATE POLICY orgs_service ON orgs FOR SELECT TO ochre_service USING (true);
 GRANT SELECT, UPDATE (name, ip_allowlist) ON orgs TO ochre_app;

@@ -1,5 +1,6 @@
 //! The org's IP allowlist end to end: ranges validated, a list that would
-//! exclude the caller refused, and an excluding list refusing that org only.
+//! exclude the caller refused, an excluding list refusing that org only, and
+//! only owners changing it (admins and API keys refused, in SQL too).
 
 use ochre_sdk::v1::{GetIpAllowlistRequest, SetIpAllowlistRequest};
 use ochre_tests::{
@@ -83,4 +84,65 @@ async fn an_allowlist_that_excludes_the_caller_refuses_that_org_only() {
         Code::Ok
     );
     assert_eq!(code_of(&who_am_i(&app, token).await), Code::Ok);
+}
+
+#[tokio::test]
+async fn only_owners_change_the_ip_allowlist_and_admins_and_api_keys_are_refused() {
+    use sea_orm::{ConnectionTrait as _, DbBackend, Statement, TransactionTrait as _};
+    let (app, owner, org) = app_with_org().await;
+    let admin = add_member(&app, &owner, &org, Role::Admin).await;
+    let key = create_api_key(&app, &owner, &org, Role::Admin)
+        .await
+        .unwrap();
+    let lockout = ["127.0.0.0/8"];
+    assert_eq!(
+        set_allowlist(&app, &admin, &org, &lockout).await,
+        Code::PermissionDenied
+    );
+    let request = SetIpAllowlistRequest {
+        cidrs: lockout.iter().map(|c| (*c).to_owned()).collect(),
+    };
+    let by_key = app
+        .client::<OrgClient>()
+        .set_ip_allowlist(with_auth(request, &key.secret, Some(&org)))
+        .await;
+    assert_eq!(code_of(&by_key), Code::PermissionDenied);
+    let stored = app
+        .client::<OrgClient>()
+        .get_ip_allowlist(with_auth(
+            GetIpAllowlistRequest {},
+            &owner.access_token,
+            Some(&org),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .cidrs;
+    assert!(stored.is_empty(), "a refused change stores nothing");
+    assert_eq!(set_allowlist(&app, &owner, &org, &lockout).await, Code::Ok);
+
+    // The database holds the same line: an admin's transaction updates no org
+    // row, an owner's does.
+    let db = app.app_db().await;
+    for (user, expected) in [(&admin.user_id, 0), (&owner.user_id, 1)] {
+        let tx = db.begin().await.unwrap();
+        let scope =
+            "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)";
+        tx.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            scope,
+            [org.clone().into(), user.clone().into()],
+        ))
+        .await
+        .unwrap();
+        let updated = tx
+            .execute_unprepared(&format!(
+                "UPDATE orgs SET ip_allowlist = '{{10.0.0.0/8}}' WHERE id = '{org}'"
+            ))
+            .await
+            .unwrap()
+            .rows_affected();
+        assert_eq!(updated, expected, "user {user}");
+        tx.rollback().await.unwrap();
+    }
 }
