@@ -155,3 +155,70 @@ fn an_unknown_path_has_no_rule() {
     assert_eq!(rule_for("/ochre.v1.SystemService/Nope"), None);
     assert_eq!(rule_for(""), None);
 }
+
+/// One line per RPC: its path and who may call it.
+fn rendered_access_table() -> String {
+    let mut out = String::new();
+    for m in ACCESS_RULES {
+        let who = match m.rule {
+            Rule::Public => "public".to_owned(),
+            Rule::Authenticated => "authenticated".to_owned(),
+            Rule::Roles(roles) => roles
+                .iter()
+                .map(|r| match r {
+                    Role::Owner => "owner",
+                    Role::Admin => "admin",
+                    Role::Agent => "agent",
+                    Role::LightAgent => "light_agent",
+                    Role::Unspecified => "unspecified",
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+        };
+        out.push_str(&format!("{} {who}\n", m.method));
+    }
+    out
+}
+
+/// The committed table of every RPC's access rule (`proto/access_rules.txt`).
+/// The role matrix derives its expectations from the generated table, so a
+/// loosened rule in the proto would go unnoticed there: this comparison makes
+/// every rule change a deliberate, reviewed edit of the committed file.
+#[test]
+fn the_access_rules_match_the_committed_table_line_for_line() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../proto/access_rules.txt");
+    let committed = std::fs::read_to_string(path).expect("proto/access_rules.txt");
+    let committed: Vec<&str> = committed
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect();
+    let rendered = rendered_access_table();
+    let rendered: Vec<&str> = rendered.lines().collect();
+    let only_committed: Vec<_> = committed.iter().filter(|l| !rendered.contains(l)).collect();
+    let only_contract: Vec<_> = rendered.iter().filter(|l| !committed.contains(l)).collect();
+    assert!(
+        only_committed.is_empty() && only_contract.is_empty(),
+        "the contract's access rules differ from proto/access_rules.txt \
+         (edit the file deliberately when a rule changes):\n\
+         only in the file: {only_committed:#?}\nonly in the contract: {only_contract:#?}"
+    );
+}
+
+#[test]
+fn the_committed_table_catches_a_loosened_rule() {
+    // GetIntegrationToken given to agents (a mutation the role matrix alone
+    // does not notice): its line would no longer match.
+    let loosened = rendered_access_table().replace(
+        "/ochre.v1.IntegrationService/GetIntegrationToken owner,admin\n",
+        "/ochre.v1.IntegrationService/GetIntegrationToken owner,admin,agent\n",
+    );
+    assert_ne!(
+        loosened,
+        rendered_access_table(),
+        "the rule is in the table"
+    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../proto/access_rules.txt");
+    let committed = std::fs::read_to_string(path).expect("proto/access_rules.txt");
+    assert!(committed.contains("/ochre.v1.IntegrationService/GetIntegrationToken owner,admin\n"));
+    assert!(!committed.contains("GetIntegrationToken owner,admin,agent"));
+}
