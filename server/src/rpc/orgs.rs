@@ -34,13 +34,11 @@ impl OrgApi {
 }
 
 fn org_name(raw: &str) -> Result<String, ApiError> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(ApiError::InvalidArgument(
-            "name must be 1 to 200 printable characters".into(),
-        ));
+    let name = super::validate::name(raw)?;
+    if name.is_empty() {
+        return Err(ApiError::invalid("name is required"));
     }
-    Ok(name.to_owned())
+    Ok(name)
 }
 
 /// Parses and normalises CIDR ranges (a bare address is a single host).

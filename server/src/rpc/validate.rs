@@ -15,9 +15,39 @@ pub const MAX_SUBJECT_CHARS: usize = 500;
 pub const MAX_CUSTOM_FIELDS: usize = 100;
 pub const MAX_CUSTOM_STRING: usize = 2048;
 
+/// Characters that reorder displayed text (bidi embeddings, overrides,
+/// isolates and marks): in a name they disguise what another user reads.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A name shown to other people (org, customer and display names): trimmed,
+/// at most 200 characters, no control or bidi-control character.
+pub fn name(name: &str) -> Result<String, ApiError> {
+    name_of("name", name)
+}
+
+/// An account's display name (may be empty), with the rules of [`name`].
+pub fn display_name(name: &str) -> Result<String, ApiError> {
+    name_of("display_name", name)
+}
+
+fn name_of(field: &str, name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.chars().count() > 200 || name.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+        return Err(ApiError::invalid(format!(
+            "{field} must be at most 200 printable characters (no control or bidi-control characters)"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
 pub fn body(body: &str) -> Result<(), ApiError> {
     if body.is_empty() {
         return Err(ApiError::invalid("body is required"));
+    }
+    if body.contains('\0') {
+        return Err(ApiError::invalid("body must not contain NUL characters"));
     }
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::invalid(format!(
@@ -35,16 +65,6 @@ pub fn subject(subject: &str) -> Result<String, ApiError> {
         )));
     }
     Ok(subject.to_owned())
-}
-
-pub fn name(name: &str) -> Result<String, ApiError> {
-    let name = name.trim();
-    if name.chars().count() > 200 || name.chars().any(|c| c.is_control()) {
-        return Err(ApiError::invalid(
-            "name must be at most 200 printable characters",
-        ));
-    }
-    Ok(name.to_owned())
 }
 
 pub fn phone(phone: &str) -> Result<String, ApiError> {
@@ -222,6 +242,34 @@ pub fn normalize_email(raw: &str) -> Option<String> {
             .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
     let local_ok = !local.is_empty() && local.len() <= 64 && !local.contains('@');
     (domain_ok && local_ok).then_some(email)
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::{body, display_name, name};
+
+    #[test]
+    fn names_with_control_or_bidi_control_characters_are_refused() {
+        for bad in [
+            "Ada\u{202E}evil",
+            "\u{2066}Ada",
+            "Ada\u{200F}",
+            "A\0da",
+            "Ada\nLovelace",
+        ] {
+            assert!(name(bad).is_err(), "{bad:?}");
+            assert!(display_name(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(display_name("  Ada Lovelace ").unwrap(), "Ada Lovelace");
+        assert_eq!(display_name("").unwrap(), "");
+        assert_eq!(name("Zoë Ünal").unwrap(), "Zoë Ünal");
+    }
+
+    #[test]
+    fn a_body_may_hold_newlines_but_not_nul() {
+        assert!(body("line one\nline two\ttabbed").is_ok());
+        assert!(body("before\0after").is_err());
+    }
 }
 
 #[cfg(test)]

@@ -168,7 +168,7 @@ async fn two_orgs_one_agent(name: &str) -> (Uuid, Uuid, Uuid) {
 }
 
 #[tokio::test]
-async fn the_app_role_sees_an_org_only_as_its_member_and_writes_it_only_as_admin() {
+async fn the_app_role_sees_an_org_only_as_its_member_and_writes_it_only_as_owner() {
     let c = cluster().await;
     let (name, _) = fresh_db_as_owner().await;
     let app = c.connect(ochre_server::pg::APP_ROLE, &name).await;
@@ -199,16 +199,19 @@ async fn the_app_role_sees_an_org_only_as_its_member_and_writes_it_only_as_admin
             .unwrap(),
         0
     );
-    // An agent cannot update the org; an admin can.
+    // Neither an agent nor an admin can update the org; an owner can.
     let rename = "UPDATE orgs SET name = 'renamed'";
     assert_eq!(as_caller(&app, Some(a), Some(u), rename).await.unwrap(), 0);
     let su = c.connect_superuser(&name).await;
-    su.execute_unprepared(&format!(
-        "UPDATE memberships SET role = 'admin' WHERE user_id = '{u}'"
-    ))
-    .await
-    .unwrap();
-    assert_eq!(as_caller(&app, Some(a), Some(u), rename).await.unwrap(), 1);
+    for (role, updated) in [("admin", 0), ("owner", 1)] {
+        su.execute_unprepared(&format!(
+            "UPDATE memberships SET role = '{role}' WHERE user_id = '{u}'"
+        ))
+        .await
+        .unwrap();
+        let rows = as_caller(&app, Some(a), Some(u), rename).await.unwrap();
+        assert_eq!(rows, updated, "{role}");
+    }
     assert_eq!(
         as_caller(&app, Some(b), Some(u), rename).await.unwrap(),
         0,

@@ -21,7 +21,10 @@ use crate::{
     error::ApiError,
     gate::Scope,
     gate::principal,
-    rpc::{state::AppState, validate::normalize_email},
+    rpc::{
+        state::AppState,
+        validate::{self, normalize_email},
+    },
 };
 
 /// The handler of `AuthService`.
@@ -45,12 +48,7 @@ impl AuthService for AuthApi {
         let req = request.into_inner();
         let email = normalize_email(&req.email)
             .ok_or_else(|| ApiError::InvalidArgument("email is not a valid address".into()))?;
-        let display_name = req.display_name.trim().to_owned();
-        if display_name.chars().count() > 200 {
-            return Err(
-                ApiError::InvalidArgument("display_name is too long (200 at most)".into()).into(),
-            );
-        }
+        let display_name = validate::display_name(&req.display_name)?;
         check_strength(&req.password, &[&email, &display_name]).map_err(|weak| {
             ApiError::InvalidArgument(format!("password refused: {}", weak.reason()).into())
         })?;

@@ -185,7 +185,7 @@ pub async fn complete(
     for (field, value) in &fields {
         super::sealing::seal_and_store(&state.vault, &tx, org, id, field, value).await?;
     }
-    states::set_token_expiry(&tx, id, tokens.expires_in).await?;
+    states::set_token_expiry(&tx, id, super::sealing::token_lifetime(tokens.expires_in)).await?;
     let names: Vec<&str> = fields.iter().map(|(f, _)| *f).collect();
     store::audit(
         &tx,

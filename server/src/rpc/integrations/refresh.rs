@@ -97,7 +97,7 @@ pub async fn refresh_if_expiring(
     for (field, value) in &fields {
         super::sealing::seal_and_store(&state.vault, &tx, org, integration, field, value).await?;
     }
-    states::set_token_expiry(&tx, integration, expires_in).await?;
+    states::set_token_expiry(&tx, integration, super::sealing::token_lifetime(expires_in)).await?;
     tx.commit().await?;
     tracing::info!(%integration, provider, "access token refreshed");
     Ok(())

@@ -34,6 +34,15 @@ pub(super) fn token_set(
     Some(fields)
 }
 
+/// The longest token lifetime believed from a provider (a year): an absurd
+/// `expires_in` (`i64::MAX`) is clamped, never an error for the caller.
+pub(super) const MAX_TOKEN_LIFETIME_SECS: i64 = 365 * 24 * 3600;
+
+/// A provider's `expires_in`, clamped to `0..=MAX_TOKEN_LIFETIME_SECS`.
+pub(super) fn token_lifetime(expires_in: Option<i64>) -> Option<i64> {
+    expires_in.map(|s| s.clamp(0, MAX_TOKEN_LIFETIME_SECS))
+}
+
 /// Seals `value` for `field` of `integration` and replaces the stored one.
 pub(super) async fn seal_and_store(
     vault: &Vault,

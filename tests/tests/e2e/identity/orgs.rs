@@ -237,3 +237,35 @@ async fn a_non_member_is_denied_alike_for_a_foreign_org_and_an_unknown_one() {
     let no_header = get_org(&app, &owner.access_token, None).await;
     assert_eq!(code_of(&no_header), Code::InvalidArgument);
 }
+
+#[tokio::test]
+async fn names_with_bidi_overrides_or_control_characters_are_invalid_arguments() {
+    use ochre_sdk::v1::{CreateOrgRequest, SignUpRequest};
+    let app = spawn_app().await;
+    for display_name in [
+        "Ada\u{202E}nimda",
+        "\u{2066}Ada\u{2069}",
+        "Ada\0",
+        "Ada\u{7}",
+    ] {
+        let request = SignUpRequest {
+            email: unique_email(),
+            password: ochre_tests::identity::strong_password(),
+            display_name: display_name.to_owned(),
+        };
+        let answer = app.client::<AuthClient>().sign_up(request).await;
+        assert_eq!(code_of(&answer), Code::InvalidArgument, "{display_name:?}");
+    }
+    let owner = signup_and_login(&app, &unique_email()).await;
+    for name in ["Acme\u{202E}evil", "Acme\0", "Ac\u{1b}me"] {
+        let request = with_auth(
+            CreateOrgRequest {
+                name: name.to_owned(),
+            },
+            &owner.access_token,
+            None,
+        );
+        let answer = app.client::<OrgClient>().create_org(request).await;
+        assert_eq!(code_of(&answer), Code::InvalidArgument, "{name:?}");
+    }
+}

@@ -217,3 +217,33 @@ async fn a_reconnect_replaces_the_grants_tokens_and_keeps_pasted_secrets() {
         .await;
     assert_eq!(kept.unwrap().into_inner().value, "whsec-pasted");
 }
+
+#[tokio::test]
+async fn an_absurd_expires_in_from_the_provider_is_clamped_to_a_year_not_an_error() {
+    use ochre_sdk::v1::ListIntegrationsRequest;
+    let (app, _p, owner, org, id) = super::provider::connected(i64::MAX).await;
+    let listed = app
+        .client::<IntegrationClient>()
+        .list_integrations(with_auth(
+            ListIntegrationsRequest {},
+            &owner.access_token,
+            Some(&org),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .integrations;
+    let integration = listed.iter().find(|i| i.id == id).unwrap();
+    let expires = integration.token_expires_at.unwrap().seconds;
+    let year = 365 * 24 * 3600;
+    let now = i64::try_from(unix_now()).unwrap();
+    assert!(
+        (now + year - 120..=now + year + 120).contains(&expires),
+        "expires {expires}, now {now}"
+    );
+    assert!(
+        !super::provider::access_token(&app, &owner, &org, &id)
+            .await
+            .is_empty()
+    );
+}
