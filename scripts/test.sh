@@ -29,6 +29,8 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "==> cargo doc (intra-doc links of the server are checked)"
 RUSTDOCFLAGS="-D rustdoc::broken_intra_doc_links -D rustdoc::private_intra_doc_links" \
   cargo doc --no-deps -p ochre-server --quiet
+echo "==> doc tests (a MAC tag compares only in constant time: \`==\` must not compile)"
+cargo test --doc -p ochre-server --quiet
 
 echo "==> cargo build (binaries used by the end-to-end tests)"
 cargo build --workspace --bins --quiet

@@ -59,7 +59,7 @@ pub(super) fn meta_delivery_id(ctx: &Ctx<'_>) -> String {
 #[cfg(test)]
 pub(super) fn sign_header(secret: &[u8], body: &[u8]) -> String {
     let tag = wire::hmac_sha256(secret, &[body]).unwrap_or_default();
-    format!("sha256={}", wire::hex_encode(&tag))
+    format!("sha256={}", wire::hex_encode(tag.as_bytes()))
 }
 
 #[cfg(test)]

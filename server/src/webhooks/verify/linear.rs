@@ -37,7 +37,11 @@ pub(super) fn delivery_id(ctx: &Ctx<'_>) -> Result<String, VerifyError> {
 /// The `Linear-Signature` value Linear would send (tests).
 #[cfg(test)]
 pub(super) fn sign(secret: &[u8], body: &[u8]) -> String {
-    wire::hex_encode(&wire::hmac_sha256(secret, &[body]).unwrap_or_default())
+    wire::hex_encode(
+        wire::hmac_sha256(secret, &[body])
+            .unwrap_or_default()
+            .as_bytes(),
+    )
 }
 
 #[cfg(test)]

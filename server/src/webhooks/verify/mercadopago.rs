@@ -183,7 +183,7 @@ pub(super) fn delivery_id(ctx: &Ctx<'_>) -> Result<String, VerifyError> {
 pub(super) fn sign_header_as_sent(secret: &[u8], uri: &str, request_id: &str, ts: u64) -> String {
     let signed = manifest(raw_data_id(uri).as_deref(), request_id, ts);
     let tag = wire::hmac_sha256(secret, &[signed.as_bytes()]).unwrap_or_default();
-    format!("ts={ts},v1={}", wire::hex_encode(&tag))
+    format!("ts={ts},v1={}", wire::hex_encode(tag.as_bytes()))
 }
 
 /// The `x-signature` value Mercado Pago would send for `uri` (tests).
@@ -191,7 +191,7 @@ pub(super) fn sign_header_as_sent(secret: &[u8], uri: &str, request_id: &str, ts
 pub(super) fn sign_header(secret: &[u8], uri: &str, request_id: &str, ts: u64) -> String {
     let signed = manifest(query_data_id(uri).as_deref(), request_id, ts);
     let tag = wire::hmac_sha256(secret, &[signed.as_bytes()]).unwrap_or_default();
-    format!("ts={ts},v1={}", wire::hex_encode(&tag))
+    format!("ts={ts},v1={}", wire::hex_encode(tag.as_bytes()))
 }
 
 #[cfg(test)]

@@ -80,7 +80,7 @@ pub(super) fn delivery_id(ctx: &Ctx<'_>) -> Result<String, VerifyError> {
 pub(super) fn sign(secret: &[u8], ts: u64, body: &[u8]) -> String {
     let ts = ts.to_string();
     let tag = wire::hmac_sha256(secret, &[ts.as_bytes(), b":", body]).unwrap_or_default();
-    wire::hex_encode(&tag)
+    wire::hex_encode(tag.as_bytes())
 }
 
 #[cfg(test)]

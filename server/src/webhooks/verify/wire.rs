@@ -9,7 +9,9 @@ use serde::{
     de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor},
 };
 use sha2::{Digest, Sha256};
-use subtle::{Choice, ConstantTimeEq};
+use subtle::Choice;
+
+use crate::crypto::mac::MacTag;
 
 use super::model::{Inbound, VerifyError};
 
@@ -128,8 +130,9 @@ pub(super) fn b64_decode_32(s: &str) -> Option<Tag> {
     Tag::try_from(decoded.as_slice()).ok()
 }
 
-/// HMAC-SHA256 of the concatenation of `parts` under `key`.
-pub(super) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Option<Tag> {
+/// HMAC-SHA256 of the concatenation of `parts` under `key`: a [`MacTag`],
+/// which compares only in constant time (no `==`).
+pub(super) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Option<MacTag> {
     crate::crypto::mac::hmac_sha256(key, parts)
 }
 
@@ -144,7 +147,7 @@ pub(super) fn any_match<K: AsRef<[u8]>>(keys: &[K], parts: &[&[u8]], candidates:
             continue;
         };
         for candidate in candidates {
-            matched |= expected.ct_eq(candidate);
+            matched |= expected.ct_eq(&MacTag::from_bytes(*candidate));
         }
     }
     bool::from(matched)
@@ -277,12 +280,13 @@ mod tests {
 
     #[test]
     fn hex_round_trips_and_rejects() {
-        let tag: Tag = core::array::from_fn(|i| (i * 37) as u8);
-        let text = hex_encode(&tag);
-        assert_eq!(hex_decode_32(&text), Some(tag));
-        assert_eq!(hex_decode_32(&text.to_uppercase()), Some(tag));
-        assert_eq!(hex_decode_32(&text[..62]), None);
-        assert_eq!(hex_decode_32(&format!("{}zz", &text[..62])), None);
+        let bytes: [u8; 32] = core::array::from_fn(|i| (i * 37) as u8);
+        let text = hex_encode(&bytes);
+        let decoded = hex_decode_32;
+        assert_eq!(decoded(&text), Some(bytes));
+        assert_eq!(decoded(&text.to_uppercase()), Some(bytes));
+        assert_eq!(decoded(&text[..62]), None);
+        assert_eq!(decoded(&format!("{}zz", &text[..62])), None);
         assert_eq!(hex_encode(&[0x00, 0xff, 0x0a]), "00ff0a");
     }
 
