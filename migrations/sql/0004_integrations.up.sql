@@ -68,8 +68,8 @@ GRANT SELECT (org_id, integration_id, field, updated_at) ON integration_secrets 
 GRANT INSERT (org_id, integration_id, field, ciphertext, updated_at), DELETE ON integration_secrets TO ochre_app;
 
 -- Append-only audit trail (no UPDATE or DELETE for anyone but a purge).
--- Every member's action appends a row; an audit row names its real actor,
--- and the time is the server's (no grant on occurred_at).
+-- An audit row names its real actor and the server's time: only definer
+-- functions write it (record_audit, read_integration_secret, ...).
 CREATE TABLE audit_log (
   org_id           uuid        NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
   id               uuid        NOT NULL,
@@ -88,14 +88,31 @@ ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit_log FORCE ROW LEVEL SECURITY;
 CREATE POLICY audit_log_read ON audit_log FOR SELECT TO ochre_app
   USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin'));
-CREATE POLICY audit_log_append ON audit_log FOR INSERT TO ochre_app
-  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IS NOT NULL
-              AND actor_user_id IS NOT DISTINCT FROM app_user()
-              AND actor_api_key_id IS NOT DISTINCT FROM app_api_key());
+-- Rows are written only by SECURITY DEFINER functions (running as the
+-- owner): the app role has no INSERT on the table.
 CREATE POLICY audit_log_owner ON audit_log FOR INSERT TO ochre_owner WITH CHECK (true);
 GRANT SELECT ON audit_log TO ochre_app;
-GRANT INSERT (org_id, id, actor_user_id, actor_api_key_id, action, target_type, target_id, detail, client_ip)
-  ON audit_log TO ochre_app;
+
+-- Appends an audit event for the caller, who must be an owner or admin of
+-- the org (the events recorded this way, connecting and disconnecting
+-- integrations, are theirs): the actor is the caller, the time the server's.
+CREATE FUNCTION record_audit(p_id uuid, p_action text, p_target_type text, p_target_id uuid,
+                             p_detail jsonb, p_client_ip text)
+  RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+  DECLARE
+    caller text := app_role();
+  BEGIN
+    IF caller IS NULL OR caller NOT IN ('owner', 'admin') THEN
+      RAISE EXCEPTION 'only owners and admins record these events' USING ERRCODE = '42501';
+    END IF;
+    INSERT INTO audit_log (org_id, id, actor_user_id, actor_api_key_id, action, target_type,
+                           target_id, detail, client_ip)
+    VALUES (app_org(), p_id, app_user(), app_api_key(), p_action, p_target_type, p_target_id,
+            COALESCE(p_detail, '{}'), NULLIF(p_client_ip, '')::inet);
+  END $$;
+GRANT EXECUTE ON FUNCTION record_audit(uuid, text, text, uuid, jsonb, text) TO ochre_app;
 
 -- OAuth connect: one row per started flow, so a `state` is single-use and
 -- the PKCE verifier never leaves the server (vault ciphertext, bound to the

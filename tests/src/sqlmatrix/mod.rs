@@ -84,9 +84,10 @@ pub fn expected_policy(table: &str) -> TablePolicy {
         },
         // Append-only: owners and admins read it, every member's action
         // appends to it, nobody rewrites it.
+        // Written only by definer functions (record_audit, ...).
         "audit_log" => TablePolicy {
             select: ADMINS,
-            insert: MEMBERS,
+            insert: NotGranted,
             update: NotGranted,
             delete: NotGranted,
         },

@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod audit;
 mod cli;
 mod config;
 mod contract;

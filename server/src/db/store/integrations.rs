@@ -255,7 +255,8 @@ pub async fn read_secret(
     Ok((r.ciphertext, r.updated_at))
 }
 
-/// Appends an audit row for the caller.
+/// Appends an audit event for the caller (through `record_audit()`, the
+/// app role has no INSERT on `audit_log`).
 pub async fn audit(
     tx: &TenantTx,
     action: &str,
@@ -265,15 +266,16 @@ pub async fn audit(
 ) -> Result<(), DbError> {
     tx.conn()
         .execute_raw(stmt(
-            "INSERT INTO audit_log (org_id, id, actor_user_id, actor_api_key_id, action, target_type, \
-               target_id, detail, client_ip) \
-             VALUES (app_org(), $1, app_user(), app_api_key(), $2, 'integration', $3, $4, NULLIF($5, '')::inet)",
+            "SELECT record_audit($1, $2, 'integration', $3, $4, $5)",
             [
                 AuditId::generate().into(),
                 action.into(),
                 target.into(),
                 detail.into(),
-                client_ip.map(|ip| ip.to_string()).unwrap_or_default().into(),
+                client_ip
+                    .map(|ip| ip.to_string())
+                    .unwrap_or_default()
+                    .into(),
             ],
         ))
         .await?;
