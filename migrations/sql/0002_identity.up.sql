@@ -346,13 +346,14 @@ CREATE FUNCTION transfer_ownership(p_user uuid) RETURNS void
   END $$;
 GRANT EXECUTE ON FUNCTION transfer_ownership(uuid) TO ochre_app;
 
-CREATE FUNCTION accept_invitation(p_token_hash bytea)
+CREATE FUNCTION accept_invitation(p_token_hash bytea, p_client_ip text)
   RETURNS TABLE (org_id uuid, role text)
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$
   DECLARE
     inv invitations%ROWTYPE;
     caller_email text;
+    allowed cidr[];
   BEGIN
     IF app_user() IS NULL OR app_api_key() IS NOT NULL THEN
       RAISE EXCEPTION 'a signed-in user is required' USING ERRCODE = '42501';
@@ -375,12 +376,20 @@ CREATE FUNCTION accept_invitation(p_token_hash bytea)
     IF EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = inv.org_id AND m.user_id = app_user()) THEN
       RAISE EXCEPTION 'already a member of this org' USING ERRCODE = '55000';
     END IF;
+    -- The org's IP allowlist holds for joining it too (the call names no org,
+    -- so the gate could not check it).
+    SELECT o.ip_allowlist INTO allowed FROM orgs o WHERE o.id = inv.org_id;
+    IF cardinality(allowed) > 0 AND NOT EXISTS (
+         SELECT 1 FROM unnest(allowed) AS a(range)
+          WHERE NULLIF(p_client_ip, '')::inet <<= a.range) THEN
+      RAISE EXCEPTION 'requests from this address are not allowed for this org' USING ERRCODE = '42501';
+    END IF;
     INSERT INTO memberships (org_id, user_id, role) VALUES (inv.org_id, app_user(), inv.role);
     UPDATE invitations SET accepted_at = now(), accepted_by = app_user()
      WHERE invitations.org_id = inv.org_id AND invitations.id = inv.id;
     RETURN QUERY SELECT inv.org_id, inv.role;
   END $$;
-GRANT EXECUTE ON FUNCTION accept_invitation(bytea) TO ochre_app;
+GRANT EXECUTE ON FUNCTION accept_invitation(bytea, text) TO ochre_app;
 
 -- Orgs where the caller is the only owner (account deletion is refused).
 CREATE FUNCTION sole_owner_orgs() RETURNS SETOF uuid

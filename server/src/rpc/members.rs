@@ -213,7 +213,7 @@ impl MemberService for MemberApi {
             );
         }
         let tx = self.state.db.scoped(p.scope()).await?;
-        let (org_id, _) = members::accept(&tx, &hash_opaque(token)).await?;
+        let (org_id, _) = members::accept(&tx, &hash_opaque(token), p.client_ip()).await?;
         let joined = users::memberships(&tx)
             .await?
             .into_iter()

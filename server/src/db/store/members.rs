@@ -133,10 +133,20 @@ pub async fn revoke_invitation(tx: &TenantTx, id: InvitationId) -> Result<bool, 
 }
 
 /// Accepts an invitation for the signed-in caller: (org, role).
-pub async fn accept(tx: &TenantTx, token_hash: &[u8; 32]) -> Result<(OrgId, String), DbError> {
+pub async fn accept(
+    tx: &TenantTx,
+    token_hash: &[u8; 32],
+    client_ip: Option<std::net::IpAddr>,
+) -> Result<(OrgId, String), DbError> {
     let row = Accepted::find_by_statement(stmt(
-        "SELECT org_id, role FROM accept_invitation($1)",
-        [token_hash.to_vec().into()],
+        "SELECT org_id, role FROM accept_invitation($1, $2)",
+        [
+            token_hash.to_vec().into(),
+            client_ip
+                .map(|ip| ip.to_string())
+                .unwrap_or_default()
+                .into(),
+        ],
     ))
     .one(tx.conn())
     .await?

@@ -146,3 +146,29 @@ async fn only_owners_change_the_ip_allowlist_and_admins_and_api_keys_are_refused
         tx.rollback().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn the_org_allowlist_also_holds_for_accepting_an_invitation_into_it() {
+    use ochre_tests::identity::{accept, invite};
+    let (app, owner, org) = app_with_org().await;
+    let email = unique_email();
+    let invitee = signup_and_login(&app, &email).await;
+    let invitation = invite(&app, &owner, &org, &email, Role::Agent)
+        .await
+        .unwrap();
+    // A list that excludes the invitee's address (loopback): set in SQL, as
+    // no RPC stores a list that excludes its own caller.
+    let lock = format!("UPDATE orgs SET ip_allowlist = '{{10.0.0.0/8}}' WHERE id = '{org}'");
+    superuser_execute(&app, &lock).await;
+    let refused = accept(&app, &invitee, &invitation.token).await;
+    assert_eq!(code_of(&refused), Code::PermissionDenied);
+    let joined = who_am_i(&app, &invitee.access_token).await.unwrap();
+    assert!(
+        joined.memberships.is_empty(),
+        "a refused accept joins nothing"
+    );
+    // From an allowed address the same invitation still works.
+    let open = format!("UPDATE orgs SET ip_allowlist = '{{127.0.0.0/8}}' WHERE id = '{org}'");
+    superuser_execute(&app, &open).await;
+    assert!(accept(&app, &invitee, &invitation.token).await.is_ok());
+}
