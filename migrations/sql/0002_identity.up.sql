@@ -52,7 +52,9 @@ CREATE POLICY users_service ON users FOR ALL TO ochre_service USING (true) WITH 
 CREATE POLICY users_definer ON users FOR SELECT TO ochre_owner USING (true);
 -- Key rotation (`ochre keys rotate`, as the owner role) re-encrypts TOTP secrets too.
 CREATE POLICY users_owner_rotate ON users FOR UPDATE TO ochre_owner USING (true) WITH CHECK (true);
-GRANT SELECT, INSERT, DELETE ON users TO ochre_app;
+-- Accounts are deleted only through delete_my_account() (below).
+CREATE POLICY users_definer_delete ON users FOR DELETE TO ochre_owner USING (true);
+GRANT SELECT, INSERT ON users TO ochre_app;
 GRANT UPDATE (display_name, password_hash, totp_secret, totp_pending_secret, totp_enabled, totp_last_step)
   ON users TO ochre_app;
 GRANT SELECT, UPDATE (password_hash) ON users TO ochre_service;
@@ -141,7 +143,8 @@ CREATE POLICY api_keys_admin_insert ON api_keys FOR INSERT TO ochre_app
   WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin')
               AND role_rank(role) <= role_rank((SELECT app_role()))
               AND revoked_at IS NULL AND last_used_at IS NULL
-              AND created_by IS NOT DISTINCT FROM app_user());
+              -- A key has a person as its creator: never an API key, never nobody.
+              AND created_by = app_user() AND app_api_key() IS NULL);
 CREATE POLICY api_keys_admin_revoke ON api_keys FOR UPDATE TO ochre_app
   USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin') AND revoked_at IS NULL)
   WITH CHECK (org_id = app_org() AND revoked_at IS NOT NULL);
@@ -180,7 +183,7 @@ CREATE POLICY invitations_admin_insert ON invitations FOR INSERT TO ochre_app
   WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin')
               AND (role <> 'owner' OR (SELECT app_role()) = 'owner')
               AND revoked_at IS NULL AND accepted_at IS NULL AND accepted_by IS NULL
-              AND invited_by IS NOT DISTINCT FROM app_user());
+              AND invited_by = app_user() AND app_api_key() IS NULL);
 CREATE POLICY invitations_admin_revoke ON invitations FOR UPDATE TO ochre_app
   USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin')
          AND (role <> 'owner' OR (SELECT app_role()) = 'owner')
@@ -390,6 +393,24 @@ CREATE FUNCTION accept_invitation(p_token_hash bytea, p_client_ip text)
     RETURN QUERY SELECT inv.org_id, inv.role;
   END $$;
 GRANT EXECUTE ON FUNCTION accept_invitation(bytea, text) TO ochre_app;
+
+-- Deletes the signed-in caller's account. What it granted goes with it in
+-- every org: its API keys and its pending invitations are revoked first (a
+-- grant never outlives its author); memberships and sessions cascade.
+CREATE FUNCTION delete_my_account() RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+  BEGIN
+    IF app_user() IS NULL OR app_api_key() IS NOT NULL THEN
+      RAISE EXCEPTION 'a signed-in user is required' USING ERRCODE = '42501';
+    END IF;
+    UPDATE api_keys SET revoked_at = now()
+     WHERE created_by = app_user() AND revoked_at IS NULL;
+    UPDATE invitations SET revoked_at = now()
+     WHERE invited_by = app_user() AND revoked_at IS NULL AND accepted_at IS NULL;
+    DELETE FROM users WHERE id = app_user();
+  END $$;
+GRANT EXECUTE ON FUNCTION delete_my_account() TO ochre_app;
 
 -- Orgs where the caller is the only owner (account deletion is refused).
 CREATE FUNCTION sole_owner_orgs() RETURNS SETOF uuid

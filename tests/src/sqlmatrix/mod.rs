@@ -61,9 +61,10 @@ pub fn expected_policy(table: &str) -> TablePolicy {
             delete: NotGranted,
         },
         // UPDATE is limited to revoked_at; the matrix updates that column.
+        // Only people create keys and invitations (never an API key).
         "api_keys" | "invitations" => TablePolicy {
             select: ADMINS,
-            insert: ADMINS,
+            insert: Access::UsersOnly(&["owner", "admin"]),
             update: ADMINS,
             delete: NotGranted,
         },

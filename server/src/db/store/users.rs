@@ -151,10 +151,11 @@ pub async fn sole_owner_orgs(tx: &TenantTx) -> Result<Vec<OrgId>, DbError> {
     Ok(rows.into_iter().map(|r| r.org_id).collect())
 }
 
-pub async fn delete_me(tx: &TenantTx) -> Result<u64, DbError> {
-    Ok(tx
-        .conn()
-        .execute_raw(stmt("DELETE FROM users WHERE id = app_user()", []))
-        .await?
-        .rows_affected())
+/// Deletes the caller's account through `delete_my_account()`, which revokes
+/// its API keys and pending invitations in every org first.
+pub async fn delete_me(tx: &TenantTx) -> Result<(), DbError> {
+    tx.conn()
+        .execute_raw(stmt("SELECT delete_my_account()", []))
+        .await?;
+    Ok(())
 }

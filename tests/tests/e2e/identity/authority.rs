@@ -296,3 +296,102 @@ async fn an_admin_cannot_write_a_key_in_another_members_name() {
         }
     }
 }
+
+#[tokio::test]
+async fn deleting_an_account_revokes_its_keys_and_invitations_in_every_org() {
+    let app = spawn_app().await;
+    let owner = signup_and_login(&app, &unique_email()).await;
+    let (first, second) = (
+        create_org(&app, &owner, "First").await,
+        create_org(&app, &owner, "Second").await,
+    );
+    let admin = add_member(&app, &owner, &first, Role::Admin).await;
+    let invitation = invite(&app, &owner, &second, &admin.email, Role::Admin)
+        .await
+        .unwrap();
+    accept(&app, &admin, &invitation.token).await.unwrap();
+    let mut keys = Vec::new();
+    let mut pending = Vec::new();
+    for org in [&first, &second] {
+        let key = create_api_key(&app, &admin, org, Role::Agent)
+            .await
+            .unwrap();
+        keys.push((org.clone(), key.secret));
+        let email = unique_email();
+        let token = invite(&app, &admin, org, &email, Role::Agent)
+            .await
+            .unwrap()
+            .token;
+        pending.push((email, token));
+    }
+    for (org, key) in &keys {
+        let get = with_auth(GetOrgRequest {}, key, Some(org));
+        assert!(app.client::<OrgClient>().get_org(get).await.is_ok());
+    }
+    let delete = DeleteAccountRequest {
+        password: admin.password.clone(),
+        totp_code: String::new(),
+    };
+    app.client::<AuthClient>()
+        .delete_account(with_auth(delete, &admin.access_token, None))
+        .await
+        .unwrap();
+    for (org, key) in &keys {
+        let get = with_auth(GetOrgRequest {}, key, Some(org));
+        let answer = app.client::<OrgClient>().get_org(get).await;
+        assert_eq!(code_of(&answer), Code::Unauthenticated, "key in {org}");
+    }
+    for (email, token) in &pending {
+        let invitee = signup_and_login(&app, email).await;
+        assert_eq!(
+            code_of(&accept(&app, &invitee, token).await),
+            Code::NotFound
+        );
+    }
+}
+
+#[tokio::test]
+async fn in_sql_a_key_needs_a_person_as_its_creator() {
+    let app = spawn_app().await;
+    let owner = signup_and_login(&app, &unique_email()).await;
+    let org = create_org(&app, &owner, "Keys").await;
+    let key = create_api_key(&app, &owner, &org, Role::Admin)
+        .await
+        .unwrap();
+    let key_id = key.api_key.unwrap().id;
+    let db = app.app_db().await;
+    let insert = |creator: &str| {
+        format!(
+            "INSERT INTO api_keys (org_id, id, name, role, key_hash, prefix, created_by) \
+             VALUES ('{org}', gen_random_uuid(), 'k', 'agent', sha256(gen_random_uuid()::text::bytea), \
+                     'ochre_sk_x', {creator})"
+        )
+    };
+    let user = format!("'{}'", owner.user_id);
+    for (settings, creator, allowed) in [
+        // The owner naming itself: the one legitimate shape.
+        (("", owner.user_id.as_str()), user.as_str(), true),
+        // A person's scope with no creator named.
+        (("", owner.user_id.as_str()), "NULL", false),
+        // An admin API key's scope, whoever it names as creator.
+        ((key_id.as_str(), ""), user.as_str(), false),
+        ((key_id.as_str(), ""), "NULL", false),
+    ] {
+        let tx = db.begin().await.unwrap();
+        tx.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT set_config('app.org_id', $1, true), set_config('app.api_key_id', $2, true), \
+                    set_config('app.user_id', $3, true)",
+            [org.clone().into(), settings.0.into(), settings.1.into()],
+        ))
+        .await
+        .unwrap();
+        let result = tx.execute_unprepared(&insert(creator)).await;
+        assert_eq!(
+            result.is_ok(),
+            allowed,
+            "{settings:?} {creator}: {result:?}"
+        );
+        tx.rollback().await.unwrap();
+    }
+}
