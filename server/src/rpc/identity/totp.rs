@@ -136,21 +136,48 @@ pub async fn disable(
     request: Request<DisableTotpRequest>,
 ) -> Result<(), ApiError> {
     let p = principal(&request)?;
-    let code = request.into_inner().code;
+    let req = request.into_inner();
+    if req.password.is_empty() {
+        return Err(ApiError::InvalidArgument("password is required".into()));
+    }
     let (tx, me) = open(state, p).await?;
     if !me.totp_enabled {
         return Err(ApiError::FailedPrecondition(
             "two-step verification is not enabled".into(),
         ));
     }
-    reauth_open(state, me.id).await?;
-    let step = match check_code(state, &me, &code) {
-        Ok(step) => step,
-        Err(_) => return Err(reauth_failed(state, me.id).await),
-    };
+    let step = reauthenticate(state, &me, req.password, &req.code)
+        .await?
+        .ok_or_else(code_required)?;
     users::disable_totp(&tx, step).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Checks the password and, when the account is enrolled, a current code:
+/// one answer for either failing, counted toward the re-authentication
+/// lock. The accepted code's step (None when not enrolled).
+async fn reauthenticate(
+    state: &AppState,
+    me: &UserRow,
+    password: String,
+    code: &str,
+) -> Result<Option<i64>, ApiError> {
+    reauth_open(state, me.id).await?;
+    let ok = state
+        .hasher
+        .verify(SecretString::from(password), &me.password_hash)
+        .await?;
+    if !ok {
+        return Err(reauth_failed(state, me.id).await);
+    }
+    if !me.totp_enabled {
+        return Ok(None);
+    }
+    match check_code(state, me, code) {
+        Ok(step) => Ok(Some(step)),
+        Err(_) => Err(reauth_failed(state, me.id).await),
+    }
 }
 
 pub async fn delete_account(
@@ -163,19 +190,7 @@ pub async fn delete_account(
         return Err(ApiError::InvalidArgument("password is required".into()));
     }
     let (tx, me) = open(state, p).await?;
-    reauth_open(state, me.id).await?;
-    let ok = state
-        .hasher
-        .verify(SecretString::from(req.password), &me.password_hash)
-        .await?;
-    if !ok {
-        return Err(reauth_failed(state, me.id).await);
-    }
-    if me.totp_enabled {
-        let step = match check_code(state, &me, &req.totp_code) {
-            Ok(step) => step,
-            Err(_) => return Err(reauth_failed(state, me.id).await),
-        };
+    if let Some(step) = reauthenticate(state, &me, req.password, &req.totp_code).await? {
         users::set_totp_last_step(&tx, step).await?;
     }
     let sole = users::sole_owner_orgs(&tx).await?;

@@ -298,7 +298,10 @@ async fn a_totp_code_is_accepted_once_and_account_deletion_needs_a_fresh_one() {
     let app = spawn_app().await;
     let session = signup_and_login(&app, &unique_email()).await;
     let (secret, used) = enable_totp_checking_each_step(&app, &session).await;
-    let disable = DisableTotpRequest { code: used.clone() };
+    let disable = DisableTotpRequest {
+        code: used.clone(),
+        password: session.password.clone(),
+    };
     let replayed = app
         .client::<AuthClient>()
         .disable_totp(with_auth(disable, &session.access_token, None))
@@ -328,18 +331,31 @@ async fn a_totp_code_is_accepted_once_and_account_deletion_needs_a_fresh_one() {
 }
 
 #[tokio::test]
-async fn disabling_totp_with_a_fresh_code_lifts_the_code_requirement() {
+async fn disabling_totp_needs_the_password_and_a_fresh_code_and_lifts_the_code_requirement() {
     let app = spawn_app().await;
     let session = signup_and_login(&app, &unique_email()).await;
     let (secret, _) = enable_totp_checking_each_step(&app, &session).await;
     sleep_until_next_totp_step().await;
-    let disable = DisableTotpRequest {
-        code: totp_code(&secret, unix_now()),
+    let code = totp_code(&secret, unix_now());
+    // The code alone (a stolen session) does not turn the second factor off.
+    let disable = |code: &str, password: &str| {
+        let request = DisableTotpRequest {
+            code: code.to_owned(),
+            password: password.to_owned(),
+        };
+        let request = with_auth(request, &session.access_token, None);
+        let mut client = app.client::<AuthClient>();
+        async move { client.disable_totp(request).await }
     };
-    app.client::<AuthClient>()
-        .disable_totp(with_auth(disable, &session.access_token, None))
-        .await
-        .unwrap();
+    assert_eq!(code_of(&disable(&code, "").await), Code::InvalidArgument);
+    let wrong = format!("{}-wrong", session.password);
+    assert_eq!(
+        code_of(&disable(&code, &wrong).await),
+        Code::Unauthenticated
+    );
+    let me = who_am_i(&app, &session.access_token).await.unwrap();
+    assert!(me.user.unwrap().totp_enabled, "still enrolled");
+    disable(&code, &session.password).await.unwrap();
     let me = who_am_i(&app, &session.access_token).await.unwrap();
     assert!(!me.user.unwrap().totp_enabled);
     delete_account(&app, &session, "").await.unwrap();

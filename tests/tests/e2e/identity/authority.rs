@@ -186,7 +186,10 @@ async fn guessing_totp_codes_or_the_password_locks_re_authentication() {
     for guess in ["111111", "222222", "333333"] {
         let r = auth
             .disable_totp(with_auth(
-                DisableTotpRequest { code: guess.into() },
+                DisableTotpRequest {
+                    code: guess.into(),
+                    password: user.password.clone(),
+                },
                 &user.access_token,
                 None,
             ))
@@ -197,7 +200,10 @@ async fn guessing_totp_codes_or_the_password_locks_re_authentication() {
     let right = totp_code(&totp.secret_base32, unix_now());
     let r = auth
         .disable_totp(with_auth(
-            DisableTotpRequest { code: right },
+            DisableTotpRequest {
+                code: right,
+                password: user.password.clone(),
+            },
             &user.access_token,
             None,
         ))
