@@ -118,6 +118,24 @@ async fn a_tampered_expired_or_foreign_state_is_refused() {
         code_of(&complete(&app, &admin, &org, &state, &code).await),
         Code::PermissionDenied
     );
+    // Nor can the same owner complete it under another of their orgs.
+    let other = create_org(&app, &owner, "Elsewhere").await;
+    assert_ne!(
+        code_of(&complete(&app, &owner, &other, &state, &code).await),
+        Code::Ok
+    );
+    let listed = app
+        .client::<IntegrationClient>()
+        .list_integrations(with_auth(
+            ochre_sdk::v1::ListIntegrationsRequest {},
+            &owner.access_token,
+            Some(&other),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .integrations;
+    assert!(listed.is_empty(), "nothing was connected in the other org");
     // The owner still can: the refusals above did not spend it.
     complete(&app, &owner, &org, &state, &code).await.unwrap();
 }

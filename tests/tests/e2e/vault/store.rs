@@ -201,6 +201,46 @@ async fn a_ciphertext_moved_to_another_integration_does_not_decrypt_and_is_not_a
 }
 
 #[tokio::test]
+async fn an_integration_and_its_secret_cloned_into_another_org_do_not_decrypt_there() {
+    let app = spawn_app().await;
+    let (owner, org) = owner_and_org(&app).await;
+    let other = create_org(&app, &owner, "Elsewhere").await;
+    let secret = canary();
+    let id = connect(&app, &owner, &org, "openai", &[("api_key", &secret)]).await;
+    // A database-level attacker moves the rows, ciphertext and all, under
+    // the other org with the same integration id and field: the vault's
+    // associated data binds the ciphertext to its org.
+    let su = app.superuser_db().await;
+    su.execute_unprepared(&format!(
+        "CREATE TEMP TABLE ci AS SELECT * FROM integrations WHERE id = '{id}'; \
+         CREATE TEMP TABLE cs AS SELECT * FROM integration_secrets WHERE integration_id = '{id}'; \
+         DELETE FROM integration_secrets WHERE integration_id = '{id}'; \
+         DELETE FROM integrations WHERE id = '{id}'; \
+         UPDATE ci SET org_id = '{other}'; UPDATE cs SET org_id = '{other}'; \
+         INSERT INTO integrations SELECT * FROM ci; \
+         INSERT INTO integration_secrets SELECT * FROM cs;"
+    ))
+    .await
+    .unwrap();
+    let err = read(&app, &owner, &other, &id, "api_key")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Internal);
+    assert_eq!(err.message(), "internal error", "no detail leaks");
+    assert!(
+        audit_reads(&app, &id).await.is_empty(),
+        "a failed read is not audited"
+    );
+    let stored = ciphertexts(&app).await;
+    assert_eq!(stored.len(), 1, "the moved row is there");
+    assert!(
+        !stored[0]
+            .windows(secret.len())
+            .any(|w| w == secret.as_bytes())
+    );
+}
+
+#[tokio::test]
 async fn disconnecting_deletes_the_secret_rows_and_the_token_is_gone() {
     let app = spawn_app().await;
     let (owner, org) = owner_and_org(&app).await;
