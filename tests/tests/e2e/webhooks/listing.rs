@@ -234,3 +234,53 @@ async fn listing_filters_by_provider_and_integration_and_refuses_bad_filters_and
     }
     c.verify();
 }
+
+#[tokio::test]
+async fn a_webhook_events_page_token_from_one_org_is_refused_in_another() {
+    let app = spawn_app().await;
+    let http = Http::new(&app);
+    let mut c = Checks::default();
+    let mut orgs = Vec::new();
+    for name in ["First", "Second"] {
+        let org = new_org(&app, name).await;
+        let secret = P::GitHub.new_secret();
+        let integration = connect_hook(&app, &org, P::GitHub, &secret).await;
+        for i in 0..2 {
+            let delivery = Hook::new(P::GitHub, &secret).build(&integration);
+            accepted(&mut c, &format!("{name} {i}"), &http.post(&delivery).await);
+        }
+        orgs.push(org);
+    }
+    let (first, second) = (&orgs[0], &orgs[1]);
+    let page = list_page(
+        &app,
+        &first.owner.access_token,
+        &first.id,
+        filter("", "", 1, ""),
+    )
+    .await
+    .unwrap();
+    c.that(!page.next_page_token.is_empty(), "a next page exists");
+    let token = page.next_page_token;
+    let elsewhere = list_page(
+        &app,
+        &second.owner.access_token,
+        &second.id,
+        filter("", "", 1, &token),
+    )
+    .await;
+    c.eq(
+        "the first org's token in the second org",
+        code_of(&elsewhere),
+        Code::InvalidArgument,
+    );
+    let home = list_page(
+        &app,
+        &first.owner.access_token,
+        &first.id,
+        filter("", "", 1, &token),
+    )
+    .await;
+    c.eq("the token in its own org", code_of(&home), Code::Ok);
+    c.verify();
+}
