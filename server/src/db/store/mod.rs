@@ -8,6 +8,7 @@ pub mod integrations;
 pub mod members;
 pub mod oauth;
 pub mod orgs;
+pub mod sessions;
 pub mod users;
 pub mod webhooks;
 

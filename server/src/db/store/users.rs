@@ -1,6 +1,6 @@
 //! The caller's own account, sessions and memberships.
 
-use crate::ids::{OrgId, SessionId, UserId};
+use crate::ids::{OrgId, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait as _, DbErr, FromQueryResult};
 
@@ -119,16 +119,12 @@ pub async fn set_totp_last_step(tx: &TenantTx, step: i64) -> Result<(), DbError>
     Ok(())
 }
 
-pub async fn revoke_session(
-    tx: &TenantTx,
-    session_id: SessionId,
-    reason: &str,
-) -> Result<(), DbError> {
+/// Replaces the caller's password hash.
+pub async fn set_password_hash(tx: &TenantTx, phc: &str) -> Result<(), DbError> {
     tx.conn()
         .execute_raw(stmt(
-            "UPDATE sessions SET revoked_at = now(), revoked_reason = $2 \
-              WHERE id = $1 AND revoked_at IS NULL",
-            [session_id.into(), reason.into()],
+            "UPDATE users SET password_hash = $1 WHERE id = app_user()",
+            [phc.into()],
         ))
         .await?;
     Ok(())

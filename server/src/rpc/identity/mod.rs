@@ -1,23 +1,27 @@
 //! `ochre.v1.AuthService`: sign-up, the signed-in account, and (in the
 //! child modules) sessions and TOTP.
 
+mod account;
+mod reauth;
 mod sessions;
 mod totp;
 
 use ochre_sdk::v1::{
-    ConfirmTotpRequest, ConfirmTotpResponse, DeleteAccountRequest, DeleteAccountResponse,
-    DisableTotpRequest, DisableTotpResponse, EnrollTotpRequest, EnrollTotpResponse, LoginRequest,
-    LoginResponse, LogoutRequest, LogoutResponse, RefreshRequest, RefreshResponse, SignUpRequest,
-    SignUpResponse, User, WhoAmIRequest, WhoAmIResponse, auth_service_server::AuthService,
+    ChangePasswordRequest, ChangePasswordResponse, ConfirmTotpRequest, ConfirmTotpResponse,
+    DeleteAccountRequest, DeleteAccountResponse, DisableTotpRequest, DisableTotpResponse,
+    EnrollTotpRequest, EnrollTotpResponse, ListSessionsRequest, ListSessionsResponse, LoginRequest,
+    LoginResponse, LogoutRequest, LogoutResponse, RefreshRequest, RefreshResponse,
+    RevokeSessionRequest, RevokeSessionResponse, SignUpRequest, SignUpResponse, User,
+    WhoAmIRequest, WhoAmIResponse, auth_service_server::AuthService,
 };
 use secrecy::SecretString;
 use tonic::{Request, Response, Status};
 
-use super::convert::{membership, ts, user_message};
+use super::convert::{membership, parse_id, ts, user_message};
 use crate::ids::UserId;
 use crate::{
     crypto::password::check_strength,
-    db::store::users,
+    db::store::{sessions as session_store, users},
     error::ApiError,
     gate::Scope,
     gate::principal,
@@ -103,7 +107,7 @@ impl AuthService for AuthApi {
         let p = principal(&request)?;
         let session = p.session_id().ok_or(ApiError::denied())?;
         let tx = self.state.db.scoped(p.scope()).await?;
-        users::revoke_session(&tx, session, "logout").await?;
+        session_store::revoke(&tx, session, "logout").await?;
         tx.commit().await?;
         Ok(Response::new(LogoutResponse {}))
     }
@@ -153,5 +157,32 @@ impl AuthService for AuthApi {
     ) -> Result<Response<DeleteAccountResponse>, Status> {
         totp::delete_account(&self.state, request).await?;
         Ok(Response::new(DeleteAccountResponse {}))
+    }
+
+    async fn change_password(
+        &self,
+        request: Request<ChangePasswordRequest>,
+    ) -> Result<Response<ChangePasswordResponse>, Status> {
+        let p = principal(&request)?;
+        let changed = account::change_password(&self.state, p, request.into_inner()).await?;
+        Ok(Response::new(changed))
+    }
+
+    async fn list_sessions(
+        &self,
+        request: Request<ListSessionsRequest>,
+    ) -> Result<Response<ListSessionsResponse>, Status> {
+        let p = principal(&request)?;
+        Ok(Response::new(account::list_sessions(&self.state, p).await?))
+    }
+
+    async fn revoke_session(
+        &self,
+        request: Request<RevokeSessionRequest>,
+    ) -> Result<Response<RevokeSessionResponse>, Status> {
+        let p = principal(&request)?;
+        let id = parse_id("session_id", &request.get_ref().session_id)?;
+        account::revoke_session(&self.state, p, id).await?;
+        Ok(Response::new(RevokeSessionResponse {}))
     }
 }

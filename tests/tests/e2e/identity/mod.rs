@@ -1,5 +1,6 @@
 //! Accounts, sessions, orgs, members, API keys, the IP allowlist and TOTP.
 
+mod account;
 mod allowlist;
 mod api_keys;
 mod auth;

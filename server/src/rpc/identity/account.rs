@@ -1,0 +1,91 @@
+//! Containing a stolen credential: changing the password (which ends every
+//! other session), and listing and revoking the account's sessions.
+
+use ochre_sdk::v1::{
+    ChangePasswordRequest, ChangePasswordResponse, ListSessionsResponse, SignInSession,
+};
+use secrecy::SecretString;
+
+use super::reauth::{open, reauthenticate};
+use crate::{
+    crypto::password::check_strength,
+    db::store::{sessions as session_store, users},
+    error::ApiError,
+    gate::Principal,
+    ids::SessionId,
+    rpc::{
+        convert::{ts, ts_opt},
+        state::AppState,
+    },
+};
+
+/// Sessions listed at most (the newest).
+const MAX_LISTED_SESSIONS: u64 = 200;
+
+pub async fn change_password(
+    state: &AppState,
+    p: Principal,
+    req: ChangePasswordRequest,
+) -> Result<ChangePasswordResponse, ApiError> {
+    if req.current_password.is_empty() || req.new_password.is_empty() {
+        return Err(ApiError::invalid(
+            "current_password and new_password are required",
+        ));
+    }
+    let current = p.session_id().ok_or_else(ApiError::denied)?;
+    let (tx, me) = open(state, p).await?;
+    check_strength(&req.new_password, &[&me.email, &me.display_name])
+        .map_err(|weak| ApiError::invalid(format!("password refused: {}", weak.reason())))?;
+    if let Some(step) = reauthenticate(state, &me, req.current_password, &req.totp_code).await? {
+        users::set_totp_last_step(&tx, step).await?;
+    }
+    let phc = state
+        .hasher
+        .hash(SecretString::from(req.new_password))
+        .await?;
+    users::set_password_hash(&tx, &phc).await?;
+    let revoked = session_store::revoke_others(&tx, current, "password changed").await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %me.id, revoked, "password changed");
+    Ok(ChangePasswordResponse {
+        revoked_sessions: i32::try_from(revoked).unwrap_or(i32::MAX),
+    })
+}
+
+pub async fn list_sessions(
+    state: &AppState,
+    p: Principal,
+) -> Result<ListSessionsResponse, ApiError> {
+    let current = p.session_id().ok_or_else(ApiError::denied)?;
+    let tx = state.db.scoped(p.scope()).await?;
+    let rows = session_store::list(&tx, MAX_LISTED_SESSIONS).await?;
+    tx.commit().await?;
+    Ok(ListSessionsResponse {
+        sessions: rows
+            .into_iter()
+            .map(|s| SignInSession {
+                id: s.id.to_string(),
+                created_at: Some(ts(s.created_at)),
+                expires_at: Some(ts(s.expires_at)),
+                revoked_at: ts_opt(s.revoked_at),
+                client_ip: s.client_ip.unwrap_or_default(),
+                user_agent: s.user_agent.unwrap_or_default(),
+                current: s.id == current,
+            })
+            .collect(),
+    })
+}
+
+pub async fn revoke_session(
+    state: &AppState,
+    p: Principal,
+    session: SessionId,
+) -> Result<(), ApiError> {
+    p.require_user()?;
+    let tx = state.db.scoped(p.scope()).await?;
+    if !session_store::revoke(&tx, session, "revoked by the user").await? {
+        return Err(ApiError::NotFound("no such active session".into()));
+    }
+    tx.commit().await?;
+    Ok(())
+}
