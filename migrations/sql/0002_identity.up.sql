@@ -278,7 +278,7 @@ CREATE FUNCTION set_member_role(p_user uuid, p_role text) RETURNS void
   BEGIN
     PERFORM lock_org_members(app_org());
     caller := app_role();  -- after the lock: the caller's role as it is now
-    IF caller IS NULL OR caller NOT IN ('owner', 'admin') THEN
+    IF caller IS NULL OR caller NOT IN ('owner', 'admin') OR app_api_key() IS NOT NULL THEN
       RAISE EXCEPTION 'permission denied' USING ERRCODE = '42501';
     END IF;
     IF p_role NOT IN ('owner', 'admin', 'agent', 'light_agent') THEN
@@ -310,7 +310,7 @@ CREATE FUNCTION remove_member(p_user uuid) RETURNS void
   BEGIN
     PERFORM lock_org_members(app_org());
     caller := app_role();  -- after the lock: the caller's role as it is now
-    IF caller IS NULL OR caller NOT IN ('owner', 'admin') THEN
+    IF caller IS NULL OR caller NOT IN ('owner', 'admin') OR app_api_key() IS NOT NULL THEN
       RAISE EXCEPTION 'permission denied' USING ERRCODE = '42501';
     END IF;
     SELECT m.role INTO target FROM memberships m

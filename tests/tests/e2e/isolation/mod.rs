@@ -1,4 +1,5 @@
 //! Isolation between orgs, at the SQL level and at the RPC level.
 
+mod definers;
 mod rpc;
 mod sql;

@@ -1,0 +1,262 @@
+//! Every SECURITY DEFINER function the app role may execute, called as each
+//! member role, each API-key role, and with forged settings (a user of no
+//! org, another org's id): each admits exactly the callers its rule names,
+//! and a refused call writes nothing. A definer function that is granted to
+//! the app role but missing from the table below fails the test, so a new
+//! one must state its rule here.
+
+use std::collections::BTreeSet;
+
+use sea_orm::{
+    ConnectionTrait as _, DatabaseConnection, DbBackend, Statement, TransactionTrait as _,
+};
+
+use ochre_tests::prelude::*;
+
+/// Who calls: (label, org, user, api key).
+type Who = (&'static str, String, String, String);
+
+/// Functions of the app role that only read or resolve the caller (no rule
+/// to prove here: they return the caller's own data or nothing).
+const READERS: &[&str] = &[
+    "app_api_key",
+    "app_org",
+    "app_role",
+    "app_user",
+    "role_rank",
+    "my_memberships",
+    "org_members",
+    "sole_owner_orgs",
+    "lock_org_members",
+    // Acts on the caller's own account only (tested in identity::authority).
+    "delete_my_account",
+    // Needs a valid invitation token of the caller (identity tests).
+    "accept_invitation",
+    // Creates an org owned by the caller (identity tests).
+    "create_org",
+];
+
+/// A state-changing definer function, its call, and who it admits.
+struct Rule {
+    name: &'static str,
+    call: String,
+    admits: &'static [&'static str],
+}
+
+async fn definer_functions(db: &DatabaseConnection) -> BTreeSet<String> {
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT p.proname AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+              WHERE n.nspname = 'public' AND p.prosecdef \
+                AND has_function_privilege('ochre_app', p.oid, 'EXECUTE')",
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| r.try_get_by::<String, _>("name").unwrap())
+        .collect()
+}
+
+/// What the org's rows look like (audit, memberships, keys, secrets).
+async fn footprint(tx: &impl sea_orm::ConnectionTrait, org: &str) -> String {
+    let row = tx
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!(
+                "SELECT (SELECT count(*) FROM audit_log WHERE org_id = '{org}')::text || '/' || \
+                   (SELECT string_agg(user_id::text || role, ',' ORDER BY user_id) \
+                      FROM memberships WHERE org_id = '{org}') || '/' || \
+                   (SELECT string_agg(field, ',' ORDER BY field) FROM integration_secrets \
+                     WHERE org_id = '{org}') AS f"
+            ),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by("f").unwrap()
+}
+
+/// Runs `sql` as `ochre_app` for `who`: whether it was admitted, and
+/// whether the org's rows are as they were afterwards. An admitted call is
+/// rolled back (cells stay independent); a refused one is committed, so
+/// whatever a refusal might have written would stay and be seen.
+async fn call(
+    app: &DatabaseConnection,
+    su: &DatabaseConnection,
+    who: &Who,
+    org: &str,
+    sql: &str,
+) -> (bool, bool) {
+    let tx = app.begin().await.unwrap();
+    tx.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true), \
+                set_config('app.api_key_id', $3, true)",
+        [
+            who.1.clone().into(),
+            who.2.clone().into(),
+            who.3.clone().into(),
+        ],
+    ))
+    .await
+    .unwrap();
+    let before = footprint(su, org).await;
+    let admitted = tx.execute_unprepared(sql).await.is_ok();
+    if admitted && who.1 == org {
+        tx.rollback().await.unwrap();
+    } else {
+        // Refused, or acting on another org: committed, so whatever it wrote
+        // stays and is seen (a failed transaction's COMMIT rolls back).
+        let _ = tx.commit().await;
+    }
+    let after = footprint(su, org).await;
+    (admitted, before == after)
+}
+
+#[tokio::test]
+async fn every_definer_function_admits_exactly_its_callers_and_a_refusal_writes_nothing() {
+    let app = spawn_app().await;
+    let owner = signup_and_login(&app, &unique_email()).await;
+    let org = create_org(&app, &owner, "Definers").await;
+    let admin = add_member(&app, &owner, &org, Role::Admin).await;
+    let agent = add_member(&app, &owner, &org, Role::Agent).await;
+    let light = add_member(&app, &owner, &org, Role::LightAgent).await;
+    let outsider = signup_and_login(&app, &unique_email()).await;
+    let elsewhere = create_org(&app, &outsider, "Elsewhere").await;
+    let request = ochre_sdk::v1::ConnectIntegrationRequest {
+        provider: "github".into(),
+        external_account: "acme".into(),
+        secrets: [("webhook_signing_secret".to_owned(), "s3cret-1".to_owned())].into(),
+        ..Default::default()
+    };
+    let integration = app
+        .client::<IntegrationClient>()
+        .connect_integration(with_auth(request, &owner.access_token, Some(&org)))
+        .await
+        .unwrap()
+        .into_inner()
+        .integration
+        .unwrap()
+        .id;
+    let key = |role| {
+        let (app, owner, org) = (&app, &owner, &org);
+        async move {
+            create_api_key(app, owner, org, role)
+                .await
+                .unwrap()
+                .api_key
+                .unwrap()
+                .id
+        }
+    };
+    let (key_admin, key_agent, key_light) = (
+        key(Role::Admin).await,
+        key(Role::Agent).await,
+        key(Role::LightAgent).await,
+    );
+    let o = || org.clone();
+    let callers: Vec<Who> = vec![
+        ("owner", o(), owner.user_id.clone(), String::new()),
+        ("admin", o(), admin.user_id.clone(), String::new()),
+        ("agent", o(), agent.user_id.clone(), String::new()),
+        ("light_agent", o(), light.user_id.clone(), String::new()),
+        ("key_admin", o(), String::new(), key_admin),
+        ("key_agent", o(), String::new(), key_agent),
+        ("key_light_agent", o(), String::new(), key_light),
+        (
+            "forged_outsider",
+            o(),
+            outsider.user_id.clone(),
+            String::new(),
+        ),
+        ("forged_nobody", o(), String::new(), String::new()),
+        // The outsider acting in its own org on this org's ids.
+        (
+            "other_org_owner",
+            elsewhere.clone(),
+            outsider.user_id.clone(),
+            String::new(),
+        ),
+    ];
+    let rules = vec![
+        Rule {
+            name: "read_integration_secret",
+            call: format!(
+                "SELECT * FROM read_integration_secret('{integration}', 'webhook_signing_secret', gen_random_uuid(), '')"
+            ),
+            admits: &["owner", "admin", "key_admin"],
+        },
+        Rule {
+            name: "integration_refresh_material",
+            call: format!(
+                "SELECT * FROM integration_refresh_material('{integration}', gen_random_uuid())"
+            ),
+            admits: &["owner", "admin", "key_admin"],
+        },
+        Rule {
+            name: "record_audit",
+            call: "SELECT record_audit(gen_random_uuid(), 'matrix', 'integration', NULL, '{}', '')"
+                .into(),
+            admits: &["owner", "admin", "key_admin"],
+        },
+        Rule {
+            name: "retire_signing_secret",
+            call: format!(
+                "SELECT retire_signing_secret('{integration}', 'webhook_signing_secret')"
+            ),
+            admits: &["owner", "admin", "key_admin"],
+        },
+        Rule {
+            name: "set_member_role",
+            call: format!("SELECT set_member_role('{}', 'light_agent')", agent.user_id),
+            admits: &["owner", "admin"],
+        },
+        Rule {
+            name: "remove_member",
+            call: format!("SELECT remove_member('{}')", light.user_id),
+            admits: &["owner", "admin"],
+        },
+        Rule {
+            name: "transfer_ownership",
+            call: format!("SELECT transfer_ownership('{}')", admin.user_id),
+            admits: &["owner"],
+        },
+    ];
+    let su = app.superuser_db().await;
+    let db = app.app_db().await;
+    let granted = definer_functions(&db).await;
+    let covered: BTreeSet<String> = rules
+        .iter()
+        .map(|r| r.name.to_owned())
+        .chain(READERS.iter().map(|n| (*n).to_owned()))
+        .collect();
+    let uncovered: Vec<_> = granted.difference(&covered).collect();
+    assert!(
+        uncovered.is_empty(),
+        "definer functions without a rule here: {uncovered:?}"
+    );
+
+    let mut wrong = Vec::new();
+    for rule in &rules {
+        for who in &callers {
+            let (admitted, untouched) = call(&db, &su, who, &org, &rule.call).await;
+            let expected = rule.admits.contains(&who.0);
+            if who.1 != org {
+                // Acting in its own org with this org's ids: whatever it may
+                // do there, this org's rows stay as they were.
+                if !untouched {
+                    wrong.push(format!("{} as {}: touched the other org", rule.name, who.0));
+                }
+                continue;
+            }
+            if admitted != expected {
+                wrong.push(format!("{} as {}: admitted {admitted}", rule.name, who.0));
+            }
+            if !admitted && !untouched {
+                wrong.push(format!("{} as {}: refused but wrote", rule.name, who.0));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
