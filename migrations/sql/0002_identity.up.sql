@@ -85,6 +85,23 @@ GRANT SELECT, UPDATE (revoked_at, revoked_reason) ON sessions TO ochre_app;
 -- session (ON DELETE CASCADE).
 GRANT SELECT, INSERT, DELETE, UPDATE (revoked_at, revoked_reason) ON sessions TO ochre_service;
 
+-- Second-factor sign-in tickets: the password step of an account with TOTP
+-- returns one instead of a session; it is short-lived, single-use (spent on
+-- its first presentation, whatever the code) and stored as a SHA-256 hash.
+CREATE TABLE login_tickets (
+  token_hash bytea       PRIMARY KEY CHECK (octet_length(token_hash) = 32),
+  user_id    uuid        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  expires_at timestamptz NOT NULL,
+  used_at    timestamptz
+);
+CREATE INDEX login_tickets_user_idx ON login_tickets (user_id);
+ALTER TABLE login_tickets ENABLE ROW LEVEL SECURITY;
+ALTER TABLE login_tickets FORCE ROW LEVEL SECURITY;
+CREATE POLICY login_tickets_service ON login_tickets FOR ALL TO ochre_service
+  USING (true) WITH CHECK (true);
+GRANT SELECT, INSERT, UPDATE (used_at) ON login_tickets TO ochre_service;
+
 -- Refresh tokens, stored as SHA-256 hashes. A used token presented again
 -- revokes its session.
 CREATE TABLE refresh_tokens (

@@ -32,6 +32,8 @@ pub const REFRESH_TOKEN_PREFIX: &str = "ochre_rt_";
 pub const API_KEY_PREFIX: &str = "ochre_sk_";
 /// Prefix of invitation tokens.
 pub const INVITATION_TOKEN_PREFIX: &str = "ochre_inv_";
+/// Prefix of second-factor sign-in tickets.
+pub const LOGIN_TICKET_PREFIX: &str = "ochre_tk_";
 /// Lifetime of an access token.
 pub const ACCESS_TOKEN_TTL_SECS: u64 = 15 * 60;
 /// How far in the future `iat` may be before a token is refused.
@@ -161,6 +163,8 @@ pub enum TokenKind {
     ApiKey,
     /// `ochre_inv_` invitation token.
     Invitation,
+    /// `ochre_tk_` second-factor sign-in ticket.
+    LoginTicket,
 }
 
 impl TokenKind {
@@ -171,6 +175,7 @@ impl TokenKind {
             Self::Refresh => REFRESH_TOKEN_PREFIX,
             Self::ApiKey => API_KEY_PREFIX,
             Self::Invitation => INVITATION_TOKEN_PREFIX,
+            Self::LoginTicket => LOGIN_TICKET_PREFIX,
         }
     }
 }
@@ -178,13 +183,13 @@ impl TokenKind {
 /// Which kind of token `token` claims to be, judging by its prefix only.
 /// `None` for anything else, including a bare prefix with nothing after it.
 pub fn parse_prefix(token: &str) -> Option<TokenKind> {
-    use TokenKind::{Access, ApiKey, Invitation, Refresh};
+    use TokenKind::{Access, ApiKey, Invitation, LoginTicket, Refresh};
     let matches = |kind: &TokenKind| {
         token
             .strip_prefix(kind.prefix())
             .is_some_and(|r| !r.is_empty())
     };
-    [Access, Refresh, ApiKey, Invitation]
+    [Access, Refresh, ApiKey, Invitation, LoginTicket]
         .into_iter()
         .find(matches)
 }
@@ -207,6 +212,11 @@ fn new_opaque(kind: TokenKind) -> (String, [u8; 32]) {
 /// A new refresh token (give to the client) and its SHA-256 (store).
 pub fn new_refresh_token() -> (String, [u8; 32]) {
     new_opaque(TokenKind::Refresh)
+}
+
+/// A new second-factor sign-in ticket (give to the client) and its SHA-256.
+pub fn new_login_ticket() -> (String, [u8; 32]) {
+    new_opaque(TokenKind::LoginTicket)
 }
 
 /// A new API key (show once) and its SHA-256 (store).

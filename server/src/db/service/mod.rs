@@ -35,6 +35,14 @@ pub struct KeyGrant {
 pub struct LoginRow {
     pub id: UserId,
     pub password_hash: String,
+    /// A second factor is required before a session opens.
+    pub totp_enabled: bool,
+}
+
+/// The account a spent sign-in ticket was issued to.
+#[derive(Debug, Clone, FromQueryResult)]
+struct TicketUser {
+    user_id: UserId,
 }
 
 /// The outcome of presenting a refresh token.
@@ -137,11 +145,45 @@ impl Db {
     /// Login by email: the account's id and password hash.
     pub async fn login_lookup(&self, email: &str) -> Result<Option<LoginRow>, DbError> {
         Ok(LoginRow::find_by_statement(stmt(
-            "SELECT id, password_hash FROM users WHERE email = $1",
+            "SELECT id, password_hash, totp_enabled FROM users WHERE email = $1",
             [email.into()],
         ))
         .one(&self.service)
         .await?)
+    }
+
+    /// Stores a second-factor sign-in ticket (its hash) for `user_id`, valid
+    /// `ttl_secs`.
+    pub async fn create_login_ticket(
+        &self,
+        user_id: UserId,
+        ticket_hash: &[u8; 32],
+        ttl_secs: i32,
+    ) -> Result<(), DbError> {
+        self.service
+            .execute_raw(stmt(
+                "INSERT INTO login_tickets (token_hash, user_id, expires_at) \
+                 VALUES ($1, $2, now() + make_interval(secs => $3))",
+                [ticket_hash.to_vec().into(), user_id.into(), ttl_secs.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// Spends a sign-in ticket: the account it was issued to when it was
+    /// unused and unexpired (it is used up either way).
+    pub async fn spend_login_ticket(
+        &self,
+        ticket_hash: &[u8; 32],
+    ) -> Result<Option<UserId>, DbError> {
+        let row = TicketUser::find_by_statement(stmt(
+            "UPDATE login_tickets SET used_at = now() \
+              WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now() RETURNING user_id",
+            [ticket_hash.to_vec().into()],
+        ))
+        .one(&self.service)
+        .await?;
+        Ok(row.map(|r| r.user_id))
     }
 
     /// Replaces a password hash after a successful login with old parameters.

@@ -7,12 +7,13 @@ mod sessions;
 mod totp;
 
 use ochre_sdk::v1::{
-    ChangePasswordRequest, ChangePasswordResponse, ConfirmTotpRequest, ConfirmTotpResponse,
-    DeleteAccountRequest, DeleteAccountResponse, DisableTotpRequest, DisableTotpResponse,
-    EnrollTotpRequest, EnrollTotpResponse, ListSessionsRequest, ListSessionsResponse, LoginRequest,
-    LoginResponse, LogoutRequest, LogoutResponse, RefreshRequest, RefreshResponse,
-    RevokeSessionRequest, RevokeSessionResponse, SignUpRequest, SignUpResponse, User,
-    WhoAmIRequest, WhoAmIResponse, auth_service_server::AuthService,
+    ChangePasswordRequest, ChangePasswordResponse, CompleteLoginRequest, CompleteLoginResponse,
+    ConfirmTotpRequest, ConfirmTotpResponse, DeleteAccountRequest, DeleteAccountResponse,
+    DisableTotpRequest, DisableTotpResponse, EnrollTotpRequest, EnrollTotpResponse,
+    ListSessionsRequest, ListSessionsResponse, LoginRequest, LoginResponse, LogoutRequest,
+    LogoutResponse, RefreshRequest, RefreshResponse, RevokeSessionRequest, RevokeSessionResponse,
+    SignUpRequest, SignUpResponse, User, WhoAmIRequest, WhoAmIResponse,
+    auth_service_server::AuthService,
 };
 use secrecy::SecretString;
 use tonic::{Request, Response, Status};
@@ -89,6 +90,15 @@ impl AuthService for AuthApi {
         request: Request<LoginRequest>,
     ) -> Result<Response<LoginResponse>, Status> {
         Ok(Response::new(sessions::login(&self.state, request).await?))
+    }
+
+    async fn complete_login(
+        &self,
+        request: Request<CompleteLoginRequest>,
+    ) -> Result<Response<CompleteLoginResponse>, Status> {
+        Ok(Response::new(
+            sessions::complete_login(&self.state, request).await?,
+        ))
     }
 
     async fn refresh(

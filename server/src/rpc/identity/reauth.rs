@@ -54,7 +54,7 @@ fn reauth_key(user: UserId) -> String {
 }
 
 /// Refuses at once while the user's re-authentication is locked.
-async fn reauth_open(state: &AppState, user: UserId) -> Result<(), ApiError> {
+pub(super) async fn reauth_open(state: &AppState, user: UserId) -> Result<(), ApiError> {
     if state.db.throttle_locked(&[reauth_key(user)]).await? {
         return Err(ApiError::ResourceExhausted(
             "too many failed attempts: try again later".into(),
@@ -65,7 +65,7 @@ async fn reauth_open(state: &AppState, user: UserId) -> Result<(), ApiError> {
 
 /// Counts a failed re-authentication and answers with ONE message for a
 /// wrong password and a wrong code (no oracle for either).
-async fn reauth_failed(state: &AppState, user: UserId) -> ApiError {
+pub(super) async fn reauth_failed(state: &AppState, user: UserId) -> ApiError {
     if let Err(e) = state
         .db
         .throttle_fail(&reauth_key(user), REAUTH_LOCK_THRESHOLD)

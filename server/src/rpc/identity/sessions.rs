@@ -1,17 +1,22 @@
-//! Login and refresh: the credential exchanges of `AuthService`.
+//! Login (with its second step for TOTP accounts) and refresh: the
+//! credential exchanges of `AuthService`.
 
 use std::time::Duration;
 
-use ochre_sdk::v1::{LoginRequest, LoginResponse, RefreshRequest, RefreshResponse, SessionTokens};
+use ochre_sdk::v1::{
+    CompleteLoginRequest, CompleteLoginResponse, LoginRequest, LoginResponse, RefreshRequest,
+    RefreshResponse, SessionTokens, User,
+};
 use secrecy::SecretString;
 use tonic::Request;
 
+use super::reauth::{check_code, reauth_failed, reauth_open};
 use crate::ids::{SessionId, UserId};
 use crate::{
     clock::unix_now,
     crypto::{
         password::needs_rehash,
-        tokens::{TokenKind, hash_opaque, new_refresh_token, parse_prefix},
+        tokens::{TokenKind, hash_opaque, new_login_ticket, new_refresh_token, parse_prefix},
     },
     db::service::RefreshOutcome,
     db::store::users,
@@ -25,6 +30,8 @@ use crate::{
 pub const ACCOUNT_LOCK_THRESHOLD: i32 = 5;
 /// Failed logins per client address before it locks (15 minutes).
 pub const ADDRESS_LOCK_THRESHOLD: i32 = 50;
+/// A second-factor sign-in ticket lives this long (seconds).
+pub const LOGIN_TICKET_SECS: i32 = 300;
 /// Refresh tokens (and so sessions) live this long.
 pub const SESSION_DAYS: i32 = 30;
 
@@ -110,31 +117,98 @@ pub async fn login(
         let phc = state.hasher.hash(password).await?;
         state.db.rehash_password(account.id, &phc).await?;
     }
+    if account.totp_enabled {
+        // The password is right; the session waits for the second factor.
+        let (ticket, hash) = new_login_ticket();
+        state
+            .db
+            .create_login_ticket(account.id, &hash, LOGIN_TICKET_SECS)
+            .await?;
+        let expires = chrono::Utc::now() + chrono::Duration::seconds(i64::from(LOGIN_TICKET_SECS));
+        return Ok(LoginResponse {
+            user: None,
+            tokens: None,
+            second_factor_ticket: ticket,
+            second_factor_expires_at: Some(ts(expires)),
+        });
+    }
+    let (user, tokens) = open_session(state, account.id, ip, user_agent).await?;
+    Ok(LoginResponse {
+        user: Some(user),
+        tokens: Some(tokens),
+        ..Default::default()
+    })
+}
+
+/// The second step of a sign-in with TOTP: the ticket is spent, then a
+/// current code (counted toward the re-authentication lock) opens the
+/// session.
+pub async fn complete_login(
+    state: &AppState,
+    request: Request<CompleteLoginRequest>,
+) -> Result<CompleteLoginResponse, ApiError> {
+    let ip = request.remote_addr().map(|a| a.ip().to_canonical());
+    let user_agent = request
+        .metadata()
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(512).collect::<String>());
+    let req = request.into_inner();
+    let ticket = req.second_factor_ticket.trim();
+    if ticket.is_empty() || req.code.trim().is_empty() {
+        return Err(ApiError::invalid(
+            "second_factor_ticket and code are required",
+        ));
+    }
+    let spent = match parse_prefix(ticket) {
+        Some(TokenKind::LoginTicket) => state.db.spend_login_ticket(&hash_opaque(ticket)).await?,
+        _ => None,
+    };
+    let user = spent.ok_or_else(|| {
+        ApiError::Unauthenticated("the sign-in ticket is not valid: sign in again".into())
+    })?;
+    reauth_open(state, user).await?;
+    let tx = state.db.scoped(Scope::signed_in(user)).await?;
+    let me = users::me(&tx).await?.ok_or_else(bad_credentials)?;
+    let step = match check_code(state, &me, &req.code) {
+        Ok(step) => step,
+        Err(_) => return Err(reauth_failed(state, user).await),
+    };
+    users::set_totp_last_step(&tx, step).await?;
+    tx.commit().await?;
+    let (user, tokens) = open_session(state, me.id, ip, user_agent).await?;
+    Ok(CompleteLoginResponse {
+        user: Some(user),
+        tokens: Some(tokens),
+    })
+}
+
+/// Opens a session for an account that has proved itself.
+async fn open_session(
+    state: &AppState,
+    user: UserId,
+    ip: Option<std::net::IpAddr>,
+    user_agent: Option<String>,
+) -> Result<(User, SessionTokens), ApiError> {
     let (refresh_token, refresh_hash) = new_refresh_token();
     let (session_id, expires_at) = state
         .db
         .create_session(
-            account.id,
+            user,
             &refresh_hash,
             SESSION_DAYS,
             ip.map(|i| i.to_string()),
             user_agent,
         )
         .await?;
-    let tx = state.db.scoped(Scope::signed_in(account.id)).await?;
+    let tx = state.db.scoped(Scope::signed_in(user)).await?;
     let me = users::me(&tx).await?.ok_or_else(bad_credentials)?;
     tx.commit().await?;
-    tracing::info!(user_id = %account.id, %session_id, "signed in");
-    Ok(LoginResponse {
-        user: Some(user_message(&me)),
-        tokens: Some(tokens(
-            state,
-            account.id,
-            session_id,
-            refresh_token,
-            expires_at,
-        )),
-    })
+    tracing::info!(user_id = %user, %session_id, "signed in");
+    Ok((
+        user_message(&me),
+        tokens(state, user, session_id, refresh_token, expires_at),
+    ))
 }
 
 pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<RefreshResponse, ApiError> {

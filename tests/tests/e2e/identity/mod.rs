@@ -8,6 +8,7 @@ mod authority;
 mod database;
 mod orgs;
 mod races;
+mod second_factor;
 
 use ochre_tests::prelude::*;
 
