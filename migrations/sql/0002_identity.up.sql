@@ -100,7 +100,8 @@ ALTER TABLE login_tickets ENABLE ROW LEVEL SECURITY;
 ALTER TABLE login_tickets FORCE ROW LEVEL SECURITY;
 CREATE POLICY login_tickets_service ON login_tickets FOR ALL TO ochre_service
   USING (true) WITH CHECK (true);
-GRANT SELECT, INSERT, UPDATE (used_at) ON login_tickets TO ochre_service;
+-- DELETE: the `purge-expired` cron job (tickets a day past their expiry).
+GRANT SELECT, INSERT, DELETE, UPDATE (used_at) ON login_tickets TO ochre_service;
 
 -- Refresh tokens, stored as SHA-256 hashes. A used token presented again
 -- revokes its session.

@@ -31,7 +31,10 @@ async fn seed_expired_and_fresh(app: &TestApp) -> Uuid {
     }
     sql += &format!(
         "INSERT INTO sessions (id, user_id, expires_at) VALUES \
-           ('{}', '{user}', now() - interval '8 days'), ('{}', '{user}', now() + interval '1 day');",
+           ('{}', '{user}', now() - interval '8 days'), ('{}', '{user}', now() + interval '1 day'); \
+         INSERT INTO login_tickets (token_hash, user_id, expires_at) VALUES \
+           (sha256('old-{integration}'::bytea), '{user}', now() - interval '2 days'), \
+           (sha256('fresh-{integration}'::bytea), '{user}', now() + interval '5 minutes');",
         Uuid::now_v7(),
         Uuid::now_v7()
     );
@@ -71,6 +74,11 @@ async fn assert_only_fresh_rows_remain(app: &TestApp, integration: Uuid) {
         1
     );
     assert_eq!(
+        count(app, "SELECT count(*) FROM login_tickets").await,
+        1,
+        "the ticket a day past expiry goes, the live one stays"
+    );
+    assert_eq!(
         count(
             app,
             "SELECT count(*) FROM sessions WHERE expires_at < now()"
@@ -107,6 +115,7 @@ async fn the_cron_job_deletes_what_expired_for_good_and_keeps_the_rest() {
     assert_eq!(deleted["previous_signing_secrets"], 1, "{body}");
     assert_eq!(deleted["login_throttle"], 1, "{body}");
     assert!(deleted["sessions"].as_u64().unwrap() >= 1, "{body}");
+    assert_eq!(deleted["login_tickets"], 1, "{body}");
     assert_only_fresh_rows_remain(&app, integration).await;
 
     // Running it again finds nothing more.

@@ -145,10 +145,18 @@ impl Db {
             ))
             .await?
             .rows_affected();
+        let tickets = tx
+            .execute_raw(stmt(
+                "DELETE FROM login_tickets WHERE expires_at < now() - interval '1 day'",
+                [],
+            ))
+            .await?
+            .rows_affected();
         tx.commit().await?;
         if let Some(map) = counts.as_object_mut() {
             map.insert("sessions".to_owned(), sessions.into());
             map.insert("login_throttle".to_owned(), throttle.into());
+            map.insert("login_tickets".to_owned(), tickets.into());
         }
         Ok(counts)
     }
