@@ -59,11 +59,9 @@ impl ApiKeyService for ApiKeyApi {
         request: Request<CreateApiKeyRequest>,
     ) -> Result<Response<CreateApiKeyResponse>, Status> {
         let p = principal(&request)?;
-        let name = request.get_ref().name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(
-                ApiError::InvalidArgument("name must be 1 to 100 characters".into()).into(),
-            );
+        let name = super::validate::label("name", &request.get_ref().name, 100)?;
+        if name.is_empty() {
+            return Err(ApiError::invalid("name is required").into());
         }
         let role = parse_role("role", request.get_ref().role)?;
         let (_, caller) = p.require_org()?;

@@ -33,13 +33,19 @@ pub fn display_name(name: &str) -> Result<String, ApiError> {
 }
 
 fn name_of(field: &str, name: &str) -> Result<String, ApiError> {
-    let name = name.trim();
-    if name.chars().count() > 200 || name.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+    label(field, name, 200)
+}
+
+/// A short printable label (trimmed): at most `max` characters, no control
+/// or bidi-control character.
+pub fn label(field: &str, raw: &str, max: usize) -> Result<String, ApiError> {
+    let text = raw.trim();
+    if text.chars().count() > max || text.chars().any(|c| c.is_control() || is_bidi_control(c)) {
         return Err(ApiError::invalid(format!(
-            "{field} must be at most 200 printable characters (no control or bidi-control characters)"
+            "{field} must be at most {max} printable characters (no control or bidi-control characters)"
         )));
     }
-    Ok(name.to_owned())
+    Ok(text.to_owned())
 }
 
 pub fn body(body: &str) -> Result<(), ApiError> {

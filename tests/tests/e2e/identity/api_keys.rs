@@ -97,3 +97,21 @@ async fn a_revoked_api_key_is_unauthenticated_and_listed_as_revoked() {
     let key = listed.iter().find(|k| k.id == id).unwrap();
     assert!(key.revoked_at.is_some());
 }
+
+#[tokio::test]
+async fn api_key_names_refuse_control_and_bidi_control_characters() {
+    let app = spawn_app().await;
+    let owner = signup_and_login(&app, &unique_email()).await;
+    let org = create_org(&app, &owner, "Names").await;
+    for name in ["", "  ", "key\0", "key\u{202E}yek", &"k".repeat(101)] {
+        let request = ochre_sdk::v1::CreateApiKeyRequest {
+            name: name.to_owned(),
+            role: Role::Agent.into(),
+        };
+        let answer = app
+            .client::<ApiKeyClient>()
+            .create_api_key(with_auth(request, &owner.access_token, Some(&org)))
+            .await;
+        assert_eq!(code_of(&answer), Code::InvalidArgument, "{name:?}");
+    }
+}
