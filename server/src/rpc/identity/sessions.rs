@@ -55,12 +55,7 @@ pub async fn login(
     state: &AppState,
     request: Request<LoginRequest>,
 ) -> Result<LoginResponse, ApiError> {
-    let ip = request.remote_addr().map(|a| a.ip().to_canonical());
-    let user_agent = request
-        .metadata()
-        .get("user-agent")
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(512).collect::<String>());
+    let (ip, user_agent) = client_of(&request);
     let req = request.into_inner();
     if req.email.trim().is_empty() || req.password.is_empty() {
         return Err(ApiError::InvalidArgument(
@@ -147,12 +142,7 @@ pub async fn complete_login(
     state: &AppState,
     request: Request<CompleteLoginRequest>,
 ) -> Result<CompleteLoginResponse, ApiError> {
-    let ip = request.remote_addr().map(|a| a.ip().to_canonical());
-    let user_agent = request
-        .metadata()
-        .get("user-agent")
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(512).collect::<String>());
+    let (ip, user_agent) = client_of(&request);
     let req = request.into_inner();
     let ticket = req.second_factor_ticket.trim();
     if ticket.is_empty() || req.code.trim().is_empty() {
@@ -181,6 +171,18 @@ pub async fn complete_login(
         user: Some(user),
         tokens: Some(tokens),
     })
+}
+
+/// The caller's address and user agent (at most 512 characters), recorded
+/// with the session.
+fn client_of<T>(request: &Request<T>) -> (Option<std::net::IpAddr>, Option<String>) {
+    let ip = request.remote_addr().map(|a| a.ip().to_canonical());
+    let user_agent = request
+        .metadata()
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(512).collect::<String>());
+    (ip, user_agent)
 }
 
 /// Opens a session for an account that has proved itself.
