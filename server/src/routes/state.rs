@@ -7,7 +7,15 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret as _, SecretString};
 use sha2::{Digest as _, Sha256};
 
-use crate::{crypto::vault::Vault, db::Db, webhooks::Metrics};
+use crate::{
+    crypto::vault::Vault,
+    db::Db,
+    ids::IntegrationId,
+    webhooks::{
+        Metrics,
+        limits::{self, Shares},
+    },
+};
 
 /// Largest webhook body accepted (1 MiB); larger is 413.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -29,6 +37,9 @@ pub struct HttpState {
     /// a delivery waits briefly, then gets 503, instead of queueing on the
     /// pool for its 5 s acquire timeout.
     pub(crate) db_slots: tokio::sync::Semaphore,
+    /// Bodies in flight per integration and per client address.
+    pub(crate) per_integration: Shares<IntegrationId>,
+    pub(crate) per_address: Shares<std::net::IpAddr>,
 }
 
 /// Deliveries read and processed at once; more wait briefly, then get 503.
@@ -60,6 +71,8 @@ impl HttpState {
             metrics,
             inflight: tokio::sync::Semaphore::new(MAX_INFLIGHT),
             db_slots: tokio::sync::Semaphore::new(db_slots),
+            per_integration: Shares::new(limits::PER_INTEGRATION),
+            per_address: Shares::new(limits::PER_ADDRESS),
         }
     }
 }

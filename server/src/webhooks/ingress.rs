@@ -229,6 +229,11 @@ async fn handle(
     integration: IntegrationId,
     request: Request,
 ) -> Result<(Outcome, Response), Refusal> {
+    let client = request
+        .extensions()
+        .get::<tonic::transport::server::TcpConnectInfo>()
+        .and_then(|info| info.remote_addr())
+        .map(|addr| addr.ip().to_canonical());
     let (parts, body) = request.into_parts();
     let declared = parts
         .headers
@@ -259,24 +264,48 @@ async fn handle(
     {
         return Err(verify_refusal(&e));
     }
-    // Bounded memory: at most `inflight` bodies are read and held at once.
-    let _reading = permit(&ingress.inflight).await?;
-    delivery.body = read_body(body).await?;
-    let delivery = Arc::new(delivery);
-    // The ingress has its own pool (the gRPC gate never waits for it).
-    let _db = permit(&ingress.db_slots).await?;
+    // The integration is looked up before any body byte is read: a delivery
+    // to an unknown id costs no body slot and no upload time.
     let unavailable = |e: &dyn std::fmt::Display| {
         tracing::error!(error = %e, "webhook ingress: database unavailable");
         busy()
     };
-    let found = ingress
-        .db
-        .webhook_signing_secrets(integration, provider.id(), provider.signing_field())
-        .await
-        .map_err(|e| unavailable(&e))?;
+    let found = {
+        let _db = permit(&ingress.db_slots).await?;
+        ingress
+            .db
+            .webhook_signing_secrets(integration, provider.id(), provider.signing_field())
+            .await
+            .map_err(|e| unavailable(&e))?
+    };
     let SigningSecrets::Found { org_id, secrets } = found else {
         return Err(unknown_integration());
     };
+    // Fair shares, then bounded memory: a few bodies per integration and per
+    // address, at most `inflight` bodies read and held at once.
+    // The shares are held while the body is read; the memory bound
+    // (`_reading`) while the body is held.
+    let _reading = {
+        let _for_integration = ingress
+            .per_integration
+            .take(integration, QUEUE_WAIT)
+            .await
+            .ok_or_else(busy)?;
+        let _for_address = match client {
+            Some(ip) => Some(
+                ingress
+                    .per_address
+                    .take(ip, QUEUE_WAIT)
+                    .await
+                    .ok_or_else(busy)?,
+            ),
+            None => None,
+        };
+        let reading = permit(&ingress.inflight).await?;
+        delivery.body = read_body(body).await?;
+        reading
+    };
+    let delivery = Arc::new(delivery);
     let mut keys = Vec::with_capacity(secrets.len());
     for (field, blob) in &secrets {
         match ingress
@@ -319,6 +348,7 @@ async fn handle(
         .map(event::label)
         .unwrap_or_default();
     let id = WebhookEventId::generate();
+    let _db = permit(&ingress.db_slots).await?;
     let recorded = ingress
         .db
         .record_webhook_event(&NewEvent {

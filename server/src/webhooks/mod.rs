@@ -8,6 +8,7 @@
 
 pub mod event;
 pub mod ingress;
+pub mod limits;
 pub mod metrics;
 pub mod verify;
 

@@ -128,3 +128,41 @@ async fn a_signing_secret_that_does_not_decrypt_gets_503_and_nothing_is_stored()
     c.eq("rows", stored(&app, &org, &github).await.len(), 0);
     c.verify();
 }
+
+#[tokio::test]
+async fn slow_uploads_to_random_integration_ids_do_not_starve_genuine_deliveries() {
+    use tokio::io::AsyncWriteExt as _;
+    let app = spawn_app().await;
+    let http = Http::new(&app);
+    let org = new_org(&app, "Slowloris").await;
+    let secret = P::GitHub.new_secret();
+    let integration = connect_hook(&app, &org, P::GitHub, &secret).await;
+    // 160 senders that announce a large body and then trickle it (never
+    // finishing while the genuine deliveries are sent), each to a random id.
+    let mut slow = Vec::new();
+    for _ in 0..160 {
+        let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        let head = format!(
+            "POST /webhooks/github/{} HTTP/1.1\r\nhost: ochre\r\n\
+             x-hub-signature-256: sha256={}\r\nx-github-delivery: {}\r\n\
+             x-github-event: issues\r\ncontent-type: application/json\r\n\
+             content-length: 500000\r\n\r\n{{\"a\":",
+            uuid::Uuid::new_v4(),
+            "ab".repeat(32),
+            uuid::Uuid::new_v4()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        slow.push(stream);
+    }
+    let mut c = Checks::default();
+    for i in 0..9 {
+        let delivery = Hook::new(P::GitHub, &secret).build(&integration);
+        accepted(
+            &mut c,
+            &format!("genuine delivery {i}"),
+            &http.post(&delivery).await,
+        );
+    }
+    drop(slow);
+    c.verify();
+}
