@@ -243,10 +243,7 @@ pub async fn read_secret(
             integration.into(),
             field.into(),
             audit_id.into(),
-            client_ip
-                .map(|ip| ip.to_string())
-                .unwrap_or_default()
-                .into(),
+            super::ip_text(client_ip),
         ],
     ))
     .one(tx.conn())
@@ -272,10 +269,7 @@ pub async fn audit(
                 action.into(),
                 target.into(),
                 detail.into(),
-                client_ip
-                    .map(|ip| ip.to_string())
-                    .unwrap_or_default()
-                    .into(),
+                super::ip_text(client_ip),
             ],
         ))
         .await?;

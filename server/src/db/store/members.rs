@@ -140,13 +140,7 @@ pub async fn accept(
 ) -> Result<(OrgId, String), DbError> {
     let row = Accepted::find_by_statement(stmt(
         "SELECT org_id, role FROM accept_invitation($1, $2)",
-        [
-            token_hash.to_vec().into(),
-            client_ip
-                .map(|ip| ip.to_string())
-                .unwrap_or_default()
-                .into(),
-        ],
+        [token_hash.to_vec().into(), super::ip_text(client_ip)],
     ))
     .one(tx.conn())
     .await?

@@ -85,6 +85,9 @@ pub(super) async fn reauthenticate(
     password: String,
     code: &str,
 ) -> Result<Option<i64>, ApiError> {
+    if password.is_empty() {
+        return Err(ApiError::invalid("password is required"));
+    }
     reauth_open(state, me.id).await?;
     let ok = state
         .hasher

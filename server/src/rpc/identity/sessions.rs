@@ -19,7 +19,7 @@ use crate::{
         tokens::{TokenKind, hash_opaque, new_login_ticket, new_refresh_token, parse_prefix},
     },
     db::service::RefreshOutcome,
-    db::store::users,
+    db::store::users::{self, UserRow},
     error::ApiError,
     gate::Scope,
     rpc::convert::{ts, user_message},
@@ -127,7 +127,7 @@ pub async fn login(
             second_factor_expires_at: Some(ts(expires)),
         });
     }
-    let (user, tokens) = open_session(state, account.id, ip, user_agent).await?;
+    let (user, tokens) = open_session(state, account.id, ip, user_agent, None).await?;
     Ok(LoginResponse {
         user: Some(user),
         tokens: Some(tokens),
@@ -166,7 +166,7 @@ pub async fn complete_login(
     };
     users::set_totp_last_step(&tx, step).await?;
     tx.commit().await?;
-    let (user, tokens) = open_session(state, me.id, ip, user_agent).await?;
+    let (user, tokens) = open_session(state, me.id, ip, user_agent, Some(&me)).await?;
     Ok(CompleteLoginResponse {
         user: Some(user),
         tokens: Some(tokens),
@@ -185,12 +185,14 @@ fn client_of<T>(request: &Request<T>) -> (Option<std::net::IpAddr>, Option<Strin
     (ip, user_agent)
 }
 
-/// Opens a session for an account that has proved itself.
+/// Opens a session for an account that has proved itself; `known` is its
+/// row when the caller has already read it (one round trip fewer).
 async fn open_session(
     state: &AppState,
     user: UserId,
     ip: Option<std::net::IpAddr>,
     user_agent: Option<String>,
+    known: Option<&UserRow>,
 ) -> Result<(User, SessionTokens), ApiError> {
     let (refresh_token, refresh_hash) = new_refresh_token();
     let (session_id, expires_at) = state
@@ -203,12 +205,18 @@ async fn open_session(
             user_agent,
         )
         .await?;
-    let tx = state.db.scoped(Scope::signed_in(user)).await?;
-    let me = users::me(&tx).await?.ok_or_else(bad_credentials)?;
-    tx.commit().await?;
+    let message = match known {
+        Some(me) => user_message(me),
+        None => {
+            let tx = state.db.scoped(Scope::signed_in(user)).await?;
+            let me = users::me(&tx).await?.ok_or_else(bad_credentials)?;
+            tx.commit().await?;
+            user_message(&me)
+        }
+    };
     tracing::info!(user_id = %user, %session_id, "signed in");
     Ok((
-        user_message(&me),
+        message,
         tokens(state, user, session_id, refresh_token, expires_at),
     ))
 }

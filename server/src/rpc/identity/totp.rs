@@ -80,9 +80,6 @@ pub async fn disable(
 ) -> Result<(), ApiError> {
     let p = principal(&request)?;
     let req = request.into_inner();
-    if req.password.is_empty() {
-        return Err(ApiError::InvalidArgument("password is required".into()));
-    }
     let (tx, me) = open(state, p).await?;
     if !me.totp_enabled {
         return Err(ApiError::FailedPrecondition(
@@ -103,9 +100,6 @@ pub async fn delete_account(
 ) -> Result<(), ApiError> {
     let p = principal(&request)?;
     let req = request.into_inner();
-    if req.password.is_empty() {
-        return Err(ApiError::InvalidArgument("password is required".into()));
-    }
     let (tx, me) = open(state, p).await?;
     if let Some(step) = reauthenticate(state, &me, req.password, &req.totp_code).await? {
         users::set_totp_last_step(&tx, step).await?;

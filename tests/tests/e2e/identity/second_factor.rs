@@ -82,3 +82,42 @@ async fn an_account_without_totp_still_gets_its_session_from_the_password() {
     assert!(again.tokens.is_some());
     assert!(again.second_factor_ticket.is_empty());
 }
+
+#[tokio::test]
+async fn an_expired_ticket_opens_nothing_and_a_password_change_of_an_enrolled_account_needs_a_code()
+{
+    use ochre_sdk::v1::ChangePasswordRequest;
+    use ochre_tests::identity::{strong_password, superuser_execute};
+    let app = spawn_app().await;
+    let session = signup_and_login(&app, &unique_email()).await;
+    let totp = enable_totp(&app, &session).await;
+    let first = login(&app, &session.email, &session.password)
+        .await
+        .unwrap();
+    superuser_execute(
+        &app,
+        "UPDATE login_tickets SET expires_at = now() - interval '1 second'",
+    )
+    .await;
+    sleep_until_next_totp_step().await;
+    let code = totp_code(&totp.secret_base32, unix_now());
+    let expired = complete(&app, &first.second_factor_ticket, &code).await;
+    assert_eq!(code_of(&expired), Code::Unauthenticated);
+
+    // The password alone does not change the password of an enrolled account.
+    let change = |totp_code: &str| ChangePasswordRequest {
+        current_password: session.password.clone(),
+        new_password: strong_password(),
+        totp_code: totp_code.to_owned(),
+    };
+    let without = app
+        .client::<AuthClient>()
+        .change_password(with_auth(change(""), &session.access_token, None))
+        .await;
+    assert_eq!(code_of(&without), Code::Unauthenticated);
+    let with = app
+        .client::<AuthClient>()
+        .change_password(with_auth(change(&code), &session.access_token, None))
+        .await;
+    assert_eq!(code_of(&with), Code::Ok);
+}
