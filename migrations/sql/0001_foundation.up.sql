@@ -30,42 +30,102 @@ ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
 -- The health check compares the applied migrations with the binary's list.
 GRANT SELECT ON seaql_migrations TO ochre_app, ochre_service;
 
--- The caller is described per transaction by three settings, set together
--- with one transaction-local set_config statement: app.org_id, app.user_id,
--- app.api_key_id. A reused connection holds '' rather than NULL, hence
--- NULLIF: unset or empty means nobody, and no rows.
+-- The caller of a transaction is VERIFIED, never taken on the app's word.
+--
+-- Each tenant transaction starts with one call to verify_session(),
+-- verify_api_key() or verify_login_ticket() (0002_identity): SECURITY
+-- DEFINER functions that check a live credential against current rows and
+-- then PIN the verified caller for the rest of that transaction, as the
+-- transaction-local setting `ochre.identity`:
+--
+--   v1|<backend pid>|<transaction start, epoch>|org|user|api key|session|role|<seal>
+--
+-- The seal is SHA-256(k || SHA-256(k || payload)) with a 32-byte key that
+-- only the owner role can read (identity_seal_key), so `ochre_app` can
+-- neither forge nor edit a pinned caller; the pid and the transaction's
+-- start time bind it to one transaction of one backend, so a value copied
+-- out of one transaction is worth nothing in the next. app_caller() checks
+-- the seal and returns NULL (nobody, no rows) for anything else; the
+-- helpers below read only what it returns. No `app.*` setting means
+-- anything any more: setting one by hand gains nothing.
+CREATE TABLE identity_seal_key (
+  id  boolean PRIMARY KEY DEFAULT true CHECK (id),
+  key bytea   NOT NULL CHECK (octet_length(key) = 32)
+);
+ALTER TABLE identity_seal_key ENABLE ROW LEVEL SECURITY;
+ALTER TABLE identity_seal_key FORCE ROW LEVEL SECURITY;
+CREATE POLICY identity_seal_key_owner ON identity_seal_key FOR ALL TO ochre_owner USING (true) WITH CHECK (true);
+-- 244 bits from the server's strong random source (gen_random_uuid).
+INSERT INTO identity_seal_key (key)
+  SELECT sha256(convert_to(gen_random_uuid()::text || gen_random_uuid()::text
+                           || clock_timestamp()::text, 'UTF8'));
+
+CREATE TYPE caller AS (org_id uuid, user_id uuid, api_key_id uuid, session_id uuid, role text);
+
+-- The seal of a payload. Not granted: only the definer functions call it.
+CREATE FUNCTION identity_seal(p_payload text) RETURNS text LANGUAGE sql STABLE
+  AS $$ SELECT encode(sha256(k.key || sha256(k.key || convert_to(p_payload, 'UTF8'))), 'hex')
+          FROM public.identity_seal_key k $$;
+
+-- Pins `c` as this transaction's caller. Not granted: only the verify_*
+-- functions call it, after checking a credential.
+CREATE FUNCTION pin_caller(c caller) RETURNS void
+  LANGUAGE plpgsql SET search_path = pg_catalog, public
+  AS $$
+  DECLARE
+    payload text := 'v1|' || pg_backend_pid() || '|' || extract(epoch FROM now())
+      || '|' || coalesce(c.org_id::text, '') || '|' || coalesce(c.user_id::text, '')
+      || '|' || coalesce(c.api_key_id::text, '') || '|' || coalesce(c.session_id::text, '')
+      || '|' || coalesce(c.role, '');
+  BEGIN
+    PERFORM set_config('ochre.identity', payload || '|' || identity_seal(payload), true);
+  END $$;
+
+-- Clears the pinned caller (a failed verification leaves nobody).
+CREATE FUNCTION unpin_caller() RETURNS void LANGUAGE sql
+  AS $$ SELECT set_config('ochre.identity', '', true) $$;
+
+-- The verified caller of this transaction, or NULL. The comparison of seals
+-- hashes both sides first, so its timing says nothing about the seal.
+CREATE FUNCTION app_caller() RETURNS caller
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+  DECLARE
+    v text := current_setting('ochre.identity', true);
+    p text[];
+  BEGIN
+    IF v IS NULL OR v = '' THEN
+      RETURN NULL;
+    END IF;
+    p := string_to_array(v, '|');
+    IF cardinality(p) <> 9 OR p[1] <> 'v1' OR p[2] <> pg_backend_pid()::text
+       OR p[3] <> extract(epoch FROM now())::text
+       OR sha256(convert_to(p[9], 'UTF8'))
+          <> sha256(convert_to(identity_seal(array_to_string(p[1:8], '|')), 'UTF8')) THEN
+      RETURN NULL;
+    END IF;
+    RETURN ROW(NULLIF(p[4], '')::uuid, NULLIF(p[5], '')::uuid, NULLIF(p[6], '')::uuid,
+               NULLIF(p[7], '')::uuid, NULLIF(p[8], ''))::caller;
+  END $$;
+
+-- What policies and functions read. Policies call them as `(SELECT app_org())`
+-- so that each is evaluated once per statement (an InitPlan), never per row.
 CREATE FUNCTION app_org() RETURNS uuid LANGUAGE sql STABLE
-  AS $$ SELECT NULLIF(current_setting('app.org_id', true), '')::uuid $$;
+  AS $$ SELECT (public.app_caller()).org_id $$;
 CREATE FUNCTION app_user() RETURNS uuid LANGUAGE sql STABLE
-  AS $$ SELECT NULLIF(current_setting('app.user_id', true), '')::uuid $$;
+  AS $$ SELECT (public.app_caller()).user_id $$;
 CREATE FUNCTION app_api_key() RETURNS uuid LANGUAGE sql STABLE
-  AS $$ SELECT NULLIF(current_setting('app.api_key_id', true), '')::uuid $$;
+  AS $$ SELECT (public.app_caller()).api_key_id $$;
+-- The caller's role in app_org(), as verified when the transaction began
+-- (from CURRENT membership or API key rows, so a removal or demotion acts
+-- on the next request). Gated membership writes re-read it under their
+-- lock with live_role() (0002_identity).
+CREATE FUNCTION app_role() RETURNS text LANGUAGE sql STABLE
+  AS $$ SELECT (public.app_caller()).role $$;
 
 CREATE FUNCTION role_rank(r text) RETURNS int LANGUAGE sql IMMUTABLE
   AS $$ SELECT CASE r WHEN 'owner' THEN 4 WHEN 'admin' THEN 3 WHEN 'agent' THEN 2
                       WHEN 'light_agent' THEN 1 ELSE 0 END $$;
 
--- The caller's role in app.org_id, derived from CURRENT data (membership or
--- API key), so a removal or demotion takes effect at once; policies use it
--- for every write. SECURITY DEFINER so that policies on memberships can
--- call it without recursion.
---
--- It reads memberships and api_keys (0002_identity), which do not exist
--- yet: its body is checked when it first runs rather than here, so that
--- every table can state its policies next to its columns.
-SET LOCAL check_function_bodies = off;
-CREATE FUNCTION app_role() RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
-  SET search_path = pg_catalog, public
-  AS $$
-    SELECT role FROM (
-      SELECT m.role FROM memberships m
-       WHERE m.org_id = app_org() AND m.user_id = app_user() AND app_api_key() IS NULL
-      UNION ALL
-      SELECT k.role FROM api_keys k
-       WHERE k.org_id = app_org() AND k.id = app_api_key() AND k.revoked_at IS NULL
-    ) r LIMIT 1
-  $$;
-RESET check_function_bodies;
-
-GRANT EXECUTE ON FUNCTION app_org(), app_user(), app_api_key(), role_rank(text), app_role()
-  TO ochre_app, ochre_service;
+GRANT EXECUTE ON FUNCTION app_caller(), app_org(), app_user(), app_api_key(), role_rank(text), app_role()
+  TO ochre_app;

@@ -6,7 +6,7 @@
 
 -- Orgs: the tenants. Every other tenant table is keyed by (org_id, id).
 -- Members read their org; owners and admins update it; creation goes
--- through create_org(). The gate (ochre_service) reads the allowlist.
+-- through create_org(). The verify_* functions read the allowlist.
 CREATE TABLE orgs (
   id           uuid        PRIMARY KEY,
   name         text        NOT NULL CHECK (char_length(name) BETWEEN 1 AND 200),
@@ -19,18 +19,17 @@ CREATE TABLE orgs (
 ALTER TABLE orgs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE orgs FORCE ROW LEVEL SECURITY;
 CREATE POLICY orgs_member_read ON orgs FOR SELECT TO ochre_app
-  USING (id = app_org() AND (SELECT app_role()) IS NOT NULL);
+  USING (id = (SELECT app_org()) AND (SELECT app_role()) IS NOT NULL);
 -- Only owners change the org row (its IP allowlist): an admin could otherwise
 -- lock every owner out, and an API key is never an owner.
 CREATE POLICY orgs_owner_update ON orgs FOR UPDATE TO ochre_app
-  USING (id = app_org() AND (SELECT app_role()) = 'owner')
-  WITH CHECK (id = app_org() AND (SELECT app_role()) = 'owner');
+  USING (id = (SELECT app_org()) AND (SELECT app_role()) = 'owner')
+  WITH CHECK (id = (SELECT app_org()) AND (SELECT app_role()) = 'owner');
 CREATE POLICY orgs_definer ON orgs FOR ALL TO ochre_owner USING (true) WITH CHECK (true);
-CREATE POLICY orgs_service ON orgs FOR SELECT TO ochre_service USING (true);
 GRANT SELECT, UPDATE (name, ip_allowlist) ON orgs TO ochre_app;
-GRANT SELECT ON orgs TO ochre_service;
 
--- Users see only their own row; login by email goes through ochre_service.
+-- Users see only their own row; sign-up and login by email go through the
+-- named functions of ochre_service (below), which has no table grant.
 CREATE TABLE users (
   id                  uuid        PRIMARY KEY,
   email               text        NOT NULL CHECK (email = lower(email) AND char_length(email) <= 254),
@@ -47,17 +46,16 @@ CREATE TABLE users (
 ALTER TABLE users ENABLE ROW LEVEL SECURITY;
 ALTER TABLE users FORCE ROW LEVEL SECURITY;
 CREATE POLICY users_self ON users FOR ALL TO ochre_app
-  USING (id = app_user()) WITH CHECK (id = app_user());
-CREATE POLICY users_service ON users FOR ALL TO ochre_service USING (true) WITH CHECK (true);
+  USING (id = (SELECT app_user())) WITH CHECK (id = (SELECT app_user()));
 CREATE POLICY users_definer ON users FOR SELECT TO ochre_owner USING (true);
+CREATE POLICY users_definer_insert ON users FOR INSERT TO ochre_owner WITH CHECK (true);
 -- Key rotation (`ochre keys rotate`, as the owner role) re-encrypts TOTP secrets too.
 CREATE POLICY users_owner_rotate ON users FOR UPDATE TO ochre_owner USING (true) WITH CHECK (true);
 -- Accounts are deleted only through delete_my_account() (below).
 CREATE POLICY users_definer_delete ON users FOR DELETE TO ochre_owner USING (true);
-GRANT SELECT, INSERT ON users TO ochre_app;
+GRANT SELECT ON users TO ochre_app;
 GRANT UPDATE (display_name, password_hash, totp_secret, totp_pending_secret, totp_enabled, totp_last_step)
   ON users TO ochre_app;
-GRANT SELECT, UPDATE (password_hash) ON users TO ochre_service;
 
 -- A session is a refresh-token family; access tokens name it, so revoking
 -- it ends every token of the family.
@@ -69,21 +67,26 @@ CREATE TABLE sessions (
   revoked_at    timestamptz,
   revoked_reason text,
   client_ip     inet,
-  user_agent    text CHECK (char_length(user_agent) <= 512)
+  user_agent    text CHECK (char_length(user_agent) <= 512),
+  -- The proof of possession: SHA-256 of a per-session secret carried in the
+  -- session's access tokens and checked by verify_session(). A refresh
+  -- replaces it; the previous one stays valid as long as the access tokens
+  -- minted with it (15 minutes). Not readable by ochre_app.
+  proof_hash      bytea       NOT NULL CHECK (octet_length(proof_hash) = 32),
+  prev_proof_hash bytea       CHECK (octet_length(prev_proof_hash) = 32),
+  proof_rotated_at timestamptz
 );
 CREATE INDEX sessions_user_idx ON sessions (user_id);
 ALTER TABLE sessions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE sessions FORCE ROW LEVEL SECURITY;
 -- The user reads their sessions and may revoke one, never un-revoke.
-CREATE POLICY sessions_self_read ON sessions FOR SELECT TO ochre_app USING (user_id = app_user());
+CREATE POLICY sessions_self_read ON sessions FOR SELECT TO ochre_app USING (user_id = (SELECT app_user()));
 CREATE POLICY sessions_self_revoke ON sessions FOR UPDATE TO ochre_app
-  USING (user_id = app_user() AND revoked_at IS NULL)
-  WITH CHECK (user_id = app_user() AND revoked_at IS NOT NULL);
-CREATE POLICY sessions_service ON sessions FOR ALL TO ochre_service USING (true) WITH CHECK (true);
-GRANT SELECT, UPDATE (revoked_at, revoked_reason) ON sessions TO ochre_app;
--- DELETE: the `purge-expired` cron job; refresh tokens go with their
--- session (ON DELETE CASCADE).
-GRANT SELECT, INSERT, DELETE, UPDATE (revoked_at, revoked_reason) ON sessions TO ochre_service;
+  USING (user_id = (SELECT app_user()) AND revoked_at IS NULL)
+  WITH CHECK (user_id = (SELECT app_user()) AND revoked_at IS NOT NULL);
+CREATE POLICY sessions_definer ON sessions FOR ALL TO ochre_owner USING (true) WITH CHECK (true);
+GRANT SELECT (id, user_id, created_at, expires_at, revoked_at, revoked_reason, client_ip, user_agent),
+  UPDATE (revoked_at, revoked_reason) ON sessions TO ochre_app;
 
 -- Second-factor sign-in tickets: the password step of an account with TOTP
 -- returns one instead of a session; it is short-lived, single-use (spent on
@@ -98,10 +101,8 @@ CREATE TABLE login_tickets (
 CREATE INDEX login_tickets_user_idx ON login_tickets (user_id);
 ALTER TABLE login_tickets ENABLE ROW LEVEL SECURITY;
 ALTER TABLE login_tickets FORCE ROW LEVEL SECURITY;
-CREATE POLICY login_tickets_service ON login_tickets FOR ALL TO ochre_service
+CREATE POLICY login_tickets_definer ON login_tickets FOR ALL TO ochre_owner
   USING (true) WITH CHECK (true);
--- DELETE: the `purge-expired` cron job (tickets a day past their expiry).
-GRANT SELECT, INSERT, DELETE, UPDATE (used_at) ON login_tickets TO ochre_service;
 
 -- Refresh tokens, stored as SHA-256 hashes. A used token presented again
 -- revokes its session.
@@ -114,9 +115,8 @@ CREATE TABLE refresh_tokens (
 CREATE INDEX refresh_tokens_session_idx ON refresh_tokens (session_id);
 ALTER TABLE refresh_tokens ENABLE ROW LEVEL SECURITY;
 ALTER TABLE refresh_tokens FORCE ROW LEVEL SECURITY;
-CREATE POLICY refresh_tokens_service ON refresh_tokens FOR ALL TO ochre_service
+CREATE POLICY refresh_tokens_definer ON refresh_tokens FOR ALL TO ochre_owner
   USING (true) WITH CHECK (true);
-GRANT SELECT, INSERT, UPDATE (used_at) ON refresh_tokens TO ochre_service;
 
 -- Memberships: visible to the user themself and to members of the org.
 -- Written only through the gated functions below (as the owner role).
@@ -131,10 +131,9 @@ CREATE INDEX memberships_user_idx ON memberships (user_id);
 ALTER TABLE memberships ENABLE ROW LEVEL SECURITY;
 ALTER TABLE memberships FORCE ROW LEVEL SECURITY;
 CREATE POLICY memberships_read ON memberships FOR SELECT TO ochre_app
-  USING (user_id = app_user() OR (org_id = app_org() AND (SELECT app_role()) IS NOT NULL));
+  USING (user_id = (SELECT app_user()) OR (org_id = (SELECT app_org()) AND (SELECT app_role()) IS NOT NULL));
 CREATE POLICY memberships_definer ON memberships FOR ALL TO ochre_owner USING (true) WITH CHECK (true);
-CREATE POLICY memberships_service ON memberships FOR SELECT TO ochre_service USING (true);
-GRANT SELECT ON memberships TO ochre_app, ochre_service;
+GRANT SELECT ON memberships TO ochre_app;
 
 -- API keys of an org: hashed, carrying a role that is never owner. Owners
 -- and admins create them, at most at their own rank, in their own name;
@@ -156,23 +155,23 @@ CREATE TABLE api_keys (
 ALTER TABLE api_keys ENABLE ROW LEVEL SECURITY;
 ALTER TABLE api_keys FORCE ROW LEVEL SECURITY;
 CREATE POLICY api_keys_admin_read ON api_keys FOR SELECT TO ochre_app
-  USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin'));
+  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin'));
 CREATE POLICY api_keys_admin_insert ON api_keys FOR INSERT TO ochre_app
-  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin')
+  WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin')
               AND role_rank(role) <= role_rank((SELECT app_role()))
               AND revoked_at IS NULL AND last_used_at IS NULL
               -- A key has a person as its creator: never an API key, never nobody.
-              AND created_by = app_user() AND app_api_key() IS NULL);
+              AND created_by = (SELECT app_user()) AND (SELECT app_api_key()) IS NULL);
 CREATE POLICY api_keys_admin_revoke ON api_keys FOR UPDATE TO ochre_app
-  USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin') AND revoked_at IS NULL)
-  WITH CHECK (org_id = app_org() AND revoked_at IS NOT NULL);
--- The owner role reads keys in app_role() and revokes a departing member's
--- in revoke_grants_of(); the gate resolves keys as ochre_service.
+  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin') AND revoked_at IS NULL)
+  WITH CHECK (org_id = (SELECT app_org()) AND revoked_at IS NOT NULL);
+-- The owner role reads keys in verify_api_key() and revokes a departing
+-- member's in revoke_grants_of().
 CREATE POLICY api_keys_definer ON api_keys FOR SELECT TO ochre_owner USING (true);
 CREATE POLICY api_keys_definer_revoke ON api_keys FOR UPDATE TO ochre_owner USING (true) WITH CHECK (true);
-CREATE POLICY api_keys_service ON api_keys FOR ALL TO ochre_service USING (true) WITH CHECK (true);
-GRANT SELECT, UPDATE (last_used_at) ON api_keys TO ochre_service;
-GRANT SELECT, INSERT, UPDATE (revoked_at) ON api_keys TO ochre_app;
+-- The hash is never readable by ochre_app (verify_api_key() compares it).
+GRANT SELECT (org_id, id, name, role, prefix, created_by, created_at, last_used_at, revoked_at),
+  INSERT, UPDATE (revoked_at) ON api_keys TO ochre_app;
 
 -- Invitations: the token is stored hashed; single-use and expiring. Owners
 -- and admins invite in their own name (only owners invite owners) and
@@ -196,17 +195,17 @@ CREATE TABLE invitations (
 ALTER TABLE invitations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE invitations FORCE ROW LEVEL SECURITY;
 CREATE POLICY invitations_admin_read ON invitations FOR SELECT TO ochre_app
-  USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin'));
+  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin'));
 CREATE POLICY invitations_admin_insert ON invitations FOR INSERT TO ochre_app
-  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin')
+  WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin')
               AND (role <> 'owner' OR (SELECT app_role()) = 'owner')
               AND revoked_at IS NULL AND accepted_at IS NULL AND accepted_by IS NULL
-              AND invited_by = app_user() AND app_api_key() IS NULL);
+              AND invited_by = (SELECT app_user()) AND (SELECT app_api_key()) IS NULL);
 CREATE POLICY invitations_admin_revoke ON invitations FOR UPDATE TO ochre_app
-  USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin')
+  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin')
          AND (role <> 'owner' OR (SELECT app_role()) = 'owner')
          AND revoked_at IS NULL AND accepted_at IS NULL)
-  WITH CHECK (org_id = app_org() AND revoked_at IS NOT NULL);
+  WITH CHECK (org_id = (SELECT app_org()) AND revoked_at IS NOT NULL);
 CREATE POLICY invitations_definer ON invitations FOR ALL TO ochre_owner USING (true) WITH CHECK (true);
 GRANT SELECT, INSERT, UPDATE (revoked_at) ON invitations TO ochre_app;
 
@@ -219,9 +218,8 @@ CREATE TABLE login_throttle (
 );
 ALTER TABLE login_throttle ENABLE ROW LEVEL SECURITY;
 ALTER TABLE login_throttle FORCE ROW LEVEL SECURITY;
-CREATE POLICY login_throttle_service ON login_throttle FOR ALL TO ochre_service
+CREATE POLICY login_throttle_definer ON login_throttle FOR ALL TO ochre_owner
   USING (true) WITH CHECK (true);
-GRANT SELECT, INSERT, UPDATE, DELETE ON login_throttle TO ochre_service;
 
 -- Gated membership writes. Each checks the caller again from current data
 -- and raises standard SQLSTATEs: 42501 (permission), P0002 (not found),
@@ -232,6 +230,15 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON login_throttle TO ochre_service;
 -- owner remains" and leave the org with none. Every gated membership write
 -- (and account deletion's last-owner check) first takes a transaction-scoped
 -- advisory lock on the org, and reads the caller's role after it.
+
+-- The caller's role in app_org() as the membership rows say NOW (read by
+-- the gated membership writes after they take the org's lock).
+CREATE FUNCTION live_role() RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, public
+  AS $$
+    SELECT m.role FROM memberships m
+     WHERE m.org_id = app_org() AND m.user_id = app_user() AND app_api_key() IS NULL
+  $$;
 
 CREATE FUNCTION lock_org_members(p_org uuid) RETURNS void
   LANGUAGE sql SET search_path = pg_catalog
@@ -295,7 +302,7 @@ CREATE FUNCTION set_member_role(p_user uuid, p_role text) RETURNS void
     target text;
   BEGIN
     PERFORM lock_org_members(app_org());
-    caller := app_role();  -- after the lock: the caller's role as it is now
+    caller := live_role();  -- after the lock: the caller's role as it is now
     IF caller IS NULL OR caller NOT IN ('owner', 'admin') OR app_api_key() IS NOT NULL THEN
       RAISE EXCEPTION 'permission denied' USING ERRCODE = '42501';
     END IF;
@@ -327,7 +334,7 @@ CREATE FUNCTION remove_member(p_user uuid) RETURNS void
     target text;
   BEGIN
     PERFORM lock_org_members(app_org());
-    caller := app_role();  -- after the lock: the caller's role as it is now
+    caller := live_role();  -- after the lock: the caller's role as it is now
     IF caller IS NULL OR caller NOT IN ('owner', 'admin') OR app_api_key() IS NOT NULL THEN
       RAISE EXCEPTION 'permission denied' USING ERRCODE = '42501';
     END IF;
@@ -353,7 +360,7 @@ CREATE FUNCTION transfer_ownership(p_user uuid) RETURNS void
   AS $$
   BEGIN
     PERFORM lock_org_members(app_org());
-    IF app_role() IS DISTINCT FROM 'owner' OR app_api_key() IS NOT NULL THEN
+    IF live_role() IS DISTINCT FROM 'owner' OR app_api_key() IS NOT NULL THEN
       RAISE EXCEPTION 'only an owner can transfer ownership' USING ERRCODE = '42501';
     END IF;
     IF p_user = app_user() THEN
@@ -447,3 +454,224 @@ CREATE FUNCTION sole_owner_orgs() RETURNS SETOF uuid
          AND (SELECT count(*) FROM memberships x WHERE x.org_id = m.org_id AND x.role = 'owner') = 1;
   END $$;
 GRANT EXECUTE ON FUNCTION sole_owner_orgs() TO ochre_app;
+
+-- Whether `p_client_ip` is allowed by an org's allowlist (empty allows all).
+CREATE FUNCTION ip_allowed(p_allowlist cidr[], p_client_ip text) RETURNS boolean
+  LANGUAGE sql IMMUTABLE SET search_path = pg_catalog
+  AS $$
+    SELECT cardinality(p_allowlist) = 0 OR EXISTS (
+      SELECT 1 FROM unnest(p_allowlist) AS a(range)
+       WHERE NULLIF(p_client_ip, '')::inet <<= a.range)
+  $$;
+
+-- ===== The identity calls: the first statement of every tenant transaction =====
+--
+-- Each checks a live credential against current rows and pins the verified
+-- caller (pin_caller(), 0001_foundation); on any refusal nobody is pinned.
+-- The verdict tells the gate why: 'ok', 'no_credential' (unknown, revoked or
+-- expired), 'not_member' (no role in the org asked for, or a deleted org),
+-- 'address_refused' (the org's IP allowlist).
+
+-- A session, proved by the per-session secret its access tokens carry.
+CREATE FUNCTION verify_session(p_session uuid, p_proof bytea, p_org uuid, p_client_ip text)
+  RETURNS TABLE (verdict text, role text)
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+  DECLARE
+    proof bytea := sha256(coalesce(p_proof, ''::bytea));
+    who uuid;
+    r text;
+    allowed cidr[];
+  BEGIN
+    PERFORM unpin_caller();
+    SELECT s.user_id INTO who FROM sessions s
+     WHERE s.id = p_session AND s.revoked_at IS NULL AND s.expires_at > now()
+       AND (s.proof_hash = proof
+            OR (s.prev_proof_hash = proof AND s.proof_rotated_at > now() - interval '15 minutes'));
+    IF who IS NULL THEN
+      RETURN QUERY SELECT 'no_credential', NULL::text;
+      RETURN;
+    END IF;
+    IF p_org IS NOT NULL THEN
+      SELECT m.role, o.ip_allowlist INTO r, allowed
+        FROM memberships m JOIN orgs o ON o.id = m.org_id AND o.deleted_at IS NULL
+       WHERE m.org_id = p_org AND m.user_id = who;
+      IF r IS NULL THEN
+        RETURN QUERY SELECT 'not_member', NULL::text;
+        RETURN;
+      END IF;
+      IF NOT ip_allowed(allowed, p_client_ip) THEN
+        RETURN QUERY SELECT 'address_refused', r;
+        RETURN;
+      END IF;
+    END IF;
+    PERFORM pin_caller(ROW(p_org, who, NULL, p_session, r)::caller);
+    RETURN QUERY SELECT 'ok', r;
+  END $$;
+GRANT EXECUTE ON FUNCTION verify_session(uuid, bytea, uuid, text) TO ochre_app;
+
+-- An API key, proved by the key itself (its SHA-256 is compared here; the
+-- stored hashes are not readable by ochre_app). Records the key's use at
+-- most once a minute.
+CREATE FUNCTION verify_api_key(p_key text, p_org uuid, p_client_ip text)
+  RETURNS TABLE (verdict text, org_id uuid, role text, key_id uuid)
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+  DECLARE
+    k record;
+  BEGIN
+    PERFORM unpin_caller();
+    SELECT a.org_id, a.id, a.role, a.last_used_at, o.ip_allowlist INTO k
+      FROM api_keys a JOIN orgs o ON o.id = a.org_id AND o.deleted_at IS NULL
+     WHERE a.key_hash = sha256(convert_to(coalesce(p_key, ''), 'UTF8')) AND a.revoked_at IS NULL;
+    IF k.id IS NULL THEN
+      RETURN QUERY SELECT 'no_credential', NULL::uuid, NULL::text, NULL::uuid;
+      RETURN;
+    END IF;
+    IF p_org IS NOT NULL AND p_org <> k.org_id THEN
+      RETURN QUERY SELECT 'not_member', NULL::uuid, NULL::text, NULL::uuid;
+      RETURN;
+    END IF;
+    IF NOT ip_allowed(k.ip_allowlist, p_client_ip) THEN
+      RETURN QUERY SELECT 'address_refused', k.org_id, k.role, k.id;
+      RETURN;
+    END IF;
+    IF k.last_used_at IS NULL OR k.last_used_at < now() - interval '60 seconds' THEN
+      UPDATE api_keys a SET last_used_at = now() WHERE a.org_id = k.org_id AND a.id = k.id;
+    END IF;
+    PERFORM pin_caller(ROW(k.org_id, NULL, k.id, NULL, k.role)::caller);
+    RETURN QUERY SELECT 'ok', k.org_id, k.role, k.id;
+  END $$;
+GRANT EXECUTE ON FUNCTION verify_api_key(text, uuid, text) TO ochre_app;
+
+-- A second-factor sign-in ticket, spent on this first presentation (used
+-- up whatever happens next). Pins its account, in no org: the transaction
+-- that checks the TOTP code. The account's id, or NULL.
+CREATE FUNCTION verify_login_ticket(p_ticket text) RETURNS uuid
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+  DECLARE
+    who uuid;
+  BEGIN
+    PERFORM unpin_caller();
+    UPDATE login_tickets t SET used_at = now()
+     WHERE t.token_hash = sha256(convert_to(coalesce(p_ticket, ''), 'UTF8'))
+       AND t.used_at IS NULL AND t.expires_at > now()
+    RETURNING t.user_id INTO who;
+    IF who IS NOT NULL THEN
+      PERFORM pin_caller(ROW(NULL, who, NULL, NULL, NULL)::caller);
+    END IF;
+    RETURN who;
+  END $$;
+GRANT EXECUTE ON FUNCTION verify_login_ticket(text) TO ochre_app;
+
+-- ===== The named functions of ochre_service (sign-up and sign-in) =====
+--
+-- ochre_service has no table grant at all: these are all it can do. It is
+-- the sign-in authority (the password is checked by the server, with
+-- argon2, between login_lookup() and open_session()).
+
+CREATE FUNCTION sign_up(p_id uuid, p_email text, p_display_name text, p_password_hash text)
+  RETURNS timestamptz
+  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+    INSERT INTO users (id, email, display_name, password_hash)
+    VALUES (p_id, p_email, p_display_name, p_password_hash) RETURNING created_at
+  $$;
+
+CREATE FUNCTION login_lookup(p_email text)
+  RETURNS TABLE (id uuid, password_hash text, totp_enabled boolean)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$ SELECT u.id, u.password_hash, u.totp_enabled FROM users u WHERE u.email = p_email $$;
+
+CREATE FUNCTION create_login_ticket(p_user uuid, p_hash bytea, p_ttl_secs int) RETURNS void
+  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+    INSERT INTO login_tickets (token_hash, user_id, expires_at)
+    VALUES (p_hash, p_user, now() + make_interval(secs => least(greatest(p_ttl_secs, 1), 600)))
+  $$;
+
+CREATE FUNCTION throttle_locked(p_keys text[]) RETURNS boolean
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$ SELECT EXISTS (SELECT 1 FROM login_throttle t WHERE t.key = ANY(p_keys) AND t.locked_until > now()) $$;
+
+-- Counts a failed login for a key in a 15-minute window; at p_threshold
+-- failures the key is locked for 15 minutes. The failure count.
+CREATE FUNCTION throttle_fail(p_key text, p_threshold int) RETURNS int
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+  DECLARE
+    n int;
+  BEGIN
+    INSERT INTO login_throttle AS t (key, failures, window_start) VALUES (p_key, 1, now())
+    ON CONFLICT (key) DO UPDATE SET
+      failures = CASE WHEN t.window_start < now() - interval '15 minutes' THEN 1 ELSE t.failures + 1 END,
+      window_start = CASE WHEN t.window_start < now() - interval '15 minutes' THEN now() ELSE t.window_start END
+    RETURNING t.failures INTO n;
+    IF n >= p_threshold THEN
+      UPDATE login_throttle SET locked_until = now() + interval '15 minutes' WHERE key = p_key;
+    END IF;
+    RETURN n;
+  END $$;
+
+CREATE FUNCTION throttle_clear(p_key text) RETURNS void
+  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$ DELETE FROM login_throttle WHERE key = p_key AND (locked_until IS NULL OR locked_until <= now()) $$;
+
+-- Opens a session with its first refresh token and its proof (both hashed).
+CREATE FUNCTION open_session(p_id uuid, p_user uuid, p_refresh_hash bytea, p_proof_hash bytea,
+                             p_ttl_days int, p_client_ip text, p_user_agent text)
+  RETURNS timestamptz
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+  DECLARE
+    expiry timestamptz;
+  BEGIN
+    INSERT INTO sessions (id, user_id, expires_at, client_ip, user_agent, proof_hash)
+    VALUES (p_id, p_user, now() + make_interval(days => least(greatest(p_ttl_days, 1), 90)),
+            NULLIF(p_client_ip, '')::inet, p_user_agent, p_proof_hash)
+    RETURNING expires_at INTO expiry;
+    INSERT INTO refresh_tokens (token_hash, session_id) VALUES (p_refresh_hash, p_id);
+    RETURN expiry;
+  END $$;
+
+-- Presents a refresh token: rotates it and the session's proof ('rotated'),
+-- or detects its reuse and revokes the whole session ('reused'), or
+-- 'invalid' (unknown token, or a revoked or expired session).
+CREATE FUNCTION rotate_refresh(p_old bytea, p_new bytea, p_proof_hash bytea)
+  RETURNS TABLE (outcome text, session_id uuid, user_id uuid, expires_at timestamptz)
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+  DECLARE
+    t record;
+  BEGIN
+    SELECT rt.session_id AS sid, rt.used_at IS NOT NULL AS used, s.user_id AS uid,
+           s.expires_at AS exp, (s.revoked_at IS NULL AND s.expires_at > now()) AS active INTO t
+      FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id
+     WHERE rt.token_hash = p_old FOR UPDATE OF rt, s;
+    IF t.sid IS NULL THEN
+      RETURN QUERY SELECT 'invalid', NULL::uuid, NULL::uuid, NULL::timestamptz;
+      RETURN;
+    END IF;
+    IF t.used THEN
+      UPDATE sessions SET revoked_at = now(), revoked_reason = 'refresh token reuse'
+       WHERE id = t.sid AND revoked_at IS NULL;
+      RETURN QUERY SELECT 'reused', t.sid, t.uid, t.exp;
+      RETURN;
+    END IF;
+    IF NOT t.active THEN
+      RETURN QUERY SELECT 'invalid', NULL::uuid, NULL::uuid, NULL::timestamptz;
+      RETURN;
+    END IF;
+    UPDATE refresh_tokens SET used_at = now() WHERE token_hash = p_old;
+    INSERT INTO refresh_tokens (token_hash, session_id) VALUES (p_new, t.sid);
+    UPDATE sessions SET prev_proof_hash = proof_hash, proof_hash = p_proof_hash, proof_rotated_at = now()
+     WHERE id = t.sid;
+    RETURN QUERY SELECT 'rotated', t.sid, t.uid, t.exp;
+  END $$;
+
+GRANT EXECUTE ON FUNCTION sign_up(uuid, text, text, text), login_lookup(text),
+  create_login_ticket(uuid, bytea, int), throttle_locked(text[]), throttle_fail(text, int),
+  throttle_clear(text), open_session(uuid, uuid, bytea, bytea, int, text, text),
+  rotate_refresh(bytea, bytea, bytea)
+  TO ochre_service;

@@ -24,12 +24,12 @@ CREATE TABLE customers (
 ALTER TABLE customers ENABLE ROW LEVEL SECURITY;
 ALTER TABLE customers FORCE ROW LEVEL SECURITY;
 CREATE POLICY customers_read ON customers FOR SELECT TO ochre_app
-  USING (org_id = app_org() AND (SELECT app_role()) IS NOT NULL);
+  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IS NOT NULL);
 CREATE POLICY customers_insert ON customers FOR INSERT TO ochre_app
-  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
+  WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
 CREATE POLICY customers_update ON customers FOR UPDATE TO ochre_app
-  USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin', 'agent'))
-  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
+  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin', 'agent'))
+  WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
 GRANT SELECT, INSERT, UPDATE ON customers TO ochre_app;
 
 CREATE TABLE conversations (
@@ -55,12 +55,12 @@ CREATE INDEX conversations_customer_idx ON conversations (org_id, customer_id);
 ALTER TABLE conversations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE conversations FORCE ROW LEVEL SECURITY;
 CREATE POLICY conversations_read ON conversations FOR SELECT TO ochre_app
-  USING (org_id = app_org() AND (SELECT app_role()) IS NOT NULL);
+  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IS NOT NULL);
 CREATE POLICY conversations_insert ON conversations FOR INSERT TO ochre_app
-  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
+  WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
 CREATE POLICY conversations_update ON conversations FOR UPDATE TO ochre_app
-  USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin', 'agent'))
-  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
+  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin', 'agent'))
+  WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
 GRANT SELECT, INSERT, UPDATE (status, assignee_id, subject, updated_at, last_message_at)
   ON conversations TO ochre_app;
 
@@ -86,9 +86,9 @@ CREATE INDEX messages_conversation_idx ON messages (org_id, conversation_id, id)
 ALTER TABLE messages ENABLE ROW LEVEL SECURITY;
 ALTER TABLE messages FORCE ROW LEVEL SECURITY;
 CREATE POLICY messages_read ON messages FOR SELECT TO ochre_app
-  USING (org_id = app_org() AND (SELECT app_role()) IS NOT NULL);
+  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IS NOT NULL);
 CREATE POLICY messages_insert ON messages FOR INSERT TO ochre_app
-  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin', 'agent')
-              AND (author_user_id IS NULL OR author_user_id = app_user())
-              AND (author_api_key_id IS NULL OR author_api_key_id = app_api_key()));
+  WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin', 'agent')
+              AND (author_user_id IS NULL OR author_user_id = (SELECT app_user()))
+              AND (author_api_key_id IS NULL OR author_api_key_id = (SELECT app_api_key())));
 GRANT SELECT, INSERT ON messages TO ochre_app;

@@ -29,15 +29,15 @@ CREATE UNIQUE INDEX integrations_id_key ON integrations (id);
 ALTER TABLE integrations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE integrations FORCE ROW LEVEL SECURITY;
 CREATE POLICY integrations_read ON integrations FOR SELECT TO ochre_app
-  USING (org_id = app_org() AND (SELECT app_role()) IS NOT NULL);
+  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IS NOT NULL);
 CREATE POLICY integrations_write ON integrations FOR INSERT TO ochre_app
-  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin')
-              AND connected_by IS NOT DISTINCT FROM app_user());
+  WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin')
+              AND connected_by IS NOT DISTINCT FROM (SELECT app_user()));
 CREATE POLICY integrations_update ON integrations FOR UPDATE TO ochre_app
-  USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin'))
-  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin'));
+  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin'))
+  WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin'));
 CREATE POLICY integrations_delete ON integrations FOR DELETE TO ochre_app
-  USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin'));
+  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin'));
 CREATE POLICY integrations_owner ON integrations FOR SELECT TO ochre_owner USING (true);
 GRANT SELECT, INSERT, DELETE, UPDATE (external_account, scopes, updated_at, token_expires_at)
   ON integrations TO ochre_app;
@@ -54,11 +54,11 @@ CREATE TABLE integration_secrets (
 ALTER TABLE integration_secrets ENABLE ROW LEVEL SECURITY;
 ALTER TABLE integration_secrets FORCE ROW LEVEL SECURITY;
 CREATE POLICY integration_secrets_read ON integration_secrets FOR SELECT TO ochre_app
-  USING (org_id = app_org() AND (SELECT app_role()) IS NOT NULL);
+  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IS NOT NULL);
 CREATE POLICY integration_secrets_insert ON integration_secrets FOR INSERT TO ochre_app
-  WITH CHECK (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin'));
+  WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin'));
 CREATE POLICY integration_secrets_delete ON integration_secrets FOR DELETE TO ochre_app
-  USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin'));
+  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin'));
 -- The owner role reads ciphertext inside read_integration_secret() and
 -- re-encrypts it in `ochre keys rotate`.
 CREATE POLICY integration_secrets_owner ON integration_secrets FOR ALL TO ochre_owner
@@ -87,7 +87,7 @@ CREATE INDEX audit_log_org_time_idx ON audit_log (org_id, occurred_at DESC);
 ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit_log FORCE ROW LEVEL SECURITY;
 CREATE POLICY audit_log_read ON audit_log FOR SELECT TO ochre_app
-  USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin'));
+  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin'));
 -- Rows are written only by SECURITY DEFINER functions (running as the
 -- owner): the app role has no INSERT on the table.
 CREATE POLICY audit_log_owner ON audit_log FOR INSERT TO ochre_owner WITH CHECK (true);
@@ -133,15 +133,15 @@ CREATE TABLE oauth_states (
 ALTER TABLE oauth_states ENABLE ROW LEVEL SECURITY;
 ALTER TABLE oauth_states FORCE ROW LEVEL SECURITY;
 CREATE POLICY oauth_states_read ON oauth_states FOR SELECT TO ochre_app
-  USING (org_id = app_org() AND user_id = app_user() AND (SELECT app_role()) IN ('owner', 'admin'));
+  USING (org_id = (SELECT app_org()) AND user_id = (SELECT app_user()) AND (SELECT app_role()) IN ('owner', 'admin'));
 CREATE POLICY oauth_states_insert ON oauth_states FOR INSERT TO ochre_app
-  WITH CHECK (org_id = app_org() AND user_id = app_user() AND (SELECT app_role()) IN ('owner', 'admin')
+  WITH CHECK (org_id = (SELECT app_org()) AND user_id = (SELECT app_user()) AND (SELECT app_role()) IN ('owner', 'admin')
               AND used_at IS NULL);
 -- Using a state is one-way.
 CREATE POLICY oauth_states_use ON oauth_states FOR UPDATE TO ochre_app
-  USING (org_id = app_org() AND user_id = app_user() AND (SELECT app_role()) IN ('owner', 'admin')
+  USING (org_id = (SELECT app_org()) AND user_id = (SELECT app_user()) AND (SELECT app_role()) IN ('owner', 'admin')
          AND used_at IS NULL)
-  WITH CHECK (org_id = app_org() AND used_at IS NOT NULL);
+  WITH CHECK (org_id = (SELECT app_org()) AND used_at IS NOT NULL);
 -- `ochre keys rotate` (running as the owner role) re-encrypts the PKCE
 -- verifiers of OAuth connects in flight too.
 CREATE POLICY oauth_states_owner_rotate ON oauth_states FOR ALL TO ochre_owner USING (true) WITH CHECK (true);

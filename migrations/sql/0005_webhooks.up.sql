@@ -32,7 +32,7 @@ ALTER TABLE webhook_events FORCE ROW LEVEL SECURITY;
 -- Owners, admins and agents read the org's events; nobody writes them but
 -- record_webhook_event() after a signature verified.
 CREATE POLICY webhook_events_read ON webhook_events FOR SELECT TO ochre_app
-  USING (org_id = app_org() AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
+  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
 CREATE POLICY webhook_events_definer ON webhook_events FOR ALL TO ochre_owner
   USING (true) WITH CHECK (true);
 GRANT SELECT ON webhook_events TO ochre_app;
@@ -132,12 +132,26 @@ CREATE FUNCTION purge_expired()
   DECLARE
     n_states int;
     n_secrets int;
+    n_sessions int;
+    n_throttle int;
+    n_tickets int;
   BEGIN
     DELETE FROM oauth_states WHERE expires_at < now() - interval '1 day';
     GET DIAGNOSTICS n_states = ROW_COUNT;
     DELETE FROM integration_secrets
      WHERE field LIKE '%.previous' AND updated_at <= now() - interval '24 hours';
     GET DIAGNOSTICS n_secrets = ROW_COUNT;
-    RETURN jsonb_build_object('oauth_states', n_states, 'previous_signing_secrets', n_secrets);
+    -- Refresh tokens go with their session (ON DELETE CASCADE).
+    DELETE FROM sessions WHERE expires_at < now() - interval '7 days'
+       OR (revoked_at IS NOT NULL AND revoked_at < now() - interval '7 days');
+    GET DIAGNOSTICS n_sessions = ROW_COUNT;
+    DELETE FROM login_throttle WHERE window_start < now() - interval '1 day'
+       AND (locked_until IS NULL OR locked_until < now());
+    GET DIAGNOSTICS n_throttle = ROW_COUNT;
+    DELETE FROM login_tickets WHERE expires_at < now() - interval '1 day';
+    GET DIAGNOSTICS n_tickets = ROW_COUNT;
+    RETURN jsonb_build_object('oauth_states', n_states, 'previous_signing_secrets', n_secrets,
+                              'sessions', n_sessions, 'login_throttle', n_throttle,
+                              'login_tickets', n_tickets);
   END $$;
 GRANT EXECUTE ON FUNCTION purge_expired() TO ochre_service;

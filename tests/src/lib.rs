@@ -8,6 +8,7 @@
 //! (`ochre-bench`, `bench/`) is built on the same harness.
 
 mod binary;
+pub mod caller;
 pub mod checks;
 pub mod clients;
 pub mod clock;

@@ -131,20 +131,24 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
 }
 
 impl TestApp {
-    /// An access token for `user`/`session` signed with this server's
-    /// secret, issued `age_secs` ago (15 minutes or more: expired).
-    pub fn access_token_issued_ago(
-        &self,
-        user: uuid::Uuid,
-        session: uuid::Uuid,
-        age_secs: u64,
-    ) -> String {
+    /// The access token `token` (of this server) re-signed as if issued
+    /// `age_secs` ago (15 minutes or more: expired), same session and proof.
+    pub fn access_token_issued_ago(&self, token: &str, age_secs: u64) -> String {
+        use base64::Engine as _;
         use ochre_server::crypto::tokens::{AccessTokenSigner, Claims};
+        let payload = token
+            .strip_prefix("ochre_at_v1.")
+            .and_then(|rest| rest.split('.').next())
+            .expect("an access token");
+        let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("base64url claims");
+        let claims: Claims = serde_json::from_slice(&json).expect("claims");
         let signer =
             AccessTokenSigner::new(&secrecy::SecretString::from(self.session_secret.clone()))
                 .expect("the test secret is long enough");
         let issued = crate::clock::unix_now().saturating_sub(age_secs);
-        signer.sign(&Claims::new(user.into(), session.into(), issued))
+        signer.sign(&Claims::new(claims.sub, claims.sid, claims.prf, issued))
     }
 
     /// A connection to this test's database as `ochre_app` (RLS applies).

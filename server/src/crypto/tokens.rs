@@ -42,6 +42,50 @@ const MAX_ACCESS_TOKEN_LEN: usize = 1024; // longer input is refused undecoded
 const OPAQUE_TOKEN_BYTES: usize = 32; // randomness in opaque tokens
 const KEY_LABEL: &[u8] = b"ochre access token v1"; // MAC key derivation label
 
+/// The per-session secret an access token carries: the proof of possession
+/// the database checks (`verify_session()` compares its SHA-256 with the
+/// session's). 32 random bytes, base64url in the token; never printed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SessionProof([u8; 32]);
+
+impl SessionProof {
+    /// A fresh proof and the SHA-256 the database stores.
+    pub fn generate() -> (Self, [u8; 32]) {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let proof = SessionProof(bytes);
+        (proof, proof.hash())
+    }
+
+    /// What the database stores.
+    pub fn hash(&self) -> [u8; 32] {
+        Sha256::digest(self.0).into()
+    }
+
+    /// The bytes sent to `verify_session()`.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SessionProof {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionProof(..)")
+    }
+}
+
+impl<'de> Deserialize<'de> for SessionProof {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text.as_bytes())
+            .map_err(|_| serde::de::Error::custom("bad proof encoding"))?;
+        <[u8; 32]>::try_from(bytes.as_slice())
+            .map(SessionProof)
+            .map_err(|_| serde::de::Error::custom("bad proof length"))
+    }
+}
+
 /// What an access token asserts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,17 +100,20 @@ pub struct Claims {
     pub exp: u64,
     /// A unique token id, so two tokens are never equal (for audit trails).
     pub jti: Uuid,
+    /// The session's proof of possession.
+    pub prf: SessionProof,
 }
 
 impl Claims {
     /// Claims for `user` in `session`, issued at `now`, valid 15 minutes.
-    pub fn new(user: UserId, session: SessionId, now: u64) -> Self {
+    pub fn new(user: UserId, session: SessionId, proof: SessionProof, now: u64) -> Self {
         Self {
             sub: user,
             sid: session,
             iat: now,
             exp: now.saturating_add(ACCESS_TOKEN_TTL_SECS),
             jti: Uuid::new_v4(),
+            prf: proof,
         }
     }
 
@@ -78,7 +125,10 @@ impl Claims {
             self.jti.hyphenated(),
         );
         let (iat, exp) = (self.iat, self.exp);
-        format!(r#"{{"sub":"{sub}","sid":"{sid}","iat":{iat},"exp":{exp},"jti":"{jti}"}}"#)
+        let prf = URL_SAFE_NO_PAD.encode(self.prf.0);
+        format!(
+            r#"{{"sub":"{sub}","sid":"{sid}","iat":{iat},"exp":{exp},"jti":"{jti}","prf":"{prf}"}}"#
+        )
     }
 }
 
@@ -245,7 +295,12 @@ mod tests {
 
     fn fixture() -> (AccessTokenSigner, Claims, String) {
         let signer = signer("an example session secret of 32+ bytes");
-        let claims = Claims::new(UserId::generate(), SessionId::generate(), NOW);
+        let claims = Claims::new(
+            UserId::generate(),
+            SessionId::generate(),
+            SessionProof::generate().0,
+            NOW,
+        );
         let token = signer.sign(&claims);
         (signer, claims, token)
     }

@@ -1,7 +1,8 @@
 //! Database access: the runtime pools, the one way handlers reach tenant
-//! tables (a [`TenantTx`] opened for a [`Scope`](crate::gate::Scope) only
-//! the gate makes), the gated functions of the service role ([`service`]), per-table storage
-//! ([`store`]) and the vault key rotation ([`key_rotation`]).
+//! tables (a [`TenantTx`], opened only after the database verified the
+//! caller's credential), the named functions of the service role
+//! ([`service`]), per-table storage ([`store`]) and the vault key rotation
+//! ([`key_rotation`]).
 
 pub mod key_rotation;
 mod pool;
@@ -11,4 +12,4 @@ mod tenant;
 
 pub(crate) use pool::stmt;
 pub use pool::{Db, DbError, migrate};
-pub use tenant::TenantTx;
+pub use tenant::{Proof, TenantTx, Verdict};

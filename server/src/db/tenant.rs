@@ -1,29 +1,33 @@
-//! The scoped transaction: one transaction per RPC on the `ochre_app` pool,
-//! the caller set with ONE `set_config` statement (transaction-local), so
-//! row-level security sees exactly the caller's org, user and API key.
+//! The tenant transaction: one transaction on the `ochre_app` pool whose
+//! FIRST statement is an identity call (`verify_session()`,
+//! `verify_api_key()` or `verify_login_ticket()`, SECURITY DEFINER). The
+//! database checks the presented credential against current rows and pins
+//! the verified caller for the rest of the transaction in a sealed form the
+//! app role can neither forge nor change; every policy reads only that.
 //!
-//! A [`Scope`] is made only by the gate (from a verified principal) or by
-//! `Scope::signed_in` for an account that has just proved itself (sign-up,
-//! login); storage functions take the [`TenantTx`] it opens.
+//! A [`TenantTx`] exists only after the database said `ok`: the gate opens
+//! one per request (see `crate::gate`), and the sign-in flows open one for
+//! the session or ticket they have just been given. Storage functions take
+//! a `&TenantTx`.
 
-use sea_orm::{ConnectionTrait as _, DatabaseTransaction, TransactionTrait as _};
+use std::net::IpAddr;
+
+use sea_orm::{
+    DatabaseTransaction, FromQueryResult, TransactionTrait as _,
+};
 
 use super::pool::{Db, DbError, stmt};
-use crate::gate::scope::Scope;
+use super::store::ip_text;
+use crate::crypto::tokens::SessionProof;
+use crate::ids::{ApiKeyId, OrgId, SessionId, UserId};
 
-/// A transaction on the `ochre_app` pool scoped to one caller.
+/// A transaction on the `ochre_app` pool whose caller the database verified.
 #[derive(Debug)]
 pub struct TenantTx {
     tx: DatabaseTransaction,
-    scope: Scope,
 }
 
 impl TenantTx {
-    /// Who this transaction acts as.
-    pub fn scope(&self) -> Scope {
-        self.scope
-    }
-
     /// The connection for storage functions.
     pub fn conn(&self) -> &DatabaseTransaction {
         &self.tx
@@ -35,25 +39,117 @@ impl TenantTx {
     }
 }
 
-fn setting(v: Option<impl std::fmt::Display>) -> sea_orm::Value {
-    v.map(|u| u.to_string()).unwrap_or_default().into()
+/// What a credential is proved with.
+#[derive(Debug, Clone, Copy)]
+pub enum Proof<'a> {
+    /// A session and the per-session secret its access tokens carry.
+    Session {
+        session_id: SessionId,
+        proof: &'a SessionProof,
+    },
+    /// An API key, whole (the database hashes it).
+    ApiKey(&'a str),
+}
+
+/// The database's answer to an identity call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Verified: the role in the org asked for (or the key's org and role).
+    Ok {
+        org_id: Option<OrgId>,
+        role: Option<String>,
+        api_key_id: Option<ApiKeyId>,
+    },
+    /// Unknown, revoked or expired credential.
+    NoCredential,
+    /// No role in the org asked for (or a deleted org, or another org's key).
+    NotMember,
+    /// The org's IP allowlist refuses the caller's address.
+    AddressRefused,
+}
+
+/// One row of `verify_session()` / `verify_api_key()`.
+#[derive(Debug, Clone, FromQueryResult)]
+struct VerdictRow {
+    verdict: String,
+    org_id: Option<OrgId>,
+    role: Option<String>,
+    key_id: Option<ApiKeyId>,
+}
+
+/// One row of `verify_login_ticket()`.
+#[derive(Debug, Clone, FromQueryResult)]
+struct TicketRow {
+    user_id: Option<UserId>,
 }
 
 impl Db {
-    /// Opens a transaction for `scope` as `ochre_app`: BEGIN, then one
-    /// statement setting all three caller settings.
-    pub async fn scoped(&self, scope: Scope) -> Result<TenantTx, DbError> {
+    /// Opens a transaction whose first statement verifies `proof` (in `org`,
+    /// from `ip`). The transaction is returned only with [`Verdict::Ok`]; on
+    /// any other verdict it has been rolled back.
+    pub async fn verify(
+        &self,
+        proof: Proof<'_>,
+        org: Option<OrgId>,
+        ip: Option<IpAddr>,
+    ) -> Result<(Verdict, Option<TenantTx>), DbError> {
         let tx = self.app.begin().await?;
-        tx.execute_raw(stmt(
-            "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true), \
-                    set_config('app.api_key_id', $3, true)",
-            [
-                setting(scope.org_id()),
-                setting(scope.user_id()),
-                setting(scope.api_key_id()),
-            ],
+        let call = match proof {
+            Proof::Session { session_id, proof } => stmt(
+                "SELECT verdict, $3::uuid AS org_id, role, NULL::uuid AS key_id \
+                   FROM verify_session($1, $2, $3, $4)",
+                [
+                    session_id.into(),
+                    proof.as_bytes().to_vec().into(),
+                    org.into(),
+                    ip_text(ip),
+                ],
+            ),
+            Proof::ApiKey(key) => stmt(
+                "SELECT verdict, org_id, role, key_id FROM verify_api_key($1, $2, $3)",
+                [key.into(), org.into(), ip_text(ip)],
+            ),
+        };
+        let row = VerdictRow::find_by_statement(call).one(&tx).await?;
+        let verdict = match row {
+            Some(r) if r.verdict == "ok" => Verdict::Ok {
+                org_id: r.org_id,
+                role: r.role,
+                api_key_id: r.key_id,
+            },
+            Some(r) if r.verdict == "not_member" => Verdict::NotMember,
+            Some(r) if r.verdict == "address_refused" => Verdict::AddressRefused,
+            _ => Verdict::NoCredential,
+        };
+        if matches!(verdict, Verdict::Ok { .. }) {
+            Ok((verdict, Some(TenantTx { tx })))
+        } else {
+            tx.rollback().await?;
+            Ok((verdict, None))
+        }
+    }
+
+    /// Spends a second-factor sign-in ticket and opens a transaction as its
+    /// account (in no org). `None` when the ticket is unknown, used or
+    /// expired (it is used up either way).
+    pub async fn verify_login_ticket(
+        &self,
+        ticket: &str,
+    ) -> Result<Option<(UserId, TenantTx)>, DbError> {
+        let tx = self.app.begin().await?;
+        let row = TicketRow::find_by_statement(stmt(
+            "SELECT verify_login_ticket($1) AS user_id",
+            [ticket.into()],
         ))
+        .one(&tx)
         .await?;
-        Ok(TenantTx { tx, scope })
+        match row.and_then(|r| r.user_id) {
+            Some(user) => Ok(Some((user, TenantTx { tx }))),
+            None => {
+                // The ticket stays spent.
+                tx.commit().await?;
+                Ok(None)
+            }
+        }
     }
 }

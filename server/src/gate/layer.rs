@@ -1,10 +1,13 @@
 //! The gate: an async tower layer in front of every gRPC service. It looks
 //! up the rule generated from the contract's `ochre.v1.access` options,
-//! authenticates the bearer credential (access token or API key), resolves
-//! the caller's CURRENT role in the org named by `x-ochre-org` (so removal
-//! and demotion act on the next request), enforces the org's IP allowlist,
-//! and puts a [`Principal`] into the request extensions. Handlers never
-//! parse credentials.
+//! checks an access token's MAC in memory, then opens the request's tenant
+//! transaction whose first statement is the database's identity call: the
+//! database verifies the credential (the session's proof or the API key)
+//! against current rows, the caller's CURRENT role in the org named by
+//! `x-ochre-org` (so removal and demotion act on the next request) and the
+//! org's IP allowlist, and pins the verified caller. A refusal rolls the
+//! transaction back; an accepted request carries it to the handler inside
+//! the [`Principal`]. Handlers never parse credentials.
 
 use std::{
     net::IpAddr,
@@ -25,10 +28,12 @@ use uuid::Uuid;
 
 use crate::ids::OrgId;
 
-use super::principal::{Actor, Principal, role_from_db};
+use secrecy::SecretString;
+
+use super::principal::{Actor, Credential, Principal, role_from_db};
 use crate::{
     crypto::tokens::{self, AccessTokenSigner, TokenKind},
-    db::Db,
+    db::{Db, TenantTx, Verdict},
     error::ApiError,
     telemetry::record_principal,
 };
@@ -213,31 +218,26 @@ impl Gate {
             })?),
             _ => None,
         };
-        let grant = self
-            .db
-            .resolve_session(claims.sid, claims.sub, org)
-            .await?
-            .ok_or_else(|| unauthenticated("the session has ended: sign in again"))?;
+        let credential = Credential::Session {
+            session_id: claims.sid,
+            proof: claims.prf,
+        };
+        let (role, tx) = self.verify(&credential, org, ip, "the session has ended: sign in again").await?;
         let actor = Actor::User {
             user_id: claims.sub,
             session_id: claims.sid,
         };
         let Rule::Roles(allowed) = rule else {
-            return Ok(Principal::new(actor, None, ip));
+            return Ok(Principal::new(actor, None, ip, credential, tx));
         };
         let org = org.ok_or_else(not_a_member)?;
-        let role = grant
-            .role
-            .as_deref()
-            .and_then(role_from_db)
-            .ok_or_else(not_a_member)?;
-        check_allowlist(&grant.allowlist, ip)?;
+        let role = role.as_deref().and_then(role_from_db).ok_or_else(not_a_member)?;
         if !allowed.contains(&role) {
             return Err(ApiError::PermissionDenied(
                 "your role in this org cannot call this method".into(),
             ));
         }
-        Ok(Principal::new(actor, Some((org, role)), ip))
+        Ok(Principal::new(actor, Some((org, role)), ip, credential, tx))
     }
 
     async fn api_key(
@@ -247,53 +247,55 @@ impl Gate {
         org: Option<OrgId>,
         ip: Option<IpAddr>,
     ) -> Result<Principal, ApiError> {
-        let grant = self
-            .db
-            .resolve_api_key(&tokens::hash_opaque(token))
-            .await?
-            .ok_or_else(|| unauthenticated("invalid or revoked API key"))?;
         let Rule::Roles(allowed) = rule else {
             return Err(ApiError::PermissionDenied(
                 "API keys cannot call this method".into(),
             ));
         };
-        if org.is_some_and(|o| o != grant.org_id) {
-            return Err(not_a_member());
-        }
-        check_allowlist(&grant.allowlist, ip)?;
-        let role = role_from_db(&grant.role).ok_or_else(not_a_member)?;
+        let credential = Credential::ApiKey(Arc::new(SecretString::from(token)));
+        let (verdict, tx) = self.db.verify(credential.proof(), org, ip).await?;
+        let (Verdict::Ok { org_id: Some(org_id), role: Some(role), api_key_id: Some(key_id) }, Some(tx)) = (verdict.clone(), tx) else {
+            return Err(refusal(verdict, "invalid or revoked API key"));
+        };
+        let role = role_from_db(&role).ok_or_else(not_a_member)?;
         if !allowed.contains(&role) {
             return Err(ApiError::PermissionDenied(
                 "this API key's role cannot call this method".into(),
             ));
         }
         Ok(Principal::new(
-            Actor::ApiKey {
-                key_id: grant.key_id,
-            },
-            Some((grant.org_id, role)),
+            Actor::ApiKey { key_id },
+            Some((org_id, role)),
             ip,
+            credential,
+            tx,
         ))
+    }
+
+    /// The identity call: the verified role and the open transaction, or
+    /// the refusal the verdict means.
+    async fn verify(
+        &self,
+        credential: &Credential,
+        org: Option<OrgId>,
+        ip: Option<IpAddr>,
+        unknown: &'static str,
+    ) -> Result<(Option<String>, TenantTx), ApiError> {
+        match self.db.verify(credential.proof(), org, ip).await? {
+            (Verdict::Ok { role, .. }, Some(tx)) => Ok((role, tx)),
+            (verdict, _) => Err(refusal(verdict, unknown)),
+        }
     }
 }
 
-/// An empty list allows every address; otherwise the caller's must match.
-fn check_allowlist(cidrs: &[String], ip: Option<IpAddr>) -> Result<(), ApiError> {
-    if cidrs.is_empty() {
-        return Ok(());
-    }
-    let allowed = ip.is_some_and(|ip| {
-        cidrs
-            .iter()
-            .filter_map(|c| c.parse::<ipnet::IpNet>().ok())
-            .any(|net| net.contains(&ip))
-    });
-    if allowed {
-        Ok(())
-    } else {
-        Err(ApiError::PermissionDenied(
+/// What a verdict other than `ok` answers.
+fn refusal(verdict: Verdict, unknown: &'static str) -> ApiError {
+    match verdict {
+        Verdict::NotMember => not_a_member(),
+        Verdict::AddressRefused => ApiError::PermissionDenied(
             "requests from this address are not allowed for this org".into(),
-        ))
+        ),
+        Verdict::NoCredential | Verdict::Ok { .. } => unauthenticated(unknown),
     }
 }
 

@@ -4,8 +4,6 @@
 
 mod layer;
 mod principal;
-pub(crate) mod scope;
 
 pub use layer::{Decision, GateLayer, decide};
 pub use principal::{Actor, Principal, principal, role_from_db, role_to_db};
-pub use scope::Scope;

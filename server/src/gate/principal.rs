@@ -1,10 +1,18 @@
-//! The verified caller of one request. Only the gate constructs it;
-//! handlers read it and derive their database [`Scope`] from it.
+//! The verified caller of one request. Only the gate constructs it; it
+//! carries the credential's proof (never printed) and the tenant
+//! transaction the gate opened, which the handler takes with
+//! [`Principal::tenant`].
 
-use std::net::IpAddr;
+use std::{
+    net::IpAddr,
+    sync::{Arc, Mutex},
+};
 
-use super::scope::Scope;
+use secrecy::{ExposeSecret as _, SecretString};
+
 use crate::{
+    crypto::tokens::SessionProof,
+    db::{Db, Proof, TenantTx, Verdict},
     error::ApiError,
     ids::{ApiKeyId, OrgId, SessionId, UserId},
 };
@@ -22,20 +30,63 @@ pub enum Actor {
     ApiKey { key_id: ApiKeyId },
 }
 
+/// What the caller proves itself with to the database.
+#[derive(Clone)]
+pub(crate) enum Credential {
+    Session {
+        session_id: SessionId,
+        proof: SessionProof,
+    },
+    ApiKey(Arc<SecretString>),
+}
+
+impl Credential {
+    pub(crate) fn proof(&self) -> Proof<'_> {
+        match self {
+            Credential::Session { session_id, proof } => Proof::Session {
+                session_id: *session_id,
+                proof,
+            },
+            Credential::ApiKey(key) => Proof::ApiKey(key.expose_secret()),
+        }
+    }
+}
+
 /// A caller the gate verified, with its role in the org the call acts on.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Principal {
     actor: Actor,
     org: Option<(OrgId, Role)>,
     client_ip: Option<IpAddr>,
+    credential: Credential,
+    /// The transaction the gate opened (taken by the first `tenant()`).
+    opened: Arc<Mutex<Option<TenantTx>>>,
+}
+
+impl std::fmt::Debug for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Principal")
+            .field("actor", &self.actor)
+            .field("org", &self.org)
+            .field("client_ip", &self.client_ip)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Principal {
-    pub(super) fn new(actor: Actor, org: Option<(OrgId, Role)>, client_ip: Option<IpAddr>) -> Self {
+    pub(crate) fn new(
+        actor: Actor,
+        org: Option<(OrgId, Role)>,
+        client_ip: Option<IpAddr>,
+        credential: Credential,
+        opened: TenantTx,
+    ) -> Self {
         Principal {
             actor,
             org,
             client_ip,
+            credential,
+            opened: Arc::new(Mutex::new(Some(opened))),
         }
     }
 
@@ -69,13 +120,25 @@ impl Principal {
         self.client_ip
     }
 
-    /// The database scope of this caller.
-    pub fn scope(&self) -> Scope {
-        let (user, key) = match self.actor {
-            Actor::User { user_id, .. } => (Some(user_id), None),
-            Actor::ApiKey { key_id } => (None, Some(key_id)),
-        };
-        Scope::verified(self.org.map(|(id, _)| id), user, key)
+    /// The tenant transaction of this request: the one the gate opened (its
+    /// first statement verified the caller), or, for a handler that needs a
+    /// second one, a new transaction verified the same way.
+    pub async fn tenant(&self, db: &Db) -> Result<TenantTx, ApiError> {
+        let opened = self.opened.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(tx) = opened {
+            return Ok(tx);
+        }
+        let org = self.org.map(|(id, _)| id);
+        match db.verify(self.credential.proof(), org, self.client_ip).await? {
+            (Verdict::Ok { role, .. }, Some(tx))
+                if role.as_deref().and_then(super::role_from_db)
+                    == self.org.map(|(_, r)| r) =>
+            {
+                Ok(tx)
+            }
+            // The credential or the role changed since the request began.
+            _ => Err(ApiError::unauthenticated()),
+        }
     }
 
     /// The user, or PERMISSION_DENIED for an API key.

@@ -80,7 +80,7 @@ impl ApiKeyService for ApiKeyApi {
             role_to_db(role).ok_or_else(|| ApiError::InvalidArgument("role is required".into()))?;
         let (secret, hash) = new_api_key();
         let prefix: String = secret.chars().take(16).collect();
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         let row = api_keys::create(
             &tx,
             ApiKeyId::generate(),
@@ -105,7 +105,7 @@ impl ApiKeyService for ApiKeyApi {
     ) -> Result<Response<ListApiKeysResponse>, Status> {
         let p = principal(&request)?;
         p.require_org()?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         let rows = api_keys::list(&tx).await?;
         tx.commit().await?;
         Ok(Response::new(ListApiKeysResponse {
@@ -120,7 +120,7 @@ impl ApiKeyService for ApiKeyApi {
         let p = principal(&request)?;
         let id = parse_id("api_key_id", &request.get_ref().api_key_id)?;
         p.require_org()?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         if !api_keys::revoke(&tx, id).await? {
             return Err(ApiError::not_found().into());
         }

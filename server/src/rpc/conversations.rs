@@ -129,7 +129,7 @@ impl ConversationService for ConversationApi {
         let channel = channel(req.channel)?;
         let subject = validate::subject(&req.subject)?;
         p.require_org()?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         let row =
             store::create(&tx, ConversationId::generate(), customer, channel, &subject).await?;
         tx.commit().await?;
@@ -145,7 +145,7 @@ impl ConversationService for ConversationApi {
         let p = principal(&request)?;
         let id = parse_id("conversation_id", &request.get_ref().conversation_id)?;
         p.require_org()?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         let row = store::get(&tx, id).await?.ok_or(ApiError::not_found())?;
         tx.commit().await?;
         Ok(Response::new(GetConversationResponse {
@@ -178,7 +178,7 @@ impl ConversationService for ConversationApi {
             self.state
                 .pager
                 .resume(&req.page_token, ListKind::Conversations, org, &filter)?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         let mut rows = store::list(&tx, status, assignee, after, size + 1).await?;
         tx.commit().await?;
         let next_page_token = self.state.pager.finish(
@@ -217,7 +217,7 @@ impl ConversationService for ConversationApi {
             );
         }
         p.require_org()?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         if let Some(Some(user)) = assignee
             && store::count_members(&tx, &[user]).await? != 1
         {
@@ -259,7 +259,7 @@ impl ConversationService for ConversationApi {
             Actor::User { user_id, .. } => (Some(user_id), None),
             Actor::ApiKey { key_id } => (None, Some(key_id)),
         };
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         if !mentions.is_empty() && store::count_members(&tx, &mentions).await? != mentions.len() {
             return Err(ApiError::invalid("mentions must be members of this org").into());
         }
@@ -296,7 +296,7 @@ impl ConversationService for ConversationApi {
             .state
             .pager
             .resume(&req.page_token, ListKind::Messages, org, &filter)?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         if store::get(&tx, id).await?.is_none() {
             return Err(ApiError::not_found().into());
         }

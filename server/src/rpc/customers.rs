@@ -119,7 +119,7 @@ impl CustomerService for CustomerApi {
             hubspot: req.hubspot.as_ref().map(hubspot_json).transpose()?,
         };
         p.require_org()?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         let (row, created) = customers::upsert(&tx, CustomerId::generate(), input).await?;
         tx.commit().await?;
         Ok(Response::new(UpsertCustomerResponse {
@@ -135,7 +135,7 @@ impl CustomerService for CustomerApi {
         let p = principal(&request)?;
         let id = parse_id("customer_id", &request.get_ref().customer_id)?;
         p.require_org()?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         let row = customers::get(&tx, id)
             .await?
             .ok_or(ApiError::not_found())?;
@@ -156,7 +156,7 @@ impl CustomerService for CustomerApi {
             self.state
                 .pager
                 .resume(&request.get_ref().page_token, ListKind::Customers, org, "")?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         let mut rows = customers::list(&tx, after, size + 1).await?;
         tx.commit().await?;
         let next_page_token =
@@ -178,7 +178,7 @@ impl CustomerService for CustomerApi {
         let p = principal(&request)?;
         let email = email(&request.get_ref().email)?;
         p.require_org()?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         let row = customers::by_email(&tx, &email)
             .await?
             .ok_or(ApiError::not_found())?;

@@ -73,7 +73,7 @@ impl MemberService for MemberApi {
     ) -> Result<Response<ListMembersResponse>, Status> {
         let p = principal(&request)?;
         p.require_org()?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         let rows = members::list(&tx).await?;
         tx.commit().await?;
         Ok(Response::new(ListMembersResponse {
@@ -91,7 +91,7 @@ impl MemberService for MemberApi {
         p.require_org()?;
         // Membership is managed by people, not by API keys.
         p.require_user()?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         members::set_role(&tx, user, role).await?;
         let updated = members::get(&tx, user)
             .await?
@@ -112,7 +112,7 @@ impl MemberService for MemberApi {
         p.require_org()?;
         // Membership is managed by people, not by API keys.
         p.require_user()?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         members::remove(&tx, user).await?;
         tx.commit().await?;
         tracing::info!(org_id = ?p.org().map(|o| o.0), member = %user, "member removed");
@@ -126,7 +126,7 @@ impl MemberService for MemberApi {
         let p = principal(&request)?;
         let user = parse_id("user_id", &request.get_ref().user_id)?;
         p.require_user()?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         members::transfer_ownership(&tx, user).await?;
         tx.commit().await?;
         tracing::info!(org_id = ?p.org().map(|o| o.0), new_owner = %user, "ownership transferred");
@@ -150,7 +150,7 @@ impl MemberService for MemberApi {
             );
         }
         let (token, hash) = new_invitation_token();
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         let row = members::invite(
             &tx,
             InvitationId::generate(),
@@ -174,7 +174,7 @@ impl MemberService for MemberApi {
     ) -> Result<Response<ListInvitationsResponse>, Status> {
         let p = principal(&request)?;
         p.require_org()?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         let rows = members::invitations(&tx).await?;
         tx.commit().await?;
         Ok(Response::new(ListInvitationsResponse {
@@ -189,7 +189,7 @@ impl MemberService for MemberApi {
         let p = principal(&request)?;
         let id = parse_id("invitation_id", &request.get_ref().invitation_id)?;
         p.require_org()?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         if !members::revoke_invitation(&tx, id).await? {
             return Err(ApiError::not_found().into());
         }
@@ -212,7 +212,7 @@ impl MemberService for MemberApi {
                 ApiError::NotFound("invitation not found or no longer valid".into()).into(),
             );
         }
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         let (org_id, _) = members::accept(&tx, &hash_opaque(token), p.client_ip()).await?;
         let joined = users::memberships(&tx)
             .await?

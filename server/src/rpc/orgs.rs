@@ -77,7 +77,7 @@ impl OrgService for OrgApi {
         let name = org_name(&request.get_ref().name)?;
         p.require_user()?;
         let id = OrgId::generate();
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         let now = orgs::create(&tx, id, &name).await?;
         tx.commit().await?;
         tracing::info!(org_id = %id, "org created");
@@ -96,7 +96,7 @@ impl OrgService for OrgApi {
     ) -> Result<Response<ListMyOrgsResponse>, Status> {
         let p = principal(&request)?;
         p.require_user()?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         let rows = users::memberships(&tx).await?;
         tx.commit().await?;
         Ok(Response::new(ListMyOrgsResponse {
@@ -110,7 +110,7 @@ impl OrgService for OrgApi {
     ) -> Result<Response<GetOrgResponse>, Status> {
         let p = principal(&request)?;
         let (_, role) = p.require_org()?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         let org = orgs::current(&tx).await?.ok_or(ApiError::not_found())?;
         tx.commit().await?;
         Ok(Response::new(GetOrgResponse {
@@ -129,7 +129,7 @@ impl OrgService for OrgApi {
     ) -> Result<Response<GetIpAllowlistResponse>, Status> {
         let p = principal(&request)?;
         p.require_org()?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         let cidrs = orgs::allowlist(&tx).await?;
         tx.commit().await?;
         Ok(Response::new(GetIpAllowlistResponse { cidrs }))
@@ -153,7 +153,7 @@ impl OrgService for OrgApi {
             .into());
         }
         let cidrs: Vec<String> = nets.iter().map(ToString::to_string).collect();
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         if !orgs::set_allowlist(&tx, &cidrs).await? {
             return Err(ApiError::denied().into());
         }

@@ -80,7 +80,7 @@ impl WebhookService for WebhookApi {
             self.state
                 .pager
                 .resume(&req.page_token, ListKind::WebhookEvents, org, &filter)?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         let (mut rows, fetched) = store::list(
             &tx,
             provider,

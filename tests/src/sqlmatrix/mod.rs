@@ -16,6 +16,8 @@ pub use catalog::{
 pub use seed::{SeedOrg, seed_org};
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait as _, Value};
+
+use crate::caller::Credential;
 use uuid::Uuid;
 
 /// The member roles, strongest first.
@@ -146,7 +148,8 @@ impl Op {
     }
 }
 
-/// The caller's settings for one transaction (`None` is '').
+/// The caller of one transaction: a seeded member (by user id) or API key,
+/// and the org it asks to act in.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Settings {
     pub org: Option<Uuid>,
@@ -263,18 +266,15 @@ pub fn as_written_by(row: &serde_json::Value, s: Settings) -> serde_json::Value 
 /// counts.
 pub async fn run(app: &DatabaseConnection, s: Settings, sql: &str, values: Vec<Value>) -> Outcome {
     let tx = app.begin().await.expect("begin");
-    let text = |u: Option<Uuid>| u.map(|u| u.to_string()).unwrap_or_default();
-    tx.execute_raw(stmt(
-        "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true), \
-                set_config('app.api_key_id', $3, true)",
-        vec![
-            text(s.org).into(),
-            text(s.user).into(),
-            text(s.api_key).into(),
-        ],
-    ))
-    .await
-    .expect("set the caller");
+    let credential = match (s.user, s.api_key) {
+        (Some(u), _) => Some(Credential::seeded_user(u)),
+        (None, Some(k)) => Some(Credential::seeded_key(k)),
+        (None, None) => None,
+    };
+    if let Some(credential) = credential {
+        // A caller asking for an org it has no role in is pinned by nobody.
+        crate::caller::verify(&tx, &credential, s.org, "").await;
+    }
     let result = if sql.starts_with("SELECT") {
         tx.query_one_raw(stmt(sql, values)).await.map(|r| {
             let r = r.expect("a count row");

@@ -46,7 +46,10 @@ impl SeedOrg {
 }
 
 /// Seeds (as superuser) an org with a member and an API key of each role
-/// and rows in every current tenant table. A new tenant table needs its
+/// and rows in every current tenant table. Each member has a live session
+/// and each key a known secret ([`crate::caller::Credential::seeded_user`],
+/// [`crate::caller::Credential::seeded_key`]), so the matrix becomes a
+/// caller the only way the app role can: through the identity call. A new tenant table needs its
 /// seed rows here; [`unseeded_tables`] names the tables that lack them.
 pub async fn seed_org(su: &impl ConnectionTrait, name: &str) -> SeedOrg {
     let org = Uuid::now_v7();
@@ -63,13 +66,17 @@ pub async fn seed_org(su: &impl ConnectionTrait, name: &str) -> SeedOrg {
     for (role, u) in &seed.users {
         sql += &format!(
             "INSERT INTO users (id, email, password_hash) VALUES ('{u}', '{u}@example.com', 'x'); \
-             INSERT INTO memberships (org_id, user_id, role) VALUES ('{org}', '{u}', '{role}');"
+             INSERT INTO memberships (org_id, user_id, role) VALUES ('{org}', '{u}', '{role}'); \
+             INSERT INTO sessions (id, user_id, expires_at, proof_hash) \
+               VALUES ('{u}', '{u}', now() + interval '1 day', sha256(uuid_send('{u}'::uuid)));"
         );
     }
     for (role, k) in &seed.keys {
         sql += &format!(
             "INSERT INTO api_keys (org_id, id, name, role, key_hash, prefix, created_by) \
-             VALUES ('{org}', '{k}', '{role} key', '{role}', {hash}, 'ochre_', '{owner}');"
+             VALUES ('{org}', '{k}', '{role} key', '{role}', \
+                     sha256(convert_to('{secret}', 'UTF8')), 'ochre_', '{owner}');",
+            secret = crate::caller::seeded_key_secret(*k)
         );
     }
     let (c1, c2, v1, v2) = (

@@ -5,7 +5,7 @@
 
 use crate::ids::{IntegrationId, OrgId, WebhookEventId};
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait as _, FromQueryResult, TransactionTrait as _};
+use sea_orm::FromQueryResult;
 
 use crate::db::{Db, DbError, stmt};
 
@@ -123,41 +123,12 @@ impl Db {
     /// Runs the `purge-expired` job in one transaction: counts of deleted
     /// rows per kind.
     pub async fn purge_expired(&self) -> Result<serde_json::Value, DbError> {
-        let tx = self.service.begin().await?;
-        let mut counts = Purged::find_by_statement(stmt("SELECT purge_expired() AS counts", []))
-            .one(&tx)
-            .await?
-            .ok_or(sea_orm::DbErr::RecordNotFound("purge_expired".to_owned()))?
-            .counts;
-        let sessions = tx
-            .execute_raw(stmt(
-                "DELETE FROM sessions WHERE expires_at < now() - interval '7 days' \
-                    OR revoked_at < now() - interval '7 days'",
-                [],
-            ))
-            .await?
-            .rows_affected();
-        let throttle = tx
-            .execute_raw(stmt(
-                "DELETE FROM login_throttle WHERE window_start < now() - interval '1 day' \
-                    AND (locked_until IS NULL OR locked_until < now())",
-                [],
-            ))
-            .await?
-            .rows_affected();
-        let tickets = tx
-            .execute_raw(stmt(
-                "DELETE FROM login_tickets WHERE expires_at < now() - interval '1 day'",
-                [],
-            ))
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        if let Some(map) = counts.as_object_mut() {
-            map.insert("sessions".to_owned(), sessions.into());
-            map.insert("login_throttle".to_owned(), throttle.into());
-            map.insert("login_tickets".to_owned(), tickets.into());
-        }
-        Ok(counts)
+        Ok(
+            Purged::find_by_statement(stmt("SELECT purge_expired() AS counts", []))
+                .one(&self.service)
+                .await?
+                .ok_or(sea_orm::DbErr::RecordNotFound("purge_expired".to_owned()))?
+                .counts,
+        )
     }
 }

@@ -16,6 +16,6 @@ use super::stmt;
 
 /// A client address as our SQL functions take it: its text, or '' when the
 /// server saw none (they read it with `NULLIF($n, '')::inet`).
-fn ip_text(ip: Option<std::net::IpAddr>) -> sea_orm::Value {
+pub(super) fn ip_text(ip: Option<std::net::IpAddr>) -> sea_orm::Value {
     ip.map(|ip| ip.to_string()).unwrap_or_default().into()
 }

@@ -2,7 +2,7 @@
 
 use crate::ids::{OrgId, UserId};
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait as _, DbErr, FromQueryResult};
+use sea_orm::{ConnectionTrait as _, FromQueryResult};
 
 use super::stmt;
 use crate::db::{DbError, TenantTx};
@@ -30,39 +30,10 @@ pub struct MembershipRow {
     pub role: String,
 }
 
-/// When the account was created.
-#[derive(Debug, Clone, FromQueryResult)]
-struct Created {
-    created_at: DateTime<Utc>,
-}
-
 /// An org the caller solely owns.
 #[derive(Debug, Clone, FromQueryResult)]
 struct SoleOwned {
     org_id: OrgId,
-}
-
-pub async fn insert(
-    tx: &TenantTx,
-    id: UserId,
-    email: &str,
-    display_name: &str,
-    password_hash: &str,
-) -> Result<DateTime<Utc>, DbError> {
-    let row = Created::find_by_statement(stmt(
-        "INSERT INTO users (id, email, display_name, password_hash) VALUES ($1, $2, $3, $4) \
-         RETURNING created_at",
-        [
-            id.into(),
-            email.into(),
-            display_name.into(),
-            password_hash.into(),
-        ],
-    ))
-    .one(tx.conn())
-    .await?
-    .ok_or(DbErr::RecordNotInserted)?;
-    Ok(row.created_at)
 }
 
 /// The caller's own row (RLS shows no other).

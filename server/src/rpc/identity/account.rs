@@ -57,7 +57,7 @@ pub async fn list_sessions(
     p: Principal,
 ) -> Result<ListSessionsResponse, ApiError> {
     let current = p.session_id().ok_or_else(ApiError::denied)?;
-    let tx = state.db.scoped(p.scope()).await?;
+    let tx = p.tenant(&state.db).await?;
     let rows = session_store::list(&tx, MAX_LISTED_SESSIONS).await?;
     tx.commit().await?;
     Ok(ListSessionsResponse {
@@ -82,7 +82,7 @@ pub async fn revoke_session(
     session: SessionId,
 ) -> Result<(), ApiError> {
     p.require_user()?;
-    let tx = state.db.scoped(p.scope()).await?;
+    let tx = p.tenant(&state.db).await?;
     if !session_store::revoke(&tx, session, "revoked by the user").await? {
         return Err(ApiError::NotFound("no such active session".into()));
     }

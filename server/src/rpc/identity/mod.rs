@@ -24,7 +24,6 @@ use crate::{
     crypto::password::check_strength,
     db::store::{sessions as session_store, users},
     error::ApiError,
-    gate::Scope,
     gate::principal,
     rpc::{
         state::AppState,
@@ -63,8 +62,10 @@ impl AuthService for AuthApi {
             .hash(SecretString::from(req.password))
             .await?;
         let id = UserId::generate();
-        let tx = self.state.db.scoped(Scope::signed_in(id)).await?;
-        let created_at = users::insert(&tx, id, &email, &display_name, &phc)
+        let created_at = self
+            .state
+            .db
+            .sign_up(id, &email, &display_name, &phc)
             .await
             .map_err(|e| match ApiError::from(e) {
                 ApiError::AlreadyExists(_) => {
@@ -72,7 +73,6 @@ impl AuthService for AuthApi {
                 }
                 other => other,
             })?;
-        tx.commit().await?;
         tracing::info!(user_id = %id, "account created");
         Ok(Response::new(SignUpResponse {
             user: Some(User {
@@ -116,7 +116,7 @@ impl AuthService for AuthApi {
     ) -> Result<Response<LogoutResponse>, Status> {
         let p = principal(&request)?;
         let session = p.session_id().ok_or(ApiError::denied())?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         session_store::revoke(&tx, session, "logout").await?;
         tx.commit().await?;
         Ok(Response::new(LogoutResponse {}))
@@ -128,7 +128,7 @@ impl AuthService for AuthApi {
     ) -> Result<Response<WhoAmIResponse>, Status> {
         let p = principal(&request)?;
         p.require_user()?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         let me = users::me(&tx).await?.ok_or(ApiError::unauthenticated())?;
         let memberships = users::memberships(&tx).await?;
         tx.commit().await?;

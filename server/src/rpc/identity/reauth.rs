@@ -30,7 +30,7 @@ pub(super) async fn open(
     request_principal: Principal,
 ) -> Result<(TenantTx, UserRow), ApiError> {
     request_principal.require_user()?;
-    let tx = state.db.scoped(request_principal.scope()).await?;
+    let tx = request_principal.tenant(&state.db).await?;
     let me = users::me(&tx).await?.ok_or(ApiError::unauthenticated())?;
     Ok((tx, me))
 }

@@ -16,12 +16,15 @@ use crate::{
     clock::unix_now,
     crypto::{
         password::needs_rehash,
-        tokens::{TokenKind, hash_opaque, new_login_ticket, new_refresh_token, parse_prefix},
+        tokens::{
+            SessionProof, TokenKind, hash_opaque, new_login_ticket, new_refresh_token,
+            parse_prefix,
+        },
     },
+    db::Proof,
     db::service::RefreshOutcome,
-    db::store::users::{self, UserRow},
+    db::store::users,
     error::ApiError,
-    gate::Scope,
     rpc::convert::{ts, user_message},
     rpc::{state::AppState, validate::normalize_email},
 };
@@ -108,10 +111,12 @@ pub async fn login(
     };
 
     state.db.throttle_clear(&email_key).await?;
-    if needs_rehash(&account.password_hash) {
-        let phc = state.hasher.hash(password).await?;
-        state.db.rehash_password(account.id, &phc).await?;
-    }
+    // A hash made with older parameters is replaced once the session is open.
+    let rehash = if needs_rehash(&account.password_hash) {
+        Some(state.hasher.hash(password).await?)
+    } else {
+        None
+    };
     if account.totp_enabled {
         // The password is right; the session waits for the second factor.
         let (ticket, hash) = new_login_ticket();
@@ -127,7 +132,7 @@ pub async fn login(
             second_factor_expires_at: Some(ts(expires)),
         });
     }
-    let (user, tokens) = open_session(state, account.id, ip, user_agent, None).await?;
+    let (user, tokens) = open_session(state, account.id, ip, user_agent, rehash).await?;
     Ok(LoginResponse {
         user: Some(user),
         tokens: Some(tokens),
@@ -151,14 +156,13 @@ pub async fn complete_login(
         ));
     }
     let spent = match parse_prefix(ticket) {
-        Some(TokenKind::LoginTicket) => state.db.spend_login_ticket(&hash_opaque(ticket)).await?,
+        Some(TokenKind::LoginTicket) => state.db.verify_login_ticket(ticket).await?,
         _ => None,
     };
-    let user = spent.ok_or_else(|| {
+    let (user, tx) = spent.ok_or_else(|| {
         ApiError::Unauthenticated("the sign-in ticket is not valid: sign in again".into())
     })?;
     reauth_open(state, user).await?;
-    let tx = state.db.scoped(Scope::signed_in(user)).await?;
     let me = users::me(&tx).await?.ok_or_else(bad_credentials)?;
     let step = match check_code(state, &me, &req.code) {
         Ok(step) => step,
@@ -166,7 +170,7 @@ pub async fn complete_login(
     };
     users::set_totp_last_step(&tx, step).await?;
     tx.commit().await?;
-    let (user, tokens) = open_session(state, me.id, ip, user_agent, Some(&me)).await?;
+    let (user, tokens) = open_session(state, me.id, ip, user_agent, None).await?;
     Ok(CompleteLoginResponse {
         user: Some(user),
         tokens: Some(tokens),
@@ -185,39 +189,44 @@ fn client_of<T>(request: &Request<T>) -> (Option<std::net::IpAddr>, Option<Strin
     (ip, user_agent)
 }
 
-/// Opens a session for an account that has proved itself; `known` is its
-/// row when the caller has already read it (one round trip fewer).
+/// Opens a session for an account that has proved itself, then reads the
+/// account in a transaction verified with the new session's proof (and
+/// stores `rehash`, a fresh hash of the password, there).
 async fn open_session(
     state: &AppState,
     user: UserId,
     ip: Option<std::net::IpAddr>,
     user_agent: Option<String>,
-    known: Option<&UserRow>,
+    rehash: Option<String>,
 ) -> Result<(User, SessionTokens), ApiError> {
     let (refresh_token, refresh_hash) = new_refresh_token();
+    let (proof, proof_hash) = SessionProof::generate();
     let (session_id, expires_at) = state
         .db
-        .create_session(
+        .open_session(
             user,
             &refresh_hash,
+            &proof_hash,
             SESSION_DAYS,
             ip.map(|i| i.to_string()),
             user_agent,
         )
         .await?;
-    let message = match known {
-        Some(me) => user_message(me),
-        None => {
-            let tx = state.db.scoped(Scope::signed_in(user)).await?;
-            let me = users::me(&tx).await?.ok_or_else(bad_credentials)?;
-            tx.commit().await?;
-            user_message(&me)
-        }
+    let credential = Proof::Session {
+        session_id,
+        proof: &proof,
     };
+    let (_, tx) = state.db.verify(credential, None, ip).await?;
+    let tx = tx.ok_or_else(bad_credentials)?;
+    let me = users::me(&tx).await?.ok_or_else(bad_credentials)?;
+    if let Some(phc) = rehash {
+        users::set_password_hash(&tx, &phc).await?;
+    }
+    tx.commit().await?;
     tracing::info!(user_id = %user, %session_id, "signed in");
     Ok((
-        message,
-        tokens(state, user, session_id, refresh_token, expires_at),
+        user_message(&me),
+        tokens(state, user, session_id, proof, refresh_token, expires_at),
     ))
 }
 
@@ -234,9 +243,10 @@ pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<RefreshRes
         ));
     }
     let (next, next_hash) = new_refresh_token();
+    let (proof, proof_hash) = SessionProof::generate();
     match state
         .db
-        .rotate_refresh(&hash_opaque(presented), &next_hash)
+        .rotate_refresh(&hash_opaque(presented), &next_hash, &proof_hash)
         .await?
     {
         RefreshOutcome::Rotated {
@@ -244,7 +254,7 @@ pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<RefreshRes
             user_id,
             expires_at,
         } => Ok(RefreshResponse {
-            tokens: Some(tokens(state, user_id, session_id, next, expires_at)),
+            tokens: Some(tokens(state, user_id, session_id, proof, next, expires_at)),
         }),
         RefreshOutcome::Reused => Err(ApiError::Unauthenticated(
             "this refresh token was already used: the session has been revoked, sign in again"
@@ -261,11 +271,12 @@ fn tokens(
     state: &AppState,
     user_id: UserId,
     session_id: SessionId,
+    proof: SessionProof,
     refresh_token: String,
     refresh_expires_at: chrono::DateTime<chrono::Utc>,
 ) -> SessionTokens {
     let now = unix_now();
-    let claims = crate::crypto::tokens::Claims::new(user_id, session_id, now);
+    let claims = crate::crypto::tokens::Claims::new(user_id, session_id, proof, now);
     let access_expires = chrono::DateTime::from_timestamp(claims.exp as i64, 0).unwrap_or_default();
     SessionTokens {
         access_token: state.signer.sign(&claims),

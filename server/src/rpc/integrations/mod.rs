@@ -57,7 +57,7 @@ impl IntegrationService for IntegrationApi {
     ) -> Result<Response<ListIntegrationsResponse>, Status> {
         let p = principal(&request)?;
         p.require_org()?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         let rows = store::list(&tx).await?;
         tx.commit().await?;
         Ok(Response::new(ListIntegrationsResponse {
@@ -99,7 +99,7 @@ impl IntegrationService for IntegrationApi {
             }
         }
         let (org, _) = p.require_org()?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         let id = store::upsert(
             &tx,
             IntegrationId::generate(),
@@ -149,7 +149,7 @@ impl IntegrationService for IntegrationApi {
         let p = principal(&request)?;
         let id = parse_id("integration_id", &request.get_ref().integration_id)?;
         p.require_org()?;
-        let tx = self.state.db.scoped(p.scope()).await?;
+        let tx = p.tenant(&self.state.db).await?;
         let provider = store::delete(&tx, id).await?.ok_or(ApiError::not_found())?;
         store::audit(
             &tx,
@@ -189,14 +189,14 @@ impl IntegrationService for IntegrationApi {
             return Err(ApiError::invalid("field is required").into());
         }
         let (org, _) = p.require_org()?;
-        let mut tx = self.state.db.scoped(p.scope()).await?;
+        let mut tx = p.tenant(&self.state.db).await?;
         // The common case costs one query in this transaction; only a token
         // that is due takes the refresh path (its own transaction and lock).
         let margin = refresh::REFRESH_MARGIN_SECS;
         if field == "access_token" && store::token_due(&tx, id, margin).await? {
             drop(tx);
             refresh::refresh_if_expiring(&self.state, &p, org, id).await?;
-            tx = self.state.db.scoped(p.scope()).await?;
+            tx = p.tenant(&self.state.db).await?;
         }
         let (blob, updated_at) =
             store::read_secret(&tx, id, field, AuditId::generate(), p.client_ip())

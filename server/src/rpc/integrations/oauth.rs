@@ -58,7 +58,7 @@ pub async fn start(
     let blob = state
         .vault
         .encrypt(&verifier_context(org, row), verifier.as_bytes())?;
-    let tx = state.db.scoped(p.scope()).await?;
+    let tx = p.tenant(&state.db).await?;
     states::insert(
         &tx,
         row,
@@ -125,7 +125,7 @@ pub async fn complete(
     let spec =
         catalog::provider(&claims.provider).ok_or_else(|| ApiError::invalid("unknown provider"))?;
     // Single use: the state is consumed before the exchange, whatever follows.
-    let tx = state.db.scoped(p.scope()).await?;
+    let tx = p.tenant(&state.db).await?;
     let (row, blob) = states::consume(&tx, &claims.nonce, spec.id)
         .await?
         .ok_or_else(|| {
@@ -168,7 +168,7 @@ pub async fn complete(
         ApiError::FailedPrecondition("the provider returned no usable access token".into()),
     )?;
 
-    let tx = state.db.scoped(p.scope()).await?;
+    let tx = p.tenant(&state.db).await?;
     let id = store::upsert(
         &tx,
         IntegrationId::generate(),

@@ -32,7 +32,7 @@ pub async fn refresh_if_expiring(
     org: OrgId,
     integration: IntegrationId,
 ) -> Result<(), ApiError> {
-    let tx = state.db.scoped(p.scope()).await?;
+    let tx = p.tenant(&state.db).await?;
     // Waiters hold a pooled connection: wait a bounded time, then serve the
     // current token rather than pile up behind a slow provider.
     if !states::lock_refresh(&tx, integration, 3).await? {
