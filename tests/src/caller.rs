@@ -94,7 +94,10 @@ pub async fn verify(
 /// [`verify`], which must say 'ok'.
 pub async fn become_caller(tx: &impl ConnectionTrait, cred: &Credential, org: Option<Uuid>) {
     let verdict = verify(tx, cred, org, "").await;
-    assert_eq!(verdict, "ok", "the identity call refused {cred:?} in {org:?}");
+    assert_eq!(
+        verdict, "ok",
+        "the identity call refused {cred:?} in {org:?}"
+    );
 }
 
 /// What an attacker holding only the `ochre_app` password would set: the

@@ -6,6 +6,7 @@ pub use tonic::Code;
 
 pub use crate::{
     AppOptions, TestApp,
+    caller::{Credential, become_caller, forge_settings, verify},
     checks::Checks,
     clients::{
         ApiKeyClient, AuthClient, ConversationClient, CustomerClient, GrpcClient, HealthClient,

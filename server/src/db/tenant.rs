@@ -12,9 +12,7 @@
 
 use std::net::IpAddr;
 
-use sea_orm::{
-    DatabaseTransaction, FromQueryResult, TransactionTrait as _,
-};
+use sea_orm::{DatabaseTransaction, FromQueryResult, TransactionTrait as _};
 
 use super::pool::{Db, DbError, stmt};
 use super::store::ip_text;

@@ -222,7 +222,9 @@ impl Gate {
             session_id: claims.sid,
             proof: claims.prf,
         };
-        let (role, tx) = self.verify(&credential, org, ip, "the session has ended: sign in again").await?;
+        let (role, tx) = self
+            .verify(&credential, org, ip, "the session has ended: sign in again")
+            .await?;
         let actor = Actor::User {
             user_id: claims.sub,
             session_id: claims.sid,
@@ -231,7 +233,10 @@ impl Gate {
             return Ok(Principal::new(actor, None, ip, credential, tx));
         };
         let org = org.ok_or_else(not_a_member)?;
-        let role = role.as_deref().and_then(role_from_db).ok_or_else(not_a_member)?;
+        let role = role
+            .as_deref()
+            .and_then(role_from_db)
+            .ok_or_else(not_a_member)?;
         if !allowed.contains(&role) {
             return Err(ApiError::PermissionDenied(
                 "your role in this org cannot call this method".into(),
@@ -247,14 +252,26 @@ impl Gate {
         org: Option<OrgId>,
         ip: Option<IpAddr>,
     ) -> Result<Principal, ApiError> {
+        let credential = Credential::ApiKey(Arc::new(SecretString::from(token)));
         let Rule::Roles(allowed) = rule else {
+            // An unknown key is UNAUTHENTICATED whatever it calls; a real
+            // one is refused the methods that are for people only.
+            self.verify(&credential, None, ip, "invalid or revoked API key")
+                .await?;
             return Err(ApiError::PermissionDenied(
                 "API keys cannot call this method".into(),
             ));
         };
-        let credential = Credential::ApiKey(Arc::new(SecretString::from(token)));
         let (verdict, tx) = self.db.verify(credential.proof(), org, ip).await?;
-        let (Verdict::Ok { org_id: Some(org_id), role: Some(role), api_key_id: Some(key_id) }, Some(tx)) = (verdict.clone(), tx) else {
+        let (
+            Verdict::Ok {
+                org_id: Some(org_id),
+                role: Some(role),
+                api_key_id: Some(key_id),
+            },
+            Some(tx),
+        ) = (verdict.clone(), tx)
+        else {
             return Err(refusal(verdict, "invalid or revoked API key"));
         };
         let role = role_from_db(&role).ok_or_else(not_a_member)?;

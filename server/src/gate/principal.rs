@@ -129,10 +129,12 @@ impl Principal {
             return Ok(tx);
         }
         let org = self.org.map(|(id, _)| id);
-        match db.verify(self.credential.proof(), org, self.client_ip).await? {
+        match db
+            .verify(self.credential.proof(), org, self.client_ip)
+            .await?
+        {
             (Verdict::Ok { role, .. }, Some(tx))
-                if role.as_deref().and_then(super::role_from_db)
-                    == self.org.map(|(_, r)| r) =>
+                if role.as_deref().and_then(super::role_from_db) == self.org.map(|(_, r)| r) =>
             {
                 Ok(tx)
             }

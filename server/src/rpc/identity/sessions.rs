@@ -17,8 +17,7 @@ use crate::{
     crypto::{
         password::needs_rehash,
         tokens::{
-            SessionProof, TokenKind, hash_opaque, new_login_ticket, new_refresh_token,
-            parse_prefix,
+            SessionProof, TokenKind, hash_opaque, new_login_ticket, new_refresh_token, parse_prefix,
         },
     },
     db::Proof,

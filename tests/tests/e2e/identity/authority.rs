@@ -224,13 +224,11 @@ async fn a_revoked_session_cannot_be_revived_even_through_sql() {
     .unwrap();
     let db = app.app_db().await;
     let tx = db.begin().await.unwrap();
-    tx.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT set_config('app.user_id', $1, true)",
-        [user.user_id.clone().into()],
-    ))
-    .await
-    .unwrap();
+    // The session can no longer be presented; forged settings are nobody.
+    let cred = Credential::of_access_token(&user.access_token);
+    assert_eq!(verify(&tx, &cred, None, "").await, "no_credential");
+    let uid = uuid::Uuid::parse_str(&user.user_id).unwrap();
+    forge_settings(&tx, None, Some(uid), None).await;
     let revived = tx
         .execute_unprepared("UPDATE sessions SET revoked_at = NULL")
         .await;
@@ -283,13 +281,13 @@ async fn an_admin_cannot_write_a_key_in_another_members_name() {
         (admin.user_id.as_str(), true),
     ] {
         let tx = db.begin().await.unwrap();
-        tx.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)",
-            [org.clone().into(), admin.user_id.clone().into()],
-        ))
-        .await
-        .unwrap();
+        let org_id = uuid::Uuid::parse_str(&org).unwrap();
+        become_caller(
+            &tx,
+            &Credential::of_access_token(&admin.access_token),
+            Some(org_id),
+        )
+        .await;
         let r = tx.execute_unprepared(&insert(created_by)).await;
         if allowed {
             assert_eq!(r.unwrap().rows_affected(), 1, "in their own name");
@@ -364,7 +362,6 @@ async fn in_sql_a_key_needs_a_person_as_its_creator() {
     let key = create_api_key(&app, &owner, &org, Role::Admin)
         .await
         .unwrap();
-    let key_id = key.api_key.unwrap().id;
     let db = app.app_db().await;
     let insert = |creator: &str| {
         format!(
@@ -374,30 +371,22 @@ async fn in_sql_a_key_needs_a_person_as_its_creator() {
         )
     };
     let user = format!("'{}'", owner.user_id);
-    for (settings, creator, allowed) in [
+    let person = Credential::of_access_token(&owner.access_token);
+    let api_key = Credential::ApiKey(key.secret.clone());
+    let org_id = uuid::Uuid::parse_str(&org).unwrap();
+    for (caller, creator, allowed) in [
         // The owner naming itself: the one legitimate shape.
-        (("", owner.user_id.as_str()), user.as_str(), true),
+        (&person, user.as_str(), true),
         // A person's scope with no creator named.
-        (("", owner.user_id.as_str()), "NULL", false),
+        (&person, "NULL", false),
         // An admin API key's scope, whoever it names as creator.
-        ((key_id.as_str(), ""), user.as_str(), false),
-        ((key_id.as_str(), ""), "NULL", false),
+        (&api_key, user.as_str(), false),
+        (&api_key, "NULL", false),
     ] {
         let tx = db.begin().await.unwrap();
-        tx.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT set_config('app.org_id', $1, true), set_config('app.api_key_id', $2, true), \
-                    set_config('app.user_id', $3, true)",
-            [org.clone().into(), settings.0.into(), settings.1.into()],
-        ))
-        .await
-        .unwrap();
+        become_caller(&tx, caller, Some(org_id)).await;
         let result = tx.execute_unprepared(&insert(creator)).await;
-        assert_eq!(
-            result.is_ok(),
-            allowed,
-            "{settings:?} {creator}: {result:?}"
-        );
+        assert_eq!(result.is_ok(), allowed, "{caller:?} {creator}: {result:?}");
         tx.rollback().await.unwrap();
     }
 }
