@@ -5,8 +5,13 @@
 //! `ochre.identity`) mean nothing; see [`forge_settings`].
 
 use base64::Engine as _;
-use sea_orm::{ConnectionTrait, Statement, Value};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, Statement, TransactionTrait as _,
+    Value,
+};
 use uuid::Uuid;
+
+use crate::identity::Session;
 
 /// A credential as the SQL identity calls take it.
 #[derive(Debug, Clone)]
@@ -48,6 +53,15 @@ impl Credential {
     pub fn seeded_key(k: Uuid) -> Credential {
         Credential::ApiKey(seeded_key_secret(k))
     }
+}
+
+/// SQL (run as a superuser) that gives user `u` the session
+/// [`Credential::seeded_user`] presents: id `u`, live for a day.
+pub fn seed_session_sql(u: Uuid) -> String {
+    format!(
+        "INSERT INTO sessions (id, user_id, expires_at, proof_hash) \
+           VALUES ('{u}', '{u}', now() + interval '1 day', sha256(uuid_send('{u}'::uuid)));"
+    )
 }
 
 /// The secret of a seeded API key (its SHA-256 is the stored hash).
@@ -98,6 +112,25 @@ pub async fn become_caller(tx: &impl ConnectionTrait, cred: &Credential, org: Op
         verdict, "ok",
         "the identity call refused {cred:?} in {org:?}"
     );
+}
+
+/// The org id an RPC test holds as text ('' for none).
+pub fn org_of(org: &str) -> Option<Uuid> {
+    (!org.is_empty()).then(|| Uuid::parse_str(org).expect("an org id"))
+}
+
+/// A transaction on `db` in which the signed-in `who` acts in `org` ('' for
+/// none), as the database verified from `who`'s access token; panics when the
+/// database refuses.
+pub async fn begin_as(db: &DatabaseConnection, who: &Session, org: &str) -> DatabaseTransaction {
+    let tx = db.begin().await.expect("begin");
+    become_caller(
+        &tx,
+        &Credential::of_access_token(&who.access_token),
+        org_of(org),
+    )
+    .await;
+    tx
 }
 
 /// What an attacker holding only the `ochre_app` password would set: the

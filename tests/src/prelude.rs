@@ -6,7 +6,9 @@ pub use tonic::Code;
 
 pub use crate::{
     AppOptions, TestApp,
-    caller::{Credential, become_caller, forge_settings, verify},
+    caller::{
+        Credential, become_caller, begin_as, forge_settings, org_of, seed_session_sql, verify,
+    },
     checks::Checks,
     clients::{
         ApiKeyClient, AuthClient, ConversationClient, CustomerClient, GrpcClient, HealthClient,

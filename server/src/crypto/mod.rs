@@ -13,6 +13,7 @@ pub mod contexts;
 pub mod envelope;
 pub mod mac;
 pub mod password;
+pub mod session_proof;
 pub mod tokens;
 pub mod totp;
 pub mod vault;

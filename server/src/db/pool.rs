@@ -105,3 +105,9 @@ pub async fn migrate(owner_url: &SecretString) -> Result<(), DbErr> {
     db.close().await?;
     Ok(())
 }
+
+/// A client address as our SQL functions take it: its text, or '' when the
+/// server saw none (they read it with `NULLIF($n, '')::inet`).
+pub(crate) fn ip_text(ip: Option<std::net::IpAddr>) -> sea_orm::Value {
+    ip.map(|ip| ip.to_string()).unwrap_or_default().into()
+}

@@ -14,8 +14,7 @@ use std::net::IpAddr;
 
 use sea_orm::{DatabaseTransaction, FromQueryResult, TransactionTrait as _};
 
-use super::pool::{Db, DbError, stmt};
-use super::store::ip_text;
+use super::pool::{Db, DbError, ip_text, stmt};
 use crate::crypto::tokens::SessionProof;
 use crate::ids::{ApiKeyId, OrgId, SessionId, UserId};
 

@@ -134,7 +134,7 @@ impl Principal {
             .await?
         {
             (Verdict::Ok { role, .. }, Some(tx))
-                if role.as_deref().and_then(super::role_from_db) == self.org.map(|(_, r)| r) =>
+                if role.as_deref().and_then(role_from_db) == self.org.map(|(_, r)| r) =>
             {
                 Ok(tx)
             }

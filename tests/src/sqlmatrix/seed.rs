@@ -66,9 +66,8 @@ pub async fn seed_org(su: &impl ConnectionTrait, name: &str) -> SeedOrg {
     for (role, u) in &seed.users {
         sql += &format!(
             "INSERT INTO users (id, email, password_hash) VALUES ('{u}', '{u}@example.com', 'x'); \
-             INSERT INTO memberships (org_id, user_id, role) VALUES ('{org}', '{u}', '{role}'); \
-             INSERT INTO sessions (id, user_id, expires_at, proof_hash) \
-               VALUES ('{u}', '{u}', now() + interval '1 day', sha256(uuid_send('{u}'::uuid)));"
+             INSERT INTO memberships (org_id, user_id, role) VALUES ('{org}', '{u}', '{role}'); {}",
+            crate::caller::seed_session_sql(*u)
         );
     }
     for (role, k) in &seed.keys {

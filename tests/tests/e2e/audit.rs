@@ -2,20 +2,14 @@
 //! has no INSERT on it whoever it claims to be, a light agent cannot append
 //! an event through `record_audit()`, and an owner's event names the owner.
 
-use sea_orm::{ConnectionTrait as _, DbBackend, DbErr, Statement, TransactionTrait as _};
+use sea_orm::{ConnectionTrait as _, DbBackend, DbErr, Statement};
 
 use ochre_tests::prelude::*;
 
-/// Runs `sql` as `ochre_app` acting as `user` in `org`, rolled back.
-async fn as_member(app: &TestApp, org: &str, user: &str, sql: &str) -> Result<u64, DbErr> {
-    let db = app.app_db().await;
-    let tx = db.begin().await?;
-    tx.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)",
-        [org.into(), user.into()],
-    ))
-    .await?;
+/// Runs `sql` as `ochre_app` with `who` verified as the caller in `org`,
+/// rolled back.
+async fn as_member(app: &TestApp, org: &str, who: &Session, sql: &str) -> Result<u64, DbErr> {
+    let tx = begin_as(&app.app_db().await, who, org).await;
     let result = tx.execute_unprepared(sql).await.map(|r| r.rows_affected());
     tx.rollback().await?;
     result
@@ -33,17 +27,17 @@ async fn only_definer_functions_write_audit_rows_and_light_agents_write_none() {
         owner.user_id
     );
     for who in [&owner, &light] {
-        let refused = as_member(&app, &org, &who.user_id, &insert).await;
+        let refused = as_member(&app, &org, who, &insert).await;
         let message = refused.expect_err("no INSERT grant").to_string();
         assert!(message.contains("permission denied"), "{message}");
     }
     let record = "SELECT record_audit(gen_random_uuid(), 'forged', 'integration', NULL, '{}', '')";
-    let refused = as_member(&app, &org, &light.user_id, record).await;
+    let refused = as_member(&app, &org, &light, record).await;
     let message = refused
         .expect_err("a light agent records nothing")
         .to_string();
     assert!(message.contains("only owners and admins"), "{message}");
-    assert!(as_member(&app, &org, &owner.user_id, record).await.is_ok());
+    assert!(as_member(&app, &org, &owner, record).await.is_ok());
 
     // An owner's event through the RPC is recorded with the owner as actor.
     let request = ochre_sdk::v1::ConnectIntegrationRequest {

@@ -30,8 +30,9 @@ async fn seed_expired_and_fresh(app: &TestApp) -> Uuid {
         );
     }
     sql += &format!(
-        "INSERT INTO sessions (id, user_id, expires_at) VALUES \
-           ('{}', '{user}', now() - interval '8 days'), ('{}', '{user}', now() + interval '1 day'); \
+        "INSERT INTO sessions (id, user_id, expires_at, proof_hash) VALUES \
+           ('{}', '{user}', now() - interval '8 days', sha256('a')), \
+           ('{}', '{user}', now() + interval '1 day', sha256('b')); \
          INSERT INTO login_tickets (token_hash, user_id, expires_at) VALUES \
            (sha256('old-{integration}'::bytea), '{user}', now() - interval '2 days'), \
            (sha256('fresh-{integration}'::bytea), '{user}', now() + interval '5 minutes');",

@@ -1,7 +1,11 @@
 //! The schema lint and row-level security on the foundation tables, checked
 //! with catalog queries and with real connections as `ochre_app`.
 
-use ochre_tests::{cluster::cluster, lint::schema_findings};
+use ochre_tests::{
+    cluster::cluster,
+    lint::schema_findings,
+    prelude::{Credential, seed_session_sql, verify},
+};
 use sea_orm::{
     ConnectionTrait as _, DatabaseConnection, DbBackend, Statement, TransactionTrait as _,
 };
@@ -132,15 +136,10 @@ async fn as_caller(
     sql: &str,
 ) -> Result<u64, sea_orm::DbErr> {
     let tx = db.begin().await?;
-    tx.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)",
-        [
-            org.map(|o| o.to_string()).unwrap_or_default().into(),
-            user.map(|u| u.to_string()).unwrap_or_default().into(),
-        ],
-    ))
-    .await?;
+    // The caller presents the session seeded for `user` (none: nobody).
+    if let Some(u) = user {
+        verify(&tx, &Credential::seeded_user(u), org, "").await;
+    }
     let n = if sql.trim_start().to_uppercase().starts_with("SELECT") {
         tx.query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
             .await?
@@ -160,7 +159,8 @@ async fn two_orgs_one_agent(name: &str) -> (Uuid, Uuid, Uuid) {
     su.execute_unprepared(&format!(
         "INSERT INTO orgs (id, name) VALUES ('{a}', 'a'), ('{b}', 'b'); \
          INSERT INTO users (id, email, password_hash) VALUES ('{u}', '{u}@example.com', 'x'); \
-         INSERT INTO memberships (org_id, user_id, role) VALUES ('{a}', '{u}', 'agent');"
+         INSERT INTO memberships (org_id, user_id, role) VALUES ('{a}', '{u}', 'agent'); {}",
+        seed_session_sql(u)
     ))
     .await
     .unwrap();
@@ -180,7 +180,7 @@ async fn the_app_role_sees_an_org_only_as_its_member_and_writes_it_only_as_owner
             .unwrap(),
         1
     );
-    // Setting another org without a membership there shows nothing.
+    // Acting in another org without a membership there shows nothing.
     assert_eq!(
         as_caller(&app, Some(b), Some(u), "SELECT id FROM orgs")
             .await
@@ -274,42 +274,47 @@ async fn an_empty_tenant_setting_on_a_reused_connection_sees_nothing() {
             .unwrap(),
         1
     );
-    // set_config(..., true) reverts to '' (not NULL) after the transaction.
+    // The verified caller is pinned for one transaction only: the next one
+    // on a reused connection is nobody until it presents a credential.
     let tx = app.begin().await.unwrap();
-    let rows = tx
-        .query_all_raw(Statement::from_string(
+    let row = tx
+        .query_one_raw(Statement::from_string(
             DbBackend::Postgres,
-            "SELECT current_setting('app.org_id', true) AS v FROM orgs",
+            "SELECT app_org() IS NULL AND app_user() IS NULL AS nobody, \
+                    (SELECT count(*) FROM orgs) AS n",
         ))
         .await
+        .unwrap()
         .unwrap();
-    assert!(rows.is_empty());
+    assert!(row.try_get::<bool>("", "nobody").unwrap());
+    assert_eq!(row.try_get::<i64>("", "n").unwrap(), 0);
 }
 
 #[tokio::test]
 async fn the_owner_role_is_also_bound_by_forced_rls() {
     let c = cluster().await;
     let (name, owner) = fresh_db_as_owner().await;
-    let (_, _, u) = two_orgs_one_agent(&name).await;
+    let (a, _, _) = two_orgs_one_agent(&name).await;
     let su = c.connect_superuser(&name).await;
     su.execute_unprepared(&format!(
-        "INSERT INTO sessions (id, user_id, expires_at) VALUES ('{}', '{u}', now() + interval '1 day')",
+        "INSERT INTO customers (org_id, id, email) VALUES ('{a}', '{}', 'c@example.com')",
         Uuid::now_v7()
     ))
     .await
     .unwrap();
-    // No policy names the owner on sessions: it sees and writes nothing.
+    // No policy names the owner on customers (only the identity tables the
+    // definer functions write have owner policies): it sees and writes nothing.
     let rows = owner
         .query_all_raw(Statement::from_string(
             DbBackend::Postgres,
-            "SELECT id FROM sessions",
+            "SELECT id FROM customers",
         ))
         .await
         .unwrap();
     assert!(rows.is_empty());
     let err = owner
         .execute_unprepared(&format!(
-            "INSERT INTO sessions (id, user_id, expires_at) VALUES ('{}', '{u}', now())",
+            "INSERT INTO customers (org_id, id, email) VALUES ('{a}', '{}', 'd@example.com')",
             Uuid::now_v7()
         ))
         .await

@@ -12,10 +12,4 @@ pub mod sessions;
 pub mod users;
 pub mod webhooks;
 
-use super::stmt;
-
-/// A client address as our SQL functions take it: its text, or '' when the
-/// server saw none (they read it with `NULLIF($n, '')::inet`).
-pub(super) fn ip_text(ip: Option<std::net::IpAddr>) -> sea_orm::Value {
-    ip.map(|ip| ip.to_string()).unwrap_or_default().into()
-}
+use super::pool::{ip_text, stmt};

@@ -161,11 +161,18 @@ pub async fn complete_login(
     let (user, tx) = spent.ok_or_else(|| {
         ApiError::Unauthenticated("the sign-in ticket is not valid: sign in again".into())
     })?;
-    reauth_open(state, user).await?;
+    // The ticket is spent whatever happens next: a refusal commits too.
+    if let Err(locked) = reauth_open(state, user).await {
+        tx.commit().await?;
+        return Err(locked);
+    }
     let me = users::me(&tx).await?.ok_or_else(bad_credentials)?;
     let step = match check_code(state, &me, &req.code) {
         Ok(step) => step,
-        Err(_) => return Err(reauth_failed(state, user).await),
+        Err(_) => {
+            tx.commit().await?;
+            return Err(reauth_failed(state, user).await);
+        }
     };
     users::set_totp_last_step(&tx, step).await?;
     tx.commit().await?;

@@ -88,7 +88,7 @@ async fn an_allowlist_that_excludes_the_caller_refuses_that_org_only() {
 
 #[tokio::test]
 async fn only_owners_change_the_ip_allowlist_and_admins_and_api_keys_are_refused() {
-    use sea_orm::{ConnectionTrait as _, DbBackend, Statement, TransactionTrait as _};
+    use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
     let (app, owner, org) = app_with_org().await;
     let admin = add_member(&app, &owner, &org, Role::Admin).await;
     let key = create_api_key(&app, &owner, &org, Role::Admin)
@@ -124,17 +124,11 @@ async fn only_owners_change_the_ip_allowlist_and_admins_and_api_keys_are_refused
     // The database holds the same line: an admin's transaction updates no org
     // row, an owner's does.
     let db = app.app_db().await;
-    for (user, expected) in [(&admin.user_id, 0), (&owner.user_id, 1)] {
+    for (who, expected) in [(&admin, 0), (&owner, 1)] {
         let tx = db.begin().await.unwrap();
-        let scope =
-            "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)";
-        tx.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            scope,
-            [org.clone().into(), user.clone().into()],
-        ))
-        .await
-        .unwrap();
+        let cred = Credential::of_access_token(&who.access_token);
+        let verdict = verify(&tx, &cred, org_of(&org), "127.0.0.1").await;
+        assert_eq!(verdict, "ok", "loopback is on the list");
         let updated = tx
             .execute_unprepared(&format!(
                 "UPDATE orgs SET ip_allowlist = '{{10.0.0.0/8}}' WHERE id = '{org}'"
@@ -142,7 +136,7 @@ async fn only_owners_change_the_ip_allowlist_and_admins_and_api_keys_are_refused
             .await
             .unwrap()
             .rows_affected();
-        assert_eq!(updated, expected, "user {user}");
+        assert_eq!(updated, expected, "user {}", who.user_id);
         tx.rollback().await.unwrap();
     }
 }

@@ -10,7 +10,7 @@ use ochre_tests::{
     identity::{accept, enable_totp, invite, totp_code},
     prelude::*,
 };
-use sea_orm::{ConnectionTrait as _, DbBackend, Statement, TransactionTrait as _};
+use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
 
 #[tokio::test]
 async fn a_removed_members_invitations_and_keys_die_with_their_membership() {

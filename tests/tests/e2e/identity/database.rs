@@ -8,15 +8,24 @@ use ochre_tests::{
 };
 use sea_orm::{ConnectionTrait as _, DbBackend, Statement, TransactionTrait as _};
 
-async fn count_as(db: &sea_orm::DatabaseConnection, org: &str, user: &str, sql: &str) -> usize {
+/// Rows `sql` returns to `ochre_app` after `who` presented their session for
+/// `org` ('' for none); a refused credential leaves the caller nobody.
+async fn count_as(
+    db: &sea_orm::DatabaseConnection,
+    org: &str,
+    who: Option<&Session>,
+    sql: &str,
+) -> usize {
     let tx = db.begin().await.unwrap();
-    tx.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)",
-        [org.into(), user.into()],
-    ))
-    .await
-    .unwrap();
+    if let Some(who) = who {
+        verify(
+            &tx,
+            &Credential::of_access_token(&who.access_token),
+            org_of(org),
+            "",
+        )
+        .await;
+    }
     let n = tx
         .query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
         .await
@@ -33,14 +42,14 @@ async fn a_user_sees_only_their_own_user_row_and_sessions() {
     let _bob = signup_and_login(&app, &unique_email()).await;
     let db = app.app_db().await;
     assert_eq!(
-        count_as(&db, "", &alice.user_id, "SELECT id FROM users").await,
+        count_as(&db, "", Some(&alice), "SELECT id FROM users").await,
         1
     );
     assert_eq!(
-        count_as(&db, "", &alice.user_id, "SELECT id FROM sessions").await,
+        count_as(&db, "", Some(&alice), "SELECT id FROM sessions").await,
         1
     );
-    assert_eq!(count_as(&db, "", "", "SELECT id FROM users").await, 0);
+    assert_eq!(count_as(&db, "", None, "SELECT id FROM users").await, 0);
     // Refresh tokens are not readable by the app role at all.
     let tx = db.begin().await.unwrap();
     let err = tx
@@ -62,11 +71,11 @@ async fn memberships_are_visible_to_members_of_the_org_only() {
     let outsider = signup_and_login(&app, &unique_email()).await;
     let db = app.app_db().await;
     let all = "SELECT user_id FROM memberships WHERE org_id = app_org()";
-    assert_eq!(count_as(&db, &org, &agent.user_id, all).await, 2);
-    // An outsider who sets the org anyway sees nothing of it.
-    assert_eq!(count_as(&db, &org, &outsider.user_id, all).await, 0);
+    assert_eq!(count_as(&db, &org, Some(&agent), all).await, 2);
+    // An outsider who names the org anyway is refused and sees nothing of it.
+    assert_eq!(count_as(&db, &org, Some(&outsider), all).await, 0);
     assert_eq!(
-        count_as(&db, &org, &outsider.user_id, "SELECT * FROM org_members()").await,
+        count_as(&db, &org, Some(&outsider), "SELECT * FROM org_members()").await,
         0
     );
 }

@@ -4,21 +4,7 @@
 use std::time::Duration;
 
 use ochre_tests::prelude::*;
-use sea_orm::{
-    ConnectionTrait as _, DatabaseTransaction, DbBackend, Statement, TransactionTrait as _,
-};
-
-async fn as_member(db: &sea_orm::DatabaseConnection, org: &str, user: &str) -> DatabaseTransaction {
-    let tx = db.begin().await.unwrap();
-    tx.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)",
-        [org.into(), user.into()],
-    ))
-    .await
-    .unwrap();
-    tx
-}
+use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
 
 #[tokio::test]
 async fn two_owners_demoting_each_other_at_once_leave_one_owner() {
@@ -37,16 +23,16 @@ async fn two_owners_demoting_each_other_at_once_leave_one_owner() {
 
     // T1: A demotes B and holds the org's membership lock (not committed).
     let db1 = app.app_db().await;
-    let t1 = as_member(&db1, &org, &a.user_id).await;
+    let t1 = begin_as(&db1, &a, &org).await;
     t1.execute_unprepared(&format!("SELECT set_member_role('{}', 'admin')", b.user_id))
         .await
         .unwrap();
 
     // T2: B demotes A at the same moment; it must wait for T1.
     let db2 = app.app_db().await;
-    let (org2, b_id, a_id) = (org.clone(), b.user_id.clone(), a.user_id.clone());
+    let (org2, b2, a_id) = (org.clone(), b.clone(), a.user_id.clone());
     let t2 = tokio::spawn(async move {
-        let t2 = as_member(&db2, &org2, &b_id).await;
+        let t2 = begin_as(&db2, &b2, &org2).await;
         let r = t2
             .execute_unprepared(&format!("SELECT set_member_role('{a_id}', 'admin')"))
             .await;

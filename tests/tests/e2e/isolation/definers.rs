@@ -1,6 +1,7 @@
 //! Every SECURITY DEFINER function the app role may execute, called as each
-//! member role, each API-key role, and with forged settings (a user of no
-//! org, another org's id): each admits exactly the callers its rule names,
+//! member role and each API-key role (each presenting its own credential to
+//! the database's identity call), and with forged settings (an outsider's id,
+//! nobody): each admits exactly the callers its rule names,
 //! and a refused call writes nothing. A definer function that is granted to
 //! the app role but missing from the table below fails the test, so a new
 //! one must state its rule here.
@@ -13,8 +14,17 @@ use sea_orm::{
 
 use ochre_tests::prelude::*;
 
-/// Who calls: (label, org, user, api key).
-type Who = (&'static str, String, String, String);
+/// How a caller becomes one in SQL.
+enum As {
+    /// Presents a live credential to the identity call.
+    Verified(Credential),
+    /// Sets the old `app.*` settings and a made-up `ochre.identity` for
+    /// this user (none: nobody), as an attacker with the app password would.
+    Forged(Option<uuid::Uuid>),
+}
+
+/// Who calls: its label, the org it acts in, and how.
+struct Who(&'static str, String, As);
 
 /// Functions of the app role that only read or resolve the caller (no rule
 /// to prove here: they return the caller's own data or nothing).
@@ -28,6 +38,12 @@ const READERS: &[&str] = &[
     "org_members",
     "sole_owner_orgs",
     "lock_org_members",
+    // The identity calls: they pin the caller a live credential proves
+    // (attacked in isolation::forged and the identity tests).
+    "app_caller",
+    "verify_session",
+    "verify_api_key",
+    "verify_login_ticket",
     // Acts on the caller's own account only (tested in identity::authority).
     "delete_my_account",
     // Needs a valid invitation token of the caller (identity tests).
@@ -89,18 +105,10 @@ async fn call(
     sql: &str,
 ) -> (bool, bool) {
     let tx = app.begin().await.unwrap();
-    tx.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true), \
-                set_config('app.api_key_id', $3, true)",
-        [
-            who.1.clone().into(),
-            who.2.clone().into(),
-            who.3.clone().into(),
-        ],
-    ))
-    .await
-    .unwrap();
+    match &who.2 {
+        As::Verified(cred) => become_caller(&tx, cred, org_of(&who.1)).await,
+        As::Forged(user) => forge_settings(&tx, org_of(&who.1), *user, None).await,
+    }
     let before = footprint(su, org).await;
     let admitted = tx.execute_unprepared(sql).await.is_ok();
     if admitted && who.1 == org {
@@ -142,42 +150,25 @@ async fn every_definer_function_admits_exactly_its_callers_and_a_refusal_writes_
     let key = |role| {
         let (app, owner, org) = (&app, &owner, &org);
         async move {
-            create_api_key(app, owner, org, role)
-                .await
-                .unwrap()
-                .api_key
-                .unwrap()
-                .id
+            let secret = create_api_key(app, owner, org, role).await.unwrap().secret;
+            As::Verified(Credential::ApiKey(secret))
         }
     };
-    let (key_admin, key_agent, key_light) = (
-        key(Role::Admin).await,
-        key(Role::Agent).await,
-        key(Role::LightAgent).await,
-    );
+    let user = |s: &Session| As::Verified(Credential::of_access_token(&s.access_token));
+    let outsider_id = uuid::Uuid::parse_str(&outsider.user_id).unwrap();
     let o = || org.clone();
     let callers: Vec<Who> = vec![
-        ("owner", o(), owner.user_id.clone(), String::new()),
-        ("admin", o(), admin.user_id.clone(), String::new()),
-        ("agent", o(), agent.user_id.clone(), String::new()),
-        ("light_agent", o(), light.user_id.clone(), String::new()),
-        ("key_admin", o(), String::new(), key_admin),
-        ("key_agent", o(), String::new(), key_agent),
-        ("key_light_agent", o(), String::new(), key_light),
-        (
-            "forged_outsider",
-            o(),
-            outsider.user_id.clone(),
-            String::new(),
-        ),
-        ("forged_nobody", o(), String::new(), String::new()),
+        Who("owner", o(), user(&owner)),
+        Who("admin", o(), user(&admin)),
+        Who("agent", o(), user(&agent)),
+        Who("light_agent", o(), user(&light)),
+        Who("key_admin", o(), key(Role::Admin).await),
+        Who("key_agent", o(), key(Role::Agent).await),
+        Who("key_light_agent", o(), key(Role::LightAgent).await),
+        Who("forged_outsider", o(), As::Forged(Some(outsider_id))),
+        Who("forged_nobody", o(), As::Forged(None)),
         // The outsider acting in its own org on this org's ids.
-        (
-            "other_org_owner",
-            elsewhere.clone(),
-            outsider.user_id.clone(),
-            String::new(),
-        ),
+        Who("other_org_owner", elsewhere.clone(), user(&outsider)),
     ];
     let rules = vec![
         Rule {

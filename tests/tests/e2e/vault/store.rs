@@ -127,13 +127,13 @@ async fn the_app_role_cannot_select_the_ciphertext_column() {
     connect(&app, &owner, &org, "openai", &[("api_key", &canary())]).await;
     let db = app.app_db().await;
     let tx = db.begin().await.unwrap();
-    tx.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)",
-        [org.clone().into(), owner.user_id.clone().into()],
-    ))
-    .await
-    .unwrap();
+    let org_id = uuid::Uuid::parse_str(&org).unwrap();
+    become_caller(
+        &tx,
+        &Credential::of_access_token(&owner.access_token),
+        Some(org_id),
+    )
+    .await;
     let fields = tx
         .query_all_raw(Statement::from_string(
             DbBackend::Postgres,

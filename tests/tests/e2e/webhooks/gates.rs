@@ -111,24 +111,20 @@ async fn only_owners_and_admins_retire_a_signing_secret_and_only_in_their_org() 
     let mut c = Checks::default();
     // (caller, org, must succeed)
     for (who, user, org_id, allowed) in [
-        ("agent", &agent.user_id, &org.id, false),
-        ("owner of another org", &other.owner.user_id, &org.id, false),
+        ("agent", &agent, &org.id, false),
+        ("owner of another org", &other.owner, &org.id, false),
         (
             "other org's owner in their own org",
-            &other.owner.user_id,
+            &other.owner,
             &other.id,
             true,
         ),
-        ("admin", &admin.user_id, &org.id, true),
+        ("admin", &admin, &org.id, true),
     ] {
+        // The caller presents their own session; the database decides.
         let tx = app_db.begin().await.unwrap();
-        tx.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)",
-            [org_id.clone().into(), user.clone().into()],
-        ))
-        .await
-        .unwrap();
+        let cred = Credential::of_access_token(&user.access_token);
+        verify(&tx, &cred, org_of(org_id), "").await;
         let (err, _) = run(&tx, &retire).await;
         tx.commit().await.unwrap();
         if allowed {
