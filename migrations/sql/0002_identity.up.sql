@@ -591,13 +591,20 @@ CREATE FUNCTION create_login_ticket(p_user uuid, p_hash bytea, p_ttl_secs int) R
     VALUES (p_hash, p_user, now() + make_interval(secs => least(greatest(p_ttl_secs, 1), 600)))
   $$;
 
-CREATE FUNCTION throttle_locked(p_keys text[]) RETURNS boolean
+-- Seconds until the last lock among p_keys ends (0: none is locked).
+CREATE FUNCTION throttle_locked(p_keys text[]) RETURNS int
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
-  AS $$ SELECT EXISTS (SELECT 1 FROM login_throttle t WHERE t.key = ANY(p_keys) AND t.locked_until > now()) $$;
+  AS $$
+    SELECT coalesce(ceil(extract(epoch FROM max(t.locked_until) - now()))::int, 0)
+      FROM login_throttle t WHERE t.key = ANY(p_keys) AND t.locked_until > now()
+  $$;
 
--- Counts a failed login for a key in a 15-minute window; at p_threshold
--- failures the key is locked for 15 minutes. The failure count.
-CREATE FUNCTION throttle_fail(p_key text, p_threshold int) RETURNS int
+-- Counts a failure for a key in a 15-minute window. From p_threshold
+-- failures on, the key is locked: for 15 minutes, or with p_backoff for
+-- 2^(failures - p_threshold) seconds (1 s, 2 s, 4 s, ... at most 15
+-- minutes), so failures spread over many addresses slow an account down
+-- without shutting its owner out. The failure count.
+CREATE FUNCTION throttle_fail(p_key text, p_threshold int, p_backoff boolean) RETURNS int
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$
   DECLARE
@@ -609,14 +616,18 @@ CREATE FUNCTION throttle_fail(p_key text, p_threshold int) RETURNS int
       window_start = CASE WHEN t.window_start < now() - interval '15 minutes' THEN now() ELSE t.window_start END
     RETURNING t.failures INTO n;
     IF n >= p_threshold THEN
-      UPDATE login_throttle SET locked_until = now() + interval '15 minutes' WHERE key = p_key;
+      UPDATE login_throttle SET locked_until = now() + CASE WHEN p_backoff
+          THEN least(make_interval(secs => 2 ^ least(n - p_threshold, 10)), interval '15 minutes')
+          ELSE interval '15 minutes' END
+       WHERE key = p_key;
     END IF;
     RETURN n;
   END $$;
 
-CREATE FUNCTION throttle_clear(p_key text) RETURNS void
+-- Forgets the failures of keys that are not locked (after a success).
+CREATE FUNCTION throttle_clear(p_keys text[]) RETURNS void
   LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public
-  AS $$ DELETE FROM login_throttle WHERE key = p_key AND (locked_until IS NULL OR locked_until <= now()) $$;
+  AS $$ DELETE FROM login_throttle WHERE key = ANY(p_keys) AND (locked_until IS NULL OR locked_until <= now()) $$;
 
 -- Opens a session with its first refresh token and its proof (both hashed).
 CREATE FUNCTION open_session(p_id uuid, p_user uuid, p_refresh_hash bytea, p_proof_hash bytea,
@@ -671,7 +682,7 @@ CREATE FUNCTION rotate_refresh(p_old bytea, p_new bytea, p_proof_hash bytea)
   END $$;
 
 GRANT EXECUTE ON FUNCTION sign_up(uuid, text, text, text), login_lookup(text),
-  create_login_ticket(uuid, bytea, int), throttle_locked(text[]), throttle_fail(text, int),
-  throttle_clear(text), open_session(uuid, uuid, bytea, bytea, int, text, text),
+  create_login_ticket(uuid, bytea, int), throttle_locked(text[]), throttle_fail(text, int, boolean),
+  throttle_clear(text[]), open_session(uuid, uuid, bytea, bytea, int, text, text),
   rotate_refresh(bytea, bytea, bytea)
   TO ochre_service;

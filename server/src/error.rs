@@ -46,6 +46,13 @@ pub enum ApiError {
     /// A quota or a bounded pool is exhausted; retry later.
     #[error("resource exhausted: {0}")]
     ResourceExhausted(Message),
+    /// A limit refused the call for now: RESOURCE_EXHAUSTED with a
+    /// `google.rpc.RetryInfo` detail and `retry-after` metadata (seconds).
+    #[error("throttled: {message}")]
+    Throttled {
+        message: Message,
+        retry_after: std::time::Duration,
+    },
     /// Something a retry can fix (an unreachable provider).
     #[error("unavailable: {0}")]
     Unavailable(Message),
@@ -94,9 +101,10 @@ impl ApiError {
 impl From<HashError> for ApiError {
     fn from(err: HashError) -> Self {
         match err {
-            HashError::Busy => ApiError::ResourceExhausted(Cow::Borrowed(
-                "too many sign-ins in progress: retry in a moment",
-            )),
+            HashError::Busy { retry_after } => ApiError::Throttled {
+                message: Cow::Borrowed("too many sign-ins in progress: retry in a moment"),
+                retry_after,
+            },
             other => ApiError::PasswordHash(other),
         }
     }
@@ -223,6 +231,10 @@ impl From<ApiError> for Status {
             ApiError::AlreadyExists(m) => Status::already_exists(m),
             ApiError::FailedPrecondition(m) => Status::failed_precondition(m),
             ApiError::ResourceExhausted(m) => Status::resource_exhausted(m),
+            ApiError::Throttled {
+                message,
+                retry_after,
+            } => throttled(message, retry_after),
             ApiError::Unavailable(m) => Status::unavailable(m),
             ApiError::Unimplemented(m) => Status::unimplemented(m),
             ApiError::DatabaseUnavailable(e) => {
@@ -235,4 +247,22 @@ impl From<ApiError> for Status {
             }
         }
     }
+}
+
+/// RESOURCE_EXHAUSTED that tells the client when to retry, both as a
+/// `google.rpc.RetryInfo` detail and as `retry-after` metadata (whole
+/// seconds, at least 1).
+fn throttled(message: Message, retry_after: std::time::Duration) -> Status {
+    use tonic_types::{ErrorDetails, StatusExt as _};
+    let mut metadata = tonic::metadata::MetadataMap::new();
+    let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    if let Ok(value) = secs.max(1).to_string().parse() {
+        metadata.insert("retry-after", value);
+    }
+    Status::with_error_details_and_metadata(
+        tonic::Code::ResourceExhausted,
+        message,
+        ErrorDetails::with_retry_info(Some(retry_after)),
+        metadata,
+    )
 }

@@ -61,4 +61,16 @@ impl TestApp {
     pub fn client<C: GrpcClient>(&self) -> C {
         C::on(self.channel.clone())
     }
+
+    /// A client on a new connection from the loopback address `from` (any
+    /// of 127.0.0.0/8), so the server sees that client address.
+    pub async fn client_from<C: GrpcClient>(&self, from: std::net::IpAddr) -> C {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", self.addr))
+            .expect("endpoint")
+            .local_address(Some(from))
+            .connect()
+            .await
+            .expect("connect from a loopback address");
+        C::on(channel)
+    }
 }

@@ -156,6 +156,12 @@ impl TestApp {
         self.cluster.connect(pg::APP_ROLE, &self.database).await
     }
 
+    /// A connection to this test's database as `ochre_service` (named
+    /// functions only).
+    pub async fn service_db(&self) -> DatabaseConnection {
+        self.cluster.connect(pg::SERVICE_ROLE, &self.database).await
+    }
+
     /// A connection as the cluster superuser (bypasses RLS: setup only).
     pub async fn superuser_db(&self) -> DatabaseConnection {
         self.cluster.connect_superuser(&self.database).await

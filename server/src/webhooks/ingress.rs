@@ -14,11 +14,11 @@ use axum::{
     response::Response,
 };
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde_json::json;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+use super::body::{self, BodyError};
 use super::{Outcome, event};
 use crate::ids::{IntegrationId, WebhookEventId};
 use crate::routes::{
@@ -32,8 +32,6 @@ use crate::{
     webhooks::verify::{self, Inbound, Provider, Verified, VerifyError},
 };
 
-/// How long a sender may take to deliver the body.
-const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bodies larger than this are verified on the blocking pool.
 const INLINE_VERIFY_LIMIT: usize = 64 * 1024;
 /// A delivery is answered within this (503 at worst), well under the
@@ -145,20 +143,20 @@ async fn permit(slots: &Semaphore) -> Result<SemaphorePermit<'_>, Refusal> {
     }
 }
 
-/// Reads at most [`MAX_BODY`] bytes within [`BODY_TIMEOUT`].
-async fn read_body(body: Body) -> Result<Bytes, Refusal> {
-    match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY).collect()).await {
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Ok(Err(_)) => Err(refusal(
+/// Reads at most [`MAX_BODY`] bytes at the minimum rate ([`body`]).
+async fn read_body(raw: Body) -> Result<Bytes, Refusal> {
+    match body::read(raw, MAX_BODY).await {
+        Ok(bytes) => Ok(bytes),
+        Err(BodyError::TooLarge) => Err(too_large()),
+        Err(BodyError::Broken) => Err(refusal(
             Outcome::Malformed,
             StatusCode::BAD_REQUEST,
             "the body could not be read",
         )),
-        Err(_) => Err(refusal(
+        Err(BodyError::TooSlow) => Err(refusal(
             Outcome::Malformed,
             StatusCode::REQUEST_TIMEOUT,
-            "the body took too long to arrive",
+            "the body arrived too slowly",
         )),
     }
 }

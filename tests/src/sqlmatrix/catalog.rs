@@ -40,6 +40,19 @@ pub async fn tenant_tables(db: &impl ConnectionTrait) -> Vec<String> {
     .await
 }
 
+/// Every base table of schema `public` (tenant tables and the identity
+/// tables without an `org_id`), sorted.
+pub async fn public_tables(db: &impl ConnectionTrait) -> Vec<String> {
+    strings(
+        db,
+        "SELECT c.relname::text FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' \
+         WHERE c.relkind IN ('r', 'p') ORDER BY 1",
+        vec![],
+    )
+    .await
+}
+
 /// The tenant tables without a row for each of `orgs` (as superuser).
 pub async fn unseeded_tables(su: &impl ConnectionTrait, orgs: &[Uuid]) -> Vec<String> {
     let mut missing = Vec::new();

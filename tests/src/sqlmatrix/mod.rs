@@ -11,7 +11,7 @@ mod catalog;
 mod seed;
 use catalog::stmt;
 pub use catalog::{
-    fresh_row, ident, insert_columns, tenant_tables, unseeded_tables, update_column,
+    fresh_row, ident, insert_columns, public_tables, tenant_tables, unseeded_tables, update_column,
 };
 pub use seed::{SeedOrg, seed_org};
 
@@ -275,6 +275,15 @@ pub async fn run(app: &DatabaseConnection, s: Settings, sql: &str, values: Vec<V
         // A caller asking for an org it has no role in is pinned by nobody.
         crate::caller::verify(&tx, &credential, s.org, "").await;
     }
+    let outcome = run_in(&tx, sql, values).await;
+    tx.rollback().await.ok();
+    outcome
+}
+
+/// Runs `sql` in `tx` as whoever `tx` already is, and says what happened.
+/// A statement starting with SELECT must return the `target` and `others`
+/// counts.
+pub async fn run_in(tx: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Outcome {
     let result = if sql.starts_with("SELECT") {
         tx.query_one_raw(stmt(sql, values)).await.map(|r| {
             let r = r.expect("a count row");
@@ -288,7 +297,6 @@ pub async fn run(app: &DatabaseConnection, s: Settings, sql: &str, values: Vec<V
             .await
             .map(|r| Outcome::Affected(r.rows_affected()))
     };
-    tx.rollback().await.ok();
     result.unwrap_or_else(|e| {
         let e = e.to_string();
         if e.contains("violates row-level security policy") {

@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use std::time::{Duration, Instant};
 
+use secrecy::SecretString;
+
 use super::*;
 
 fn secret(s: &str) -> SecretString {
@@ -102,20 +104,35 @@ async fn a_malformed_stored_hash_is_an_error_not_a_panic() {
 }
 
 #[tokio::test]
-async fn a_saturated_hasher_answers_busy_immediately() {
+async fn a_saturated_pool_queues_callers_in_order_and_returns_its_permits() {
     let hasher = PasswordHasher::new(1);
-    // join! polls the first future (which takes the only permit and parks
-    // on the blocking pool) before polling the second.
+    // join! polls the first future (which takes the only permit) before the
+    // second, which waits in line instead of failing.
     let (first, second) = tokio::join!(
         hasher.hash(secret("first password")),
         hasher.hash(secret("second password"))
     );
     assert!(first.is_ok());
-    assert!(matches!(second, Err(HashError::Busy)), "{second:?}");
-    // The permit comes back once the work is done.
+    assert!(second.is_ok(), "{second:?}");
     assert_eq!(hasher.available_permits(), 1);
-    assert!(hasher.hash(secret("third password")).await.is_ok());
     assert_eq!(PasswordHasher::new(0).available_permits(), 1);
+}
+
+#[tokio::test]
+async fn one_client_gets_one_place_at_a_time_and_its_place_comes_back() {
+    let hasher = PasswordHasher::new(1);
+    let slot = hasher.admit("ip:192.0.2.1").unwrap();
+    let again = hasher.admit("ip:192.0.2.1");
+    assert!(
+        matches!(again, Err(HashError::Busy { retry_after }) if retry_after.as_secs() >= 1),
+        "{again:?}"
+    );
+    assert!(
+        hasher.admit("ip:192.0.2.2").is_ok(),
+        "another client is admitted"
+    );
+    drop(slot);
+    assert!(hasher.admit("ip:192.0.2.1").is_ok(), "the place came back");
 }
 
 #[tokio::test]

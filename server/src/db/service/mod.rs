@@ -5,6 +5,8 @@
 //! answers one question and returns only what its caller needs.
 
 use crate::ids::{SessionId, UserId};
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait as _, DbErr, FromQueryResult};
 
@@ -36,10 +38,10 @@ pub enum RefreshOutcome {
     Invalid,
 }
 
-/// A boolean answer.
+/// Seconds until a throttle lock ends.
 #[derive(Debug, Clone, FromQueryResult)]
-struct Flag {
-    flag: bool,
+struct Seconds {
+    seconds: i32,
 }
 
 /// The failure count of a throttle key.
@@ -114,33 +116,41 @@ impl Db {
         Ok(())
     }
 
-    /// Whether any of `keys` is locked out now.
-    pub async fn throttle_locked(&self, keys: &[String]) -> Result<bool, DbError> {
-        let row = Flag::find_by_statement(stmt(
-            "SELECT throttle_locked($1) AS flag",
+    /// How long until the last lock among `keys` ends (zero: none locked).
+    pub async fn throttle_locked(&self, keys: &[String]) -> Result<Duration, DbError> {
+        let row = Seconds::find_by_statement(stmt(
+            "SELECT throttle_locked($1) AS seconds",
             [keys.to_vec().into()],
         ))
         .one(&self.service)
         .await?;
-        Ok(row.is_some_and(|r| r.flag))
+        let secs = row.map_or(0, |r| r.seconds.max(0));
+        Ok(Duration::from_secs(u64::try_from(secs).unwrap_or(0)))
     }
 
-    /// Counts a failed login for `key` in a 15-minute window; at `threshold`
-    /// failures the key is locked for 15 minutes. Returns the failure count.
-    pub async fn throttle_fail(&self, key: &str, threshold: i32) -> Result<i32, DbError> {
+    /// Counts a failure for `key` in a 15-minute window; from `threshold`
+    /// failures on the key is locked for 15 minutes, or with `backoff` for
+    /// 2^(failures - threshold) seconds (at most 15 minutes). Returns the
+    /// failure count.
+    pub async fn throttle_fail(
+        &self,
+        key: &str,
+        threshold: i32,
+        backoff: bool,
+    ) -> Result<i32, DbError> {
         let row = Failures::find_by_statement(stmt(
-            "SELECT throttle_fail($1, $2) AS failures",
-            [key.into(), threshold.into()],
+            "SELECT throttle_fail($1, $2, $3) AS failures",
+            [key.into(), threshold.into(), backoff.into()],
         ))
         .one(&self.service)
         .await?;
         Ok(row.map_or(1, |r| r.failures))
     }
 
-    /// Forgets the failures of `key` (after a successful login).
-    pub async fn throttle_clear(&self, key: &str) -> Result<(), DbError> {
+    /// Forgets the failures of `keys` that are not locked (after a success).
+    pub async fn throttle_clear(&self, keys: &[String]) -> Result<(), DbError> {
         self.service
-            .execute_raw(stmt("SELECT throttle_clear($1)", [key.into()]))
+            .execute_raw(stmt("SELECT throttle_clear($1)", [keys.to_vec().into()]))
             .await?;
         Ok(())
     }

@@ -55,10 +55,12 @@ fn reauth_key(user: UserId) -> String {
 
 /// Refuses at once while the user's re-authentication is locked.
 pub(super) async fn reauth_open(state: &AppState, user: UserId) -> Result<(), ApiError> {
-    if state.db.throttle_locked(&[reauth_key(user)]).await? {
-        return Err(ApiError::ResourceExhausted(
-            "too many failed attempts: try again later".into(),
-        ));
+    let retry_after = state.db.throttle_locked(&[reauth_key(user)]).await?;
+    if !retry_after.is_zero() {
+        return Err(ApiError::Throttled {
+            message: "too many failed attempts: try again later".into(),
+            retry_after,
+        });
     }
     Ok(())
 }
@@ -68,7 +70,7 @@ pub(super) async fn reauth_open(state: &AppState, user: UserId) -> Result<(), Ap
 pub(super) async fn reauth_failed(state: &AppState, user: UserId) -> ApiError {
     if let Err(e) = state
         .db
-        .throttle_fail(&reauth_key(user), REAUTH_LOCK_THRESHOLD)
+        .throttle_fail(&reauth_key(user), REAUTH_LOCK_THRESHOLD, false)
         .await
     {
         return ApiError::from(e);

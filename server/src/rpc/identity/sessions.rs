@@ -28,8 +28,14 @@ use crate::{
     rpc::{state::AppState, validate::normalize_email},
 };
 
-/// Failed logins per account before it locks (15 minutes).
-pub const ACCOUNT_LOCK_THRESHOLD: i32 = 5;
+/// Failed logins of one account from one client address before that pair
+/// locks (15 minutes); the account stays open from other addresses.
+pub const PAIR_LOCK_THRESHOLD: i32 = 5;
+/// Failed logins of one account from any addresses before account-wide
+/// backoff starts: 1 s, then doubling with each further failure, at most 15
+/// minutes. Failures from many addresses slow an account down; they cannot
+/// shut its owner out for long.
+pub const ACCOUNT_BACKOFF_THRESHOLD: i32 = 20;
 /// Failed logins per client address before it locks (15 minutes).
 pub const ADDRESS_LOCK_THRESHOLD: i32 = 50;
 /// A second-factor sign-in ticket lives this long (seconds).
@@ -64,21 +70,22 @@ pub async fn login(
             "email and password are required".into(),
         ));
     }
-    // Shed load before any database work when every hashing slot is busy.
-    if state.hasher.available_permits() == 0 {
-        return Err(ApiError::from(crate::crypto::password::HashError::Busy));
-    }
     // A malformed address cannot exist: it gets the unknown-account answer.
     let email = normalize_email(&req.email).unwrap_or_else(|| req.email.trim().to_lowercase());
-    let email_key = format!("email:{}", email.chars().take(254).collect::<String>());
-    let mut keys = vec![email_key.clone()];
-    let ip_key = ip.map(address_key);
-    keys.extend(ip_key.clone());
-    if state.db.throttle_locked(&keys).await? {
-        return Err(ApiError::ResourceExhausted(
-            "too many failed sign-in attempts: try again later".into(),
-        ));
+    let email: String = email.chars().take(254).collect();
+    let address = ip.map_or_else(|| "ip:unknown".to_owned(), address_key);
+    let account_key = format!("email:{email}");
+    let pair_key = format!("pair:{email}|{address}");
+    let keys = [account_key.clone(), pair_key.clone(), address.clone()];
+    let retry_after = state.db.throttle_locked(&keys).await?;
+    if !retry_after.is_zero() {
+        return Err(ApiError::Throttled {
+            message: "too many failed sign-in attempts: try again later".into(),
+            retry_after,
+        });
     }
+    // One password check per client address at a time, in a fair queue.
+    let _slot = state.hasher.admit(&address)?;
 
     let password = SecretString::from(req.password);
     let account = state.db.login_lookup(&email).await?;
@@ -96,12 +103,15 @@ pub async fn login(
         }
     };
     let Some(account) = account.filter(|_| verified) else {
-        let failures = state
-            .db
-            .throttle_fail(&email_key, ACCOUNT_LOCK_THRESHOLD)
+        let db = &state.db;
+        let failures = db
+            .throttle_fail(&pair_key, PAIR_LOCK_THRESHOLD, false)
             .await?;
-        if let Some(key) = &ip_key {
-            state.db.throttle_fail(key, ADDRESS_LOCK_THRESHOLD).await?;
+        db.throttle_fail(&account_key, ACCOUNT_BACKOFF_THRESHOLD, true)
+            .await?;
+        if ip.is_some() {
+            db.throttle_fail(&address, ADDRESS_LOCK_THRESHOLD, false)
+                .await?;
         }
         // Slow down repeated failures before the lock takes over.
         let pause = 100 * u64::try_from(failures.clamp(0, 5)).unwrap_or(0);
@@ -109,7 +119,7 @@ pub async fn login(
         return Err(bad_credentials());
     };
 
-    state.db.throttle_clear(&email_key).await?;
+    state.db.throttle_clear(&[pair_key, account_key]).await?;
     // A hash made with older parameters is replaced once the session is open.
     let rehash = if needs_rehash(&account.password_hash) {
         Some(state.hasher.hash(password).await?)

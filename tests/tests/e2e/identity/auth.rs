@@ -129,21 +129,6 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
 }
 
 #[tokio::test]
-async fn five_failed_logins_lock_the_account_even_against_the_right_password() {
-    let app = spawn_app().await;
-    let victim = signup_and_login(&app, &unique_email()).await;
-    let bystander = signup_and_login(&app, &unique_email()).await;
-    for attempt in 1..=5 {
-        let result = login(&app, &victim.email, "Not-the-password-42").await;
-        assert_eq!(code_of(&result), Code::Unauthenticated, "attempt {attempt}");
-    }
-    let locked = login(&app, &victim.email, &victim.password).await;
-    assert_eq!(code_of(&locked), Code::ResourceExhausted);
-    let other = login(&app, &bystander.email, &bystander.password).await;
-    assert_eq!(code_of(&other), Code::Ok, "the lock is per account");
-}
-
-#[tokio::test]
 async fn refresh_returns_a_new_pair_that_works() {
     let app = spawn_app().await;
     let session = signup_and_login(&app, &unique_email()).await;

@@ -6,6 +6,7 @@ mod api_keys;
 mod auth;
 mod authority;
 mod database;
+mod lockout;
 mod orgs;
 mod races;
 mod second_factor;

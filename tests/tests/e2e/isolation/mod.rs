@@ -1,5 +1,7 @@
 //! Isolation between orgs, at the SQL level and at the RPC level.
 
 mod definers;
+mod forged;
+mod impersonation;
 mod rpc;
 mod sql;

@@ -1,6 +1,8 @@
 //! What keeps a verified delivery from being lost or stored twice when
 //! things go wrong: replays under a fresh delivery id, and a database that
-//! cannot answer in time (503 and a retry, never a 2xx without a row).
+//! cannot answer in time (503 and a retry, never a 2xx without a row), and
+//! senders that upload slowly (cut at a minimum rate, never starving genuine
+//! deliveries).
 
 use ochre_tests::{identity::superuser_execute, prelude::*};
 use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
@@ -164,5 +166,63 @@ async fn slow_uploads_to_random_integration_ids_do_not_starve_genuine_deliveries
         );
     }
     drop(slow);
+    c.verify();
+}
+
+#[tokio::test]
+async fn slow_uploads_to_the_genuine_integration_lose_their_slots_and_genuine_deliveries_pass() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let app = spawn_app().await;
+    let http = Http::new(&app);
+    let org = new_org(&app, "Trickle").await;
+    let secret = P::GitHub.new_secret();
+    let integration = connect_hook(&app, &org, P::GitHub, &secret).await;
+    // 16 senders from 16 addresses (every body slot of the integration) to
+    // the real integration id, each trickling one byte every 200 ms: without
+    // a minimum rate they would hold the slots for the whole body timeout.
+    let mut slow = Vec::new();
+    for i in 0..16u8 {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(std::net::SocketAddr::from(([127, 0, 6, i + 1], 0)))
+            .unwrap();
+        let mut stream = socket.connect(app.addr).await.unwrap();
+        let head = format!(
+            "POST /webhooks/github/{integration} HTTP/1.1\r\nhost: ochre\r\n\
+             x-hub-signature-256: sha256={}\r\nx-github-delivery: {}\r\n\
+             x-github-event: issues\r\ncontent-type: application/json\r\n\
+             content-length: 500000\r\n\r\n{{\"a\":",
+            "ab".repeat(32),
+            uuid::Uuid::new_v4()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        slow.push(tokio::spawn(async move {
+            for _ in 0..50 {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                if stream.write_all(b" ").await.is_err() {
+                    break;
+                }
+            }
+            let mut answer = vec![0u8; 64];
+            let n = stream.read(&mut answer).await.unwrap_or(0);
+            String::from_utf8_lossy(&answer[..n]).into_owned()
+        }));
+    }
+    let mut c = Checks::default();
+    for i in 0..9 {
+        let delivery = Hook::new(P::GitHub, &secret).build(&integration);
+        accepted(
+            &mut c,
+            &format!("genuine delivery {i}"),
+            &http.post(&delivery).await,
+        );
+    }
+    let mut cut = 0;
+    for sender in slow {
+        let answer = sender.await.unwrap();
+        cut += usize::from(answer.starts_with("HTTP/1.1 408"));
+    }
+    c.eq("slow senders answered 408", cut, 16);
+    c.eq("rows", stored(&app, &org, &integration).await.len(), 9);
     c.verify();
 }
