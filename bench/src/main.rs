@@ -14,15 +14,22 @@
 //! * `webhook-verify`: the CPU cost of webhook signature verification per
 //!   provider against a raw HMAC-SHA256 of the same body (no server);
 //! * `webhook-ingest`: signed GitHub deliveries over HTTP until committed,
-//!   then a storm of one duplicate delivery, and the rows stored.
+//!   then a storm of one duplicate delivery, and the rows stored;
+//! * `read-path`: the issue's targets for the request path, with the `ochre`
+//!   binary as a separate server process: GetConversation's closed-loop
+//!   maximum and its p99 at 70 % of it (open loop), RLS on ÷ off, and
+//!   GetConversation and AddMessage against pgbench running the same
+//!   transactions on the same cluster.
 //!
-//! The server runs on its own tokio runtime, the load on another, in one
-//! process: they share the machine's cores, as a co-located client would.
+//! Except in `read-path`, the server runs on its own tokio runtime, the load
+//! on another, in one process: they share the machine's cores, as a
+//! co-located client would.
 
 #![allow(clippy::print_stdout)]
 
 mod conversations;
 mod login_flood;
+mod read_path;
 mod seed;
 mod server;
 mod stats;
@@ -43,7 +50,9 @@ const USAGE: &str = "usage: ochre-bench SCENARIO [--duration SECS] [--warmup SEC
                      conversations  --duration 8 --warmup 2 --workers 16 --customers 200\n  \
                      vault          --duration 8 --warmup 2 --workers 16\n  \
                      webhook-verify (CPU only, no server; ignores the flags)\n  \
-                     webhook-ingest --workers 32 --deliveries 5000 --duplicates 1000";
+                     webhook-ingest --workers 32 --deliveries 5000 --duplicates 1000\n  \
+                     read-path      --duration 8 --warmup 2 --customers 200 \
+                     (ochre as a child process; 32 in flight; vs pgbench)";
 
 /// `OCHRE_DB_MAX_CONNECTIONS` of every server the benchmark starts: the
 /// production default (the app and the service pools are each this large),
@@ -57,6 +66,7 @@ enum Scenario {
     Vault,
     WebhookVerify,
     WebhookIngest,
+    ReadPath,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -83,6 +93,7 @@ fn parse_args() -> anyhow::Result<Args> {
         Some("vault") => Scenario::Vault,
         Some("webhook-verify") => Scenario::WebhookVerify,
         Some("webhook-ingest") => Scenario::WebhookIngest,
+        Some("read-path") => Scenario::ReadPath,
         Some("-h" | "--help") => {
             println!("{USAGE}");
             std::process::exit(0);
@@ -112,7 +123,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--warmup" => args.warmup = Duration::from_secs(number.min(600)),
             "--workers" => args.workers = usize::try_from(number.clamp(1, 4096))?,
             "--flood" if login => args.flood = usize::try_from(number.clamp(1, 4096))?,
-            "--customers" if scenario == Scenario::Conversations => {
+            "--customers" if matches!(scenario, Scenario::Conversations | Scenario::ReadPath) => {
                 args.customers = usize::try_from(number.clamp(1, 100_000))?;
             }
             "--deliveries" if ingest => {
@@ -157,6 +168,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::Vault => vault::run(&args, &handle).await,
             Scenario::WebhookVerify => webhook_verify::run(),
             Scenario::WebhookIngest => webhook_ingest::run(&args, &handle).await,
+            Scenario::ReadPath => read_path::run(&args, &handle).await,
         }
     })
 }

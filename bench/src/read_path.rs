@@ -1,0 +1,287 @@
+//! `ochre-bench read-path`: the request path against the targets,
+//! with the server in its own process and pgbench as the yardstick, all in
+//! one run on the same test cluster.
+//!
+//! 1. Seeding as in `conversations`: an in-process server on a fresh
+//!    database, 4 orgs × 200 customers (`--customers`), one conversation
+//!    each with 3 messages; that server is shut down before anything is
+//!    measured. Two copies (`CREATE DATABASE … TEMPLATE`): `rls_on` as
+//!    migrated, `rls_off` with row-level security disabled and un-forced on
+//!    every table; both `VACUUM ANALYZE`d.
+//! 2. The release `ochre` binary (built first; the one next to this
+//!    executable) runs as a child process, `ochre serve`, with the
+//!    configuration `BenchServer::start` builds (production pools of
+//!    [`crate::POOL`], the seeding server's secrets so the agent's token is
+//!    valid), one at a time, stopped with SIGTERM. The bench process only
+//!    generates load, over loopback HTTP/2.
+//! 3. On `rls_on`: a warm-up, then the closed-loop maximum of
+//!    GetConversation (the seeded agent, a random conversation of the main
+//!    org per call) with 32 requests in flight in each of [`load::SHAPES`]
+//!    (connections × workers), `--duration` each; the best shape is kept.
+//!    Then an open-loop fixed-rate schedule at 70 % of that maximum for
+//!    `--duration`, latency counted from each call's intended start.
+//! 4. pgbench (`-n -M prepared -c 8 -j 2`) as `ochre_app` on `rls_on`
+//!    running the transaction the server runs for GetConversation: BEGIN,
+//!    `verify_session(session, proof, org, ip)` with the agent's session and
+//!    proof decoded from its access token, the store's SELECT of a random
+//!    conversation, COMMIT (a warm-up run, then `--duration`).
+//! 5. A server on `rls_off`: warm-up, then the same closed-loop read with
+//!    the best shape: RLS on ÷ off.
+//! 6. A fresh server on `rls_on`: warm-up reads, then AddMessage (a 200-byte
+//!    outbound reply by the agent to a random conversation) closed-loop
+//!    with the best shape; then pgbench running the same write transaction
+//!    (identity call, then the store's single UPDATE conversations + INSERT
+//!    messages statement).
+//! 7. One markdown table: each figure, its target, PASS or FAIL. Rates
+//!    count successful calls only; errors are listed.
+
+mod child;
+mod load;
+mod pgbench;
+mod report;
+
+use std::{sync::Arc, time::Instant};
+
+use anyhow::Context as _;
+use ochre_tests::cluster::TestCluster;
+use tokio::runtime::Handle;
+
+use self::{
+    child::ServerChild,
+    load::{Rpc, Shape, Target},
+    pgbench::{Caller, Pgbench},
+};
+use crate::{
+    Args,
+    seed::{self, Seeded},
+    server::{self, Secrets},
+    stats::{self, Measured},
+};
+
+/// Orgs seeded: the one under load and 3 other tenants.
+const TENANTS: usize = 4;
+
+/// The open-loop rate, as a fraction of the closed-loop maximum.
+const OPEN_FRACTION: f64 = 0.7;
+
+/// Everything measured.
+#[derive(Debug)]
+pub struct Results {
+    /// GetConversation on `rls_on`, per shape tried.
+    pub shapes: Vec<(Shape, Measured)>,
+    /// The index of the best shape in `shapes`.
+    pub best: usize,
+    /// The open-loop phase and its intended rate.
+    pub open: Measured,
+    pub open_rate: f64,
+    pub get_off: Measured,
+    pub add: Measured,
+    pub pg_get: Pgbench,
+    pub pg_add: Pgbench,
+    pub rls_tables: usize,
+}
+
+impl Results {
+    pub fn best(&self) -> (Shape, &Measured) {
+        let (shape, m) = &self.shapes[self.best];
+        (*shape, m)
+    }
+}
+
+/// The databases and what the load needs.
+struct Setup<'a> {
+    bin: std::path::PathBuf,
+    cluster: &'a TestCluster,
+    secrets: Secrets,
+    target: Target,
+    caller: Caller,
+    on: String,
+    off: String,
+}
+
+fn step(start: Instant, what: &str) {
+    println!("[{:6.1} s] {what}", start.elapsed().as_secs_f64());
+}
+
+/// Runs `f` against a server process on `db`, then stops the process.
+async fn with_server<T>(
+    s: &Setup<'_>,
+    db: &str,
+    f: impl AsyncFnOnce(&ServerChild) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let server = ServerChild::start(&s.bin, s.cluster, db, &s.secrets).await?;
+    let result = f(&server).await;
+    // A failed stop must not throw away what was measured.
+    if let Err(e) = server.stop() {
+        println!("warning: {e:#}");
+    }
+    result
+}
+
+/// Warm-up reads with the first shape (not counted).
+async fn warm_up(args: &Args, server: &ServerChild, t: &Target) -> anyhow::Result<()> {
+    if !args.warmup.is_zero() {
+        let shape = load::SHAPES[0];
+        let channels = server.channels(shape.channels).await?;
+        load::closed(&channels, shape, t, Rpc::Get, args.warmup).await?;
+    }
+    Ok(())
+}
+
+async fn measure(
+    args: &Args,
+    s: &Setup<'_>,
+    rls_tables: usize,
+    start: Instant,
+) -> anyhow::Result<Results> {
+    let d = args.duration;
+    step(start, "GetConversation closed loop, RLS on (ochre process)");
+    let (shapes, open, open_rate) = with_server(s, &s.on, async |server| {
+        warm_up(args, server, &s.target).await?;
+        let mut shapes = Vec::new();
+        for shape in load::SHAPES {
+            let channels = server.channels(shape.channels).await?;
+            let m = load::closed(&channels, shape, &s.target, Rpc::Get, d).await?;
+            stats::report(&shape.label(), "GetConversation", &m);
+            shapes.push((shape, m));
+        }
+        let max = shapes
+            .iter()
+            .map(|(_, m)| load::ok_rate(m))
+            .fold(0.0, f64::max);
+        let rate = max * OPEN_FRACTION;
+        step(start, &format!("open loop at {rate:.0}/s"));
+        let channels = server.channels(load::SHAPES[0].channels).await?;
+        let open = load::open(&channels, &s.target, rate, d).await?;
+        stats::report("open loop", "GetConversation", &open);
+        Ok((shapes, open, rate))
+    })
+    .await?;
+    let best = (0..shapes.len())
+        .max_by(|&a, &b| load::ok_rate(&shapes[a].1).total_cmp(&load::ok_rate(&shapes[b].1)))
+        .context("at least one shape")?;
+    let shape = shapes[best].0;
+
+    step(start, "pgbench: the GetConversation transaction");
+    let read = s.caller.read();
+    pgbench::check(s.cluster, &s.on, &read).await?;
+    let script = s.caller.script(&read);
+    if !args.warmup.is_zero() {
+        pgbench::run(s.cluster, &s.on, &script, args.warmup).await?;
+    }
+    let pg_get = pgbench::run(s.cluster, &s.on, &script, d).await?;
+    println!("  pgbench read: {pg_get:?}");
+
+    step(
+        start,
+        "GetConversation closed loop, RLS off (ochre process)",
+    );
+    let get_off = with_server(s, &s.off, async |server| {
+        warm_up(args, server, &s.target).await?;
+        let channels = server.channels(shape.channels).await?;
+        load::closed(&channels, shape, &s.target, Rpc::Get, d).await
+    })
+    .await?;
+    stats::report("RLS off", "GetConversation", &get_off);
+
+    step(start, "AddMessage closed loop, RLS on (ochre process)");
+    let add = with_server(s, &s.on, async |server| {
+        warm_up(args, server, &s.target).await?;
+        let channels = server.channels(shape.channels).await?;
+        load::closed(&channels, shape, &s.target, Rpc::Add, d).await
+    })
+    .await?;
+    stats::report("AddMessage", "AddMessage", &add);
+
+    step(start, "pgbench: the AddMessage transaction");
+    let write = s.caller.write(&load::body());
+    pgbench::check(s.cluster, &s.on, &write).await?;
+    let pg_add = pgbench::run(s.cluster, &s.on, &s.caller.script(&write), d).await?;
+    println!("  pgbench write: {pg_add:?}");
+    Ok(Results {
+        shapes,
+        best,
+        open,
+        open_rate,
+        get_off,
+        add,
+        pg_get,
+        pg_add,
+        rls_tables,
+    })
+}
+
+/// Copies the seeded database twice, disables RLS on one copy, analyzes
+/// both: the number of tables that had RLS.
+async fn prepare(
+    cluster: &TestCluster,
+    source: &str,
+    on: &str,
+    off: &str,
+) -> anyhow::Result<usize> {
+    server::copy_database(cluster, source, on).await?;
+    server::copy_database(cluster, source, off).await?;
+    let rls_tables = server::disable_rls(cluster, off).await?;
+    for db in [on, off] {
+        server::superuser_execute(cluster, db, "VACUUM ANALYZE").await?;
+    }
+    Ok(rls_tables)
+}
+
+/// The scenario. `server` hosts only the seeding server; everything
+/// measured is served by `ochre` processes.
+pub async fn run(args: &Args, server: &Handle) -> anyhow::Result<()> {
+    let start = Instant::now();
+    step(start, "building the ochre binary");
+    let bin = tokio::task::spawn_blocking(child::ochre_binary)
+        .await
+        .context("build task")??;
+    step(start, "starting the seeding server and the test cluster");
+    let app = server.spawn(crate::spawn_app()).await.context("spawn")?;
+    let (cluster, source, secrets) = (app.cluster, app.database.clone(), Secrets::of(&app));
+    step(
+        start,
+        &format!("seeding {TENANTS} orgs x {} customers", args.customers),
+    );
+    let seeded = seed::seed(&app, TENANTS, args.customers).await;
+    step(start, "seeded; stopping the seeding server");
+    server.spawn(app.shutdown()).await?.context("shutdown")?;
+    let seeded: Seeded = seeded?;
+    let (on, off) = (format!("{source}_rls_on"), format!("{source}_rls_off"));
+    step(
+        start,
+        "copying the database, disabling RLS on one copy, VACUUM ANALYZE",
+    );
+    let prepared = prepare(cluster, &source, &on, &off).await;
+    let results = match prepared {
+        Ok(rls_tables) => {
+            let setup = Setup {
+                bin,
+                cluster,
+                secrets,
+                target: Target {
+                    token: seeded.agent.access_token.clone(),
+                    org: seeded.main.org.clone(),
+                    ids: Arc::new(seeded.main.conversations.clone()),
+                },
+                caller: Caller::new(
+                    &seeded.agent.access_token,
+                    &seeded.agent.user_id,
+                    &seeded.main.org,
+                    &seeded.main.conversations,
+                )?,
+                on: on.clone(),
+                off: off.clone(),
+            };
+            measure(args, &setup, rls_tables, start).await
+        }
+        Err(e) => Err(e),
+    };
+    step(start, "dropping the databases");
+    for db in [&on, &off, &source] {
+        server::drop_database(cluster, db).await?;
+    }
+    let pg = server::pg_version(cluster).await;
+    report::table(args, &seeded, &results?, &pg);
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! The markdown tables of `read-path`: the targets with PASS/FAIL, then
+//! the percentiles of every phase.
+
+use super::{OPEN_FRACTION, Results, load::ok_rate, pgbench};
+use crate::{
+    Args,
+    seed::Seeded,
+    stats::{self, Measured, ms},
+};
+
+/// GetConversation closed-loop maximum, requests per second.
+const MIN_GET_RPS: f64 = 4000.0;
+/// Server ÷ pgbench, for the read and for the write.
+const MIN_VS_PGBENCH: f64 = 0.6;
+/// p99 at 70 % of the maximum, in milliseconds.
+const MAX_OPEN_P99_MS: f64 = 10.0;
+/// RLS on ÷ RLS off throughput.
+const MIN_RLS_RATIO: f64 = 0.9;
+
+fn verdict(pass: bool) -> &'static str {
+    if pass { "PASS" } else { "FAIL" }
+}
+
+fn quotient(a: f64, b: f64) -> f64 {
+    if b > 0.0 { a / b } else { 0.0 }
+}
+
+/// A figure is only a pass when every call of its phase succeeded.
+fn clean(m: &Measured) -> bool {
+    m.stats.errors() == 0 && m.stats.wrong == 0
+}
+
+pub fn table(args: &Args, seeded: &Seeded, r: &Results, pg: &str) {
+    let (shape, best) = r.best();
+    let get = ok_rate(best);
+    let get_vs_pg = quotient(get, r.pg_get.tps);
+    let p99 = r.open.q(0.99) as f64 / 1000.0;
+    let off = ok_rate(&r.get_off);
+    let rls = quotient(get, off);
+    let add = ok_rate(&r.add);
+    let add_vs_pg = quotient(add, r.pg_add.tps);
+    let secs = args.duration.as_secs();
+    println!(
+        "\n### Read path: `ochre-bench read-path`\n\n\
+         The `ochre` release binary in its own process (`ochre serve`, app and service pools \
+         of {pool}), the load generator in another, over loopback HTTP/2; pgbench (`-n -M \
+         prepared -c {c} -j {j}`, as `ochre_app`) on the same cluster and database in the same \
+         run. The caller is an agent of an org of {n} customers with one conversation each, \
+         among {tenants} orgs seeded alike; each call picks a random conversation of that org. \
+         {secs} s per phase after a {w} s warm-up. Closed loop: {inflight} requests in flight, best of \
+         {shapes} shapes ({best_shape}). {machine}; PostgreSQL {pg}.\n",
+        pool = crate::POOL,
+        c = pgbench::CLIENTS,
+        j = pgbench::THREADS,
+        n = seeded.main.conversations.len(),
+        tenants = 1 + seeded.others.len(),
+        w = args.warmup.as_secs(),
+        shapes = r.shapes.len(),
+        best_shape = shape.label(),
+        inflight = shape.in_flight(),
+        machine = stats::machine(),
+    );
+    let rows: Vec<(String, Vec<String>)> = vec![
+        (
+            "GetConversation, closed-loop max (rps)".to_owned(),
+            vec![
+                format!("{get:.0}"),
+                format!("≥ {MIN_GET_RPS:.0}"),
+                verdict(get >= MIN_GET_RPS && clean(best)).to_owned(),
+            ],
+        ),
+        (
+            "pgbench, same read transaction (tps)".to_owned(),
+            vec![
+                format!("{:.0}", r.pg_get.tps),
+                "—".to_owned(),
+                "—".to_owned(),
+            ],
+        ),
+        (
+            "GetConversation ÷ pgbench".to_owned(),
+            vec![
+                format!("{get_vs_pg:.2}"),
+                format!("≥ {MIN_VS_PGBENCH}"),
+                verdict(get_vs_pg >= MIN_VS_PGBENCH && clean(best)).to_owned(),
+            ],
+        ),
+        (
+            format!(
+                "p99 at {:.0} % of max, open loop (ms; {:.0}/s intended, {:.0}/s achieved)",
+                OPEN_FRACTION * 100.0,
+                r.open_rate,
+                ok_rate(&r.open)
+            ),
+            vec![
+                format!("{p99:.2}"),
+                format!("≤ {MAX_OPEN_P99_MS}"),
+                verdict(p99 <= MAX_OPEN_P99_MS && clean(&r.open)).to_owned(),
+            ],
+        ),
+        (
+            "GetConversation, RLS off (rps)".to_owned(),
+            vec![format!("{off:.0}"), "—".to_owned(), "—".to_owned()],
+        ),
+        (
+            "RLS on ÷ RLS off throughput".to_owned(),
+            vec![
+                format!("{rls:.2}"),
+                format!("≥ {MIN_RLS_RATIO}"),
+                verdict(rls >= MIN_RLS_RATIO && clean(best) && clean(&r.get_off)).to_owned(),
+            ],
+        ),
+        (
+            "AddMessage, closed-loop max (rps)".to_owned(),
+            vec![format!("{add:.0}"), "—".to_owned(), "—".to_owned()],
+        ),
+        (
+            "pgbench, same write transaction (tps)".to_owned(),
+            vec![
+                format!("{:.0}", r.pg_add.tps),
+                "—".to_owned(),
+                "—".to_owned(),
+            ],
+        ),
+        (
+            "AddMessage ÷ pgbench".to_owned(),
+            vec![
+                format!("{add_vs_pg:.2}"),
+                format!("≥ {MIN_VS_PGBENCH}"),
+                verdict(add_vs_pg >= MIN_VS_PGBENCH && clean(&r.add)).to_owned(),
+            ],
+        ),
+    ];
+    stats::print_table(&["value", "target", "result"], &rows);
+    println!(
+        "\nRLS off: row-level security disabled and un-forced on all {} tables that had it \
+         (every query still filters on `org_id = app_org()`).\n\n\
+         #### Percentiles (every call, ms)\n",
+        r.rls_tables
+    );
+    let mut header: Vec<String> = r
+        .shapes
+        .iter()
+        .map(|(s, _)| format!("Get {}", s.label()))
+        .collect();
+    header.extend(
+        ["Get open loop", "Get RLS off", "AddMessage"]
+            .iter()
+            .map(|s| (*s).to_owned()),
+    );
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let mut phases: Vec<&Measured> = r.shapes.iter().map(|(_, m)| m).collect();
+    phases.extend([&r.open, &r.get_off, &r.add]);
+    stats::print_table(&header, &stats::rows(&phases));
+    println!(
+        "\npgbench: read {:.0} tps, latency average {:.3} ms, {} transactions, {} failed; \
+         write {:.0} tps, latency average {:.3} ms, {} transactions, {} failed. \
+         Open loop p50 {} ms, p99 {} ms.",
+        r.pg_get.tps,
+        r.pg_get.latency_ms,
+        r.pg_get.transactions,
+        r.pg_get.failed,
+        r.pg_add.tps,
+        r.pg_add.latency_ms,
+        r.pg_add.transactions,
+        r.pg_add.failed,
+        ms(r.open.q(0.50)),
+        ms(r.open.q(0.99)),
+    );
+}
