@@ -62,46 +62,53 @@ INSERT INTO identity_seal_key (key)
 
 CREATE TYPE caller AS (org_id uuid, user_id uuid, api_key_id uuid, session_id uuid, role text);
 
--- The seal of a payload. Not granted: only the definer functions call it.
-CREATE FUNCTION identity_seal(p_payload text) RETURNS text LANGUAGE sql STABLE
-  AS $$ SELECT encode(sha256(k.key || sha256(k.key || convert_to(p_payload, 'UTF8'))), 'hex')
-          FROM public.identity_seal_key k $$;
-
 -- Pins `c` as this transaction's caller. Not granted: only the verify_*
--- functions call it, after checking a credential.
+-- functions (SECURITY DEFINER, so running as the owner, who alone can read
+-- the key) call it, after checking a credential. Written in PL/pgSQL, whose
+-- plans are cached per connection, with every name qualified: this and
+-- app_caller() run on every request.
 CREATE FUNCTION pin_caller(c caller) RETURNS void
-  LANGUAGE plpgsql SET search_path = pg_catalog, public
+  LANGUAGE plpgsql
   AS $$
   DECLARE
     payload text := 'v1|' || pg_backend_pid() || '|' || extract(epoch FROM now())
       || '|' || coalesce(c.org_id::text, '') || '|' || coalesce(c.user_id::text, '')
       || '|' || coalesce(c.api_key_id::text, '') || '|' || coalesce(c.session_id::text, '')
       || '|' || coalesce(c.role, '');
+    k bytea;
   BEGIN
-    PERFORM set_config('ochre.identity', payload || '|' || identity_seal(payload), true);
+    SELECT s.key INTO k FROM public.identity_seal_key s;
+    PERFORM pg_catalog.set_config('ochre.identity', payload || '|'
+      || pg_catalog.encode(pg_catalog.sha256(k || pg_catalog.sha256(k
+           || pg_catalog.convert_to(payload, 'UTF8'))), 'hex'), true);
   END $$;
 
 -- Clears the pinned caller (a failed verification leaves nobody).
 CREATE FUNCTION unpin_caller() RETURNS void LANGUAGE sql
-  AS $$ SELECT set_config('ochre.identity', '', true) $$;
+  AS $$ SELECT pg_catalog.set_config('ochre.identity', '', true) $$;
 
--- The verified caller of this transaction, or NULL. The comparison of seals
--- hashes both sides first, so its timing says nothing about the seal.
+-- The verified caller of this transaction, or NULL. The seal is recomputed
+-- from the payload and compared after hashing both sides, so the
+-- comparison's timing says nothing about the seal.
 CREATE FUNCTION app_caller() RETURNS caller
   LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$
   DECLARE
     v text := current_setting('ochre.identity', true);
     p text[];
+    k bytea;
   BEGIN
     IF v IS NULL OR v = '' THEN
       RETURN NULL;
     END IF;
     p := string_to_array(v, '|');
     IF cardinality(p) <> 9 OR p[1] <> 'v1' OR p[2] <> pg_backend_pid()::text
-       OR p[3] <> extract(epoch FROM now())::text
-       OR sha256(convert_to(p[9], 'UTF8'))
-          <> sha256(convert_to(identity_seal(array_to_string(p[1:8], '|')), 'UTF8')) THEN
+       OR p[3] <> extract(epoch FROM now())::text THEN
+      RETURN NULL;
+    END IF;
+    SELECT s.key INTO k FROM public.identity_seal_key s;
+    IF sha256(convert_to(p[9], 'UTF8')) <> sha256(convert_to(encode(sha256(k
+         || sha256(k || convert_to(array_to_string(p[1:8], '|'), 'UTF8'))), 'hex'), 'UTF8')) THEN
       RETURN NULL;
     END IF;
     RETURN ROW(NULLIF(p[4], '')::uuid, NULLIF(p[5], '')::uuid, NULLIF(p[6], '')::uuid,
@@ -110,6 +117,9 @@ CREATE FUNCTION app_caller() RETURNS caller
 
 -- What policies and functions read. Policies call them as `(SELECT app_org())`
 -- so that each is evaluated once per statement (an InitPlan), never per row.
+-- A pinned org always comes with the caller's role in it (the verify_*
+-- functions pin an org only for a member or the org's own key), so read
+-- policies need only `org_id = (SELECT app_org())`.
 CREATE FUNCTION app_org() RETURNS uuid LANGUAGE sql STABLE
   AS $$ SELECT (public.app_caller()).org_id $$;
 CREATE FUNCTION app_user() RETURNS uuid LANGUAGE sql STABLE

@@ -19,7 +19,7 @@ CREATE TABLE orgs (
 ALTER TABLE orgs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE orgs FORCE ROW LEVEL SECURITY;
 CREATE POLICY orgs_member_read ON orgs FOR SELECT TO ochre_app
-  USING (id = (SELECT app_org()) AND (SELECT app_role()) IS NOT NULL);
+  USING (id = (SELECT app_org()));
 -- Only owners change the org row (its IP allowlist): an admin could otherwise
 -- lock every owner out, and an API key is never an owner.
 CREATE POLICY orgs_owner_update ON orgs FOR UPDATE TO ochre_app
@@ -131,7 +131,7 @@ CREATE INDEX memberships_user_idx ON memberships (user_id);
 ALTER TABLE memberships ENABLE ROW LEVEL SECURITY;
 ALTER TABLE memberships FORCE ROW LEVEL SECURITY;
 CREATE POLICY memberships_read ON memberships FOR SELECT TO ochre_app
-  USING (user_id = (SELECT app_user()) OR (org_id = (SELECT app_org()) AND (SELECT app_role()) IS NOT NULL));
+  USING (user_id = (SELECT app_user()) OR (org_id = (SELECT app_org())));
 CREATE POLICY memberships_definer ON memberships FOR ALL TO ochre_owner USING (true) WITH CHECK (true);
 GRANT SELECT ON memberships TO ochre_app;
 
@@ -457,12 +457,13 @@ GRANT EXECUTE ON FUNCTION sole_owner_orgs() TO ochre_app;
 
 -- Whether `p_client_ip` is allowed by an org's allowlist (empty allows all).
 CREATE FUNCTION ip_allowed(p_allowlist cidr[], p_client_ip text) RETURNS boolean
-  LANGUAGE sql IMMUTABLE SET search_path = pg_catalog
+  LANGUAGE plpgsql IMMUTABLE
   AS $$
-    SELECT cardinality(p_allowlist) = 0 OR EXISTS (
-      SELECT 1 FROM unnest(p_allowlist) AS a(range)
-       WHERE NULLIF(p_client_ip, '')::inet <<= a.range)
-  $$;
+  BEGIN
+    RETURN pg_catalog.cardinality(p_allowlist) = 0 OR EXISTS (
+      SELECT 1 FROM pg_catalog.unnest(p_allowlist) AS a(range)
+       WHERE NULLIF(p_client_ip, '')::inet <<= a.range);
+  END $$;
 
 -- ===== The identity calls: the first statement of every tenant transaction =====
 --

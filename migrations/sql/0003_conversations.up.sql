@@ -24,7 +24,7 @@ CREATE TABLE customers (
 ALTER TABLE customers ENABLE ROW LEVEL SECURITY;
 ALTER TABLE customers FORCE ROW LEVEL SECURITY;
 CREATE POLICY customers_read ON customers FOR SELECT TO ochre_app
-  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IS NOT NULL);
+  USING (org_id = (SELECT app_org()));
 CREATE POLICY customers_insert ON customers FOR INSERT TO ochre_app
   WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
 CREATE POLICY customers_update ON customers FOR UPDATE TO ochre_app
@@ -55,7 +55,7 @@ CREATE INDEX conversations_customer_idx ON conversations (org_id, customer_id);
 ALTER TABLE conversations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE conversations FORCE ROW LEVEL SECURITY;
 CREATE POLICY conversations_read ON conversations FOR SELECT TO ochre_app
-  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IS NOT NULL);
+  USING (org_id = (SELECT app_org()));
 CREATE POLICY conversations_insert ON conversations FOR INSERT TO ochre_app
   WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
 CREATE POLICY conversations_update ON conversations FOR UPDATE TO ochre_app
@@ -86,7 +86,7 @@ CREATE INDEX messages_conversation_idx ON messages (org_id, conversation_id, id)
 ALTER TABLE messages ENABLE ROW LEVEL SECURITY;
 ALTER TABLE messages FORCE ROW LEVEL SECURITY;
 CREATE POLICY messages_read ON messages FOR SELECT TO ochre_app
-  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IS NOT NULL);
+  USING (org_id = (SELECT app_org()));
 CREATE POLICY messages_insert ON messages FOR INSERT TO ochre_app
   WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin', 'agent')
               AND (author_user_id IS NULL OR author_user_id = (SELECT app_user()))

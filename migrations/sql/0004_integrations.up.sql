@@ -29,7 +29,7 @@ CREATE UNIQUE INDEX integrations_id_key ON integrations (id);
 ALTER TABLE integrations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE integrations FORCE ROW LEVEL SECURITY;
 CREATE POLICY integrations_read ON integrations FOR SELECT TO ochre_app
-  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IS NOT NULL);
+  USING (org_id = (SELECT app_org()));
 CREATE POLICY integrations_write ON integrations FOR INSERT TO ochre_app
   WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin')
               AND connected_by IS NOT DISTINCT FROM (SELECT app_user()));
@@ -54,7 +54,7 @@ CREATE TABLE integration_secrets (
 ALTER TABLE integration_secrets ENABLE ROW LEVEL SECURITY;
 ALTER TABLE integration_secrets FORCE ROW LEVEL SECURITY;
 CREATE POLICY integration_secrets_read ON integration_secrets FOR SELECT TO ochre_app
-  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IS NOT NULL);
+  USING (org_id = (SELECT app_org()));
 CREATE POLICY integration_secrets_insert ON integration_secrets FOR INSERT TO ochre_app
   WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin'));
 CREATE POLICY integration_secrets_delete ON integration_secrets FOR DELETE TO ochre_app

@@ -24,6 +24,10 @@ fn options(url: &SecretString, max: u32) -> ConnectOptions {
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
+        // No ping before each use (a round trip on every request): a
+        // connection that broke while idle fails its first statement, which
+        // is answered UNAVAILABLE, and the pool drops it.
+        .test_before_acquire(false)
         .sqlx_logging(false);
     opts
 }
@@ -42,8 +46,8 @@ impl Db {
         max_connections: u32,
     ) -> Result<Db, DbErr> {
         let app = Database::connect(options(app_url, max_connections)).await?;
-        // The gate resolves every credential on the service pool: it is
-        // as hot as the app pool and gets the same size.
+        // Sign-in (service) and webhook ingest (ingress) each get a pool of
+        // their own, so neither can starve tenant requests of connections.
         let service = Database::connect(options(service_url, max_connections)).await?;
         let ingress = Database::connect(options(service_url, max_connections)).await?;
         Ok(Db {
