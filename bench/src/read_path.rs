@@ -20,6 +20,8 @@
 //!    (connections × workers), `--duration` each; the best shape is kept.
 //!    Then an open-loop fixed-rate schedule at 70 % of that maximum for
 //!    `--duration`, latency counted from each call's intended start.
+//!    h2load (a C HTTP/2 client, lighter than tonic; see [`h2load`]) runs
+//!    the same read with 32 in flight when it is installed.
 //! 4. pgbench (`-n -M prepared -c 8 -j 2`) as `ochre_app` on `rls_on`
 //!    running the transaction the server runs for GetConversation: BEGIN,
 //!    `verify_session(session, proof, org, ip)` with the agent's session and
@@ -36,6 +38,7 @@
 //!    count successful calls only; errors are listed.
 
 mod child;
+mod h2load;
 mod load;
 mod pgbench;
 mod report;
@@ -74,6 +77,8 @@ pub struct Results {
     /// The open-loop phase and its intended rate.
     pub open: Measured,
     pub open_rate: f64,
+    /// The same read from h2load (one conversation), when installed.
+    pub h2: Option<h2load::H2load>,
     pub get_off: Measured,
     pub add: Measured,
     pub pg_get: Pgbench,
@@ -136,7 +141,7 @@ async fn measure(
 ) -> anyhow::Result<Results> {
     let d = args.duration;
     step(start, "GetConversation closed loop, RLS on (ochre process)");
-    let (shapes, open, open_rate) = with_server(s, &s.on, async |server| {
+    let (shapes, h2, open, open_rate) = with_server(s, &s.on, async |server| {
         warm_up(args, server, &s.target).await?;
         let mut shapes = Vec::new();
         for shape in load::SHAPES {
@@ -145,6 +150,25 @@ async fn measure(
             stats::report(&shape.label(), "GetConversation", &m);
             shapes.push((shape, m));
         }
+        let h2 = match h2load::binary() {
+            Some(bin) => {
+                step(start, "GetConversation closed loop from h2load");
+                let id = s.target.ids.first().context("a conversation")?.clone();
+                let check = server.channels(1).await?;
+                load::check_get(check[0].clone(), &s.target, &id).await?;
+                let (port, t, i) = (server.port, s.target.clone(), id.clone());
+                let h = tokio::task::spawn_blocking(move || h2load::run(&bin, port, &t, &i, d))
+                    .await
+                    .context("h2load task")??;
+                load::check_get(check[0].clone(), &s.target, &id).await?;
+                println!("  h2load: {h:?}");
+                Some(h)
+            }
+            None => {
+                println!("  h2load not installed (apt-get install nghttp2-client): skipped");
+                None
+            }
+        };
         let max = shapes
             .iter()
             .map(|(_, m)| load::ok_rate(m))
@@ -154,7 +178,7 @@ async fn measure(
         let channels = server.channels(load::SHAPES[0].channels).await?;
         let open = load::open(&channels, &s.target, rate, d).await?;
         stats::report("open loop", "GetConversation", &open);
-        Ok((shapes, open, rate))
+        Ok((shapes, h2, open, rate))
     })
     .await?;
     let best = (0..shapes.len())
@@ -203,6 +227,7 @@ async fn measure(
         best,
         open,
         open_rate,
+        h2,
         get_off,
         add,
         pg_get,

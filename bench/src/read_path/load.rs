@@ -116,6 +116,16 @@ async fn call(client: &mut ConversationClient, t: &Target, rpc: Rpc, id: &str) -
     }
 }
 
+/// One GetConversation of `id`, which must succeed with that conversation
+/// (the check around the h2load run, which cannot read gRPC statuses).
+pub async fn check_get(channel: Channel, t: &Target, id: &str) -> anyhow::Result<()> {
+    let mut client = ConversationClient::on(channel);
+    match call(&mut client, t, Rpc::Get, id).await {
+        (Code::Ok, false) => Ok(()),
+        (code, wrong) => anyhow::bail!("GetConversation answered {code:?} (wrong answer: {wrong})"),
+    }
+}
+
 async fn worker(channel: Channel, t: Target, rpc: Rpc, seed: u64, until: Instant) -> Stats {
     let mut client = ConversationClient::on(channel);
     let mut rng = StdRng::seed_from_u64(seed);

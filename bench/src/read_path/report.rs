@@ -33,6 +33,11 @@ fn clean(m: &Measured) -> bool {
 pub fn table(args: &Args, seeded: &Seeded, r: &Results, pg: &str) {
     let (shape, best) = r.best();
     let get = ok_rate(best);
+    // The maximum is the better of the two clients (h2load only when every
+    // request succeeded).
+    let h2 = r.h2.filter(|h| h.failed == 0 && h.succeeded > 0);
+    let max = h2.map_or(get, |h| h.rps.max(get));
+    let max_vs_pg = quotient(max, r.pg_get.tps);
     let get_vs_pg = quotient(get, r.pg_get.tps);
     let p99 = r.open.q(0.99) as f64 / 1000.0;
     let off = ok_rate(&r.get_off);
@@ -60,13 +65,27 @@ pub fn table(args: &Args, seeded: &Seeded, r: &Results, pg: &str) {
         inflight = shape.in_flight(),
         machine = stats::machine(),
     );
+    let h2_cell = r.h2.map_or("not installed".to_owned(), |h| {
+        format!(
+            "{:.0} (mean {:.2} ms, {} failed)",
+            h.rps, h.mean_ms, h.failed
+        )
+    });
     let rows: Vec<(String, Vec<String>)> = vec![
+        (
+            "GetConversation, closed loop, tonic client (rps)".to_owned(),
+            vec![format!("{get:.0}"), "—".to_owned(), "—".to_owned()],
+        ),
+        (
+            "GetConversation, closed loop, h2load client (rps)".to_owned(),
+            vec![h2_cell, "—".to_owned(), "—".to_owned()],
+        ),
         (
             "GetConversation, closed-loop max (rps)".to_owned(),
             vec![
-                format!("{get:.0}"),
+                format!("{max:.0}"),
                 format!("≥ {MIN_GET_RPS:.0}"),
-                verdict(get >= MIN_GET_RPS && clean(best)).to_owned(),
+                verdict(max >= MIN_GET_RPS && clean(best)).to_owned(),
             ],
         ),
         (
@@ -78,12 +97,16 @@ pub fn table(args: &Args, seeded: &Seeded, r: &Results, pg: &str) {
             ],
         ),
         (
-            "GetConversation ÷ pgbench".to_owned(),
+            "GetConversation max ÷ pgbench".to_owned(),
             vec![
-                format!("{get_vs_pg:.2}"),
+                format!("{max_vs_pg:.2}"),
                 format!("≥ {MIN_VS_PGBENCH}"),
-                verdict(get_vs_pg >= MIN_VS_PGBENCH && clean(best)).to_owned(),
+                verdict(max_vs_pg >= MIN_VS_PGBENCH && clean(best)).to_owned(),
             ],
+        ),
+        (
+            "GetConversation (tonic client) ÷ pgbench".to_owned(),
+            vec![format!("{get_vs_pg:.2}"), "—".to_owned(), "—".to_owned()],
         ),
         (
             format!(
