@@ -48,6 +48,13 @@ async fn genuine_seal(app: &DatabaseConnection, org: &SeedOrg) -> String {
     let tx = app.begin().await.unwrap();
     let owner = Credential::seeded_user(org.user("owner"));
     become_caller(&tx, &owner, Some(org.id)).await;
+    let seal = pinned(&tx).await;
+    tx.commit().await.unwrap();
+    seal
+}
+
+/// The sealed identity pinned in `tx`.
+async fn pinned(tx: &DatabaseTransaction) -> String {
     let row = tx
         .query_one_raw(Statement::from_string(
             DbBackend::Postgres,
@@ -56,7 +63,6 @@ async fn genuine_seal(app: &DatabaseConnection, org: &SeedOrg) -> String {
         .await
         .unwrap()
         .unwrap();
-    tx.commit().await.unwrap();
     row.try_get("", "seal").unwrap()
 }
 
@@ -89,15 +95,7 @@ async fn forged(
         Forgery::EditedRole => {
             let agent = Credential::seeded_user(victim.user("agent"));
             become_caller(&tx, &agent, Some(victim.id)).await;
-            let row = tx
-                .query_one_raw(Statement::from_string(
-                    DbBackend::Postgres,
-                    "SELECT current_setting('ochre.identity') AS seal",
-                ))
-                .await
-                .unwrap()
-                .unwrap();
-            let genuine: String = row.try_get("", "seal").unwrap();
+            let genuine = pinned(&tx).await;
             assert!(genuine.contains("|agent|"), "the seal names the role");
             tx.execute_raw(set(genuine.replace("|agent|", "|owner|")))
                 .await
