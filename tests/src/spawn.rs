@@ -96,6 +96,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .set("OCHRE_SESSION_SECRET", session_secret.clone())
         .set("OCHRE_OAUTH_STATE_SECRET", oauth_state_secret.clone())
         .set("OCHRE_CRON_SECRET", cron_secret.clone());
+    let mut oauth_file = None;
     if let Some(clients) = &options.oauth_clients {
         let path = std::env::temp_dir().join(format!(
             "ochre-oauth-{}.toml",
@@ -103,9 +104,14 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         ));
         std::fs::write(&path, clients).expect("write the OAuth clients file");
         layers.set("OCHRE_OAUTH_CLIENTS", path.display().to_string());
+        oauth_file = Some(path);
     }
     let config = Config::from_layers(&layers).expect("test configuration is valid");
     let app = Application::build(config).await.expect("build application");
+    // Read at start-up: the file (client secrets, if made-up ones) goes.
+    if let Some(path) = oauth_file {
+        let _ = std::fs::remove_file(path);
+    }
     let addr = app.local_addr();
     let (stop, stopped) = oneshot::channel::<()>();
     let handle = tokio::spawn(app.run(async move {
