@@ -274,7 +274,7 @@ fn table(args: &Args, seeded: &Seeded, r: &Results, pg: &str) {
          The same GetConversation load on two copies of the seeded database (`CREATE DATABASE \
          ... TEMPLATE`), each `VACUUM ANALYZE`d and served by its own server, {} s on each \
          in {ROUNDS} rounds alternating on, off, off, on: as migrated, and with row-level \
-         security disabled and un-forced on all {} tables that had it (every query still filters on `org_id = app_org()`).\n",
+         security disabled and un-forced on all {} tables that had it (every query still filters on the verified org, bound as a parameter).\n",
         args.duration.as_secs(),
         r.rls_tables,
     );

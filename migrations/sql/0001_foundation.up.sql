@@ -62,12 +62,14 @@ INSERT INTO identity_seal_key (key)
 
 CREATE TYPE caller AS (org_id uuid, user_id uuid, api_key_id uuid, session_id uuid, role text);
 
--- Pins `c` as this transaction's caller. Not granted: only the verify_*
--- functions (SECURITY DEFINER, so running as the owner, who alone can read
--- the key) call it, after checking a credential. Written in PL/pgSQL, whose
--- plans are cached per connection, with every name qualified: this and
--- app_caller() run on every request.
-CREATE FUNCTION pin_caller(c caller) RETURNS void
+-- Pins `c` as this transaction's caller (returns the pinned value). Not
+-- granted: only the verify_* functions (SECURITY DEFINER, so running as the
+-- owner, who alone can read the key) call it, after checking a credential,
+-- and they clear `ochre.identity` first, so a refusal leaves nobody. Written
+-- in PL/pgSQL, whose plans are cached per connection, with every name
+-- qualified, and called as an expression (`pinned := pin_caller(...)`, the
+-- cheap path of PL/pgSQL): this and app_caller() run on every request.
+CREATE FUNCTION pin_caller(c caller) RETURNS text
   LANGUAGE plpgsql
   AS $$
   DECLARE
@@ -78,14 +80,10 @@ CREATE FUNCTION pin_caller(c caller) RETURNS void
     k bytea;
   BEGIN
     SELECT s.key INTO k FROM public.identity_seal_key s;
-    PERFORM pg_catalog.set_config('ochre.identity', payload || '|'
+    RETURN pg_catalog.set_config('ochre.identity', payload || '|'
       || pg_catalog.encode(pg_catalog.sha256(k || pg_catalog.sha256(k
            || pg_catalog.convert_to(payload, 'UTF8'))), 'hex'), true);
   END $$;
-
--- Clears the pinned caller (a failed verification leaves nobody).
-CREATE FUNCTION unpin_caller() RETURNS void LANGUAGE sql
-  AS $$ SELECT pg_catalog.set_config('ochre.identity', '', true) $$;
 
 -- The verified caller of this transaction, or NULL. The seal is recomputed
 -- from the payload and compared after hashing both sides, so the

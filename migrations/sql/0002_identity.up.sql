@@ -473,75 +473,82 @@ CREATE FUNCTION ip_allowed(p_allowlist cidr[], p_client_ip text) RETURNS boolean
 -- expired), 'not_member' (no role in the org asked for, or a deleted org),
 -- 'address_refused' (the org's IP allowlist).
 
+-- Each is PL/pgSQL returning one row of OUT parameters (no set-returning
+-- function, no SQL-language helper to plan), with one lookup query and the
+-- pinning done in expressions: it is the first statement of every request.
+
 -- A session, proved by the per-session secret its access tokens carry.
-CREATE FUNCTION verify_session(p_session uuid, p_proof bytea, p_org uuid, p_client_ip text)
-  RETURNS TABLE (verdict text, role text)
+CREATE FUNCTION verify_session(p_session uuid, p_proof bytea, p_org uuid, p_client_ip text,
+                               OUT verdict text, OUT role text)
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$
   DECLARE
+    pinned text := set_config('ochre.identity', '', true);
     proof bytea := sha256(coalesce(p_proof, ''::bytea));
     who uuid;
-    r text;
     allowed cidr[];
   BEGIN
-    PERFORM unpin_caller();
-    SELECT s.user_id INTO who FROM sessions s
+    SELECT s.user_id, m.role, o.ip_allowlist INTO who, role, allowed
+      FROM sessions s
+      LEFT JOIN memberships m ON m.org_id = p_org AND m.user_id = s.user_id
+      LEFT JOIN orgs o ON o.id = m.org_id AND o.deleted_at IS NULL
      WHERE s.id = p_session AND s.revoked_at IS NULL AND s.expires_at > now()
        AND (s.proof_hash = proof
             OR (s.prev_proof_hash = proof AND s.proof_rotated_at > now() - interval '15 minutes'));
     IF who IS NULL THEN
-      RETURN QUERY SELECT 'no_credential', NULL::text;
+      verdict := 'no_credential';
       RETURN;
     END IF;
     IF p_org IS NOT NULL THEN
-      SELECT m.role, o.ip_allowlist INTO r, allowed
-        FROM memberships m JOIN orgs o ON o.id = m.org_id AND o.deleted_at IS NULL
-       WHERE m.org_id = p_org AND m.user_id = who;
-      IF r IS NULL THEN
-        RETURN QUERY SELECT 'not_member', NULL::text;
+      IF allowed IS NULL THEN
+        role := NULL;
+        verdict := 'not_member';
         RETURN;
       END IF;
       IF NOT ip_allowed(allowed, p_client_ip) THEN
-        RETURN QUERY SELECT 'address_refused', r;
+        verdict := 'address_refused';
         RETURN;
       END IF;
     END IF;
-    PERFORM pin_caller(ROW(p_org, who, NULL, p_session, r)::caller);
-    RETURN QUERY SELECT 'ok', r;
+    pinned := pin_caller(ROW(p_org, who, NULL, p_session, role)::caller);
+    verdict := 'ok';
   END $$;
 GRANT EXECUTE ON FUNCTION verify_session(uuid, bytea, uuid, text) TO ochre_app;
 
 -- An API key, proved by the key itself (its SHA-256 is compared here; the
 -- stored hashes are not readable by ochre_app). Records the key's use at
 -- most once a minute.
-CREATE FUNCTION verify_api_key(p_key text, p_org uuid, p_client_ip text)
-  RETURNS TABLE (verdict text, org_id uuid, role text, key_id uuid)
+CREATE FUNCTION verify_api_key(p_key text, p_org uuid, p_client_ip text,
+                               OUT verdict text, OUT org_id uuid, OUT role text, OUT key_id uuid)
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$
   DECLARE
-    k record;
+    pinned text := set_config('ochre.identity', '', true);
+    used timestamptz;
+    allowed cidr[];
   BEGIN
-    PERFORM unpin_caller();
-    SELECT a.org_id, a.id, a.role, a.last_used_at, o.ip_allowlist INTO k
+    SELECT a.org_id, a.id, a.role, a.last_used_at, o.ip_allowlist
+      INTO org_id, key_id, role, used, allowed
       FROM api_keys a JOIN orgs o ON o.id = a.org_id AND o.deleted_at IS NULL
      WHERE a.key_hash = sha256(convert_to(coalesce(p_key, ''), 'UTF8')) AND a.revoked_at IS NULL;
-    IF k.id IS NULL THEN
-      RETURN QUERY SELECT 'no_credential', NULL::uuid, NULL::text, NULL::uuid;
+    IF key_id IS NULL THEN
+      verdict := 'no_credential';
       RETURN;
     END IF;
-    IF p_org IS NOT NULL AND p_org <> k.org_id THEN
-      RETURN QUERY SELECT 'not_member', NULL::uuid, NULL::text, NULL::uuid;
+    IF p_org IS NOT NULL AND p_org <> org_id THEN
+      org_id := NULL; role := NULL; key_id := NULL;
+      verdict := 'not_member';
       RETURN;
     END IF;
-    IF NOT ip_allowed(k.ip_allowlist, p_client_ip) THEN
-      RETURN QUERY SELECT 'address_refused', k.org_id, k.role, k.id;
+    IF NOT ip_allowed(allowed, p_client_ip) THEN
+      verdict := 'address_refused';
       RETURN;
     END IF;
-    IF k.last_used_at IS NULL OR k.last_used_at < now() - interval '60 seconds' THEN
-      UPDATE api_keys a SET last_used_at = now() WHERE a.org_id = k.org_id AND a.id = k.id;
+    IF used IS NULL OR used < now() - interval '60 seconds' THEN
+      UPDATE api_keys a SET last_used_at = now() WHERE a.org_id = verify_api_key.org_id AND a.id = key_id;
     END IF;
-    PERFORM pin_caller(ROW(k.org_id, NULL, k.id, NULL, k.role)::caller);
-    RETURN QUERY SELECT 'ok', k.org_id, k.role, k.id;
+    pinned := pin_caller(ROW(org_id, NULL, key_id, NULL, role)::caller);
+    verdict := 'ok';
   END $$;
 GRANT EXECUTE ON FUNCTION verify_api_key(text, uuid, text) TO ochre_app;
 
@@ -552,15 +559,15 @@ CREATE FUNCTION verify_login_ticket(p_ticket text) RETURNS uuid
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$
   DECLARE
+    pinned text := set_config('ochre.identity', '', true);
     who uuid;
   BEGIN
-    PERFORM unpin_caller();
     UPDATE login_tickets t SET used_at = now()
      WHERE t.token_hash = sha256(convert_to(coalesce(p_ticket, ''), 'UTF8'))
        AND t.used_at IS NULL AND t.expires_at > now()
     RETURNING t.user_id INTO who;
     IF who IS NOT NULL THEN
-      PERFORM pin_caller(ROW(NULL, who, NULL, NULL, NULL)::caller);
+      pinned := pin_caller(ROW(NULL, who, NULL, NULL, NULL)::caller);
     END IF;
     RETURN who;
   END $$;

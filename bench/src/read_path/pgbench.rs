@@ -97,7 +97,8 @@ impl Caller {
             format!(
                 "SELECT id, customer_id, channel, subject, status, assignee_id, created_at, \
                  updated_at, last_message_at FROM conversations \
-                 WHERE org_id = app_org() AND id = {};",
+                 WHERE org_id = '{}'::uuid AND id = {};",
+                self.org,
                 self.picked()
             ),
         ]
@@ -116,16 +117,17 @@ impl Caller {
             self.verify(),
             format!(
                 "WITH touched AS (UPDATE conversations SET last_message_at = now(), \
-                 updated_at = now() WHERE org_id = app_org() AND id = {picked} RETURNING id) \
+                 updated_at = now() WHERE org_id = '{org}'::uuid AND id = {picked} RETURNING id) \
                  INSERT INTO messages (org_id, id, conversation_id, kind, body, author_user_id, \
                  author_api_key_id, mentions, attachments) \
-                 SELECT app_org(), {id}, touched.id, 'outbound_reply', '{body}', '{user}'::uuid, \
+                 SELECT '{org}'::uuid, {id}, touched.id, 'outbound_reply', '{body}', '{user}'::uuid, \
                  NULL::uuid, '{{}}'::text[]::uuid[], '[]'::jsonb FROM touched \
                  RETURNING id, conversation_id, kind, body, author_user_id, \
                  mentions::text[] AS mentions, attachments, created_at;",
                 picked = self.picked(),
                 body = body.replace('\'', "''"),
                 user = self.user,
+                org = self.org,
             ),
         ]
     }

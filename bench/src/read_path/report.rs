@@ -157,7 +157,7 @@ pub fn table(args: &Args, seeded: &Seeded, r: &Results, pg: &str) {
     stats::print_table(&["value", "target", "result"], &rows);
     println!(
         "\nRLS off: row-level security disabled and un-forced on all {} tables that had it \
-         (every query still filters on `org_id = app_org()`).\n\n\
+         (every query still filters on the verified org, bound as a parameter).\n\n\
          #### Percentiles (every call, ms)\n",
         r.rls_tables
     );

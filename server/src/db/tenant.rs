@@ -22,6 +22,10 @@ use crate::ids::{ApiKeyId, OrgId, SessionId, UserId};
 #[derive(Debug)]
 pub struct TenantTx {
     tx: DatabaseTransaction,
+    org: Option<OrgId>,
+    /// Whether the identity call itself wrote (an API key's last use, a
+    /// spent login ticket): such a transaction is always committed.
+    verify_wrote: bool,
 }
 
 impl TenantTx {
@@ -30,9 +34,31 @@ impl TenantTx {
         &self.tx
     }
 
+    /// The org the identity call verified the caller in (`None` outside
+    /// any org). Storage binds it as a parameter next to the policies'
+    /// own `org_id = app_org()`: two independent checks of the same org,
+    /// and one evaluation of the pinned caller per statement instead of two.
+    pub fn org(&self) -> Option<OrgId> {
+        self.org
+    }
+
     /// Commits the transaction.
     pub async fn commit(self) -> Result<(), DbError> {
         Ok(self.tx.commit().await?)
+    }
+
+    /// Ends a transaction in which the handler only read. There is nothing
+    /// to commit, so it is rolled back without waiting: the driver queues
+    /// the ROLLBACK and sends it together with the check the pool makes of
+    /// every released connection, one round trip less than COMMIT. A
+    /// transaction whose identity call wrote is committed instead.
+    pub async fn finish_read(self) -> Result<(), DbError> {
+        if self.verify_wrote {
+            self.commit().await
+        } else {
+            drop(self.tx);
+            Ok(())
+        }
     }
 }
 
@@ -91,6 +117,7 @@ impl Db {
         ip: Option<IpAddr>,
     ) -> Result<(Verdict, Option<TenantTx>), DbError> {
         let tx = self.app.begin().await?;
+        let verify_wrote = matches!(proof, Proof::ApiKey(_));
         let call = match proof {
             Proof::Session { session_id, proof } => stmt(
                 "SELECT verdict, $3::uuid AS org_id, role, NULL::uuid AS key_id \
@@ -118,8 +145,15 @@ impl Db {
             Some(r) if r.verdict == "address_refused" => Verdict::AddressRefused,
             _ => Verdict::NoCredential,
         };
-        if matches!(verdict, Verdict::Ok { .. }) {
-            Ok((verdict, Some(TenantTx { tx })))
+        if let Verdict::Ok { org_id, .. } = verdict {
+            Ok((
+                verdict,
+                Some(TenantTx {
+                    tx,
+                    org: org_id,
+                    verify_wrote,
+                }),
+            ))
         } else {
             tx.rollback().await?;
             Ok((verdict, None))
@@ -141,7 +175,14 @@ impl Db {
         .one(&tx)
         .await?;
         match row.and_then(|r| r.user_id) {
-            Some(user) => Ok(Some((user, TenantTx { tx }))),
+            Some(user) => Ok(Some((
+                user,
+                TenantTx {
+                    tx,
+                    org: None,
+                    verify_wrote: true,
+                },
+            ))),
             None => {
                 // The ticket stays spent.
                 tx.commit().await?;

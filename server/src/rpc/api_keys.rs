@@ -107,7 +107,7 @@ impl ApiKeyService for ApiKeyApi {
         p.require_org()?;
         let tx = p.tenant(&self.state.db).await?;
         let rows = api_keys::list(&tx).await?;
-        tx.commit().await?;
+        tx.finish_read().await?;
         Ok(Response::new(ListApiKeysResponse {
             api_keys: rows.iter().map(message).collect(),
         }))

@@ -147,7 +147,7 @@ impl ConversationService for ConversationApi {
         p.require_org()?;
         let tx = p.tenant(&self.state.db).await?;
         let row = store::get(&tx, id).await?.ok_or(ApiError::not_found())?;
-        tx.commit().await?;
+        tx.finish_read().await?;
         Ok(Response::new(GetConversationResponse {
             conversation: Some(conversation(&row)),
         }))
@@ -180,7 +180,7 @@ impl ConversationService for ConversationApi {
                 .resume(&req.page_token, ListKind::Conversations, org, &filter)?;
         let tx = p.tenant(&self.state.db).await?;
         let mut rows = store::list(&tx, status, assignee, after, size + 1).await?;
-        tx.commit().await?;
+        tx.finish_read().await?;
         let next_page_token = self.state.pager.finish(
             &mut rows,
             size,
@@ -301,7 +301,7 @@ impl ConversationService for ConversationApi {
             return Err(ApiError::not_found().into());
         }
         let mut rows = store::messages(&tx, id, after, size + 1).await?;
-        tx.commit().await?;
+        tx.finish_read().await?;
         let next_page_token = self.state.pager.finish(
             &mut rows,
             size,

@@ -139,7 +139,7 @@ impl CustomerService for CustomerApi {
         let row = customers::get(&tx, id)
             .await?
             .ok_or(ApiError::not_found())?;
-        tx.commit().await?;
+        tx.finish_read().await?;
         Ok(Response::new(GetCustomerResponse {
             customer: Some(message(&row)),
         }))
@@ -158,7 +158,7 @@ impl CustomerService for CustomerApi {
                 .resume(&request.get_ref().page_token, ListKind::Customers, org, "")?;
         let tx = p.tenant(&self.state.db).await?;
         let mut rows = customers::list(&tx, after, size + 1).await?;
-        tx.commit().await?;
+        tx.finish_read().await?;
         let next_page_token =
             self.state
                 .pager
@@ -182,7 +182,7 @@ impl CustomerService for CustomerApi {
         let row = customers::by_email(&tx, &email)
             .await?
             .ok_or(ApiError::not_found())?;
-        tx.commit().await?;
+        tx.finish_read().await?;
         Ok(Response::new(FindCustomerByEmailResponse {
             customer: Some(message(&row)),
         }))

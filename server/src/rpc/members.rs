@@ -75,7 +75,7 @@ impl MemberService for MemberApi {
         p.require_org()?;
         let tx = p.tenant(&self.state.db).await?;
         let rows = members::list(&tx).await?;
-        tx.commit().await?;
+        tx.finish_read().await?;
         Ok(Response::new(ListMembersResponse {
             members: rows.iter().map(member).collect(),
         }))
@@ -176,7 +176,7 @@ impl MemberService for MemberApi {
         p.require_org()?;
         let tx = p.tenant(&self.state.db).await?;
         let rows = members::invitations(&tx).await?;
-        tx.commit().await?;
+        tx.finish_read().await?;
         Ok(Response::new(ListInvitationsResponse {
             invitations: rows.iter().map(invitation).collect(),
         }))

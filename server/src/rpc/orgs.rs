@@ -98,7 +98,7 @@ impl OrgService for OrgApi {
         p.require_user()?;
         let tx = p.tenant(&self.state.db).await?;
         let rows = users::memberships(&tx).await?;
-        tx.commit().await?;
+        tx.finish_read().await?;
         Ok(Response::new(ListMyOrgsResponse {
             memberships: rows.iter().map(membership).collect(),
         }))
@@ -112,7 +112,7 @@ impl OrgService for OrgApi {
         let (_, role) = p.require_org()?;
         let tx = p.tenant(&self.state.db).await?;
         let org = orgs::current(&tx).await?.ok_or(ApiError::not_found())?;
-        tx.commit().await?;
+        tx.finish_read().await?;
         Ok(Response::new(GetOrgResponse {
             org: Some(Org {
                 id: org.id.to_string(),
@@ -131,7 +131,7 @@ impl OrgService for OrgApi {
         p.require_org()?;
         let tx = p.tenant(&self.state.db).await?;
         let cidrs = orgs::allowlist(&tx).await?;
-        tx.commit().await?;
+        tx.finish_read().await?;
         Ok(Response::new(GetIpAllowlistResponse { cidrs }))
     }
 

@@ -90,7 +90,7 @@ impl WebhookService for WebhookApi {
             PAGE_PAYLOAD_BYTES,
         )
         .await?;
-        tx.commit().await?;
+        tx.finish_read().await?;
         // The query also stops once a page holds its payload budget.
         let cut_by_bytes = fetched > rows.len() as u64;
         let next_page_token = self.state.pager.finish(

@@ -33,7 +33,7 @@ pub async fn create(
     Ok(ApiKeyRow::find_by_statement(stmt(
         &format!(
             "INSERT INTO api_keys (org_id, id, name, role, key_hash, prefix, created_by) \
-             VALUES (app_org(), $1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+             VALUES ($7, $1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
         ),
         [
             id.into(),
@@ -42,6 +42,7 @@ pub async fn create(
             key_hash.to_vec().into(),
             prefix.into(),
             created_by.into(),
+            tx.org().into(),
         ],
     ))
     .one(tx.conn())
@@ -51,8 +52,8 @@ pub async fn create(
 
 pub async fn list(tx: &TenantTx) -> Result<Vec<ApiKeyRow>, DbError> {
     Ok(ApiKeyRow::find_by_statement(stmt(
-        &format!("SELECT {COLUMNS} FROM api_keys WHERE org_id = app_org() ORDER BY created_at, id"),
-        [],
+        &format!("SELECT {COLUMNS} FROM api_keys WHERE org_id = $1 ORDER BY created_at, id"),
+        [tx.org().into()],
     ))
     .all(tx.conn())
     .await?)
@@ -63,8 +64,8 @@ pub async fn revoke(tx: &TenantTx, id: ApiKeyId) -> Result<bool, DbError> {
     let r = tx
         .conn()
         .execute_raw(stmt(
-            "UPDATE api_keys SET revoked_at = now() WHERE org_id = app_org() AND id = $1 AND revoked_at IS NULL",
-            [id.into()],
+            "UPDATE api_keys SET revoked_at = now() WHERE org_id = $2 AND id = $1 AND revoked_at IS NULL",
+            [id.into(), tx.org().into()],
         ))
         .await?;
     Ok(r.rows_affected() == 1)

@@ -54,13 +54,14 @@ pub async fn create(
     Ok(ConversationRow::find_by_statement(stmt(
         &format!(
             "INSERT INTO conversations (org_id, id, customer_id, channel, subject) \
-             VALUES (app_org(), $1, $2, $3, $4) RETURNING {CONV}"
+             VALUES ($5, $1, $2, $3, $4) RETURNING {CONV}"
         ),
         [
             id.into(),
             customer_id.into(),
             channel.into(),
             subject.into(),
+            tx.org().into(),
         ],
     ))
     .one(tx.conn())
@@ -70,8 +71,8 @@ pub async fn create(
 
 pub async fn get(tx: &TenantTx, id: ConversationId) -> Result<Option<ConversationRow>, DbError> {
     Ok(ConversationRow::find_by_statement(stmt(
-        &format!("SELECT {CONV} FROM conversations WHERE org_id = app_org() AND id = $1"),
-        [id.into()],
+        &format!("SELECT {CONV} FROM conversations WHERE org_id = $2 AND id = $1"),
+        [id.into(), tx.org().into()],
     ))
     .one(tx.conn())
     .await?)
@@ -87,7 +88,7 @@ pub async fn list(
 ) -> Result<Vec<ConversationRow>, DbError> {
     Ok(ConversationRow::find_by_statement(stmt(
         &format!(
-            "SELECT {CONV} FROM conversations WHERE org_id = app_org() \
+            "SELECT {CONV} FROM conversations WHERE org_id = $5 \
                AND ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR assignee_id = $2) \
                AND ($3::uuid IS NULL OR id < $3) \
              ORDER BY id DESC LIMIT $4"
@@ -97,6 +98,7 @@ pub async fn list(
             assignee.into(),
             after.into(),
             (limit as i64).into(),
+            tx.org().into(),
         ],
     ))
     .all(tx.conn())
@@ -114,13 +116,14 @@ pub async fn update(
         &format!(
             "UPDATE conversations SET status = coalesce($2, status), \
                assignee_id = CASE WHEN $3 THEN $4::uuid ELSE assignee_id END, updated_at = now() \
-             WHERE org_id = app_org() AND id = $1 RETURNING {CONV}"
+             WHERE org_id = $5 AND id = $1 RETURNING {CONV}"
         ),
         [
             id.into(),
             status.map(str::to_owned).into(),
             assignee.is_some().into(),
             assignee.flatten().into(),
+            tx.org().into(),
         ],
     ))
     .one(tx.conn())
@@ -131,8 +134,8 @@ pub async fn update(
 pub async fn count_members(tx: &TenantTx, users: &[UserId]) -> Result<usize, DbError> {
     let ids: Vec<String> = users.iter().map(UserId::to_string).collect();
     let r = Count::find_by_statement(stmt(
-        "SELECT count(*) AS n FROM memberships WHERE org_id = app_org() AND user_id = ANY($1::text[]::uuid[])",
-        [ids.into()],
+        "SELECT count(*) AS n FROM memberships WHERE org_id = $2 AND user_id = ANY($1::text[]::uuid[])",
+        [ids.into(), tx.org().into()],
     ))
     .one(tx.conn())
     .await?;
@@ -157,10 +160,10 @@ pub async fn add_message(
     Ok(MessageRow::find_by_statement(stmt(
         &format!(
             "WITH touched AS (UPDATE conversations SET last_message_at = now(), updated_at = now() \
-                               WHERE org_id = app_org() AND id = $2 RETURNING id) \
+                               WHERE org_id = $9 AND id = $2 RETURNING id) \
              INSERT INTO messages (org_id, id, conversation_id, kind, body, author_user_id, \
                author_api_key_id, mentions, attachments) \
-             SELECT app_org(), $1, touched.id, $3, $4, $5, $6, $7::text[]::uuid[], $8 FROM touched \
+             SELECT $9, $1, touched.id, $3, $4, $5, $6, $7::text[]::uuid[], $8 FROM touched \
              RETURNING {MSG}"
         ),
         [
@@ -172,6 +175,7 @@ pub async fn add_message(
             author_key.into(),
             mention_ids.into(),
             attachments.into(),
+            tx.org().into(),
         ],
     ))
     .one(tx.conn())
@@ -187,10 +191,15 @@ pub async fn messages(
 ) -> Result<Vec<MessageRow>, DbError> {
     Ok(MessageRow::find_by_statement(stmt(
         &format!(
-            "SELECT {MSG} FROM messages WHERE org_id = app_org() AND conversation_id = $1 \
+            "SELECT {MSG} FROM messages WHERE org_id = $4 AND conversation_id = $1 \
                AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
         ),
-        [conversation_id.into(), after.into(), (limit as i64).into()],
+        [
+            conversation_id.into(),
+            after.into(),
+            (limit as i64).into(),
+            tx.org().into(),
+        ],
     ))
     .all(tx.conn())
     .await?)

@@ -52,7 +52,7 @@ pub async fn upsert(
     let r = Upserted::find_by_statement(stmt(
         &format!(
             "INSERT INTO customers (org_id, id, email, name, phone, custom_fields, stripe, hubspot) \
-             VALUES (app_org(), $1, $2, $3, $4, $5, $6, $7) \
+             VALUES ($8, $1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (org_id, email) DO UPDATE SET name = EXCLUDED.name, phone = EXCLUDED.phone, \
                custom_fields = EXCLUDED.custom_fields, stripe = EXCLUDED.stripe, \
                hubspot = EXCLUDED.hubspot, updated_at = now() \
@@ -66,6 +66,7 @@ pub async fn upsert(
             c.custom_fields.into(),
             c.stripe.into(),
             c.hubspot.into(),
+            tx.org().into(),
         ],
     ))
     .one(tx.conn())
@@ -76,8 +77,8 @@ pub async fn upsert(
 
 pub async fn get(tx: &TenantTx, id: CustomerId) -> Result<Option<CustomerRow>, DbError> {
     Ok(CustomerRow::find_by_statement(stmt(
-        &format!("SELECT {COLUMNS} FROM customers WHERE org_id = app_org() AND id = $1"),
-        [id.into()],
+        &format!("SELECT {COLUMNS} FROM customers WHERE org_id = $2 AND id = $1"),
+        [id.into(), tx.org().into()],
     ))
     .one(tx.conn())
     .await?)
@@ -85,8 +86,8 @@ pub async fn get(tx: &TenantTx, id: CustomerId) -> Result<Option<CustomerRow>, D
 
 pub async fn by_email(tx: &TenantTx, email: &str) -> Result<Option<CustomerRow>, DbError> {
     Ok(CustomerRow::find_by_statement(stmt(
-        &format!("SELECT {COLUMNS} FROM customers WHERE org_id = app_org() AND email = $1"),
-        [email.into()],
+        &format!("SELECT {COLUMNS} FROM customers WHERE org_id = $2 AND email = $1"),
+        [email.into(), tx.org().into()],
     ))
     .one(tx.conn())
     .await?)
@@ -100,10 +101,10 @@ pub async fn list(
 ) -> Result<Vec<CustomerRow>, DbError> {
     Ok(CustomerRow::find_by_statement(stmt(
         &format!(
-            "SELECT {COLUMNS} FROM customers WHERE org_id = app_org() AND ($1::uuid IS NULL OR id < $1) \
+            "SELECT {COLUMNS} FROM customers WHERE org_id = $3 AND ($1::uuid IS NULL OR id < $1) \
              ORDER BY id DESC LIMIT $2"
         ),
-        [after.into(), (limit as i64).into()],
+        [after.into(), (limit as i64).into(), tx.org().into()],
     ))
     .all(tx.conn())
     .await?)

@@ -92,11 +92,11 @@ pub async fn upsert(
 ) -> Result<IntegrationId, DbError> {
     let r = Id::find_by_statement(stmt(
         "INSERT INTO integrations (org_id, id, provider, external_account, scopes, connected_by) \
-         VALUES (app_org(), $1, $2, $3, $4, $5) \
+         VALUES ($6, $1, $2, $3, $4, $5) \
          ON CONFLICT (org_id, provider) DO UPDATE SET external_account = EXCLUDED.external_account, \
            scopes = EXCLUDED.scopes, updated_at = now() \
          RETURNING id",
-        [id.into(), provider.into(), external_account.into(), scopes.into(), connected_by.into()],
+        [id.into(), provider.into(), external_account.into(), scopes.into(), connected_by.into(), tx.org().into()],
     ))
     .one(tx.conn())
     .await?
@@ -113,14 +113,14 @@ pub async fn replace_secret(
 ) -> Result<(), DbError> {
     tx.conn()
         .execute_raw(stmt(
-            "DELETE FROM integration_secrets WHERE org_id = app_org() AND integration_id = $1 AND field = $2",
-            [integration.into(), field.into()],
+            "DELETE FROM integration_secrets WHERE org_id = $3 AND integration_id = $1 AND field = $2",
+            [integration.into(), field.into(), tx.org().into()],
         ))
         .await?;
     tx.conn()
         .execute_raw(stmt(
-            "INSERT INTO integration_secrets (org_id, integration_id, field, ciphertext) VALUES (app_org(), $1, $2, $3)",
-            [integration.into(), field.into(), ciphertext.into()],
+            "INSERT INTO integration_secrets (org_id, integration_id, field, ciphertext) VALUES ($4, $1, $2, $3)",
+            [integration.into(), field.into(), ciphertext.into(), tx.org().into()],
         ))
         .await?;
     Ok(())
@@ -152,8 +152,8 @@ pub async fn clear_secrets(
     tx.conn()
         .execute_raw(stmt(
             "DELETE FROM integration_secrets \
-              WHERE org_id = app_org() AND integration_id = $1 AND field = ANY($2)",
-            [integration.into(), fields.into()],
+              WHERE org_id = $3 AND integration_id = $1 AND field = ANY($2)",
+            [integration.into(), fields.into(), tx.org().into()],
         ))
         .await?;
     Ok(())
@@ -176,9 +176,9 @@ async fn select(
     let mut out: Vec<IntegrationRow> = IntegrationColumns::find_by_statement(stmt(
         "SELECT id, provider, external_account, scopes, connected_by, connected_at, updated_at, \
                 token_expires_at \
-           FROM integrations WHERE org_id = app_org() AND ($1::uuid IS NULL OR id = $1) \
+           FROM integrations WHERE org_id = $2 AND ($1::uuid IS NULL OR id = $1) \
           ORDER BY provider",
-        [only.into()],
+        [only.into(), tx.org().into()],
     ))
     .all(tx.conn())
     .await?
@@ -187,8 +187,8 @@ async fn select(
     .collect();
     let secrets = SecretField::find_by_statement(stmt(
         "SELECT integration_id, field, updated_at FROM integration_secrets \
-          WHERE org_id = app_org() AND ($1::uuid IS NULL OR integration_id = $1) ORDER BY field",
-        [only.into()],
+          WHERE org_id = $2 AND ($1::uuid IS NULL OR integration_id = $1) ORDER BY field",
+        [only.into(), tx.org().into()],
     ))
     .all(tx.conn())
     .await?;
@@ -209,9 +209,9 @@ pub async fn token_due(
     let r = tx
         .conn()
         .query_one_raw(stmt(
-            "SELECT 1 AS due FROM integrations WHERE org_id = app_org() AND id = $1 \
+            "SELECT 1 AS due FROM integrations WHERE org_id = $3 AND id = $1 \
                AND token_expires_at < now() + make_interval(secs => $2)",
-            [id.into(), (margin_secs as f64).into()],
+            [id.into(), (margin_secs as f64).into(), tx.org().into()],
         ))
         .await?;
     Ok(r.is_some())
@@ -220,8 +220,8 @@ pub async fn token_due(
 /// Deletes an integration and (by cascade) its secrets; false when not visible.
 pub async fn delete(tx: &TenantTx, id: IntegrationId) -> Result<Option<String>, DbError> {
     let r = Provider::find_by_statement(stmt(
-        "DELETE FROM integrations WHERE org_id = app_org() AND id = $1 RETURNING provider",
-        [id.into()],
+        "DELETE FROM integrations WHERE org_id = $2 AND id = $1 RETURNING provider",
+        [id.into(), tx.org().into()],
     ))
     .one(tx.conn())
     .await?;

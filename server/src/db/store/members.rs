@@ -93,7 +93,7 @@ pub async fn invite(
     Ok(InvitationRow::find_by_statement(stmt(
         &format!(
             "INSERT INTO invitations (org_id, id, email, role, token_hash, invited_by, expires_at) \
-             VALUES (app_org(), $1, $2, $3, $4, $5, now() + make_interval(days => $6)) \
+             VALUES ($7, $1, $2, $3, $4, $5, now() + make_interval(days => $6)) \
              RETURNING {INVITATION_COLUMNS}"
         ),
         [
@@ -103,6 +103,7 @@ pub async fn invite(
             token_hash.to_vec().into(),
             invited_by.into(),
             days.into(),
+            tx.org().into(),
         ],
     ))
     .one(tx.conn())
@@ -112,8 +113,10 @@ pub async fn invite(
 
 pub async fn invitations(tx: &TenantTx) -> Result<Vec<InvitationRow>, DbError> {
     Ok(InvitationRow::find_by_statement(stmt(
-        &format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE org_id = app_org() ORDER BY created_at, id"),
-        [],
+        &format!(
+            "SELECT {INVITATION_COLUMNS} FROM invitations WHERE org_id = $1 ORDER BY created_at, id"
+        ),
+        [tx.org().into()],
     ))
     .all(tx.conn())
     .await?)
@@ -125,8 +128,8 @@ pub async fn revoke_invitation(tx: &TenantTx, id: InvitationId) -> Result<bool, 
         .conn()
         .execute_raw(stmt(
             "UPDATE invitations SET revoked_at = now() \
-              WHERE org_id = app_org() AND id = $1 AND revoked_at IS NULL AND accepted_at IS NULL",
-            [id.into()],
+              WHERE org_id = $2 AND id = $1 AND revoked_at IS NULL AND accepted_at IS NULL",
+            [id.into(), tx.org().into()],
         ))
         .await?;
     Ok(r.rows_affected() == 1)

@@ -38,8 +38,8 @@ pub async fn insert(
     tx.conn()
         .execute_raw(stmt(
             "INSERT INTO oauth_states (org_id, id, nonce, user_id, provider, pkce_verifier, expires_at) \
-             VALUES (app_org(), $1, $2, $3, $4, $5, now() + make_interval(secs => $6))",
-            [id.into(), nonce.into(), user.into(), provider.into(), verifier.into(), (ttl_secs as f64).into()],
+             VALUES ($7, $1, $2, $3, $4, $5, now() + make_interval(secs => $6))",
+            [id.into(), nonce.into(), user.into(), provider.into(), verifier.into(), (ttl_secs as f64).into(), tx.org().into()],
         ))
         .await?;
     Ok(())
@@ -54,10 +54,10 @@ pub async fn consume(
 ) -> Result<Option<(OAuthStateId, Vec<u8>)>, DbError> {
     let r = Consumed::find_by_statement(stmt(
         "UPDATE oauth_states SET used_at = now() \
-          WHERE org_id = app_org() AND nonce = $1 AND provider = $2 AND user_id = app_user() \
+          WHERE org_id = $3 AND nonce = $1 AND provider = $2 AND user_id = app_user() \
             AND used_at IS NULL AND expires_at > now() \
          RETURNING id, pkce_verifier",
-        [nonce.into(), provider.into()],
+        [nonce.into(), provider.into(), tx.org().into()],
     ))
     .one(tx.conn())
     .await?;
@@ -74,8 +74,8 @@ pub async fn set_token_expiry(
         .execute_raw(stmt(
             "UPDATE integrations SET token_expires_at = CASE WHEN $2::bigint IS NULL THEN NULL \
                ELSE now() + make_interval(secs => $2::bigint::double precision) END \
-              WHERE org_id = app_org() AND id = $1",
-            [integration.into(), expires_in.into()],
+              WHERE org_id = $3 AND id = $1",
+            [integration.into(), expires_in.into(), tx.org().into()],
         ))
         .await?;
     Ok(())
@@ -113,9 +113,13 @@ pub async fn due_provider(
     margin_secs: i64,
 ) -> Result<Option<String>, DbError> {
     let row = Provider::find_by_statement(stmt(
-        "SELECT provider FROM integrations WHERE org_id = app_org() AND id = $1 \
+        "SELECT provider FROM integrations WHERE org_id = $3 AND id = $1 \
            AND token_expires_at < now() + make_interval(secs => $2)",
-        [integration.into(), (margin_secs as f64).into()],
+        [
+            integration.into(),
+            (margin_secs as f64).into(),
+            tx.org().into(),
+        ],
     ))
     .one(tx.conn())
     .await?;

@@ -43,8 +43,8 @@ pub async fn create(tx: &TenantTx, id: OrgId, name: &str) -> Result<DateTime<Utc
 /// The org of the transaction's scope.
 pub async fn current(tx: &TenantTx) -> Result<Option<OrgRow>, DbError> {
     Ok(OrgRow::find_by_statement(stmt(
-        "SELECT id, name, created_at FROM orgs WHERE id = app_org() AND deleted_at IS NULL",
-        [],
+        "SELECT id, name, created_at FROM orgs WHERE id = $1 AND deleted_at IS NULL",
+        [tx.org().into()],
     ))
     .one(tx.conn())
     .await?)
@@ -52,8 +52,8 @@ pub async fn current(tx: &TenantTx) -> Result<Option<OrgRow>, DbError> {
 
 pub async fn allowlist(tx: &TenantTx) -> Result<Vec<String>, DbError> {
     let row = Allowlist::find_by_statement(stmt(
-        "SELECT ip_allowlist::text[] AS cidrs FROM orgs WHERE id = app_org()",
-        [],
+        "SELECT ip_allowlist::text[] AS cidrs FROM orgs WHERE id = $1",
+        [tx.org().into()],
     ))
     .one(tx.conn())
     .await?;
@@ -65,8 +65,8 @@ pub async fn set_allowlist(tx: &TenantTx, cidrs: &[String]) -> Result<bool, DbEr
     let result = tx
         .conn()
         .execute_raw(stmt(
-            "UPDATE orgs SET ip_allowlist = $1::text[]::cidr[] WHERE id = app_org()",
-            [cidrs.to_vec().into()],
+            "UPDATE orgs SET ip_allowlist = $1::text[]::cidr[] WHERE id = $2",
+            [cidrs.to_vec().into(), tx.org().into()],
         ))
         .await?;
     Ok(result.rows_affected() == 1)

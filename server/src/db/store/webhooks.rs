@@ -50,7 +50,7 @@ pub async fn list(
            FROM (SELECT e.*, sum(octet_length(e.payload)) OVER (ORDER BY e.id DESC) AS running, \
                         count(*) OVER () AS fetched \
                    FROM (SELECT * FROM webhook_events \
-                          WHERE org_id = app_org() \
+                          WHERE org_id = $6 \
                             AND ($1::text IS NULL OR provider = $1) \
                             AND ($2::uuid IS NULL OR integration_id = $2) \
                             AND ($3::uuid IS NULL OR id < $3) \
@@ -63,6 +63,7 @@ pub async fn list(
             after.into(),
             (limit as i64).into(),
             max_bytes.into(),
+            tx.org().into(),
         ],
     ))
     .all(tx.conn())

@@ -59,7 +59,7 @@ pub async fn list_sessions(
     let current = p.session_id().ok_or_else(ApiError::denied)?;
     let tx = p.tenant(&state.db).await?;
     let rows = session_store::list(&tx, MAX_LISTED_SESSIONS).await?;
-    tx.commit().await?;
+    tx.finish_read().await?;
     Ok(ListSessionsResponse {
         sessions: rows
             .into_iter()

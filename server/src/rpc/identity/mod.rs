@@ -131,7 +131,7 @@ impl AuthService for AuthApi {
         let tx = p.tenant(&self.state.db).await?;
         let me = users::me(&tx).await?.ok_or(ApiError::unauthenticated())?;
         let memberships = users::memberships(&tx).await?;
-        tx.commit().await?;
+        tx.finish_read().await?;
         Ok(Response::new(WhoAmIResponse {
             user: Some(user_message(&me)),
             memberships: memberships.iter().map(membership).collect(),

@@ -59,7 +59,7 @@ impl IntegrationService for IntegrationApi {
         p.require_org()?;
         let tx = p.tenant(&self.state.db).await?;
         let rows = store::list(&tx).await?;
-        tx.commit().await?;
+        tx.finish_read().await?;
         Ok(Response::new(ListIntegrationsResponse {
             integrations: rows.iter().map(integration_message).collect(),
         }))

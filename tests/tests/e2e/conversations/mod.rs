@@ -4,6 +4,7 @@
 mod customers;
 mod lifecycle;
 mod lists;
+mod pooled;
 
 use ochre_sdk::v1::{Conversation, ConversationStatus as St};
 use ochre_tests::prelude::*;

@@ -115,3 +115,22 @@ async fn api_key_names_refuse_control_and_bidi_control_characters() {
         assert_eq!(code_of(&answer), Code::InvalidArgument, "{name:?}");
     }
 }
+
+#[tokio::test]
+async fn a_read_made_with_an_api_key_records_the_keys_last_use() {
+    let (app, owner, org) = app_with_org().await;
+    let created = create_api_key(&app, &owner, &org, Role::Agent)
+        .await
+        .unwrap();
+    let last_used = || async {
+        let request = with_auth(ListApiKeysRequest {}, &owner.access_token, Some(&org));
+        let listed = app.client::<ApiKeyClient>().list_api_keys(request).await;
+        listed.unwrap().into_inner().api_keys[0].last_used_at
+    };
+    assert_eq!(last_used().await, None, "never used yet");
+    // GetOrg only reads: its transaction is not committed, except that the
+    // identity call recorded the key's use, which must survive.
+    let got = get_org(&app, &created.secret, Some(&org)).await.unwrap();
+    assert_eq!(got.org.unwrap().id, org);
+    assert!(last_used().await.is_some(), "the key's use was not recorded");
+}

@@ -1,0 +1,44 @@
+//! Reads end without a COMMIT: the driver queues a ROLLBACK and sends it
+//! with the pool's check of the released connection. On a pool of ONE
+//! connection, every request reuses the connection the previous one left:
+//! the next caller must see only their own org, and writes that follow
+//! reads must be kept.
+
+use ochre_tests::prelude::*;
+
+use super::outsider;
+
+#[tokio::test]
+async fn a_read_leaves_its_pooled_connection_clean_for_the_next_caller() {
+    let app = spawn_app_with(AppOptions {
+        db_max_connections: 1,
+        ..AppOptions::default()
+    })
+    .await;
+    let alice = signup_and_login(&app, &unique_email()).await;
+    let alice_org = create_org(&app, &alice, "Alice's").await;
+    let bob = outsider(&app).await;
+    let bob_org = create_org(&app, &bob, "Bob's").await;
+    let (a, b) = (
+        Caller::user(&app, &alice, &alice_org),
+        Caller::user(&app, &bob, &bob_org),
+    );
+    let mut ids = Vec::new();
+    for round in 0..5 {
+        // A read (rolled back), then the other org's write and read on the
+        // same connection.
+        let customer = a.customer(&format!("a{round}@example.com")).await;
+        assert_eq!(a.customer_by_id(&customer.id).await.unwrap(), customer);
+        let missing = b.customer_by_id(&customer.id).await;
+        assert_eq!(code_of(&missing), Code::NotFound, "round {round}");
+        let mine = b.customer(&format!("b{round}@example.com")).await;
+        ids.push((customer.id, mine.id));
+        let missing = a.customer_by_id(&ids[round].1).await;
+        assert_eq!(code_of(&missing), Code::NotFound, "round {round}");
+    }
+    // Every write made between the reads was committed.
+    for (alice_customer, bob_customer) in &ids {
+        assert_eq!(code_of(&a.customer_by_id(alice_customer).await), Code::Ok);
+        assert_eq!(code_of(&b.customer_by_id(bob_customer).await), Code::Ok);
+    }
+}
