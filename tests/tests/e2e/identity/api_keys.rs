@@ -132,5 +132,8 @@ async fn a_read_made_with_an_api_key_records_the_keys_last_use() {
     // identity call recorded the key's use, which must survive.
     let got = get_org(&app, &created.secret, Some(&org)).await.unwrap();
     assert_eq!(got.org.unwrap().id, org);
-    assert!(last_used().await.is_some(), "the key's use was not recorded");
+    assert!(
+        last_used().await.is_some(),
+        "the key's use was not recorded"
+    );
 }
