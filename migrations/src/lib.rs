@@ -57,6 +57,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261204_000005_webhooks",
         up: include_str!("../sql/0005_webhooks.up.sql"),
     },
+    Migration {
+        name: "m20261205_000006_surveys",
+        up: include_str!("../sql/0006_surveys.up.sql"),
+    },
 ];
 
 /// The names of every migration this binary knows, oldest first.

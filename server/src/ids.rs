@@ -87,6 +87,8 @@ ids! {
     WebhookEventId;
     /// An audit-log entry.
     AuditId;
+    /// A CSAT survey sent for a conversation's customer.
+    SurveyId;
 }
 
 #[cfg(test)]

@@ -17,7 +17,8 @@ use ochre_sdk::v1::{
     customer_service_server::CustomerServiceServer,
     integration_service_server::IntegrationServiceServer,
     member_service_server::MemberServiceServer, org_service_server::OrgServiceServer,
-    system_service_server::SystemServiceServer, webhook_service_server::WebhookServiceServer,
+    survey_service_server::SurveyServiceServer, system_service_server::SystemServiceServer,
+    webhook_service_server::WebhookServiceServer,
 };
 use tokio::{net::TcpListener, sync::watch};
 use tokio_stream::wrappers::TcpListenerStream;
@@ -36,7 +37,7 @@ use crate::{
     routes::{HttpRoutesLayer, HttpState},
     rpc::{
         ApiKeyApi, AppState, AuthApi, ConversationApi, CustomerApi, IntegrationApi, MemberApi,
-        OrgApi, SystemApi, WebhookApi,
+        OrgApi, SurveyApi, SystemApi, WebhookApi,
     },
     telemetry::RequestSpanLayer,
     webhooks::Metrics,
@@ -186,6 +187,7 @@ impl Application {
             .add_service(IntegrationServiceServer::new(IntegrationApi::new(
                 state.clone(),
             )))
+            .add_service(SurveyServiceServer::new(SurveyApi::new(state.clone())))
             .add_service(WebhookServiceServer::new(WebhookApi::new(state.clone())))
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
         // Long-lived streams (health Watch) would hold a graceful shutdown

@@ -171,7 +171,7 @@ impl Config {
             (secrets::load_or_generate_dev(&data_dir)?, true)
         } else {
             let mut values = BTreeMap::new();
-            for spec in secrets::REQUIRED.iter().chain([&secrets::BYOK_PREVIOUS]) {
+            for spec in secrets::REQUIRED.iter().chain(secrets::OPTIONAL) {
                 if let Some(v) = layers.get(spec.var) {
                     values.insert(spec.var, SecretString::from(v.to_owned()));
                 }

@@ -62,13 +62,22 @@ pub const REQUIRED: &[SecretSpec] = &[
     },
 ];
 
-/// The previous vault key, decrypt-only, during a rotation.
-pub const BYOK_PREVIOUS: SecretSpec = SecretSpec {
-    var: "OCHRE_BYOK_ENC_KEY_PREVIOUS",
-    required: false,
-    key32: true,
-    hint: "",
-};
+/// The optional secrets: the previous ones, still accepted during a
+/// rotation (the vault key decrypt-only, the survey secret verify-only).
+pub const OPTIONAL: &[SecretSpec] = &[
+    SecretSpec {
+        var: "OCHRE_BYOK_ENC_KEY_PREVIOUS",
+        required: false,
+        key32: true,
+        hint: "",
+    },
+    SecretSpec {
+        var: "OCHRE_SURVEY_TOKEN_SECRET_PREVIOUS",
+        required: false,
+        key32: false,
+        hint: "",
+    },
+];
 
 /// Where development mode keeps its generated secrets.
 pub fn dev_secrets_path(data_dir: &Path) -> PathBuf {
@@ -187,8 +196,10 @@ pub struct Secrets {
     pub byok_enc_key: SecretBox<[u8; 32]>,
     /// `OCHRE_BYOK_ENC_KEY_PREVIOUS`: decrypt-only key during rotation.
     pub byok_enc_key_previous: Option<SecretBox<[u8; 32]>>,
-    /// `OCHRE_SURVEY_TOKEN_SECRET`: signs survey response tokens.
+    /// `OCHRE_SURVEY_TOKEN_SECRET`: signs survey tokens.
     pub survey_token_secret: SecretString,
+    /// `OCHRE_SURVEY_TOKEN_SECRET_PREVIOUS`: verify-only during rotation.
+    pub survey_token_secret_previous: Option<SecretString>,
     /// `OCHRE_SESSION_SECRET`: signs access tokens.
     pub session_secret: SecretString,
     /// `OCHRE_OAUTH_STATE_SECRET`: signs OAuth `state` values.
@@ -215,7 +226,7 @@ pub(super) fn validate_secrets(
     values: &BTreeMap<&'static str, SecretString>,
 ) -> Result<Secrets, ConfigError> {
     let mut checked: Vec<(&'static str, Vec<u8>)> = Vec::new();
-    for spec in REQUIRED.iter().chain([&BYOK_PREVIOUS]) {
+    for spec in REQUIRED.iter().chain(OPTIONAL) {
         let Some(value) = values.get(spec.var) else {
             if spec.required {
                 return Err(ConfigError::Missing {
@@ -262,6 +273,7 @@ pub(super) fn validate_secrets(
         })?,
         byok_enc_key_previous: key("OCHRE_BYOK_ENC_KEY_PREVIOUS"),
         survey_token_secret: text("OCHRE_SURVEY_TOKEN_SECRET")?,
+        survey_token_secret_previous: values.get("OCHRE_SURVEY_TOKEN_SECRET_PREVIOUS").cloned(),
         session_secret: text("OCHRE_SESSION_SECRET")?,
         oauth_state_secret: text("OCHRE_OAUTH_STATE_SECRET")?,
         cron_secret: text("OCHRE_CRON_SECRET")?,

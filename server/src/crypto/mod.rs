@@ -4,7 +4,7 @@
 //! (XChaCha20-Poly1305 envelopes with key ids), the one signed-envelope type
 //! (access tokens, OAuth state, page tokens), opaque token hashing, argon2id
 //! passwords on a bounded pool, RFC 6238 TOTP, HMAC for webhook schemes, and
-//! the vault contexts every sealed field is bound to.
+//! the vault contexts every sealed field is bound to, and survey tokens.
 
 // The wall itself: the only module allowed the primitives clippy.toml bans.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
@@ -14,6 +14,7 @@ pub mod envelope;
 pub mod mac;
 pub mod password;
 pub mod session_proof;
+pub mod survey_token;
 pub mod tokens;
 pub mod totp;
 pub mod vault;

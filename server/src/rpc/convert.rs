@@ -27,6 +27,21 @@ pub fn ts_opt(t: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
     t.map(ts)
 }
 
+/// An optional timestamp field (seconds and nanos in range).
+pub fn time(
+    field: &str,
+    value: Option<&prost_types::Timestamp>,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    value
+        .map(|t| {
+            u32::try_from(t.nanos)
+                .ok()
+                .and_then(|nanos| DateTime::from_timestamp(t.seconds, nanos))
+                .ok_or_else(|| ApiError::invalid(format!("{field} is not a valid timestamp")))
+        })
+        .transpose()
+}
+
 /// A role name from the database as the contract enum (i32).
 pub fn role_i32(name: &str) -> i32 {
     role_from_db(name).unwrap_or(Role::Unspecified) as i32

@@ -21,6 +21,7 @@ pub enum ListKind {
     Conversations = 2,
     Messages = 3,
     WebhookEvents = 4,
+    SurveyResponses = 5,
 }
 
 /// Signs and checks page tokens.

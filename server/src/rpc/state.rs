@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use crate::{
     config::{Config, OAuthClient},
     crypto::vault::Vault,
-    crypto::{password::PasswordHasher, tokens::AccessTokenSigner},
+    crypto::{password::PasswordHasher, survey_token::SurveyTokens, tokens::AccessTokenSigner},
     db::Db,
     integrations::oauth_state::StateSigner,
     rpc::pager::Pager,
@@ -27,6 +27,8 @@ pub struct AppState {
     pub vault: Arc<Vault>,
     pub pager: Pager,
     pub oauth: Arc<OAuth>,
+    /// Issues and verifies survey tokens.
+    pub surveys: SurveyTokens,
 }
 
 /// What the OAuth connect flow needs.
@@ -75,7 +77,16 @@ impl AppState {
             http,
             breakers: Default::default(),
         };
+        let surveys = SurveyTokens::new(
+            &config.secrets.survey_token_secret,
+            config.secrets.survey_token_secret_previous.as_ref(),
+        )
+        .ok_or_else(|| crate::config::ConfigError::Invalid {
+            var: "OCHRE_SURVEY_TOKEN_SECRET",
+            reason: "is too short".to_owned(),
+        })?;
         Ok(AppState {
+            surveys,
             oauth: Arc::new(oauth),
             pager,
             db,

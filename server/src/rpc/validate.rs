@@ -63,6 +63,24 @@ pub fn body(body: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Most characters a survey comment may have.
+pub const MAX_COMMENT_CHARS: usize = 2000;
+
+/// A survey comment (trimmed, may be empty): at most 2,000 characters; line
+/// breaks and tabs are the only control characters allowed, and no
+/// bidi-control character.
+pub fn comment(raw: &str) -> Result<String, ApiError> {
+    let text = raw.trim();
+    let bad = |c: char| (c.is_control() && !matches!(c, '\n' | '\r' | '\t')) || is_bidi_control(c);
+    if text.chars().count() > MAX_COMMENT_CHARS || text.chars().any(bad) {
+        return Err(ApiError::invalid(format!(
+            "comment must be at most {MAX_COMMENT_CHARS} characters, without control \
+             characters other than line breaks and tabs"
+        )));
+    }
+    Ok(text.to_owned())
+}
+
 pub fn subject(subject: &str) -> Result<String, ApiError> {
     let subject = subject.trim();
     if subject.chars().count() > MAX_SUBJECT_CHARS || subject.chars().any(|c| c.is_control()) {

@@ -110,11 +110,16 @@ pub async fn fresh_row(su: &impl ConnectionTrait, table: &str, org: Uuid) -> ser
         let fresh = match typ.as_str() {
             "uuid" => serde_json::json!(Uuid::now_v7()),
             "text" => serde_json::json!(format!("{}.{suffix}", json[&col].as_str().unwrap_or(""))),
-            "bytea" => serde_json::json!(format!(
-                "\\x{}{}",
-                Uuid::new_v4().simple(),
-                Uuid::new_v4().simple()
-            )),
+            // As long as the seeded value (length checks).
+            "bytea" => {
+                let hex_len = json[&col]
+                    .as_str()
+                    .map_or(64, |v| v.len().saturating_sub(2));
+                let random: String = (0..hex_len.div_ceil(32))
+                    .map(|_| Uuid::new_v4().simple().to_string())
+                    .collect();
+                serde_json::json!(format!("\\x{}", &random[..hex_len]))
+            }
             _ => continue, // the insert reports the conflict
         };
         json[&col] = fresh;

@@ -110,6 +110,21 @@ pub fn expected_policy(table: &str) -> TablePolicy {
             update: NotGranted,
             delete: NotGranted,
         },
+        // Answers are stored only by submit_survey_response() (the public
+        // gate); every member reads them.
+        "survey_responses" => TablePolicy {
+            select: MEMBERS,
+            insert: NotGranted,
+            update: NotGranted,
+            delete: NotGranted,
+        },
+        // Sent by writers; revoking (revoked_at) is the only update.
+        "surveys" => TablePolicy {
+            select: MEMBERS,
+            insert: WRITERS,
+            update: WRITERS,
+            delete: NotGranted,
+        },
         // Immutable.
         "messages" => TablePolicy {
             select: MEMBERS,
@@ -250,6 +265,8 @@ pub fn as_written_by(row: &serde_json::Value, s: Settings) -> serde_json::Value 
             ("created_by", s.user),
             ("invited_by", s.user),
             ("connected_by", s.user),
+            ("sent_by_user_id", s.user),
+            ("sent_by_api_key_id", s.api_key),
             ("actor_api_key_id", s.api_key),
             ("author_api_key_id", s.api_key),
         ] {

@@ -88,6 +88,7 @@ pub async fn seed_org(su: &impl ConnectionTrait, name: &str) -> SeedOrg {
     let (g1, l1) = (Uuid::now_v7(), Uuid::now_v7());
     let (o1, o2) = (Uuid::now_v7(), Uuid::now_v7());
     let (w1, w2) = (Uuid::now_v7(), Uuid::now_v7());
+    let (s1, s2) = (Uuid::now_v7(), Uuid::now_v7());
     sql += &format!(
         "INSERT INTO invitations (org_id, id, email, role, token_hash, invited_by, expires_at) \
            VALUES ('{org}', '{i1}', 'invitee-{i1}@example.com', 'agent', {hash}, '{owner}', now() + interval '7 days'); \
@@ -110,7 +111,14 @@ pub async fn seed_org(su: &impl ConnectionTrait, name: &str) -> SeedOrg {
            ('{org}', '{o2}', 'nonce-{o2}', '{admin}', 'github', decode(repeat('cd', 60), 'hex'), now() + interval '10 minutes'); \
          INSERT INTO webhook_events (org_id, id, integration_id, provider, delivery_id, event_type, payload) VALUES \
            ('{org}', '{w1}', '{g1}', 'slack', 'Ev-{w1}', 'message', '{{}}'), \
-           ('{org}', '{w2}', '{g1}', 'slack', 'Ev-{w2}', 'message', '{{}}');"
+           ('{org}', '{w2}', '{g1}', 'slack', 'Ev-{w2}', 'message', '{{}}'); \
+         INSERT INTO surveys (org_id, id, conversation_id, customer_id, agent_user_id, \
+                              sent_by_user_id, nonce, expires_at, revoked_at) VALUES \
+           ('{org}', '{s1}', '{v1}', '{c1}', '{agent}', '{agent}', {nonce}, now() + interval '7 days', now()), \
+           ('{org}', '{s2}', '{v2}', '{c2}', NULL, '{owner}', {nonce}, now() + interval '7 days', NULL); \
+         INSERT INTO survey_responses (org_id, survey_id, score, comment) \
+           VALUES ('{org}', '{s1}', 5, 'Quick and kind.');",
+        nonce = "decode(md5(random()::text), 'hex')"
     );
     su.execute_unprepared(&sql)
         .await

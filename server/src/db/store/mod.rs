@@ -9,6 +9,7 @@ pub mod members;
 pub mod oauth;
 pub mod orgs;
 pub mod sessions;
+pub mod surveys;
 pub mod users;
 pub mod webhooks;
 

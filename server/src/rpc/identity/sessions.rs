@@ -43,18 +43,6 @@ pub const LOGIN_TICKET_SECS: i32 = 300;
 /// Refresh tokens (and so sessions) live this long.
 pub const SESSION_DAYS: i32 = 30;
 
-/// The throttle key of a client address: an IPv6 client controls its whole
-/// /64, so the /64 is throttled.
-fn address_key(ip: std::net::IpAddr) -> String {
-    match ip.to_canonical() {
-        std::net::IpAddr::V6(v6) => {
-            let s = v6.segments();
-            format!("ip:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-        v4 => format!("ip:{v4}"),
-    }
-}
-
 fn bad_credentials() -> ApiError {
     ApiError::Unauthenticated("invalid email or password".into())
 }
@@ -73,7 +61,7 @@ pub async fn login(
     // A malformed address cannot exist: it gets the unknown-account answer.
     let email = normalize_email(&req.email).unwrap_or_else(|| req.email.trim().to_lowercase());
     let email: String = email.chars().take(254).collect();
-    let address = ip.map_or_else(|| "ip:unknown".to_owned(), address_key);
+    let address = ip.map_or_else(|| "ip:unknown".to_owned(), crate::rpc::limits::address_key);
     let account_key = format!("email:{email}");
     let pair_key = format!("pair:{email}|{address}");
     let keys = [account_key.clone(), pair_key.clone(), address.clone()];
@@ -299,26 +287,5 @@ fn tokens(
         access_token_expires_at: Some(ts(access_expires)),
         refresh_token,
         refresh_token_expires_at: Some(ts(refresh_expires_at)),
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::address_key;
-
-    #[test]
-    fn ipv6_clients_are_throttled_per_slash_64_and_ipv4_per_address() {
-        let a = address_key("2001:db8:1:2:aaaa::1".parse().unwrap());
-        let b = address_key("2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap());
-        let other = address_key("2001:db8:1:3::1".parse().unwrap());
-        assert_eq!(a, b);
-        assert_eq!(a, "ip:2001:db8:1:2::/64");
-        assert_ne!(a, other);
-        let mapped = address_key("::ffff:203.0.113.7".parse().unwrap());
-        assert_eq!(
-            mapped, "ip:203.0.113.7",
-            "an IPv4-mapped address is its IPv4 address"
-        );
     }
 }

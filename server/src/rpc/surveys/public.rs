@@ -1,0 +1,181 @@
+//! The two public survey RPCs, answered without an account. Each checks
+//! the token in memory first (format, key id, HMAC in constant time,
+//! expiry): a tampered, unknown or foreign token is refused before any
+//! database access, with one uniform answer. Reading records nothing;
+//! submitting stores at most one answer per survey.
+
+use ochre_sdk::v1::{
+    GetSurveyRequest, GetSurveyResponse, SubmitSurveyResponseRequest, SubmitSurveyResponseResponse,
+};
+use std::time::Duration;
+
+use tonic::Request;
+
+use crate::{
+    clock::unix_now,
+    crypto::{
+        survey_token::{SurveyClaims, SurveyTokenError},
+        tokens::{TokenKind, parse_prefix},
+    },
+    db::service::surveys::{PresentedStaff, Submitted, SurveyState},
+    error::ApiError,
+    rpc::{
+        convert::ts,
+        limits::{WindowLimiter, address_key},
+        state::AppState,
+        validate,
+    },
+};
+
+/// The question every survey asks (the scale is 1-5).
+pub const QUESTION: &str = "How satisfied were you with the support you received?";
+
+/// The public RPCs' own limits, counted before any database work.
+#[derive(Debug)]
+pub struct PublicLimits {
+    /// Submissions per survey token.
+    per_token: WindowLimiter,
+    /// Survey reads and submissions per client address (IPv6: per /64).
+    per_address: WindowLimiter,
+}
+
+impl Default for PublicLimits {
+    fn default() -> Self {
+        let minute = Duration::from_secs(60);
+        PublicLimits {
+            per_token: WindowLimiter::new(5, minute, 100_000),
+            per_address: WindowLimiter::new(60, minute, 100_000),
+        }
+    }
+}
+
+fn invalid_link() -> ApiError {
+    ApiError::invalid("invalid survey link")
+}
+
+fn expired() -> ApiError {
+    ApiError::FailedPrecondition("this survey link has expired".into())
+}
+
+fn replaced() -> ApiError {
+    ApiError::FailedPrecondition("this survey link was replaced by a newer one".into())
+}
+
+/// Counts the request against its client address.
+fn limit_address<T>(limits: &PublicLimits, request: &Request<T>) -> Result<(), ApiError> {
+    let key = request
+        .remote_addr()
+        .map_or_else(|| "ip:unknown".to_owned(), |a| address_key(a.ip()));
+    limits.per_address.hit(
+        &key,
+        "too many survey requests from this address: retry later",
+    )
+}
+
+/// The claims of a genuine token (nothing else has been looked at yet).
+fn claims(state: &AppState, token: &str) -> Result<SurveyClaims, ApiError> {
+    let now = i64::try_from(unix_now()).unwrap_or(i64::MAX);
+    state.surveys.verify(token, now).map_err(|e| match e {
+        SurveyTokenError::Expired => expired(),
+        SurveyTokenError::Malformed
+        | SurveyTokenError::UnknownKey
+        | SurveyTokenError::BadSignature => invalid_link(),
+    })
+}
+
+pub async fn get(
+    state: &AppState,
+    limits: &PublicLimits,
+    request: &Request<GetSurveyRequest>,
+) -> Result<GetSurveyResponse, ApiError> {
+    limit_address(limits, request)?;
+    let claims = claims(state, &request.get_ref().token)?;
+    let view = state
+        .db
+        .survey_by_token(&claims)
+        .await?
+        .ok_or_else(invalid_link)?;
+    let answered = match view.state {
+        SurveyState::Open => false,
+        SurveyState::Answered => true,
+        SurveyState::Replaced => return Err(replaced()),
+        SurveyState::Expired => return Err(expired()),
+    };
+    Ok(GetSurveyResponse {
+        org_name: view.org_name,
+        question: QUESTION.to_owned(),
+        scale_min: 1,
+        scale_max: 5,
+        expires_at: Some(ts(view.expires_at)),
+        answered,
+    })
+}
+
+/// Credentials the caller presented, if any: the user of an access token
+/// whose MAC verifies, or an API key (the database compares its hash).
+fn presented<T>(
+    state: &AppState,
+    request: &Request<T>,
+) -> (Option<crate::ids::UserId>, Option<String>) {
+    let Some(token) = request
+        .metadata()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+    else {
+        return (None, None);
+    };
+    match parse_prefix(token) {
+        Some(TokenKind::Access) => (
+            state.signer.verify(token, unix_now()).ok().map(|c| c.sub),
+            None,
+        ),
+        Some(TokenKind::ApiKey) => (None, Some(token.to_owned())),
+        _ => (None, None),
+    }
+}
+
+pub async fn submit(
+    state: &AppState,
+    limits: &PublicLimits,
+    request: &Request<SubmitSurveyResponseRequest>,
+) -> Result<SubmitSurveyResponseResponse, ApiError> {
+    let req = request.get_ref();
+    if !(1..=5).contains(&req.score) {
+        return Err(ApiError::invalid("score must be between 1 and 5"));
+    }
+    let comment = validate::comment(&req.comment)?;
+    limit_address(limits, request)?;
+    let claims = claims(state, &req.token)?;
+    limits.per_token.hit(
+        &base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            claims.nonce,
+        ),
+        "too many answers for this survey: retry later",
+    )?;
+    let (user, api_key) = presented(state, request);
+    let staff = PresentedStaff {
+        user,
+        api_key: api_key.as_deref(),
+    };
+    let outcome = state
+        .db
+        .submit_survey_response(&claims, req.score, &comment, staff)
+        .await?;
+    match outcome {
+        Submitted::Stored(at) => Ok(SubmitSurveyResponseResponse {
+            submitted_at: Some(ts(at)),
+        }),
+        Submitted::AlreadyAnswered => Err(ApiError::FailedPrecondition(
+            "this survey has already been answered".into(),
+        )),
+        Submitted::Expired => Err(expired()),
+        Submitted::Replaced => Err(replaced()),
+        Submitted::Staff => Err(ApiError::PermissionDenied(
+            "members of the org cannot answer its surveys".into(),
+        )),
+        Submitted::Unknown => Err(invalid_link()),
+    }
+}
