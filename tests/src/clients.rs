@@ -8,7 +8,8 @@ use ochre_sdk::v1::{
     customer_service_client::CustomerServiceClient,
     integration_service_client::IntegrationServiceClient,
     member_service_client::MemberServiceClient, org_service_client::OrgServiceClient,
-    system_service_client::SystemServiceClient, webhook_service_client::WebhookServiceClient,
+    survey_service_client::SurveyServiceClient, system_service_client::SystemServiceClient,
+    webhook_service_client::WebhookServiceClient,
 };
 use tonic::transport::Channel;
 use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
@@ -24,6 +25,7 @@ pub type IntegrationClient = IntegrationServiceClient<Channel>;
 pub type MemberClient = MemberServiceClient<Channel>;
 pub type OrgClient = OrgServiceClient<Channel>;
 pub type ReflectionClient = ServerReflectionClient<Channel>;
+pub type SurveyClient = SurveyServiceClient<Channel>;
 pub type SystemClient = SystemServiceClient<Channel>;
 pub type WebhookClient = WebhookServiceClient<Channel>;
 
@@ -52,6 +54,7 @@ grpc_clients!(
     MemberClient,
     OrgClient,
     ReflectionClient,
+    SurveyClient,
     SystemClient,
     WebhookClient,
 );

@@ -12,7 +12,8 @@ pub use crate::{
     checks::Checks,
     clients::{
         ApiKeyClient, AuthClient, ConversationClient, CustomerClient, GrpcClient, HealthClient,
-        IntegrationClient, MemberClient, OrgClient, ReflectionClient, SystemClient, WebhookClient,
+        IntegrationClient, MemberClient, OrgClient, ReflectionClient, SurveyClient, SystemClient,
+        WebhookClient,
     },
     clock::unix_now,
     identity::{

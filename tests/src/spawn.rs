@@ -52,6 +52,8 @@ pub struct TestApp {
     pub oauth_state_secret: String,
     /// The server's `OCHRE_CRON_SECRET` (bearer of `/cron/{job}` and `/metrics`).
     pub cron_secret: String,
+    /// The server's `OCHRE_SURVEY_TOKEN_SECRET`, to mint survey tokens.
+    pub survey_secret: String,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<Result<(), ochre_server::StartupError>>>,
 }
@@ -69,6 +71,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let byok_key = crate::random_key();
     let oauth_state_secret = crate::random_secret(32);
     let cron_secret = crate::random_secret(32);
+    let survey_secret = crate::random_secret(32);
     let mut layers = Layers::default();
     layers
         .set("OCHRE_LISTEN_ADDR", "127.0.0.1:0")
@@ -92,7 +95,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .set("OCHRE_CORS_ORIGINS", options.cors_origins.clone())
         .set("OCHRE_PUBLIC_URL", "https://app.ochre.test")
         .set("OCHRE_BYOK_ENC_KEY", byok_key.clone())
-        .set("OCHRE_SURVEY_TOKEN_SECRET", crate::random_secret(32))
+        .set("OCHRE_SURVEY_TOKEN_SECRET", survey_secret.clone())
         .set("OCHRE_SESSION_SECRET", session_secret.clone())
         .set("OCHRE_OAUTH_STATE_SECRET", oauth_state_secret.clone())
         .set("OCHRE_CRON_SECRET", cron_secret.clone());
@@ -131,6 +134,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         byok_key,
         oauth_state_secret,
         cron_secret,
+        survey_secret,
         stop: Some(stop),
         handle: Some(handle),
     }

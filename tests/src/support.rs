@@ -9,17 +9,19 @@ use ochre_sdk::v1::{
     AddMessageRequest, AddMessageResponse, Attachment, Channel as Chan, Conversation,
     ConversationStatus as St, CreateConversationRequest, CreateConversationResponse,
     CustomFieldValue, Customer, FindCustomerByEmailRequest, FindCustomerByEmailResponse,
-    GetConversationRequest, GetConversationResponse, GetCustomerRequest, GetCustomerResponse,
-    ListConversationsRequest, ListConversationsResponse, ListCustomersRequest,
-    ListCustomersResponse, ListMessagesRequest, ListMessagesResponse as MessagesPage, Message,
-    MessageKind, UpdateConversationRequest, UpdateConversationResponse, UpsertCustomerRequest,
-    UpsertCustomerResponse, custom_field_value::Value,
+    GetConversationRequest, GetConversationResponse, GetCsatSummaryRequest, GetCsatSummaryResponse,
+    GetCustomerRequest, GetCustomerResponse, ListConversationsRequest, ListConversationsResponse,
+    ListCustomersRequest, ListCustomersResponse, ListMessagesRequest,
+    ListMessagesResponse as MessagesPage, ListSurveyResponsesRequest, ListSurveyResponsesResponse,
+    Message, MessageKind, SendSurveyRequest, SendSurveyResponse, UpdateConversationRequest,
+    UpdateConversationResponse, UpsertCustomerRequest, UpsertCustomerResponse,
+    custom_field_value::Value,
 };
 use tonic::{Response, Status, transport::Channel};
 
 use crate::{
     TestApp,
-    clients::{ConversationClient, CustomerClient, GrpcClient as _},
+    clients::{ConversationClient, CustomerClient, GrpcClient as _, SurveyClient},
     identity::{Session, create_org, signup_and_login, unique_email, with_auth},
 };
 
@@ -74,6 +76,10 @@ impl Caller {
         ConversationClient::on(self.channel.clone())
     }
 
+    fn surveys(&self) -> SurveyClient {
+        SurveyClient::on(self.channel.clone())
+    }
+
     rpcs! {
         customers.upsert_customer(UpsertCustomerRequest) -> UpsertCustomerResponse;
         customers.get_customer(GetCustomerRequest) -> GetCustomerResponse;
@@ -85,6 +91,9 @@ impl Caller {
         conversations.update_conversation(UpdateConversationRequest) -> UpdateConversationResponse;
         conversations.add_message(AddMessageRequest) -> AddMessageResponse;
         conversations.list_messages(ListMessagesRequest) -> MessagesPage;
+        surveys.send_survey(SendSurveyRequest) -> SendSurveyResponse;
+        surveys.list_survey_responses(ListSurveyResponsesRequest) -> ListSurveyResponsesResponse;
+        surveys.get_csat_summary(GetCsatSummaryRequest) -> GetCsatSummaryResponse;
     }
 
     pub async fn upsert(&self, request: UpsertCustomerRequest) -> Reply<Customer> {
@@ -342,4 +351,31 @@ pub async fn seed_org(app: &TestApp, name: &str, count: usize) -> SeededOrg {
         customers,
         conversations,
     }
+}
+
+/// Polls every future on this task until all are done (concurrent callers
+/// without spawning), results in order.
+pub async fn join_all<T, F: std::future::Future<Output = T>>(
+    futures: impl IntoIterator<Item = F>,
+) -> Vec<T> {
+    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut results: Vec<Option<T>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in pinned.iter_mut().enumerate() {
+            if results[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => results[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    results.into_iter().flatten().collect()
 }

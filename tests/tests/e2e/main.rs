@@ -24,5 +24,6 @@ mod role_matrix;
 mod schema;
 mod schema_snapshot;
 mod server;
+mod surveys;
 mod vault;
 mod webhooks;

@@ -35,8 +35,11 @@ pub const QUESTION: &str = "How satisfied were you with the support you received
 pub struct PublicLimits {
     /// Submissions per survey token.
     per_token: WindowLimiter,
-    /// Survey reads and submissions per client address (IPv6: per /64).
-    per_address: WindowLimiter,
+    /// Submissions per client address (IPv6: per /64).
+    submits_per_address: WindowLimiter,
+    /// Survey reads per client address (a page may be opened many times,
+    /// by people and by mail scanners).
+    reads_per_address: WindowLimiter,
 }
 
 impl Default for PublicLimits {
@@ -44,7 +47,8 @@ impl Default for PublicLimits {
         let minute = Duration::from_secs(60);
         PublicLimits {
             per_token: WindowLimiter::new(5, minute, 100_000),
-            per_address: WindowLimiter::new(60, minute, 100_000),
+            submits_per_address: WindowLimiter::new(30, minute, 100_000),
+            reads_per_address: WindowLimiter::new(600, minute, 100_000),
         }
     }
 }
@@ -61,12 +65,12 @@ fn replaced() -> ApiError {
     ApiError::FailedPrecondition("this survey link was replaced by a newer one".into())
 }
 
-/// Counts the request against its client address.
-fn limit_address<T>(limits: &PublicLimits, request: &Request<T>) -> Result<(), ApiError> {
+/// Counts the request against its client address in `limiter`.
+fn limit_address<T>(limiter: &WindowLimiter, request: &Request<T>) -> Result<(), ApiError> {
     let key = request
         .remote_addr()
         .map_or_else(|| "ip:unknown".to_owned(), |a| address_key(a.ip()));
-    limits.per_address.hit(
+    limiter.hit(
         &key,
         "too many survey requests from this address: retry later",
     )
@@ -88,7 +92,7 @@ pub async fn get(
     limits: &PublicLimits,
     request: &Request<GetSurveyRequest>,
 ) -> Result<GetSurveyResponse, ApiError> {
-    limit_address(limits, request)?;
+    limit_address(&limits.reads_per_address, request)?;
     let claims = claims(state, &request.get_ref().token)?;
     let view = state
         .db
@@ -146,7 +150,7 @@ pub async fn submit(
         return Err(ApiError::invalid("score must be between 1 and 5"));
     }
     let comment = validate::comment(&req.comment)?;
-    limit_address(limits, request)?;
+    limit_address(&limits.submits_per_address, request)?;
     let claims = claims(state, &req.token)?;
     limits.per_token.hit(
         &base64::Engine::encode(

@@ -108,7 +108,7 @@ async fn the_server_log_never_contains_a_password_token_or_secret() {
             .unwrap();
         assert_eq!(answer.status().as_u16(), expected);
     }
-    let key = ApiKeyClient::on(channel)
+    let key = ApiKeyClient::on(channel.clone())
         .create_api_key(with_auth(
             CreateApiKeyRequest {
                 name: "k".into(),
@@ -121,6 +121,9 @@ async fn the_server_log_never_contains_a_password_token_or_secret() {
         .unwrap()
         .into_inner()
         .secret;
+    // A survey: its token and the customer's comment stay out of the log,
+    // answered, refused as already answered, and tampered with.
+    let (survey_token, comment) = survey_round(&channel, &tokens.access_token, &org).await;
     stop_cleanly(&mut child);
     let mut log = String::new();
     use std::io::Read as _;
@@ -147,6 +150,8 @@ async fn the_server_log_never_contains_a_password_token_or_secret() {
         ("api key", key),
         ("webhook signing secret", signing_secret),
         ("webhook body", body_marker),
+        ("survey token", survey_token),
+        ("survey comment", comment),
     ];
     for line in dev_secrets.lines().filter(|l| l.contains('=')) {
         let value = line.split('"').nth(1).unwrap_or_default().to_owned();
@@ -159,4 +164,76 @@ async fn the_server_log_never_contains_a_password_token_or_secret() {
             "the {what} leaked into the server log"
         );
     }
+}
+
+/// Sends a survey and answers it (twice, and once with a tampered token):
+/// the token and the canary comment.
+async fn survey_round(
+    channel: &tonic::transport::Channel,
+    access_token: &str,
+    org: &str,
+) -> (String, String) {
+    use ochre_sdk::v1::{
+        CreateConversationRequest, GetSurveyRequest, SendSurveyRequest,
+        SubmitSurveyResponseRequest, UpsertCustomerRequest,
+    };
+    let customer = CustomerClient::on(channel.clone())
+        .upsert_customer(with_auth(
+            UpsertCustomerRequest {
+                email: "rater@example.com".into(),
+                ..Default::default()
+            },
+            access_token,
+            Some(org),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap();
+    let conversation = ConversationClient::on(channel.clone())
+        .create_conversation(with_auth(
+            CreateConversationRequest {
+                customer_id: customer.id,
+                channel: 1,
+                subject: "Refund".into(),
+            },
+            access_token,
+            Some(org),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .conversation
+        .unwrap();
+    let mut surveys = SurveyClient::on(channel.clone());
+    let token = surveys
+        .send_survey(with_auth(
+            SendSurveyRequest {
+                conversation_id: conversation.id,
+                ttl_days: 0,
+            },
+            access_token,
+            Some(org),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .token;
+    let read = GetSurveyRequest {
+        token: token.clone(),
+    };
+    surveys.get_survey(read).await.unwrap();
+    let comment = format!("comment-canary-{}", uuid::Uuid::new_v4().simple());
+    let swap = if token.ends_with('x') { 'y' } else { 'x' };
+    let tampered = format!("{}{swap}", &token[..token.len() - 1]);
+    for (t, ok) in [(&token, true), (&token, false), (&tampered, false)] {
+        let answer = SubmitSurveyResponseRequest {
+            token: t.clone(),
+            score: 5,
+            comment: comment.clone(),
+        };
+        assert_eq!(surveys.submit_survey_response(answer).await.is_ok(), ok);
+    }
+    (token, comment)
 }

@@ -211,27 +211,3 @@ pub async fn access_token(app: &TestApp, s: &Session, org: &str, id: &str) -> St
         .into_inner()
         .value
 }
-
-/// Polls every future on this task until all are done (concurrent readers).
-pub async fn join_all<F: std::future::Future<Output = String>>(futures: Vec<F>) -> Vec<String> {
-    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut results: Vec<Option<String>> = vec![None; pinned.len()];
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in pinned.iter_mut().enumerate() {
-            if results[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => results[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    results.into_iter().map(Option::unwrap).collect()
-}

@@ -4,7 +4,9 @@
 
 use ochre_tests::prelude::*;
 
-use super::provider::{access_token, connected, join_all};
+use ochre_tests::support::join_all;
+
+use super::provider::{access_token, connected};
 
 #[tokio::test]
 async fn concurrent_reads_of_an_expiring_token_refresh_it_exactly_once() {
@@ -17,7 +19,7 @@ async fn concurrent_reads_of_an_expiring_token_refresh_it_exactly_once() {
     );
     // The refreshed token is good for an hour: eight readers at once, no refresh.
     let reads = (0..8).map(|_| access_token(&app, &owner, &org, &id));
-    let tokens = join_all(reads.collect()).await;
+    let tokens = join_all(reads).await;
     assert!(
         tokens.iter().all(|t| *t == first),
         "every reader gets the refreshed token"
@@ -29,7 +31,7 @@ async fn concurrent_reads_of_an_expiring_token_refresh_it_exactly_once() {
 async fn racing_readers_of_an_expiring_token_trigger_one_refresh_between_them() {
     let (app, p, owner, org, id) = connected(60).await;
     let reads = (0..8).map(|_| access_token(&app, &owner, &org, &id));
-    let tokens = join_all(reads.collect()).await;
+    let tokens = join_all(reads).await;
     assert_eq!(
         p.memory.lock().unwrap().refresh_calls,
         1,
