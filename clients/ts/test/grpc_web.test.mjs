@@ -4,11 +4,12 @@
 // OCHRE_TEST_URL.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport as webTransport } from "@connectrpc/connect-web";
 import { createGrpcWebTransport as nodeTransport } from "@connectrpc/connect-node";
 import { SystemService } from "../gen/ochre/v1/system_pb.js";
 import { Role } from "../gen/ochre/v1/access_pb.js";
+import { SurveyService } from "../gen/ochre/v1/surveys_pb.js";
 
 const baseUrl = process.env.OCHRE_TEST_URL;
 assert.ok(baseUrl, "OCHRE_TEST_URL must name a running server");
@@ -38,3 +39,24 @@ for (const [name, make] of Object.entries(transports)) {
     }
   });
 }
+
+test("a customer reads and answers a survey over the browser transport, once", async () => {
+  const token = process.env.OCHRE_TEST_SURVEY_TOKEN;
+  assert.ok(token, "OCHRE_TEST_SURVEY_TOKEN must name a sent survey");
+  const web = createClient(SurveyService, transports["connect-web (fetch, as in the browser)"]());
+  const page = await web.getSurvey({ token });
+  assert.equal(page.orgName, "Acme Support");
+  assert.deepEqual([page.scaleMin, page.scaleMax, page.answered], [1, 5, false]);
+  const done = await web.submitSurveyResponse({ token, score: 5, comment: "Quick and kind." });
+  assert.ok(done.submittedAt);
+  assert.equal((await web.getSurvey({ token })).answered, true);
+  const node = createClient(SurveyService, transports["connect-node (HTTP/1.1)"]());
+  await assert.rejects(
+    node.submitSurveyResponse({ token, score: 1, comment: "" }),
+    (e) => e instanceof ConnectError && e.code === Code.FailedPrecondition,
+  );
+  await assert.rejects(
+    web.getSurvey({ token: token.slice(0, -2) }),
+    (e) => e instanceof ConnectError && e.code === Code.InvalidArgument,
+  );
+});

@@ -13,13 +13,17 @@ async fn the_generated_typescript_client_calls_the_server_over_grpc_web() {
             && root.join("node_modules/@connectrpc/connect-web").exists(),
         "the TypeScript client is not generated: run `make generate-ts` (make test does)"
     );
-    let app = spawn_app().await;
+    // A survey for the customer-facing calls (public, from the browser).
+    let scene = crate::surveys::scene().await;
+    let survey_token = scene.send().await.token;
+    let app = &scene.app;
     let url = format!("http://{}", app.addr);
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .args(["--test", "clients/ts/test/"])
             .current_dir(root)
             .env("OCHRE_TEST_URL", url)
+            .env("OCHRE_TEST_SURVEY_TOKEN", survey_token)
             .output()
             .expect("run node")
     })
@@ -32,8 +36,8 @@ async fn the_generated_typescript_client_calls_the_server_over_grpc_web() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("# pass 4"),
-        "expected 4 passing node tests:\n{stdout}"
+        stdout.contains("# pass 5"),
+        "expected 5 passing node tests:\n{stdout}"
     );
     assert!(stdout.contains("# fail 0"), "{stdout}");
 }
