@@ -3,8 +3,6 @@
 
 use std::{path::Path, process::Command};
 
-use ochre_tests::prelude::*;
-
 #[tokio::test]
 async fn the_generated_typescript_client_calls_the_server_over_grpc_web() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
