@@ -23,6 +23,9 @@ CREATE TABLE surveys (
   UNIQUE (org_id, nonce),
   FOREIGN KEY (org_id, conversation_id) REFERENCES conversations (org_id, id) ON DELETE CASCADE,
   FOREIGN KEY (org_id, customer_id) REFERENCES customers (org_id, id) ON DELETE CASCADE,
+  -- A removed member's answers stay, unattributed.
+  FOREIGN KEY (org_id, agent_user_id) REFERENCES memberships (org_id, user_id)
+    ON DELETE SET NULL (agent_user_id),
   CHECK (expires_at > created_at AND expires_at <= created_at + interval '28 days'),
   CHECK (num_nonnulls(sent_by_user_id, sent_by_api_key_id) = 1)
 );
@@ -32,18 +35,25 @@ ALTER TABLE surveys ENABLE ROW LEVEL SECURITY;
 ALTER TABLE surveys FORCE ROW LEVEL SECURITY;
 CREATE POLICY surveys_read ON surveys FOR SELECT TO ochre_app
   USING (org_id = (SELECT app_org()));
--- The sender is the verified caller, never a column the app chooses.
+-- The sender is the verified caller, never a column the app chooses, and
+-- the customer is the conversation's own.
 CREATE POLICY surveys_send ON surveys FOR INSERT TO ochre_app
   WITH CHECK (org_id = (SELECT app_org())
               AND (SELECT app_role()) IN ('owner', 'admin', 'agent')
               AND sent_by_user_id IS NOT DISTINCT FROM (SELECT app_user())
-              AND sent_by_api_key_id IS NOT DISTINCT FROM (SELECT app_api_key()));
+              AND sent_by_api_key_id IS NOT DISTINCT FROM (SELECT app_api_key())
+              AND customer_id = (SELECT c.customer_id FROM conversations c
+                                  WHERE c.org_id = surveys.org_id AND c.id = surveys.conversation_id));
 CREATE POLICY surveys_revoke ON surveys FOR UPDATE TO ochre_app
   USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin', 'agent')
          AND revoked_at IS NULL)
   WITH CHECK (org_id = (SELECT app_org()) AND revoked_at IS NOT NULL);
 CREATE POLICY surveys_definer ON surveys FOR ALL TO ochre_owner USING (true) WITH CHECK (true);
-GRANT SELECT, INSERT ON surveys TO ochre_app;
+-- Every column but the nonce: with it, the ids a member can read would be
+-- all the answer gate asks for (the token's HMAC is checked in the server).
+GRANT SELECT (org_id, id, conversation_id, customer_id, agent_user_id, sent_by_user_id,
+              sent_by_api_key_id, created_at, expires_at, revoked_at) ON surveys TO ochre_app;
+GRANT INSERT ON surveys TO ochre_app;
 GRANT UPDATE (revoked_at) ON surveys TO ochre_app;
 
 -- One answer per survey (the primary key makes a survey single-use).
@@ -52,7 +62,9 @@ CREATE TABLE survey_responses (
   org_id       uuid        NOT NULL,
   survey_id    uuid        NOT NULL,
   score        smallint    NOT NULL CHECK (score BETWEEN 1 AND 5),
-  comment      text        NOT NULL DEFAULT '' CHECK (char_length(comment) <= 2000),
+  -- Line breaks and tabs are the only control characters a comment keeps.
+  comment      text        NOT NULL DEFAULT '' CHECK (char_length(comment) <= 2000
+                                                      AND comment !~ '[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]'),
   submitted_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (org_id, survey_id),
   FOREIGN KEY (org_id, survey_id) REFERENCES surveys (org_id, id) ON DELETE CASCADE
@@ -114,7 +126,8 @@ CREATE FUNCTION submit_survey_response(p_org uuid, p_conversation uuid, p_custom
     SELECT v.id, v.expires_at, v.revoked_at INTO s
       FROM surveys v JOIN orgs o ON o.id = v.org_id AND o.deleted_at IS NULL
      WHERE v.nonce = p_nonce AND v.org_id = p_org
-       AND v.conversation_id = p_conversation AND v.customer_id = p_customer;
+       AND v.conversation_id = p_conversation AND v.customer_id = p_customer
+       FOR SHARE OF v;  -- a concurrent re-send (revoking it) waits, or is seen
     IF s.id IS NULL THEN
       RETURN QUERY SELECT 'invalid', NULL::timestamptz;
       RETURN;

@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::FromQueryResult;
+use secrecy::{ExposeSecret as _, SecretString};
 
 use super::{Db, DbError, stmt};
 use crate::crypto::survey_token::SurveyClaims;
@@ -46,8 +47,9 @@ pub enum Submitted {
 pub struct PresentedStaff<'a> {
     /// The user of a MAC-verified access token.
     pub user: Option<crate::ids::UserId>,
-    /// An API key, whole (hashed and compared in the database).
-    pub api_key: Option<&'a str>,
+    /// An API key, whole (hashed and compared in the database; its `Debug`
+    /// is redacted).
+    pub api_key: Option<&'a SecretString>,
 }
 
 #[derive(Debug, Clone, FromQueryResult)]
@@ -117,7 +119,7 @@ impl Db {
                 score.into(),
                 comment.into(),
                 staff.user.into(),
-                staff.api_key.map(str::to_owned).into(),
+                staff.api_key.map(|k| k.expose_secret().to_owned()).into(),
             ],
         ))
         .one(&self.service)

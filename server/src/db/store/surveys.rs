@@ -14,6 +14,8 @@ use crate::ids::{ConversationId, CustomerId, SurveyId, UserId};
 pub struct SurveyTarget {
     pub customer_id: CustomerId,
     pub assignee_id: Option<UserId>,
+    /// The open survey of this conversation and customer is answered.
+    pub answered: bool,
 }
 
 #[derive(Debug, Clone, FromQueryResult)]
@@ -49,14 +51,19 @@ pub struct Filter {
 }
 
 /// Locks the conversation (so concurrent sends for it queue) and returns
-/// its customer and assignee; `None` when it is not the org's.
+/// its customer, its assignee and whether its open survey is answered;
+/// `None` when it is not the org's.
 pub async fn lock_target(
     tx: &TenantTx,
     conversation: ConversationId,
 ) -> Result<Option<SurveyTarget>, DbError> {
     Ok(SurveyTarget::find_by_statement(stmt(
-        "SELECT customer_id, assignee_id FROM conversations \
-          WHERE org_id = $2 AND id = $1 FOR UPDATE",
+        "SELECT c.customer_id, c.assignee_id, EXISTS ( \
+                SELECT 1 FROM surveys s JOIN survey_responses r \
+                  ON r.org_id = s.org_id AND r.survey_id = s.id \
+                 WHERE s.org_id = c.org_id AND s.conversation_id = c.id \
+                   AND s.customer_id = c.customer_id AND s.revoked_at IS NULL) AS answered \
+           FROM conversations c WHERE c.org_id = $2 AND c.id = $1 FOR UPDATE OF c",
         [conversation.into(), tx.org().into()],
     ))
     .one(tx.conn())

@@ -109,6 +109,14 @@ impl SurveyService for SurveyApi {
         let target = store::lock_target(&tx, conversation)
             .await?
             .ok_or_else(ApiError::not_found)?;
+        // One rating per conversation and customer: an answered survey is
+        // never replaced (so nobody holding the link can vote again).
+        if target.answered {
+            return Err(ApiError::FailedPrecondition(
+                "this conversation's survey has already been answered".into(),
+            )
+            .into());
+        }
         let agent = target.assignee_id.or(p.user_id());
         let expires_at = store::send(&tx, id, conversation, &target, agent, &nonce, ttl).await?;
         tx.commit().await?;

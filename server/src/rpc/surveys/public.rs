@@ -9,6 +9,8 @@ use ochre_sdk::v1::{
 };
 use std::time::Duration;
 
+use secrecy::SecretString;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tonic::Request;
 
 use crate::{
@@ -40,7 +42,15 @@ pub struct PublicLimits {
     /// Survey reads per client address (a page may be opened many times,
     /// by people and by mail scanners).
     reads_per_address: WindowLimiter,
+    /// Survey calls at once on the `ochre_service` pool, which sign-in
+    /// shares: survey traffic cannot take all of it.
+    db_slots: Semaphore,
 }
+
+/// Survey calls that may use the service pool at once.
+pub const DB_SLOTS: usize = 4;
+/// How long a survey call waits for a slot before RESOURCE_EXHAUSTED.
+const DB_SLOT_WAIT: Duration = Duration::from_secs(2);
 
 impl Default for PublicLimits {
     fn default() -> Self {
@@ -49,6 +59,7 @@ impl Default for PublicLimits {
             per_token: WindowLimiter::new(5, minute, 100_000),
             submits_per_address: WindowLimiter::new(30, minute, 100_000),
             reads_per_address: WindowLimiter::new(600, minute, 100_000),
+            db_slots: Semaphore::new(DB_SLOTS),
         }
     }
 }
@@ -65,7 +76,9 @@ fn replaced() -> ApiError {
     ApiError::FailedPrecondition("this survey link was replaced by a newer one".into())
 }
 
-/// Counts the request against its client address in `limiter`.
+/// Counts a request with a genuine token against its client address in
+/// `limiter` (garbage is refused by the HMAC check alone, uncounted, so it
+/// cannot fill the table).
 fn limit_address<T>(limiter: &WindowLimiter, request: &Request<T>) -> Result<(), ApiError> {
     let key = request
         .remote_addr()
@@ -74,6 +87,17 @@ fn limit_address<T>(limiter: &WindowLimiter, request: &Request<T>) -> Result<(),
         &key,
         "too many survey requests from this address: retry later",
     )
+}
+
+/// A slot on the service pool, waited for briefly.
+async fn db_slot(limits: &PublicLimits) -> Result<SemaphorePermit<'_>, ApiError> {
+    match tokio::time::timeout(DB_SLOT_WAIT, limits.db_slots.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(ApiError::Throttled {
+            message: "surveys are busy: retry in a moment".into(),
+            retry_after: Duration::from_secs(1),
+        }),
+    }
 }
 
 /// The claims of a genuine token (nothing else has been looked at yet).
@@ -92,8 +116,9 @@ pub async fn get(
     limits: &PublicLimits,
     request: &Request<GetSurveyRequest>,
 ) -> Result<GetSurveyResponse, ApiError> {
-    limit_address(&limits.reads_per_address, request)?;
     let claims = claims(state, &request.get_ref().token)?;
+    limit_address(&limits.reads_per_address, request)?;
+    let _slot = db_slot(limits).await?;
     let view = state
         .db
         .survey_by_token(&claims)
@@ -116,11 +141,14 @@ pub async fn get(
 }
 
 /// Credentials the caller presented, if any: the user of an access token
-/// whose MAC verifies, or an API key (the database compares its hash).
+/// whose MAC verifies (even an expired one), or an API key (the database
+/// compares its hash). Used only to refuse the org's staff; a public RPC
+/// admits everyone else, so this is the one handler that reads the
+/// authorization header itself.
 fn presented<T>(
     state: &AppState,
     request: &Request<T>,
-) -> (Option<crate::ids::UserId>, Option<String>) {
+) -> (Option<crate::ids::UserId>, Option<SecretString>) {
     let Some(token) = request
         .metadata()
         .get("authorization")
@@ -131,11 +159,8 @@ fn presented<T>(
         return (None, None);
     };
     match parse_prefix(token) {
-        Some(TokenKind::Access) => (
-            state.signer.verify(token, unix_now()).ok().map(|c| c.sub),
-            None,
-        ),
-        Some(TokenKind::ApiKey) => (None, Some(token.to_owned())),
+        Some(TokenKind::Access) => (state.signer.subject_of(token), None),
+        Some(TokenKind::ApiKey) => (None, Some(SecretString::from(token.to_owned()))),
         _ => (None, None),
     }
 }
@@ -150,8 +175,8 @@ pub async fn submit(
         return Err(ApiError::invalid("score must be between 1 and 5"));
     }
     let comment = validate::comment(&req.comment)?;
-    limit_address(&limits.submits_per_address, request)?;
     let claims = claims(state, &req.token)?;
+    limit_address(&limits.submits_per_address, request)?;
     limits.per_token.hit(
         &base64::Engine::encode(
             &base64::engine::general_purpose::URL_SAFE_NO_PAD,
@@ -162,8 +187,9 @@ pub async fn submit(
     let (user, api_key) = presented(state, request);
     let staff = PresentedStaff {
         user,
-        api_key: api_key.as_deref(),
+        api_key: api_key.as_ref(),
     };
+    let _slot = db_slot(limits).await?;
     let outcome = state
         .db
         .submit_survey_response(&claims, req.score, &comment, staff)

@@ -1,6 +1,7 @@
 //! RPC-level isolation between orgs. Two orgs hold look-alike data (the same
 //! customer emails, one conversation each with the same kinds of messages);
-//! every RPC of CustomerService and ConversationService that takes an id is
+//! every RPC of CustomerService and ConversationService that takes an id
+//! (and SendSurvey, which takes a conversation's) is
 //! called from one org with the other org's ids, by its owner, by a member
 //! of both orgs and by an API key: each answers NOT_FOUND with the very text
 //! it gives for a random id, and changes nothing. Lists hold only the
@@ -51,9 +52,10 @@ enum ById {
     UpdateStatus,
     UpdateAssignee,
     AddMessage,
+    SendSurvey,
 }
 
-const BY_ID: [ById; 7] = [
+const BY_ID: [ById; 8] = [
     ById::GetCustomer,
     ById::CreateConversation,
     ById::GetConversation,
@@ -61,6 +63,7 @@ const BY_ID: [ById; 7] = [
     ById::UpdateStatus,
     ById::UpdateAssignee,
     ById::AddMessage,
+    ById::SendSurvey,
 ];
 
 impl ById {
@@ -85,6 +88,13 @@ impl ById {
             ById::AddMessage => {
                 let note = message_request(id, Kind::InternalNote, "injected");
                 api.add(note).await.map(drop)
+            }
+            ById::SendSurvey => {
+                let request = ochre_sdk::v1::SendSurveyRequest {
+                    conversation_id: id.to_owned(),
+                    ttl_days: 0,
+                };
+                api.send_survey(request).await.map(drop)
             }
         }
     }
@@ -132,6 +142,23 @@ async fn assert_untouched(app: &TestApp, org: &SeededOrg) {
         assert_eq!(stored.assignee_user_id, "");
         assert_eq!(api.all_messages(&seeded.id, 0).await.len(), 2);
     }
+    use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
+    let sql = format!(
+        "SELECT count(*) AS n FROM surveys WHERE org_id = '{}'",
+        org.org
+    );
+    let row = app
+        .superuser_db()
+        .await
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.try_get::<i64>("", "n").unwrap(),
+        0,
+        "no survey was sent"
+    );
 }
 
 #[tokio::test]

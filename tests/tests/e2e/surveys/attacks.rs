@@ -243,8 +243,10 @@ async fn staff_of_the_org_cannot_answer_but_anyone_else_can() {
         Code::PermissionDenied,
         "members of the org cannot answer its surveys".to_owned(),
     );
+    let expired = s.app.access_token_issued_ago(&s.owner.access_token, 3600);
     for (what, credentials) in [
         ("owner", s.owner.access_token.as_str()),
+        ("owner, with an expired access token", expired.as_str()),
         ("light agent", light.access_token.as_str()),
         ("agent API key", key.as_str()),
     ] {
@@ -314,4 +316,54 @@ async fn flooding_one_link_is_throttled_with_a_retry_delay() {
         .await
         .unwrap();
     answer(&s.app, &fresh.token, 4, "").await.unwrap();
+}
+
+#[tokio::test]
+async fn members_cannot_read_nonces_and_the_database_refuses_control_characters() {
+    let s = scene().await;
+    s.send().await;
+    let light = add_member(&s.app, &s.owner, &s.org, Role::LightAgent).await;
+    let app_db = s.app.app_db().await;
+    for who in [&s.owner, &light] {
+        let tx = begin_as(&app_db, who, &s.org).await;
+        let ids = tx
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT id, conversation_id, customer_id FROM surveys",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(ids.len(), 1, "members read the survey");
+        let nonce = tx
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT nonce FROM surveys",
+            ))
+            .await;
+        assert!(
+            format!("{:?}", nonce.unwrap_err()).contains("permission denied"),
+            "the nonce is not readable by ochre_app"
+        );
+    }
+    // The answer gate itself refuses what the server would (a CHECK).
+    let n = nonce(&s.app).await;
+    let call = format!(
+        "SELECT outcome FROM submit_survey_response('{}', '{}', '{}', '\\x{}', 5, \
+         E'a\\u001bb', NULL, NULL)",
+        s.org,
+        s.conversation,
+        s.customer,
+        n.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    let refused = s
+        .app
+        .service_db()
+        .await
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, call))
+        .await;
+    assert!(
+        format!("{:?}", refused.unwrap_err()).contains("23514"),
+        "a check violation"
+    );
+    assert_eq!(stored_answers(&s.app).await, 0);
 }

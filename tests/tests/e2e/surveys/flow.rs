@@ -83,6 +83,19 @@ async fn sending_again_replaces_the_previous_link() {
     assert_eq!(refusal(answer(&s.app, &first.token, 5, "").await), replaced);
     answer(&s.app, &second.token, 5, "").await.unwrap();
     assert_eq!(stored_answers(&s.app).await, 1);
+    // An answered survey is never replaced: one rating per conversation.
+    let third = s.api.send_survey(SendSurveyRequest {
+        conversation_id: s.conversation.clone(),
+        ttl_days: 0,
+    });
+    assert_eq!(
+        refusal(third.await),
+        (
+            Code::FailedPrecondition,
+            "this conversation's survey has already been answered".to_owned()
+        )
+    );
+    assert!(read(&s.app, &second.token).await.unwrap().answered);
 }
 
 #[tokio::test]
