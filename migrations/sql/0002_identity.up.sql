@@ -374,7 +374,7 @@ CREATE FUNCTION transfer_ownership(p_user uuid) RETURNS void
   END $$;
 GRANT EXECUTE ON FUNCTION transfer_ownership(uuid) TO ochre_app;
 
-CREATE FUNCTION accept_invitation(p_token_hash bytea, p_client_ip text)
+CREATE FUNCTION accept_invitation(p_token_hash bytea, p_client_ip text, p_request_id text)
   RETURNS TABLE (org_id uuid, role text)
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$
@@ -415,9 +415,12 @@ CREATE FUNCTION accept_invitation(p_token_hash bytea, p_client_ip text)
     INSERT INTO memberships (org_id, user_id, role) VALUES (inv.org_id, app_user(), inv.role);
     UPDATE invitations SET accepted_at = now(), accepted_by = app_user()
      WHERE invitations.org_id = inv.org_id AND invitations.id = inv.id;
+    -- audit_append() (0004_integrations) is resolved when this runs.
+    PERFORM audit_append(inv.org_id, app_user(), NULL, 'member.joined', 'invitation', inv.id,
+                         jsonb_build_object('role', inv.role), p_client_ip, p_request_id);
     RETURN QUERY SELECT inv.org_id, inv.role;
   END $$;
-GRANT EXECUTE ON FUNCTION accept_invitation(bytea, text) TO ochre_app;
+GRANT EXECUTE ON FUNCTION accept_invitation(bytea, text, text) TO ochre_app;
 
 -- Deletes the signed-in caller's account. What it granted goes with it in
 -- every org: its API keys and its pending invitations are revoked first (a

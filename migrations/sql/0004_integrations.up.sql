@@ -67,21 +67,34 @@ CREATE POLICY integration_secrets_owner ON integration_secrets FOR ALL TO ochre_
 GRANT SELECT (org_id, integration_id, field, updated_at) ON integration_secrets TO ochre_app;
 GRANT INSERT (org_id, integration_id, field, ciphertext, updated_at), DELETE ON integration_secrets TO ochre_app;
 
--- Append-only audit trail (no UPDATE or DELETE for anyone but a purge).
--- An audit row names its real actor and the server's time: only definer
--- functions write it (record_audit, read_integration_secret, ...).
+-- The audit log: one hash chain per org. Event n of an org carries the
+-- hash of event n-1 (32 zero bytes for the first), and its own hash is
+-- SHA-256 over a domain-separated, length-prefixed encoding of (org, seq,
+-- previous hash, time, actor, action, target, client address, request id,
+-- details): audit_hash() below, recomputed by the server's verifier
+-- (crypto::audit_chain) from the rows alone. Sequences are gapless per org
+-- (appends take a per-org lock). Only audit_append() writes events, called
+-- by definer functions in the same transaction as the action they record,
+-- so an event that cannot be written fails its action. No runtime role may
+-- UPDATE or DELETE an event, and a trigger refuses both (and TRUNCATE);
+-- only deleting the org itself takes its events.
 CREATE TABLE audit_log (
   org_id           uuid        NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+  seq              bigint      NOT NULL CHECK (seq >= 1),
   id               uuid        NOT NULL,
-  occurred_at      timestamptz NOT NULL DEFAULT now(),
+  occurred_at      timestamptz NOT NULL,
   actor_user_id    uuid,
   actor_api_key_id uuid,
   action           text        NOT NULL CHECK (char_length(action) BETWEEN 1 AND 100),
-  target_type      text        NOT NULL DEFAULT '',
+  target_type      text        NOT NULL DEFAULT '' CHECK (char_length(target_type) <= 100),
   target_id        uuid,
   detail           jsonb       NOT NULL DEFAULT '{}',
   client_ip        inet,
-  PRIMARY KEY (org_id, id)
+  request_id       text        NOT NULL DEFAULT '' CHECK (char_length(request_id) <= 100),
+  prev_hash        bytea       NOT NULL CHECK (octet_length(prev_hash) = 32),
+  hash             bytea       NOT NULL CHECK (octet_length(hash) = 32),
+  PRIMARY KEY (org_id, seq),
+  UNIQUE (org_id, id)
 );
 CREATE INDEX audit_log_org_time_idx ON audit_log (org_id, occurred_at DESC);
 ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;
@@ -91,28 +104,163 @@ CREATE POLICY audit_log_read ON audit_log FOR SELECT TO ochre_app
 -- Rows are written only by SECURITY DEFINER functions (running as the
 -- owner): the app role has no INSERT on the table.
 CREATE POLICY audit_log_owner ON audit_log FOR INSERT TO ochre_owner WITH CHECK (true);
+CREATE POLICY audit_log_owner_read ON audit_log FOR SELECT TO ochre_owner USING (true);
+CREATE POLICY audit_log_org_gone ON audit_log FOR DELETE TO ochre_owner USING (true);
 GRANT SELECT ON audit_log TO ochre_app;
 
--- Appends an audit event for the caller, who must be an owner or admin of
--- the org (the events recorded this way, connecting and disconnecting
--- integrations, are theirs): the actor is the caller, the time the server's.
-CREATE FUNCTION record_audit(p_id uuid, p_action text, p_target_type text, p_target_id uuid,
-                             p_detail jsonb, p_client_ip text)
-  RETURNS void
+-- Events are never edited; they go only with their org (the cascade of the
+-- org's deletion, when the org row is already gone).
+CREATE FUNCTION audit_log_immutable() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, public
+  AS $$
+  BEGIN
+    IF TG_OP = 'DELETE' AND NOT EXISTS (SELECT 1 FROM orgs o WHERE o.id = OLD.org_id) THEN
+      RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'audit events are append-only' USING ERRCODE = '42501';
+  END $$;
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+  FOR EACH ROW EXECUTE FUNCTION audit_log_immutable();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+  FOR EACH STATEMENT EXECUTE FUNCTION audit_log_immutable();
+
+-- One length-prefixed field of the hashed encoding (NULL as empty).
+CREATE FUNCTION audit_field(t text) RETURNS bytea LANGUAGE sql IMMUTABLE
+  AS $$ SELECT int4send(octet_length(convert_to(coalesce(t, ''), 'UTF8')))
+               || convert_to(coalesce(t, ''), 'UTF8') $$;
+
+-- The hash of an event: SHA-256 of
+--   "ochre.audit.v1" ‖ org (16 bytes) ‖ seq (8, big-endian) ‖ prev_hash (32)
+--   ‖ time (8: microseconds since the Unix epoch) ‖ then, each as a 4-byte
+--   big-endian length and UTF-8 bytes: actor user id, actor API key id,
+--   action, target type, target id, client address, request id, details
+--   (jsonb's own text form).
+CREATE FUNCTION audit_hash(p_org uuid, p_seq bigint, p_prev bytea, p_at timestamptz,
+                           p_user uuid, p_key uuid, p_action text, p_target_type text,
+                           p_target uuid, p_ip inet, p_request_id text, p_detail jsonb)
+  RETURNS bytea LANGUAGE sql IMMUTABLE
+  AS $$
+    SELECT sha256(convert_to('ochre.audit.v1', 'UTF8') || uuid_send(p_org) || int8send(p_seq)
+                  || p_prev || int8send((extract(epoch FROM p_at) * 1000000)::bigint)
+                  || audit_field(p_user::text) || audit_field(p_key::text)
+                  || audit_field(p_action) || audit_field(p_target_type)
+                  || audit_field(p_target::text) || audit_field(host(p_ip))
+                  || audit_field(p_request_id) || audit_field(p_detail::text))
+  $$;
+
+-- Appends one event to the org's chain and returns its sequence number.
+-- Not granted: definer functions call it for the action they perform.
+CREATE FUNCTION audit_append(p_org uuid, p_user uuid, p_key uuid, p_action text,
+                             p_target_type text, p_target uuid, p_detail jsonb,
+                             p_client_ip text, p_request_id text)
+  RETURNS bigint
+  LANGUAGE plpgsql SET search_path = pg_catalog, public
+  AS $$
+  DECLARE
+    n bigint;
+    prev bytea;
+    at timestamptz;
+    ip inet := NULLIF(p_client_ip, '')::inet;
+    d jsonb := coalesce(p_detail, '{}');
+    tt text := coalesce(p_target_type, '');
+    rid text := coalesce(p_request_id, '');
+  BEGIN
+    -- One append at a time per org: the sequence has no gap and no fork.
+    PERFORM pg_advisory_xact_lock(7301, hashtext(p_org::text));
+    SELECT a.seq, a.hash INTO n, prev FROM audit_log a
+     WHERE a.org_id = p_org ORDER BY a.seq DESC LIMIT 1;
+    n := coalesce(n, 0) + 1;
+    prev := coalesce(prev, decode(repeat('00', 32), 'hex'));
+    -- Microsecond precision, as hashed.
+    at := date_trunc('microseconds', clock_timestamp());
+    INSERT INTO audit_log (org_id, seq, id, occurred_at, actor_user_id, actor_api_key_id, action,
+                           target_type, target_id, detail, client_ip, request_id, prev_hash, hash)
+    VALUES (p_org, n, gen_random_uuid(), at, p_user, p_key, p_action, tt, p_target, d, ip, rid,
+            prev, audit_hash(p_org, n, prev, at, p_user, p_key, p_action, tt, p_target, ip, rid, d));
+    RETURN n;
+  END $$;
+
+-- The events a caller may record through the app role, and who may: the
+-- actor is always the verified caller and the org the verified org.
+CREATE FUNCTION audit_action_allowed(p_action text, p_role text) RETURNS boolean
+  LANGUAGE sql IMMUTABLE
+  AS $$
+    SELECT CASE
+      WHEN p_action IN ('integration.connected', 'integration.oauth_connected',
+                        'integration.disconnected', 'member.invited', 'member.role_changed',
+                        'member.removed', 'invitation.revoked', 'ownership.transferred',
+                        'api_key.created', 'api_key.revoked', 'org.ip_allowlist_changed')
+        THEN p_role IN ('owner', 'admin')
+      WHEN p_action = 'survey.sent' THEN p_role IN ('owner', 'admin', 'agent')
+      ELSE false END
+  $$;
+
+-- Appends a privileged action of the verified caller to its org's chain,
+-- in the caller's transaction; the sequence number.
+CREATE FUNCTION record_audit(p_action text, p_target_type text, p_target_id uuid,
+                             p_detail jsonb, p_client_ip text, p_request_id text)
+  RETURNS bigint
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+  BEGIN
+    IF app_org() IS NULL OR NOT audit_action_allowed(p_action, app_role()) THEN
+      RAISE EXCEPTION 'this event cannot be recorded by this caller' USING ERRCODE = '42501';
+    END IF;
+    RETURN audit_append(app_org(), app_user(), app_api_key(), p_action, p_target_type,
+                        p_target_id, p_detail, p_client_ip, p_request_id);
+  END $$;
+GRANT EXECUTE ON FUNCTION record_audit(text, text, uuid, jsonb, text, text) TO ochre_app;
+
+-- An account-level event (second factor enrolled or removed) of the
+-- verified user, appended to the chain of every org the user belongs to.
+CREATE FUNCTION record_account_audit(p_action text, p_client_ip text, p_request_id text)
+  RETURNS int
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$
   DECLARE
-    caller text := app_role();
+    m record;
+    n int := 0;
   BEGIN
-    IF caller IS NULL OR caller NOT IN ('owner', 'admin') THEN
-      RAISE EXCEPTION 'only owners and admins record these events' USING ERRCODE = '42501';
+    -- Only the account's actual state: nobody records a change that did
+    -- not happen.
+    IF app_user() IS NULL OR p_action IS DISTINCT FROM (
+         SELECT CASE WHEN u.totp_enabled THEN 'totp.enabled' ELSE 'totp.disabled' END
+           FROM users u WHERE u.id = app_user()) THEN
+      RAISE EXCEPTION 'this event cannot be recorded by this caller' USING ERRCODE = '42501';
     END IF;
-    INSERT INTO audit_log (org_id, id, actor_user_id, actor_api_key_id, action, target_type,
-                           target_id, detail, client_ip)
-    VALUES (app_org(), p_id, app_user(), app_api_key(), p_action, p_target_type, p_target_id,
-            COALESCE(p_detail, '{}'), NULLIF(p_client_ip, '')::inet);
+    FOR m IN SELECT ms.org_id FROM memberships ms JOIN orgs o ON o.id = ms.org_id
+              WHERE ms.user_id = app_user() AND o.deleted_at IS NULL ORDER BY ms.org_id LOOP
+      PERFORM audit_append(m.org_id, app_user(), NULL, p_action, 'user', app_user(), '{}',
+                           p_client_ip, p_request_id);
+      n := n + 1;
+    END LOOP;
+    RETURN n;
   END $$;
-GRANT EXECUTE ON FUNCTION record_audit(uuid, text, text, uuid, jsonb, text) TO ochre_app;
+GRANT EXECUTE ON FUNCTION record_account_audit(text, text, text) TO ochre_app;
+
+-- A failed sign-in of an existing account ('login.failed', or
+-- 'login.locked' when it set off a lock), appended by the sign-in gate of
+-- ochre_service to the chain of every org of the account. Details hold
+-- nothing but the outcome: never the email address tried.
+CREATE FUNCTION record_login_failure(p_user uuid, p_locked boolean, p_client_ip text,
+                                     p_request_id text)
+  RETURNS int
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+  DECLARE
+    m record;
+    n int := 0;
+  BEGIN
+    FOR m IN SELECT ms.org_id FROM memberships ms JOIN orgs o ON o.id = ms.org_id
+              WHERE ms.user_id = p_user AND o.deleted_at IS NULL ORDER BY ms.org_id LOOP
+      PERFORM audit_append(m.org_id, NULL, NULL,
+                           CASE WHEN p_locked THEN 'login.locked' ELSE 'login.failed' END,
+                           'user', p_user, '{}', p_client_ip, p_request_id);
+      n := n + 1;
+    END LOOP;
+    RETURN n;
+  END $$;
+GRANT EXECUTE ON FUNCTION record_login_failure(uuid, boolean, text, text) TO ochre_service;
 
 -- OAuth connect: one row per started flow, so a `state` is single-use and
 -- the PKCE verifier never leaves the server (vault ciphertext, bound to the
@@ -151,7 +299,8 @@ GRANT SELECT, INSERT (org_id, id, nonce, user_id, provider, pkce_verifier, expir
 -- The one privileged cleartext read (GetIntegrationToken): owners and
 -- admins only, audited in the same transaction; a read that fails writes
 -- no audit row.
-CREATE FUNCTION read_integration_secret(p_integration uuid, p_field text, p_audit_id uuid, p_client_ip text)
+CREATE FUNCTION read_integration_secret(p_integration uuid, p_field text, p_client_ip text,
+                                        p_request_id text)
   RETURNS TABLE (ciphertext bytea, updated_at timestamptz)
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$
@@ -169,20 +318,18 @@ CREATE FUNCTION read_integration_secret(p_integration uuid, p_field text, p_audi
     IF found_ct IS NULL THEN
       RAISE EXCEPTION 'integration secret not found' USING ERRCODE = 'P0002';
     END IF;
-    INSERT INTO audit_log (org_id, id, actor_user_id, actor_api_key_id, action, target_type,
-                           target_id, detail, client_ip)
-    VALUES (app_org(), p_audit_id, app_user(), app_api_key(), 'integration.token.read',
-            'integration', p_integration, jsonb_build_object('field', p_field),
-            NULLIF(p_client_ip, '')::inet);
+    PERFORM audit_append(app_org(), app_user(), app_api_key(), 'integration.token.read',
+                         'integration', p_integration, jsonb_build_object('field', p_field),
+                         p_client_ip, p_request_id);
     RETURN QUERY SELECT found_ct, found_at;
   END $$;
-GRANT EXECUTE ON FUNCTION read_integration_secret(uuid, text, uuid, text) TO ochre_app;
+GRANT EXECUTE ON FUNCTION read_integration_secret(uuid, text, text, text) TO ochre_app;
 
 -- Refresh material for an expiring OAuth access token: the refresh token's
 -- ciphertext, read by the same checks as read_integration_secret() and
 -- audited as a refresh. Callers hold pg_advisory_xact_lock on the
 -- integration, so two replicas never refresh the same token twice.
-CREATE FUNCTION integration_refresh_material(p_integration uuid, p_audit_id uuid)
+CREATE FUNCTION integration_refresh_material(p_integration uuid, p_request_id text)
   RETURNS TABLE (refresh_ciphertext bytea, token_expires_at timestamptz, provider text)
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$
@@ -199,9 +346,8 @@ CREATE FUNCTION integration_refresh_material(p_integration uuid, p_audit_id uuid
                                   AND s.field = 'refresh_token'
        WHERE i.org_id = app_org() AND i.id = p_integration;
     IF FOUND THEN
-      INSERT INTO audit_log (org_id, id, actor_user_id, actor_api_key_id, action, target_type, target_id)
-      VALUES (app_org(), p_audit_id, app_user(), app_api_key(), 'integration.token.refresh',
-              'integration', p_integration);
+      PERFORM audit_append(app_org(), app_user(), app_api_key(), 'integration.token.refresh',
+                           'integration', p_integration, '{}', '', p_request_id);
     END IF;
   END $$;
-GRANT EXECUTE ON FUNCTION integration_refresh_material(uuid, uuid) TO ochre_app;
+GRANT EXECUTE ON FUNCTION integration_refresh_material(uuid, text) TO ochre_app;

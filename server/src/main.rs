@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use ochre_server::{
     app::{
         Application,
-        commands::{migrate_only, purge_expired, rotate_keys},
+        commands::{migrate_only, purge_expired, rotate_keys, verify_audit},
     },
     config::{Config, LogFormat},
     telemetry,
@@ -43,6 +43,22 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Verify an org's hash chain from the database rows alone: prints the
+    /// head, or the first sequence number that does not verify (exit 1).
+    Verify {
+        /// The org's id.
+        #[arg(long)]
+        org: uuid::Uuid,
     },
 }
 
@@ -94,6 +110,30 @@ fn main() -> ExitCode {
                 tracing::info!(%counts, "purge finished");
                 report_line(&format!("ochre purge: {counts}"));
                 Ok(())
+            }
+            Command::Audit {
+                command: AuditCommand::Verify { org },
+            } => {
+                let org = ochre_server::ids::OrgId::from_uuid(org);
+                match verify_audit(&config, org).await? {
+                    Ok(head) => {
+                        let hash: String = head.hash.iter().map(|b| format!("{b:02x}")).collect();
+                        report_line(&format!(
+                            "ochre audit verify: org {org}: ok, {} events, head {hash}",
+                            head.seq
+                        ));
+                        Ok(())
+                    }
+                    Err(broken) => {
+                        report_line(&format!(
+                            "ochre audit verify: org {org}: broken at seq {}: {broken}",
+                            broken.seq()
+                        ));
+                        Err(ochre_server::StartupError::Io(std::io::Error::other(
+                            "the audit chain does not verify",
+                        )))
+                    }
+                }
             }
             Command::Keys {
                 command: KeysCommand::Rotate { batch_size },

@@ -1,5 +1,5 @@
 //! The bodies of the operator commands other than `serve`: `ochre migrate`,
-//! `ochre purge` and `ochre keys rotate`. Each resolves the database (and
+//! `ochre purge`, `ochre keys rotate` and `ochre audit verify`. Each resolves the database (and
 //! stops the embedded cluster it started) around one job.
 
 use super::{database::resolve_database, error::StartupError};
@@ -60,6 +60,24 @@ pub async fn rotate_keys(
         crate::db::key_rotation::rotate(&urls.owner, &vault, batch).await
     }
     .await;
+    if let Some(c) = cluster {
+        c.stop().await?;
+    }
+    Ok(result?)
+}
+
+/// Verifies an org's audit chain from the database rows alone (the `ochre
+/// audit verify` command): its head, or the first sequence number that
+/// does not verify.
+pub async fn verify_audit(
+    config: &Config,
+    org: crate::ids::OrgId,
+) -> Result<
+    Result<crate::crypto::audit_chain::ChainHead, crate::crypto::audit_chain::ChainBreak>,
+    StartupError,
+> {
+    let (urls, cluster) = resolve_database(config).await?;
+    let result = crate::db::audit_chain::verify(&urls.owner, org).await;
     if let Some(c) = cluster {
         c.stop().await?;
     }

@@ -9,6 +9,7 @@
 // The wall itself: the only module allowed the primitives clippy.toml bans.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
+pub mod audit_chain;
 pub mod contexts;
 pub mod envelope;
 pub mod mac;

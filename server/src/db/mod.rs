@@ -4,12 +4,13 @@
 //! ([`service`]), per-table storage ([`store`]) and the vault key rotation
 //! ([`key_rotation`]).
 
+pub mod audit_chain;
 pub mod key_rotation;
 mod pool;
 pub mod service;
 pub mod store;
 mod tenant;
 
-pub(crate) use pool::stmt;
 pub use pool::{Db, DbError, migrate};
+pub(crate) use pool::{ip_text, stmt};
 pub use tenant::{Proof, TenantTx, Verdict};

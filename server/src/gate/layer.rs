@@ -35,7 +35,7 @@ use crate::{
     crypto::tokens::{self, AccessTokenSigner, TokenKind},
     db::{Db, TenantTx, Verdict},
     error::ApiError,
-    telemetry::record_principal,
+    telemetry::{RequestId, record_principal},
 };
 
 /// How much of a refused request's body is read before answering, so that
@@ -138,6 +138,7 @@ where
             };
             match verdict {
                 Ok(principal) => {
+                    let principal = principal.with_request_id(req.extensions().get::<RequestId>());
                     let (kind, id) = match principal.actor() {
                         Actor::User { user_id, .. } => ("user", user_id.uuid()),
                         Actor::ApiKey { key_id } => ("api_key", key_id.uuid()),

@@ -12,9 +12,10 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::{
     crypto::tokens::SessionProof,
-    db::{Db, Proof, TenantTx, Verdict},
+    db::{Db, Proof, TenantTx, Verdict, store::audit::AuditContext},
     error::ApiError,
     ids::{ApiKeyId, OrgId, SessionId, UserId},
+    telemetry::RequestId,
 };
 use ochre_sdk::v1::Role;
 
@@ -59,6 +60,8 @@ pub struct Principal {
     org: Option<(OrgId, Role)>,
     client_ip: Option<IpAddr>,
     credential: Credential,
+    /// The request's id, recorded with the audit events it causes.
+    request_id: String,
     /// The transaction the gate opened (taken by the first `tenant()`).
     opened: Arc<Mutex<Option<TenantTx>>>,
 }
@@ -86,7 +89,23 @@ impl Principal {
             org,
             client_ip,
             credential,
+            request_id: String::new(),
             opened: Arc::new(Mutex::new(Some(opened))),
+        }
+    }
+
+    /// The same principal, for the request with this id.
+    pub(crate) fn with_request_id(mut self, id: Option<&RequestId>) -> Self {
+        self.request_id = id.map(|r| r.0.clone()).unwrap_or_default();
+        self
+    }
+
+    /// Who, from where, in which request: what an audit event records
+    /// besides its action.
+    pub fn audit(&self) -> AuditContext {
+        AuditContext {
+            client_ip: self.client_ip,
+            request_id: self.request_id.clone(),
         }
     }
 

@@ -4,13 +4,17 @@ use ochre_sdk::v1::{
     ApiKey, CreateApiKeyRequest, CreateApiKeyResponse, ListApiKeysRequest, ListApiKeysResponse,
     RevokeApiKeyRequest, RevokeApiKeyResponse, Role, api_key_service_server::ApiKeyService,
 };
+use serde_json::json;
 use tonic::{Request, Response, Status};
 
 use super::convert::{parse_id, parse_role, role_i32, ts, ts_opt};
 use crate::ids::ApiKeyId;
 use crate::{
     crypto::tokens::new_api_key,
-    db::store::api_keys::{self, ApiKeyRow},
+    db::store::{
+        api_keys::{self, ApiKeyRow},
+        audit::{self, AuditTarget},
+    },
     error::ApiError,
     gate::{principal, role_to_db},
     rpc::state::AppState,
@@ -81,14 +85,15 @@ impl ApiKeyService for ApiKeyApi {
         let (secret, hash) = new_api_key();
         let prefix: String = secret.chars().take(16).collect();
         let tx = p.tenant(&self.state.db).await?;
-        let row = api_keys::create(
+        let id = ApiKeyId::generate();
+        let row = api_keys::create(&tx, id, &name, db_role, &hash, &prefix, p.user_id()).await?;
+        let detail = json!({ "role": db_role });
+        audit::record(
             &tx,
-            ApiKeyId::generate(),
-            &name,
-            db_role,
-            &hash,
-            &prefix,
-            p.user_id(),
+            "api_key.created",
+            AuditTarget::of("api_key", id),
+            detail,
+            &p.audit(),
         )
         .await?;
         tx.commit().await?;
@@ -124,6 +129,8 @@ impl ApiKeyService for ApiKeyApi {
         if !api_keys::revoke(&tx, id).await? {
             return Err(ApiError::not_found().into());
         }
+        let target = AuditTarget::of("api_key", id);
+        audit::record(&tx, "api_key.revoked", target, json!({}), &p.audit()).await?;
         tx.commit().await?;
         tracing::info!(org_id = ?p.org().map(|o| o.0), api_key_id = %id, "API key revoked");
         Ok(Response::new(RevokeApiKeyResponse {}))

@@ -8,6 +8,7 @@ use ochre_sdk::v1::{
     TransferOwnershipResponse, UpdateMemberRoleRequest, UpdateMemberRoleResponse,
     member_service_server::MemberService,
 };
+use serde_json::json;
 use tonic::{Request, Response, Status};
 
 use super::convert::{membership, parse_id, parse_role, role_i32, ts, ts_opt};
@@ -15,6 +16,7 @@ use crate::ids::InvitationId;
 use crate::{
     crypto::tokens::{TokenKind, hash_opaque, new_invitation_token, parse_prefix},
     db::store::{
+        audit::{self, AuditTarget},
         members::{self, InvitationRow, MemberRow},
         users,
     },
@@ -96,6 +98,15 @@ impl MemberService for MemberApi {
         let updated = members::get(&tx, user)
             .await?
             .ok_or(ApiError::not_found())?;
+        let target = AuditTarget::of("user", user);
+        audit::record(
+            &tx,
+            "member.role_changed",
+            target,
+            json!({ "role": role }),
+            &p.audit(),
+        )
+        .await?;
         tx.commit().await?;
         tracing::info!(org_id = ?p.org().map(|o| o.0), member = %user, role, "member role changed");
         Ok(Response::new(UpdateMemberRoleResponse {
@@ -114,6 +125,8 @@ impl MemberService for MemberApi {
         p.require_user()?;
         let tx = p.tenant(&self.state.db).await?;
         members::remove(&tx, user).await?;
+        let target = AuditTarget::of("user", user);
+        audit::record(&tx, "member.removed", target, json!({}), &p.audit()).await?;
         tx.commit().await?;
         tracing::info!(org_id = ?p.org().map(|o| o.0), member = %user, "member removed");
         Ok(Response::new(RemoveMemberResponse {}))
@@ -128,6 +141,8 @@ impl MemberService for MemberApi {
         p.require_user()?;
         let tx = p.tenant(&self.state.db).await?;
         members::transfer_ownership(&tx, user).await?;
+        let target = AuditTarget::of("user", user);
+        audit::record(&tx, "ownership.transferred", target, json!({}), &p.audit()).await?;
         tx.commit().await?;
         tracing::info!(org_id = ?p.org().map(|o| o.0), new_owner = %user, "ownership transferred");
         Ok(Response::new(TransferOwnershipResponse {}))
@@ -151,9 +166,10 @@ impl MemberService for MemberApi {
         }
         let (token, hash) = new_invitation_token();
         let tx = p.tenant(&self.state.db).await?;
+        let id = InvitationId::generate();
         let row = members::invite(
             &tx,
-            InvitationId::generate(),
+            id,
             &email,
             db_role(role)?,
             &hash,
@@ -161,6 +177,10 @@ impl MemberService for MemberApi {
             INVITATION_DAYS,
         )
         .await?;
+        // Ids and the role only: never the invitee's email address.
+        let detail = json!({ "role": db_role(role)? });
+        let target = AuditTarget::of("invitation", id);
+        audit::record(&tx, "member.invited", target, detail, &p.audit()).await?;
         tx.commit().await?;
         Ok(Response::new(CreateInvitationResponse {
             invitation: Some(invitation(&row)),
@@ -193,6 +213,8 @@ impl MemberService for MemberApi {
         if !members::revoke_invitation(&tx, id).await? {
             return Err(ApiError::not_found().into());
         }
+        let target = AuditTarget::of("invitation", id);
+        audit::record(&tx, "invitation.revoked", target, json!({}), &p.audit()).await?;
         tx.commit().await?;
         Ok(Response::new(RevokeInvitationResponse {}))
     }
@@ -213,7 +235,8 @@ impl MemberService for MemberApi {
             );
         }
         let tx = p.tenant(&self.state.db).await?;
-        let (org_id, _) = members::accept(&tx, &hash_opaque(token), p.client_ip()).await?;
+        let ctx = p.audit();
+        let (org_id, _) = members::accept(&tx, &hash_opaque(token), &ctx).await?;
         let joined = users::memberships(&tx)
             .await?
             .into_iter()

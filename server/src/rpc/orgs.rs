@@ -7,12 +7,16 @@ use ochre_sdk::v1::{
     GetOrgRequest, GetOrgResponse, ListMyOrgsRequest, ListMyOrgsResponse, Org,
     SetIpAllowlistRequest, SetIpAllowlistResponse, org_service_server::OrgService,
 };
+use serde_json::json;
 use tonic::{Request, Response, Status};
 
 use super::convert::{membership, ts};
 use crate::ids::OrgId;
 use crate::{
-    db::store::{orgs, users},
+    db::store::{
+        audit::{self, AuditTarget},
+        orgs, users,
+    },
     error::ApiError,
     gate::principal,
     rpc::state::AppState,
@@ -158,6 +162,15 @@ impl OrgService for OrgApi {
             return Err(ApiError::denied().into());
         }
         let stored = orgs::allowlist(&tx).await?;
+        let detail = json!({ "cidrs": stored });
+        audit::record(
+            &tx,
+            "org.ip_allowlist_changed",
+            AuditTarget::org(),
+            detail,
+            &p.audit(),
+        )
+        .await?;
         tx.commit().await?;
         tracing::info!(org_id = ?p.org().map(|o| o.0), ranges = stored.len(), "IP allowlist replaced");
         Ok(Response::new(SetIpAllowlistResponse { cidrs: stored }))

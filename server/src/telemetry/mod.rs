@@ -5,7 +5,7 @@
 
 mod request;
 
-pub use request::{REQUEST_ID_HEADER, RequestSpanLayer, record_principal};
+pub use request::{REQUEST_ID_HEADER, RequestId, RequestSpanLayer, record_principal};
 use tracing_subscriber::{EnvFilter, fmt};
 
 use crate::config::LogFormat;

@@ -57,6 +57,11 @@ fn method_of(path: &str) -> &str {
     }
 }
 
+/// The request id of a request (the caller's `x-request-id` when safe,
+/// otherwise a new UUIDv7), as a request extension: audit events record it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
 /// Installs the request span service.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RequestSpanLayer;
@@ -90,11 +95,13 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         let id = given_id(req.headers()).unwrap_or_else(|| {
             HeaderValue::from_str(&uuid::Uuid::now_v7().to_string())
                 .unwrap_or(HeaderValue::from_static("unknown"))
         });
+        req.extensions_mut()
+            .insert(RequestId(id.to_str().unwrap_or_default().to_owned()));
         let span = tracing::info_span!(
             "request",
             method = method_of(req.uri().path()),

@@ -85,7 +85,7 @@ pub async fn seed_org(su: &impl ConnectionTrait, name: &str) -> SeedOrg {
         Uuid::now_v7(),
     );
     let (m1, m2, i1) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-    let (g1, l1) = (Uuid::now_v7(), Uuid::now_v7());
+    let g1 = Uuid::now_v7();
     let (o1, o2) = (Uuid::now_v7(), Uuid::now_v7());
     let (w1, w2) = (Uuid::now_v7(), Uuid::now_v7());
     let (s1, s2) = (Uuid::now_v7(), Uuid::now_v7());
@@ -104,8 +104,8 @@ pub async fn seed_org(su: &impl ConnectionTrait, name: &str) -> SeedOrg {
            VALUES ('{org}', '{g1}', 'slack', 'T0123', '{{chat:write}}', '{owner}'); \
          INSERT INTO integration_secrets (org_id, integration_id, field, ciphertext) \
            VALUES ('{org}', '{g1}', 'access_token', decode(repeat('ab', 60), 'hex')); \
-         INSERT INTO audit_log (org_id, id, actor_user_id, action, target_type, target_id, client_ip) \
-           VALUES ('{org}', '{l1}', '{owner}', 'integration.connect', 'integration', '{g1}', '127.0.0.1'); \
+         SELECT audit_append('{org}', '{owner}', NULL, 'integration.connected', 'integration', \
+                             '{g1}', '{{}}', '127.0.0.1', 'seed'); \
          INSERT INTO oauth_states (org_id, id, nonce, user_id, provider, pkce_verifier, expires_at) VALUES \
            ('{org}', '{o1}', 'nonce-{o1}', '{owner}', 'github', decode(repeat('cd', 60), 'hex'), now() + interval '10 minutes'), \
            ('{org}', '{o2}', 'nonce-{o2}', '{admin}', 'github', decode(repeat('cd', 60), 'hex'), now() + interval '10 minutes'); \

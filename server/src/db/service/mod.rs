@@ -13,7 +13,7 @@ use sea_orm::{ConnectionTrait as _, DbErr, FromQueryResult};
 pub mod surveys;
 pub mod webhooks;
 
-use super::{Db, DbError, stmt};
+use super::{Db, DbError, ip_text, stmt};
 
 /// What login needs of an account.
 #[derive(Debug, Clone, FromQueryResult)]
@@ -146,6 +146,24 @@ impl Db {
         .one(&self.service)
         .await?;
         Ok(row.map_or(1, |r| r.failures))
+    }
+
+    /// Records a failed sign-in of `user` (and whether it set off a lock)
+    /// in the audit chain of every org the account belongs to.
+    pub async fn record_login_failure(
+        &self,
+        user: UserId,
+        locked: bool,
+        ip: Option<std::net::IpAddr>,
+        request_id: &str,
+    ) -> Result<(), DbError> {
+        self.service
+            .execute_raw(stmt(
+                "SELECT record_login_failure($1, $2, $3, $4)",
+                [user.into(), locked.into(), ip_text(ip), request_id.into()],
+            ))
+            .await?;
+        Ok(())
     }
 
     /// Forgets the failures of `keys` that are not locked (after a success).

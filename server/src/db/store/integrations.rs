@@ -1,13 +1,12 @@
 //! Integrations and their secrets. Ciphertext is written here but never
 //! selected: reads go through `read_integration_secret()`.
 
-use std::net::IpAddr;
-
-use crate::ids::{AuditId, IntegrationId, UserId};
+use crate::ids::{IntegrationId, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait as _, DbErr, FromQueryResult};
 use serde_json::Value as Json;
 
+use super::audit::{AuditContext, AuditTarget};
 use super::stmt;
 use crate::db::{DbError, TenantTx};
 
@@ -234,16 +233,15 @@ pub async fn read_secret(
     tx: &TenantTx,
     integration: IntegrationId,
     field: &str,
-    audit_id: AuditId,
-    client_ip: Option<IpAddr>,
+    ctx: &AuditContext,
 ) -> Result<(Vec<u8>, DateTime<Utc>), DbError> {
     let r = Sealed::find_by_statement(stmt(
         "SELECT ciphertext, updated_at FROM read_integration_secret($1, $2, $3, $4)",
         [
             integration.into(),
             field.into(),
-            audit_id.into(),
-            super::ip_text(client_ip),
+            super::ip_text(ctx.client_ip),
+            ctx.request_id.clone().into(),
         ],
     ))
     .one(tx.conn())
@@ -252,26 +250,20 @@ pub async fn read_secret(
     Ok((r.ciphertext, r.updated_at))
 }
 
-/// Appends an audit event for the caller (through `record_audit()`, the
-/// app role has no INSERT on `audit_log`).
+/// Appends an integration event of the caller to the org's audit chain.
 pub async fn audit(
     tx: &TenantTx,
     action: &str,
     target: IntegrationId,
     detail: Json,
-    client_ip: Option<IpAddr>,
+    ctx: &AuditContext,
 ) -> Result<(), DbError> {
-    tx.conn()
-        .execute_raw(stmt(
-            "SELECT record_audit($1, $2, 'integration', $3, $4, $5)",
-            [
-                AuditId::generate().into(),
-                action.into(),
-                target.into(),
-                detail.into(),
-                super::ip_text(client_ip),
-            ],
-        ))
-        .await?;
-    Ok(())
+    super::audit::record(
+        tx,
+        action,
+        AuditTarget::of("integration", target),
+        detail,
+        ctx,
+    )
+    .await
 }

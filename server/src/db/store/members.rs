@@ -139,11 +139,15 @@ pub async fn revoke_invitation(tx: &TenantTx, id: InvitationId) -> Result<bool, 
 pub async fn accept(
     tx: &TenantTx,
     token_hash: &[u8; 32],
-    client_ip: Option<std::net::IpAddr>,
+    ctx: &super::audit::AuditContext,
 ) -> Result<(OrgId, String), DbError> {
     let row = Accepted::find_by_statement(stmt(
-        "SELECT org_id, role FROM accept_invitation($1, $2)",
-        [token_hash.to_vec().into(), super::ip_text(client_ip)],
+        "SELECT org_id, role FROM accept_invitation($1, $2, $3)",
+        [
+            token_hash.to_vec().into(),
+            super::ip_text(ctx.client_ip),
+            ctx.request_id.clone().into(),
+        ],
     ))
     .one(tx.conn())
     .await?

@@ -2,6 +2,7 @@
 //! runs as `ochre_app` under row-level security for the verified caller.
 
 pub mod api_keys;
+pub mod audit;
 pub mod conversations;
 pub mod customers;
 pub mod integrations;

@@ -1,7 +1,7 @@
 //! OAuth connect states: single-use rows holding the PKCE verifier (vault
 //! ciphertext).
 
-use crate::ids::{AuditId, IntegrationId, OAuthStateId, UserId};
+use crate::ids::{IntegrationId, OAuthStateId, UserId};
 use sea_orm::{ConnectionTrait as _, FromQueryResult};
 
 use super::stmt;
@@ -131,10 +131,11 @@ pub async fn due_provider(
 pub async fn refresh_material(
     tx: &TenantTx,
     integration: IntegrationId,
+    request_id: &str,
 ) -> Result<Option<Vec<u8>>, DbError> {
     let row = RefreshMaterial::find_by_statement(stmt(
         "SELECT refresh_ciphertext FROM integration_refresh_material($1, $2)",
-        [integration.into(), AuditId::generate().into()],
+        [integration.into(), request_id.into()],
     ))
     .one(tx.conn())
     .await?;

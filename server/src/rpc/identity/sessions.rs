@@ -52,6 +52,11 @@ pub async fn login(
     request: Request<LoginRequest>,
 ) -> Result<LoginResponse, ApiError> {
     let (ip, user_agent) = client_of(&request);
+    let request_id = request
+        .extensions()
+        .get::<crate::telemetry::RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
     let req = request.into_inner();
     if req.email.trim().is_empty() || req.password.is_empty() {
         return Err(ApiError::InvalidArgument(
@@ -90,13 +95,23 @@ pub async fn login(
             false
         }
     };
+    let known = account.as_ref().map(|row| row.id);
     let Some(account) = account.filter(|_| verified) else {
         let db = &state.db;
         let failures = db
             .throttle_fail(&pair_key, PAIR_LOCK_THRESHOLD, false)
             .await?;
-        db.throttle_fail(&account_key, ACCOUNT_BACKOFF_THRESHOLD, true)
+        let account_failures = db
+            .throttle_fail(&account_key, ACCOUNT_BACKOFF_THRESHOLD, true)
             .await?;
+        if let Some(user) = known {
+            // In the audit chain of every org of the account: a failure,
+            // or the lock it set off.
+            let locked =
+                failures >= PAIR_LOCK_THRESHOLD || account_failures >= ACCOUNT_BACKOFF_THRESHOLD;
+            db.record_login_failure(user, locked, ip, &request_id)
+                .await?;
+        }
         if ip.is_some() {
             db.throttle_fail(&address, ADDRESS_LOCK_THRESHOLD, false)
                 .await?;

@@ -13,7 +13,7 @@ use crate::clock::unix_now;
 use crate::{
     crypto::contexts::{TotpField, totp_context},
     crypto::totp,
-    db::store::users,
+    db::store::{audit, users},
     error::ApiError,
     gate::principal,
     rpc::state::AppState,
@@ -50,6 +50,7 @@ pub async fn confirm(
     if code.trim().is_empty() {
         return Err(ApiError::InvalidArgument("code is required".into()));
     }
+    let ctx = p.audit();
     let (tx, me) = open(state, p).await?;
     if me.totp_enabled {
         return Err(ApiError::FailedPrecondition(
@@ -70,6 +71,7 @@ pub async fn confirm(
         .vault
         .encrypt(&totp_context(me.id, TotpField::Secret), &secret)?;
     users::enable_totp(&tx, blob, i64::try_from(step).unwrap_or(i64::MAX)).await?;
+    audit::record_account(&tx, "totp.enabled", &ctx).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -80,6 +82,7 @@ pub async fn disable(
 ) -> Result<(), ApiError> {
     let p = principal(&request)?;
     let req = request.into_inner();
+    let ctx = p.audit();
     let (tx, me) = open(state, p).await?;
     if !me.totp_enabled {
         return Err(ApiError::FailedPrecondition(
@@ -90,6 +93,7 @@ pub async fn disable(
         .await?
         .ok_or_else(code_required)?;
     users::disable_totp(&tx, step).await?;
+    audit::record_account(&tx, "totp.disabled", &ctx).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -17,7 +17,7 @@ mod refresh;
 mod sealing;
 
 use super::convert::{integration_message, parse_id, ts};
-use crate::ids::{AuditId, IntegrationId};
+use crate::ids::IntegrationId;
 use crate::{
     crypto::contexts::secret_context,
     db::store::integrations as store,
@@ -131,7 +131,7 @@ impl IntegrationService for IntegrationApi {
             "integration.connected",
             id,
             json!({ "provider": spec.id, "fields": fields }),
-            p.client_ip(),
+            &p.audit(),
         )
         .await?;
         let row = store::get(&tx, id).await?;
@@ -156,7 +156,7 @@ impl IntegrationService for IntegrationApi {
             "integration.disconnected",
             id,
             json!({ "provider": provider }),
-            p.client_ip(),
+            &p.audit(),
         )
         .await?;
         tx.commit().await?;
@@ -198,13 +198,12 @@ impl IntegrationService for IntegrationApi {
             refresh::refresh_if_expiring(&self.state, &p, org, id).await?;
             tx = p.tenant(&self.state.db).await?;
         }
-        let (blob, updated_at) =
-            store::read_secret(&tx, id, field, AuditId::generate(), p.client_ip())
-                .await
-                .map_err(|e| match ApiError::from(e) {
-                    ApiError::NotFound(_) => ApiError::not_found(),
-                    other => other,
-                })?;
+        let (blob, updated_at) = store::read_secret(&tx, id, field, &p.audit())
+            .await
+            .map_err(|e| match ApiError::from(e) {
+                ApiError::NotFound(_) => ApiError::not_found(),
+                other => other,
+            })?;
         // A failure below drops the transaction: no audit row without a read.
         let clear = self
             .state

@@ -192,7 +192,7 @@ pub async fn complete(
         "integration.oauth_connected",
         id,
         json!({ "provider": spec.id, "fields": names }),
-        p.client_ip(),
+        &p.audit(),
     )
     .await?;
     let row = store::get(&tx, id).await?;

@@ -48,7 +48,8 @@ pub async fn refresh_if_expiring(
         tracing::warn!(%integration, provider, "token refresh skipped: provider circuit open");
         return Ok(());
     }
-    let Some(blob) = states::refresh_material(&tx, integration).await? else {
+    let Some(blob) = states::refresh_material(&tx, integration, &p.audit().request_id).await?
+    else {
         return Ok(());
     };
     let refresh_token = state

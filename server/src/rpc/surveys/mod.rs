@@ -21,7 +21,10 @@ use super::{
 };
 use crate::{
     crypto::survey_token::{SurveyClaims, random_nonce},
-    db::store::surveys::{self as store, Filter, ResponseRow},
+    db::store::{
+        audit::{self, AuditTarget},
+        surveys::{self as store, Filter, ResponseRow},
+    },
     error::ApiError,
     gate::principal,
     ids::{ConversationId, SurveyId, UserId},
@@ -119,6 +122,15 @@ impl SurveyService for SurveyApi {
         }
         let agent = target.assignee_id.or(p.user_id());
         let expires_at = store::send(&tx, id, conversation, &target, agent, &nonce, ttl).await?;
+        let detail = serde_json::json!({ "conversation_id": conversation, "ttl_days": ttl });
+        audit::record(
+            &tx,
+            "survey.sent",
+            AuditTarget::of("survey", id),
+            detail,
+            &p.audit(),
+        )
+        .await?;
         tx.commit().await?;
         let claims = SurveyClaims {
             org,

@@ -174,22 +174,43 @@ async fn every_definer_function_admits_exactly_its_callers_and_a_refusal_writes_
         Rule {
             name: "read_integration_secret",
             call: format!(
-                "SELECT * FROM read_integration_secret('{integration}', 'webhook_signing_secret', gen_random_uuid(), '')"
+                "SELECT * FROM read_integration_secret('{integration}', 'webhook_signing_secret', '', 'matrix')"
             ),
             admits: &["owner", "admin", "key_admin"],
         },
         Rule {
             name: "integration_refresh_material",
             call: format!(
-                "SELECT * FROM integration_refresh_material('{integration}', gen_random_uuid())"
+                "SELECT * FROM integration_refresh_material('{integration}', 'matrix')"
             ),
             admits: &["owner", "admin", "key_admin"],
         },
         Rule {
             name: "record_audit",
-            call: "SELECT record_audit(gen_random_uuid(), 'matrix', 'integration', NULL, '{}', '')"
+            call: "SELECT record_audit('integration.connected', 'integration', NULL, '{}', '', 'matrix')"
                 .into(),
             admits: &["owner", "admin", "key_admin"],
+        },
+        Rule {
+            name: "record_audit",
+            call: "SELECT record_audit('survey.sent', 'survey', NULL, '{}', '', 'matrix')".into(),
+            admits: &["owner", "admin", "agent", "key_admin", "key_agent"],
+        },
+        Rule {
+            name: "record_audit",
+            call: "SELECT record_audit('made.up', 'org', NULL, '{}', '', 'matrix')".into(),
+            admits: &[],
+        },
+        // Only the state the account is in: no second factor here yet.
+        Rule {
+            name: "record_account_audit",
+            call: "SELECT record_account_audit('totp.disabled', '', 'matrix')".into(),
+            admits: &["owner", "admin", "agent", "light_agent", "other_org_owner"],
+        },
+        Rule {
+            name: "record_account_audit",
+            call: "SELECT record_account_audit('totp.enabled', '', 'matrix')".into(),
+            admits: &[],
         },
         Rule {
             name: "retire_signing_secret",
@@ -265,7 +286,7 @@ async fn the_account_functions_refuse_api_keys_and_forged_settings_and_admit_a_s
     let su = app.superuser_db().await;
     let calls = [
         format!("SELECT create_org('{}', 'by a key')", uuid::Uuid::now_v7()),
-        "SELECT accept_invitation(sha256('no such token'), '')".to_owned(),
+        "SELECT accept_invitation(sha256('no such token'), '', '')".to_owned(),
         "SELECT delete_my_account()".to_owned(),
     ];
     let owner_id = uuid::Uuid::parse_str(&owner.user_id).unwrap();
