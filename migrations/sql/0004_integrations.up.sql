@@ -114,8 +114,10 @@ CREATE FUNCTION audit_log_immutable() RETURNS trigger
   LANGUAGE plpgsql SET search_path = pg_catalog, public
   AS $$
   BEGIN
-    IF TG_OP = 'DELETE' AND NOT EXISTS (SELECT 1 FROM orgs o WHERE o.id = OLD.org_id) THEN
-      RETURN OLD;
+    IF TG_OP = 'DELETE' THEN
+      IF NOT EXISTS (SELECT 1 FROM orgs o WHERE o.id = OLD.org_id) THEN
+        RETURN OLD;
+      END IF;
     END IF;
     RAISE EXCEPTION 'audit events are append-only' USING ERRCODE = '42501';
   END $$;

@@ -63,7 +63,7 @@ pub async fn audit_reads(app: &TestApp, integration: &str) -> Vec<(String, Strin
         DbBackend::Postgres,
         format!(
             "SELECT actor_user_id::text AS actor, detail->>'field' AS field FROM audit_log \
-              WHERE action = 'integration.token.read' AND target_id = '{integration}' ORDER BY id"
+              WHERE action = 'integration.token.read' AND target_id = '{integration}' ORDER BY seq"
         ),
     ))
     .await

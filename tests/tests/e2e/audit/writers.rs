@@ -1,4 +1,4 @@
-//! The audit log is written only by SECURITY DEFINER functions: the app role
+//! Who writes the audit log: only SECURITY DEFINER functions: the app role
 //! has no INSERT on it whoever it claims to be, a light agent cannot append
 //! an event through `record_audit()`, and an owner's event names the owner.
 

@@ -1,0 +1,78 @@
+//! The audit log: who may write it, the events every privileged action
+//! appends, and the hash chain (gapless under concurrency, verified in Rust
+//! and by `ochre audit verify`, tampering named at its sequence number).
+
+mod chain;
+mod events;
+mod writers;
+
+use ochre_server::{db::audit_chain, ids::OrgId};
+use ochre_tests::{ochre_bin, prelude::*};
+use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
+use secrecy::ExposeSecret as _;
+
+/// The org's events in sequence order: (seq, action, detail text,
+/// request id), read as the superuser.
+pub async fn events(app: &TestApp, org: &str) -> Vec<(i64, String, String, String)> {
+    let sql = format!(
+        "SELECT seq, action, detail::text AS detail, request_id FROM audit_log \
+          WHERE org_id = '{org}' ORDER BY seq"
+    );
+    app.superuser_db()
+        .await
+        .query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            (
+                r.try_get("", "seq").unwrap(),
+                r.try_get("", "action").unwrap(),
+                r.try_get("", "detail").unwrap(),
+                r.try_get("", "request_id").unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The chain's verdict recomputed in this process from the rows: the last
+/// sequence number, or the first that does not verify (as `Err`).
+pub async fn verify_here(app: &TestApp, org: &str) -> Result<i64, i64> {
+    let org = OrgId::from_uuid(uuid::Uuid::parse_str(org).unwrap());
+    let su = app.superuser_db().await;
+    match audit_chain::verify_on(&su, org).await.unwrap() {
+        Ok(head) => Ok(head.seq),
+        Err(broken) => Err(broken.seq()),
+    }
+}
+
+/// `ochre audit verify --org <org>` against the test database: success and
+/// its one line of output.
+pub async fn verify_cli(app: &TestApp, org: &str) -> (bool, String) {
+    let url = |role| {
+        app.cluster
+            .url(role, &app.database)
+            .expose_secret()
+            .to_owned()
+    };
+    use ochre_server::pg;
+    let output = tokio::process::Command::new(ochre_bin())
+        .args(["audit", "verify", "--org", org])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", url(pg::OWNER_ROLE))
+        .env("OCHRE_APP_DATABASE_URL", url(pg::APP_ROLE))
+        .env("OCHRE_SERVICE_DATABASE_URL", url(pg::SERVICE_ROLE))
+        .env("OCHRE_BYOK_ENC_KEY", random_key())
+        .env("OCHRE_SURVEY_TOKEN_SECRET", random_secret(32))
+        .env("OCHRE_SESSION_SECRET", random_secret(32))
+        .env("OCHRE_OAUTH_STATE_SECRET", random_secret(32))
+        .env("OCHRE_CRON_SECRET", random_secret(32))
+        .output()
+        .await
+        .expect("run ochre audit verify");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+    )
+}
