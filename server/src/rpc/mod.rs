@@ -4,6 +4,7 @@
 //! [`crate::error::ApiError`]; its one conversion makes the `tonic::Status`.
 
 mod api_keys;
+mod audit;
 mod conversations;
 mod convert;
 mod customers;
@@ -20,6 +21,7 @@ pub mod validate;
 mod webhooks;
 
 pub use api_keys::ApiKeyApi;
+pub use audit::AuditApi;
 pub use conversations::ConversationApi;
 pub use customers::CustomerApi;
 pub use identity::AuthApi;

@@ -22,6 +22,7 @@ pub enum ListKind {
     Messages = 3,
     WebhookEvents = 4,
     SurveyResponses = 5,
+    AuditEvents = 6,
 }
 
 /// Signs and checks page tokens.

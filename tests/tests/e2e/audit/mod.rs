@@ -4,6 +4,7 @@
 
 mod chain;
 mod events;
+mod listing;
 mod writers;
 
 use ochre_server::{db::audit_chain, ids::OrgId};
