@@ -63,7 +63,8 @@ impl BenchServer {
             .set("OCHRE_SURVEY_TOKEN_SECRET", ochre_tests::random_secret(32))
             .set("OCHRE_SESSION_SECRET", secrets.session.clone())
             .set("OCHRE_OAUTH_STATE_SECRET", ochre_tests::random_secret(32))
-            .set("OCHRE_CRON_SECRET", secrets.cron.clone());
+            .set("OCHRE_CRON_SECRET", secrets.cron.clone())
+            .set("OCHRE_AUDIT_SIGNING_KEY", ochre_tests::random_key());
         let config = Config::from_layers(&layers).context("bench configuration")?;
         let (stop, stopped) = oneshot::channel::<()>();
         let (ready, bound) = oneshot::channel();

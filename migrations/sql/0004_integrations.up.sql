@@ -182,6 +182,81 @@ CREATE FUNCTION audit_append(p_org uuid, p_user uuid, p_key uuid, p_action text,
     RETURN n;
   END $$;
 
+-- Signed checkpoints: "the org's chain had head_hash at seq", signed with
+-- Ed25519 by the server (crypto::audit_checkpoint; the private key never
+-- reaches the database), each carrying the previous checkpoint's
+-- signature. Written only by record_audit_checkpoint() after it checked
+-- the head against the chain; append-only like the events.
+CREATE TABLE audit_checkpoints (
+  org_id         uuid        NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+  seq            bigint      NOT NULL CHECK (seq >= 1),
+  head_hash      bytea       NOT NULL CHECK (octet_length(head_hash) = 32),
+  prev_signature bytea       NOT NULL CHECK (octet_length(prev_signature) IN (0, 64)),
+  key_id         text        NOT NULL CHECK (char_length(key_id) BETWEEN 1 AND 64),
+  signature      bytea       NOT NULL CHECK (octet_length(signature) = 64),
+  created_at     timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (org_id, seq)
+);
+ALTER TABLE audit_checkpoints ENABLE ROW LEVEL SECURITY;
+ALTER TABLE audit_checkpoints FORCE ROW LEVEL SECURITY;
+CREATE POLICY audit_checkpoints_read ON audit_checkpoints FOR SELECT TO ochre_app
+  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin'));
+CREATE POLICY audit_checkpoints_definer ON audit_checkpoints FOR ALL TO ochre_owner
+  USING (true) WITH CHECK (true);
+GRANT SELECT ON audit_checkpoints TO ochre_app;
+CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE OR DELETE ON audit_checkpoints
+  FOR EACH ROW EXECUTE FUNCTION audit_log_immutable();
+CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoints
+  FOR EACH STATEMENT EXECUTE FUNCTION audit_log_immutable();
+
+-- Orgs whose chain needs a checkpoint: at least p_every events since the
+-- last one, or any new event and p_after since the last checkpoint (or
+-- since the first unchecked event). Their head and last signature.
+CREATE FUNCTION audit_checkpoints_due(p_every int, p_after interval)
+  RETURNS TABLE (org_id uuid, seq bigint, head_hash bytea, prev_signature bytea)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+    SELECT h.org_id, h.seq, h.hash, coalesce(c.signature, ''::bytea)
+      FROM (SELECT DISTINCT ON (a.org_id) a.org_id, a.seq, a.hash
+              FROM audit_log a ORDER BY a.org_id, a.seq DESC) h
+      LEFT JOIN LATERAL (SELECT k.seq, k.signature, k.created_at FROM audit_checkpoints k
+                          WHERE k.org_id = h.org_id ORDER BY k.seq DESC LIMIT 1) c ON true
+     WHERE h.seq > coalesce(c.seq, 0)
+       AND (h.seq - coalesce(c.seq, 0) >= p_every
+            OR coalesce(c.created_at,
+                        (SELECT a.occurred_at FROM audit_log a
+                          WHERE a.org_id = h.org_id AND a.seq = coalesce(c.seq, 0) + 1))
+               <= now() - p_after)
+  $$;
+
+-- Records a checkpoint the server signed, only if it states the chain's
+-- real hash at p_seq, follows the org's last checkpoint, and carries that
+-- checkpoint's signature. Whether it was recorded.
+CREATE FUNCTION record_audit_checkpoint(p_org uuid, p_seq bigint, p_head_hash bytea,
+                                        p_prev_signature bytea, p_key_id text, p_signature bytea)
+  RETURNS boolean
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+  DECLARE
+    last record;
+  BEGIN
+    PERFORM pg_advisory_xact_lock(7302, hashtext(p_org::text));
+    SELECT k.seq, k.signature INTO last FROM audit_checkpoints k
+     WHERE k.org_id = p_org ORDER BY k.seq DESC LIMIT 1;
+    IF p_seq <= coalesce(last.seq, 0)
+       OR p_prev_signature IS DISTINCT FROM coalesce(last.signature, ''::bytea)
+       OR NOT EXISTS (SELECT 1 FROM audit_log a
+                       WHERE a.org_id = p_org AND a.seq = p_seq AND a.hash = p_head_hash) THEN
+      RETURN false;
+    END IF;
+    INSERT INTO audit_checkpoints (org_id, seq, head_hash, prev_signature, key_id, signature)
+    VALUES (p_org, p_seq, p_head_hash, p_prev_signature, p_key_id, p_signature);
+    RETURN true;
+  END $$;
+GRANT EXECUTE ON FUNCTION audit_checkpoints_due(int, interval),
+                          record_audit_checkpoint(uuid, bigint, bytea, bytea, text, bytea)
+  TO ochre_service;
+
 -- The events a caller may record through the app role, and who may: the
 -- actor is always the verified caller and the org the verified org.
 CREATE FUNCTION audit_action_allowed(p_action text, p_role text) RETURNS boolean

@@ -59,6 +59,11 @@ enum AuditCommand {
         /// The org's id.
         #[arg(long)]
         org: uuid::Uuid,
+        /// The checkpoint public key to trust (32 bytes, base64, as
+        /// `GetAuditPublicKey` serves it); by default the configured
+        /// OCHRE_AUDIT_SIGNING_KEY's.
+        #[arg(long, value_parser = parse_public_key)]
+        public_key: Option<PublicKey>,
     },
 }
 
@@ -112,15 +117,15 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Audit {
-                command: AuditCommand::Verify { org },
+                command: AuditCommand::Verify { org, public_key },
             } => {
                 let org = ochre_server::ids::OrgId::from_uuid(org);
-                match verify_audit(&config, org).await? {
-                    Ok(head) => {
-                        let hash: String = head.hash.iter().map(|b| format!("{b:02x}")).collect();
+                match verify_audit(&config, org, public_key.map(|k| k.0)).await? {
+                    Ok(v) => {
+                        let hash: String = v.head.hash.iter().map(|b| format!("{b:02x}")).collect();
                         report_line(&format!(
-                            "ochre audit verify: org {org}: ok, {} events, head {hash}",
-                            head.seq
+                            "ochre audit verify: org {org}: ok, {} events, checkpointed to {}, head {hash}",
+                            v.head.seq, v.checkpointed
                         ));
                         Ok(())
                     }
@@ -161,6 +166,20 @@ fn main() -> ExitCode {
 }
 
 /// A command's result line on standard output.
+/// A 32-byte Ed25519 public key given on the command line.
+#[derive(Debug, Clone, Copy)]
+struct PublicKey([u8; 32]);
+
+fn parse_public_key(value: &str) -> Result<PublicKey, String> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .map_err(|_| "not base64".to_owned())?;
+    <[u8; 32]>::try_from(bytes)
+        .map(PublicKey)
+        .map_err(|_| "an Ed25519 public key is 32 bytes".to_owned())
+}
+
 #[allow(clippy::print_stdout)]
 fn report_line(line: &str) {
     println!("{line}");

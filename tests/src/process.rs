@@ -102,6 +102,7 @@ impl ServerProcess {
             .env("OCHRE_SESSION_SECRET", crate::random_secret(32))
             .env("OCHRE_OAUTH_STATE_SECRET", crate::random_secret(32))
             .env("OCHRE_CRON_SECRET", crate::random_secret(32))
+            .env("OCHRE_AUDIT_SIGNING_KEY", crate::random_key())
             .envs(extra.iter().copied())
             .stdout(Stdio::null())
             .stderr(log.reopen().expect("reopen the log file"));

@@ -54,6 +54,8 @@ pub struct TestApp {
     pub cron_secret: String,
     /// The server's `OCHRE_SURVEY_TOKEN_SECRET`, to mint survey tokens.
     pub survey_secret: String,
+    /// The server's `OCHRE_AUDIT_SIGNING_KEY` (base64).
+    pub audit_key: String,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<Result<(), ochre_server::StartupError>>>,
 }
@@ -72,6 +74,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let oauth_state_secret = crate::random_secret(32);
     let cron_secret = crate::random_secret(32);
     let survey_secret = crate::random_secret(32);
+    let audit_key = crate::random_key();
     let mut layers = Layers::default();
     layers
         .set("OCHRE_LISTEN_ADDR", "127.0.0.1:0")
@@ -98,7 +101,8 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .set("OCHRE_SURVEY_TOKEN_SECRET", survey_secret.clone())
         .set("OCHRE_SESSION_SECRET", session_secret.clone())
         .set("OCHRE_OAUTH_STATE_SECRET", oauth_state_secret.clone())
-        .set("OCHRE_CRON_SECRET", cron_secret.clone());
+        .set("OCHRE_CRON_SECRET", cron_secret.clone())
+        .set("OCHRE_AUDIT_SIGNING_KEY", audit_key.clone());
     let mut oauth_file = None;
     if let Some(clients) = &options.oauth_clients {
         let path = std::env::temp_dir().join(format!(
@@ -135,6 +139,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         oauth_state_secret,
         cron_secret,
         survey_secret,
+        audit_key,
         stop: Some(stop),
         handle: Some(handle),
     }

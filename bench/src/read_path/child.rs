@@ -84,6 +84,7 @@ impl ServerChild {
             .env("OCHRE_SESSION_SECRET", &secrets.session)
             .env("OCHRE_OAUTH_STATE_SECRET", ochre_tests::random_secret(32))
             .env("OCHRE_CRON_SECRET", &secrets.cron)
+            .env("OCHRE_AUDIT_SIGNING_KEY", ochre_tests::random_key())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(file)

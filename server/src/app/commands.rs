@@ -66,18 +66,20 @@ pub async fn rotate_keys(
     Ok(result?)
 }
 
-/// Verifies an org's audit chain from the database rows alone (the `ochre
-/// audit verify` command): its head, or the first sequence number that
-/// does not verify.
+/// Verifies an org's audit chain from the database rows and the public
+/// key alone (the `ochre audit verify` command): `public_key` is the
+/// checkpoint key to trust (by default the configured signing key's).
 pub async fn verify_audit(
     config: &Config,
     org: crate::ids::OrgId,
+    public_key: Option<[u8; 32]>,
 ) -> Result<
-    Result<crate::crypto::audit_chain::ChainHead, crate::crypto::audit_chain::ChainBreak>,
+    Result<crate::db::audit_chain::Verified, crate::crypto::audit_chain::ChainBreak>,
     StartupError,
 > {
+    let public_key = public_key.unwrap_or_else(|| config.secrets.checkpoint_signer().public_key());
     let (urls, cluster) = resolve_database(config).await?;
-    let result = crate::db::audit_chain::verify(&urls.owner, org).await;
+    let result = crate::db::audit_chain::verify(&urls.owner, org, &public_key).await;
     if let Some(c) = cluster {
         c.stop().await?;
     }

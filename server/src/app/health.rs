@@ -73,3 +73,30 @@ pub(super) async fn health_loop(reporter: HealthReporter, db: Db, mut stop: watc
         }
     }
 }
+
+/// Checkpoints the audit chains that are due (1,000 events, or 5 minutes
+/// with new events), every 30 seconds until the server stops.
+pub(super) async fn checkpoint_loop(
+    db: Db,
+    signer: std::sync::Arc<crate::crypto::audit_checkpoint::CheckpointSigner>,
+    mut stop: watch::Receiver<bool>,
+) {
+    use crate::db::service::audit::{CHECKPOINT_AFTER_SECS, CHECKPOINT_EVERY};
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = tokio::time::sleep(Duration::from_secs(30)) => {}
+        }
+        if *stop.borrow() {
+            return;
+        }
+        match db
+            .checkpoint_audit(&signer, CHECKPOINT_EVERY, CHECKPOINT_AFTER_SECS)
+            .await
+        {
+            Ok(0) => {}
+            Ok(recorded) => tracing::info!(recorded, "audit checkpoints recorded"),
+            Err(e) => tracing::warn!(error = %e, "audit checkpoints: database unavailable"),
+        }
+    }
+}

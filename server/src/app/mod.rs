@@ -27,7 +27,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use database::EMBEDDED_DATABASE;
 pub use error::StartupError;
-use health::{health_loop, set_all};
+use health::{checkpoint_loop, health_loop, set_all};
 
 use crate::{
     config::Config,
@@ -101,6 +101,7 @@ impl Application {
             &config.secrets.cron_secret,
             Arc::new(Metrics::default()),
             config.db_max_connections,
+            state.checkpoints.clone(),
         ));
         Ok(Application {
             listener,
@@ -141,6 +142,11 @@ impl Application {
         let (reporter, health_service) = tonic_health::server::health_reporter();
         let (stop_tx, stop_rx) = watch::channel(false);
         let health_task = tokio::spawn(health_loop(reporter.clone(), db.clone(), stop_rx.clone()));
+        let checkpoint_task = tokio::spawn(checkpoint_loop(
+            db.clone(),
+            state.checkpoints.clone(),
+            stop_rx.clone(),
+        ));
 
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(ochre_sdk::FILE_DESCRIPTOR_SET)
@@ -206,6 +212,7 @@ impl Application {
             }
         };
         health_task.abort();
+        checkpoint_task.abort();
         db.close().await;
         if let Some(c) = cluster
             && let Err(e) = c.stop().await

@@ -55,6 +55,12 @@ pub const REQUIRED: &[SecretSpec] = &[
         hint: " (at least 32 random bytes)",
     },
     SecretSpec {
+        var: "OCHRE_AUDIT_SIGNING_KEY",
+        required: true,
+        key32: true,
+        hint: " (an Ed25519 secret key: 32 random bytes in base64, e.g. `openssl rand -base64 32`; signs audit checkpoints)",
+    },
+    SecretSpec {
         var: "OCHRE_CRON_SECRET",
         required: true,
         key32: false,
@@ -204,12 +210,21 @@ pub struct Secrets {
     pub session_secret: SecretString,
     /// `OCHRE_OAUTH_STATE_SECRET`: signs OAuth `state` values.
     pub oauth_state_secret: SecretString,
+    /// `OCHRE_AUDIT_SIGNING_KEY`: the Ed25519 key of audit checkpoints.
+    pub audit_signing_key: SecretBox<[u8; 32]>,
     /// `OCHRE_CRON_SECRET`: the bearer token of the operator routes
     /// (`POST /cron/{job}`, `GET /metrics`).
     pub cron_secret: SecretString,
 }
 
 impl Secrets {
+    /// The signer of audit checkpoints.
+    pub fn checkpoint_signer(&self) -> crate::crypto::audit_checkpoint::CheckpointSigner {
+        crate::crypto::audit_checkpoint::CheckpointSigner::new(
+            self.audit_signing_key.expose_secret(),
+        )
+    }
+
     /// The vault under `OCHRE_BYOK_ENC_KEY`, with the decrypt-only previous
     /// key when `OCHRE_BYOK_ENC_KEY_PREVIOUS` is set.
     pub fn vault(&self) -> Vault {
@@ -277,6 +292,10 @@ pub(super) fn validate_secrets(
         session_secret: text("OCHRE_SESSION_SECRET")?,
         oauth_state_secret: text("OCHRE_OAUTH_STATE_SECRET")?,
         cron_secret: text("OCHRE_CRON_SECRET")?,
+        audit_signing_key: key("OCHRE_AUDIT_SIGNING_KEY").ok_or(ConfigError::Missing {
+            var: "OCHRE_AUDIT_SIGNING_KEY",
+            hint: "",
+        })?,
     };
     for (_, mut b) in checked {
         zeroize::Zeroize::zeroize(&mut b);

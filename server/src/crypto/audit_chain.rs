@@ -84,6 +84,14 @@ pub enum ChainBreak {
     /// Event `seq`'s content does not match its hash.
     #[error("event {seq} was altered")]
     Altered { seq: i64 },
+    /// The checkpoint at `seq` is not signed by the key, or does not
+    /// follow the checkpoint before it.
+    #[error("the checkpoint at event {seq} does not verify")]
+    BadCheckpoint { seq: i64 },
+    /// The chain up to `seq` is not the one its signed checkpoint states
+    /// (rewritten and re-hashed).
+    #[error("the chain up to event {seq} differs from its signed checkpoint")]
+    Rewritten { seq: i64 },
 }
 
 impl ChainBreak {
@@ -93,7 +101,9 @@ impl ChainBreak {
             ChainBreak::Missing { seq }
             | ChainBreak::OutOfPlace { seq }
             | ChainBreak::Unlinked { seq }
-            | ChainBreak::Altered { seq } => seq,
+            | ChainBreak::Altered { seq }
+            | ChainBreak::BadCheckpoint { seq }
+            | ChainBreak::Rewritten { seq } => seq,
         }
     }
 }

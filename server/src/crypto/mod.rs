@@ -10,6 +10,7 @@
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
 pub mod audit_chain;
+pub mod audit_checkpoint;
 pub mod contexts;
 pub mod envelope;
 pub mod mac;

@@ -1,12 +1,16 @@
-//! Reading an org's audit chain back for verification (`ochre audit
-//! verify`): the rows alone, in sequence order, in pages, connecting as the
-//! owner role (an operator's command, outside any tenant transaction).
+//! Reading an org's audit chain back for verification: the events in
+//! sequence order, in pages, and the signed checkpoints, checked with the
+//! public key alone (`ochre audit verify` as the owner role;
+//! `VerifyAuditChain` in a tenant transaction).
 
 use sea_orm::{ConnectionTrait, Database, DbErr, FromQueryResult};
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::stmt;
+use std::collections::{BTreeSet, HashMap};
+
 use crate::crypto::audit_chain::{self, ChainBreak, ChainEvent, ChainHead};
+use crate::crypto::audit_checkpoint::{self, Checkpoint};
 use crate::ids::OrgId;
 
 /// Events read per query.
@@ -64,11 +68,58 @@ pub async fn events_after(
         .collect())
 }
 
-/// Verifies the whole chain of `org` page by page on `conn`.
+/// A chain that verified: its head and the last checkpointed event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub head: ChainHead,
+    /// The last sequence number a signed checkpoint covers (0: none yet).
+    pub checkpointed: i64,
+}
+
+#[derive(Debug, Clone, FromQueryResult)]
+struct CheckpointRow {
+    seq: i64,
+    head_hash: Vec<u8>,
+    prev_signature: Vec<u8>,
+    key_id: String,
+    signature: Vec<u8>,
+}
+
+/// The checkpoints of `org`, ascending.
+pub async fn checkpoints(
+    conn: &impl ConnectionTrait,
+    org: OrgId,
+) -> Result<Vec<Checkpoint>, DbErr> {
+    let rows = CheckpointRow::find_by_statement(stmt(
+        "SELECT seq, head_hash, prev_signature, key_id, signature FROM audit_checkpoints \
+          WHERE org_id = $1 ORDER BY seq",
+        [org.into()],
+    ))
+    .all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Checkpoint {
+            org: org.uuid(),
+            seq: r.seq,
+            head_hash: r.head_hash,
+            prev_signature: r.prev_signature,
+            key_id: r.key_id,
+            signature: r.signature,
+        })
+        .collect())
+}
+
+/// Verifies the whole chain of `org` page by page on `conn`, then its
+/// checkpoints under `public_key`.
 pub async fn verify_on(
     conn: &impl ConnectionTrait,
     org: OrgId,
-) -> Result<Result<ChainHead, ChainBreak>, DbErr> {
+    public_key: &[u8; 32],
+) -> Result<Result<Verified, ChainBreak>, DbErr> {
+    let checkpoints = checkpoints(conn, org).await?;
+    let wanted: BTreeSet<i64> = checkpoints.iter().map(|c| c.seq).collect();
+    let mut hashes: HashMap<i64, [u8; 32]> = HashMap::new();
     let mut head = ChainHead {
         seq: 0,
         hash: audit_chain::GENESIS,
@@ -76,22 +127,35 @@ pub async fn verify_on(
     loop {
         let page = events_after(conn, org, head.seq).await?;
         if page.is_empty() {
-            return Ok(Ok(head));
+            break;
         }
+        let seqs: Vec<i64> = page.iter().map(|e| e.seq).collect();
+        let hashes_of_page: Vec<Vec<u8>> = page.iter().map(|e| e.hash.clone()).collect();
         match audit_chain::verify_from(org.uuid(), &head, page) {
             Ok(next) => head = next,
             Err(broken) => return Ok(Err(broken)),
         }
+        for (seq, hash) in seqs.into_iter().zip(hashes_of_page) {
+            if let (true, Ok(hash)) = (wanted.contains(&seq), <[u8; 32]>::try_from(hash)) {
+                hashes.insert(seq, hash);
+            }
+        }
     }
+    let hash_at = |seq: i64| hashes.get(&seq).copied();
+    Ok(
+        audit_checkpoint::check(public_key, &head, hash_at, &checkpoints)
+            .map(|checkpointed| Verified { head, checkpointed }),
+    )
 }
 
 /// Verifies the chain of `org`, connecting as the owner role.
 pub async fn verify(
     owner_url: &SecretString,
     org: OrgId,
-) -> Result<Result<ChainHead, ChainBreak>, DbErr> {
+    public_key: &[u8; 32],
+) -> Result<Result<Verified, ChainBreak>, DbErr> {
     let db = Database::connect(owner_url.expose_secret().to_owned()).await?;
-    let result = verify_on(&db, org).await;
+    let result = verify_on(&db, org, public_key).await;
     let _ = db.close().await;
     result
 }

@@ -69,6 +69,28 @@ pub async fn cron(
                 )
             }
         },
+        // Every org with events since its last checkpoint, now (before a
+        // backup, say); the server also checkpoints on its own.
+        "audit-checkpoint" => match ingress
+            .db
+            .checkpoint_audit(&ingress.checkpoints, 1, 0.0)
+            .await
+        {
+            Ok(recorded) => {
+                tracing::info!(job, recorded, "cron job done");
+                json(
+                    StatusCode::OK,
+                    json!({ "job": job, "checkpoints": recorded }),
+                )
+            }
+            Err(e) => {
+                tracing::error!(job, error = %e, "cron job failed");
+                error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the job failed, retry later",
+                )
+            }
+        },
         _ => error(StatusCode::NOT_FOUND, "unknown job"),
     }
 }

@@ -30,6 +30,8 @@ pub struct HttpState {
     /// SHA-256 of `OCHRE_CRON_SECRET` (compared in constant time).
     pub(crate) cron_digest: [u8; 32],
     pub(crate) metrics: Arc<Metrics>,
+    /// Signs the checkpoints of `POST /cron/audit-checkpoint`.
+    pub(crate) checkpoints: Arc<crate::crypto::audit_checkpoint::CheckpointSigner>,
     /// Deliveries whose body is being read or held (at most
     /// [`MAX_INFLIGHT`] MiB of bodies in memory).
     pub(crate) inflight: tokio::sync::Semaphore,
@@ -61,6 +63,7 @@ impl HttpState {
         cron_secret: &SecretString,
         metrics: Arc<Metrics>,
         db_max_connections: u32,
+        checkpoints: Arc<crate::crypto::audit_checkpoint::CheckpointSigner>,
     ) -> Self {
         let db_slots = usize::try_from(db_max_connections).unwrap_or(1).max(1);
         HttpState {
@@ -69,6 +72,7 @@ impl HttpState {
             public_base: public_url.as_str().trim_end_matches('/').to_owned(),
             cron_digest: Sha256::digest(cron_secret.expose_secret().as_bytes()).into(),
             metrics,
+            checkpoints,
             inflight: tokio::sync::Semaphore::new(MAX_INFLIGHT),
             db_slots: tokio::sync::Semaphore::new(db_slots),
             per_integration: Shares::new(limits::PER_INTEGRATION),

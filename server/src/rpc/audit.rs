@@ -1,7 +1,9 @@
 //! `ochre.v1.AuditService`: the org's audit events, for owners and admins.
 
 use ochre_sdk::v1::{
-    AuditEvent, ListAuditEventsRequest, ListAuditEventsResponse, audit_service_server::AuditService,
+    AuditEvent, GetAuditPublicKeyRequest, GetAuditPublicKeyResponse, ListAuditEventsRequest,
+    ListAuditEventsResponse, VerifyAuditChainRequest, VerifyAuditChainResponse,
+    audit_service_server::AuditService,
 };
 use tonic::{Request, Response, Status};
 
@@ -10,7 +12,10 @@ use super::{
     pager::{ListKind, page_size},
 };
 use crate::{
-    db::store::audit::{self as store, AuditFilter, AuditRow},
+    db::{
+        DbError, audit_chain,
+        store::audit::{self as store, AuditFilter, AuditRow},
+    },
     error::ApiError,
     gate::principal,
     ids::AuditId,
@@ -111,6 +116,45 @@ impl AuditService for AuditApi {
         Ok(Response::new(ListAuditEventsResponse {
             events: rows.into_iter().map(event).collect(),
             next_page_token,
+        }))
+    }
+
+    async fn verify_audit_chain(
+        &self,
+        request: Request<VerifyAuditChainRequest>,
+    ) -> Result<Response<VerifyAuditChainResponse>, Status> {
+        let p = principal(&request)?;
+        let (org, _) = p.require_org()?;
+        let public_key = self.state.checkpoints.public_key();
+        let tx = p.tenant(&self.state.db).await?;
+        let verdict = audit_chain::verify_on(tx.conn(), org, &public_key)
+            .await
+            .map_err(DbError::from)?;
+        tx.finish_read().await?;
+        Ok(Response::new(match verdict {
+            Ok(v) => VerifyAuditChainResponse {
+                ok: true,
+                last_seq: v.head.seq,
+                checkpointed_seq: v.checkpointed,
+                ..Default::default()
+            },
+            Err(broken) => VerifyAuditChainResponse {
+                ok: false,
+                first_bad_seq: broken.seq(),
+                problem: broken.to_string(),
+                ..Default::default()
+            },
+        }))
+    }
+
+    async fn get_audit_public_key(
+        &self,
+        _request: Request<GetAuditPublicKeyRequest>,
+    ) -> Result<Response<GetAuditPublicKeyResponse>, Status> {
+        let signer = &self.state.checkpoints;
+        Ok(Response::new(GetAuditPublicKeyResponse {
+            key_id: signer.key_id(),
+            public_key: signer.public_key().to_vec(),
         }))
     }
 }

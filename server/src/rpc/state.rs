@@ -8,7 +8,10 @@ use std::collections::HashMap;
 use crate::{
     config::{Config, OAuthClient},
     crypto::vault::Vault,
-    crypto::{password::PasswordHasher, survey_token::SurveyTokens, tokens::AccessTokenSigner},
+    crypto::{
+        audit_checkpoint::CheckpointSigner, password::PasswordHasher, survey_token::SurveyTokens,
+        tokens::AccessTokenSigner,
+    },
     db::Db,
     integrations::oauth_state::StateSigner,
     rpc::pager::Pager,
@@ -29,6 +32,8 @@ pub struct AppState {
     pub oauth: Arc<OAuth>,
     /// Issues and verifies survey tokens.
     pub surveys: SurveyTokens,
+    /// Signs audit checkpoints (its public key verifies them).
+    pub checkpoints: Arc<CheckpointSigner>,
 }
 
 /// What the OAuth connect flow needs.
@@ -86,6 +91,7 @@ impl AppState {
             reason: "is too short".to_owned(),
         })?;
         Ok(AppState {
+            checkpoints: Arc::new(config.secrets.checkpoint_signer()),
             surveys,
             oauth: Arc::new(oauth),
             pager,

@@ -94,6 +94,15 @@ pub fn expected_policy(table: &str) -> TablePolicy {
             update: NotGranted,
             delete: NotGranted,
         },
+        // Signed checkpoints of the audit chain: stored only by
+        // record_audit_checkpoint() (the server's signer); owners and
+        // admins read them.
+        "audit_checkpoints" => TablePolicy {
+            select: ADMINS,
+            insert: NotGranted,
+            update: NotGranted,
+            delete: NotGranted,
+        },
         // A started OAuth flow belongs to the owner/admin who started it;
         // using it is the only update.
         "oauth_states" => TablePolicy {

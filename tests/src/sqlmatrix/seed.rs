@@ -106,6 +106,9 @@ pub async fn seed_org(su: &impl ConnectionTrait, name: &str) -> SeedOrg {
            VALUES ('{org}', '{g1}', 'access_token', decode(repeat('ab', 60), 'hex')); \
          SELECT audit_append('{org}', '{owner}', NULL, 'integration.connected', 'integration', \
                              '{g1}', '{{}}', '127.0.0.1', 'seed'); \
+         INSERT INTO audit_checkpoints (org_id, seq, head_hash, prev_signature, key_id, signature) \
+           SELECT org_id, seq, hash, ''::bytea, 'seed', decode(repeat('ab', 64), 'hex') \
+             FROM audit_log WHERE org_id = '{org}'; \
          INSERT INTO oauth_states (org_id, id, nonce, user_id, provider, pkce_verifier, expires_at) VALUES \
            ('{org}', '{o1}', 'nonce-{o1}', '{owner}', 'github', decode(repeat('cd', 60), 'hex'), now() + interval '10 minutes'), \
            ('{org}', '{o2}', 'nonce-{o2}', '{admin}', 'github', decode(repeat('cd', 60), 'hex'), now() + interval '10 minutes'); \

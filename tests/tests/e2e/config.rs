@@ -26,6 +26,7 @@ fn valid_vars() -> HashMap<&'static str, String> {
         ("OCHRE_SESSION_SECRET", random_secret(32)),
         ("OCHRE_OAUTH_STATE_SECRET", random_secret(32)),
         ("OCHRE_CRON_SECRET", random_secret(32)),
+        ("OCHRE_AUDIT_SIGNING_KEY", random_key()),
     ])
 }
 
@@ -89,6 +90,7 @@ fn each_missing_secret_is_named() {
         "OCHRE_SESSION_SECRET",
         "OCHRE_OAUTH_STATE_SECRET",
         "OCHRE_CRON_SECRET",
+        "OCHRE_AUDIT_SIGNING_KEY",
     ] {
         let mut l = valid();
         l.set(var, "");

@@ -155,6 +155,7 @@ async fn ochre_purge_runs_the_same_job_from_the_command_line() {
         .env("OCHRE_SESSION_SECRET", random_secret(32))
         .env("OCHRE_OAUTH_STATE_SECRET", random_secret(32))
         .env("OCHRE_CRON_SECRET", random_secret(32))
+        .env("OCHRE_AUDIT_SIGNING_KEY", random_key())
         .output()
         .await
         .expect("run ochre purge");

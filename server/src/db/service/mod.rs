@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait as _, DbErr, FromQueryResult};
 
+pub mod audit;
 pub mod surveys;
 pub mod webhooks;
 

@@ -3,6 +3,7 @@
 //! and by `ochre audit verify`, tampering named at its sequence number).
 
 mod chain;
+mod checkpoints;
 mod events;
 mod listing;
 mod writers;
@@ -41,15 +42,33 @@ pub async fn events(app: &TestApp, org: &str) -> Vec<(i64, String, String, Strin
 pub async fn verify_here(app: &TestApp, org: &str) -> Result<i64, i64> {
     let org = OrgId::from_uuid(uuid::Uuid::parse_str(org).unwrap());
     let su = app.superuser_db().await;
-    match audit_chain::verify_on(&su, org).await.unwrap() {
-        Ok(head) => Ok(head.seq),
+    match audit_chain::verify_on(&su, org, &public_key(app))
+        .await
+        .unwrap()
+    {
+        Ok(verified) => Ok(verified.head.seq),
         Err(broken) => Err(broken.seq()),
     }
+}
+
+/// The public key of the test server's checkpoint signer.
+pub fn public_key(app: &TestApp) -> [u8; 32] {
+    use base64::Engine as _;
+    let secret = base64::engine::general_purpose::STANDARD
+        .decode(&app.audit_key)
+        .unwrap();
+    ochre_server::crypto::audit_checkpoint::CheckpointSigner::new(&secret.try_into().unwrap())
+        .public_key()
 }
 
 /// `ochre audit verify --org <org>` against the test database: success and
 /// its one line of output.
 pub async fn verify_cli(app: &TestApp, org: &str) -> (bool, String) {
+    verify_cli_args(app, org, &[]).await
+}
+
+/// `ochre audit verify --org <org> <extra>`.
+pub async fn verify_cli_args(app: &TestApp, org: &str, extra: &[&str]) -> (bool, String) {
     let url = |role| {
         app.cluster
             .url(role, &app.database)
@@ -59,6 +78,7 @@ pub async fn verify_cli(app: &TestApp, org: &str) -> (bool, String) {
     use ochre_server::pg;
     let output = tokio::process::Command::new(ochre_bin())
         .args(["audit", "verify", "--org", org])
+        .args(extra)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DATABASE_URL", url(pg::OWNER_ROLE))
@@ -69,6 +89,7 @@ pub async fn verify_cli(app: &TestApp, org: &str) -> (bool, String) {
         .env("OCHRE_SESSION_SECRET", random_secret(32))
         .env("OCHRE_OAUTH_STATE_SECRET", random_secret(32))
         .env("OCHRE_CRON_SECRET", random_secret(32))
+        .env("OCHRE_AUDIT_SIGNING_KEY", app.audit_key.clone())
         .output()
         .await
         .expect("run ochre audit verify");

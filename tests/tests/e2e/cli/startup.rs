@@ -30,6 +30,7 @@ fn secrets() -> Vec<(&'static str, String)> {
         ("OCHRE_SESSION_SECRET", random_secret(32)),
         ("OCHRE_OAUTH_STATE_SECRET", random_secret(32)),
         ("OCHRE_CRON_SECRET", random_secret(32)),
+        ("OCHRE_AUDIT_SIGNING_KEY", random_key()),
     ]
 }
 
