@@ -1,14 +1,15 @@
 //! The hash chain under load and under attack: concurrent privileged
 //! actions leave every org's chain gapless and verifiable; the table
 //! refuses edits even to the superuser; edits made around the trigger are
-//! named at their exact sequence number, in Rust and by `ochre audit
-//! verify`; an event that cannot be written fails its action.
+//! named at their exact sequence number, in Rust, by `VerifyAuditChain`
+//! and by `ochre audit verify`; an event that cannot be written fails its
+//! action.
 
 use ochre_sdk::v1::{ConnectIntegrationRequest, GetIntegrationTokenRequest};
 use ochre_tests::{prelude::*, support::join_all};
 use sea_orm::{ConnectionTrait as _, DatabaseConnection};
 
-use super::{events, verify_cli, verify_here};
+use super::{checkpoints::verify_rpc, events, verify_cli, verify_here};
 
 async fn su(db: &DatabaseConnection, sql: &str) -> Result<(), String> {
     db.execute_unprepared(sql)
@@ -118,6 +119,8 @@ async fn tampering_is_named_at_its_sequence_number_and_the_table_refuses_edits()
         .unwrap();
         su(&db, &around(tamper)).await.unwrap();
         assert_eq!(verify_here(&app, &org).await, Err(seq), "{what}");
+        let rpc = verify_rpc(&app, &owner, &org).await;
+        assert!(!rpc.ok && rpc.first_bad_seq == seq, "{what}: {rpc:?}");
         let (ok, line) = verify_cli(&app, &org).await;
         assert!(!ok, "{what}: {line}");
         assert!(

@@ -30,7 +30,7 @@ fn client(app: &TestApp) -> AuditServiceClient<Channel> {
     AuditServiceClient::new(app.channel.clone())
 }
 
-async fn verify_rpc(app: &TestApp, owner: &Session, org: &str) -> VerifyAuditChainResponse {
+pub async fn verify_rpc(app: &TestApp, owner: &Session, org: &str) -> VerifyAuditChainResponse {
     let request = with_auth(VerifyAuditChainRequest {}, &owner.access_token, Some(org));
     client(app)
         .verify_audit_chain(request)
