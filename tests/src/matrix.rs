@@ -328,6 +328,29 @@ pub fn render(outcomes: &[Outcome]) -> String {
     out
 }
 
+/// Calls `method` with the encoded request `body`, the given bearer token
+/// and org header; the answer's code, message and (on OK) encoded response.
+pub async fn call_raw(
+    app: &crate::TestApp,
+    method: &'static str,
+    body: Vec<u8>,
+    token: &str,
+    org: &str,
+) -> (Code, String, Vec<u8>) {
+    let mut request = tonic::Request::new(body);
+    let bearer = format!("Bearer {token}").parse().expect("tokens are ASCII");
+    request.metadata_mut().insert("authorization", bearer);
+    let org = org.parse().expect("org ids are ASCII");
+    request.metadata_mut().insert(ochre_sdk::ORG_HEADER, org);
+    let mut grpc = tonic::client::Grpc::new(app.channel.clone());
+    grpc.ready().await.expect("channel ready");
+    let path = http::uri::PathAndQuery::from_static(method);
+    match grpc.unary(request, path, RawCodec).await {
+        Ok(response) => (Code::Ok, String::new(), response.into_inner()),
+        Err(status) => (status.code(), status.message().to_owned(), Vec::new()),
+    }
+}
+
 /// Calls `method` with an empty body, the given bearer token and org
 /// header; returns the answer's code and message.
 pub async fn call_empty(

@@ -2,6 +2,7 @@
 
 mod definers;
 mod forged;
+mod generated;
 mod impersonation;
 mod rpc;
 mod sql;
