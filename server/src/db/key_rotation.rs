@@ -92,6 +92,7 @@ pub async fn rotate(
         if rows.is_empty() {
             break;
         }
+        let mut rotated: std::collections::BTreeMap<OrgId, u64> = Default::default();
         for row in rows {
             let SecretCipher {
                 org_id: org,
@@ -117,6 +118,7 @@ pub async fn rotate(
                         ))
                         .await?;
                         report.reencrypted += 1;
+                        *rotated.entry(org).or_default() += 1;
                     }
                     Err(e) => {
                         tracing::error!(%org, %integration, field, error = %e, "cannot re-encrypt");
@@ -125,6 +127,16 @@ pub async fn rotate(
                 }
             }
             last = Some((org, integration, field));
+        }
+        // Each org's audit chain records the rotation of its secrets, in the
+        // transaction that rotated them (no actor: the operator's command).
+        for (org, n) in rotated {
+            tx.execute_raw(stmt(
+                "SELECT audit_append($1, NULL, NULL, 'integration.secrets_rotated', 'org', NULL, \
+                                     jsonb_build_object('secrets', $2::bigint), '', 'ochre keys rotate')",
+                [org.into(), (n as i64).into()],
+            ))
+            .await?;
         }
         tx.commit().await?;
     }

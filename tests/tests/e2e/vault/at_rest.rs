@@ -87,6 +87,22 @@ async fn key_rotation_reencrypts_every_secret_and_the_old_key_is_then_unneeded()
         (0, 3),
         "resuming skips rotated rows"
     );
+    // The org's audit chain records each batch that rotated its secrets
+    // (batches of one: two events), and still verifies.
+    let rotations: Vec<String> = crate::audit::events(&app, &org)
+        .await
+        .into_iter()
+        .filter(|(_, action, ..)| action == "integration.secrets_rotated")
+        .map(|(_, _, detail, request_id)| format!("{detail} {request_id}"))
+        .collect();
+    assert_eq!(
+        rotations,
+        [
+            r#"{"secrets": 1} ochre keys rotate"#,
+            r#"{"secrets": 1} ochre keys rotate"#
+        ]
+    );
+    assert!(crate::audit::verify_here(&app, &org).await.is_ok());
     // Every row now names the new key and opens without the old one.
     let only_new = ochre_server::crypto::vault::Vault::new(&new, None);
     let org_id = uuid::Uuid::parse_str(&org).unwrap();
