@@ -5,7 +5,7 @@
 //! and by `ochre audit verify`; an event that cannot be written fails its
 //! action.
 
-use ochre_sdk::v1::{ConnectIntegrationRequest, GetIntegrationTokenRequest};
+use ochre_sdk::v1::GetIntegrationTokenRequest;
 use ochre_tests::{prelude::*, support::join_all};
 use sea_orm::{ConnectionTrait as _, DatabaseConnection};
 
@@ -140,25 +140,14 @@ async fn a_token_read_whose_event_cannot_be_written_returns_no_token() {
     let app = spawn_app().await;
     let owner = signup_and_login(&app, &unique_email()).await;
     let org = create_org(&app, &owner, "Strict").await;
-    let connect = ConnectIntegrationRequest {
-        provider: "github".into(),
-        external_account: "acme".into(),
-        secrets: [(
-            "webhook_signing_secret".to_owned(),
-            "s3cret-value".to_owned(),
-        )]
-        .into(),
-        ..Default::default()
-    };
-    let integration = app
-        .client::<IntegrationClient>()
-        .connect_integration(with_auth(connect, &owner.access_token, Some(&org)))
-        .await
-        .unwrap()
-        .into_inner()
-        .integration
-        .unwrap()
-        .id;
+    let integration = crate::vault::connect(
+        &app,
+        &owner,
+        &org,
+        "github",
+        &[("webhook_signing_secret", "s3cret-value")],
+    )
+    .await;
     let read = || {
         let request = GetIntegrationTokenRequest {
             integration_id: integration.clone(),

@@ -2,9 +2,9 @@
 //! and never an email address or a secret.
 
 use ochre_sdk::v1::{
-    ConnectIntegrationRequest, DisconnectIntegrationRequest, GetIntegrationTokenRequest,
-    RemoveMemberRequest, RevokeApiKeyRequest, RevokeInvitationRequest, SendSurveyRequest,
-    SetIpAllowlistRequest, TransferOwnershipRequest, UpdateMemberRoleRequest,
+    DisconnectIntegrationRequest, GetIntegrationTokenRequest, RemoveMemberRequest,
+    RevokeApiKeyRequest, RevokeInvitationRequest, SendSurveyRequest, SetIpAllowlistRequest,
+    TransferOwnershipRequest, UpdateMemberRoleRequest,
 };
 use ochre_tests::{
     identity::{enable_totp, invite, login},
@@ -69,21 +69,14 @@ async fn every_privileged_action_appends_one_event_with_ids_and_never_an_email()
         .await
         .unwrap();
     let secret = format!("whsec-{}", uuid::Uuid::new_v4().simple());
-    let connect = ConnectIntegrationRequest {
-        provider: "github".into(),
-        external_account: "acme".into(),
-        secrets: [("webhook_signing_secret".to_owned(), secret.clone())].into(),
-        ..Default::default()
-    };
-    let integration = app
-        .client::<IntegrationClient>()
-        .connect_integration(with_auth(connect, &owner.access_token, Some(&org)))
-        .await
-        .unwrap()
-        .into_inner()
-        .integration
-        .unwrap()
-        .id;
+    let integration = crate::vault::connect(
+        &app,
+        &owner,
+        &org,
+        "github",
+        &[("webhook_signing_secret", secret.as_str())],
+    )
+    .await;
     let read = GetIntegrationTokenRequest {
         integration_id: integration.clone(),
         field: "webhook_signing_secret".into(),

@@ -7,7 +7,7 @@
 //! nothing; and no row of org B may change. A new RPC is covered without
 //! editing this test; a new kind of id fails it until it is named below.
 
-use ochre_sdk::v1::{ConnectIntegrationRequest, CreateInvitationRequest};
+use ochre_sdk::v1::CreateInvitationRequest;
 use ochre_sdk::{FILE_DESCRIPTOR_SET, access::ACCESS_RULES, access::Rule};
 use ochre_tests::{matrix::call_raw, prelude::*, sqlmatrix::tenant_tables};
 use prost::Message as _;
@@ -45,21 +45,14 @@ async fn org_b(app: &TestApp) -> (Session, String, Targets) {
     let api = Caller::user(app, &owner, &org);
     let customer = api.customer("b@example.com").await;
     let conversation = api.conversation(&customer.id, "B's").await.id;
-    let connect = ConnectIntegrationRequest {
-        provider: "github".into(),
-        external_account: "b".into(),
-        secrets: [("webhook_signing_secret".to_owned(), "b-secret".to_owned())].into(),
-        ..Default::default()
-    };
-    let integration = app
-        .client::<IntegrationClient>()
-        .connect_integration(with_auth(connect, &owner.access_token, Some(&org)))
-        .await
-        .unwrap()
-        .into_inner()
-        .integration
-        .unwrap()
-        .id;
+    let integration = crate::vault::connect(
+        app,
+        &owner,
+        &org,
+        "github",
+        &[("webhook_signing_secret", "b-secret")],
+    )
+    .await;
     let key = create_api_key(app, &owner, &org, Role::Agent)
         .await
         .unwrap();
