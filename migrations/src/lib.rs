@@ -61,6 +61,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261205_000006_surveys",
         up: include_str!("../sql/0006_surveys.up.sql"),
     },
+    Migration {
+        name: "m20261205_000008_customer_erasure",
+        up: include_str!("../sql/0008_customer_erasure.up.sql"),
+    },
 ];
 
 /// The names of every migration this binary knows, oldest first.
