@@ -89,6 +89,8 @@ ids! {
     AuditId;
     /// A CSAT survey sent for a conversation's customer.
     SurveyId;
+    /// The receipt of one customer erasure.
+    CustomerErasureId;
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! `ochre.v1.CustomerService`: customer profiles.
 
 use ochre_sdk::v1::{
-    Customer, FindCustomerByEmailRequest, FindCustomerByEmailResponse, GetCustomerRequest,
+    Customer, CustomerErasureReceipt, EraseCustomerRequest, EraseCustomerResponse,
+    FindCustomerByEmailRequest, FindCustomerByEmailResponse, GetCustomerRequest,
     GetCustomerResponse, HubSpotContext, ListCustomersRequest, ListCustomersResponse,
     StripeContext, UpsertCustomerRequest, UpsertCustomerResponse,
     customer_service_server::CustomerService,
@@ -17,6 +18,7 @@ use super::{
 use crate::ids::CustomerId;
 use crate::{
     db::store::customers::{self, CustomerInput, CustomerRow},
+    db::store::erasures::{self, ErasureRow},
     error::ApiError,
     gate::principal,
     rpc::state::AppState,
@@ -102,6 +104,27 @@ fn email(raw: &str) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::InvalidArgument("email is not a valid address".into()))
 }
 
+fn receipt(r: &ErasureRow) -> CustomerErasureReceipt {
+    let n = |k: &str| r.counts.get(k).and_then(Json::as_i64).unwrap_or_default();
+    CustomerErasureReceipt {
+        id: r.id.to_string(),
+        customer_id: r.customer_id.to_string(),
+        erased_at: Some(ts(r.erased_at)),
+        customers: n("customers"),
+        conversations: n("conversations"),
+        messages: n("messages"),
+        internal_notes: n("internal_notes"),
+        ai_drafts: n("ai_drafts"),
+        attachments: n("attachments"),
+        surveys: n("surveys"),
+        survey_responses: n("survey_responses"),
+        redacted_messages: n("redacted_messages"),
+        redacted_subjects: n("redacted_subjects"),
+        redacted_survey_comments: n("redacted_survey_comments"),
+        redacted_custom_fields: n("redacted_custom_fields"),
+    }
+}
+
 #[tonic::async_trait]
 impl CustomerService for CustomerApi {
     async fn upsert_customer(
@@ -185,6 +208,23 @@ impl CustomerService for CustomerApi {
         tx.finish_read().await?;
         Ok(Response::new(FindCustomerByEmailResponse {
             customer: Some(message(&row)),
+        }))
+    }
+
+    async fn erase_customer(
+        &self,
+        request: Request<EraseCustomerRequest>,
+    ) -> Result<Response<EraseCustomerResponse>, Status> {
+        let p = principal(&request)?;
+        let id: CustomerId = parse_id("customer_id", &request.get_ref().customer_id)?;
+        p.require_org()?;
+        let tx = p.tenant(&self.state.db).await?;
+        let row = erasures::erase_customer(&tx, id, &p.audit())
+            .await?
+            .ok_or(ApiError::not_found())?;
+        tx.commit().await?;
+        Ok(Response::new(EraseCustomerResponse {
+            receipt: Some(receipt(&row)),
         }))
     }
 }

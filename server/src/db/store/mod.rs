@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod conversations;
 pub mod customers;
+pub mod erasures;
 pub mod integrations;
 pub mod members;
 pub mod oauth;
