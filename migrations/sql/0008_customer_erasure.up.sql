@@ -72,7 +72,7 @@ CREATE FUNCTION erasure_email_re(p_email text) RETURNS text
 
 -- The regular expression finding this phone number as people write it:
 -- its digits in order with any spaces, dots, dashes, slashes or brackets
--- between them, with an optional leading '+' or '00', never inside a longer
+-- between them, with an optional leading '(', '+' or '00', never inside a longer
 -- run of digits. A number stored with a leading '+' is also found in its
 -- national forms: without a 1-3 digit country code, with or without a
 -- trunk '0'. Fewer than 7 digits (in the full number or a national form):
@@ -89,11 +89,11 @@ CREATE FUNCTION erasure_phone_re(p_phone text) RETURNS text
     IF char_length(d) < 7 THEN
       RETURN NULL;
     END IF;
-    forms := forms || ('(\+|00)?' || sep || array_to_string(regexp_split_to_array(d, ''), sep));
+    forms := forms || ('\(?((\+|00)' || sep || ')?' || array_to_string(regexp_split_to_array(d, ''), sep));
     IF btrim(p_phone) LIKE '+%' THEN
       FOR cc IN 1..3 LOOP
         IF char_length(d) - cc >= 7 THEN
-          forms := forms || ('(0' || sep || ')?'
+          forms := forms || ('\(?(0' || sep || ')?'
                    || array_to_string(regexp_split_to_array(substr(d, cc + 1), ''), sep));
         END IF;
       END LOOP;

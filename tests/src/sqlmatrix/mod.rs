@@ -134,6 +134,14 @@ pub fn expected_policy(table: &str) -> TablePolicy {
             update: WRITERS,
             delete: NotGranted,
         },
+        // Erasure receipts: stored only by erase_customer(); owners and
+        // admins read them.
+        "customer_erasures" => TablePolicy {
+            select: ADMINS,
+            insert: NotGranted,
+            update: NotGranted,
+            delete: NotGranted,
+        },
         // Immutable.
         "messages" => TablePolicy {
             select: MEMBERS,

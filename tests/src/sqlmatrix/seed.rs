@@ -120,7 +120,10 @@ pub async fn seed_org(su: &impl ConnectionTrait, name: &str) -> SeedOrg {
            ('{org}', '{s1}', '{v1}', '{c1}', '{agent}', '{agent}', {nonce}, now() + interval '7 days', now()), \
            ('{org}', '{s2}', '{v2}', '{c2}', NULL, '{owner}', {nonce}, now() + interval '7 days', NULL); \
          INSERT INTO survey_responses (org_id, survey_id, score, comment) \
-           VALUES ('{org}', '{s1}', 5, 'Quick and kind.');",
+           VALUES ('{org}', '{s1}', 5, 'Quick and kind.'); \
+         INSERT INTO customer_erasures (org_id, id, customer_id, erased_by_user_id, counts) VALUES \
+           ('{org}', gen_random_uuid(), gen_random_uuid(), '{admin}', '{{\"customers\": 1}}'), \
+           ('{org}', gen_random_uuid(), gen_random_uuid(), '{owner}', '{{\"customers\": 1}}');",
         nonce = "decode(md5(random()::text), 'hex')"
     );
     su.execute_unprepared(&sql)

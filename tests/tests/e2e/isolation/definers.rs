@@ -147,6 +147,10 @@ async fn every_definer_function_admits_exactly_its_callers_and_a_refusal_writes_
         .integration
         .unwrap()
         .id;
+    let customer = Caller::user(&app, &owner, &org)
+        .customer("erased@example.com")
+        .await
+        .id;
     let key = |role| {
         let (app, owner, org) = (&app, &owner, &org);
         async move {
@@ -228,6 +232,11 @@ async fn every_definer_function_admits_exactly_its_callers_and_a_refusal_writes_
             name: "remove_member",
             call: format!("SELECT remove_member('{}')", light.user_id),
             admits: &["owner", "admin"],
+        },
+        Rule {
+            name: "erase_customer",
+            call: format!("SELECT * FROM erase_customer('{customer}', '', 'matrix')"),
+            admits: &["owner", "admin", "key_admin"],
         },
         Rule {
             name: "transfer_ownership",
