@@ -309,7 +309,7 @@ async fn erasing_a_customer_removes_their_rows_and_their_email_and_phone_from_ev
         ),
     )
     .await;
-    assert_eq!(stored, [a.id.clone()]);
+    assert_eq!(stored, [a.id.as_str()]);
     let event = texts(
         &su,
         &format!(
