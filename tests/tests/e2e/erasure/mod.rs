@@ -4,6 +4,7 @@
 //! as it was; and only owners and admins of the customer's own org erase.
 
 mod complete;
+mod every_table;
 mod refusals;
 
 use ochre_sdk::v1::{EraseCustomerRequest, EraseCustomerResponse};
