@@ -106,7 +106,7 @@ CREATE FUNCTION erasure_phone_re(p_phone text) RETURNS text
 -- (notes, AI drafts and attachment metadata included), and their profile
 -- (custom fields, Stripe and HubSpot context are columns of it). Then
 -- replaces their email address and phone number with '[erased]' in the
--- org's other messages, conversation subjects, survey comments and other
+-- org's other messages (body and attachment metadata), conversation subjects, survey comments and other
 -- customers' custom fields, stores the receipt and appends
 -- 'customer.erased' (the customer's id and the counts) to the org's audit
 -- chain, all in the caller's transaction. No row: no such customer in
@@ -159,8 +159,11 @@ CREATE FUNCTION erase_customer(p_customer uuid, p_client_ip text, p_request_id t
 
     email_re := erasure_email_re(c.email);
     phone_re := erasure_phone_re(c.phone);
-    UPDATE messages m SET body = erasure_redact(m.body, email_re, phone_re)
-     WHERE m.org_id = org AND (m.body ~* email_re OR m.body ~ phone_re);
+    UPDATE messages m SET body = erasure_redact(m.body, email_re, phone_re),
+                          attachments = erasure_redact_json(m.attachments, email_re, phone_re)
+     WHERE m.org_id = org
+       AND (m.body ~* email_re OR m.body ~ phone_re
+            OR m.attachments::text ~* email_re OR m.attachments::text ~ phone_re);
     GET DIAGNOSTICS k = ROW_COUNT;
     n := n || jsonb_build_object('redacted_messages', k);
     UPDATE conversations v SET subject = erasure_redact(v.subject, email_re, phone_re)

@@ -209,7 +209,14 @@ async fn erasing_a_customer_removes_their_rows_and_their_email_and_phone_from_ev
         } else {
             Kind::InboundEmail
         };
-        api.message(&b1, kind, body).await;
+        let mut request = message_request(&b1, kind, body);
+        if i == 0 {
+            request.attachments = vec![
+                attachment("from ada.lovelace+vip@example.com (1).pdf"),
+                attachment("kept.pdf"),
+            ];
+        }
+        api.add(request).await.unwrap();
     }
     answered_survey(&app, &api, &b1, "Friend of 555 867 5309").await;
 
@@ -278,12 +285,14 @@ async fn erasing_a_customer_removes_their_rows_and_their_email_and_phone_from_ev
     assert_eq!(field("plan"), string_field("team"));
     let subject = api.conversation_by_id(&b1).await.unwrap().subject;
     assert_eq!(subject, "Referral from [erased]");
-    let got: Vec<String> = api
-        .all_messages(&b1, 50)
-        .await
-        .into_iter()
-        .map(|m| m.body)
+    let messages = api.all_messages(&b1, 50).await;
+    let files: Vec<_> = messages[0]
+        .attachments
+        .iter()
+        .map(|a| a.file_name.as_str())
         .collect();
+    assert_eq!(files, ["from [erased] (1).pdf", "kept.pdf"]);
+    let got: Vec<String> = messages.into_iter().map(|m| m.body).collect();
     assert_eq!(
         got,
         [
