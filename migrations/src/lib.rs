@@ -61,6 +61,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261205_000006_surveys",
         up: include_str!("../sql/0006_surveys.up.sql"),
     },
+    Migration {
+        name: "m20261205_000007_workspace_deletion",
+        up: include_str!("../sql/0007_workspace_deletion.up.sql"),
+    },
 ];
 
 /// The names of every migration this binary knows, oldest first.
