@@ -272,7 +272,10 @@ async fn a_new_tenant_table_without_a_purge_policy_stops_the_purge_before_it_beg
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(!output.status.success(), "the purge must fail: {said}");
-    assert!(said.contains("ticket_tags"), "the operator is told which table: {said}");
+    assert!(
+        said.contains("ticket_tags"),
+        "the operator is told which table: {said}"
+    );
     let state = scalar(
         &su,
         format!(
