@@ -86,8 +86,8 @@ fn render_table(rules: &[contract::MethodRule]) -> String {
         };
         let _ = writeln!(
             s,
-            "    MethodAccess {{ method: {:?}, rule: {rule} }},",
-            r.path
+            "    MethodAccess {{ method: {:?}, rule: {rule}, owners_while_pending_deletion: {} }},",
+            r.path, r.owners_while_pending_deletion
         );
     }
     s.push_str("];\n");

@@ -11,10 +11,15 @@ CREATE TABLE orgs (
   id           uuid        PRIMARY KEY,
   name         text        NOT NULL CHECK (char_length(name) BETWEEN 1 AND 200),
   created_at   timestamptz NOT NULL DEFAULT now(),
+  -- Pending deletion (ScheduleWorkspaceDeletion): when it was scheduled and
+  -- when the purge may begin; cleared by RestoreWorkspace. Once the purge
+  -- job has begun (purge_started_at) the org can no longer be restored.
   deleted_at   timestamptz,
   purge_after  timestamptz,
+  purge_started_at timestamptz,
   ip_allowlist cidr[]      NOT NULL DEFAULT '{}',
-  CHECK ((deleted_at IS NULL) = (purge_after IS NULL))
+  CHECK ((deleted_at IS NULL) = (purge_after IS NULL)),
+  CHECK (purge_started_at IS NULL OR deleted_at IS NOT NULL)
 );
 ALTER TABLE orgs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE orgs FORCE ROW LEVEL SECURITY;
@@ -257,13 +262,16 @@ CREATE FUNCTION create_org(p_id uuid, p_name text) RETURNS void
   END $$;
 GRANT EXECUTE ON FUNCTION create_org(uuid, text) TO ochre_app;
 
+-- The caller's orgs, those pending deletion included (with their dates:
+-- an owner must be able to find one to restore it).
 CREATE FUNCTION my_memberships()
-  RETURNS TABLE (org_id uuid, org_name text, org_created_at timestamptz, role text)
+  RETURNS TABLE (org_id uuid, org_name text, org_created_at timestamptz, role text,
+                 deletion_scheduled_at timestamptz, purge_after timestamptz)
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$
-    SELECT o.id, o.name, o.created_at, m.role
+    SELECT o.id, o.name, o.created_at, m.role, o.deleted_at, o.purge_after
       FROM memberships m JOIN orgs o ON o.id = m.org_id
-     WHERE m.user_id = app_user() AND o.deleted_at IS NULL
+     WHERE m.user_id = app_user()
      ORDER BY o.created_at, o.id
   $$;
 GRANT EXECUTE ON FUNCTION my_memberships() TO ochre_app;
@@ -407,6 +415,9 @@ CREATE FUNCTION accept_invitation(p_token_hash bytea, p_client_ip text, p_reques
     -- The org's IP allowlist holds for joining it too (the call names no org,
     -- so the gate could not check it).
     SELECT o.ip_allowlist INTO allowed FROM orgs o WHERE o.id = inv.org_id;
+    IF EXISTS (SELECT 1 FROM orgs o WHERE o.id = inv.org_id AND o.deleted_at IS NOT NULL) THEN
+      RAISE EXCEPTION 'the workspace is scheduled for deletion' USING ERRCODE = '55000';
+    END IF;
     IF cardinality(allowed) > 0 AND NOT EXISTS (
          SELECT 1 FROM unnest(allowed) AS a(range)
           WHERE NULLIF(p_client_ip, '')::inet <<= a.range) THEN
@@ -473,16 +484,23 @@ CREATE FUNCTION ip_allowed(p_allowlist cidr[], p_client_ip text) RETURNS boolean
 -- Each checks a live credential against current rows and pins the verified
 -- caller (pin_caller(), 0001_foundation); on any refusal nobody is pinned.
 -- The verdict tells the gate why: 'ok', 'no_credential' (unknown, revoked or
--- expired), 'not_member' (no role in the org asked for, or a deleted org),
--- 'address_refused' (the org's IP allowlist).
+-- expired), 'not_member' (no role in the org asked for, or a purged org),
+-- 'address_refused' (the org's IP allowlist), 'pending_deletion' (the org
+-- is scheduled for deletion: `purge_after` says when it goes).
 
 -- Each is PL/pgSQL returning one row of OUT parameters (no set-returning
 -- function, no SQL-language helper to plan), with one lookup query and the
 -- pinning done in expressions: it is the first statement of every request.
 
 -- A session, proved by the per-session secret its access tokens carry.
+-- In an org pending deletion only an owner is pinned, and only when the
+-- call asks for it (`p_pending_ok`: the RPCs the contract opens to owners
+-- then, RestoreWorkspace, ExportWorkspace and GetOrg), and never once the
+-- purge has begun; an owner can restore the org anyway, so this grants
+-- nothing an owner could not have.
 CREATE FUNCTION verify_session(p_session uuid, p_proof bytea, p_org uuid, p_client_ip text,
-                               OUT verdict text, OUT role text)
+                               p_pending_ok boolean DEFAULT false,
+                               OUT verdict text, OUT role text, OUT purge_after timestamptz)
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$
   DECLARE
@@ -490,11 +508,13 @@ CREATE FUNCTION verify_session(p_session uuid, p_proof bytea, p_org uuid, p_clie
     proof bytea := sha256(coalesce(p_proof, ''::bytea));
     who uuid;
     allowed cidr[];
+    purging timestamptz;
   BEGIN
-    SELECT s.user_id, m.role, o.ip_allowlist INTO who, role, allowed
+    SELECT s.user_id, m.role, o.ip_allowlist, o.purge_after, o.purge_started_at
+      INTO who, role, allowed, purge_after, purging
       FROM sessions s
       LEFT JOIN memberships m ON m.org_id = p_org AND m.user_id = s.user_id
-      LEFT JOIN orgs o ON o.id = m.org_id AND o.deleted_at IS NULL
+      LEFT JOIN orgs o ON o.id = m.org_id
      WHERE s.id = p_session AND s.revoked_at IS NULL AND s.expires_at > now()
        AND (s.proof_hash = proof
             OR (s.prev_proof_hash = proof AND s.proof_rotated_at > now() - interval '15 minutes'));
@@ -504,25 +524,32 @@ CREATE FUNCTION verify_session(p_session uuid, p_proof bytea, p_org uuid, p_clie
     END IF;
     IF p_org IS NOT NULL THEN
       IF allowed IS NULL THEN
-        role := NULL;
+        role := NULL; purge_after := NULL;
         verdict := 'not_member';
         RETURN;
       END IF;
       IF NOT ip_allowed(allowed, p_client_ip) THEN
+        purge_after := NULL;
         verdict := 'address_refused';
+        RETURN;
+      END IF;
+      IF purge_after IS NOT NULL
+         AND (NOT coalesce(p_pending_ok, false) OR role <> 'owner' OR purging IS NOT NULL) THEN
+        verdict := 'pending_deletion';
         RETURN;
       END IF;
     END IF;
     pinned := pin_caller(ROW(p_org, who, NULL, p_session, role)::caller);
     verdict := 'ok';
   END $$;
-GRANT EXECUTE ON FUNCTION verify_session(uuid, bytea, uuid, text) TO ochre_app;
+GRANT EXECUTE ON FUNCTION verify_session(uuid, bytea, uuid, text, boolean) TO ochre_app;
 
 -- An API key, proved by the key itself (its SHA-256 is compared here; the
 -- stored hashes are not readable by ochre_app). Records the key's use at
--- most once a minute.
+-- most once a minute. A key of an org pending deletion opens nothing.
 CREATE FUNCTION verify_api_key(p_key text, p_org uuid, p_client_ip text,
-                               OUT verdict text, OUT org_id uuid, OUT role text, OUT key_id uuid)
+                               OUT verdict text, OUT org_id uuid, OUT role text, OUT key_id uuid,
+                               OUT purge_after timestamptz)
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$
   DECLARE
@@ -530,21 +557,26 @@ CREATE FUNCTION verify_api_key(p_key text, p_org uuid, p_client_ip text,
     used timestamptz;
     allowed cidr[];
   BEGIN
-    SELECT a.org_id, a.id, a.role, a.last_used_at, o.ip_allowlist
-      INTO org_id, key_id, role, used, allowed
-      FROM api_keys a JOIN orgs o ON o.id = a.org_id AND o.deleted_at IS NULL
+    SELECT a.org_id, a.id, a.role, a.last_used_at, o.ip_allowlist, o.purge_after
+      INTO org_id, key_id, role, used, allowed, purge_after
+      FROM api_keys a JOIN orgs o ON o.id = a.org_id
      WHERE a.key_hash = sha256(convert_to(coalesce(p_key, ''), 'UTF8')) AND a.revoked_at IS NULL;
     IF key_id IS NULL THEN
       verdict := 'no_credential';
       RETURN;
     END IF;
     IF p_org IS NOT NULL AND p_org <> org_id THEN
-      org_id := NULL; role := NULL; key_id := NULL;
+      org_id := NULL; role := NULL; key_id := NULL; purge_after := NULL;
       verdict := 'not_member';
       RETURN;
     END IF;
     IF NOT ip_allowed(allowed, p_client_ip) THEN
+      purge_after := NULL;
       verdict := 'address_refused';
+      RETURN;
+    END IF;
+    IF purge_after IS NOT NULL THEN
+      verdict := 'pending_deletion';
       RETURN;
     END IF;
     IF used IS NULL OR used < now() - interval '60 seconds' THEN

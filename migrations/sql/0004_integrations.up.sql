@@ -108,14 +108,17 @@ CREATE POLICY audit_log_owner_read ON audit_log FOR SELECT TO ochre_owner USING 
 CREATE POLICY audit_log_org_gone ON audit_log FOR DELETE TO ochre_owner USING (true);
 GRANT SELECT ON audit_log TO ochre_app;
 
--- Events are never edited; they go only with their org (the cascade of the
--- org's deletion, when the org row is already gone).
+-- Events are never edited; they go only with their org: in the purge of
+-- an org pending deletion (purge_org_step(), 0007_workspace_deletion, once
+-- the purge has begun and the org can no longer be restored), or in the
+-- cascade of the org's deletion, when the org row is already gone.
 CREATE FUNCTION audit_log_immutable() RETURNS trigger
   LANGUAGE plpgsql SET search_path = pg_catalog, public
   AS $$
   BEGIN
     IF TG_OP = 'DELETE' THEN
-      IF NOT EXISTS (SELECT 1 FROM orgs o WHERE o.id = OLD.org_id) THEN
+      IF NOT EXISTS (SELECT 1 FROM orgs o
+                      WHERE o.id = OLD.org_id AND o.purge_started_at IS NULL) THEN
         RETURN OLD;
       END IF;
     END IF;

@@ -40,10 +40,11 @@ GRANT SELECT ON webhook_events TO ochre_app;
 -- The candidate signing secrets of one integration for one provider: the
 -- current one and, for 24 hours after a re-paste, the previous one
 -- (`<field>.previous`). Only signing-secret fields can be read here. No row
--- at all: unknown integration, another provider, or a deleted org. One row
--- with a NULL field: the integration exists but has no signing secret.
+-- at all: unknown integration or another provider. One row with a NULL
+-- field: the integration exists but has no signing secret. One row with
+-- `pending` true and no secret: its org is pending deletion (answered 410).
 CREATE FUNCTION webhook_signing_secrets(p_integration uuid, p_provider text, p_field text)
-  RETURNS TABLE (org_id uuid, field text, ciphertext bytea)
+  RETURNS TABLE (org_id uuid, field text, ciphertext bytea, pending boolean)
   LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$
   BEGIN
@@ -51,11 +52,11 @@ CREATE FUNCTION webhook_signing_secrets(p_integration uuid, p_provider text, p_f
       RAISE EXCEPTION 'not a signing secret field' USING ERRCODE = '42501';
     END IF;
     RETURN QUERY
-      SELECT i.org_id, s.field, s.ciphertext
+      SELECT i.org_id, s.field, s.ciphertext, o.deleted_at IS NOT NULL
         FROM integrations i
-        JOIN orgs o ON o.id = i.org_id AND o.deleted_at IS NULL
+        JOIN orgs o ON o.id = i.org_id
         LEFT JOIN integration_secrets s
-          ON s.org_id = i.org_id AND s.integration_id = i.id
+          ON s.org_id = i.org_id AND s.integration_id = i.id AND o.deleted_at IS NULL
          AND (s.field = p_field
               OR (s.field = p_field || '.previous' AND s.updated_at > now() - interval '24 hours'))
        WHERE i.id = p_integration AND i.provider = p_provider
@@ -64,8 +65,9 @@ CREATE FUNCTION webhook_signing_secrets(p_integration uuid, p_provider text, p_f
 GRANT EXECUTE ON FUNCTION webhook_signing_secrets(uuid, text, text) TO ochre_service;
 
 -- Stores one verified delivery: 'stored', 'duplicate' (the org already has
--- this provider's delivery id) or 'gone' (the integration or its org went
--- away since the secrets were read).
+-- this provider's delivery id), 'gone' (the integration or its org went
+-- away since the secrets were read) or 'pending_deletion' (its org was
+-- scheduled for deletion meanwhile: nothing is stored).
 CREATE FUNCTION record_webhook_event(p_integration uuid, p_provider text, p_id uuid,
                                      p_delivery_id text, p_event_type text,
                                      p_signed_at timestamptz, p_content_type text,
@@ -75,13 +77,17 @@ CREATE FUNCTION record_webhook_event(p_integration uuid, p_provider text, p_id u
   AS $$
   DECLARE
     target uuid;
+    pending boolean;
     inserted int;
   BEGIN
-    SELECT i.org_id INTO target
-      FROM integrations i JOIN orgs o ON o.id = i.org_id AND o.deleted_at IS NULL
+    SELECT i.org_id, o.deleted_at IS NOT NULL INTO target, pending
+      FROM integrations i JOIN orgs o ON o.id = i.org_id
      WHERE i.id = p_integration AND i.provider = p_provider;
     IF target IS NULL THEN
       RETURN 'gone';
+    END IF;
+    IF pending THEN
+      RETURN 'pending_deletion';
     END IF;
     INSERT INTO webhook_events (org_id, id, integration_id, provider, delivery_id, event_type,
                                 signed_at, content_type, payload)

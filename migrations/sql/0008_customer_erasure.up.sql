@@ -21,7 +21,11 @@ ALTER TABLE customer_erasures FORCE ROW LEVEL SECURITY;
 CREATE POLICY customer_erasures_read ON customer_erasures FOR SELECT TO ochre_app
   USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin'));
 CREATE POLICY customer_erasures_definer ON customer_erasures FOR ALL TO ochre_owner
-  USING (true) WITH CHECK (true);
+  USING (org_id = (SELECT app_org())) WITH CHECK (org_id = (SELECT app_org()));
+-- The purge of the org (0007_workspace_deletion) sees and deletes them.
+CREATE POLICY customer_erasures_purge ON customer_erasures FOR ALL TO ochre_owner
+  USING (EXISTS (SELECT 1 FROM orgs o WHERE o.id = org_id AND o.purge_started_at IS NOT NULL))
+  WITH CHECK (false);
 GRANT SELECT ON customer_erasures TO ochre_app;
 
 -- What erase_customer() (owned by this role) may touch in the tables the

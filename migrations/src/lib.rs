@@ -62,6 +62,10 @@ pub const MIGRATIONS: &[Migration] = &[
         up: include_str!("../sql/0006_surveys.up.sql"),
     },
     Migration {
+        name: "m20261205_000007_workspace_deletion",
+        up: include_str!("../sql/0007_workspace_deletion.up.sql"),
+    },
+    Migration {
         name: "m20261205_000008_customer_erasure",
         up: include_str!("../sql/0008_customer_erasure.up.sql"),
     },

@@ -48,6 +48,18 @@ pub struct MethodAccess {
     pub method: &'static str,
     /// Its declared rule.
     pub rule: Rule,
+    /// Owners may also call it while the org is pending deletion.
+    pub owners_while_pending_deletion: bool,
+}
+
+impl MethodAccess {
+    /// The rule as the `AccessRule` message of the contract.
+    pub fn to_message(&self) -> crate::v1::AccessRule {
+        crate::v1::AccessRule {
+            owners_while_pending_deletion: self.owners_while_pending_deletion,
+            ..self.rule.to_message()
+        }
+    }
 }
 
 include!(concat!(env!("OUT_DIR"), "/access_table.rs"));
@@ -59,4 +71,12 @@ pub fn rule_for(path: &str) -> Option<Rule> {
         .binary_search_by(|m| m.method.cmp(path))
         .ok()
         .map(|i| ACCESS_RULES[i].rule)
+}
+
+/// The access entry of the RPC at `path` (rule and pending-deletion flag).
+pub fn access_for(path: &str) -> Option<&'static MethodAccess> {
+    ACCESS_RULES
+        .binary_search_by(|m| m.method.cmp(path))
+        .ok()
+        .map(|i| &ACCESS_RULES[i])
 }

@@ -28,6 +28,9 @@ pub struct MethodRule {
     pub path: String,
     /// The rule it declares.
     pub rule: DeclaredRule,
+    /// `owners_while_pending_deletion: true`: owners may call it while the
+    /// org is pending deletion.
+    pub owners_while_pending_deletion: bool,
 }
 
 /// Why an RPC fails the audit.
@@ -65,7 +68,11 @@ pub fn audit(pool: &DescriptorPool) -> Result<Vec<MethodRule>, Vec<ContractViola
                 Some(ext) => rule_of(&method, ext),
             };
             match rule {
-                Ok(rule) => rules.push(MethodRule { path, rule }),
+                Ok((rule, owners_while_pending_deletion)) => rules.push(MethodRule {
+                    path,
+                    rule,
+                    owners_while_pending_deletion,
+                }),
                 Err(problem) => violations.push(ContractViolation { path, problem }),
             }
         }
@@ -82,7 +89,7 @@ pub fn audit(pool: &DescriptorPool) -> Result<Vec<MethodRule>, Vec<ContractViola
 fn rule_of(
     method: &MethodDescriptor,
     ext: &prost_reflect::ExtensionDescriptor,
-) -> Result<DeclaredRule, String> {
+) -> Result<(DeclaredRule, bool), String> {
     let options = method.options();
     if !options.has_extension(ext) {
         return Err(format!(
@@ -124,10 +131,16 @@ fn rule_of(
             }
         }
     }
+    let pending = flag("owners_while_pending_deletion");
+    if pending && !roles.iter().any(|r| r == "ROLE_OWNER") {
+        return Err(
+            "owners_while_pending_deletion needs a `roles` list that names ROLE_OWNER".to_owned(),
+        );
+    }
     match (public, authenticated, roles.is_empty()) {
-        (true, false, true) => Ok(DeclaredRule::Public),
-        (false, true, true) => Ok(DeclaredRule::Authenticated),
-        (false, false, false) => Ok(DeclaredRule::Roles(roles)),
+        (true, false, true) => Ok((DeclaredRule::Public, false)),
+        (false, true, true) => Ok((DeclaredRule::Authenticated, false)),
+        (false, false, false) => Ok((DeclaredRule::Roles(roles), pending)),
         (false, false, true) => Err("the access rule is empty: it names no role".to_owned()),
         _ => Err(
             "the access rule mixes `public`, `authenticated` and `roles`: use exactly one"

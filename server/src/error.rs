@@ -43,6 +43,13 @@ pub enum ApiError {
     /// The state of the system does not allow this now.
     #[error("failed precondition: {0}")]
     FailedPrecondition(Message),
+    /// The org is pending deletion: FAILED_PRECONDITION naming the purge
+    /// date, with a `google.rpc.ErrorInfo` (reason
+    /// `WORKSPACE_PENDING_DELETION`, metadata `purge_after`).
+    #[error("the workspace is pending deletion")]
+    PendingDeletion {
+        purge_after: chrono::DateTime<chrono::Utc>,
+    },
     /// A quota or a bounded pool is exhausted; retry later.
     #[error("resource exhausted: {0}")]
     ResourceExhausted(Message),
@@ -230,6 +237,7 @@ impl From<ApiError> for Status {
             ApiError::NotFound(m) => Status::not_found(m),
             ApiError::AlreadyExists(m) => Status::already_exists(m),
             ApiError::FailedPrecondition(m) => Status::failed_precondition(m),
+            ApiError::PendingDeletion { purge_after } => pending_deletion(purge_after),
             ApiError::ResourceExhausted(m) => Status::resource_exhausted(m),
             ApiError::Throttled {
                 message,
@@ -247,6 +255,25 @@ impl From<ApiError> for Status {
             }
         }
     }
+}
+
+/// FAILED_PRECONDITION for an org pending deletion: the purge date in the
+/// message and in a `google.rpc.ErrorInfo` detail.
+fn pending_deletion(purge_after: chrono::DateTime<chrono::Utc>) -> Status {
+    use tonic_types::{ErrorDetails, StatusExt as _};
+    let when = purge_after.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    Status::with_error_details(
+        tonic::Code::FailedPrecondition,
+        format!(
+            "this workspace is scheduled for deletion: it will be purged after {when}; \
+             an owner can restore it until then"
+        ),
+        ErrorDetails::with_error_info(
+            "WORKSPACE_PENDING_DELETION",
+            "ochre.v1",
+            [("purge_after".to_owned(), when)],
+        ),
+    )
 }
 
 /// RESOURCE_EXHAUSTED that tells the client when to retry, both as a

@@ -6,9 +6,10 @@ use clap::{Parser, Subcommand};
 use ochre_server::{
     app::{
         Application,
-        commands::{migrate_only, purge_expired, rotate_keys, verify_audit},
+        commands::{migrate_only, purge_expired, purge_receipts, rotate_keys, verify_audit},
     },
     config::{Config, LogFormat},
+    db::service::purge::PurgeRun,
     telemetry,
 };
 
@@ -36,9 +37,26 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Delete what has expired for good (the `POST /cron/purge-expired` job)
-    /// and print the counts.
-    Purge,
+    /// Delete what has expired for good (the `POST /cron/purge-expired` job):
+    /// expired sessions, states and tickets, and every workspace whose
+    /// deletion grace has passed (in batches; safe to interrupt and run
+    /// again). Prints what it did.
+    Purge {
+        /// Judge the grace periods as of this time (RFC 3339) instead of
+        /// now. A later time purges workspaces before their announced date:
+        /// for tests and for an operator acting on a verified request.
+        #[arg(long)]
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+        /// Rows deleted per transaction.
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(i32).range(1..=100_000))]
+        batch_size: i32,
+        /// Stop after this many transactions (the rest is left for the next run).
+        #[arg(long)]
+        max_steps: Option<u64>,
+        /// Print the receipts of purged workspaces (JSON lines) instead.
+        #[arg(long, conflicts_with_all = ["as_of", "max_steps"])]
+        receipts: bool,
+    },
     /// Vault key management.
     Keys {
         #[command(subcommand)]
@@ -110,8 +128,24 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve => Application::build(config).await?.run_until_stopped().await,
             Command::Migrate => migrate_only(&config).await,
-            Command::Purge => {
-                let counts = purge_expired(&config).await?;
+            Command::Purge { receipts: true, .. } => {
+                for receipt in purge_receipts(&config).await? {
+                    report_line(&serde_json::to_string(&receipt).unwrap_or_default());
+                }
+                Ok(())
+            }
+            Command::Purge {
+                as_of,
+                batch_size,
+                max_steps,
+                ..
+            } => {
+                let run = PurgeRun {
+                    now: as_of.unwrap_or_else(chrono::Utc::now),
+                    batch: batch_size,
+                    max_steps,
+                };
+                let counts = purge_expired(&config, run).await?;
                 tracing::info!(%counts, "purge finished");
                 report_line(&format!("ochre purge: {counts}"));
                 Ok(())

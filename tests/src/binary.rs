@@ -29,3 +29,32 @@ pub fn ochre_bin() -> PathBuf {
         })
         .clone()
 }
+
+/// `ochre` as an operator runs it against `app`'s database: the three role
+/// URLs and the app's own secrets, nothing else from the environment.
+pub fn ochre_against(app: &crate::TestApp) -> tokio::process::Command {
+    use secrecy::ExposeSecret as _;
+    let url = |role| {
+        app.cluster
+            .url(role, &app.database)
+            .expose_secret()
+            .to_owned()
+    };
+    let mut command = tokio::process::Command::new(ochre_bin());
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", url(ochre_server::pg::OWNER_ROLE))
+        .env("OCHRE_APP_DATABASE_URL", url(ochre_server::pg::APP_ROLE))
+        .env(
+            "OCHRE_SERVICE_DATABASE_URL",
+            url(ochre_server::pg::SERVICE_ROLE),
+        )
+        .env("OCHRE_BYOK_ENC_KEY", &app.byok_key)
+        .env("OCHRE_SURVEY_TOKEN_SECRET", &app.survey_secret)
+        .env("OCHRE_SESSION_SECRET", &app.session_secret)
+        .env("OCHRE_OAUTH_STATE_SECRET", &app.oauth_state_secret)
+        .env("OCHRE_CRON_SECRET", &app.cron_secret)
+        .env("OCHRE_AUDIT_SIGNING_KEY", &app.audit_key);
+    command
+}

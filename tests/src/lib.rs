@@ -24,7 +24,7 @@ mod spawn;
 pub mod sqlmatrix;
 pub mod support;
 
-pub use binary::ochre_bin;
+pub use binary::{ochre_against, ochre_bin};
 pub use spawn::{AppOptions, TestApp, spawn_app, spawn_app_with};
 
 /// Random bytes in URL-safe base64, for secrets in tests.

@@ -1,11 +1,14 @@
 //! The bodies of the operator commands other than `serve`: `ochre migrate`,
-//! `ochre purge`, `ochre keys rotate` and `ochre audit verify`. Each resolves the database (and
+//! `ochre purge` (and its receipts), `ochre keys rotate` and `ochre audit verify`. Each resolves the database (and
 //! stops the embedded cluster it started) around one job.
 
 use super::{database::resolve_database, error::StartupError};
 use crate::{
     config::Config,
-    db::{self, Db},
+    db::{
+        self, Db,
+        service::purge::{PurgeReceipt, PurgeRun},
+    },
 };
 
 /// Runs the migrations for `config` (the `ochre migrate` command).
@@ -24,7 +27,10 @@ pub async fn migrate_only(config: &Config) -> Result<(), StartupError> {
 }
 
 /// Runs the `purge-expired` job once (the `ochre purge` command).
-pub async fn purge_expired(config: &Config) -> Result<serde_json::Value, StartupError> {
+pub async fn purge_expired(
+    config: &Config,
+    run: PurgeRun,
+) -> Result<serde_json::Value, StartupError> {
     let (urls, cluster) = resolve_database(config).await?;
     let result = async {
         if config.migrate_on_start {
@@ -32,11 +38,33 @@ pub async fn purge_expired(config: &Config) -> Result<serde_json::Value, Startup
         }
         let db = Db::connect(&urls.app, &urls.service, 1).await?;
         let counts = db
-            .purge_expired()
+            .purge_expired(run)
             .await
             .map_err(|e| StartupError::Database(e.0));
         db.close().await;
         counts
+    }
+    .await;
+    if let Some(c) = cluster {
+        c.stop().await?;
+    }
+    result
+}
+
+/// Every workspace purge receipt (the `ochre purge --receipts` command).
+pub async fn purge_receipts(config: &Config) -> Result<Vec<PurgeReceipt>, StartupError> {
+    let (urls, cluster) = resolve_database(config).await?;
+    let result = async {
+        if config.migrate_on_start {
+            db::migrate(&urls.owner).await?;
+        }
+        let db = Db::connect(&urls.app, &urls.service, 1).await?;
+        let receipts = db
+            .purge_receipts()
+            .await
+            .map_err(|e| StartupError::Database(e.0));
+        db.close().await;
+        receipts
     }
     .await;
     if let Some(c) = cluster {

@@ -54,6 +54,9 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     pub public_url: Url,
     pub log_format: LogFormat,
+    /// How long an org stays restorable after its owner scheduled its
+    /// deletion (`OCHRE_DELETION_GRACE_DAYS`, at least one day).
+    pub deletion_grace: chrono::Duration,
     pub secrets: Secrets,
     /// OAuth clients by provider id (from the `OCHRE_OAUTH_CLIENTS` file).
     pub oauth_clients: std::collections::HashMap<String, OAuthClient>,
@@ -163,6 +166,14 @@ impl Config {
             "json" => LogFormat::Json,
             _ => return Err(invalid("OCHRE_LOG_FORMAT", "must be `human` or `json`")),
         };
+        let grace_days: i64 = parse(layers, "OCHRE_DELETION_GRACE_DAYS", "30")?;
+        if !(1..=3650).contains(&grace_days) {
+            return Err(invalid(
+                "OCHRE_DELETION_GRACE_DAYS",
+                "must be a whole number of days between 1 and 3650",
+            ));
+        }
+        let deletion_grace = chrono::Duration::days(grace_days);
 
         let configured = secrets::REQUIRED
             .iter()
@@ -190,6 +201,7 @@ impl Config {
             cors_origins,
             public_url,
             log_format,
+            deletion_grace,
             secrets,
             oauth_clients,
             dev_mode,

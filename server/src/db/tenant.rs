@@ -12,6 +12,7 @@
 
 use std::net::IpAddr;
 
+use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseTransaction, FromQueryResult, TransactionTrait as _};
 
 use super::pool::{Db, DbError, ip_text, stmt};
@@ -89,6 +90,9 @@ pub enum Verdict {
     NotMember,
     /// The org's IP allowlist refuses the caller's address.
     AddressRefused,
+    /// The org is pending deletion (and this call is not one its owners
+    /// may make then): it will be purged after `purge_after`.
+    PendingDeletion { purge_after: DateTime<Utc> },
 }
 
 /// One row of `verify_session()` / `verify_api_key()`.
@@ -98,6 +102,7 @@ struct VerdictRow {
     org_id: Option<OrgId>,
     role: Option<String>,
     key_id: Option<ApiKeyId>,
+    purge_after: Option<DateTime<Utc>>,
 }
 
 /// One row of `verify_login_ticket()`.
@@ -108,29 +113,32 @@ struct TicketRow {
 
 impl Db {
     /// Opens a transaction whose first statement verifies `proof` (in `org`,
-    /// from `ip`). The transaction is returned only with [`Verdict::Ok`]; on
-    /// any other verdict it has been rolled back.
+    /// from `ip`; `pending_ok`: an owner's session is admitted to an org
+    /// pending deletion). The transaction is returned only with
+    /// [`Verdict::Ok`]; on any other verdict it has been rolled back.
     pub async fn verify(
         &self,
         proof: Proof<'_>,
         org: Option<OrgId>,
         ip: Option<IpAddr>,
+        pending_ok: bool,
     ) -> Result<(Verdict, Option<TenantTx>), DbError> {
         let tx = self.app.begin().await?;
         let verify_wrote = matches!(proof, Proof::ApiKey(_));
         let call = match proof {
             Proof::Session { session_id, proof } => stmt(
-                "SELECT verdict, $3::uuid AS org_id, role, NULL::uuid AS key_id \
-                   FROM verify_session($1, $2, $3, $4)",
+                "SELECT verdict, $3::uuid AS org_id, role, NULL::uuid AS key_id, purge_after \
+                   FROM verify_session($1, $2, $3, $4, $5)",
                 [
                     session_id.into(),
                     proof.as_bytes().to_vec().into(),
                     org.into(),
                     ip_text(ip),
+                    pending_ok.into(),
                 ],
             ),
             Proof::ApiKey(key) => stmt(
-                "SELECT verdict, org_id, role, key_id FROM verify_api_key($1, $2, $3)",
+                "SELECT verdict, org_id, role, key_id, purge_after FROM verify_api_key($1, $2, $3)",
                 [key.into(), org.into(), ip_text(ip)],
             ),
         };
@@ -143,6 +151,11 @@ impl Db {
             },
             Some(r) if r.verdict == "not_member" => Verdict::NotMember,
             Some(r) if r.verdict == "address_refused" => Verdict::AddressRefused,
+            Some(VerdictRow {
+                verdict,
+                purge_after: Some(purge_after),
+                ..
+            }) if verdict == "pending_deletion" => Verdict::PendingDeletion { purge_after },
             _ => Verdict::NoCredential,
         };
         if let Verdict::Ok { org_id, .. } = verdict {

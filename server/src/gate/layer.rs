@@ -20,7 +20,7 @@ use http_body::Body as HttpBody;
 use http_body_util::BodyExt as _;
 use ochre_sdk::{
     ORG_HEADER,
-    access::{Rule, rule_for},
+    access::{Rule, access_for},
 };
 use tonic::Status;
 use tower::{Layer, Service};
@@ -87,8 +87,9 @@ pub enum Decision {
     Pass,
     /// A path outside the contract.
     Unknown,
-    /// A rule that needs a verified caller.
-    Check(Rule),
+    /// A rule that needs a verified caller; `pending_ok`: the org's owners
+    /// may call it while the org is pending deletion.
+    Check { rule: Rule, pending_ok: bool },
 }
 
 /// The decision for a request path, from the generated access table.
@@ -96,10 +97,13 @@ pub fn decide(path: &str) -> Decision {
     if path.starts_with("/grpc.health.v1.") || path.starts_with("/grpc.reflection.") {
         return Decision::Pass;
     }
-    match rule_for(path) {
+    match access_for(path) {
         None => Decision::Unknown,
-        Some(Rule::Public) => Decision::Pass,
-        Some(rule) => Decision::Check(rule),
+        Some(m) if m.rule == Rule::Public => Decision::Pass,
+        Some(m) => Decision::Check {
+            rule: m.rule,
+            pending_ok: m.owners_while_pending_deletion,
+        },
     }
 }
 
@@ -130,10 +134,10 @@ where
             let verdict = match decide(req.uri().path()) {
                 Decision::Pass => return inner.call(req).await,
                 Decision::Unknown => Err(ApiError::Unimplemented("unknown method".into())),
-                Decision::Check(rule) => {
+                Decision::Check { rule, pending_ok } => {
                     let headers = req.headers().clone();
                     let ip = client_ip(&req);
-                    gate.authorize(&headers, ip, rule).await
+                    gate.authorize(&headers, ip, rule, pending_ok).await
                 }
             };
             match verdict {
@@ -170,6 +174,7 @@ impl Gate {
         headers: &http::HeaderMap,
         ip: Option<IpAddr>,
         rule: Rule,
+        pending_ok: bool,
     ) -> Result<Principal, ApiError> {
         let token = headers
             .get(http::header::AUTHORIZATION)
@@ -194,7 +199,7 @@ impl Gate {
             ),
         };
         match tokens::parse_prefix(token) {
-            Some(TokenKind::Access) => self.user(token, rule, org_header, ip).await,
+            Some(TokenKind::Access) => self.user(token, rule, org_header, ip, pending_ok).await,
             Some(TokenKind::ApiKey) => self.api_key(token, rule, org_header, ip).await,
             _ => Err(unauthenticated("invalid credentials")),
         }
@@ -206,6 +211,7 @@ impl Gate {
         rule: Rule,
         org: Option<OrgId>,
         ip: Option<IpAddr>,
+        pending_ok: bool,
     ) -> Result<Principal, ApiError> {
         let claims = self
             .signer
@@ -224,14 +230,20 @@ impl Gate {
             proof: claims.prf,
         };
         let (role, tx) = self
-            .verify(&credential, org, ip, "the session has ended: sign in again")
+            .verify(
+                &credential,
+                org,
+                ip,
+                pending_ok,
+                "the session has ended: sign in again",
+            )
             .await?;
         let actor = Actor::User {
             user_id: claims.sub,
             session_id: claims.sid,
         };
         let Rule::Roles(allowed) = rule else {
-            return Ok(Principal::new(actor, None, ip, credential, tx));
+            return Ok(Principal::new(actor, None, ip, credential, false, tx));
         };
         let org = org.ok_or_else(not_a_member)?;
         let role = role
@@ -243,7 +255,14 @@ impl Gate {
                 "your role in this org cannot call this method".into(),
             ));
         }
-        Ok(Principal::new(actor, Some((org, role)), ip, credential, tx))
+        Ok(Principal::new(
+            actor,
+            Some((org, role)),
+            ip,
+            credential,
+            pending_ok,
+            tx,
+        ))
     }
 
     async fn api_key(
@@ -257,13 +276,13 @@ impl Gate {
         let Rule::Roles(allowed) = rule else {
             // An unknown key is UNAUTHENTICATED whatever it calls; a real
             // one is refused the methods that are for people only.
-            self.verify(&credential, None, ip, "invalid or revoked API key")
+            self.verify(&credential, None, ip, false, "invalid or revoked API key")
                 .await?;
             return Err(ApiError::PermissionDenied(
                 "API keys cannot call this method".into(),
             ));
         };
-        let (verdict, tx) = self.db.verify(credential.proof(), org, ip).await?;
+        let (verdict, tx) = self.db.verify(credential.proof(), org, ip, false).await?;
         let (
             Verdict::Ok {
                 org_id: Some(org_id),
@@ -286,6 +305,7 @@ impl Gate {
             Some((org_id, role)),
             ip,
             credential,
+            false,
             tx,
         ))
     }
@@ -297,9 +317,14 @@ impl Gate {
         credential: &Credential,
         org: Option<OrgId>,
         ip: Option<IpAddr>,
+        pending_ok: bool,
         unknown: &'static str,
     ) -> Result<(Option<String>, TenantTx), ApiError> {
-        match self.db.verify(credential.proof(), org, ip).await? {
+        match self
+            .db
+            .verify(credential.proof(), org, ip, pending_ok)
+            .await?
+        {
             (Verdict::Ok { role, .. }, Some(tx)) => Ok((role, tx)),
             (verdict, _) => Err(refusal(verdict, unknown)),
         }
@@ -313,6 +338,7 @@ fn refusal(verdict: Verdict, unknown: &'static str) -> ApiError {
         Verdict::AddressRefused => ApiError::PermissionDenied(
             "requests from this address are not allowed for this org".into(),
         ),
+        Verdict::PendingDeletion { purge_after } => ApiError::PendingDeletion { purge_after },
         Verdict::NoCredential | Verdict::Ok { .. } => unauthenticated(unknown),
     }
 }

@@ -60,6 +60,9 @@ pub struct Principal {
     org: Option<(OrgId, Role)>,
     client_ip: Option<IpAddr>,
     credential: Credential,
+    /// The call is one the org's owners may make while the org is pending
+    /// deletion (a second transaction is verified the same way).
+    pending_ok: bool,
     /// The request's id, recorded with the audit events it causes.
     request_id: String,
     /// The transaction the gate opened (taken by the first `tenant()`).
@@ -82,6 +85,7 @@ impl Principal {
         org: Option<(OrgId, Role)>,
         client_ip: Option<IpAddr>,
         credential: Credential,
+        pending_ok: bool,
         opened: TenantTx,
     ) -> Self {
         Principal {
@@ -89,6 +93,7 @@ impl Principal {
             org,
             client_ip,
             credential,
+            pending_ok,
             request_id: String::new(),
             opened: Arc::new(Mutex::new(Some(opened))),
         }
@@ -149,7 +154,12 @@ impl Principal {
         }
         let org = self.org.map(|(id, _)| id);
         match db
-            .verify(self.credential.proof(), org, self.client_ip)
+            .verify(
+                self.credential.proof(),
+                org,
+                self.client_ip,
+                self.pending_ok,
+            )
             .await?
         {
             (Verdict::Ok { role, .. }, Some(tx))

@@ -56,7 +56,11 @@ pub async fn cron(
         return unauthorized();
     }
     match job.as_str() {
-        "purge-expired" => match ingress.db.purge_expired().await {
+        "purge-expired" => match ingress
+            .db
+            .purge_expired(crate::db::service::purge::PurgeRun::now())
+            .await
+        {
             Ok(deleted) => {
                 tracing::info!(job, %deleted, "cron job done");
                 json(StatusCode::OK, json!({ "job": job, "deleted": deleted }))

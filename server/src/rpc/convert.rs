@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::{
     db::store::{
         integrations::IntegrationRow,
+        orgs::OrgRow,
         users::{MembershipRow, UserRow},
     },
     error::ApiError,
@@ -78,8 +79,21 @@ pub fn membership(row: &MembershipRow) -> OrgMembership {
             id: row.org_id.to_string(),
             name: row.org_name.clone(),
             created_at: Some(ts(row.org_created_at)),
+            deletion_scheduled_at: row.deletion_scheduled_at.map(ts),
+            purge_after: row.purge_after.map(ts),
         }),
         role: role_i32(&row.role),
+    }
+}
+
+/// An org as the contract shows it.
+pub fn org_message(row: &OrgRow) -> Org {
+    Org {
+        id: row.id.to_string(),
+        name: row.name.clone(),
+        created_at: Some(ts(row.created_at)),
+        deletion_scheduled_at: row.deletion_scheduled_at.map(ts),
+        purge_after: row.purge_after.map(ts),
     }
 }
 

@@ -34,6 +34,8 @@ pub struct AppState {
     pub surveys: SurveyTokens,
     /// Signs audit checkpoints (its public key verifies them).
     pub checkpoints: Arc<CheckpointSigner>,
+    /// How long a workspace scheduled for deletion stays restorable.
+    pub deletion_grace: chrono::Duration,
 }
 
 /// What the OAuth connect flow needs.
@@ -92,6 +94,7 @@ impl AppState {
         })?;
         Ok(AppState {
             checkpoints: Arc::new(config.secrets.checkpoint_signer()),
+            deletion_grace: config.deletion_grace,
             surveys,
             oauth: Arc::new(oauth),
             pager,

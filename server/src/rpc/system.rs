@@ -34,7 +34,7 @@ impl SystemService for SystemApi {
             .iter()
             .map(|m| MethodAccessRule {
                 method: m.method.to_owned(),
-                rule: Some(m.rule.to_message()),
+                rule: Some(m.to_message()),
             })
             .collect();
         Ok(Response::new(ListAccessRulesResponse { rules }))

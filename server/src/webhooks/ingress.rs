@@ -19,6 +19,9 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::body::{self, BodyError};
+use super::refusal::{
+    Refusal, busy, pending_deletion, refusal, too_large, unknown_integration, verify_refusal,
+};
 use super::{Outcome, event};
 use crate::ids::{IntegrationId, WebhookEventId};
 use crate::routes::{
@@ -39,51 +42,6 @@ const INLINE_VERIFY_LIMIT: usize = 64 * 1024;
 const HANDLER_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a delivery waits for a body or database slot before a 503.
 const QUEUE_WAIT: Duration = Duration::from_secs(2);
-
-/// A refusal: its counter, status and fixed message.
-struct Refusal {
-    outcome: Outcome,
-    status: StatusCode,
-    message: &'static str,
-}
-
-const fn refusal(outcome: Outcome, status: StatusCode, message: &'static str) -> Refusal {
-    Refusal {
-        outcome,
-        status,
-        message,
-    }
-}
-
-fn verify_refusal(e: &VerifyError) -> Refusal {
-    match e {
-        VerifyError::MissingHeader(_) => refusal(
-            Outcome::Malformed,
-            StatusCode::BAD_REQUEST,
-            "a required signature header is missing",
-        ),
-        VerifyError::MalformedHeader(_) => refusal(
-            Outcome::Malformed,
-            StatusCode::BAD_REQUEST,
-            "a signature header is malformed",
-        ),
-        VerifyError::MalformedBody => refusal(
-            Outcome::Malformed,
-            StatusCode::BAD_REQUEST,
-            "the signed body lacks the delivery id",
-        ),
-        VerifyError::BadSignature => refusal(
-            Outcome::BadSignature,
-            StatusCode::UNAUTHORIZED,
-            "signature does not match",
-        ),
-        VerifyError::Stale | VerifyError::Future => refusal(
-            Outcome::Stale,
-            StatusCode::UNAUTHORIZED,
-            "timestamp outside the tolerance window",
-        ),
-    }
-}
 
 /// The request as the verifier needs it, owned (so a large body can be
 /// verified on the blocking pool).
@@ -106,30 +64,6 @@ impl Delivery {
         };
         verify::verify(self.provider, &inbound, &keys, now, 0)
     }
-}
-
-const fn too_large() -> Refusal {
-    refusal(
-        Outcome::TooLarge,
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "the body is larger than 1 MiB",
-    )
-}
-
-const fn unknown_integration() -> Refusal {
-    refusal(
-        Outcome::NotFound,
-        StatusCode::NOT_FOUND,
-        "unknown integration",
-    )
-}
-
-const fn busy() -> Refusal {
-    refusal(
-        Outcome::Error,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "temporarily unavailable, retry later",
-    )
 }
 
 /// One permit of `slots`, waiting at most [`QUEUE_WAIT`]; 503 otherwise.
@@ -276,8 +210,10 @@ async fn handle(
             .await
             .map_err(|e| unavailable(&e))?
     };
-    let SigningSecrets::Found { org_id, secrets } = found else {
-        return Err(unknown_integration());
+    let (org_id, secrets) = match found {
+        SigningSecrets::Found { org_id, secrets } => (org_id, secrets),
+        SigningSecrets::PendingDeletion => return Err(pending_deletion()),
+        SigningSecrets::Unknown => return Err(unknown_integration()),
     };
     // Fair shares, then bounded memory: a few bodies per integration and per
     // address, at most `inflight` bodies read and held at once.
@@ -380,6 +316,9 @@ async fn handle(
         }
         Recorded::Gone => {
             return Err(unknown_integration());
+        }
+        Recorded::PendingDeletion => {
+            return Err(pending_deletion());
         }
     };
     // Slack checks a new endpoint by asking it to echo a challenge.

@@ -23,6 +23,8 @@ pub enum Outcome {
     Malformed,
     /// Unknown provider or integration.
     NotFound,
+    /// The integration's workspace is pending deletion (410).
+    Gone,
     /// Body over the limit.
     TooLarge,
     /// The server could not finish (database unavailable, ...).
@@ -30,13 +32,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 8] = [
+    pub const ALL: [Outcome; 9] = [
         Outcome::Accepted,
         Outcome::Duplicate,
         Outcome::BadSignature,
         Outcome::Stale,
         Outcome::Malformed,
         Outcome::NotFound,
+        Outcome::Gone,
         Outcome::TooLarge,
         Outcome::Error,
     ];
@@ -49,6 +52,7 @@ impl Outcome {
             Outcome::Stale => "stale",
             Outcome::Malformed => "malformed",
             Outcome::NotFound => "not_found",
+            Outcome::Gone => "gone",
             Outcome::TooLarge => "too_large",
             Outcome::Error => "error",
         }

@@ -11,6 +11,7 @@ pub mod event;
 pub mod ingress;
 pub mod limits;
 pub mod metrics;
+mod refusal;
 pub mod verify;
 
 pub use metrics::{Metrics, Outcome};

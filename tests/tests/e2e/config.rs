@@ -188,6 +188,24 @@ fn a_bad_listen_address_is_refused() {
 }
 
 #[test]
+fn the_deletion_grace_is_thirty_days_by_default_and_never_under_one_day() {
+    let config = Config::from_layers(&valid()).expect("valid");
+    assert_eq!(config.deletion_grace, chrono::Duration::days(30));
+    for bad in ["0", "-1", "1.5", "a week", "3651"] {
+        let mut l = valid();
+        l.set("OCHRE_DELETION_GRACE_DAYS", bad);
+        assert!(
+            refused(&l).contains("OCHRE_DELETION_GRACE_DAYS"),
+            "{bad} must be refused"
+        );
+    }
+    let mut l = valid();
+    l.set("OCHRE_DELETION_GRACE_DAYS", "1");
+    let config = Config::from_layers(&l).expect("one day is the minimum");
+    assert_eq!(config.deletion_grace, chrono::Duration::days(1));
+}
+
+#[test]
 fn a_config_file_is_layered_under_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ochre.toml");

@@ -3,7 +3,7 @@
 //! RPC named.
 
 use ochre_sdk::{
-    access::{ACCESS_RULES, Rule, rule_for},
+    access::{ACCESS_RULES, Rule, access_for, rule_for},
     contract::{DeclaredRule, audit},
     v1::Role,
 };
@@ -58,6 +58,12 @@ fn the_generated_access_table_matches_the_descriptors_exactly() {
             }
             (d, g) => panic!("{}: declared {d:?}, generated {g:?}", declared.path),
         }
+        let entry = access_for(&declared.path).expect("every RPC has an entry");
+        assert_eq!(
+            entry.owners_while_pending_deletion, declared.owners_while_pending_deletion,
+            "pending-deletion flag of {}",
+            declared.path
+        );
     }
 }
 
@@ -175,7 +181,12 @@ fn rendered_access_table() -> String {
                 .collect::<Vec<_>>()
                 .join(","),
         };
-        out.push_str(&format!("{} {who}\n", m.method));
+        let pending = if m.owners_while_pending_deletion {
+            " +owners_while_pending_deletion"
+        } else {
+            ""
+        };
+        out.push_str(&format!("{} {who}{pending}\n", m.method));
     }
     out
 }

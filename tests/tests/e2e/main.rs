@@ -11,6 +11,7 @@ mod cli;
 mod config;
 mod contract;
 mod conversations;
+mod deletion;
 mod erasure;
 mod error_mapping;
 mod grpc_web_ts;

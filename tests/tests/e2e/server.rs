@@ -153,7 +153,7 @@ async fn the_access_rules_served_are_the_generated_table() {
     assert_eq!(rules.len(), ochre_sdk::access::ACCESS_RULES.len());
     for (served, generated) in rules.iter().zip(ochre_sdk::access::ACCESS_RULES) {
         assert_eq!(served.method, generated.method);
-        assert_eq!(served.rule.as_ref(), Some(&generated.rule.to_message()));
+        assert_eq!(served.rule.as_ref(), Some(&generated.to_message()));
     }
 }
 

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait as _, DbErr, FromQueryResult};
 
 pub mod audit;
+pub mod purge;
 pub mod surveys;
 pub mod webhooks;
 

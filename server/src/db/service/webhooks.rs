@@ -12,8 +12,10 @@ use crate::db::{Db, DbError, stmt};
 /// The candidate signing secrets of an integration.
 #[derive(Debug)]
 pub enum SigningSecrets {
-    /// No such integration for that provider (or its org is deleted).
+    /// No such integration for that provider.
     Unknown,
+    /// The integration's org is pending deletion: deliveries are refused.
+    PendingDeletion,
     /// The integration of `org_id`, and its secrets (current first, then
     /// the previous one during a rotation), as vault ciphertext with the
     /// stored field name. Empty: no signing secret configured.
@@ -32,6 +34,8 @@ pub enum Recorded {
     Duplicate,
     /// The integration (or its org) went away meanwhile.
     Gone,
+    /// Its org was scheduled for deletion meanwhile: nothing was stored.
+    PendingDeletion,
 }
 
 /// One verified delivery to store.
@@ -54,18 +58,13 @@ struct SigningSecretRow {
     org_id: OrgId,
     field: Option<String>,
     ciphertext: Option<Vec<u8>>,
+    pending: bool,
 }
 
 /// What `record_webhook_event()` did.
 #[derive(Debug, Clone, FromQueryResult)]
 struct Outcome {
     outcome: String,
-}
-
-/// What `purge_expired()` deleted, per kind.
-#[derive(Debug, Clone, FromQueryResult)]
-struct Purged {
-    counts: serde_json::Value,
 }
 
 impl Db {
@@ -78,14 +77,18 @@ impl Db {
         field: &str,
     ) -> Result<SigningSecrets, DbError> {
         let rows = SigningSecretRow::find_by_statement(stmt(
-            "SELECT org_id, field, ciphertext FROM webhook_signing_secrets($1, $2, $3)",
+            "SELECT org_id, field, ciphertext, pending FROM webhook_signing_secrets($1, $2, $3)",
             [integration.into(), provider.into(), field.into()],
         ))
         .all(&self.ingress)
         .await?;
-        let Some(org_id) = rows.first().map(|r| r.org_id) else {
+        let Some(first) = rows.first() else {
             return Ok(SigningSecrets::Unknown);
         };
+        if first.pending {
+            return Ok(SigningSecrets::PendingDeletion);
+        }
+        let org_id = first.org_id;
         let secrets = rows
             .into_iter()
             .filter_map(|r| r.field.zip(r.ciphertext))
@@ -116,19 +119,8 @@ impl Db {
         Ok(match row.outcome.as_str() {
             "stored" => Recorded::Stored,
             "duplicate" => Recorded::Duplicate,
+            "pending_deletion" => Recorded::PendingDeletion,
             _ => Recorded::Gone,
         })
-    }
-
-    /// Runs the `purge-expired` job in one transaction: counts of deleted
-    /// rows per kind.
-    pub async fn purge_expired(&self) -> Result<serde_json::Value, DbError> {
-        Ok(
-            Purged::find_by_statement(stmt("SELECT purge_expired() AS counts", []))
-                .one(&self.service)
-                .await?
-                .ok_or(sea_orm::DbErr::RecordNotFound("purge_expired".to_owned()))?
-                .counts,
-        )
     }
 }

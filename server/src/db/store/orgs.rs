@@ -5,7 +5,7 @@ use crate::ids::OrgId;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait as _, DbErr, FromQueryResult};
 
-use super::stmt;
+use super::{audit::AuditContext, ip_text, stmt};
 use crate::db::{DbError, TenantTx};
 
 #[derive(Debug, Clone, FromQueryResult)]
@@ -13,6 +13,16 @@ pub struct OrgRow {
     pub id: OrgId,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    /// Set while the org is pending deletion.
+    pub deletion_scheduled_at: Option<DateTime<Utc>>,
+    pub purge_after: Option<DateTime<Utc>>,
+}
+
+/// When a scheduled deletion was made and when the purge may begin.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct Scheduled {
+    pub deletion_scheduled_at: DateTime<Utc>,
+    pub purge_after: DateTime<Utc>,
 }
 
 /// When the org was created.
@@ -40,14 +50,50 @@ pub async fn create(tx: &TenantTx, id: OrgId, name: &str) -> Result<DateTime<Utc
     Ok(r.created_at)
 }
 
-/// The org of the transaction's scope.
+/// The org of the transaction's scope (pending deletion or not: the
+/// identity call admits an org pending deletion only to its owners, for the
+/// calls the contract opens to them then).
 pub async fn current(tx: &TenantTx) -> Result<Option<OrgRow>, DbError> {
     Ok(OrgRow::find_by_statement(stmt(
-        "SELECT id, name, created_at FROM orgs WHERE id = $1 AND deleted_at IS NULL",
+        "SELECT id, name, created_at, deleted_at AS deletion_scheduled_at, purge_after \
+           FROM orgs WHERE id = $1",
         [tx.org().into()],
     ))
     .one(tx.conn())
     .await?)
+}
+
+/// Schedules the org's deletion, `grace` from now (`schedule_org_deletion()`
+/// checks the caller is an owner and appends the audit event).
+pub async fn schedule_deletion(
+    tx: &TenantTx,
+    grace: chrono::Duration,
+    audit: &AuditContext,
+) -> Result<Scheduled, DbError> {
+    Ok(Scheduled::find_by_statement(stmt(
+        "SELECT deletion_scheduled_at, purge_after \
+           FROM schedule_org_deletion(make_interval(secs => $1), $2, $3)",
+        [
+            (grace.num_seconds() as f64).into(),
+            ip_text(audit.client_ip),
+            audit.request_id.clone().into(),
+        ],
+    ))
+    .one(tx.conn())
+    .await?
+    .ok_or(DbErr::RecordNotUpdated)?)
+}
+
+/// Cancels the org's scheduled deletion (`restore_org()` refuses when it is
+/// not pending or its purge has begun, and appends the audit event).
+pub async fn restore(tx: &TenantTx, audit: &AuditContext) -> Result<(), DbError> {
+    tx.conn()
+        .execute_raw(stmt(
+            "SELECT restore_org($1, $2)",
+            [ip_text(audit.client_ip), audit.request_id.clone().into()],
+        ))
+        .await?;
+    Ok(())
 }
 
 pub async fn allowlist(tx: &TenantTx) -> Result<Vec<String>, DbError> {

@@ -28,6 +28,9 @@ pub struct MembershipRow {
     pub org_name: String,
     pub org_created_at: DateTime<Utc>,
     pub role: String,
+    /// Set while the org is pending deletion.
+    pub deletion_scheduled_at: Option<DateTime<Utc>>,
+    pub purge_after: Option<DateTime<Utc>>,
 }
 
 /// An org the caller solely owns.
@@ -103,7 +106,8 @@ pub async fn set_password_hash(tx: &TenantTx, phc: &str) -> Result<(), DbError> 
 
 pub async fn memberships(tx: &TenantTx) -> Result<Vec<MembershipRow>, DbError> {
     Ok(MembershipRow::find_by_statement(stmt(
-        "SELECT org_id, org_name, org_created_at, role FROM my_memberships()",
+        "SELECT org_id, org_name, org_created_at, role, deletion_scheduled_at, purge_after \
+           FROM my_memberships()",
         [],
     ))
     .all(tx.conn())

@@ -2,7 +2,7 @@
 //! child modules) sessions and TOTP.
 
 mod account;
-mod reauth;
+pub(crate) mod reauth;
 mod sessions;
 mod totp;
 

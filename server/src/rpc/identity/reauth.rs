@@ -21,11 +21,11 @@ use crate::{
     rpc::state::AppState,
 };
 
-pub(super) fn code_required() -> ApiError {
+pub(crate) fn code_required() -> ApiError {
     ApiError::Unauthenticated("a current two-step verification code is required".into())
 }
 
-pub(super) async fn open(
+pub(crate) async fn open(
     state: &AppState,
     request_principal: Principal,
 ) -> Result<(TenantTx, UserRow), ApiError> {
@@ -36,7 +36,7 @@ pub(super) async fn open(
 }
 
 /// Checks a code against the enabled secret; returns the step to record.
-pub(super) fn check_code(state: &AppState, me: &UserRow, code: &str) -> Result<i64, ApiError> {
+pub(crate) fn check_code(state: &AppState, me: &UserRow, code: &str) -> Result<i64, ApiError> {
     let blob = me.totp_secret.as_deref().ok_or_else(code_required)?;
     let secret = state
         .vault
@@ -54,7 +54,7 @@ fn reauth_key(user: UserId) -> String {
 }
 
 /// Refuses at once while the user's re-authentication is locked.
-pub(super) async fn reauth_open(state: &AppState, user: UserId) -> Result<(), ApiError> {
+pub(crate) async fn reauth_open(state: &AppState, user: UserId) -> Result<(), ApiError> {
     let retry_after = state.db.throttle_locked(&[reauth_key(user)]).await?;
     if !retry_after.is_zero() {
         return Err(ApiError::Throttled {
@@ -67,7 +67,7 @@ pub(super) async fn reauth_open(state: &AppState, user: UserId) -> Result<(), Ap
 
 /// Counts a failed re-authentication and answers with ONE message for a
 /// wrong password and a wrong code (no oracle for either).
-pub(super) async fn reauth_failed(state: &AppState, user: UserId) -> ApiError {
+pub(crate) async fn reauth_failed(state: &AppState, user: UserId) -> ApiError {
     if let Err(e) = state
         .db
         .throttle_fail(&reauth_key(user), REAUTH_LOCK_THRESHOLD, false)
@@ -81,7 +81,7 @@ pub(super) async fn reauth_failed(state: &AppState, user: UserId) -> ApiError {
 /// Checks the password and, when the account is enrolled, a current code:
 /// one answer for either failing, counted toward the re-authentication
 /// lock. The accepted code's step (None when not enrolled).
-pub(super) async fn reauthenticate(
+pub(crate) async fn reauthenticate(
     state: &AppState,
     me: &UserRow,
     password: String,

@@ -235,7 +235,7 @@ async fn open_session(
         session_id,
         proof: &proof,
     };
-    let (_, tx) = state.db.verify(credential, None, ip).await?;
+    let (_, tx) = state.db.verify(credential, None, ip, false).await?;
     let tx = tx.ok_or_else(bad_credentials)?;
     let me = users::me(&tx).await?.ok_or_else(bad_credentials)?;
     if let Some(phc) = rehash {

@@ -3,8 +3,8 @@
 //! revoked session stays revoked.
 
 use ochre_sdk::v1::{
-    CreateApiKeyRequest, DeleteAccountRequest, DisableTotpRequest, GetOrgRequest,
-    RemoveMemberRequest, UpdateMemberRoleRequest,
+    CreateApiKeyRequest, DeleteAccountRequest, DisableTotpRequest, GetIpAllowlistRequest,
+    GetOrgRequest, RemoveMemberRequest, UpdateMemberRoleRequest,
 };
 use ochre_tests::{
     identity::{accept, enable_totp, invite, totp_code},
@@ -236,7 +236,7 @@ async fn a_revoked_session_cannot_be_revived_even_through_sql() {
 }
 
 #[tokio::test]
-async fn a_member_of_a_deleted_org_has_no_role_there() {
+async fn an_org_pending_deletion_opens_only_to_its_owners_calls_and_a_purged_one_to_nobody() {
     let app = spawn_app().await;
     let owner = signup_and_login(&app, &unique_email()).await;
     let org = create_org(&app, &owner, "Deleted").await;
@@ -251,7 +251,28 @@ async fn a_member_of_a_deleted_org_has_no_role_there() {
     let r = orgs
         .get_org(with_auth(GetOrgRequest {}, &owner.access_token, Some(&org)))
         .await;
-    assert_eq!(code_of(&r), Code::PermissionDenied);
+    let shown = r
+        .expect("an owner reads an org pending deletion")
+        .into_inner();
+    assert!(shown.org.and_then(|o| o.purge_after).is_some());
+    let r = orgs
+        .get_ip_allowlist(with_auth(
+            GetIpAllowlistRequest {},
+            &owner.access_token,
+            Some(&org),
+        ))
+        .await;
+    assert_eq!(code_of(&r), Code::FailedPrecondition);
+    // Once its purge has begun, not even GetOrg.
+    su.execute_unprepared(&format!(
+        "UPDATE orgs SET purge_started_at = now() WHERE id = '{org}'"
+    ))
+    .await
+    .unwrap();
+    let r = orgs
+        .get_org(with_auth(GetOrgRequest {}, &owner.access_token, Some(&org)))
+        .await;
+    assert_eq!(code_of(&r), Code::FailedPrecondition);
     let r = orgs
         .get_org(with_auth(
             GetOrgRequest {},

@@ -81,6 +81,7 @@ async fn footprint(tx: &impl sea_orm::ConnectionTrait, org: &str) -> String {
             DbBackend::Postgres,
             format!(
                 "SELECT (SELECT count(*) FROM audit_log WHERE org_id = '{org}')::text || '/' || \
+                   (SELECT coalesce(deleted_at::text, 'live') FROM orgs WHERE id = '{org}') || '/' || \
                    (SELECT string_agg(user_id::text || role, ',' ORDER BY user_id) \
                       FROM memberships WHERE org_id = '{org}') || '/' || \
                    coalesce((SELECT string_agg(field, ',' ORDER BY field) FROM integration_secrets \
@@ -233,6 +234,13 @@ async fn every_definer_function_admits_exactly_its_callers_and_a_refusal_writes_
             call: format!("SELECT remove_member('{}')", light.user_id),
             admits: &["owner", "admin"],
         },
+        // The org is live: nobody restores it. An org pending deletion pins
+        // only its owner, and only when the call asks for it (deletion::sql).
+        Rule {
+            name: "restore_org",
+            call: "SELECT restore_org('', 'matrix')".into(),
+            admits: &[],
+        },
         Rule {
             name: "erase_customer",
             call: format!("SELECT * FROM erase_customer('{customer}', '', 'matrix')"),
@@ -241,6 +249,13 @@ async fn every_definer_function_admits_exactly_its_callers_and_a_refusal_writes_
         Rule {
             name: "transfer_ownership",
             call: format!("SELECT transfer_ownership('{}')", admin.user_id),
+            admits: &["owner"],
+        },
+        // Last: the outsider, acting in its own org, schedules that one's
+        // deletion for good (a call in another org is committed).
+        Rule {
+            name: "schedule_org_deletion",
+            call: "SELECT * FROM schedule_org_deletion(interval '30 days', '', 'matrix')".into(),
             admits: &["owner"],
         },
     ];

@@ -6,10 +6,10 @@
 //! `/cron/{job}` behind the cron bearer, and the ingress under load.
 
 mod delivery;
-mod http;
-mod providers;
-mod rpc;
-mod signing;
+pub(crate) mod http;
+pub(crate) mod providers;
+pub(crate) mod rpc;
+pub(crate) mod signing;
 
 mod accepting;
 mod gates;

@@ -68,7 +68,7 @@ async fn unknown_providers_and_malformed_unknown_or_mismatched_integration_ids_a
 }
 
 #[tokio::test]
-async fn an_integration_of_a_deleted_org_is_404_and_stores_nothing() {
+async fn an_integration_of_an_org_pending_deletion_is_410_and_stores_nothing() {
     let app = spawn_app().await;
     let http = Http::new(&app);
     let org = new_org(&app, "Deleted").await;
@@ -84,8 +84,8 @@ async fn an_integration_of_a_deleted_org_is_404_and_stores_nothing() {
     .await;
     let delivery = Hook::new(P::GitHub, &secret).build(&integration);
     let answer = http.post(&delivery).await;
-    assert_eq!(answer.status, 404, "{}", answer.show());
-    // Restored, the org shows nothing was stored while it was deleted.
+    assert_eq!(answer.status, 410, "{}", answer.show());
+    // Restored, the org shows nothing was stored while it was pending deletion.
     superuser_execute(
         &app,
         &format!("UPDATE orgs SET deleted_at = NULL, purge_after = NULL WHERE id = '{id}'"),

@@ -1,16 +1,21 @@
-//! `ochre.v1.OrgService`: create and read orgs, the org IP allowlist.
+//! `ochre.v1.OrgService`: create and read orgs, the org IP allowlist, and
+//! (in [`deletion`]) scheduling and cancelling a workspace's deletion.
+
+mod deletion;
 
 use std::net::IpAddr;
 
 use ochre_sdk::v1::{
     CreateOrgRequest, CreateOrgResponse, GetIpAllowlistRequest, GetIpAllowlistResponse,
     GetOrgRequest, GetOrgResponse, ListMyOrgsRequest, ListMyOrgsResponse, Org,
-    SetIpAllowlistRequest, SetIpAllowlistResponse, org_service_server::OrgService,
+    RestoreWorkspaceRequest, RestoreWorkspaceResponse, ScheduleWorkspaceDeletionRequest,
+    ScheduleWorkspaceDeletionResponse, SetIpAllowlistRequest, SetIpAllowlistResponse,
+    org_service_server::OrgService,
 };
 use serde_json::json;
 use tonic::{Request, Response, Status};
 
-use super::convert::{membership, ts};
+use super::convert::{membership, org_message, ts};
 use crate::ids::OrgId;
 use crate::{
     db::store::{
@@ -90,6 +95,7 @@ impl OrgService for OrgApi {
                 id: id.to_string(),
                 name,
                 created_at: Some(ts(now)),
+                ..Org::default()
             }),
         }))
     }
@@ -118,11 +124,7 @@ impl OrgService for OrgApi {
         let org = orgs::current(&tx).await?.ok_or(ApiError::not_found())?;
         tx.finish_read().await?;
         Ok(Response::new(GetOrgResponse {
-            org: Some(Org {
-                id: org.id.to_string(),
-                name: org.name,
-                created_at: Some(ts(org.created_at)),
-            }),
+            org: Some(org_message(&org)),
             role: role as i32,
         }))
     }
@@ -174,5 +176,23 @@ impl OrgService for OrgApi {
         tx.commit().await?;
         tracing::info!(org_id = ?p.org().map(|o| o.0), ranges = stored.len(), "IP allowlist replaced");
         Ok(Response::new(SetIpAllowlistResponse { cidrs: stored }))
+    }
+
+    async fn schedule_workspace_deletion(
+        &self,
+        request: Request<ScheduleWorkspaceDeletionRequest>,
+    ) -> Result<Response<ScheduleWorkspaceDeletionResponse>, Status> {
+        Ok(Response::new(
+            deletion::schedule(&self.state, request).await?,
+        ))
+    }
+
+    async fn restore_workspace(
+        &self,
+        request: Request<RestoreWorkspaceRequest>,
+    ) -> Result<Response<RestoreWorkspaceResponse>, Status> {
+        Ok(Response::new(
+            deletion::restore(&self.state, request).await?,
+        ))
     }
 }
