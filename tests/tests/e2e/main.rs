@@ -12,6 +12,7 @@ mod config;
 mod contract;
 mod conversations;
 mod error_mapping;
+mod exports;
 mod grpc_web_ts;
 mod identity;
 mod indexes;

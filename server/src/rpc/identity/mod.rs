@@ -2,7 +2,7 @@
 //! child modules) sessions and TOTP.
 
 mod account;
-mod reauth;
+pub(super) mod reauth;
 mod sessions;
 mod totp;
 
