@@ -3,5 +3,6 @@
 //! archive both `ExportWorkspace` and `ochre export` produce ([`archive`]).
 
 pub mod archive;
+pub mod operator;
 pub mod read;
 pub mod registry;

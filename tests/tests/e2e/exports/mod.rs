@@ -5,6 +5,7 @@
 
 mod access;
 mod canaries;
+mod cli;
 mod registry;
 
 use std::{collections::BTreeMap, io::Read as _};
