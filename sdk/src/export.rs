@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest as _, Sha256};
 use tokio::io::AsyncWriteExt as _;
 
-use crate::v1::ExportWorkspaceChunk;
+use crate::v1::ExportWorkspaceResponse;
 
 /// Why an export could not be saved.
 #[derive(Debug)]
@@ -59,7 +59,7 @@ pub struct SavedExport {
 /// # Ok(()) }
 /// ```
 pub async fn save_export(
-    stream: tonic::Streaming<ExportWorkspaceChunk>,
+    stream: tonic::Streaming<ExportWorkspaceResponse>,
     path: impl AsRef<Path>,
 ) -> Result<SavedExport, SaveExportError> {
     let path = path.as_ref();
@@ -81,7 +81,7 @@ pub async fn save_export(
 }
 
 async fn write_checked(
-    mut stream: tonic::Streaming<ExportWorkspaceChunk>,
+    mut stream: tonic::Streaming<ExportWorkspaceResponse>,
     partial: &Path,
 ) -> Result<SavedExport, SaveExportError> {
     let mut file = tokio::fs::File::create(partial)

@@ -13,9 +13,10 @@
 //! `tests/tests/e2e/exports/registry.rs` compares this list with the
 //! catalog of a migrated database: a column missing here, or named here
 //! but gone from the schema, fails it, so no column slips into or out of
-//! exports unnoticed. Rows of `users` are not an org's (no `org_id`); the
-//! members' names and emails come with `memberships` through nothing:
-//! the app role reads only its own `users` row, so they are left out.
+//! exports unnoticed. `users` is not a tenant table (an account belongs to
+//! its person, not to an org; the app role reads only its own row):
+//! `memberships` names the members by user id, and their names and emails
+//! are left out.
 
 /// What an export does with a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 use std::pin::Pin;
 
 use ochre_sdk::v1::{
-    ExportWorkspaceChunk, ExportWorkspaceRequest, export_service_server::ExportService,
+    ExportWorkspaceRequest, ExportWorkspaceResponse, export_service_server::ExportService,
 };
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
@@ -51,7 +51,7 @@ fn export_error(e: ExportError) -> ApiError {
     }
 }
 
-type ChunkStream = Pin<Box<dyn Stream<Item = Result<ExportWorkspaceChunk, Status>> + Send>>;
+type ChunkStream = Pin<Box<dyn Stream<Item = Result<ExportWorkspaceResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl ExportService for ExportApi {
@@ -103,12 +103,12 @@ impl ExportService for ExportApi {
 
         let total = bytes.len() as u64;
         let time = ts(snapshot.time);
-        let chunks: Vec<Result<ExportWorkspaceChunk, Status>> = bytes
+        let chunks: Vec<Result<ExportWorkspaceResponse, Status>> = bytes
             .chunks(CHUNK_BYTES)
             .enumerate()
             .map(|(i, data)| {
                 let first = i == 0;
-                Ok(ExportWorkspaceChunk {
+                Ok(ExportWorkspaceResponse {
                     data: data.to_vec(),
                     total_size: if first { total } else { 0 },
                     archive_sha256: if first { digest.clone() } else { Vec::new() },
