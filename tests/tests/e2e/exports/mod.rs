@@ -7,6 +7,7 @@ mod access;
 mod canaries;
 mod cli;
 mod registry;
+mod snapshot;
 
 use std::{collections::BTreeMap, io::Read as _};
 
