@@ -23,6 +23,11 @@ CREATE TABLE customers (
 );
 ALTER TABLE customers ENABLE ROW LEVEL SECURITY;
 ALTER TABLE customers FORCE ROW LEVEL SECURITY;
+-- `ochre export` only: a login AS the owner role (not a definer function
+-- called by another role) that named the org in `ochre.export_org`.
+CREATE POLICY customers_owner_export ON customers FOR SELECT TO ochre_owner
+  USING (session_user = 'ochre_owner'
+         AND org_id::text = current_setting('ochre.export_org', true));
 CREATE POLICY customers_read ON customers FOR SELECT TO ochre_app
   USING (org_id = (SELECT app_org()));
 CREATE POLICY customers_insert ON customers FOR INSERT TO ochre_app
@@ -54,6 +59,11 @@ CREATE INDEX conversations_assignee_idx ON conversations (org_id, assignee_id, i
 CREATE INDEX conversations_customer_idx ON conversations (org_id, customer_id);
 ALTER TABLE conversations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE conversations FORCE ROW LEVEL SECURITY;
+-- `ochre export` only: a login AS the owner role (not a definer function
+-- called by another role) that named the org in `ochre.export_org`.
+CREATE POLICY conversations_owner_export ON conversations FOR SELECT TO ochre_owner
+  USING (session_user = 'ochre_owner'
+         AND org_id::text = current_setting('ochre.export_org', true));
 CREATE POLICY conversations_read ON conversations FOR SELECT TO ochre_app
   USING (org_id = (SELECT app_org()));
 CREATE POLICY conversations_insert ON conversations FOR INSERT TO ochre_app
@@ -85,6 +95,11 @@ CREATE TABLE messages (
 CREATE INDEX messages_conversation_idx ON messages (org_id, conversation_id, id);
 ALTER TABLE messages ENABLE ROW LEVEL SECURITY;
 ALTER TABLE messages FORCE ROW LEVEL SECURITY;
+-- `ochre export` only: a login AS the owner role (not a definer function
+-- called by another role) that named the org in `ochre.export_org`.
+CREATE POLICY messages_owner_export ON messages FOR SELECT TO ochre_owner
+  USING (session_user = 'ochre_owner'
+         AND org_id::text = current_setting('ochre.export_org', true));
 CREATE POLICY messages_read ON messages FOR SELECT TO ochre_app
   USING (org_id = (SELECT app_org()));
 CREATE POLICY messages_insert ON messages FOR INSERT TO ochre_app

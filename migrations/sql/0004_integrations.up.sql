@@ -272,6 +272,7 @@ CREATE FUNCTION audit_action_allowed(p_action text, p_role text) RETURNS boolean
                         'api_key.created', 'api_key.revoked', 'org.ip_allowlist_changed')
         THEN p_role IN ('owner', 'admin')
       WHEN p_action = 'survey.sent' THEN p_role IN ('owner', 'admin', 'agent')
+      WHEN p_action = 'workspace.exported' THEN p_role IN ('owner', 'admin')
       ELSE false END
   $$;
 

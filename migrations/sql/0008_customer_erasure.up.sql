@@ -26,6 +26,11 @@ CREATE POLICY customer_erasures_definer ON customer_erasures FOR ALL TO ochre_ow
 CREATE POLICY customer_erasures_purge ON customer_erasures FOR ALL TO ochre_owner
   USING (EXISTS (SELECT 1 FROM orgs o WHERE o.id = org_id AND o.purge_started_at IS NOT NULL))
   WITH CHECK (false);
+-- `ochre export` only: a login AS the owner role that named the org in
+-- `ochre.export_org` (as for customers in 0003_conversations).
+CREATE POLICY customer_erasures_owner_export ON customer_erasures FOR SELECT TO ochre_owner
+  USING (session_user = 'ochre_owner'
+         AND org_id::text = current_setting('ochre.export_org', true));
 GRANT SELECT ON customer_erasures TO ochre_app;
 
 -- What erase_customer() (owned by this role) may touch in the tables the

@@ -6,6 +6,10 @@
 //! partner backends share this one copy.
 
 pub mod access;
+#[cfg(feature = "client")]
+mod export;
+#[cfg(feature = "client")]
+pub use export::{SaveExportError, SavedExport, save_export};
 #[cfg(feature = "contract")]
 pub mod contract;
 

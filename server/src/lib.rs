@@ -8,6 +8,7 @@
 //! | [`ids`] | typed ids (`OrgId`, `UserId`, …) crossing every module boundary |
 //! | [`gate`] | the access gate in front of every RPC and the [`gate::Principal`] it makes |
 //! | [`rpc`] | one handler room per proto service |
+//! | [`exports`] | workspace export: the column registry, the snapshot read, the archive |
 //! | [`db`] | pools, the tenant transaction, gated service functions, per-table storage |
 //! | [`crypto`] | the crypto wall: vault, signed envelopes, token hashing, passwords, TOTP |
 //! | [`integrations`] | provider catalog, circuit breakers, OAuth state and `return_to` |
@@ -25,6 +26,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod exports;
 pub mod gate;
 pub mod ids;
 pub mod integrations;

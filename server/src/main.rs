@@ -6,7 +6,9 @@ use clap::{Parser, Subcommand};
 use ochre_server::{
     app::{
         Application,
-        commands::{migrate_only, purge_expired, purge_receipts, rotate_keys, verify_audit},
+        commands::{
+            export_org, migrate_only, purge_expired, purge_receipts, rotate_keys, verify_audit,
+        },
     },
     config::{Config, LogFormat},
     db::service::purge::PurgeRun,
@@ -61,6 +63,19 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Export an org's data (the `ExportWorkspace` archive: manifest.json
+    /// and one NDJSON file per table, secrets never included) to a ZIP file.
+    Export {
+        /// The org's id.
+        #[arg(long)]
+        org: uuid::Uuid,
+        /// The file to write (refused if it exists, unless --force).
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
     },
     /// The audit log.
     Audit {
@@ -148,6 +163,15 @@ fn main() -> ExitCode {
                 let counts = purge_expired(&config, run).await?;
                 tracing::info!(%counts, "purge finished");
                 report_line(&format!("ochre purge: {counts}"));
+                Ok(())
+            }
+            Command::Export { org, out, force } => {
+                let org = ochre_server::ids::OrgId::from_uuid(org);
+                let counts = export_org(&config, org, &out, force).await?;
+                report_line(&format!(
+                    "ochre export: org {org} written to {}: {counts}",
+                    out.display()
+                ));
                 Ok(())
             }
             Command::Audit {

@@ -5,7 +5,7 @@
 use ochre_sdk::v1::{
     api_key_service_client::ApiKeyServiceClient, auth_service_client::AuthServiceClient,
     conversation_service_client::ConversationServiceClient,
-    customer_service_client::CustomerServiceClient,
+    customer_service_client::CustomerServiceClient, export_service_client::ExportServiceClient,
     integration_service_client::IntegrationServiceClient,
     member_service_client::MemberServiceClient, org_service_client::OrgServiceClient,
     survey_service_client::SurveyServiceClient, system_service_client::SystemServiceClient,
@@ -20,6 +20,7 @@ pub type ApiKeyClient = ApiKeyServiceClient<Channel>;
 pub type AuthClient = AuthServiceClient<Channel>;
 pub type ConversationClient = ConversationServiceClient<Channel>;
 pub type CustomerClient = CustomerServiceClient<Channel>;
+pub type ExportClient = ExportServiceClient<Channel>;
 pub type HealthClient = tonic_health::pb::health_client::HealthClient<Channel>;
 pub type IntegrationClient = IntegrationServiceClient<Channel>;
 pub type MemberClient = MemberServiceClient<Channel>;
@@ -49,6 +50,7 @@ grpc_clients!(
     AuthClient,
     ConversationClient,
     CustomerClient,
+    ExportClient,
     HealthClient,
     IntegrationClient,
     MemberClient,

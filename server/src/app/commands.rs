@@ -1,5 +1,5 @@
 //! The bodies of the operator commands other than `serve`: `ochre migrate`,
-//! `ochre purge` (and its receipts), `ochre keys rotate` and `ochre audit verify`. Each resolves the database (and
+//! `ochre purge` (and its receipts), `ochre keys rotate`, `ochre audit verify` and `ochre export`. Each resolves the database (and
 //! stops the embedded cluster it started) around one job.
 
 use super::{database::resolve_database, error::StartupError};
@@ -112,4 +112,34 @@ pub async fn verify_audit(
         c.stop().await?;
     }
     Ok(result?)
+}
+
+/// Exports an org to `out` (the `ochre export` command): the archive
+/// `ExportWorkspace` streams, read as the owner role; the rows per table.
+pub async fn export_org(
+    config: &Config,
+    org: crate::ids::OrgId,
+    out: &std::path::Path,
+    force: bool,
+) -> Result<serde_json::Value, StartupError> {
+    use crate::exports::{archive::ExportError, operator};
+    if !force && out.exists() {
+        return Err(StartupError::Io(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!("{} exists (use --force to replace it)", out.display()),
+        )));
+    }
+    let (urls, cluster) = resolve_database(config).await?;
+    let result = operator::export_as_owner(&urls.owner, org).await;
+    if let Some(c) = cluster {
+        c.stop().await?;
+    }
+    let (snapshot, bytes) = match result {
+        Ok(Some(found)) => found,
+        Ok(None) => return Err(std::io::Error::other(format!("no org {org}")).into()),
+        Err(ExportError::Db(e)) => return Err(e.into()),
+        Err(e) => return Err(std::io::Error::other(e.to_string()).into()),
+    };
+    operator::write_archive(out, &bytes, force)?;
+    Ok(snapshot.counts())
 }

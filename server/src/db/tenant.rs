@@ -13,7 +13,9 @@
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseTransaction, FromQueryResult, TransactionTrait as _};
+use sea_orm::{
+    AccessMode, DatabaseTransaction, FromQueryResult, IsolationLevel, TransactionTrait as _,
+};
 
 use super::pool::{Db, DbError, ip_text, stmt};
 use crate::crypto::tokens::SessionProof;
@@ -123,7 +125,32 @@ impl Db {
         ip: Option<IpAddr>,
         pending_ok: bool,
     ) -> Result<(Verdict, Option<TenantTx>), DbError> {
-        let tx = self.app.begin().await?;
+        self.verify_at(proof, org, ip, pending_ok, false).await
+    }
+
+    /// [`Db::verify`], with `snapshot`: the transaction is REPEATABLE READ
+    /// (every statement sees the instant of the identity call) and, when
+    /// the identity call does not write (a session), READ ONLY. For reads
+    /// that must be consistent across tables (an export).
+    pub async fn verify_at(
+        &self,
+        proof: Proof<'_>,
+        org: Option<OrgId>,
+        ip: Option<IpAddr>,
+        pending_ok: bool,
+        snapshot: bool,
+    ) -> Result<(Verdict, Option<TenantTx>), DbError> {
+        let tx = if snapshot {
+            let mode = match proof {
+                Proof::ApiKey(_) => AccessMode::ReadWrite,
+                Proof::Session { .. } => AccessMode::ReadOnly,
+            };
+            self.app
+                .begin_with_config(Some(IsolationLevel::RepeatableRead), Some(mode))
+                .await?
+        } else {
+            self.app.begin().await?
+        };
         let verify_wrote = matches!(proof, Proof::ApiKey(_));
         let call = match proof {
             Proof::Session { session_id, proof } => stmt(

@@ -152,13 +152,29 @@ impl Principal {
         if let Some(tx) = opened {
             return Ok(tx);
         }
+        self.verified(db, false).await
+    }
+
+    /// A REPEATABLE READ tenant transaction (READ ONLY for a session),
+    /// verified the same way as [`Principal::tenant`]'s: the gate's opened
+    /// transaction (default isolation, already begun) is finished first.
+    pub async fn snapshot(&self, db: &Db) -> Result<TenantTx, ApiError> {
+        let opened = self.opened.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(tx) = opened {
+            tx.finish_read().await?;
+        }
+        self.verified(db, true).await
+    }
+
+    async fn verified(&self, db: &Db, snapshot: bool) -> Result<TenantTx, ApiError> {
         let org = self.org.map(|(id, _)| id);
         match db
-            .verify(
+            .verify_at(
                 self.credential.proof(),
                 org,
                 self.client_ip,
                 self.pending_ok,
+                snapshot,
             )
             .await?
         {

@@ -14,6 +14,7 @@ mod conversations;
 mod deletion;
 mod erasure;
 mod error_mapping;
+mod exports;
 mod grpc_web_ts;
 mod identity;
 mod indexes;

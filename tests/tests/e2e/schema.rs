@@ -303,7 +303,9 @@ async fn the_owner_role_is_also_bound_by_forced_rls() {
     .await
     .unwrap();
     // No policy names the owner on customers (only the identity tables the
-    // definer functions write have owner policies): it sees and writes nothing.
+    // definer functions write have owner policies) but `ochre export`'s,
+    // which needs the org named in `ochre.export_org`: it sees and writes
+    // nothing.
     let rows = owner
         .query_all_raw(Statement::from_string(
             DbBackend::Postgres,

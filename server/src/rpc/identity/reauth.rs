@@ -106,3 +106,25 @@ pub(crate) async fn reauthenticate(
         Err(_) => Err(reauth_failed(state, me.id).await),
     }
 }
+
+/// The second factor of an org action that needs one (ExportWorkspace):
+/// nothing for an account without TOTP; otherwise a current code, counted
+/// toward the re-authentication lock when wrong. Returns the step to
+/// record.
+pub(crate) async fn current_code(
+    state: &AppState,
+    me: &UserRow,
+    code: &str,
+) -> Result<Option<i64>, ApiError> {
+    if !me.totp_enabled {
+        return Ok(None);
+    }
+    reauth_open(state, me.id).await?;
+    if code.trim().is_empty() {
+        return Err(code_required());
+    }
+    match check_code(state, me, code) {
+        Ok(step) => Ok(Some(step)),
+        Err(_) => Err(reauth_failed(state, me.id).await),
+    }
+}
