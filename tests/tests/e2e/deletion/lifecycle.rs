@@ -331,3 +331,36 @@ async fn a_workspace_pending_deletion_refuses_every_call_with_its_purge_date_unt
     }
     c.verify();
 }
+
+#[tokio::test]
+async fn an_owner_can_still_export_a_workspace_pending_deletion_and_nobody_once_its_purge_began() {
+    let app = spawn_app().await;
+    let owner = signup_and_login(&app, &unique_email()).await;
+    let org = create_org(&app, &owner, "Leaving").await;
+    let admin = add_member(&app, &owner, &org, Role::Admin).await;
+    Caller::user(&app, &owner, &org)
+        .customer("kept@example.com")
+        .await;
+    schedule(&app, &owner.access_token, &org, &owner.password, "")
+        .await
+        .expect("schedule");
+    let bytes = crate::exports::export(&app, &owner.access_token, &org, "")
+        .await
+        .expect("the owner exports before leaving");
+    let archive = crate::exports::unzip(&bytes);
+    archive.assert_consistent(&org);
+    assert_eq!(archive.rows("customers").len(), 1);
+    let r = crate::exports::export(&app, &admin.access_token, &org, "").await;
+    assert_eq!(code_of(&r), Code::FailedPrecondition, "an admin: {r:?}");
+    ochre_tests::identity::superuser_execute(
+        &app,
+        &format!("UPDATE orgs SET purge_started_at = now() WHERE id = '{org}'"),
+    )
+    .await;
+    let r = crate::exports::export(&app, &owner.access_token, &org, "").await;
+    assert_eq!(
+        code_of(&r),
+        Code::FailedPrecondition,
+        "once the purge began: {r:?}"
+    );
+}
