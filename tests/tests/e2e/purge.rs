@@ -1,10 +1,8 @@
 //! The `purge-expired` job, through `POST /cron/purge-expired` and through
 //! `ochre purge`: what has expired for good goes, everything else stays.
 
-use ochre_server::pg;
-use ochre_tests::{identity::superuser_execute, ochre_bin, prelude::*};
+use ochre_tests::{identity::superuser_execute, ochre_against, prelude::*};
 use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
-use secrecy::ExposeSecret as _;
 use uuid::Uuid;
 
 /// Rows that must go (`old`) and rows that must stay (`fresh`), per kind.
@@ -137,25 +135,8 @@ async fn the_cron_job_deletes_what_expired_for_good_and_keeps_the_rest() {
 async fn ochre_purge_runs_the_same_job_from_the_command_line() {
     let app = spawn_app().await;
     let integration = seed_expired_and_fresh(&app).await;
-    let url = |role| {
-        app.cluster
-            .url(role, &app.database)
-            .expose_secret()
-            .to_owned()
-    };
-    let output = tokio::process::Command::new(ochre_bin())
+    let output = ochre_against(&app)
         .arg("purge")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", url(pg::OWNER_ROLE))
-        .env("OCHRE_APP_DATABASE_URL", url(pg::APP_ROLE))
-        .env("OCHRE_SERVICE_DATABASE_URL", url(pg::SERVICE_ROLE))
-        .env("OCHRE_BYOK_ENC_KEY", random_key())
-        .env("OCHRE_SURVEY_TOKEN_SECRET", random_secret(32))
-        .env("OCHRE_SESSION_SECRET", random_secret(32))
-        .env("OCHRE_OAUTH_STATE_SECRET", random_secret(32))
-        .env("OCHRE_CRON_SECRET", random_secret(32))
-        .env("OCHRE_AUDIT_SIGNING_KEY", random_key())
         .output()
         .await
         .expect("run ochre purge");

@@ -9,9 +9,8 @@ mod listing;
 mod writers;
 
 use ochre_server::{db::audit_chain, ids::OrgId};
-use ochre_tests::{ochre_bin, prelude::*};
+use ochre_tests::{ochre_against, prelude::*};
 use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
-use secrecy::ExposeSecret as _;
 
 /// The org's events in sequence order: (seq, action, detail text,
 /// request id), read as the superuser.
@@ -69,27 +68,9 @@ pub async fn verify_cli(app: &TestApp, org: &str) -> (bool, String) {
 
 /// `ochre audit verify --org <org> <extra>`.
 pub async fn verify_cli_args(app: &TestApp, org: &str, extra: &[&str]) -> (bool, String) {
-    let url = |role| {
-        app.cluster
-            .url(role, &app.database)
-            .expose_secret()
-            .to_owned()
-    };
-    use ochre_server::pg;
-    let output = tokio::process::Command::new(ochre_bin())
+    let output = ochre_against(app)
         .args(["audit", "verify", "--org", org])
         .args(extra)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", url(pg::OWNER_ROLE))
-        .env("OCHRE_APP_DATABASE_URL", url(pg::APP_ROLE))
-        .env("OCHRE_SERVICE_DATABASE_URL", url(pg::SERVICE_ROLE))
-        .env("OCHRE_BYOK_ENC_KEY", random_key())
-        .env("OCHRE_SURVEY_TOKEN_SECRET", random_secret(32))
-        .env("OCHRE_SESSION_SECRET", random_secret(32))
-        .env("OCHRE_OAUTH_STATE_SECRET", random_secret(32))
-        .env("OCHRE_CRON_SECRET", random_secret(32))
-        .env("OCHRE_AUDIT_SIGNING_KEY", app.audit_key.clone())
         .output()
         .await
         .expect("run ochre audit verify");

@@ -7,13 +7,14 @@ use base64::{
     Engine as _,
     engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD},
 };
-use ochre_sdk::v1::{ConnectIntegrationRequest, MessageKind, SendSurveyRequest};
+use ochre_sdk::v1::{MessageKind, SendSurveyRequest};
 use ochre_tests::{
     identity::{enable_totp, invite, sleep_until_next_totp_step, totp_code},
     prelude::*,
 };
 
 use super::{export, unzip};
+use crate::vault::connect;
 
 /// Every encoding of `secret` the archive must not hold.
 fn encodings(secret: &[u8]) -> Vec<Vec<u8>> {
@@ -30,22 +31,6 @@ fn encodings(secret: &[u8]) -> Vec<Vec<u8>> {
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-async fn connect(app: &TestApp, s: &Session, org: &str, provider: &str, secrets: &[(&str, &str)]) {
-    let request = ConnectIntegrationRequest {
-        provider: provider.into(),
-        external_account: "acct_export".into(),
-        secrets: secrets
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-        ..Default::default()
-    };
-    app.client::<IntegrationClient>()
-        .connect_integration(with_auth(request, &s.access_token, Some(org)))
-        .await
-        .expect("connect integration");
 }
 
 #[tokio::test]

@@ -2,9 +2,7 @@
 //! owner role, has the same format and tables as ExportWorkspace's, and an
 //! existing file is refused unless `--force`.
 
-use ochre_server::pg;
-use ochre_tests::{ochre_bin, prelude::*};
-use secrecy::ExposeSecret as _;
+use ochre_tests::{ochre_against, prelude::*};
 
 use super::{export, unzip};
 
@@ -16,27 +14,10 @@ async fn ochre_export(
     out: &std::path::Path,
     extra: &[&str],
 ) -> (bool, String, String) {
-    let url = |role| {
-        app.cluster
-            .url(role, &app.database)
-            .expose_secret()
-            .to_owned()
-    };
-    let output = tokio::process::Command::new(ochre_bin())
+    let output = ochre_against(app)
         .args(["export", "--org", org, "--out"])
         .arg(out)
         .args(extra)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", url(pg::OWNER_ROLE))
-        .env("OCHRE_APP_DATABASE_URL", url(pg::APP_ROLE))
-        .env("OCHRE_SERVICE_DATABASE_URL", url(pg::SERVICE_ROLE))
-        .env("OCHRE_BYOK_ENC_KEY", random_key())
-        .env("OCHRE_SURVEY_TOKEN_SECRET", random_secret(32))
-        .env("OCHRE_SESSION_SECRET", random_secret(32))
-        .env("OCHRE_OAUTH_STATE_SECRET", random_secret(32))
-        .env("OCHRE_CRON_SECRET", random_secret(32))
-        .env("OCHRE_AUDIT_SIGNING_KEY", app.audit_key.clone())
         .output()
         .await
         .expect("run ochre export");

@@ -3,31 +3,25 @@
 
 use std::time::Duration;
 
-use ochre_sdk::v1::ConnectIntegrationRequest;
 use ochre_tests::prelude::*;
 use sea_orm::{ConnectionTrait as _, DbBackend, Statement, TransactionTrait as _};
 
 use super::{export, unzip};
-
-async fn connect(app: &TestApp, s: &Session, org: &str, provider: &str) {
-    let request = ConnectIntegrationRequest {
-        provider: provider.into(),
-        external_account: "acct".into(),
-        secrets: [("api_key".to_owned(), random_secret(24))].into(),
-        ..Default::default()
-    };
-    app.client::<IntegrationClient>()
-        .connect_integration(with_auth(request, &s.access_token, Some(org)))
-        .await
-        .expect("connect integration");
-}
+use crate::vault::connect;
 
 #[tokio::test]
 async fn rows_committed_while_an_export_reads_are_not_in_it() {
     let app = spawn_app().await;
     let owner = signup_and_login(&app, &unique_email()).await;
     let org = create_org(&app, &owner, "Acme").await;
-    connect(&app, &owner, &org, "openai").await;
+    connect(
+        &app,
+        &owner,
+        &org,
+        "openai",
+        &[("api_key", &random_secret(24))],
+    )
+    .await;
 
     // Hold the export up at `surveys` (read after `integrations` and before
     // `audit_log`) while another integration is connected and committed.
@@ -50,7 +44,14 @@ async fn rows_committed_while_an_export_reads_are_not_in_it() {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        connect(&app, &owner, &org, "anthropic").await;
+        connect(
+            &app,
+            &owner,
+            &org,
+            "anthropic",
+            &[("api_key", &random_secret(24))],
+        )
+        .await;
         lock.rollback().await.unwrap();
     };
     let (bytes, ()) = tokio::join!(exporting, meanwhile);
