@@ -81,7 +81,9 @@ async fn only_an_owner_who_proves_their_password_and_code_can_schedule_deletion(
     let r = schedule(&app, &owner.access_token, &org, &owner.password, &again).await;
     c.code("scheduling twice", &r, Code::FailedPrecondition);
     // Restored, the spent code cannot schedule it again.
-    restore(&app, &owner.access_token, &org).await.expect("restore");
+    restore(&app, &owner.access_token, &org)
+        .await
+        .expect("restore");
     let r = schedule(&app, &owner.access_token, &org, &owner.password, &code).await;
     c.code("a replayed code", &r, Code::Unauthenticated);
     c.verify();
