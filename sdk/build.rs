@@ -79,15 +79,17 @@ fn render_table(rules: &[contract::MethodRule]) -> String {
             contract::DeclaredRule::Roles(roles) => {
                 let list: Vec<String> = roles
                     .iter()
-                    .map(|r| format!("Role::{}", variant(r)))
+                    .map(|r| format!("Role::{}", variant("ROLE_", r)))
                     .collect();
                 format!("Rule::Roles(&[{}])", list.join(", "))
             }
         };
         let _ = writeln!(
             s,
-            "    MethodAccess {{ method: {:?}, rule: {rule}, owners_while_pending_deletion: {} }},",
-            r.path, r.owners_while_pending_deletion
+            "    MethodAccess {{ method: {:?}, rule: {rule}, owners_while_pending_deletion: {}, rate: RateClass::{} }},",
+            r.path,
+            r.owners_while_pending_deletion,
+            variant("RATE_CLASS_", &r.rate)
         );
     }
     s.push_str("];\n");
@@ -95,8 +97,8 @@ fn render_table(rules: &[contract::MethodRule]) -> String {
 }
 
 /// `ROLE_LIGHT_AGENT` -> `LightAgent`, as prost names enum variants.
-fn variant(name: &str) -> String {
-    name.trim_start_matches("ROLE_")
+fn variant(prefix: &str, name: &str) -> String {
+    name.trim_start_matches(prefix)
         .split('_')
         .map(|w| {
             let lower = w.to_ascii_lowercase();

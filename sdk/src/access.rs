@@ -1,6 +1,6 @@
 //! The access table generated from the contract: one rule per RPC.
 
-use crate::v1::Role;
+use crate::v1::{RateClass, Role};
 
 /// Who may call an RPC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +50,8 @@ pub struct MethodAccess {
     pub rule: Rule,
     /// Owners may also call it while the org is pending deletion.
     pub owners_while_pending_deletion: bool,
+    /// How it is rate limited.
+    pub rate: RateClass,
 }
 
 impl MethodAccess {
@@ -57,6 +59,7 @@ impl MethodAccess {
     pub fn to_message(&self) -> crate::v1::AccessRule {
         crate::v1::AccessRule {
             owners_while_pending_deletion: self.owners_while_pending_deletion,
+            rate: self.rate as i32,
             ..self.rule.to_message()
         }
     }

@@ -31,7 +31,18 @@ pub struct MethodRule {
     /// `owners_while_pending_deletion: true`: owners may call it while the
     /// org is pending deletion.
     pub owners_while_pending_deletion: bool,
+    /// Its rate class, as the enum value's name (`RATE_CLASS_READ`).
+    pub rate: String,
 }
+
+/// The rate classes an RPC without credentials may declare (limited per
+/// client address); the others are for RPCs with credentials.
+pub const PUBLIC_RATE_CLASSES: &[&str] = &[
+    "RATE_CLASS_PUBLIC",
+    "RATE_CLASS_SIGN_UP",
+    "RATE_CLASS_SIGN_IN",
+    "RATE_CLASS_SURVEY_SUBMIT",
+];
 
 /// Why an RPC fails the audit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,10 +79,11 @@ pub fn audit(pool: &DescriptorPool) -> Result<Vec<MethodRule>, Vec<ContractViola
                 Some(ext) => rule_of(&method, ext),
             };
             match rule {
-                Ok((rule, owners_while_pending_deletion)) => rules.push(MethodRule {
+                Ok((rule, owners_while_pending_deletion, rate)) => rules.push(MethodRule {
                     path,
                     rule,
                     owners_while_pending_deletion,
+                    rate,
                 }),
                 Err(problem) => violations.push(ContractViolation { path, problem }),
             }
@@ -89,7 +101,7 @@ pub fn audit(pool: &DescriptorPool) -> Result<Vec<MethodRule>, Vec<ContractViola
 fn rule_of(
     method: &MethodDescriptor,
     ext: &prost_reflect::ExtensionDescriptor,
-) -> Result<(DeclaredRule, bool), String> {
+) -> Result<(DeclaredRule, bool, String), String> {
     let options = method.options();
     if !options.has_extension(ext) {
         return Err(format!(
@@ -137,14 +149,44 @@ fn rule_of(
             "owners_while_pending_deletion needs a `roles` list that names ROLE_OWNER".to_owned(),
         );
     }
-    match (public, authenticated, roles.is_empty()) {
-        (true, false, true) => Ok((DeclaredRule::Public, false)),
-        (false, true, true) => Ok((DeclaredRule::Authenticated, false)),
-        (false, false, false) => Ok((DeclaredRule::Roles(roles), pending)),
-        (false, false, true) => Err("the access rule is empty: it names no role".to_owned()),
-        _ => Err(
-            "the access rule mixes `public`, `authenticated` and `roles`: use exactly one"
-                .to_owned(),
-        ),
+    let (declared, pending) = match (public, authenticated, roles.is_empty()) {
+        (true, false, true) => (DeclaredRule::Public, false),
+        (false, true, true) => (DeclaredRule::Authenticated, false),
+        (false, false, false) => (DeclaredRule::Roles(roles), pending),
+        (false, false, true) => return Err("the access rule is empty: it names no role".to_owned()),
+        _ => {
+            return Err(
+                "the access rule mixes `public`, `authenticated` and `roles`: use exactly one"
+                    .to_owned(),
+            );
+        }
+    };
+    let rate = rate_of(rule)?;
+    if public != PUBLIC_RATE_CLASSES.contains(&rate.as_str()) {
+        return Err(format!(
+            "rate class {rate} does not fit the rule: public RPCs use one of {}, \
+             the others RATE_CLASS_READ, _WRITE, _PRIVILEGED or _BUDGET",
+            PUBLIC_RATE_CLASSES.join(", ")
+        ));
+    }
+    Ok((declared, pending, rate))
+}
+
+/// The declared rate class's name; a rule without one fails the audit.
+fn rate_of(rule: &prost_reflect::DynamicMessage) -> Result<String, String> {
+    let field = rule
+        .descriptor()
+        .get_field_by_name("rate")
+        .ok_or_else(|| "AccessRule has no `rate` field".to_owned())?;
+    let prost_reflect::Kind::Enum(classes) = field.kind() else {
+        return Err("AccessRule.rate is not an enum".to_owned());
+    };
+    let number = rule
+        .get_field_by_name("rate")
+        .and_then(|v| v.as_enum_number())
+        .unwrap_or(0);
+    match classes.get_value(number) {
+        Some(value) if number != 0 => Ok(value.name().to_owned()),
+        _ => Err("no rate class: add `rate: RATE_CLASS_...` to the access rule".to_owned()),
     }
 }

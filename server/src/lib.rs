@@ -12,6 +12,7 @@
 //! | [`db`] | pools, the tenant transaction, gated service functions, per-table storage |
 //! | [`crypto`] | the crypto wall: vault, signed envelopes, token hashing, passwords, TOTP |
 //! | [`integrations`] | provider catalog, circuit breakers, OAuth state and `return_to` |
+//! | [`limits`] | rate limits: GCRA per caller, org and client address; the configured limits |
 //! | [`webhooks`] | provider signature schemes and the webhook ingress |
 //! | [`routes`] | the plain-HTTP routes on the gRPC port (webhooks, operator routes) |
 //! | [`pg`] | the embedded Postgres cluster |
@@ -30,6 +31,7 @@ pub mod exports;
 pub mod gate;
 pub mod ids;
 pub mod integrations;
+pub mod limits;
 pub mod pg;
 pub mod routes;
 pub mod rpc;

@@ -11,7 +11,6 @@ mod customers;
 mod exports;
 mod identity;
 mod integrations;
-pub mod limits;
 mod members;
 mod orgs;
 pub mod pager;

@@ -64,6 +64,12 @@ fn the_generated_access_table_matches_the_descriptors_exactly() {
             "pending-deletion flag of {}",
             declared.path
         );
+        assert_eq!(
+            entry.rate.as_str_name(),
+            declared.rate,
+            "rate class of {}",
+            declared.path
+        );
     }
 }
 
@@ -71,7 +77,7 @@ fn the_generated_access_table_matches_the_descriptors_exactly() {
 fn a_method_without_an_access_rule_fails_the_audit_and_is_named() {
     let pool = compile_with(&format!(
         "{HEADER}service AuditProbeService {{\n\
-           rpc Covered(Ping) returns (Ping) {{ option (ochre.v1.access) = {{public: true}}; }}\n\
+           rpc Covered(Ping) returns (Ping) {{ option (ochre.v1.access) = {{public: true, rate: RATE_CLASS_PUBLIC}}; }}\n\
            rpc Forgotten(Ping) returns (Ping);\n\
          }}\n"
     ));
@@ -112,6 +118,17 @@ fn an_empty_or_mixed_rule_is_refused() {
         ("{public: true, authenticated: true}", "exactly one"),
         ("{roles: [ROLE_UNSPECIFIED]}", "not a valid role"),
         ("{roles: [ROLE_ADMIN, ROLE_ADMIN]}", "listed twice"),
+        ("{roles: [ROLE_ADMIN]}", "no rate class"),
+        ("{public: true}", "no rate class"),
+        ("{public: true, rate: RATE_CLASS_READ}", "does not fit"),
+        (
+            "{roles: [ROLE_ADMIN], rate: RATE_CLASS_SIGN_IN}",
+            "does not fit",
+        ),
+        (
+            "{authenticated: true, rate: RATE_CLASS_PUBLIC}",
+            "does not fit",
+        ),
     ] {
         let pool = compile_with(&format!(
             "{HEADER}service AuditProbeService {{\n\
@@ -132,7 +149,7 @@ fn a_roles_rule_keeps_its_roles_in_declaration_order() {
     let pool = compile_with(&format!(
         "{HEADER}service AuditProbeService {{\n\
            rpc Write(Ping) returns (Ping) {{\n\
-             option (ochre.v1.access) = {{roles: [ROLE_OWNER, ROLE_ADMIN, ROLE_AGENT]}};\n\
+             option (ochre.v1.access) = {{roles: [ROLE_OWNER, ROLE_ADMIN, ROLE_AGENT], rate: RATE_CLASS_WRITE}};\n\
            }}\n\
          }}\n"
     ));
@@ -186,7 +203,12 @@ fn rendered_access_table() -> String {
         } else {
             ""
         };
-        out.push_str(&format!("{} {who}{pending}\n", m.method));
+        let rate = m
+            .rate
+            .as_str_name()
+            .trim_start_matches("RATE_CLASS_")
+            .to_ascii_lowercase();
+        out.push_str(&format!("{} {who}{pending} rate={rate}\n", m.method));
     }
     out
 }
@@ -220,8 +242,8 @@ fn the_committed_table_catches_a_loosened_rule() {
     // GetIntegrationToken given to agents (a mutation the role matrix alone
     // does not notice): its line would no longer match.
     let loosened = rendered_access_table().replace(
-        "/ochre.v1.IntegrationService/GetIntegrationToken owner,admin\n",
-        "/ochre.v1.IntegrationService/GetIntegrationToken owner,admin,agent\n",
+        "/ochre.v1.IntegrationService/GetIntegrationToken owner,admin rate=privileged\n",
+        "/ochre.v1.IntegrationService/GetIntegrationToken owner,admin,agent rate=privileged\n",
     );
     assert_ne!(
         loosened,
@@ -230,6 +252,8 @@ fn the_committed_table_catches_a_loosened_rule() {
     );
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../proto/access_rules.txt");
     let committed = std::fs::read_to_string(path).expect("proto/access_rules.txt");
-    assert!(committed.contains("/ochre.v1.IntegrationService/GetIntegrationToken owner,admin\n"));
+    assert!(committed.contains(
+        "/ochre.v1.IntegrationService/GetIntegrationToken owner,admin rate=privileged\n"
+    ));
     assert!(!committed.contains("GetIntegrationToken owner,admin,agent"));
 }

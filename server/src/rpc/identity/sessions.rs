@@ -66,7 +66,7 @@ pub async fn login(
     // A malformed address cannot exist: it gets the unknown-account answer.
     let email = normalize_email(&req.email).unwrap_or_else(|| req.email.trim().to_lowercase());
     let email: String = email.chars().take(254).collect();
-    let address = ip.map_or_else(|| "ip:unknown".to_owned(), crate::rpc::limits::address_key);
+    let address = ip.map_or_else(|| "ip:unknown".to_owned(), crate::limits::address_key);
     let account_key = format!("email:{email}");
     let pair_key = format!("pair:{email}|{address}");
     let keys = [account_key.clone(), pair_key.clone(), address.clone()];

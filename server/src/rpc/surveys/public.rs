@@ -21,12 +21,8 @@ use crate::{
     },
     db::service::surveys::{PresentedStaff, Submitted, SurveyState},
     error::ApiError,
-    rpc::{
-        convert::ts,
-        limits::{WindowLimiter, address_key},
-        state::AppState,
-        validate,
-    },
+    limits::{WindowLimiter, address_key},
+    rpc::{convert::ts, state::AppState, validate},
 };
 
 /// The question every survey asks (the scale is 1-5).
