@@ -117,7 +117,8 @@ CREATE FUNCTION budget_refresh(p_org uuid, p_kind text) RETURNS int
            spent = CASE WHEN b.period_start < public.budget_window(b.period, now()) THEN 0 ELSE b.spent END,
            overrun = CASE WHEN b.period_start < public.budget_window(b.period, now()) THEN 0 ELSE b.overrun END,
            period_start = greatest(b.period_start, public.budget_window(b.period, now()))
-     WHERE b.org_id = p_org AND b.kind = p_kind;
+     WHERE b.org_id = p_org AND b.kind = p_kind
+       AND (freed > 0 OR b.period_start < public.budget_window(b.period, now()));
     RETURN n;
   END $$;
 
