@@ -60,6 +60,16 @@ pub enum ApiError {
         message: Message,
         retry_after: std::time::Duration,
     },
+    /// A consumption budget has no room for a reservation:
+    /// RESOURCE_EXHAUSTED saying what remains, with a `google.rpc.ErrorInfo`
+    /// (reason `BUDGET_EXHAUSTED`, metadata `kind`, `remaining`,
+    /// `requested`).
+    #[error("budget exhausted")]
+    BudgetExhausted {
+        kind: &'static str,
+        remaining: i64,
+        requested: i64,
+    },
     /// Something a retry can fix (an unreachable provider).
     #[error("unavailable: {0}")]
     Unavailable(Message),
@@ -243,6 +253,11 @@ impl From<ApiError> for Status {
                 message,
                 retry_after,
             } => throttled(message, retry_after),
+            ApiError::BudgetExhausted {
+                kind,
+                remaining,
+                requested,
+            } => budget_exhausted(kind, remaining, requested),
             ApiError::Unavailable(m) => Status::unavailable(m),
             ApiError::Unimplemented(m) => Status::unimplemented(m),
             ApiError::DatabaseUnavailable(e) => {
@@ -272,6 +287,27 @@ fn pending_deletion(purge_after: chrono::DateTime<chrono::Utc>) -> Status {
             "WORKSPACE_PENDING_DELETION",
             "ochre.v1",
             [("purge_after".to_owned(), when)],
+        ),
+    )
+}
+
+/// RESOURCE_EXHAUSTED for a reservation the budget has no room for: what
+/// remains, in the message and in a `google.rpc.ErrorInfo` detail.
+fn budget_exhausted(kind: &'static str, remaining: i64, requested: i64) -> Status {
+    use tonic_types::{ErrorDetails, StatusExt as _};
+    Status::with_error_details(
+        tonic::Code::ResourceExhausted,
+        format!(
+            "the {kind} budget has {remaining} remaining in this period; {requested} were requested"
+        ),
+        ErrorDetails::with_error_info(
+            "BUDGET_EXHAUSTED",
+            "ochre.v1",
+            [
+                ("kind".to_owned(), kind.to_owned()),
+                ("remaining".to_owned(), remaining.to_string()),
+                ("requested".to_owned(), requested.to_string()),
+            ],
         ),
     )
 }

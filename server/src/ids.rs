@@ -91,6 +91,8 @@ ids! {
     SurveyId;
     /// The receipt of one customer erasure.
     CustomerErasureId;
+    /// A hold on an org's consumption budget.
+    BudgetReservationId;
 }
 
 #[cfg(test)]

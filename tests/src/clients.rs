@@ -4,6 +4,7 @@
 
 use ochre_sdk::v1::{
     api_key_service_client::ApiKeyServiceClient, auth_service_client::AuthServiceClient,
+    budget_service_client::BudgetServiceClient,
     conversation_service_client::ConversationServiceClient,
     customer_service_client::CustomerServiceClient, export_service_client::ExportServiceClient,
     integration_service_client::IntegrationServiceClient,
@@ -18,6 +19,7 @@ use crate::TestApp;
 
 pub type ApiKeyClient = ApiKeyServiceClient<Channel>;
 pub type AuthClient = AuthServiceClient<Channel>;
+pub type BudgetClient = BudgetServiceClient<Channel>;
 pub type ConversationClient = ConversationServiceClient<Channel>;
 pub type CustomerClient = CustomerServiceClient<Channel>;
 pub type ExportClient = ExportServiceClient<Channel>;
@@ -48,6 +50,7 @@ macro_rules! grpc_clients {
 grpc_clients!(
     ApiKeyClient,
     AuthClient,
+    BudgetClient,
     ConversationClient,
     CustomerClient,
     ExportClient,

@@ -11,9 +11,9 @@ pub use crate::{
     },
     checks::Checks,
     clients::{
-        ApiKeyClient, AuthClient, ConversationClient, CustomerClient, ExportClient, GrpcClient,
-        HealthClient, IntegrationClient, MemberClient, OrgClient, ReflectionClient, SurveyClient,
-        SystemClient, WebhookClient,
+        ApiKeyClient, AuthClient, BudgetClient, ConversationClient, CustomerClient, ExportClient,
+        GrpcClient, HealthClient, IntegrationClient, MemberClient, OrgClient, ReflectionClient,
+        SurveyClient, SystemClient, WebhookClient,
     },
     clock::unix_now,
     identity::{

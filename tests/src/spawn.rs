@@ -22,6 +22,8 @@ pub struct AppOptions {
     pub db_max_connections: u32,
     /// The content of the `OCHRE_OAUTH_CLIENTS` file (TOML), if any.
     pub oauth_clients: Option<String>,
+    /// More configuration variables (name, value), set last.
+    pub vars: Vec<(&'static str, String)>,
 }
 
 impl Default for AppOptions {
@@ -31,6 +33,7 @@ impl Default for AppOptions {
             cors_origins: "https://app.ochre.test".to_owned(),
             db_max_connections: 4,
             oauth_clients: None,
+            vars: Vec::new(),
         }
     }
 }
@@ -112,6 +115,9 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         std::fs::write(&path, clients).expect("write the OAuth clients file");
         layers.set("OCHRE_OAUTH_CLIENTS", path.display().to_string());
         oauth_file = Some(path);
+    }
+    for (var, value) in &options.vars {
+        layers.set(var, value.clone());
     }
     let config = Config::from_layers(&layers).expect("test configuration is valid");
     let app = Application::build(config).await.expect("build application");

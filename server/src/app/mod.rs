@@ -13,7 +13,8 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use http::{HeaderValue, Method, header::HeaderName};
 use ochre_sdk::v1::{
     api_key_service_server::ApiKeyServiceServer, audit_service_server::AuditServiceServer,
-    auth_service_server::AuthServiceServer, conversation_service_server::ConversationServiceServer,
+    auth_service_server::AuthServiceServer, budget_service_server::BudgetServiceServer,
+    conversation_service_server::ConversationServiceServer,
     customer_service_server::CustomerServiceServer, export_service_server::ExportServiceServer,
     integration_service_server::IntegrationServiceServer,
     member_service_server::MemberServiceServer, org_service_server::OrgServiceServer,
@@ -36,7 +37,7 @@ use crate::{
     pg::Cluster,
     routes::{HttpRoutesLayer, HttpState},
     rpc::{
-        ApiKeyApi, AppState, AuditApi, AuthApi, ConversationApi, CustomerApi, ExportApi,
+        ApiKeyApi, AppState, AuditApi, AuthApi, BudgetApi, ConversationApi, CustomerApi, ExportApi,
         IntegrationApi, MemberApi, OrgApi, SurveyApi, SystemApi, WebhookApi,
     },
     telemetry::RequestSpanLayer,
@@ -196,6 +197,7 @@ impl Application {
             .add_service(SurveyServiceServer::new(SurveyApi::new(state.clone())))
             .add_service(AuditServiceServer::new(AuditApi::new(state.clone())))
             .add_service(ExportServiceServer::new(ExportApi::new(state.clone())))
+            .add_service(BudgetServiceServer::new(BudgetApi::new(state.clone())))
             .add_service(WebhookServiceServer::new(WebhookApi::new(state.clone())))
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
         // Long-lived streams (health Watch) would hold a graceful shutdown

@@ -57,6 +57,9 @@ pub struct Config {
     /// How long an org stays restorable after its owner scheduled its
     /// deletion (`OCHRE_DELETION_GRACE_DAYS`, at least one day).
     pub deletion_grace: chrono::Duration,
+    /// How long a budget reservation holds its amount unless settled or
+    /// released (`OCHRE_BUDGET_RESERVATION_TTL_SECS`, 1-86400, default 900).
+    pub budget_reservation_ttl_secs: i32,
     pub secrets: Secrets,
     /// OAuth clients by provider id (from the `OCHRE_OAUTH_CLIENTS` file).
     pub oauth_clients: std::collections::HashMap<String, OAuthClient>,
@@ -174,6 +177,14 @@ impl Config {
             ));
         }
         let deletion_grace = chrono::Duration::days(grace_days);
+        let budget_reservation_ttl_secs: i32 =
+            parse(layers, "OCHRE_BUDGET_RESERVATION_TTL_SECS", "900")?;
+        if !(1..=86_400).contains(&budget_reservation_ttl_secs) {
+            return Err(invalid(
+                "OCHRE_BUDGET_RESERVATION_TTL_SECS",
+                "must be a whole number of seconds between 1 and 86400",
+            ));
+        }
 
         let configured = secrets::REQUIRED
             .iter()
@@ -202,6 +213,7 @@ impl Config {
             public_url,
             log_format,
             deletion_grace,
+            budget_reservation_ttl_secs,
             secrets,
             oauth_clients,
             dev_mode,

@@ -3,6 +3,7 @@
 //! archive both `ExportWorkspace` and `ochre export` produce ([`archive`]).
 
 pub mod archive;
+pub mod drift;
 pub mod operator;
 pub mod read;
 pub mod registry;

@@ -5,6 +5,7 @@
 
 mod api_keys;
 mod audit;
+mod budgets;
 mod conversations;
 mod convert;
 mod customers;
@@ -22,6 +23,7 @@ mod webhooks;
 
 pub use api_keys::ApiKeyApi;
 pub use audit::AuditApi;
+pub use budgets::BudgetApi;
 pub use conversations::ConversationApi;
 pub use customers::CustomerApi;
 pub use exports::ExportApi;

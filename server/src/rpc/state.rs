@@ -36,6 +36,8 @@ pub struct AppState {
     pub checkpoints: Arc<CheckpointSigner>,
     /// How long a workspace scheduled for deletion stays restorable.
     pub deletion_grace: chrono::Duration,
+    /// Seconds a budget reservation holds its amount.
+    pub budget_reservation_ttl_secs: i32,
 }
 
 /// What the OAuth connect flow needs.
@@ -95,6 +97,7 @@ impl AppState {
         Ok(AppState {
             checkpoints: Arc::new(config.secrets.checkpoint_signer()),
             deletion_grace: config.deletion_grace,
+            budget_reservation_ttl_secs: config.budget_reservation_ttl_secs,
             surveys,
             oauth: Arc::new(oauth),
             pager,

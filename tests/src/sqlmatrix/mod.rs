@@ -142,6 +142,15 @@ pub fn expected_policy(table: &str) -> TablePolicy {
             update: NotGranted,
             delete: NotGranted,
         },
+        // Budgets and their reservations: written only by the budget
+        // definer functions (set_budget, reserve_budget, ...), which take the
+        // budget row's lock; owners and admins read them.
+        "budgets" | "budget_reservations" => TablePolicy {
+            select: ADMINS,
+            insert: NotGranted,
+            update: NotGranted,
+            delete: NotGranted,
+        },
         // Immutable.
         "messages" => TablePolicy {
             select: MEMBERS,

@@ -123,7 +123,14 @@ pub async fn seed_org(su: &impl ConnectionTrait, name: &str) -> SeedOrg {
            VALUES ('{org}', '{s1}', 5, 'Quick and kind.'); \
          INSERT INTO customer_erasures (org_id, id, customer_id, erased_by_user_id, counts) VALUES \
            ('{org}', gen_random_uuid(), gen_random_uuid(), '{admin}', '{{\"customers\": 1}}'), \
-           ('{org}', gen_random_uuid(), gen_random_uuid(), '{owner}', '{{\"customers\": 1}}');",
+           ('{org}', gen_random_uuid(), gen_random_uuid(), '{owner}', '{{\"customers\": 1}}'); \
+         INSERT INTO budgets (org_id, kind, limit_amount, period, period_start, spent, reserved) VALUES \
+           ('{org}', 'ai_cost', 1000000, 'month', date_trunc('month', now(), 'UTC'), 1000, 600), \
+           ('{org}', 'emails_sent', NULL, 'day', date_trunc('day', now(), 'UTC'), 3, 0); \
+         INSERT INTO budget_reservations (org_id, id, kind, idempotency_key, customer_id, amount, \
+                                          created_by_user_id, expires_at) VALUES \
+           ('{org}', gen_random_uuid(), 'ai_cost', 'req-{c1}', '{c1}', 500, '{agent}', now() + interval '15 minutes'), \
+           ('{org}', gen_random_uuid(), 'ai_cost', 'req-{c2}', NULL, 100, '{owner}', now() + interval '15 minutes');",
         nonce = "decode(md5(random()::text), 'hex')"
     );
     su.execute_unprepared(&sql)

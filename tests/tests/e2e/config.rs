@@ -256,3 +256,21 @@ fn a_vault_keys_base64_reused_as_a_text_secret_is_refused() {
     );
     assert!(!msg.contains(&key));
 }
+
+#[test]
+fn the_budget_reservation_lifetime_is_fifteen_minutes_by_default_and_bounded() {
+    let config = Config::from_layers(&valid()).expect("valid");
+    assert_eq!(config.budget_reservation_ttl_secs, 900);
+    for bad in ["0", "-5", "1.5", "a minute", "86401"] {
+        let mut l = valid();
+        l.set("OCHRE_BUDGET_RESERVATION_TTL_SECS", bad);
+        assert!(
+            refused(&l).contains("OCHRE_BUDGET_RESERVATION_TTL_SECS"),
+            "{bad} must be refused"
+        );
+    }
+    let mut l = valid();
+    l.set("OCHRE_BUDGET_RESERVATION_TTL_SECS", "86400");
+    let config = Config::from_layers(&l).expect("a day is the maximum");
+    assert_eq!(config.budget_reservation_ttl_secs, 86_400);
+}

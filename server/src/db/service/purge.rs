@@ -3,7 +3,8 @@
 //! deletion grace has passed, one bounded step per transaction
 //! (`purge_org_step()`): resumable after an interruption, harmless to run
 //! twice, and a no-op for a workspace restored meanwhile. Each purged
-//! workspace leaves a receipt (`org_purge_receipts()`).
+//! workspace leaves a receipt (`org_purge_receipts()`). It also returns
+//! the holds of expired budget reservations (`sweep_budget_reservations()`).
 
 use chrono::{DateTime, Utc};
 use sea_orm::FromQueryResult;
@@ -46,6 +47,11 @@ struct Purged {
 }
 
 #[derive(Debug, Clone, FromQueryResult)]
+struct Swept {
+    n: i32,
+}
+
+#[derive(Debug, Clone, FromQueryResult)]
 struct Due {
     org_id: OrgId,
 }
@@ -78,8 +84,13 @@ impl Db {
             .await?
             .ok_or(sea_orm::DbErr::RecordNotFound("purge_expired".to_owned()))?
             .counts;
+        let swept = Swept::find_by_statement(stmt("SELECT sweep_budget_reservations() AS n", []))
+            .one(&self.service)
+            .await?
+            .map_or(0, |s| s.n);
         let workspaces = self.purge_workspaces(run).await?;
         if let Some(map) = counts.as_object_mut() {
+            map.insert("expired_budget_reservations".to_owned(), swept.into());
             map.insert("workspaces".to_owned(), workspaces);
         }
         Ok(counts)

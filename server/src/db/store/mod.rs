@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod budgets;
 pub mod conversations;
 pub mod customers;
 pub mod erasures;

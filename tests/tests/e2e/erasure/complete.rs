@@ -219,6 +219,17 @@ async fn erasing_a_customer_removes_their_rows_and_their_email_and_phone_from_ev
         api.add(request).await.unwrap();
     }
     answered_survey(&app, &api, &b1, "Friend of 555 867 5309").await;
+    // A budget reservation tagged for A (the reservation stays, untagged).
+    let reserve = ochre_sdk::v1::ReserveBudgetRequest {
+        kind: ochre_sdk::v1::BudgetKind::AiCost.into(),
+        amount: 5,
+        idempotency_key: "draft-for-ada".to_owned(),
+        customer_id: a.id.clone(),
+    };
+    app.client::<BudgetClient>()
+        .reserve_budget(with_auth(reserve, &owner.access_token, Some(&org)))
+        .await
+        .expect("a reservation for A");
 
     // Another org with a customer with the same email and phone.
     let outsider = signup_and_login(&app, &unique_email()).await;

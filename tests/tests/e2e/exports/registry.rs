@@ -3,7 +3,7 @@
 //! classified column exists. A new column fails the check by name.
 
 use ochre_server::{
-    exports::registry::{CATALOG_QUERY, drift},
+    exports::drift::{CATALOG_QUERY, drift},
     pg,
 };
 use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbBackend, Statement};

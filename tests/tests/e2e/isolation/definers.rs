@@ -85,6 +85,10 @@ async fn footprint(tx: &impl sea_orm::ConnectionTrait, org: &str) -> String {
                    (SELECT string_agg(user_id::text || role, ',' ORDER BY user_id) \
                       FROM memberships WHERE org_id = '{org}') || '/' || \
                    coalesce((SELECT string_agg(field, ',' ORDER BY field) FROM integration_secrets \
+                     WHERE org_id = '{org}'), '') || '/' || \
+                   coalesce((SELECT string_agg(b::text, ',' ORDER BY kind) FROM budgets b \
+                     WHERE org_id = '{org}'), '') || '/' || \
+                   coalesce((SELECT string_agg(r::text, ',' ORDER BY id) FROM budget_reservations r \
                      WHERE org_id = '{org}'), '') AS f"
             ),
         ))
@@ -152,6 +156,21 @@ async fn every_definer_function_admits_exactly_its_callers_and_a_refusal_writes_
         .customer("erased@example.com")
         .await
         .id;
+    // A reservation to settle and release.
+    let reservation = uuid::Uuid::now_v7();
+    ochre_tests::identity::superuser_execute(
+        &app,
+        &format!(
+            "INSERT INTO budgets (org_id, kind, limit_amount, period_start, reserved) \
+               VALUES ('{org}', 'ai_cost', 1000, date_trunc('month', now(), 'UTC'), 5); \
+             INSERT INTO budget_reservations (org_id, id, kind, idempotency_key, amount, \
+                                              created_by_user_id, expires_at) \
+               VALUES ('{org}', '{reservation}', 'ai_cost', 'matrix-seed', 5, '{}', \
+                       now() + interval '1 hour')",
+            owner.user_id
+        ),
+    )
+    .await;
     let key = |role| {
         let (app, owner, org) = (&app, &owner, &org);
         async move {
@@ -245,6 +264,31 @@ async fn every_definer_function_admits_exactly_its_callers_and_a_refusal_writes_
             name: "erase_customer",
             call: format!("SELECT * FROM erase_customer('{customer}', '', 'matrix')"),
             admits: &["owner", "admin", "key_admin"],
+        },
+        Rule {
+            name: "set_budget",
+            call: "SELECT * FROM set_budget('ai_cost', 500, 'day', '', 'matrix')".into(),
+            admits: &["owner", "admin", "key_admin"],
+        },
+        Rule {
+            name: "clear_budget",
+            call: "SELECT * FROM clear_budget('ai_cost', '', 'matrix')".into(),
+            admits: &["owner", "admin", "key_admin"],
+        },
+        Rule {
+            name: "reserve_budget",
+            call: "SELECT * FROM reserve_budget('ai_cost', 10, 'matrix-new', NULL, 60)".into(),
+            admits: &["owner", "admin", "agent", "key_admin", "key_agent"],
+        },
+        Rule {
+            name: "settle_budget",
+            call: format!("SELECT * FROM settle_budget('{reservation}', 4)"),
+            admits: &["owner", "admin", "agent", "key_admin", "key_agent"],
+        },
+        Rule {
+            name: "release_budget",
+            call: format!("SELECT * FROM release_budget('{reservation}')"),
+            admits: &["owner", "admin", "agent", "key_admin", "key_agent"],
         },
         Rule {
             name: "transfer_ownership",

@@ -22,6 +22,7 @@ struct Targets {
     api_key: String,
     invitation: String,
     member: String,
+    reservation: String,
 }
 
 impl Targets {
@@ -33,6 +34,7 @@ impl Targets {
             "integration_id" => &self.integration,
             "api_key_id" => &self.api_key,
             "invitation_id" => &self.invitation,
+            "reservation_id" => &self.reservation,
             "user_id" | "assignee_user_id" | "actor_user_id" | "agent_user_id" => &self.member,
             _ => return None,
         })
@@ -70,6 +72,21 @@ async fn org_b(app: &TestApp) -> (Session, String, Targets) {
         .unwrap()
         .id;
     let member = add_member(app, &owner, &org, Role::Agent).await.user_id;
+    let reserve = ochre_sdk::v1::ReserveBudgetRequest {
+        kind: ochre_sdk::v1::BudgetKind::AiCost.into(),
+        amount: 5,
+        idempotency_key: "org-b".to_owned(),
+        customer_id: customer.id.clone(),
+    };
+    let reservation = app
+        .client::<BudgetClient>()
+        .reserve_budget(with_auth(reserve, &owner.access_token, Some(&org)))
+        .await
+        .unwrap()
+        .into_inner()
+        .reservation
+        .unwrap()
+        .id;
     let targets = Targets {
         customer: customer.id,
         conversation,
@@ -77,6 +94,7 @@ async fn org_b(app: &TestApp) -> (Session, String, Targets) {
         api_key: key.api_key.unwrap().id,
         invitation,
         member,
+        reservation,
     };
     (owner, org, targets)
 }
