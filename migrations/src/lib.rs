@@ -69,6 +69,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261205_000008_customer_erasure",
         up: include_str!("../sql/0008_customer_erasure.up.sql"),
     },
+    Migration {
+        name: "m20261205_000010_input_guard",
+        up: include_str!("../sql/0010_input_guard.up.sql"),
+    },
 ];
 
 /// The names of every migration this binary knows, oldest first.

@@ -15,7 +15,7 @@ use ochre_sdk::v1::{
     api_key_service_server::ApiKeyServiceServer, audit_service_server::AuditServiceServer,
     auth_service_server::AuthServiceServer, conversation_service_server::ConversationServiceServer,
     customer_service_server::CustomerServiceServer, export_service_server::ExportServiceServer,
-    integration_service_server::IntegrationServiceServer,
+    guard_service_server::GuardServiceServer, integration_service_server::IntegrationServiceServer,
     member_service_server::MemberServiceServer, org_service_server::OrgServiceServer,
     survey_service_server::SurveyServiceServer, system_service_server::SystemServiceServer,
     webhook_service_server::WebhookServiceServer,
@@ -36,7 +36,7 @@ use crate::{
     pg::Cluster,
     routes::{HttpRoutesLayer, HttpState},
     rpc::{
-        ApiKeyApi, AppState, AuditApi, AuthApi, ConversationApi, CustomerApi, ExportApi,
+        ApiKeyApi, AppState, AuditApi, AuthApi, ConversationApi, CustomerApi, ExportApi, GuardApi,
         IntegrationApi, MemberApi, OrgApi, SurveyApi, SystemApi, WebhookApi,
     },
     telemetry::RequestSpanLayer,
@@ -187,6 +187,7 @@ impl Application {
             .add_service(MemberServiceServer::new(MemberApi::new(state.clone())))
             .add_service(ApiKeyServiceServer::new(ApiKeyApi::new(state.clone())))
             .add_service(CustomerServiceServer::new(CustomerApi::new(state.clone())))
+            .add_service(GuardServiceServer::new(GuardApi::new(state.clone())))
             .add_service(ConversationServiceServer::new(ConversationApi::new(
                 state.clone(),
             )))

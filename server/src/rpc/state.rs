@@ -36,6 +36,8 @@ pub struct AppState {
     pub checkpoints: Arc<CheckpointSigner>,
     /// How long a workspace scheduled for deletion stays restorable.
     pub deletion_grace: chrono::Duration,
+    /// The input guard (its compiled rules).
+    pub guard: crate::guard::Guard,
 }
 
 /// What the OAuth connect flow needs.
@@ -95,6 +97,7 @@ impl AppState {
         Ok(AppState {
             checkpoints: Arc::new(config.secrets.checkpoint_signer()),
             deletion_grace: config.deletion_grace,
+            guard: config.guard.clone(),
             surveys,
             oauth: Arc::new(oauth),
             pager,

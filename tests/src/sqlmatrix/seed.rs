@@ -123,7 +123,10 @@ pub async fn seed_org(su: &impl ConnectionTrait, name: &str) -> SeedOrg {
            VALUES ('{org}', '{s1}', 5, 'Quick and kind.'); \
          INSERT INTO customer_erasures (org_id, id, customer_id, erased_by_user_id, counts) VALUES \
            ('{org}', gen_random_uuid(), gen_random_uuid(), '{admin}', '{{\"customers\": 1}}'), \
-           ('{org}', gen_random_uuid(), gen_random_uuid(), '{owner}', '{{\"customers\": 1}}');",
+           ('{org}', gen_random_uuid(), gen_random_uuid(), '{owner}', '{{\"customers\": 1}}'); \
+         INSERT INTO guard_flags (org_id, id, customer_id, message_id, verdict, categories, rules_version) VALUES \
+           ('{org}', gen_random_uuid(), '{c1}', '{m1}', 'flag', '{{instruction_override}}', 'v1.0'), \
+           ('{org}', gen_random_uuid(), '{c2}', NULL, 'block', '{{data_exfiltration}}', 'v1.0');",
         nonce = "decode(md5(random()::text), 'hex')"
     );
     su.execute_unprepared(&sql)
