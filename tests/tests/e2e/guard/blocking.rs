@@ -91,7 +91,7 @@ async fn three_flagged_inbound_messages_block_the_customer_for_15_minutes_and_a_
     );
     let c = worker.customer_by_id(&customer.id).await.unwrap();
     let until = c.ai_blocked_until.expect("visible in the Customer message");
-    let stored = third.created_at.clone().expect("created_at");
+    let stored = third.created_at.expect("created_at");
     assert_eq!(until.seconds - stored.seconds, 900);
 
     let fourth = worker.message(&conv, Kind::InboundEmail, ATTACK).await;
