@@ -9,47 +9,10 @@ pub mod rules;
 
 use std::{collections::BTreeSet, sync::Arc};
 
-use serde::Deserialize;
-
-pub use rules::{RuleError, RuleSet};
+pub use rules::{Category, RuleError, RuleSet};
 
 /// The rule file compiled into the binary.
 pub const EMBEDDED_RULES: &str = include_str!("../../guard/rules.v1.toml");
-
-/// Why a text was flagged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Category {
-    InstructionOverride,
-    RoleplayJailbreak,
-    SystemPromptExtraction,
-    DataExfiltration,
-    EncodedPayload,
-}
-
-impl Category {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::InstructionOverride => "instruction_override",
-            Category::RoleplayJailbreak => "roleplay_jailbreak",
-            Category::SystemPromptExtraction => "system_prompt_extraction",
-            Category::DataExfiltration => "data_exfiltration",
-            Category::EncodedPayload => "encoded_payload",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Category::InstructionOverride,
-            Category::RoleplayJailbreak,
-            Category::SystemPromptExtraction,
-            Category::DataExfiltration,
-            Category::EncodedPayload,
-        ]
-        .into_iter()
-        .find(|c| c.as_str() == s)
-    }
-}
 
 /// The guard's decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

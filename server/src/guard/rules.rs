@@ -6,8 +6,6 @@ use std::collections::BTreeMap;
 use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
 
-use super::Category;
-
 /// Why a rule file was refused (at start-up: the server does not serve
 /// with rules it cannot read).
 #[derive(Debug, thiserror::Error)]
@@ -135,5 +133,40 @@ impl RuleSet {
             invisible_characters: f.signals.get("invisible_characters").cloned(),
             rules,
         })
+    }
+}
+
+/// Why a text was flagged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    InstructionOverride,
+    RoleplayJailbreak,
+    SystemPromptExtraction,
+    DataExfiltration,
+    EncodedPayload,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::InstructionOverride => "instruction_override",
+            Category::RoleplayJailbreak => "roleplay_jailbreak",
+            Category::SystemPromptExtraction => "system_prompt_extraction",
+            Category::DataExfiltration => "data_exfiltration",
+            Category::EncodedPayload => "encoded_payload",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Category::InstructionOverride,
+            Category::RoleplayJailbreak,
+            Category::SystemPromptExtraction,
+            Category::DataExfiltration,
+            Category::EncodedPayload,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
     }
 }

@@ -97,9 +97,10 @@ pub async fn seed_org(su: &impl ConnectionTrait, name: &str) -> SeedOrg {
          INSERT INTO conversations (org_id, id, customer_id, channel, subject, status, assignee_id) VALUES \
            ('{org}', '{v1}', '{c1}', 'email', 'Refund', 'open', '{agent}'), \
            ('{org}', '{v2}', '{c2}', 'chat', 'Login', 'pending', NULL); \
-         INSERT INTO messages (org_id, id, conversation_id, kind, body, author_user_id) VALUES \
-           ('{org}', '{m1}', '{v1}', 'inbound_email', 'Where is my refund?', NULL), \
-           ('{org}', '{m2}', '{v1}', 'outbound_reply', 'On its way.', '{agent}'); \
+         INSERT INTO messages (org_id, id, conversation_id, kind, body, author_user_id, \
+                               guard_verdict, guard_rules_version) VALUES \
+           ('{org}', '{m1}', '{v1}', 'inbound_email', 'Where is my refund?', NULL, 'allow', 'v1.0'), \
+           ('{org}', '{m2}', '{v1}', 'outbound_reply', 'On its way.', '{agent}', NULL, NULL); \
          INSERT INTO integrations (org_id, id, provider, external_account, scopes, connected_by) \
            VALUES ('{org}', '{g1}', 'slack', 'T0123', '{{chat:write}}', '{owner}'); \
          INSERT INTO integration_secrets (org_id, integration_id, field, ciphertext) \
