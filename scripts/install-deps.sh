@@ -43,3 +43,22 @@ if [ ! -x node_modules/.bin/buf ] || [ ! -f "$stamp" ] || ! cmp -s package-lock.
   npm install --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
 fi
+
+# The input guard's benchmark data (`ochre-bench guard`, and the e2e test
+# of its targets): the pinned agentdojo (MIT) and spikee (Apache-2.0) wheels
+# from PyPI, downloaded without their dependencies and read as zip files
+# by scripts/guard-data.py into .deps/guard-data/cases.jsonl.
+GUARD_WHEELS="agentdojo==0.1.35 spikee==0.9.2"
+guard_dir=.deps/guard-data
+if [ ! -f "$guard_dir/cases.jsonl" ] || [ ! -f "$guard_dir/.stamp" ] \
+   || [ "$(cat "$guard_dir/.stamp")" != "$GUARD_WHEELS $(sha256sum scripts/guard-data.py | cut -c1-16)" ]; then
+  echo "==> installing the guard benchmark data ($GUARD_WHEELS)"
+  command -v python3 >/dev/null 2>&1 || { echo "error: python3 is required for the guard data" >&2; exit 1; }
+  python3 -c 'import yaml' 2>/dev/null || python3 -m pip install --quiet 'PyYAML==6.0.3'
+  mkdir -p .deps/wheels
+  # shellcheck disable=SC2086
+  python3 -m pip download --quiet --no-deps -d .deps/wheels $GUARD_WHEELS
+  python3 scripts/guard-data.py .deps/wheels/agentdojo-0.1.35-py3-none-any.whl \
+    .deps/wheels/spikee-0.9.2-py3-none-any.whl "$guard_dir"
+  echo "$GUARD_WHEELS $(sha256sum scripts/guard-data.py | cut -c1-16)" > "$guard_dir/.stamp"
+fi

@@ -20,6 +20,9 @@
 //!   maximum and its p99 at 70 % of it (open loop), RLS on ÷ off, and
 //!   GetConversation and AddMessage against pgbench running the same
 //!   transactions on the same cluster.
+//! * `guard`: the input guard on the public labelled data (agentdojo,
+//!   spikee; no server): recall per attack set, false positives on benign
+//!   mail, and the time per screening.
 //!
 //! Except in `read-path`, the server runs on its own tokio runtime, the load
 //! on another, in one process: they share the machine's cores, as a
@@ -28,6 +31,7 @@
 #![allow(clippy::print_stdout)]
 
 mod conversations;
+mod guard;
 mod login_flood;
 mod read_path;
 mod seed;
@@ -50,6 +54,7 @@ const USAGE: &str = "usage: ochre-bench SCENARIO [--duration SECS] [--warmup SEC
                      conversations  --duration 8 --warmup 2 --workers 16 --customers 200\n  \
                      vault          --duration 8 --warmup 2 --workers 16\n  \
                      webhook-verify (CPU only, no server; ignores the flags)\n  \
+                     guard          (the input guard on agentdojo + spikee; no server)\n  \
                      webhook-ingest --workers 32 --deliveries 5000 --duplicates 1000\n  \
                      read-path      --duration 8 --warmup 2 --customers 200 \
                      (ochre as a child process; 32 in flight; vs pgbench)";
@@ -67,6 +72,7 @@ enum Scenario {
     WebhookVerify,
     WebhookIngest,
     ReadPath,
+    Guard,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -94,6 +100,7 @@ fn parse_args() -> anyhow::Result<Args> {
         Some("webhook-verify") => Scenario::WebhookVerify,
         Some("webhook-ingest") => Scenario::WebhookIngest,
         Some("read-path") => Scenario::ReadPath,
+        Some("guard") => Scenario::Guard,
         Some("-h" | "--help") => {
             println!("{USAGE}");
             std::process::exit(0);
@@ -169,6 +176,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::WebhookVerify => webhook_verify::run(),
             Scenario::WebhookIngest => webhook_ingest::run(&args, &handle).await,
             Scenario::ReadPath => read_path::run(&args, &handle).await,
+            Scenario::Guard => guard::run(),
         }
     })
 }

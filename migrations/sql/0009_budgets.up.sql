@@ -257,13 +257,14 @@ CREATE FUNCTION reserve_budget(p_kind text, p_amount bigint, p_key text, p_custo
       RAISE EXCEPTION 'no such customer' USING ERRCODE = 'P0002';
     END IF;
 
-    -- INPUT-GUARD HOOK (issue 14, item 3): refuse a reservation tagged for
-    -- a customer whose AI processing is blocked, before anything is held:
-    --   IF p_customer IS NOT NULL AND <customer p_customer of org is
-    --      AI-blocked now> THEN
-    --     RAISE EXCEPTION 'AI processing is blocked for this customer'
-    --       USING ERRCODE = '55000';
-    --   END IF;
+    -- A reservation tagged for a customer whose AI processing the input
+    -- guard has blocked is refused before anything is held (the column
+    -- comes with 0010_input_guard, and PL/pgSQL resolves it when called).
+    IF p_customer IS NOT NULL AND EXISTS (
+         SELECT 1 FROM customers c
+          WHERE c.org_id = org AND c.id = p_customer AND c.ai_blocked_until > now()) THEN
+      RAISE EXCEPTION 'AI processing is blocked for this customer' USING ERRCODE = '55000';
+    END IF;
 
     PERFORM budget_lock(org, p_kind);
 

@@ -73,6 +73,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261205_000009_budgets",
         up: include_str!("../sql/0009_budgets.up.sql"),
     },
+    Migration {
+        name: "m20261205_000010_input_guard",
+        up: include_str!("../sql/0010_input_guard.up.sql"),
+    },
 ];
 
 /// The names of every migration this binary knows, oldest first.

@@ -29,6 +29,7 @@ pub mod db;
 pub mod error;
 pub mod exports;
 pub mod gate;
+pub mod guard;
 pub mod ids;
 pub mod integrations;
 pub mod limits;

@@ -16,7 +16,7 @@ use ochre_sdk::v1::{
     auth_service_server::AuthServiceServer, budget_service_server::BudgetServiceServer,
     conversation_service_server::ConversationServiceServer,
     customer_service_server::CustomerServiceServer, export_service_server::ExportServiceServer,
-    integration_service_server::IntegrationServiceServer,
+    guard_service_server::GuardServiceServer, integration_service_server::IntegrationServiceServer,
     member_service_server::MemberServiceServer, org_service_server::OrgServiceServer,
     survey_service_server::SurveyServiceServer, system_service_server::SystemServiceServer,
     webhook_service_server::WebhookServiceServer,
@@ -38,7 +38,7 @@ use crate::{
     routes::{HttpRoutesLayer, HttpState},
     rpc::{
         ApiKeyApi, AppState, AuditApi, AuthApi, BudgetApi, ConversationApi, CustomerApi, ExportApi,
-        IntegrationApi, MemberApi, OrgApi, SurveyApi, SystemApi, WebhookApi,
+        GuardApi, IntegrationApi, MemberApi, OrgApi, SurveyApi, SystemApi, WebhookApi,
     },
     telemetry::RequestSpanLayer,
     webhooks::Metrics,
@@ -188,6 +188,7 @@ impl Application {
             .add_service(MemberServiceServer::new(MemberApi::new(state.clone())))
             .add_service(ApiKeyServiceServer::new(ApiKeyApi::new(state.clone())))
             .add_service(CustomerServiceServer::new(CustomerApi::new(state.clone())))
+            .add_service(GuardServiceServer::new(GuardApi::new(state.clone())))
             .add_service(ConversationServiceServer::new(ConversationApi::new(
                 state.clone(),
             )))

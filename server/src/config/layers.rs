@@ -102,6 +102,7 @@ const KNOWN_VARS: &[&str] = &[
     "OCHRE_AUDIT_SIGNING_KEY",
     "OCHRE_CRON_SECRET",
     "OCHRE_OAUTH_CLIENTS",
+    "OCHRE_GUARD_RULES",
 ];
 
 fn env_name(file_key: &str) -> Option<&'static str> {

@@ -60,6 +60,9 @@ pub struct Config {
     /// How long a budget reservation holds its amount unless settled or
     /// released (`OCHRE_BUDGET_RESERVATION_TTL_SECS`, 1-86400, default 900).
     pub budget_reservation_ttl_secs: i32,
+    /// The input guard's rules: the embedded file, or the file named by
+    /// `OCHRE_GUARD_RULES`.
+    pub guard: crate::guard::Guard,
     pub secrets: Secrets,
     /// OAuth clients by provider id (from the `OCHRE_OAUTH_CLIENTS` file).
     pub oauth_clients: std::collections::HashMap<String, OAuthClient>,
@@ -185,6 +188,7 @@ impl Config {
                 "must be a whole number of seconds between 1 and 86400",
             ));
         }
+        let guard = guard_rules(layers)?;
 
         let configured = secrets::REQUIRED
             .iter()
@@ -214,6 +218,7 @@ impl Config {
             log_format,
             deletion_grace,
             budget_reservation_ttl_secs,
+            guard,
             secrets,
             oauth_clients,
             dev_mode,
@@ -289,4 +294,22 @@ fn public_url(value: &str) -> Result<Url, ConfigError> {
         return Err(invalid("OCHRE_PUBLIC_URL", "must not carry credentials"));
     }
     Ok(url)
+}
+
+/// The guard's rules: `OCHRE_GUARD_RULES` (a rule file's path) or the
+/// embedded `server/guard/rules.v1.toml`. A file that does not compile stops
+/// the start.
+fn guard_rules(layers: &Layers) -> Result<crate::guard::Guard, ConfigError> {
+    let bad = |reason: String| ConfigError::Invalid {
+        var: "OCHRE_GUARD_RULES",
+        reason,
+    };
+    match layers.get("OCHRE_GUARD_RULES") {
+        None => crate::guard::Guard::embedded().map_err(|e| bad(e.to_string())),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| bad(format!("cannot read the rule file: {}", e.kind())))?;
+            crate::guard::Guard::from_toml(&text).map_err(|e| bad(e.to_string()))
+        }
+    }
 }

@@ -18,6 +18,7 @@ use super::{
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::{
     db::store::conversations::{self as store, ConversationRow, MessageRow},
+    db::store::guard as guard_store,
     error::ApiError,
     gate::{Actor, principal},
     rpc::state::AppState,
@@ -110,6 +111,13 @@ fn message(m: &MessageRow) -> Message {
         internal: matches!(kind, MessageKind::InternalNote | MessageKind::AiDraft),
         ai_draft: kind == MessageKind::AiDraft,
         created_at: Some(ts(m.created_at)),
+        guard: m.guard_verdict.as_deref().and_then(|v| {
+            super::guard::screening(
+                v,
+                &m.guard_categories,
+                m.guard_rules_version.as_deref().unwrap_or_default(),
+            )
+        }),
     }
 }
 
@@ -259,7 +267,14 @@ impl ConversationService for ConversationApi {
             Actor::User { user_id, .. } => (Some(user_id), None),
             Actor::ApiKey { key_id } => (None, Some(key_id)),
         };
+        // Inbound messages are screened when stored; a flag is recorded
+        // against the customer by the database (messages_guard_flag).
+        let screening = matches!(kind, "inbound_email" | "inbound_chat")
+            .then(|| self.state.guard.screen(&req.body));
         let tx = p.tenant(&self.state.db).await?;
+        if screening.as_ref().is_some_and(|s| s.verdict.is_flagged()) {
+            guard_store::set_request_context(&tx, &p.audit()).await?;
+        }
         if !mentions.is_empty() && store::count_members(&tx, &mentions).await? != mentions.len() {
             return Err(ApiError::invalid("mentions must be members of this org").into());
         }
@@ -273,6 +288,7 @@ impl ConversationService for ConversationApi {
             key,
             &mentions,
             attachments,
+            screening.as_ref(),
         )
         .await?
         .ok_or(ApiError::not_found())?;

@@ -96,6 +96,7 @@ fn message(c: &CustomerRow) -> Customer {
         }),
         created_at: Some(ts(c.created_at)),
         updated_at: Some(ts(c.updated_at)),
+        ai_blocked_until: c.ai_blocked_until.map(ts),
     }
 }
 

@@ -38,6 +38,8 @@ pub struct AppState {
     pub deletion_grace: chrono::Duration,
     /// Seconds a budget reservation holds its amount.
     pub budget_reservation_ttl_secs: i32,
+    /// The input guard (its compiled rules).
+    pub guard: crate::guard::Guard,
 }
 
 /// What the OAuth connect flow needs.
@@ -98,6 +100,7 @@ impl AppState {
             checkpoints: Arc::new(config.secrets.checkpoint_signer()),
             deletion_grace: config.deletion_grace,
             budget_reservation_ttl_secs: config.budget_reservation_ttl_secs,
+            guard: config.guard.clone(),
             surveys,
             oauth: Arc::new(oauth),
             pager,

@@ -151,6 +151,14 @@ pub fn expected_policy(table: &str) -> TablePolicy {
             update: NotGranted,
             delete: NotGranted,
         },
+        // Input-guard flags: recorded only by the messages_guard_flag
+        // trigger (a definer function); every member reads them.
+        "guard_flags" => TablePolicy {
+            select: MEMBERS,
+            insert: NotGranted,
+            update: NotGranted,
+            delete: NotGranted,
+        },
         // Immutable.
         "messages" => TablePolicy {
             select: MEMBERS,

@@ -97,9 +97,10 @@ pub async fn seed_org(su: &impl ConnectionTrait, name: &str) -> SeedOrg {
          INSERT INTO conversations (org_id, id, customer_id, channel, subject, status, assignee_id) VALUES \
            ('{org}', '{v1}', '{c1}', 'email', 'Refund', 'open', '{agent}'), \
            ('{org}', '{v2}', '{c2}', 'chat', 'Login', 'pending', NULL); \
-         INSERT INTO messages (org_id, id, conversation_id, kind, body, author_user_id) VALUES \
-           ('{org}', '{m1}', '{v1}', 'inbound_email', 'Where is my refund?', NULL), \
-           ('{org}', '{m2}', '{v1}', 'outbound_reply', 'On its way.', '{agent}'); \
+         INSERT INTO messages (org_id, id, conversation_id, kind, body, author_user_id, \
+                               guard_verdict, guard_rules_version) VALUES \
+           ('{org}', '{m1}', '{v1}', 'inbound_email', 'Where is my refund?', NULL, 'allow', 'v1.0'), \
+           ('{org}', '{m2}', '{v1}', 'outbound_reply', 'On its way.', '{agent}', NULL, NULL); \
          INSERT INTO integrations (org_id, id, provider, external_account, scopes, connected_by) \
            VALUES ('{org}', '{g1}', 'slack', 'T0123', '{{chat:write}}', '{owner}'); \
          INSERT INTO integration_secrets (org_id, integration_id, field, ciphertext) \
@@ -130,7 +131,11 @@ pub async fn seed_org(su: &impl ConnectionTrait, name: &str) -> SeedOrg {
          INSERT INTO budget_reservations (org_id, id, kind, idempotency_key, customer_id, amount, \
                                           created_by_user_id, expires_at) VALUES \
            ('{org}', gen_random_uuid(), 'ai_cost', 'req-{c1}', '{c1}', 500, '{agent}', now() + interval '15 minutes'), \
-           ('{org}', gen_random_uuid(), 'ai_cost', 'req-{c2}', NULL, 100, '{owner}', now() + interval '15 minutes');",
+           ('{org}', gen_random_uuid(), 'ai_cost', 'req-{c2}', NULL, 100, '{owner}', now() + interval '15 minutes'); \
+
+         INSERT INTO guard_flags (org_id, id, customer_id, message_id, verdict, categories, rules_version) VALUES \
+           ('{org}', gen_random_uuid(), '{c1}', '{m1}', 'flag', '{{instruction_override}}', 'v1.0'), \
+           ('{org}', gen_random_uuid(), '{c2}', NULL, 'block', '{{data_exfiltration}}', 'v1.0');",
         nonce = "decode(md5(random()::text), 'hex')"
     );
     su.execute_unprepared(&sql)

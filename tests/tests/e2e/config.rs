@@ -206,6 +206,28 @@ fn the_deletion_grace_is_thirty_days_by_default_and_never_under_one_day() {
 }
 
 #[test]
+fn the_guard_rules_are_embedded_by_default_and_a_rule_file_replaces_them_or_stops_the_start() {
+    let config = Config::from_layers(&valid()).expect("valid");
+    assert_eq!(config.guard.version(), "v1.0");
+    let dir = tempfile::tempdir().unwrap();
+    let tuned = dir.path().join("rules.toml");
+    let text = ochre_server::guard::EMBEDDED_RULES.replacen("\"v1.0\"", "\"v1.1-tuned\"", 1);
+    std::fs::write(&tuned, text).unwrap();
+    let mut l = valid();
+    l.set("OCHRE_GUARD_RULES", tuned.display().to_string());
+    let config = Config::from_layers(&l).expect("a valid rule file");
+    assert_eq!(config.guard.version(), "v1.1-tuned");
+    assert_eq!(config.guard.screen("hello").rules_version, "v1.1-tuned");
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "version = \"v2\"\n[[rule]]\nid = 1\n").unwrap();
+    for path in [broken, dir.path().join("missing.toml")] {
+        let mut l = valid();
+        l.set("OCHRE_GUARD_RULES", path.display().to_string());
+        assert!(refused(&l).contains("OCHRE_GUARD_RULES"), "{path:?}");
+    }
+}
+
+#[test]
 fn a_config_file_is_layered_under_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ochre.toml");

@@ -17,6 +17,7 @@ mod erasure;
 mod error_mapping;
 mod exports;
 mod grpc_web_ts;
+mod guard;
 mod identity;
 mod indexes;
 mod isolation;

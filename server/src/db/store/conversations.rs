@@ -7,6 +7,7 @@ use serde_json::Value as Json;
 
 use super::stmt;
 use crate::db::{DbError, TenantTx};
+use crate::guard::Screening;
 
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct ConversationRow {
@@ -31,10 +32,14 @@ pub struct MessageRow {
     pub mentions: Vec<String>,
     pub attachments: Json,
     pub created_at: DateTime<Utc>,
+    pub guard_verdict: Option<String>,
+    pub guard_categories: Vec<String>,
+    pub guard_rules_version: Option<String>,
 }
 
 const CONV: &str = "id, customer_id, channel, subject, status, assignee_id, created_at, updated_at, last_message_at";
-const MSG: &str = "id, conversation_id, kind, body, author_user_id, mentions::text[] AS mentions, attachments, created_at";
+const MSG: &str = "id, conversation_id, kind, body, author_user_id, mentions::text[] AS mentions, attachments, created_at, \
+  guard_verdict, guard_categories::text[] AS guard_categories, guard_rules_version";
 
 /// `count(*) AS n`.
 #[derive(Debug, Clone, FromQueryResult)]
@@ -153,8 +158,12 @@ pub async fn add_message(
     author_key: Option<ApiKeyId>,
     mentions: &[UserId],
     attachments: Json,
+    screening: Option<&Screening>,
 ) -> Result<Option<MessageRow>, DbError> {
     let mention_ids: Vec<String> = mentions.iter().map(UserId::to_string).collect();
+    let categories: Vec<String> = screening
+        .map(|s| s.categories.iter().map(|c| c.as_str().to_owned()).collect())
+        .unwrap_or_default();
     // One statement: the conversation's last_message_at moves and the
     // message is written, or neither when the conversation is not visible.
     Ok(MessageRow::find_by_statement(stmt(
@@ -162,8 +171,10 @@ pub async fn add_message(
             "WITH touched AS (UPDATE conversations SET last_message_at = now(), updated_at = now() \
                                WHERE org_id = $9 AND id = $2 RETURNING id) \
              INSERT INTO messages (org_id, id, conversation_id, kind, body, author_user_id, \
-               author_api_key_id, mentions, attachments) \
-             SELECT $9, $1, touched.id, $3, $4, $5, $6, $7::text[]::uuid[], $8 FROM touched \
+               author_api_key_id, mentions, attachments, guard_verdict, guard_categories, \
+               guard_rules_version) \
+             SELECT $9, $1, touched.id, $3, $4, $5, $6, $7::text[]::uuid[], $8, $10, $11::text[], $12 \
+             FROM touched \
              RETURNING {MSG}"
         ),
         [
@@ -176,6 +187,9 @@ pub async fn add_message(
             mention_ids.into(),
             attachments.into(),
             tx.org().into(),
+            screening.map(|s| s.verdict.as_str().to_owned()).into(),
+            categories.into(),
+            screening.map(|s| s.rules_version.clone()).into(),
         ],
     ))
     .one(tx.conn())

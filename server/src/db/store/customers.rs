@@ -19,6 +19,7 @@ pub struct CustomerRow {
     pub hubspot: Option<Json>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub ai_blocked_until: Option<DateTime<Utc>>,
 }
 
 /// What an upsert writes.
@@ -32,8 +33,7 @@ pub struct CustomerInput {
     pub hubspot: Option<Json>,
 }
 
-const COLUMNS: &str =
-    "id, email, name, phone, custom_fields, stripe, hubspot, created_at, updated_at";
+const COLUMNS: &str = "id, email, name, phone, custom_fields, stripe, hubspot, created_at, updated_at, ai_blocked_until";
 
 /// An upserted customer and whether the upsert created it.
 #[derive(Debug, Clone, FromQueryResult)]

@@ -7,6 +7,7 @@ pub mod budgets;
 pub mod conversations;
 pub mod customers;
 pub mod erasures;
+pub mod guard;
 pub mod integrations;
 pub mod members;
 pub mod oauth;

@@ -5,6 +5,7 @@
 //! counters by hand.
 
 mod admission;
+mod blocked;
 mod expiry;
 mod failclosed;
 mod protocol;

@@ -86,6 +86,7 @@ async fn erasure_leaves_no_id_or_email_of_the_customer_in_any_tenant_table_and_c
         ("conversations", -(conversations.len() as i64)),
         ("customer_erasures", 1),
         ("customers", -1),
+        ("guard_flags", -1),
         ("messages", -2),
         ("survey_responses", -1),
         ("surveys", -1),

@@ -291,6 +291,12 @@ async fn every_definer_function_admits_exactly_its_callers_and_a_refusal_writes_
             admits: &["owner", "admin", "agent", "key_admin", "key_agent"],
         },
         Rule {
+            name: "guard_record_screening",
+            call: "SELECT guard_record_screening('chat', 'flag', '{instruction_override}', 'v1.0', '', 'matrix')"
+                .into(),
+            admits: &["owner", "admin", "agent", "key_admin", "key_agent"],
+        },
+        Rule {
             name: "transfer_ownership",
             call: format!("SELECT transfer_ownership('{}')", admin.user_id),
             admits: &["owner"],
