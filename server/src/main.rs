@@ -122,7 +122,10 @@ fn main() -> ExitCode {
     });
 
     let config = match Config::load(cli.config) {
-        Ok(c) => c,
+        Ok(c) => {
+            telemetry::redact::register_config(&c);
+            c
+        }
         Err(e) => {
             tracing::error!("{e}");
             eprintln!("ochre: configuration error: {e}");
