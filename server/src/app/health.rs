@@ -40,21 +40,22 @@ pub(super) async fn health_loop(reporter: HealthReporter, db: Db, mut stop: watc
         if *stop.borrow() {
             return;
         }
-        let status =
-            match tokio::time::timeout(Duration::from_secs(3), db.migrations_current()).await {
-                Ok(Ok(true)) => ServingStatus::Serving,
-                Ok(Ok(false)) => {
-                    if last != Some(ServingStatus::NotServing) {
-                        tracing::warn!("database migrations are not current: run `ochre migrate`");
-                    }
-                    ServingStatus::NotServing
+        let status = match tokio::time::timeout(Duration::from_secs(3), db.migrations_current())
+            .await
+        {
+            Ok(Ok(true)) => ServingStatus::Serving,
+            Ok(Ok(false)) => {
+                if last != Some(ServingStatus::NotServing) {
+                    tracing::warn!("database migrations are not current: run `ochre migrate`");
                 }
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "health check: database unavailable");
-                    ServingStatus::NotServing
-                }
-                Err(_) => ServingStatus::NotServing,
-            };
+                ServingStatus::NotServing
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %crate::db::safe_text(&e), "health check: database unavailable");
+                ServingStatus::NotServing
+            }
+            Err(_) => ServingStatus::NotServing,
+        };
         if *stop.borrow() {
             return;
         }
