@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod identity;
 pub mod layout;
 pub mod lint;
+pub mod logs;
 pub mod matrix;
 pub mod prelude;
 pub mod process;

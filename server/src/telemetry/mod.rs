@@ -18,18 +18,19 @@ pub const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=
 /// Installs the global subscriber once, writing to standard error; later
 /// calls are no-ops.
 pub fn init(format: LogFormat) {
-    init_with(format, std::io::stderr);
-}
-
-/// Installs the global subscriber once, writing redacted lines to `sink`
-/// (the test harness gives a file); later calls are no-ops.
-pub fn init_with<M>(format: LogFormat, sink: M)
-where
-    M: for<'a> MakeWriter<'a> + Send + Sync + 'static,
-{
     let filter = std::env::var("OCHRE_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| DEFAULT_FILTER.to_owned());
+    init_with(format, &filter, std::io::stderr);
+}
+
+/// Installs the global subscriber once, with `filter` (an `EnvFilter`
+/// directive), writing redacted lines to `sink` (the test harness gives a
+/// file); later calls are no-ops.
+pub fn init_with<M>(format: LogFormat, filter: &str, sink: M)
+where
+    M: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = fmt()
         .with_env_filter(filter)

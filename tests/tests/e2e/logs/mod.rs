@@ -2,3 +2,4 @@
 //! binary at the most verbose level never reach a log line, raw or encoded.
 
 mod canary;
+mod suite;
