@@ -97,10 +97,14 @@ impl Db {
 pub struct DbError(#[from] pub DbErr);
 
 /// A database error as logs may show it: for an error Postgres answered,
-/// its SQLSTATE and the table, column and constraint it names, never its
-/// message or detail (a unique violation's detail, or a message such as
-/// `invalid input syntax for type uuid: "…"`, quotes values); otherwise
-/// the driver's own text (connection loss, pool timeout, decoding).
+/// its SQLSTATE and the table, column and constraint it names, and its
+/// message only in the classes whose messages cite schema objects, not
+/// data (42 `column "x" does not exist`, connection, resources, operator
+/// intervention, transaction state); never the detail (a unique
+/// violation's detail quotes the row) nor a data exception's message
+/// (`invalid input syntax for type uuid: "…"` quotes the value) nor one
+/// our functions raise. Otherwise the driver's own text (connection loss,
+/// pool timeout, decoding).
 pub fn safe_text(err: &DbErr) -> String {
     use sea_orm::{RuntimeErr, sqlx};
     let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err
@@ -111,6 +115,10 @@ pub fn safe_text(err: &DbErr) -> String {
         return err.to_string();
     };
     let mut text = format!("database error SQLSTATE {}", db.code().unwrap_or_default());
+    let code = db.code().unwrap_or_default();
+    if ["42", "08", "53", "57", "58", "40", "25", "0A"].contains(&code.get(..2).unwrap_or("")) {
+        text.push_str(&format!(": {}", db.message()));
+    }
     if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
         for (what, value) in [
             ("table", pg.table()),

@@ -1,6 +1,8 @@
 //! The redaction stage every log line passes through before any sink
-//! ([`RedactingWriter`] wraps the subscriber's writer, so both formats, the
-//! message, event fields and span fields are covered alike):
+//! ([`RedactingWriter`] wraps the subscriber's writer and redacts each
+//! event whole, so both formats, the message, event fields and span fields
+//! are covered alike, and a PEM block split over several writes is still
+//! seen whole):
 //!
 //! 1. terminal escape sequences are removed (no colour codes splitting a
 //!    value from its field name, no forged lines);
@@ -14,10 +16,10 @@
 //! 5. phone numbers keep their last two digits.
 
 mod shapes;
-mod writer;
 
 use std::{
     borrow::Cow,
+    io::Write,
     sync::{LazyLock, RwLock},
 };
 
@@ -27,7 +29,7 @@ use base64::{
 };
 use regex::Regex;
 use secrecy::{ExposeSecret as _, SecretString};
-pub use writer::{RedactedLine, RedactingWriter};
+use tracing_subscriber::fmt::MakeWriter;
 use zeroize::Zeroizing;
 
 use crate::{
@@ -213,6 +215,68 @@ pub fn register_config(config: &Config) {
     if !state.key_configured {
         state.key = LogTagKey::derive(&s.session_secret);
         state.key_configured = true;
+    }
+}
+
+/// Wraps a subscriber's writer: every event it writes is redacted first.
+#[derive(Debug, Clone)]
+pub struct RedactingWriter<M> {
+    inner: M,
+}
+
+impl<M> RedactingWriter<M> {
+    /// Redacts what the subscriber writes before `inner` sees it.
+    pub const fn new(inner: M) -> Self {
+        RedactingWriter { inner }
+    }
+}
+
+/// One event's bytes, redacted and written to the sink on drop.
+#[derive(Debug)]
+pub struct RedactedLine<W: Write> {
+    buffer: Vec<u8>,
+    sink: W,
+}
+
+impl<W: Write> Write for RedactedLine<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<W: Write> Drop for RedactedLine<W> {
+    fn drop(&mut self) {
+        if self.buffer.is_empty() {
+            return;
+        }
+        let text = String::from_utf8_lossy(&self.buffer);
+        let clean = redact(&text);
+        // A log write that fails has nowhere to report to.
+        let _ = self.sink.write_all(clean.as_bytes());
+        let _ = self.sink.flush();
+    }
+}
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for RedactingWriter<M> {
+    type Writer = RedactedLine<M::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        RedactedLine {
+            buffer: Vec::new(),
+            sink: self.inner.make_writer(),
+        }
+    }
+
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> Self::Writer {
+        RedactedLine {
+            buffer: Vec::new(),
+            sink: self.inner.make_writer_for(meta),
+        }
     }
 }
 

@@ -2,4 +2,5 @@
 //! binary at the most verbose level never reach a log line, raw or encoded.
 
 mod canary;
+mod database;
 mod suite;
