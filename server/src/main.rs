@@ -128,7 +128,10 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             tracing::error!("{e}");
-            eprintln!("ochre: configuration error: {e}");
+            eprintln!(
+                "ochre: configuration error: {}",
+                telemetry::redact::redact(&e.to_string())
+            );
             return ExitCode::from(2);
         }
     };
@@ -220,7 +223,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
-            eprintln!("ochre: {e}");
+            eprintln!("ochre: {}", telemetry::redact::redact(&e.to_string()));
             ExitCode::FAILURE
         }
     }
