@@ -230,6 +230,15 @@ fn known_secrets_are_replaced_raw_and_encoded() {
 }
 
 #[test]
+fn a_database_urls_password_is_known_raw_and_percent_decoded() {
+    register_database_url(&SecretString::from(
+        "postgres://app:p%40ss-Word-9f8e7d@db.internal:5432/ochre".to_owned(),
+    ));
+    gone("auth failed for p@ss-Word-9f8e7d", "p@ss-Word-9f8e7d");
+    gone("auth failed for p%40ss-Word-9f8e7d", "p%40ss-Word-9f8e7d");
+}
+
+#[test]
 fn terminal_escapes_are_removed() {
     assert_eq!(
         redact("\x1b[3mtoken\x1b[0m\x1b[2m=\x1b[0mabc123"),

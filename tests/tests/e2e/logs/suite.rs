@@ -59,6 +59,7 @@ async fn an_in_process_apps_log_is_captured_redacted_for_the_scan() {
         note = %format!("{email} {}", session.access_token),
         "planted by the capture test"
     );
+    let app_secret = app.session_secret.clone();
     app.shutdown().await.unwrap();
     let file = dir.join(format!("{}.log", test_name()));
     let log = std::fs::read_to_string(&file).expect("this process's captured log");
@@ -75,6 +76,12 @@ async fn an_in_process_apps_log_is_captured_redacted_for_the_scan() {
         "{planted}"
     );
     assert!(!planted.contains(&session.password), "{planted}");
+    // The tag is keyed by the server's session secret.
+    let key = ochre_server::crypto::log_tag::LogTagKey::derive(&secrecy::SecretString::from(
+        app_secret.clone(),
+    ));
+    let tag = format!("e:{}", key.tag_hex(email.to_ascii_lowercase().as_bytes()));
+    assert!(planted.contains(&tag), "{tag} in {planted}");
     let mine = tempfile::tempdir().unwrap();
     std::fs::copy(&file, mine.path().join("mine.log")).unwrap();
     assert_eq!(scan(mine.path()), vec![], "no canary in the captured log");
