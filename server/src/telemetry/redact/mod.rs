@@ -9,7 +9,7 @@
 //! 2. known secret values — every secret of the loaded configuration, raw
 //!    and in base64 (standard and URL-safe) and hex — become
 //!    `[redacted:secret]` ([`register_config`], [`register_secret`]);
-//! 3. credential shapes ([`shapes`]) are replaced;
+//! 3. credential shapes (`shapes.rs`) are replaced;
 //! 4. email addresses become `e:` + 8 hex digits of HMAC-SHA256 under a key
 //!    derived from `OCHRE_SESSION_SECRET` (a random key until the
 //!    configuration is loaded);
