@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tonic_health::{ServingStatus, server::HealthReporter};
 
-use crate::db::Db;
+use crate::db::{Db, safe_text};
 
 /// Every service the health check reports on, plus the server as a whole ("").
 fn service_names() -> Vec<String> {
@@ -40,22 +40,21 @@ pub(super) async fn health_loop(reporter: HealthReporter, db: Db, mut stop: watc
         if *stop.borrow() {
             return;
         }
-        let status = match tokio::time::timeout(Duration::from_secs(3), db.migrations_current())
-            .await
-        {
-            Ok(Ok(true)) => ServingStatus::Serving,
-            Ok(Ok(false)) => {
-                if last != Some(ServingStatus::NotServing) {
-                    tracing::warn!("database migrations are not current: run `ochre migrate`");
+        let status =
+            match tokio::time::timeout(Duration::from_secs(3), db.migrations_current()).await {
+                Ok(Ok(true)) => ServingStatus::Serving,
+                Ok(Ok(false)) => {
+                    if last != Some(ServingStatus::NotServing) {
+                        tracing::warn!("database migrations are not current: run `ochre migrate`");
+                    }
+                    ServingStatus::NotServing
                 }
-                ServingStatus::NotServing
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(error = %crate::db::safe_text(&e), "health check: database unavailable");
-                ServingStatus::NotServing
-            }
-            Err(_) => ServingStatus::NotServing,
-        };
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %safe_text(&e), "health check: database unavailable");
+                    ServingStatus::NotServing
+                }
+                Err(_) => ServingStatus::NotServing,
+            };
         if *stop.borrow() {
             return;
         }
