@@ -36,8 +36,14 @@ echo "==> cargo build (binaries used by the end-to-end tests)"
 cargo build --workspace --bins --quiet
 export OCHRE_BIN="$PWD/target/debug/ochre"
 echo "==> tests"
+# Every server's log of this run is captured (redacted) here and scanned
+# for the fixed canary set afterwards (README, Logs).
+export OCHRE_TEST_LOG_DIR="$PWD/target/test-logs"
+rm -rf "$OCHRE_TEST_LOG_DIR"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
 else
   cargo test --workspace --no-fail-fast
 fi
+echo "==> the captured server logs hold no canary"
+cargo run --quiet -p ochre-tests --bin ochre-scan-logs -- "$OCHRE_TEST_LOG_DIR"

@@ -261,8 +261,12 @@ impl From<ApiError> for Status {
             ApiError::Unavailable(m) => Status::unavailable(m),
             ApiError::Unimplemented(m) => Status::unimplemented(m),
             ApiError::DatabaseUnavailable(e) => {
-                tracing::warn!(error = %e, "database unavailable");
+                tracing::warn!(error = %crate::db::safe_text(&e), "database unavailable");
                 Status::unavailable("the service is temporarily unavailable: retry")
+            }
+            ApiError::Database(e) => {
+                tracing::error!(error = %crate::db::safe_text(&e), "internal error");
+                Status::internal("internal error")
             }
             other => {
                 tracing::error!(error = %causes(&other), "internal error");

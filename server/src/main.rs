@@ -122,10 +122,16 @@ fn main() -> ExitCode {
     });
 
     let config = match Config::load(cli.config) {
-        Ok(c) => c,
+        Ok(c) => {
+            telemetry::redact::register_config(&c);
+            c
+        }
         Err(e) => {
             tracing::error!("{e}");
-            eprintln!("ochre: configuration error: {e}");
+            eprintln!(
+                "ochre: configuration error: {}",
+                telemetry::redact::redact(&e.to_string())
+            );
             return ExitCode::from(2);
         }
     };
@@ -217,7 +223,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
-            eprintln!("ochre: {e}");
+            eprintln!("ochre: {}", telemetry::redact::redact(&e.to_string()));
             ExitCode::FAILURE
         }
     }

@@ -17,6 +17,7 @@ pub mod guard_data;
 pub mod identity;
 pub mod layout;
 pub mod lint;
+pub mod logs;
 pub mod matrix;
 pub mod prelude;
 pub mod process;

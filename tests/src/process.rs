@@ -170,6 +170,11 @@ impl ServerProcess {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 
+    /// Keeps the log with the run's captured logs (see [`crate::logs`]).
+    fn keep_log(&self) {
+        crate::logs::keep(&self.read_log(), &format!("server-{}", self.port));
+    }
+
     /// Stops the process with SIGTERM, waits for it, and returns its log.
     pub fn stop(mut self) -> String {
         let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap_or(0));
@@ -190,5 +195,6 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        self.keep_log();
     }
 }

@@ -70,6 +70,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// Spawns the server with options.
 pub async fn spawn_app_with(options: AppOptions) -> TestApp {
+    crate::logs::capture();
     let cluster = cluster().await;
     let database = cluster.fresh_database(options.migrated).await;
     let session_secret = crate::random_secret(32);

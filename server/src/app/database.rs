@@ -39,6 +39,7 @@ pub(super) async fn resolve_database(
         )),
         DatabaseConfig::Embedded => {
             let cluster = Cluster::start(&config.data_dir.join("postgres")).await?;
+            crate::telemetry::redact::register_database_url(&cluster.superuser_url("postgres"));
             let result = async {
                 let creds = DbCredentials::load_or_generate(
                     &config.data_dir.join("secrets").join("db-roles.toml"),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tonic_health::{ServingStatus, server::HealthReporter};
 
-use crate::db::Db;
+use crate::db::{Db, safe_text};
 
 /// Every service the health check reports on, plus the server as a whole ("").
 fn service_names() -> Vec<String> {
@@ -50,7 +50,7 @@ pub(super) async fn health_loop(reporter: HealthReporter, db: Db, mut stop: watc
                     ServingStatus::NotServing
                 }
                 Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "health check: database unavailable");
+                    tracing::warn!(error = %safe_text(&e), "health check: database unavailable");
                     ServingStatus::NotServing
                 }
                 Err(_) => ServingStatus::NotServing,

@@ -62,6 +62,7 @@ pub struct Application {
 impl Application {
     /// Binds the listener, resolves and migrates the database, connects.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
+        crate::telemetry::redact::register_config(&config);
         let listener = TcpListener::bind(config.listen_addr)
             .await
             .map_err(|source| StartupError::Bind {
@@ -70,6 +71,9 @@ impl Application {
             })?;
         let addr = listener.local_addr()?;
         let (urls, cluster) = database::resolve_database(&config).await?;
+        for url in [&urls.owner, &urls.app, &urls.service] {
+            crate::telemetry::redact::register_database_url(url);
+        }
         let connected = async {
             if config.migrate_on_start {
                 db::migrate(&urls.owner).await?;

@@ -11,6 +11,6 @@ pub mod service;
 pub mod store;
 mod tenant;
 
-pub use pool::{Db, DbError, migrate};
+pub use pool::{Db, DbError, migrate, safe_text};
 pub(crate) use pool::{ip_text, stmt};
 pub use tenant::{Proof, TenantTx, Verdict};

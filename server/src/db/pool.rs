@@ -89,9 +89,50 @@ impl Db {
 /// A database error from the storage layer, on its way to the one
 /// classification in `crate::error` (a newtype, so that `?` reaches
 /// `tonic::Status` directly).
+///
+/// Its text is [`safe_text`]: never the server's message, which can quote
+/// the values of a row.
 #[derive(Debug, thiserror::Error)]
-#[error(transparent)]
+#[error("{}", safe_text(.0))]
 pub struct DbError(#[from] pub DbErr);
+
+/// A database error as logs may show it: for an error Postgres answered,
+/// its SQLSTATE and the table, column and constraint it names, and its
+/// message only in the classes whose messages cite schema objects, not
+/// data (42 `column "x" does not exist`, connection, resources, operator
+/// intervention, transaction state); never the detail (a unique
+/// violation's detail quotes the row) nor a data exception's message
+/// (`invalid input syntax for type uuid: "…"` quotes the value) nor one
+/// our functions raise. Otherwise the driver's own text (connection loss,
+/// pool timeout, decoding).
+pub fn safe_text(err: &DbErr) -> String {
+    use sea_orm::{RuntimeErr, sqlx};
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err
+    else {
+        return err.to_string();
+    };
+    let sqlx::Error::Database(db) = e.as_ref() else {
+        return err.to_string();
+    };
+    let mut text = format!("database error SQLSTATE {}", db.code().unwrap_or_default());
+    let code = db.code().unwrap_or_default();
+    if ["42", "08", "53", "57", "58", "40", "25", "0A"].contains(&code.get(..2).unwrap_or("")) {
+        text.push_str(&format!(": {}", db.message()));
+    }
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        for (what, value) in [
+            ("table", pg.table()),
+            ("column", pg.column()),
+            ("constraint", pg.constraint()),
+            ("routine", pg.routine()),
+        ] {
+            if let Some(value) = value {
+                text.push_str(&format!(" {what}={value}"));
+            }
+        }
+    }
+    text
+}
 
 /// A raw Postgres statement with bound values (the one helper every
 /// storage and gate function builds its SQL with).

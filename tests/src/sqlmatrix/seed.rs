@@ -132,7 +132,6 @@ pub async fn seed_org(su: &impl ConnectionTrait, name: &str) -> SeedOrg {
                                           created_by_user_id, expires_at) VALUES \
            ('{org}', gen_random_uuid(), 'ai_cost', 'req-{c1}', '{c1}', 500, '{agent}', now() + interval '15 minutes'), \
            ('{org}', gen_random_uuid(), 'ai_cost', 'req-{c2}', NULL, 100, '{owner}', now() + interval '15 minutes'); \
-
          INSERT INTO guard_flags (org_id, id, customer_id, message_id, verdict, categories, rules_version) VALUES \
            ('{org}', gen_random_uuid(), '{c1}', '{m1}', 'flag', '{{instruction_override}}', 'v1.0'), \
            ('{org}', gen_random_uuid(), '{c2}', NULL, 'block', '{{data_exfiltration}}', 'v1.0');",

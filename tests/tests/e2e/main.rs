@@ -22,6 +22,7 @@ mod identity;
 mod indexes;
 mod isolation;
 mod layout;
+mod logs;
 mod oauth;
 mod purge;
 mod request_span;

@@ -100,7 +100,7 @@ pub async fn lock_refresh(
         ))
         .await;
     if let Err(e) = &locked {
-        tracing::warn!(%integration, error = %e, "token refresh: lock not acquired in time");
+        tracing::warn!(%integration, error = %crate::db::safe_text(e), "token refresh: lock not acquired in time");
     }
     Ok(locked.is_ok())
 }
