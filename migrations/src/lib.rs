@@ -77,6 +77,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261205_000010_input_guard",
         up: include_str!("../sql/0010_input_guard.up.sql"),
     },
+    Migration {
+        name: "m20261205_000011_rate_limits",
+        up: include_str!("../sql/0011_rate_limits.up.sql"),
+    },
 ];
 
 /// The names of every migration this binary knows, oldest first.

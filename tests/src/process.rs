@@ -75,8 +75,15 @@ impl ServerProcess {
     /// cluster with generated secrets, `extra` environment on top, and waits
     /// until it reports SERVING.
     pub async fn start(extra: &[(&str, &str)]) -> ServerProcess {
+        let database = cluster().await.fresh_database(true).await;
+        Self::start_on(database, extra).await
+    }
+
+    /// Starts `ochre serve` like [`Self::start`] on an existing database
+    /// (another replica of a running server: same database, own secrets
+    /// unless `extra` sets them).
+    pub async fn start_on(database: String, extra: &[(&str, &str)]) -> ServerProcess {
         let cluster = cluster().await;
-        let database = cluster.fresh_database(true).await;
         let url = |role| cluster.url(role, &database).expose_secret().to_owned();
         let (owner, app, service) = (
             url(pg::OWNER_ROLE),
@@ -103,6 +110,8 @@ impl ServerProcess {
             .env("OCHRE_OAUTH_STATE_SECRET", crate::random_secret(32))
             .env("OCHRE_CRON_SECRET", crate::random_secret(32))
             .env("OCHRE_AUDIT_SIGNING_KEY", crate::random_key())
+            // Off unless `extra` sets them (tests call from one address).
+            .env("OCHRE_RATE_LIMITS", "off")
             .envs(extra.iter().copied())
             .stdout(Stdio::null())
             .stderr(log.reopen().expect("reopen the log file"));

@@ -106,7 +106,10 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .set("OCHRE_SESSION_SECRET", session_secret.clone())
         .set("OCHRE_OAUTH_STATE_SECRET", oauth_state_secret.clone())
         .set("OCHRE_CRON_SECRET", cron_secret.clone())
-        .set("OCHRE_AUDIT_SIGNING_KEY", audit_key.clone());
+        .set("OCHRE_AUDIT_SIGNING_KEY", audit_key.clone())
+        // Tests hammer the server from one address: rate limits are off
+        // unless a test sets `OCHRE_RATE_LIMITS` in `vars`.
+        .set("OCHRE_RATE_LIMITS", "off");
     let mut oauth_file = None;
     if let Some(clients) = &options.oauth_clients {
         let path = std::env::temp_dir().join(format!(

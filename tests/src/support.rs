@@ -63,6 +63,15 @@ impl Caller {
         }
     }
 
+    /// `token` in `org` on another server's channel (a server process).
+    pub fn on(channel: Channel, token: &str, org: &str) -> Caller {
+        Caller {
+            channel,
+            token: token.to_owned(),
+            org: org.to_owned(),
+        }
+    }
+
     /// A signed-in user acting in `org`.
     pub fn user(app: &TestApp, session: &Session, org: &str) -> Caller {
         Caller::new(app, &session.access_token, org)

@@ -100,13 +100,9 @@ impl Application {
             }
         };
         let http = Arc::new(HttpState::new(
-            db.clone(),
-            state.vault.clone(),
-            &config.public_url,
-            &config.secrets.cron_secret,
+            &state,
+            &config,
             Arc::new(Metrics::default()),
-            config.db_max_connections,
-            state.checkpoints.clone(),
         ));
         Ok(Application {
             listener,
@@ -182,7 +178,11 @@ impl Application {
             .layer(HttpRoutesLayer::new(http))
             .layer(cors(&cors_origins))
             .layer(tonic_web::GrpcWebLayer::new())
-            .layer(GateLayer::new(state.db.clone(), state.signer.clone()))
+            .layer(GateLayer::new(
+                state.db.clone(),
+                state.signer.clone(),
+                state.limiter.clone(),
+            ))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

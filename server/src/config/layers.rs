@@ -103,6 +103,7 @@ const KNOWN_VARS: &[&str] = &[
     "OCHRE_CRON_SECRET",
     "OCHRE_OAUTH_CLIENTS",
     "OCHRE_GUARD_RULES",
+    "OCHRE_RATE_LIMITS",
 ];
 
 fn env_name(file_key: &str) -> Option<&'static str> {

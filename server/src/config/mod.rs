@@ -60,6 +60,9 @@ pub struct Config {
     /// How long a budget reservation holds its amount unless settled or
     /// released (`OCHRE_BUDGET_RESERVATION_TTL_SECS`, 1-86400, default 900).
     pub budget_reservation_ttl_secs: i32,
+    /// The rate limits in force (`OCHRE_RATE_LIMITS` over the defaults of
+    /// [`crate::limits::config::LIMITS`]).
+    pub rate_limits: crate::limits::config::RateLimits,
     /// The input guard's rules: the embedded file, or the file named by
     /// `OCHRE_GUARD_RULES`.
     pub guard: crate::guard::Guard,
@@ -189,6 +192,12 @@ impl Config {
             ));
         }
         let guard = guard_rules(layers)?;
+        let rate_limits =
+            crate::limits::config::RateLimits::parse(layers.get("OCHRE_RATE_LIMITS").unwrap_or(""))
+                .map_err(|reason| ConfigError::Invalid {
+                    var: "OCHRE_RATE_LIMITS",
+                    reason,
+                })?;
 
         let configured = secrets::REQUIRED
             .iter()
@@ -219,6 +228,7 @@ impl Config {
             deletion_grace,
             budget_reservation_ttl_secs,
             guard,
+            rate_limits,
             secrets,
             oauth_clients,
             dev_mode,

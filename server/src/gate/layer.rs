@@ -17,10 +17,10 @@ use std::{
 };
 
 use http_body::Body as HttpBody;
-use http_body_util::BodyExt as _;
 use ochre_sdk::{
     ORG_HEADER,
     access::{Rule, access_for},
+    v1::RateClass,
 };
 use tonic::Status;
 use tower::{Layer, Service};
@@ -30,23 +30,25 @@ use crate::ids::OrgId;
 
 use secrecy::SecretString;
 
-use super::principal::{Actor, Credential, Principal, role_from_db};
+use super::{
+    http::{client_ip, drain},
+    principal::{Actor, Credential, Principal, role_from_db},
+    rates::{charge_verified, principal_charges, public_charges},
+};
 use crate::{
     crypto::tokens::{self, AccessTokenSigner, TokenKind},
     db::{Db, TenantTx, Verdict},
     error::ApiError,
+    limits::RateLimiter,
     telemetry::{RequestId, record_principal},
 };
-
-/// How much of a refused request's body is read before answering, so that
-/// HTTP/1.1 gRPC-web clients do not see a broken pipe.
-const DRAIN_LIMIT: usize = 64 * 1024;
 
 /// What the gate needs.
 #[derive(Debug)]
 struct Gate {
     db: Db,
     signer: AccessTokenSigner,
+    limiter: Arc<RateLimiter>,
 }
 
 /// Installs the gate.
@@ -56,9 +58,13 @@ pub struct GateLayer {
 }
 
 impl GateLayer {
-    pub fn new(db: Db, signer: AccessTokenSigner) -> Self {
+    pub fn new(db: Db, signer: AccessTokenSigner, limiter: Arc<RateLimiter>) -> Self {
         GateLayer {
-            gate: Arc::new(Gate { db, signer }),
+            gate: Arc::new(Gate {
+                db,
+                signer,
+                limiter,
+            }),
         }
     }
 }
@@ -83,13 +89,20 @@ pub struct GateService<S> {
 /// What the access table says about a path.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Decision {
-    /// Health, reflection and public RPCs.
+    /// Health and reflection.
     Pass,
+    /// A public RPC, limited per client address by its rate class.
+    Public(RateClass),
     /// A path outside the contract.
     Unknown,
     /// A rule that needs a verified caller; `pending_ok`: the org's owners
-    /// may call it while the org is pending deletion.
-    Check { rule: Rule, pending_ok: bool },
+    /// may call it while the org is pending deletion; `rate`: the class
+    /// charged per caller and per org.
+    Check {
+        rule: Rule,
+        pending_ok: bool,
+        rate: RateClass,
+    },
 }
 
 /// The decision for a request path, from the generated access table.
@@ -99,10 +112,11 @@ pub fn decide(path: &str) -> Decision {
     }
     match access_for(path) {
         None => Decision::Unknown,
-        Some(m) if m.rule == Rule::Public => Decision::Pass,
+        Some(m) if m.rule == Rule::Public => Decision::Public(m.rate),
         Some(m) => Decision::Check {
             rule: m.rule,
             pending_ok: m.owners_while_pending_deletion,
+            rate: m.rate,
         },
     }
 }
@@ -133,11 +147,25 @@ where
         Box::pin(async move {
             let verdict = match decide(req.uri().path()) {
                 Decision::Pass => return inner.call(req).await,
+                Decision::Public(rate) => {
+                    match gate
+                        .limiter
+                        .charge(&public_charges(rate, client_ip(&req)))
+                        .await
+                    {
+                        Ok(()) => return inner.call(req).await,
+                        Err(refusal) => Err(refusal),
+                    }
+                }
                 Decision::Unknown => Err(ApiError::Unimplemented("unknown method".into())),
-                Decision::Check { rule, pending_ok } => {
+                Decision::Check {
+                    rule,
+                    pending_ok,
+                    rate,
+                } => {
                     let headers = req.headers().clone();
                     let ip = client_ip(&req);
-                    gate.authorize(&headers, ip, rule, pending_ok).await
+                    gate.authorize(&headers, ip, rule, pending_ok, rate).await
                 }
             };
             match verdict {
@@ -175,6 +203,7 @@ impl Gate {
         ip: Option<IpAddr>,
         rule: Rule,
         pending_ok: bool,
+        rate: RateClass,
     ) -> Result<Principal, ApiError> {
         let token = headers
             .get(http::header::AUTHORIZATION)
@@ -198,11 +227,24 @@ impl Gate {
                     })?,
             ),
         };
-        match tokens::parse_prefix(token) {
-            Some(TokenKind::Access) => self.user(token, rule, org_header, ip, pending_ok).await,
-            Some(TokenKind::ApiKey) => self.api_key(token, rule, org_header, ip).await,
-            _ => Err(unauthenticated("invalid credentials")),
-        }
+        let principal = match tokens::parse_prefix(token) {
+            Some(TokenKind::Access) => {
+                self.user(token, rule, org_header, ip, pending_ok, rate)
+                    .await?
+            }
+            Some(TokenKind::ApiKey) => {
+                // The key's own bucket, before the database sees it.
+                let key = format!(
+                    "key:{}",
+                    data_encoding::HEXLOWER.encode(&tokens::hash_opaque(token)[..12])
+                );
+                self.limiter.charge_local(&principal_charges(rate, &key))?;
+                self.api_key(token, rule, org_header, ip).await?
+            }
+            _ => return Err(unauthenticated("invalid credentials")),
+        };
+        charge_verified(&self.limiter, &principal, rate).await?;
+        Ok(principal)
     }
 
     async fn user(
@@ -212,11 +254,15 @@ impl Gate {
         org: Option<OrgId>,
         ip: Option<IpAddr>,
         pending_ok: bool,
+        rate: RateClass,
     ) -> Result<Principal, ApiError> {
         let claims = self
             .signer
             .verify(token, crate::clock::unix_now())
             .map_err(|_| unauthenticated("invalid or expired access token"))?;
+        // The MAC proves the user id: their bucket, before the database.
+        self.limiter
+            .charge_local(&principal_charges(rate, &format!("user:{}", claims.sub)))?;
         let org = match rule {
             Rule::Roles(_) => Some(org.ok_or_else(|| {
                 ApiError::InvalidArgument(
@@ -340,26 +386,5 @@ fn refusal(verdict: Verdict, unknown: &'static str) -> ApiError {
         ),
         Verdict::PendingDeletion { purge_after } => ApiError::PendingDeletion { purge_after },
         Verdict::NoCredential | Verdict::Ok { .. } => unauthenticated(unknown),
-    }
-}
-
-fn client_ip<B>(req: &http::Request<B>) -> Option<IpAddr> {
-    req.extensions()
-        .get::<tonic::transport::server::TcpConnectInfo>()
-        .and_then(|info| info.remote_addr())
-        .map(|addr| addr.ip().to_canonical())
-}
-
-async fn drain<B: HttpBody + Unpin>(mut body: B) {
-    let mut read = 0usize;
-    while read <= DRAIN_LIMIT {
-        match body.frame().await {
-            Some(Ok(frame)) => {
-                if let Some(data) = frame.data_ref() {
-                    read += bytes::Buf::remaining(data);
-                }
-            }
-            _ => break,
-        }
     }
 }

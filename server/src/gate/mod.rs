@@ -2,8 +2,10 @@
 //! table generated from the contract, and the [`Principal`] it hands to
 //! handlers through the request extensions.
 
+mod http;
 mod layer;
 mod principal;
+mod rates;
 
 pub use layer::{Decision, GateLayer, decide};
 pub use principal::{Actor, Principal, principal, role_from_db, role_to_db};

@@ -6,11 +6,13 @@
 //! calls, per client address for the public RPCs. The webhook ingress and
 //! the operator routes are limited per address too. Limits are GCRA
 //! ([`gcra`]) in this process's memory, or in Postgres where every replica
-//! must agree (sign-in, survey answers, budget calls).
+//! must agree (sign-in, survey answers, budget calls: [`limiter::SHARED`]).
 //! [`window`] keeps the fixed-window counters of the survey links.
 
 pub mod config;
 pub mod gcra;
+pub mod limiter;
 pub mod window;
 
+pub use limiter::{Charge, RateLimiter};
 pub use window::{WindowLimiter, address_key};

@@ -1,6 +1,7 @@
 //! The plain-HTTP routes served on the gRPC port: provider webhooks
 //! (`POST /webhooks/{provider}/{integration_id}`) and the operator routes
-//! (`POST /cron/{job}`, `GET /metrics`, bearer `OCHRE_CRON_SECRET`).
+//! (`POST /cron/{job}`, `GET /metrics`, bearer `OCHRE_CRON_SECRET`), each
+//! limited per client address ([`throttle`]).
 //!
 //! [`HttpRoutesLayer`] sits outermost in the server's stack: requests under
 //! those prefixes go to an axum router and never reach CORS, gRPC-web or the
@@ -10,6 +11,7 @@
 mod operator;
 pub mod reply;
 pub mod state;
+mod throttle;
 
 use std::{
     convert::Infallible,
@@ -38,6 +40,10 @@ pub fn router(state: Arc<HttpState>) -> Router {
         )
         .route("/cron/{job}", post(operator::cron))
         .route("/metrics", get(operator::metrics))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            throttle::per_address,
+        ))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
         .method_not_allowed_fallback(|| async {
             error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")

@@ -42,6 +42,9 @@ pub struct HttpState {
     /// Bodies in flight per integration and per client address.
     pub(crate) per_integration: Shares<IntegrationId>,
     pub(crate) per_address: Shares<std::net::IpAddr>,
+    /// Requests per client address (`webhook.address`,
+    /// `operator.address`).
+    pub(crate) limiter: Arc<crate::limits::RateLimiter>,
 }
 
 /// Deliveries read and processed at once; more wait briefly, then get 503.
@@ -56,15 +59,16 @@ impl std::fmt::Debug for HttpState {
 }
 
 impl HttpState {
+    /// The routes' state from the handlers' state and the configuration.
     pub fn new(
-        db: Db,
-        vault: Arc<Vault>,
-        public_url: &url::Url,
-        cron_secret: &SecretString,
+        state: &crate::rpc::state::AppState,
+        config: &crate::config::Config,
         metrics: Arc<Metrics>,
-        db_max_connections: u32,
-        checkpoints: Arc<crate::crypto::audit_checkpoint::CheckpointSigner>,
     ) -> Self {
+        let (db, vault, public_url) = (state.db.clone(), state.vault.clone(), &config.public_url);
+        let (cron_secret, db_max_connections): (&SecretString, u32) =
+            (&config.secrets.cron_secret, config.db_max_connections);
+        let (checkpoints, limiter) = (state.checkpoints.clone(), state.limiter.clone());
         let db_slots = usize::try_from(db_max_connections).unwrap_or(1).max(1);
         HttpState {
             db,
@@ -77,6 +81,7 @@ impl HttpState {
             db_slots: tokio::sync::Semaphore::new(db_slots),
             per_integration: Shares::new(limits::PER_INTEGRATION),
             per_address: Shares::new(limits::PER_ADDRESS),
+            limiter,
         }
     }
 }

@@ -40,6 +40,8 @@ pub struct AppState {
     pub budget_reservation_ttl_secs: i32,
     /// The input guard (its compiled rules).
     pub guard: crate::guard::Guard,
+    /// The rate limits the gate and the HTTP routes charge.
+    pub limiter: Arc<crate::limits::RateLimiter>,
 }
 
 /// What the OAuth connect flow needs.
@@ -101,6 +103,10 @@ impl AppState {
             deletion_grace: config.deletion_grace,
             budget_reservation_ttl_secs: config.budget_reservation_ttl_secs,
             guard: config.guard.clone(),
+            limiter: Arc::new(crate::limits::RateLimiter::new(
+                config.rate_limits.clone(),
+                db.clone(),
+            )),
             surveys,
             oauth: Arc::new(oauth),
             pager,

@@ -296,3 +296,42 @@ fn the_budget_reservation_lifetime_is_fifteen_minutes_by_default_and_bounded() {
     let config = Config::from_layers(&l).expect("a day is the maximum");
     assert_eq!(config.budget_reservation_ttl_secs, 86_400);
 }
+
+#[test]
+fn rate_limits_default_to_the_table_and_a_bad_override_stops_the_start() {
+    use ochre_server::limits::config::{LIMITS, Limit};
+    let config = Config::from_layers(&valid()).expect("valid");
+    for (name, default, _) in LIMITS {
+        assert_eq!(
+            config.rate_limits.get(name),
+            Some(default.parse::<Limit>().unwrap()),
+            "{name}"
+        );
+    }
+    let mut l = valid();
+    l.set(
+        "OCHRE_RATE_LIMITS",
+        "read.principal=5/s:9, sign_up.address=off",
+    );
+    let config = Config::from_layers(&l).expect("overrides");
+    let read = config.rate_limits.get("read.principal").unwrap();
+    assert_eq!((read.count, read.burst), (5, 9));
+    assert_eq!(config.rate_limits.get("sign_up.address"), None);
+    assert!(
+        config.rate_limits.get("write.org").is_some(),
+        "the rest stay"
+    );
+    for bad in [
+        "read.principal=0/s",
+        "read.principal=5/w",
+        "read.principal=5/s:0",
+        "reads=5/s",
+        "read.principal",
+        "read.principal=lots",
+    ] {
+        let mut l = valid();
+        l.set("OCHRE_RATE_LIMITS", bad);
+        let message = refused(&l);
+        assert!(message.contains("OCHRE_RATE_LIMITS"), "{bad}: {message}");
+    }
+}

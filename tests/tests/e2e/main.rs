@@ -22,6 +22,7 @@ mod identity;
 mod indexes;
 mod isolation;
 mod layout;
+mod limits;
 mod logs;
 mod oauth;
 mod purge;

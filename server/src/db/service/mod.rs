@@ -12,6 +12,7 @@ use sea_orm::{ConnectionTrait as _, DbErr, FromQueryResult};
 
 pub mod audit;
 pub mod purge;
+pub mod rate;
 pub mod surveys;
 pub mod webhooks;
 

@@ -4,7 +4,9 @@
 //! (`purge_org_step()`): resumable after an interruption, harmless to run
 //! twice, and a no-op for a workspace restored meanwhile. Each purged
 //! workspace leaves a receipt (`org_purge_receipts()`). It also returns
-//! the holds of expired budget reservations (`sweep_budget_reservations()`).
+//! the holds of expired budget reservations (`sweep_budget_reservations()`)
+//! and forgets the shared rate-limit keys that have recovered
+//! (`sweep_rate_buckets()`).
 
 use chrono::{DateTime, Utc};
 use sea_orm::FromQueryResult;
@@ -88,9 +90,11 @@ impl Db {
             .one(&self.service)
             .await?
             .map_or(0, |s| s.n);
+        let buckets = self.sweep_rate_buckets().await?;
         let workspaces = self.purge_workspaces(run).await?;
         if let Some(map) = counts.as_object_mut() {
             map.insert("expired_budget_reservations".to_owned(), swept.into());
+            map.insert("rate_limit_keys_forgotten".to_owned(), buckets.into());
             map.insert("workspaces".to_owned(), workspaces);
         }
         Ok(counts)

@@ -21,23 +21,22 @@ use crate::{
     },
     db::service::surveys::{PresentedStaff, Submitted, SurveyState},
     error::ApiError,
-    limits::{WindowLimiter, address_key},
+    limits::{Charge, WindowLimiter, address_key},
     rpc::{convert::ts, state::AppState, validate},
 };
 
 /// The question every survey asks (the scale is 1-5).
 pub const QUESTION: &str = "How satisfied were you with the support you received?";
 
-/// The public RPCs' own limits, counted before any database work.
+/// The survey RPCs' own limits. Reads are limited per client address by
+/// the gate (`public.address`); answers per address by
+/// `survey_submit.address`, shared by every replica and charged here once
+/// the link is proven genuine (garbage is refused by the HMAC check alone,
+/// before any database work).
 #[derive(Debug)]
 pub struct PublicLimits {
     /// Submissions per survey token.
     per_token: WindowLimiter,
-    /// Submissions per client address (IPv6: per /64).
-    submits_per_address: WindowLimiter,
-    /// Survey reads per client address (a page may be opened many times,
-    /// by people and by mail scanners).
-    reads_per_address: WindowLimiter,
     /// Survey calls at once on the `ochre_service` pool, which sign-in
     /// shares: survey traffic cannot take all of it.
     db_slots: Semaphore,
@@ -53,8 +52,6 @@ impl Default for PublicLimits {
         let minute = Duration::from_secs(60);
         PublicLimits {
             per_token: WindowLimiter::new(5, minute, 100_000),
-            submits_per_address: WindowLimiter::new(30, minute, 100_000),
-            reads_per_address: WindowLimiter::new(600, minute, 100_000),
             db_slots: Semaphore::new(DB_SLOTS),
         }
     }
@@ -72,17 +69,16 @@ fn replaced() -> ApiError {
     ApiError::FailedPrecondition("this survey link was replaced by a newer one".into())
 }
 
-/// Counts a request with a genuine token against its client address in
-/// `limiter` (garbage is refused by the HMAC check alone, uncounted, so it
-/// cannot fill the table).
-fn limit_address<T>(limiter: &WindowLimiter, request: &Request<T>) -> Result<(), ApiError> {
+/// Charges an answer with a genuine link to its client address's shared
+/// limit (`survey_submit.address`, in Postgres: every replica counts).
+async fn limit_address<T>(state: &AppState, request: &Request<T>) -> Result<(), ApiError> {
     let key = request
         .remote_addr()
         .map_or_else(|| "ip:unknown".to_owned(), |a| address_key(a.ip()));
-    limiter.hit(
-        &key,
-        "too many survey requests from this address: retry later",
-    )
+    state
+        .limiter
+        .charge(&[Charge::new("survey_submit.address", key)])
+        .await
 }
 
 /// A slot on the service pool, waited for briefly.
@@ -113,7 +109,6 @@ pub async fn get(
     request: &Request<GetSurveyRequest>,
 ) -> Result<GetSurveyResponse, ApiError> {
     let claims = claims(state, &request.get_ref().token)?;
-    limit_address(&limits.reads_per_address, request)?;
     let _slot = db_slot(limits).await?;
     let view = state
         .db
@@ -172,7 +167,7 @@ pub async fn submit(
     }
     let comment = validate::comment(&req.comment)?;
     let claims = claims(state, &req.token)?;
-    limit_address(&limits.submits_per_address, request)?;
+    limit_address(state, request).await?;
     limits.per_token.hit(
         &base64::Engine::encode(
             &base64::engine::general_purpose::URL_SAFE_NO_PAD,
