@@ -1,7 +1,7 @@
 //! The plain-HTTP routes served on the gRPC port: provider webhooks
 //! (`POST /webhooks/{provider}/{integration_id}`) and the operator routes
 //! (`POST /cron/{job}`, `GET /metrics`, bearer `OCHRE_CRON_SECRET`), each
-//! limited per client address ([`throttle`]).
+//! limited per client address (`throttle.rs`).
 //!
 //! [`HttpRoutesLayer`] sits outermost in the server's stack: requests under
 //! those prefixes go to an axum router and never reach CORS, gRPC-web or the
