@@ -73,6 +73,14 @@ pub enum ApiError {
     /// Something a retry can fix (an unreachable provider).
     #[error("unavailable: {0}")]
     Unavailable(Message),
+    /// Something a retry can fix, but not before `retry_after` (a provider's
+    /// circuit breaker is open): UNAVAILABLE with a `google.rpc.RetryInfo`
+    /// detail and `retry-after` metadata (seconds).
+    #[error("unavailable for now: {message}")]
+    UnavailableFor {
+        message: Message,
+        retry_after: std::time::Duration,
+    },
     /// A path the contract does not declare.
     #[error("unimplemented: {0}")]
     Unimplemented(Message),
@@ -252,13 +260,17 @@ impl From<ApiError> for Status {
             ApiError::Throttled {
                 message,
                 retry_after,
-            } => throttled(message, retry_after),
+            } => retry_later(tonic::Code::ResourceExhausted, message, retry_after),
             ApiError::BudgetExhausted {
                 kind,
                 remaining,
                 requested,
             } => budget_exhausted(kind, remaining, requested),
             ApiError::Unavailable(m) => Status::unavailable(m),
+            ApiError::UnavailableFor {
+                message,
+                retry_after,
+            } => retry_later(tonic::Code::Unavailable, message, retry_after),
             ApiError::Unimplemented(m) => Status::unimplemented(m),
             ApiError::DatabaseUnavailable(e) => {
                 tracing::warn!(error = %crate::db::safe_text(&e), "database unavailable");
@@ -316,10 +328,10 @@ fn budget_exhausted(kind: &'static str, remaining: i64, requested: i64) -> Statu
     )
 }
 
-/// RESOURCE_EXHAUSTED that tells the client when to retry, both as a
-/// `google.rpc.RetryInfo` detail and as `retry-after` metadata (whole
-/// seconds, at least 1).
-fn throttled(message: Message, retry_after: std::time::Duration) -> Status {
+/// RESOURCE_EXHAUSTED or UNAVAILABLE that tells the client when to retry,
+/// both as a `google.rpc.RetryInfo` detail and as `retry-after` metadata
+/// (whole seconds, at least 1).
+fn retry_later(code: tonic::Code, message: Message, retry_after: std::time::Duration) -> Status {
     use tonic_types::{ErrorDetails, StatusExt as _};
     let mut metadata = tonic::metadata::MetadataMap::new();
     let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
@@ -327,7 +339,7 @@ fn throttled(message: Message, retry_after: std::time::Duration) -> Status {
         metadata.insert("retry-after", value);
     }
     Status::with_error_details_and_metadata(
-        tonic::Code::ResourceExhausted,
+        code,
         message,
         ErrorDetails::with_retry_info(Some(retry_after)),
         metadata,

@@ -124,6 +124,18 @@ pub async fn complete(
     })?;
     let spec =
         catalog::provider(&claims.provider).ok_or_else(|| ApiError::invalid("unknown provider"))?;
+    // The provider's circuit breaker is asked before the state is consumed:
+    // while it is open the state and the code stay usable for a retry.
+    let permit = state.oauth.breakers.allow(spec.id).map_err(|refused| {
+        tracing::warn!(
+            provider = spec.id,
+            "OAuth code exchange refused: provider circuit open"
+        );
+        ApiError::UnavailableFor {
+            message: "the provider is unavailable for now: try again later".into(),
+            retry_after: refused.retry_after,
+        }
+    })?;
     // Single use: the state is consumed before the exchange, whatever follows.
     let tx = p.tenant(&state.db).await?;
     let (row, blob) = states::consume(&tx, &claims.nonce, spec.id)
@@ -150,11 +162,22 @@ pub async fn complete(
             ("code_verifier", verifier.as_str()),
         ])
         .send()
-        .await
-        .map_err(|e| {
+        .await;
+    // Only provider-wide trouble (transport errors, 5xx, 429) counts toward
+    // the breaker; a refused code is this user's.
+    let response = match response {
+        Ok(r) => {
+            permit.answered(&r);
+            r
+        }
+        Err(e) => {
             tracing::warn!(provider = spec.id, error = %e.without_url(), "OAuth token endpoint unreachable");
-            ApiError::Unavailable("the provider could not be reached: try again".into())
-        })?;
+            permit.failed();
+            return Err(ApiError::Unavailable(
+                "the provider could not be reached: try again".into(),
+            ));
+        }
+    };
     if !response.status().is_success() {
         tracing::warn!(provider = spec.id, status = %response.status(), "OAuth code exchange refused");
         return Err(ApiError::FailedPrecondition(

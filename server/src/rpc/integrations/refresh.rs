@@ -44,10 +44,12 @@ pub async fn refresh_if_expiring(
     let Some(client) = state.oauth.clients.get(&provider) else {
         return Ok(());
     };
-    if !state.oauth.breakers.allow(&provider) {
+    // Held until the provider answers; dropped unreported (an early return,
+    // a cancelled request) it frees a half-open probe's slot.
+    let Ok(permit) = state.oauth.breakers.allow(&provider) else {
         tracing::warn!(%integration, provider, "token refresh skipped: provider circuit open");
         return Ok(());
-    }
+    };
     let Some(blob) = states::refresh_material(&tx, integration, &p.audit().request_id).await?
     else {
         return Ok(());
@@ -69,22 +71,21 @@ pub async fn refresh_if_expiring(
         ])
         .send()
         .await;
-    // Only provider-wide trouble (transport errors, 5xx, 429) counts toward
-    // the breaker: one tenant's revoked grant (a 4xx) must not pause the
-    // provider for every other tenant.
+    // Only provider-wide trouble (transport errors, 5xx, 429 and its
+    // Retry-After) counts toward the breaker: one tenant's revoked grant (a
+    // 4xx) must not pause the provider for every other tenant.
     let refreshed = match response {
-        Ok(r) if r.status().is_success() => r.json::<Refreshed>().await.ok(),
         Ok(r) => {
-            tracing::warn!(%integration, provider, status = %r.status(), "token refresh refused");
-            let status = r.status();
-            if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-                state.oauth.breakers.failure(&provider);
+            permit.answered(&r);
+            if !r.status().is_success() {
+                tracing::warn!(%integration, provider, status = %r.status(), "token refresh refused");
+                return Ok(());
             }
-            return Ok(());
+            r.json::<Refreshed>().await.ok()
         }
         Err(e) => {
             tracing::warn!(%integration, provider, error = %e.without_url(), "token refresh failed");
-            state.oauth.breakers.failure(&provider);
+            permit.failed();
             return Ok(());
         }
     };
@@ -94,7 +95,6 @@ pub async fn refresh_if_expiring(
         tracing::warn!(%integration, provider, "token refresh answered without a usable token");
         return Ok(());
     };
-    state.oauth.breakers.success(&provider);
     for (field, value) in &fields {
         super::sealing::seal_and_store(&state.vault, &tx, org, integration, field, value).await?;
     }

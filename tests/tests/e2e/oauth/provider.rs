@@ -8,7 +8,13 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use axum::{Form, Json, Router, extract::State, http::StatusCode, routing::post};
+use axum::{
+    Form, Json, Router,
+    extract::State,
+    http::{StatusCode, header::RETRY_AFTER},
+    response::{IntoResponse as _, Response},
+    routing::post,
+};
 use ochre_sdk::v1::{
     CompleteOAuthConnectRequest, GetIntegrationTokenRequest, StartOAuthConnectRequest,
 };
@@ -27,6 +33,8 @@ pub struct Memory {
     pub refresh_tokens: Vec<String>,
     pub refresh_calls: usize,
     pub fail_refresh: bool,
+    /// Answer refreshes 429 with this `Retry-After`.
+    pub throttle_refresh: Option<&'static str>,
     /// `expires_in` of tokens issued by the code exchange.
     pub first_expires_in: Option<i64>,
     /// Issue access tokens without a refresh token.
@@ -56,7 +64,19 @@ pub fn issue(memory: &mut Memory, expires_in: i64) -> Reply {
     (StatusCode::OK, Json(body))
 }
 
-pub async fn token(State(memory): State<Shared>, Form(f): Form<HashMap<String, String>>) -> Reply {
+pub async fn token(State(memory): State<Shared>, form: Form<HashMap<String, String>>) -> Response {
+    let throttled = memory.lock().unwrap().throttle_refresh;
+    match throttled {
+        Some(wait) if form.get("grant_type").map(String::as_str) == Some("refresh_token") => {
+            memory.lock().unwrap().refresh_calls += 1;
+            let body = Json(serde_json::json!({ "error": "rate_limited" }));
+            (StatusCode::TOO_MANY_REQUESTS, [(RETRY_AFTER, wait)], body).into_response()
+        }
+        _ => answer(&memory, form).into_response(),
+    }
+}
+
+fn answer(memory: &Shared, Form(f): Form<HashMap<String, String>>) -> Reply {
     let refuse = || {
         (
             StatusCode::BAD_REQUEST,

@@ -6,7 +6,9 @@ use ochre_tests::prelude::*;
 
 use ochre_tests::support::join_all;
 
-use super::provider::{access_token, connected};
+use tonic_types::StatusExt as _;
+
+use super::provider::{access_token, complete, connected, start};
 
 #[tokio::test]
 async fn concurrent_reads_of_an_expiring_token_refresh_it_exactly_once() {
@@ -48,7 +50,7 @@ async fn a_failing_provider_opens_the_breaker_and_readers_get_the_current_token(
     let (app, p, owner, org, id) = connected(60).await;
     p.memory.lock().unwrap().fail_refresh = true;
     let mut seen = Vec::new();
-    for _ in 0..6 {
+    for _ in 0..8 {
         seen.push(access_token(&app, &owner, &org, &id).await);
     }
     assert!(
@@ -57,9 +59,76 @@ async fn a_failing_provider_opens_the_breaker_and_readers_get_the_current_token(
     );
     assert_eq!(
         p.memory.lock().unwrap().refresh_calls,
-        3,
-        "after 3 failures the provider is left alone"
+        5,
+        "after 5 consecutive 503s the provider is left alone"
     );
+}
+
+#[tokio::test]
+async fn a_providers_429_with_retry_after_opens_the_breaker_for_refreshes_and_code_exchanges() {
+    let (app, p, owner, org, id) = connected(60).await;
+    p.memory.lock().unwrap().throttle_refresh = Some("120");
+    let first = access_token(&app, &owner, &org, &id).await;
+    assert_eq!(p.memory.lock().unwrap().refresh_calls, 1);
+    for _ in 0..4 {
+        assert_eq!(
+            access_token(&app, &owner, &org, &id).await,
+            first,
+            "readers get the current token"
+        );
+    }
+    assert_eq!(
+        p.memory.lock().unwrap().refresh_calls,
+        1,
+        "one 429 with Retry-After: 120 is enough: the provider is not called again"
+    );
+
+    // The code exchange with that provider is refused too, before the state
+    // is consumed or the code is sent: UNAVAILABLE, retry in about 120 s.
+    let (url, state) = start(&app, &owner, &org, "github", "/").await.unwrap();
+    let code = p.approve(&url);
+    let refused = complete(&app, &owner, &org, &state, &code)
+        .await
+        .expect_err("the breaker is open");
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+    assert_eq!(
+        refused.message(),
+        "the provider is unavailable for now: try again later"
+    );
+    let delay = refused
+        .get_details_retry_info()
+        .and_then(|r| r.retry_delay)
+        .expect("a RetryInfo detail");
+    assert!(
+        delay > std::time::Duration::from_secs(100) && delay <= std::time::Duration::from_secs(120),
+        "{delay:?}"
+    );
+    let header: u64 = refused
+        .metadata()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("retry-after metadata");
+    assert_eq!(header, delay.as_secs_f64().ceil() as u64);
+    assert!(
+        !p.memory.lock().unwrap().approvals[&code].1,
+        "the code was not sent to the provider"
+    );
+    let su = app.superuser_db().await;
+    use sea_orm::ConnectionTrait as _;
+    let row = su
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!(
+                "SELECT count(*) FILTER (WHERE used_at IS NULL) AS unused \
+                   FROM oauth_states WHERE org_id = '{org}' AND provider = 'github'"
+            ),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let unused: i64 = row.try_get("", "unused").unwrap();
+    assert_eq!(unused, 1, "the state stays usable for a retry");
 }
 
 #[tokio::test]
