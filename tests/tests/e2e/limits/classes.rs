@@ -192,3 +192,30 @@ async fn budget_calls_are_limited_per_caller_and_per_org_in_the_database() {
     let keys_kept: i64 = row.try_get_by_index(0).expect("count");
     assert_eq!(keys_kept, 3, "kept in Postgres: two callers and the org");
 }
+
+#[tokio::test]
+async fn the_app_role_can_neither_charge_nor_read_nor_reset_the_shared_limits() {
+    let app = app_with(&[("budget.org", "1/h:1")]).await;
+    let db = app.app_db().await;
+    let mut c = Checks::default();
+    for (what, sql) in [
+        (
+            "call rate_limit_take",
+            "SELECT rate_limit_take('budget.org|org:x', 1000000, 1)",
+        ),
+        ("call sweep_rate_buckets", "SELECT sweep_rate_buckets()"),
+        ("read rate_buckets", "SELECT count(*) FROM rate_buckets"),
+        ("reset a key", "DELETE FROM rate_buckets"),
+        (
+            "forge a key",
+            "INSERT INTO rate_buckets VALUES ('x', now())",
+        ),
+    ] {
+        let refused = db
+            .execute_raw(Statement::from_string(DbBackend::Postgres, sql))
+            .await
+            .is_err();
+        c.that(refused, what);
+    }
+    c.verify();
+}

@@ -64,7 +64,10 @@ async fn seed(channel: &Channel, port: u16) -> Vec<(&'static str, String)> {
     let tag = uuid::Uuid::new_v4().simple().to_string();
     let email = format!("canary.{}@example.com", &tag[..12]);
     let phone = format!("+1 415 555 {:04}", rand::rng().random_range(0..10_000));
-    let pasted_key = format!("sk_live_{}", &random_secret(24).replace(['-', '_'], "x"));
+    let pasted_key = format!(
+        "sk_test_FAKE{}",
+        &random_secret(24).replace(['-', '_'], "x")
+    );
     let webhook_secret = format!("whs-canary-{}", random_secret(18));
     let password = format!("Canary {} horse battery", random_secret(9));
     let wrong_password = format!("{password} wrong");
