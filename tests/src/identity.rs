@@ -131,6 +131,7 @@ pub async fn who_am_i(app: &TestApp, token: &str) -> Result<WhoAmIResponse, Stat
 pub async fn create_org(app: &TestApp, session: &Session, name: &str) -> String {
     let request = CreateOrgRequest {
         name: name.to_owned(),
+        ..Default::default()
     };
     app.client::<OrgClient>()
         .create_org(with_auth(request, &session.access_token, None))
@@ -163,6 +164,7 @@ pub async fn invite(
     let request = CreateInvitationRequest {
         email: email.to_owned(),
         role: role.into(),
+        ..Default::default()
     };
     app.client::<MemberClient>()
         .create_invitation(with_auth(request, &inviter.access_token, Some(org)))
@@ -206,6 +208,7 @@ pub async fn create_api_key(
     let request = CreateApiKeyRequest {
         name: format!("{} key", role.as_str_name()),
         role: role.into(),
+        ..Default::default()
     };
     app.client::<ApiKeyClient>()
         .create_api_key(with_auth(request, &creator.access_token, Some(org)))

@@ -160,6 +160,7 @@ impl ServerProcess {
         let request = with_auth(
             CreateOrgRequest {
                 name: name.to_owned(),
+                ..Default::default()
             },
             &token,
             None,

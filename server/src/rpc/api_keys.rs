@@ -14,11 +14,13 @@ use crate::{
     db::store::{
         api_keys::{self, ApiKeyRow},
         audit::{self, AuditTarget},
+        request_ids::About,
     },
     error::ApiError,
     gate::{principal, role_to_db},
     rpc::{
         pager::{ListKind, page_size},
+        request_ids::{self, fresh_or_replay},
         state::AppState,
     },
 };
@@ -88,6 +90,12 @@ impl ApiKeyService for ApiKeyApi {
         let (secret, hash) = new_api_key();
         let prefix: String = secret.chars().take(16).collect();
         let tx = p.tenant(&self.state.db).await?;
+        let org = p.require_org()?.0;
+        let req = request.get_ref();
+        let ticket = fresh_or_replay!(
+            request_ids::start(&self.state, &tx, &p, req, org).await?,
+            tx
+        );
         let id = ApiKeyId::generate();
         let row = api_keys::create(&tx, id, &name, db_role, &hash, &prefix, p.user_id()).await?;
         let detail = json!({ "role": db_role });
@@ -99,12 +107,16 @@ impl ApiKeyService for ApiKeyApi {
             &p.audit(),
         )
         .await?;
-        tx.commit().await?;
-        tracing::info!(org_id = ?p.org().map(|o| o.0), api_key_id = %row.id, role = db_role, "API key created");
-        Ok(Response::new(CreateApiKeyResponse {
+        let answer = CreateApiKeyResponse {
             api_key: Some(message(&row)),
             secret,
-        }))
+        };
+        ticket
+            .keep(&self.state, &tx, &answer, About::default())
+            .await?;
+        tx.commit().await?;
+        tracing::info!(org_id = ?p.org().map(|o| o.0), api_key_id = %row.id, role = db_role, "API key created");
+        Ok(Response::new(answer))
     }
 
     async fn list_api_keys(

@@ -13,12 +13,14 @@ use uuid::Uuid;
 use super::{
     convert::{parse_id, ts, ts_opt},
     pager::{ListKind, page_size},
+    request_ids::{self, fresh_or_replay},
     validate,
 };
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::{
     db::store::conversations::{self as store, ConversationRow, MessageRow},
     db::store::guard as guard_store,
+    db::store::request_ids::About,
     error::ApiError,
     gate::{Actor, principal},
     rpc::state::AppState,
@@ -136,14 +138,24 @@ impl ConversationService for ConversationApi {
         let customer = parse_id("customer_id", &req.customer_id)?;
         let channel = channel(req.channel)?;
         let subject = validate::subject(&req.subject)?;
-        p.require_org()?;
+        let (org, _) = p.require_org()?;
         let tx = p.tenant(&self.state.db).await?;
+        let ticket = fresh_or_replay!(
+            request_ids::start(&self.state, &tx, &p, req, org).await?,
+            tx
+        );
         let row =
             store::create(&tx, ConversationId::generate(), customer, channel, &subject).await?;
-        tx.commit().await?;
-        Ok(Response::new(CreateConversationResponse {
+        let answer = CreateConversationResponse {
             conversation: Some(conversation(&row)),
-        }))
+        };
+        let about = About {
+            customer: Some(customer),
+            conversation: Some(row.id),
+        };
+        ticket.keep(&self.state, &tx, &answer, about).await?;
+        tx.commit().await?;
+        Ok(Response::new(answer))
     }
 
     async fn get_conversation(
@@ -262,7 +274,7 @@ impl ConversationService for ConversationApi {
             }
         }
         let attachments = validate::attachments(&req.attachments)?;
-        p.require_org()?;
+        let (org, _) = p.require_org()?;
         let (user, key) = match p.actor() {
             Actor::User { user_id, .. } => (Some(user_id), None),
             Actor::ApiKey { key_id } => (None, Some(key_id)),
@@ -272,6 +284,10 @@ impl ConversationService for ConversationApi {
         let screening = matches!(kind, "inbound_email" | "inbound_chat")
             .then(|| self.state.guard.screen(&req.body));
         let tx = p.tenant(&self.state.db).await?;
+        let ticket = fresh_or_replay!(
+            request_ids::start(&self.state, &tx, &p, req, org).await?,
+            tx
+        );
         if screening.as_ref().is_some_and(|s| s.verdict.is_flagged()) {
             guard_store::set_request_context(&tx, &p.audit()).await?;
         }
@@ -292,10 +308,16 @@ impl ConversationService for ConversationApi {
         )
         .await?
         .ok_or(ApiError::not_found())?;
-        tx.commit().await?;
-        Ok(Response::new(AddMessageResponse {
+        let answer = AddMessageResponse {
             message: Some(message(&row)),
-        }))
+        };
+        let about = About {
+            conversation: Some(id),
+            ..About::default()
+        };
+        ticket.keep(&self.state, &tx, &answer, about).await?;
+        tx.commit().await?;
+        Ok(Response::new(answer))
     }
 
     async fn list_messages(

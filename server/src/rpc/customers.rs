@@ -13,12 +13,14 @@ use tonic::{Request, Response, Status};
 use super::{
     convert::{parse_id, ts},
     pager::{ListKind, page_size},
+    request_ids::{self, fresh_or_replay},
     validate,
 };
 use crate::ids::CustomerId;
 use crate::{
     db::store::customers::{self, CustomerInput, CustomerRow},
     db::store::erasures::{self, ErasureRow},
+    db::store::request_ids::About,
     error::ApiError,
     gate::principal,
     rpc::state::AppState,
@@ -142,14 +144,24 @@ impl CustomerService for CustomerApi {
             stripe: req.stripe.as_ref().map(stripe_json).transpose()?,
             hubspot: req.hubspot.as_ref().map(hubspot_json).transpose()?,
         };
-        p.require_org()?;
+        let (org, _) = p.require_org()?;
         let tx = p.tenant(&self.state.db).await?;
+        let ticket = fresh_or_replay!(
+            request_ids::start(&self.state, &tx, &p, req, org).await?,
+            tx
+        );
         let (row, created) = customers::upsert(&tx, CustomerId::generate(), input).await?;
-        tx.commit().await?;
-        Ok(Response::new(UpsertCustomerResponse {
+        let answer = UpsertCustomerResponse {
             customer: Some(message(&row)),
             created,
-        }))
+        };
+        let about = About {
+            customer: Some(row.id),
+            ..About::default()
+        };
+        ticket.keep(&self.state, &tx, &answer, about).await?;
+        tx.commit().await?;
+        Ok(Response::new(answer))
     }
 
     async fn get_customer(

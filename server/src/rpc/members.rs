@@ -18,12 +18,14 @@ use crate::{
     db::store::{
         audit::{self, AuditTarget},
         members::{self, InvitationRow, MemberRow},
+        request_ids::About,
         users,
     },
     error::ApiError,
     gate::{principal, role_to_db},
     rpc::{
         pager::{ListKind, page_size},
+        request_ids::{self, fresh_or_replay},
         state::AppState,
         validate::normalize_email,
     },
@@ -176,6 +178,11 @@ impl MemberService for MemberApi {
         }
         let (token, hash) = new_invitation_token();
         let tx = p.tenant(&self.state.db).await?;
+        let (org, _) = p.require_org()?;
+        let ticket = fresh_or_replay!(
+            request_ids::start(&self.state, &tx, &p, request.get_ref(), org).await?,
+            tx
+        );
         let id = InvitationId::generate();
         let row = members::invite(
             &tx,
@@ -191,11 +198,15 @@ impl MemberService for MemberApi {
         let detail = json!({ "role": db_role(role)? });
         let target = AuditTarget::of("invitation", id);
         audit::record(&tx, "member.invited", target, detail, &p.audit()).await?;
-        tx.commit().await?;
-        Ok(Response::new(CreateInvitationResponse {
+        let answer = CreateInvitationResponse {
             invitation: Some(invitation(&row)),
             token,
-        }))
+        };
+        ticket
+            .keep(&self.state, &tx, &answer, About::default())
+            .await?;
+        tx.commit().await?;
+        Ok(Response::new(answer))
     }
 
     async fn list_invitations(

@@ -27,6 +27,7 @@ mod logs;
 mod oauth;
 mod paging;
 mod purge;
+mod request_ids;
 mod request_span;
 mod role_matrix;
 mod schema;

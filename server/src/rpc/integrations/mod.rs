@@ -20,12 +20,13 @@ use super::convert::{integration_message, parse_id, ts};
 use crate::ids::IntegrationId;
 use crate::{
     crypto::contexts::secret_context,
-    db::store::integrations as store,
+    db::store::{integrations as store, request_ids::About},
     error::ApiError,
     gate::principal,
     integrations::catalog::{self, MAX_SECRET_BYTES, PREVIOUS_SUFFIX, PROVIDERS, SIGNING_FIELDS},
     rpc::{
         pager::{ListKind, page_size, page_size_of},
+        request_ids::{self, fresh_or_replay},
         state::AppState,
     },
 };
@@ -118,6 +119,10 @@ impl IntegrationService for IntegrationApi {
         }
         let (org, _) = p.require_org()?;
         let tx = p.tenant(&self.state.db).await?;
+        let ticket = fresh_or_replay!(
+            request_ids::start(&self.state, &tx, &p, req, org).await?,
+            tx
+        );
         let id = store::upsert(
             &tx,
             IntegrationId::generate(),
@@ -153,11 +158,15 @@ impl IntegrationService for IntegrationApi {
         )
         .await?;
         let row = store::get(&tx, id).await?;
+        let answer = ConnectIntegrationResponse {
+            integration: row.as_ref().map(integration_message),
+        };
+        ticket
+            .keep(&self.state, &tx, &answer, About::default())
+            .await?;
         tx.commit().await?;
         tracing::info!(org_id = %org, integration_id = %id, provider = spec.id, "integration connected");
-        Ok(Response::new(ConnectIntegrationResponse {
-            integration: row.as_ref().map(integration_message),
-        }))
+        Ok(Response::new(answer))
     }
 
     async fn disconnect_integration(

@@ -20,12 +20,15 @@ use crate::ids::OrgId;
 use crate::{
     db::store::{
         audit::{self, AuditTarget},
-        orgs, users,
+        orgs,
+        request_ids::About,
+        users,
     },
     error::ApiError,
     gate::principal,
     rpc::{
         pager::{ListKind, page_size},
+        request_ids::{self, fresh_or_replay},
         state::AppState,
     },
 };
@@ -86,21 +89,27 @@ impl OrgService for OrgApi {
         request: Request<CreateOrgRequest>,
     ) -> Result<Response<CreateOrgResponse>, Status> {
         let p = principal(&request)?;
-        let name = org_name(&request.get_ref().name)?;
+        let req = request.get_ref();
+        let name = org_name(&req.name)?;
         p.require_user()?;
         let id = OrgId::generate();
         let tx = p.tenant(&self.state.db).await?;
+        let ticket = fresh_or_replay!(request_ids::start(&self.state, &tx, &p, req, id).await?, tx);
         let now = orgs::create(&tx, id, &name).await?;
-        tx.commit().await?;
-        tracing::info!(org_id = %id, "org created");
-        Ok(Response::new(CreateOrgResponse {
+        let answer = CreateOrgResponse {
             org: Some(Org {
                 id: id.to_string(),
                 name,
                 created_at: Some(ts(now)),
                 ..Org::default()
             }),
-        }))
+        };
+        ticket
+            .keep(&self.state, &tx, &answer, About::default())
+            .await?;
+        tx.commit().await?;
+        tracing::info!(org_id = %id, "org created");
+        Ok(Response::new(answer))
     }
 
     async fn list_my_orgs(

@@ -18,11 +18,13 @@ use uuid::Uuid;
 use super::{
     convert::{parse_id, time, ts},
     pager::{ListKind, page_size},
+    request_ids::{self, fresh_or_replay},
 };
 use crate::{
     crypto::survey_token::{SurveyClaims, random_nonce},
     db::store::{
         audit::{self, AuditTarget},
+        request_ids::About,
         surveys::{self as store, Filter, ResponseRow},
     },
     error::ApiError,
@@ -109,6 +111,10 @@ impl SurveyService for SurveyApi {
         let id = SurveyId::from_uuid(Uuid::now_v7());
         let nonce = random_nonce();
         let tx = p.tenant(&self.state.db).await?;
+        let ticket = fresh_or_replay!(
+            request_ids::start(&self.state, &tx, &p, req, org).await?,
+            tx
+        );
         let target = store::lock_target(&tx, conversation)
             .await?
             .ok_or_else(ApiError::not_found)?;
@@ -131,7 +137,6 @@ impl SurveyService for SurveyApi {
             &p.audit(),
         )
         .await?;
-        tx.commit().await?;
         let claims = SurveyClaims {
             org,
             conversation,
@@ -139,11 +144,18 @@ impl SurveyService for SurveyApi {
             nonce,
             expires_at: expires_at.timestamp(),
         };
-        Ok(Response::new(SendSurveyResponse {
+        let answer = SendSurveyResponse {
             survey_id: id.to_string(),
             token: self.state.surveys.issue(&claims),
             expires_at: Some(ts(expires_at)),
-        }))
+        };
+        let about = About {
+            customer: Some(target.customer_id),
+            conversation: Some(conversation),
+        };
+        ticket.keep(&self.state, &tx, &answer, about).await?;
+        tx.commit().await?;
+        Ok(Response::new(answer))
     }
 
     async fn get_survey(

@@ -115,6 +115,7 @@ async fn api_key_names_refuse_control_and_bidi_control_characters() {
         let request = ochre_sdk::v1::CreateApiKeyRequest {
             name: name.to_owned(),
             role: Role::Agent.into(),
+            ..Default::default()
         };
         let answer = app
             .client::<ApiKeyClient>()

@@ -265,6 +265,7 @@ async fn names_with_bidi_overrides_or_control_characters_are_invalid_arguments()
         let request = with_auth(
             CreateOrgRequest {
                 name: name.to_owned(),
+                ..Default::default()
             },
             &owner.access_token,
             None,

@@ -89,7 +89,8 @@ async fn footprint(tx: &impl sea_orm::ConnectionTrait, org: &str) -> String {
                    coalesce((SELECT string_agg(b::text, ',' ORDER BY kind) FROM budgets b \
                      WHERE org_id = '{org}'), '') || '/' || \
                    coalesce((SELECT string_agg(r::text, ',' ORDER BY id) FROM budget_reservations r \
-                     WHERE org_id = '{org}'), '') AS f"
+                     WHERE org_id = '{org}'), '') || '/' || \
+                   (SELECT count(*) FROM request_ids WHERE org_id = '{org}')::text AS f"
             ),
         ))
         .await
@@ -295,6 +296,37 @@ async fn every_definer_function_admits_exactly_its_callers_and_a_refusal_writes_
             call: "SELECT guard_record_screening('chat', 'flag', '{instruction_override}', 'v1.0', '', 'matrix')"
                 .into(),
             admits: &["owner", "admin", "agent", "key_admin", "key_agent"],
+        },
+        // Any verified caller of the org claims its own request ids, and
+        // keeps the answer of a claim of its own transaction.
+        Rule {
+            name: "claim_request_id",
+            call: format!("SELECT * FROM claim_request_id('AddMessage', 'matrix-claim', '{org}')"),
+            admits: &[
+                "owner",
+                "admin",
+                "agent",
+                "light_agent",
+                "key_admin",
+                "key_agent",
+                "key_light_agent",
+            ],
+        },
+        Rule {
+            name: "record_request_id",
+            call: format!(
+                "SELECT * FROM claim_request_id('AddMessage', 'matrix-keep', '{org}'); \
+                 SELECT record_request_id('AddMessage', 'matrix-keep', '\\x00', NULL, NULL)"
+            ),
+            admits: &[
+                "owner",
+                "admin",
+                "agent",
+                "light_agent",
+                "key_admin",
+                "key_agent",
+                "key_light_agent",
+            ],
         },
         Rule {
             name: "transfer_ownership",
