@@ -227,6 +227,20 @@ pub async fn superuser_execute(app: &TestApp, sql: &str) {
         .expect("superuser statement");
 }
 
+/// Connects to the test database as the superuser and reads one count
+/// (the first column of the one row of `sql`).
+pub async fn superuser_count(app: &TestApp, sql: &str) -> i64 {
+    use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
+    let row = app
+        .superuser_db()
+        .await
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .await
+        .expect("superuser query")
+        .expect("one row");
+    row.try_get_by_index::<i64>(0).expect("a count")
+}
+
 /// TOTP step length in seconds (RFC 6238 default).
 pub const TOTP_STEP_SECS: u64 = 30;
 

@@ -14,7 +14,6 @@ use ochre_tests::{
     prelude::*,
     support::{join_all, message_request, open_request},
 };
-use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
 
 /// The creates that do not begin with `Create` (ReserveBudget has its own
 /// required `idempotency_key`).
@@ -51,16 +50,7 @@ fn rid() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    let row = app
-        .superuser_db()
-        .await
-        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by_index::<i64>(0).unwrap()
-}
+use ochre_tests::identity::superuser_count as count;
 
 #[tokio::test]
 async fn sixteen_concurrent_retries_of_a_create_with_one_request_id_create_one_row() {

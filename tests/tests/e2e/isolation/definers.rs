@@ -52,6 +52,17 @@ const READERS: &[&str] = &[
     "create_org",
 ];
 
+/// Every verified member and API key of the org.
+const EVERY_CALLER_OF_THE_ORG: &[&str] = &[
+    "owner",
+    "admin",
+    "agent",
+    "light_agent",
+    "key_admin",
+    "key_agent",
+    "key_light_agent",
+];
+
 /// A state-changing definer function, its call, and who it admits.
 struct Rule {
     name: &'static str,
@@ -302,15 +313,7 @@ async fn every_definer_function_admits_exactly_its_callers_and_a_refusal_writes_
         Rule {
             name: "claim_request_id",
             call: format!("SELECT * FROM claim_request_id('AddMessage', 'matrix-claim', '{org}')"),
-            admits: &[
-                "owner",
-                "admin",
-                "agent",
-                "light_agent",
-                "key_admin",
-                "key_agent",
-                "key_light_agent",
-            ],
+            admits: EVERY_CALLER_OF_THE_ORG,
         },
         Rule {
             name: "record_request_id",
@@ -318,15 +321,7 @@ async fn every_definer_function_admits_exactly_its_callers_and_a_refusal_writes_
                 "SELECT * FROM claim_request_id('AddMessage', 'matrix-keep', '{org}'); \
                  SELECT record_request_id('AddMessage', 'matrix-keep', '\\x00', NULL, NULL)"
             ),
-            admits: &[
-                "owner",
-                "admin",
-                "agent",
-                "light_agent",
-                "key_admin",
-                "key_agent",
-                "key_light_agent",
-            ],
+            admits: EVERY_CALLER_OF_THE_ORG,
         },
         Rule {
             name: "transfer_ownership",
