@@ -11,6 +11,7 @@ use ochre_sdk::v1::{
     UpsertCustomerRequest,
 };
 use ochre_tests::{
+    identity::superuser_count as count,
     prelude::*,
     support::{join_all, message_request, open_request},
 };
@@ -49,8 +50,6 @@ fn every_create_of_the_contract_takes_a_request_id() {
 fn rid() -> String {
     uuid::Uuid::new_v4().to_string()
 }
-
-use ochre_tests::identity::superuser_count as count;
 
 #[tokio::test]
 async fn sixteen_concurrent_retries_of_a_create_with_one_request_id_create_one_row() {
