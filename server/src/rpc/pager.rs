@@ -40,14 +40,15 @@ pub fn page_size(requested: i32) -> Result<u64, ApiError> {
     match requested {
         0 => Ok(DEFAULT_PAGE),
         1..=MAX_PAGE => Ok(requested as u64),
-        _ => Err(ApiError::InvalidArgument(
-            format!("page_size must be between 1 and {MAX_PAGE}").into(),
+        _ => Err(ApiError::invalid_field(
+            "page_size",
+            format!("page_size must be between 1 and {MAX_PAGE}"),
         )),
     }
 }
 
 fn invalid() -> ApiError {
-    ApiError::InvalidArgument("page_token is not valid for this request".into())
+    ApiError::invalid_field("page_token", "page_token is not valid for this request")
 }
 
 impl Pager {
