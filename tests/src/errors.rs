@@ -137,7 +137,8 @@ pub fn detail_problem(o: &Outcome) -> Option<String> {
         return Some(format!("{at}: the gate answered {seen}, not {want:?}"));
     }
     let names_field = matches!(known, Reason::FieldRequired | Reason::FieldInvalid);
-    if names_field != !o.reply.fields.is_empty() {
+    let has_fields = !o.reply.fields.is_empty();
+    if names_field != has_fields {
         return Some(format!("{at}: {seen} with fields {:?}", o.reply.fields));
     }
     None

@@ -1,5 +1,5 @@
 //! The errors of the request path and their one conversion to
-//! `tonic::Status` ([`status`]). Each variant has one meaning; causes are
+//! `tonic::Status` (module `status`). Each variant has one meaning; causes are
 //! kept (`source`) and logged where the error is answered, never shown to
 //! the caller.
 //!
@@ -10,7 +10,7 @@
 //! pool, an open circuit breaker).
 //!
 //! Database errors are classified once, in [`ApiError::from`] for
-//! [`DbError`] (module `db`): messages our own PL/pgSQL functions raise
+//! [`DbError`](crate::db::DbError) (module `db`): messages our own PL/pgSQL functions raise
 //! are shown; bad input the database refuses (SQLSTATE class 22, check
 //! violations) is INVALID_ARGUMENT (reason `VALUE_INVALID`, or
 //! `FIELD_INVALID` once a handler names the field with

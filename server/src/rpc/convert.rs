@@ -28,15 +28,19 @@ pub fn ts_opt(t: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
     t.map(ts)
 }
 
-/// An optional timestamp field (seconds and nanos in range).
+/// An optional timestamp field (seconds and nanos in the range of
+/// `google.protobuf.Timestamp`), naming the field when it is not.
 pub fn time(
     field: &str,
     value: Option<&prost_types::Timestamp>,
 ) -> Result<Option<DateTime<Utc>>, ApiError> {
     value
         .map(|t| {
+            // google.protobuf.Timestamp's range, 0001-01-01 to 9999-12-31:
+            // beyond it the database would refuse it with no field named.
             u32::try_from(t.nanos)
                 .ok()
+                .filter(|_| (-62_135_596_800..=253_402_300_799).contains(&t.seconds))
                 .and_then(|nanos| DateTime::from_timestamp(t.seconds, nanos))
                 .ok_or_else(|| {
                     ApiError::invalid_field(

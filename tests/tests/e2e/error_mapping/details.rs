@@ -10,8 +10,8 @@ use std::{
 };
 
 use ochre_sdk::v1::{
-    Attachment, CustomFieldValue, LoginRequest, MessageKind, SetIpAllowlistRequest,
-    custom_field_value::Value,
+    Attachment, CustomFieldValue, ListAuditEventsRequest, LoginRequest, MessageKind,
+    SetIpAllowlistRequest, audit_service_client::AuditServiceClient, custom_field_value::Value,
 };
 use ochre_server::error::Reason;
 use ochre_tests::{
@@ -102,6 +102,20 @@ async fn a_field_violation_names_the_field_of_the_request() {
         .await;
     let (field, _) = violation("an allowlist with a bad second range", set);
     assert_eq!(field, "cidrs[1]");
+
+    // Past 9999-12-31 the database would refuse it naming no field.
+    let request = ListAuditEventsRequest {
+        until: Some(prost_types::Timestamp {
+            seconds: 253_402_300_800,
+            nanos: 0,
+        }),
+        ..Default::default()
+    };
+    let listed = AuditServiceClient::new(app.channel.clone())
+        .list_audit_events(with_auth(request, &owner.access_token, Some(&org)))
+        .await;
+    let (field, _) = violation("a filter in the year 10000", listed);
+    assert_eq!(field, "until");
 }
 
 #[tokio::test]
