@@ -34,6 +34,7 @@ use super::{
     http::{client_ip, drain},
     principal::{Actor, Credential, Principal, role_from_db},
     rates::{charge_verified, principal_charges, public_charges},
+    refusal::{API_KEY_INVALID, not_a_member, refusal, unauthenticated},
 };
 use crate::{
     crypto::tokens::{self, AccessTokenSigner, TokenKind},
@@ -186,14 +187,6 @@ where
             }
         })
     }
-}
-
-fn unauthenticated(reason: Reason, msg: &'static str) -> ApiError {
-    ApiError::Unauthenticated(reason, msg.into())
-}
-
-fn not_a_member() -> ApiError {
-    ApiError::PermissionDenied(Reason::NotAMember, "not a member of this org".into())
 }
 
 impl Gate {
@@ -400,22 +393,5 @@ impl Gate {
             (Verdict::Ok { role, .. }, Some(tx)) => Ok((role, tx)),
             (verdict, _) => Err(refusal(verdict, unknown)),
         }
-    }
-}
-
-/// The answer to an unknown, revoked or expired API key.
-const API_KEY_INVALID: (Reason, &str) = (Reason::ApiKeyInvalid, "invalid or revoked API key");
-
-/// What a verdict other than `ok` answers; `unknown`: the reason and text
-/// for a credential the database does not know (or no longer accepts).
-fn refusal(verdict: Verdict, unknown: (Reason, &'static str)) -> ApiError {
-    match verdict {
-        Verdict::NotMember => not_a_member(),
-        Verdict::AddressRefused => ApiError::PermissionDenied(
-            Reason::IpNotAllowed,
-            "requests from this address are not allowed for this org".into(),
-        ),
-        Verdict::PendingDeletion { purge_after } => ApiError::PendingDeletion { purge_after },
-        Verdict::NoCredential | Verdict::Ok { .. } => unauthenticated(unknown.0, unknown.1),
     }
 }
