@@ -186,7 +186,9 @@ impl Application {
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(SystemServiceServer::new(SystemApi))
+            .add_service(SystemServiceServer::new(SystemApi::new(
+                state.pager.clone(),
+            )))
             .add_service(AuthServiceServer::new(AuthApi::new(state.clone())))
             .add_service(OrgServiceServer::new(OrgApi::new(state.clone())))
             .add_service(MemberServiceServer::new(MemberApi::new(state.clone())))

@@ -17,7 +17,10 @@ use crate::{
     },
     error::{ApiError, Reason},
     gate::{principal, role_to_db},
-    rpc::state::AppState,
+    rpc::{
+        pager::{ListKind, page_size},
+        state::AppState,
+    },
 };
 
 /// The handler of `ApiKeyService`.
@@ -113,12 +116,18 @@ impl ApiKeyService for ApiKeyApi {
         request: Request<ListApiKeysRequest>,
     ) -> Result<Response<ListApiKeysResponse>, Status> {
         let p = principal(&request)?;
-        p.require_org()?;
+        let req = request.get_ref();
+        let size = page_size(req.page_size)?;
+        let (org, _) = p.require_org()?;
+        let (kind, pager) = (ListKind::ApiKeys, &self.state.pager);
+        let after = pager.resume(&req.page_token, kind, org, "")?;
         let tx = p.tenant(&self.state.db).await?;
-        let rows = api_keys::list(&tx).await?;
+        let mut rows = api_keys::list(&tx, after, size + 1).await?;
         tx.finish_read().await?;
+        let next_page_token = pager.finish(&mut rows, size, false, kind, org, "", |r| r.id);
         Ok(Response::new(ListApiKeysResponse {
             api_keys: rows.iter().map(message).collect(),
+            next_page_token,
         }))
     }
 

@@ -22,7 +22,11 @@ use crate::{
     },
     error::{ApiError, Reason},
     gate::{principal, role_to_db},
-    rpc::{state::AppState, validate::normalize_email},
+    rpc::{
+        pager::{ListKind, page_size},
+        state::AppState,
+        validate::normalize_email,
+    },
 };
 
 /// Invitations expire after this many days.
@@ -74,12 +78,18 @@ impl MemberService for MemberApi {
         request: Request<ListMembersRequest>,
     ) -> Result<Response<ListMembersResponse>, Status> {
         let p = principal(&request)?;
-        p.require_org()?;
+        let req = request.get_ref();
+        let size = page_size(req.page_size)?;
+        let (org, _) = p.require_org()?;
+        let (kind, pager) = (ListKind::Members, &self.state.pager);
+        let after = pager.resume(&req.page_token, kind, org, "")?;
         let tx = p.tenant(&self.state.db).await?;
-        let rows = members::list(&tx).await?;
+        let mut rows = members::list(&tx, after, size + 1).await?;
         tx.finish_read().await?;
+        let next_page_token = pager.finish(&mut rows, size, false, kind, org, "", |r| r.user_id);
         Ok(Response::new(ListMembersResponse {
             members: rows.iter().map(member).collect(),
+            next_page_token,
         }))
     }
 
@@ -195,12 +205,18 @@ impl MemberService for MemberApi {
         request: Request<ListInvitationsRequest>,
     ) -> Result<Response<ListInvitationsResponse>, Status> {
         let p = principal(&request)?;
-        p.require_org()?;
+        let req = request.get_ref();
+        let size = page_size(req.page_size)?;
+        let (org, _) = p.require_org()?;
+        let (kind, pager) = (ListKind::Invitations, &self.state.pager);
+        let after = pager.resume(&req.page_token, kind, org, "")?;
         let tx = p.tenant(&self.state.db).await?;
-        let rows = members::invitations(&tx).await?;
+        let mut rows = members::invitations(&tx, after, size + 1).await?;
         tx.finish_read().await?;
+        let next_page_token = pager.finish(&mut rows, size, false, kind, org, "", |r| r.id);
         Ok(Response::new(ListInvitationsResponse {
             invitations: rows.iter().map(invitation).collect(),
+            next_page_token,
         }))
     }
 
@@ -241,7 +257,7 @@ impl MemberService for MemberApi {
         let tx = p.tenant(&self.state.db).await?;
         let ctx = p.audit();
         let (org_id, _) = members::accept(&tx, &hash_opaque(token), &ctx).await?;
-        let joined = users::memberships(&tx)
+        let joined = users::memberships(&tx, None, u64::MAX)
             .await?
             .into_iter()
             .find(|m| m.org_id == org_id)

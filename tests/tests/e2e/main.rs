@@ -25,6 +25,7 @@ mod layout;
 mod limits;
 mod logs;
 mod oauth;
+mod paging;
 mod purge;
 mod request_span;
 mod role_matrix;

@@ -2,7 +2,8 @@
 //! other session), and listing and revoking the account's sessions.
 
 use ochre_sdk::v1::{
-    ChangePasswordRequest, ChangePasswordResponse, ListSessionsResponse, SignInSession,
+    ChangePasswordRequest, ChangePasswordResponse, ListSessionsRequest, ListSessionsResponse,
+    SignInSession,
 };
 use secrecy::SecretString;
 
@@ -15,12 +16,10 @@ use crate::{
     ids::SessionId,
     rpc::{
         convert::{ts, ts_opt},
+        pager::{ListKind, page_size},
         state::AppState,
     },
 };
-
-/// Sessions listed at most (the newest).
-const MAX_LISTED_SESSIONS: u64 = 200;
 
 pub async fn change_password(
     state: &AppState,
@@ -60,12 +59,19 @@ pub async fn change_password(
 pub async fn list_sessions(
     state: &AppState,
     p: Principal,
+    req: &ListSessionsRequest,
 ) -> Result<ListSessionsResponse, ApiError> {
+    let size = page_size(req.page_size)?;
     let current = p.session_id().ok_or_else(ApiError::denied)?;
+    let user = p.require_user()?;
+    let (kind, pager) = (ListKind::Sessions, &state.pager);
+    let before = pager.resume(&req.page_token, kind, user, "")?;
     let tx = p.tenant(&state.db).await?;
-    let rows = session_store::list(&tx, MAX_LISTED_SESSIONS).await?;
+    let mut rows = session_store::list(&tx, before, size + 1).await?;
     tx.finish_read().await?;
+    let next_page_token = pager.finish(&mut rows, size, false, kind, user, "", |s| s.id);
     Ok(ListSessionsResponse {
+        next_page_token,
         sessions: rows
             .into_iter()
             .map(|s| SignInSession {

@@ -131,7 +131,7 @@ impl AuthService for AuthApi {
         p.require_user()?;
         let tx = p.tenant(&self.state.db).await?;
         let me = users::me(&tx).await?.ok_or(ApiError::unauthenticated())?;
-        let memberships = users::memberships(&tx).await?;
+        let memberships = users::memberships(&tx, None, u64::MAX).await?;
         tx.finish_read().await?;
         Ok(Response::new(WhoAmIResponse {
             user: Some(user_message(&me)),
@@ -184,7 +184,10 @@ impl AuthService for AuthApi {
         request: Request<ListSessionsRequest>,
     ) -> Result<Response<ListSessionsResponse>, Status> {
         let p = principal(&request)?;
-        Ok(Response::new(account::list_sessions(&self.state, p).await?))
+        let req = request.get_ref();
+        Ok(Response::new(
+            account::list_sessions(&self.state, p, req).await?,
+        ))
     }
 
     async fn revoke_session(

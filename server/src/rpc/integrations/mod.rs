@@ -24,7 +24,10 @@ use crate::{
     error::ApiError,
     gate::principal,
     integrations::catalog::{self, MAX_SECRET_BYTES, PREVIOUS_SUFFIX, PROVIDERS, SIGNING_FIELDS},
-    rpc::state::AppState,
+    rpc::{
+        pager::{ListKind, page_size, page_size_of},
+        state::AppState,
+    },
 };
 
 /// The handler of `IntegrationService`.
@@ -46,8 +49,16 @@ impl IntegrationService for IntegrationApi {
         request: Request<ListProvidersRequest>,
     ) -> Result<Response<ListProvidersResponse>, Status> {
         principal(&request)?.require_org()?;
+        let req = request.get_ref();
+        let kind = ListKind::Providers;
+        let size = page_size_of(req.page_size, kind.default_page())?;
+        let (page, next_page_token) =
+            self.state
+                .pager
+                .page_of(PROVIDERS, &req.page_token, kind, size)?;
         Ok(Response::new(ListProvidersResponse {
-            providers: PROVIDERS.iter().map(|p| p.message()).collect(),
+            providers: page.iter().map(|p| p.message()).collect(),
+            next_page_token,
         }))
     }
 
@@ -56,12 +67,19 @@ impl IntegrationService for IntegrationApi {
         request: Request<ListIntegrationsRequest>,
     ) -> Result<Response<ListIntegrationsResponse>, Status> {
         let p = principal(&request)?;
-        p.require_org()?;
+        let req = request.get_ref();
+        let size = page_size(req.page_size)?;
+        let (org, _) = p.require_org()?;
+        let kind = ListKind::Integrations;
+        let pager = &self.state.pager;
+        let after = pager.resume(&req.page_token, kind, org, "")?;
         let tx = p.tenant(&self.state.db).await?;
-        let rows = store::list(&tx).await?;
+        let mut rows = store::list(&tx, after, size + 1).await?;
         tx.finish_read().await?;
+        let next_page_token = pager.finish(&mut rows, size, false, kind, org, "", |r| r.id);
         Ok(Response::new(ListIntegrationsResponse {
             integrations: rows.iter().map(integration_message).collect(),
+            next_page_token,
         }))
     }
 

@@ -24,7 +24,10 @@ use crate::{
     },
     error::{ApiError, Reason},
     gate::principal,
-    rpc::state::AppState,
+    rpc::{
+        pager::{ListKind, page_size},
+        state::AppState,
+    },
 };
 
 /// At most this many CIDR ranges per org.
@@ -107,12 +110,18 @@ impl OrgService for OrgApi {
         request: Request<ListMyOrgsRequest>,
     ) -> Result<Response<ListMyOrgsResponse>, Status> {
         let p = principal(&request)?;
-        p.require_user()?;
+        let req = request.get_ref();
+        let size = page_size(req.page_size)?;
+        let user = p.require_user()?;
+        let (kind, pager) = (ListKind::MyOrgs, &self.state.pager);
+        let after = pager.resume(&req.page_token, kind, user, "")?;
         let tx = p.tenant(&self.state.db).await?;
-        let rows = users::memberships(&tx).await?;
+        let mut rows = users::memberships(&tx, after, size + 1).await?;
         tx.finish_read().await?;
+        let next_page_token = pager.finish(&mut rows, size, false, kind, user, "", |r| r.org_id);
         Ok(Response::new(ListMyOrgsResponse {
             memberships: rows.iter().map(membership).collect(),
+            next_page_token,
         }))
     }
 
