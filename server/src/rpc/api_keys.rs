@@ -16,7 +16,7 @@ use crate::{
         audit::{self, AuditTarget},
         request_ids::About,
     },
-    error::ApiError,
+    error::{ApiError, Reason},
     gate::{principal, role_to_db},
     rpc::{
         pager::{ListKind, page_size},
@@ -70,23 +70,27 @@ impl ApiKeyService for ApiKeyApi {
         let p = principal(&request)?;
         let name = super::validate::label("name", &request.get_ref().name, 100)?;
         if name.is_empty() {
-            return Err(ApiError::invalid("name is required").into());
+            return Err(ApiError::required("name").into());
         }
         let role = parse_role("role", request.get_ref().role)?;
         let (_, caller) = p.require_org()?;
         // Keys are made by people: a key cannot mint keys that outlive it.
         p.require_user()?;
         if role == Role::Owner {
-            return Err(ApiError::PermissionDenied("an API key cannot be an owner".into()).into());
+            return Err(ApiError::PermissionDenied(
+                Reason::RoleTooHigh,
+                "an API key cannot be an owner".into(),
+            )
+            .into());
         }
         if rank(role) > rank(caller) {
             return Err(ApiError::PermissionDenied(
+                Reason::RoleTooHigh,
                 "an API key cannot have a role above yours".into(),
             )
             .into());
         }
-        let db_role =
-            role_to_db(role).ok_or_else(|| ApiError::InvalidArgument("role is required".into()))?;
+        let db_role = role_to_db(role).ok_or_else(|| ApiError::required("role"))?;
         let (secret, hash) = new_api_key();
         let prefix: String = secret.chars().take(16).collect();
         let tx = p.tenant(&self.state.db).await?;

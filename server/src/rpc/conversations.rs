@@ -43,7 +43,10 @@ fn channel(v: i32) -> Result<&'static str, ApiError> {
         Ok(Channel::Email) => Ok("email"),
         Ok(Channel::Chat) => Ok("chat"),
         Ok(Channel::Slack) => Ok("slack"),
-        _ => Err(ApiError::invalid("channel must be EMAIL, CHAT or SLACK")),
+        _ => Err(ApiError::invalid_field(
+            "channel",
+            "channel must be EMAIL, CHAT or SLACK",
+        )),
     }
 }
 
@@ -52,7 +55,10 @@ fn status(v: i32) -> Result<&'static str, ApiError> {
         Ok(ConversationStatus::Open) => Ok("open"),
         Ok(ConversationStatus::Pending) => Ok("pending"),
         Ok(ConversationStatus::Closed) => Ok("closed"),
-        _ => Err(ApiError::invalid("status must be OPEN, PENDING or CLOSED")),
+        _ => Err(ApiError::invalid_field(
+            "status",
+            "status must be OPEN, PENDING or CLOSED",
+        )),
     }
 }
 
@@ -63,7 +69,10 @@ fn kind(v: i32) -> Result<&'static str, ApiError> {
         Ok(MessageKind::OutboundReply) => Ok("outbound_reply"),
         Ok(MessageKind::InternalNote) => Ok("internal_note"),
         Ok(MessageKind::AiDraft) => Ok("ai_draft"),
-        _ => Err(ApiError::invalid("kind must be a known message kind")),
+        _ => Err(ApiError::invalid_field(
+            "kind",
+            "kind must be a known message kind",
+        )),
     }
 }
 
@@ -124,7 +133,7 @@ fn message(m: &MessageRow) -> Message {
 }
 
 fn not_member() -> ApiError {
-    ApiError::invalid("assignee must be a member of this org")
+    ApiError::invalid_field("assignee_user_id", "assignee must be a member of this org")
 }
 
 #[tonic::async_trait]
@@ -232,9 +241,11 @@ impl ConversationService for ConversationApi {
             ))),
         };
         if new_status.is_none() && assignee.is_none() {
-            return Err(
-                ApiError::invalid("nothing to update: set status and/or assignee_user_id").into(),
-            );
+            return Err(ApiError::invalid_field(
+                "status",
+                "nothing to update: set status and/or assignee_user_id",
+            )
+            .into());
         }
         p.require_org()?;
         let tx = p.tenant(&self.state.db).await?;
@@ -262,13 +273,13 @@ impl ConversationService for ConversationApi {
         let kind = kind(req.kind)?;
         validate::body(&req.body)?;
         if req.mention_user_ids.len() > validate::MAX_MENTIONS {
-            return Err(ApiError::invalid("at most 50 mentions").into());
+            return Err(ApiError::invalid_field("mention_user_ids", "at most 50 mentions").into());
         }
         let mut mentions = Vec::with_capacity(req.mention_user_ids.len());
         for m in &req.mention_user_ids {
-            let user = Uuid::parse_str(m)
-                .map(UserId::from_uuid)
-                .map_err(|_| ApiError::invalid("mentions must be members of this org"))?;
+            let user = Uuid::parse_str(m).map(UserId::from_uuid).map_err(|_| {
+                ApiError::invalid_field("mention_user_ids", "mentions must be members of this org")
+            })?;
             if !mentions.contains(&user) {
                 mentions.push(user);
             }
@@ -292,7 +303,11 @@ impl ConversationService for ConversationApi {
             guard_store::set_request_context(&tx, &p.audit()).await?;
         }
         if !mentions.is_empty() && store::count_members(&tx, &mentions).await? != mentions.len() {
-            return Err(ApiError::invalid("mentions must be members of this org").into());
+            return Err(ApiError::invalid_field(
+                "mention_user_ids",
+                "mentions must be members of this org",
+            )
+            .into());
         }
         let row = store::add_message(
             &tx,

@@ -48,8 +48,9 @@ fn text(v: &Json, k: &str) -> String {
 
 fn short(field: &str, value: &str) -> Result<String, ApiError> {
     if value.chars().count() > 200 || value.chars().any(char::is_control) {
-        return Err(ApiError::InvalidArgument(
-            format!("{field} must be at most 200 printable characters").into(),
+        return Err(ApiError::invalid_field(
+            field.to_owned(),
+            format!("{field} must be at most 200 printable characters"),
         ));
     }
     Ok(value.to_owned())
@@ -104,7 +105,7 @@ fn message(c: &CustomerRow) -> Customer {
 
 fn email(raw: &str) -> Result<String, ApiError> {
     normalize_email(raw)
-        .ok_or_else(|| ApiError::InvalidArgument("email is not a valid address".into()))
+        .ok_or_else(|| ApiError::invalid_field("email", "email is not a valid address"))
 }
 
 fn receipt(r: &ErasureRow) -> CustomerErasureReceipt {

@@ -21,7 +21,7 @@ use crate::{
         request_ids::About,
         users,
     },
-    error::ApiError,
+    error::{ApiError, Reason},
     gate::{principal, role_to_db},
     rpc::{
         pager::{ListKind, page_size},
@@ -70,7 +70,7 @@ fn invitation(i: &InvitationRow) -> Invitation {
 }
 
 fn db_role(role: Role) -> Result<&'static str, ApiError> {
-    role_to_db(role).ok_or_else(|| ApiError::InvalidArgument("role is required".into()))
+    role_to_db(role).ok_or_else(|| ApiError::required("role"))
 }
 
 #[tonic::async_trait]
@@ -166,15 +166,17 @@ impl MemberService for MemberApi {
     ) -> Result<Response<CreateInvitationResponse>, Status> {
         let p = principal(&request)?;
         let email = normalize_email(&request.get_ref().email)
-            .ok_or_else(|| ApiError::InvalidArgument("email is not a valid address".into()))?;
+            .ok_or_else(|| ApiError::invalid_field("email", "email is not a valid address"))?;
         let role = parse_role("role", request.get_ref().role)?;
         let (_, caller_role) = p.require_org()?;
         // Membership is managed by people, not by API keys.
         p.require_user()?;
         if role == Role::Owner && caller_role != Role::Owner {
-            return Err(
-                ApiError::PermissionDenied("only an owner can invite an owner".into()).into(),
-            );
+            return Err(ApiError::PermissionDenied(
+                Reason::RoleTooHigh,
+                "only an owner can invite an owner".into(),
+            )
+            .into());
         }
         let (token, hash) = new_invitation_token();
         let tx = p.tenant(&self.state.db).await?;
@@ -253,13 +255,15 @@ impl MemberService for MemberApi {
         let p = principal(&request)?;
         let token = request.get_ref().token.trim();
         if token.is_empty() {
-            return Err(ApiError::InvalidArgument("token is required".into()).into());
+            return Err(ApiError::required("token").into());
         }
         p.require_user()?;
         if parse_prefix(token) != Some(TokenKind::Invitation) {
-            return Err(
-                ApiError::NotFound("invitation not found or no longer valid".into()).into(),
-            );
+            return Err(ApiError::NotFound(
+                Reason::NotFound,
+                "invitation not found or no longer valid".into(),
+            )
+            .into());
         }
         let tx = p.tenant(&self.state.db).await?;
         let ctx = p.audit();

@@ -99,14 +99,15 @@ pub fn page_size_of(requested: i32, default: u64) -> Result<u64, ApiError> {
         0 => Ok(default),
         1..=MAX_PAGE => Ok(requested as u64),
         n if n > MAX_PAGE => Ok(MAX_PAGE as u64),
-        _ => Err(ApiError::InvalidArgument(
-            "page_size must not be negative".into(),
+        _ => Err(ApiError::invalid_field(
+            "page_size",
+            "page_size must not be negative",
         )),
     }
 }
 
 fn invalid() -> ApiError {
-    ApiError::InvalidArgument("page_token is not valid for this request".into())
+    ApiError::invalid_field("page_token", "page_token is not valid for this request")
 }
 
 impl Pager {

@@ -11,7 +11,7 @@ use super::reauth::{open, reauthenticate};
 use crate::{
     crypto::password::check_strength,
     db::store::{sessions as session_store, users},
-    error::ApiError,
+    error::{ApiError, Reason},
     gate::Principal,
     ids::SessionId,
     rpc::{
@@ -26,15 +26,20 @@ pub async fn change_password(
     p: Principal,
     req: ChangePasswordRequest,
 ) -> Result<ChangePasswordResponse, ApiError> {
-    if req.current_password.is_empty() || req.new_password.is_empty() {
-        return Err(ApiError::invalid(
-            "current_password and new_password are required",
-        ));
+    if req.current_password.is_empty() {
+        return Err(ApiError::required("current_password"));
+    }
+    if req.new_password.is_empty() {
+        return Err(ApiError::required("new_password"));
     }
     let current = p.session_id().ok_or_else(ApiError::denied)?;
     let (tx, me) = open(state, p).await?;
-    check_strength(&req.new_password, &[&me.email, &me.display_name])
-        .map_err(|weak| ApiError::invalid(format!("password refused: {}", weak.reason())))?;
+    check_strength(&req.new_password, &[&me.email, &me.display_name]).map_err(|weak| {
+        ApiError::invalid_field(
+            "new_password",
+            format!("password refused: {}", weak.reason()),
+        )
+    })?;
     if let Some(step) = reauthenticate(state, &me, req.current_password, &req.totp_code).await? {
         users::set_totp_last_step(&tx, step).await?;
     }
@@ -90,7 +95,10 @@ pub async fn revoke_session(
     p.require_user()?;
     let tx = p.tenant(&state.db).await?;
     if !session_store::revoke(&tx, session, "revoked by the user").await? {
-        return Err(ApiError::NotFound("no such active session".into()));
+        return Err(ApiError::NotFound(
+            Reason::NotFound,
+            "no such active session".into(),
+        ));
     }
     tx.commit().await?;
     Ok(())

@@ -91,29 +91,33 @@ impl IntegrationService for IntegrationApi {
         let p = principal(&request)?;
         let req = request.get_ref();
         let spec = catalog::provider(&req.provider)
-            .ok_or_else(|| ApiError::invalid("provider is not in the catalog"))?;
+            .ok_or_else(|| ApiError::invalid_field("provider", "provider is not in the catalog"))?;
         let account = req.external_account.trim();
         if account.chars().count() > 200 || account.chars().any(char::is_control) {
-            return Err(ApiError::invalid(
+            return Err(ApiError::invalid_field(
+                "external_account",
                 "external_account must be at most 200 printable characters",
             )
             .into());
         }
         if req.secrets.is_empty() {
-            return Err(ApiError::invalid("secrets must name at least one field").into());
+            return Err(
+                ApiError::invalid_field("secrets", "secrets must name at least one field").into(),
+            );
         }
         for (field, value) in &req.secrets {
             if !spec.secret_fields.contains(&field.as_str()) {
-                return Err(ApiError::invalid(format!(
-                    "{field} is not a secret field of {}",
-                    spec.id
-                ))
+                return Err(ApiError::invalid_field(
+                    "secrets",
+                    format!("{field} is not a secret field of {}", spec.id),
+                )
                 .into());
             }
             if !sealing::usable(value) {
-                return Err(ApiError::invalid(format!(
-                    "{field} must be 1 to {MAX_SECRET_BYTES} bytes"
-                ))
+                return Err(ApiError::invalid_field(
+                    format!("secrets[{field}]"),
+                    format!("{field} must be 1 to {MAX_SECRET_BYTES} bytes"),
+                )
                 .into());
             }
         }
@@ -213,7 +217,7 @@ impl IntegrationService for IntegrationApi {
         let id = parse_id("integration_id", &request.get_ref().integration_id)?;
         let field = request.get_ref().field.as_str();
         if field.is_empty() || field.len() > 64 {
-            return Err(ApiError::invalid("field is required").into());
+            return Err(ApiError::required("field").into());
         }
         let (org, _) = p.require_org()?;
         let mut tx = p.tenant(&self.state.db).await?;
@@ -228,7 +232,7 @@ impl IntegrationService for IntegrationApi {
         let (blob, updated_at) = store::read_secret(&tx, id, field, &p.audit())
             .await
             .map_err(|e| match ApiError::from(e) {
-                ApiError::NotFound(_) => ApiError::not_found(),
+                ApiError::NotFound(..) => ApiError::not_found(),
                 other => other,
             })?;
         // A failure below drops the transaction: no audit row without a read.

@@ -24,7 +24,7 @@ use crate::{
         request_ids::About,
         users,
     },
-    error::ApiError,
+    error::{ApiError, Reason},
     gate::principal,
     rpc::{
         pager::{ListKind, page_size},
@@ -51,7 +51,7 @@ impl OrgApi {
 fn org_name(raw: &str) -> Result<String, ApiError> {
     let name = super::validate::name(raw)?;
     if name.is_empty() {
-        return Err(ApiError::invalid("name is required"));
+        return Err(ApiError::required("name"));
     }
     Ok(name)
 }
@@ -59,8 +59,9 @@ fn org_name(raw: &str) -> Result<String, ApiError> {
 /// Parses and normalises CIDR ranges (a bare address is a single host).
 pub fn parse_cidrs(raw: &[String]) -> Result<Vec<ipnet::IpNet>, ApiError> {
     if raw.len() > MAX_ALLOWLIST {
-        return Err(ApiError::InvalidArgument(
-            format!("at most {MAX_ALLOWLIST} ranges").into(),
+        return Err(ApiError::invalid_field(
+            "cidrs",
+            format!("at most {MAX_ALLOWLIST} ranges"),
         ));
     }
     let mut out: Vec<ipnet::IpNet> = Vec::with_capacity(raw.len());
@@ -70,8 +71,9 @@ pub fn parse_cidrs(raw: &[String]) -> Result<Vec<ipnet::IpNet>, ApiError> {
             .parse::<ipnet::IpNet>()
             .or_else(|_| text.parse::<IpAddr>().map(ipnet::IpNet::from))
             .map_err(|_| {
-                ApiError::InvalidArgument(
-                    format!("cidrs[{i}] is not a CIDR range or address").into(),
+                ApiError::invalid_field(
+                    format!("cidrs[{i}]"),
+                    format!("cidrs[{i}] is not a CIDR range or address"),
                 )
             })?;
         let net = net.trunc();
@@ -172,6 +174,7 @@ impl OrgService for OrgApi {
                 .is_some_and(|ip| nets.iter().any(|n| n.contains(&ip)))
         {
             return Err(ApiError::FailedPrecondition(
+                Reason::AllowlistExcludesCaller,
                 "the allowlist would exclude your own address: include it".into(),
             )
             .into());
@@ -179,7 +182,11 @@ impl OrgService for OrgApi {
         let cidrs: Vec<String> = nets.iter().map(ToString::to_string).collect();
         let tx = p.tenant(&self.state.db).await?;
         if !orgs::set_allowlist(&tx, &cidrs).await? {
-            return Err(ApiError::denied().into());
+            return Err(ApiError::PermissionDenied(
+                Reason::RoleNotAllowed,
+                "only an owner can set the IP allowlist".into(),
+            )
+            .into());
         }
         let stored = orgs::allowlist(&tx).await?;
         let detail = json!({ "cidrs": stored });

@@ -27,7 +27,7 @@ use crate::{
         request_ids::About,
         surveys::{self as store, Filter, ResponseRow},
     },
-    error::ApiError,
+    error::{ApiError, Reason},
     gate::principal,
     ids::{ConversationId, SurveyId, UserId},
     rpc::state::AppState,
@@ -58,9 +58,10 @@ fn ttl_days(requested: i32) -> Result<i32, ApiError> {
     match requested {
         0 => Ok(DEFAULT_TTL_DAYS),
         1..=MAX_TTL_DAYS => Ok(requested),
-        _ => Err(ApiError::invalid(format!(
-            "ttl_days must be between 1 and {MAX_TTL_DAYS} (0: {DEFAULT_TTL_DAYS})"
-        ))),
+        _ => Err(ApiError::invalid_field(
+            "ttl_days",
+            format!("ttl_days must be between 1 and {MAX_TTL_DAYS} (0: {DEFAULT_TTL_DAYS})"),
+        )),
     }
 }
 
@@ -80,7 +81,10 @@ fn filter(
     if let (Some(since), Some(until)) = (filter.since, filter.until)
         && since >= until
     {
-        return Err(ApiError::invalid("since must be before until"));
+        return Err(ApiError::invalid_field(
+            "since",
+            "since must be before until",
+        ));
     }
     Ok(filter)
 }
@@ -122,6 +126,7 @@ impl SurveyService for SurveyApi {
         // never replaced (so nobody holding the link can vote again).
         if target.answered {
             return Err(ApiError::FailedPrecondition(
+                Reason::SurveyAnswered,
                 "this conversation's survey has already been answered".into(),
             )
             .into());
