@@ -41,6 +41,9 @@ reasons! {
     FieldInvalid = "FIELD_INVALID", InvalidArgument;
     /// The database refused a value whose field is not known here.
     ValueInvalid = "VALUE_INVALID", InvalidArgument;
+    /// The create's `request_id` was already used for a different request
+    /// (or in another org); the BadRequest detail names `request_id`.
+    RequestIdReused = "REQUEST_ID_REUSED", InvalidArgument;
     /// The method acts on an org and the `x-ochre-org` header is missing.
     OrgHeaderRequired = "ORG_HEADER_REQUIRED", InvalidArgument;
     /// The `x-ochre-org` header is not an org id (UUID).

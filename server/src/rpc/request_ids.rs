@@ -25,7 +25,7 @@ use crate::{
         TenantTx,
         store::request_ids::{self, About},
     },
-    error::ApiError,
+    error::{ApiError, Reason},
     gate::{Actor, Principal},
     ids::OrgId,
 };
@@ -111,9 +111,12 @@ pub fn validate(request_id: &str) -> Result<(), ApiError> {
             .chars()
             .any(|c| c.is_control() || c.is_whitespace())
     {
-        return Err(ApiError::invalid(format!(
-            "request_id must be at most {MAX_REQUEST_ID} characters without spaces or control characters"
-        )));
+        return Err(ApiError::invalid_field(
+            "request_id",
+            format!(
+                "request_id must be at most {MAX_REQUEST_ID} characters without spaces or control characters"
+            ),
+        ));
     }
     Ok(())
 }
@@ -132,7 +135,11 @@ fn digest<Q: Idempotent>(request: &Q) -> [u8; 32] {
 }
 
 fn reused() -> ApiError {
-    ApiError::invalid("request_id was already used for a different request")
+    ApiError::InvalidArgument {
+        field: Some("request_id".into()),
+        reason: Reason::RequestIdReused,
+        message: "request_id was already used for a different request".into(),
+    }
 }
 
 /// Claims the request's `request_id` in `tx` (acting in `org`; for

@@ -11,6 +11,7 @@ use ochre_sdk::v1::{
     UpsertCustomerRequest,
 };
 use ochre_tests::{
+    errors,
     identity::superuser_count as count,
     prelude::*,
     support::{join_all, message_request, open_request},
@@ -199,9 +200,13 @@ async fn a_request_id_reused_for_another_request_or_org_is_refused_and_ids_belon
     };
     let api = Caller::user(&app, &owner, &org);
     let first = api.upsert(upsert("first@example.com")).await.unwrap();
-    let changed = api.upsert(upsert("second@example.com")).await;
-    assert_eq!(code_of(&changed), Code::InvalidArgument);
-    assert!(changed.unwrap_err().message().contains("request_id"));
+    let changed = api.upsert(upsert("second@example.com")).await.unwrap_err();
+    assert_eq!(changed.code(), Code::InvalidArgument);
+    assert_eq!(
+        errors::reason(&changed).as_deref(),
+        Some("REQUEST_ID_REUSED")
+    );
+    assert_eq!(errors::fields(&changed), ["request_id"]);
     let elsewhere = Caller::user(&app, &owner, &other_org);
     let moved = elsewhere.upsert(upsert("first@example.com")).await;
     assert_eq!(code_of(&moved), Code::InvalidArgument);
