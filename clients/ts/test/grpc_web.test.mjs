@@ -1,15 +1,16 @@
-// The generated TypeScript client against a real Ochre server over gRPC-web,
-// through both the browser transport (fetch) and the Node transport on
-// HTTP/1.1. The Rust test `grpc_web_ts` starts the server and sets
-// OCHRE_TEST_URL.
+// The generated code of @ochre/client (clients/ts, built by `npm run build`)
+// against a real Ochre server over gRPC-web, through both the browser
+// transport (fetch) and the Node transport on HTTP/1.1, in Node. The Rust
+// test `grpc_web_ts` starts the server and sets OCHRE_TEST_URL. (The package
+// itself runs in a real browser in test-browser/.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport as webTransport } from "@connectrpc/connect-web";
 import { createGrpcWebTransport as nodeTransport } from "@connectrpc/connect-node";
-import { SystemService } from "../gen/ochre/v1/system_pb.js";
-import { Role } from "../gen/ochre/v1/access_pb.js";
-import { SurveyService } from "../gen/ochre/v1/surveys_pb.js";
+import { SurveyService, SystemService, v1 } from "@ochre/client";
+
+const { Role } = v1;
 
 const baseUrl = process.env.OCHRE_TEST_URL;
 assert.ok(baseUrl, "OCHRE_TEST_URL must name a running server");
