@@ -33,7 +33,7 @@ const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const FILES = {
   "/": [here("./index.html"), "text/html"],
   "/ochre-client.js": [here("../dist/browser/ochre-client.js"), "text/javascript"],
-  "/scenario.js": [here("../dist/test-page/scenario.js"), "text/javascript"],
+  "/scenario.js": [here("./build/scenario.js"), "text/javascript"],
 };
 
 /** A tiny static server for one origin. */
@@ -127,13 +127,23 @@ test("refusals read as OchreError with the code, the server's message and the re
   assert.match(r.missing.message, /missing credentials/);
   assert.equal(r.badKey.codeName, "UNAUTHENTICATED");
   assert.match(r.badKey.message, /API key/);
-  for (const e of [r.missing, r.badKey]) {
-    // Every ErrorInfo the server sends is in the ochre.v1 domain.
-    if (e.reason) assert.equal(e.domain, "ochre.v1", JSON.stringify(e));
-  }
+  // The ErrorInfo reasons (and BadRequest field) of these refusals, where
+  // the server sends them: exact whenever present.
+  expectReason(r.missing, "CREDENTIALS_MISSING");
+  expectReason(r.badKey, "API_KEY_INVALID");
   assert.equal(r.invalid.codeName, "INVALID_ARGUMENT", JSON.stringify(r.invalid));
   for (const v of r.invalid.fieldViolations) assert.ok(v.field && v.description, JSON.stringify(v));
+  if (r.invalid.fieldViolations.length > 0) {
+    assert.equal(r.invalid.fieldViolations[0].field, "conversation_id", JSON.stringify(r.invalid));
+  }
 });
+
+/** `e` carries ErrorInfo `reason` in the ochre.v1 domain, if it carries one. */
+function expectReason(e, reason) {
+  if (e.reason === "") return;
+  assert.equal(e.reason, reason, JSON.stringify(e));
+  assert.equal(e.domain, "ochre.v1", JSON.stringify(e));
+}
 
 test("an ErrorInfo detail is decoded: a call on an org scheduled for deletion names the purge date", async () => {
   const e = await run(pages.allowed, "pendingDeletion", {});
@@ -171,6 +181,7 @@ test("a refresh token presented again signs the client out with a clear error", 
   assert.equal(r.first.name, "SignedOutError");
   assert.equal(r.first.codeName, "UNAUTHENTICATED");
   assert.match(r.first.message, /^signed out: .*already used/);
+  expectReason(r.first, "REFRESH_TOKEN_REUSED");
   assert.equal(r.again.signedOut, true, "later calls fail the same way");
   assert.equal(r.refreshRequests, 1, "and send no second Refresh");
   assert.equal(r.requests, 1, "nor the calls");
@@ -205,5 +216,6 @@ test("a rate-limited call exposes retryAfter from RetryInfo and the retry-after 
   assert.equal(r.refused, true, JSON.stringify(r));
   assert.equal(r.codeName, "RESOURCE_EXHAUSTED", JSON.stringify(r));
   assert.ok(r.retryAfter > 0, `retryAfter: ${r.retryAfter}`);
+  expectReason(r, "RATE_LIMITED");
   assert.equal(r.retryAfterHeader, String(Math.ceil(r.retryAfter)), "retry-after is exposed by CORS");
 });

@@ -116,7 +116,13 @@ async function refusals(args: { orgId: string }) {
   return {
     missing: await refusal(() => noCredentials.customers.listCustomers({})),
     badKey: await refusal(() => fakeKey.conversations.listConversations({})),
-    invalid: await refusal(() => org.conversations.addMessage({ conversationId: "not-a-uuid", body: "" })),
+    invalid: await refusal(() =>
+      org.conversations.addMessage({
+        conversationId: "not-a-uuid",
+        kind: v1.MessageKind.INTERNAL_NOTE,
+        body: "a note",
+      }),
+    ),
   };
 }
 

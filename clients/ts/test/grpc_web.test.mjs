@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport as webTransport } from "@connectrpc/connect-web";
 import { createGrpcWebTransport as nodeTransport } from "@connectrpc/connect-node";
-import { SurveyService, SystemService, v1 } from "@ochre/client";
+import { SERVICES, SurveyService, SystemService, createOchreClient, v1 } from "@ochre/client";
 
 const { Role } = v1;
 
@@ -60,4 +60,16 @@ test("a customer reads and answers a survey over the browser transport, once", a
     web.getSurvey({ token: token.slice(0, -2) }),
     (e) => e instanceof ConnectError && e.code === Code.InvalidArgument,
   );
+});
+
+test("every service of the contract is a property of createOchreClient's client", () => {
+  const contract = Object.values(v1).filter((x) => x?.kind === "service");
+  assert.ok(contract.length >= 14);
+  const client = createOchreClient({ baseUrl });
+  for (const service of contract) {
+    const name = Object.keys(SERVICES).find((k) => SERVICES[k] === service);
+    assert.ok(name, `${service.typeName} is in SERVICES (clients/ts/src/services.ts)`);
+    for (const m of service.methods) assert.equal(typeof client[name][m.localName], "function");
+  }
+  assert.equal(Object.keys(SERVICES).length, contract.length);
 });

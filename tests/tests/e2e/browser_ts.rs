@@ -32,7 +32,7 @@ fn require_built() {
     for file in [
         "clients/ts/dist/index.d.ts",
         "clients/ts/dist/browser/ochre-client.js",
-        "clients/ts/dist/test-page/scenario.js",
+        "clients/ts/test-browser/build/scenario.js",
         "node_modules/playwright-core/package.json",
     ] {
         assert!(

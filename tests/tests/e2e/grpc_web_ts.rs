@@ -36,8 +36,8 @@ async fn the_generated_typescript_client_calls_the_server_over_grpc_web() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("# pass 5"),
-        "expected 5 passing node tests:\n{stdout}"
+        stdout.contains("# pass 6"),
+        "expected 6 passing node tests:\n{stdout}"
     );
     assert!(stdout.contains("# fail 0"), "{stdout}");
 }
