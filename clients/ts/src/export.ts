@@ -82,3 +82,19 @@ export async function saveExport(
     snapshotTime,
   };
 }
+
+/**
+ * Offers a saved export to the user as a file download (browser only): an
+ * object URL of its Blob on a temporary `<a download>`.
+ */
+export function downloadExport(saved: SavedExport, fileName = "ochre-export.zip"): void {
+  const url = URL.createObjectURL(saved.blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = fileName;
+  link.style.display = "none";
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}

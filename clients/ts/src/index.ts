@@ -11,6 +11,6 @@ export { Code, ConnectError } from "@connectrpc/connect";
 export * as v1 from "./gen/ochre/v1/index.js";
 export { createOchreClient, type OchreClient, type OchreClientOptions } from "./client.js";
 export { type FieldViolation, OchreError, SignedOutError } from "./errors.js";
-export { ExportMismatchError, type SavedExport, saveExport } from "./export.js";
+export { ExportMismatchError, type SavedExport, downloadExport, saveExport } from "./export.js";
 export * from "./services.js";
 export { type Session, type SessionTokensLike, toSession } from "./session.js";

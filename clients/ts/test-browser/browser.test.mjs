@@ -13,6 +13,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -187,8 +188,16 @@ test("a refresh token presented again signs the client out with a clear error", 
   assert.equal(r.requests, 1, "nor the calls");
 });
 
-test("saveExport collects the export stream and checks its size and SHA-256", async () => {
-  const r = await run(pages.allowed, "exportWorkspace", {});
+test("saveExport collects the export stream, checks its size and SHA-256, and downloadExport saves it to a file", async () => {
+  const fileName = "acme-FAKE-export.zip";
+  const [download, r] = await Promise.all([
+    pages.allowed.waitForEvent("download", { timeout: 30_000 }),
+    run(pages.allowed, "exportWorkspace", { fileName }),
+  ]);
+  assert.equal(download.suggestedFilename(), fileName);
+  const file = await readFile(await download.path());
+  assert.equal(file.length, r.size, "the file holds the archive");
+  assert.equal(createHash("sha256").update(file).digest("hex"), r.sha256);
   assert.ok(r.size > 0);
   assert.equal(r.blobSize, r.size);
   assert.equal(r.blobType, "application/zip");

@@ -6,6 +6,7 @@
 import {
   Code,
   createOchreClient,
+  downloadExport,
   type OchreClient,
   OchreError,
   type Session,
@@ -176,12 +177,13 @@ async function reusedRefreshToken(args: { accessToken: string; refreshToken: str
   return { first, again, refreshRequests: net.count("/ochre.v1.AuthService/Refresh"), requests: net.calls.length };
 }
 
-/** Saves an export of the org and checks it. */
-async function exportWorkspace() {
+/** Saves an export of the org, checks it, and downloads it as a file. */
+async function exportWorkspace(args: { fileName: string }) {
   const org = state.org;
   if (!org) throw new Error("signUpAndBuild first");
   const saved = await saveExport(org);
   const text = new TextDecoder("latin1").decode(saved.bytes);
+  downloadExport(saved, args.fileName);
   return {
     size: saved.size,
     blobSize: saved.blob.size,
