@@ -234,7 +234,8 @@ impl Application {
     }
 }
 
-/// CORS for gRPC-web: only the configured origins, never a wildcard.
+/// CORS for gRPC-web: only the configured origins, never a wildcard. The
+/// status, its details and `retry-after` are exposed to the page's script.
 fn cors(origins: &[String]) -> CorsLayer {
     let allowed: Vec<HeaderValue> = origins
         .iter()
@@ -258,6 +259,7 @@ fn cors(origins: &[String]) -> CorsLayer {
             h("grpc-status"),
             h("grpc-message"),
             h("grpc-status-details-bin"),
+            h("retry-after"),
             h("x-request-id"),
         ])
         .max_age(Duration::from_secs(600))

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod audit;
+mod browser_ts;
 mod budgets;
 mod cli;
 mod config;
