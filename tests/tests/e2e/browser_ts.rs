@@ -197,6 +197,7 @@ async fn prepare(origins: &str) -> Prepared {
         .create_org(with_auth(
             CreateOrgRequest {
                 name: "Browser FAKE Backend".into(),
+                ..Default::default()
             },
             &owner_token,
             None,
