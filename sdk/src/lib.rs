@@ -1,11 +1,21 @@
-//! The Ochre v1 contract for Rust: messages, gRPC clients (and, with the
-//! `server` feature, server stubs), the encoded descriptor set, and the
-//! access table generated from the `ochre.v1.access` method options.
+//! The Ochre v1 API for Rust.
 //!
-//! Everything here is generated from `proto/` by `build.rs`; the server and
-//! partner backends share this one copy.
+//! - [`client::OchreClient`] (feature `client`, on by default): the client
+//!   a partner backend programs against — API key or user session, the org
+//!   header, single-flight session refresh, retries of idempotent calls,
+//!   one error type with the `google.rpc` details decoded. Start there.
+//! - [`v1`]: the messages and the generated gRPC clients (and, with the
+//!   `server` feature, server stubs) of the contract.
+//! - [`access`]: the access table generated from the `ochre.v1.access`
+//!   method options; [`FILE_DESCRIPTOR_SET`]: the encoded contract.
+//!
+//! Everything generated comes from the crate's copy of the contract
+//! (`sdk/proto/`, equal to the repository's `proto/`) by `build.rs`; the
+//! server and partner backends share this one copy.
 
 pub mod access;
+#[cfg(feature = "client")]
+pub mod client;
 #[cfg(feature = "client")]
 mod export;
 #[cfg(feature = "client")]
