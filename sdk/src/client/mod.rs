@@ -122,6 +122,7 @@ impl Wire {
         grpc.unary(request, PathAndQuery::from_static(path), codec)
             .await
             .map(tonic::Response::into_inner)
+            .map_err(retry::from_transport)
     }
 
     async fn server_streaming<Req, Resp>(
@@ -141,6 +142,7 @@ impl Wire {
         grpc.server_streaming(request, PathAndQuery::from_static(path), codec)
             .await
             .map(tonic::Response::into_inner)
+            .map_err(retry::from_transport)
     }
 
     /// `AuthService.Refresh`: never retried (a lost answer would leave the

@@ -79,15 +79,36 @@ impl Backoff {
 /// one is returned to the caller.
 pub(crate) const MAX_SERVER_DELAY: Duration = Duration::from_secs(30);
 
-/// Whether `status` is worth another attempt of an idempotent call:
-/// UNAVAILABLE, or an UNKNOWN the transport made up (the connection broke
-/// before any gRPC status arrived: it has a transport error as its source,
-/// which a status from the server never has).
+/// Whether `status` is worth another attempt of an idempotent call.
 pub(crate) fn retryable(status: &tonic::Status) -> bool {
-    match status.code() {
-        Code::Unavailable => true,
-        Code::Unknown => std::error::Error::source(status).is_some(),
-        _ => false,
+    status.code() == Code::Unavailable
+}
+
+/// A status the transport made up (it has a transport error as its
+/// source, which a status from the server never has) in gRPC's terms: a
+/// timeout is DEADLINE_EXCEEDED, a connection that failed or closed before
+/// an answer (tonic says CANCELLED or UNKNOWN) is UNAVAILABLE.
+pub(crate) fn from_transport(status: tonic::Status) -> tonic::Status {
+    use std::error::Error as _;
+    let mut cause = status.source();
+    let timed_out = std::iter::from_fn(|| {
+        let current = cause?;
+        cause = current.source();
+        Some(current)
+    })
+    .any(|e| e.is::<tonic::TimeoutExpired>());
+    if timed_out {
+        return tonic::Status::deadline_exceeded(format!(
+            "no answer within the timeout: {}",
+            status.message()
+        ));
+    }
+    match (status.code(), status.source().is_some()) {
+        (Code::Cancelled | Code::Unknown, true) => tonic::Status::unavailable(format!(
+            "the connection to the server failed: {}",
+            status.message()
+        )),
+        _ => status,
     }
 }
 
@@ -136,7 +157,7 @@ mod tests {
     }
 
     #[test]
-    fn only_unavailable_and_transport_failures_are_retryable() {
+    fn only_unavailable_is_retryable() {
         assert!(retryable(&tonic::Status::unavailable("down")));
         assert!(!retryable(&tonic::Status::unknown(
             "a server's own UNKNOWN"
@@ -144,11 +165,20 @@ mod tests {
         assert!(!retryable(&tonic::Status::resource_exhausted("slow down")));
         assert!(!retryable(&tonic::Status::internal("bug")));
         assert!(!retryable(&tonic::Status::deadline_exceeded("late")));
+    }
+
+    #[test]
+    fn transport_failures_read_as_unavailable_and_timeouts_as_deadline_exceeded() {
         let broken = tonic::Status::from_error(Box::new(std::io::Error::new(
             std::io::ErrorKind::ConnectionReset,
             "reset",
         )));
-        assert_eq!(broken.code(), Code::Unknown);
-        assert!(retryable(&broken), "a transport failure without a status");
+        assert_eq!(from_transport(broken).code(), Code::Unavailable);
+        let late = tonic::Status::from_error(Box::new(tonic::TimeoutExpired(())));
+        assert_eq!(from_transport(late).code(), Code::DeadlineExceeded);
+        let answered = tonic::Status::cancelled("the server's own CANCELLED");
+        assert_eq!(from_transport(answered).code(), Code::Cancelled);
+        let unknown = tonic::Status::unknown("the server's own UNKNOWN");
+        assert_eq!(from_transport(unknown).code(), Code::Unknown);
     }
 }
