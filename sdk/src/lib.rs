@@ -24,7 +24,12 @@ pub use export::{SaveExportError, SavedExport, save_export};
 pub mod contract;
 
 /// Generated code for the `ochre.v1` package.
-#[allow(missing_docs, missing_debug_implementations, clippy::all)]
+#[allow(
+    missing_docs,
+    missing_debug_implementations,
+    clippy::all,
+    rustdoc::invalid_html_tags
+)]
 pub mod v1 {
     tonic::include_proto!("ochre.v1");
 }
@@ -36,3 +41,8 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 
 /// The metadata header that names the org a call acts on.
 pub const ORG_HEADER: &str = "x-ochre-org";
+
+/// The README's examples compile (`cargo test --doc -p ochre-sdk`).
+#[cfg(all(doctest, feature = "client"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -39,16 +39,15 @@ async fn a_read_loop_rides_out_a_killed_and_restarted_server() {
     let server = ServerProcess::start(&extra).await;
     let (port, database) = (server.port, server.database.clone());
     let (token, org) = server.owner_with_org("Restarts").await;
+    // Creates are gaining a `request_id` (left empty here).
+    #[allow(clippy::needless_update)]
+    let request = CreateApiKeyRequest {
+        name: "worker".to_owned(),
+        role: Role::Agent.into(),
+        ..Default::default()
+    };
     let key = ApiKeyServiceClient::new(server.channel.clone())
-        .create_api_key(with_auth(
-            CreateApiKeyRequest {
-                name: "worker".to_owned(),
-                role: Role::Agent.into(),
-                ..Default::default()
-            },
-            &token,
-            Some(&org),
-        ))
+        .create_api_key(with_auth(request, &token, Some(&org)))
         .await
         .expect("an API key")
         .into_inner()
