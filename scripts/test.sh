@@ -44,6 +44,7 @@ echo "==> cargo build (binaries and SDK examples used by the end-to-end tests)"
 cargo build --workspace --bins --quiet
 cargo build -p ochre-sdk --examples --quiet
 export OCHRE_BIN="$PWD/target/debug/ochre"
+export OCHRE_SDK_EXAMPLES="$PWD/target/debug/examples"
 echo "==> tests"
 # Every server's log of this run is captured (redacted) here and scanned
 # for the fixed canary set afterwards (README, Logs).

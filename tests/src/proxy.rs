@@ -51,6 +51,29 @@ impl FlakyProxy {
         }
     }
 
+    /// Listens on a loopback port and holds every connection open without
+    /// ever answering (a server that hangs).
+    pub async fn black_hole() -> FlakyProxy {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the black hole");
+        let addr = listener.local_addr().expect("its address");
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((inbound, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                held.push(inbound);
+            }
+        });
+        FlakyProxy {
+            addr,
+            accepted,
+            task,
+        }
+    }
+
     /// `http://` URL of the proxy.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)

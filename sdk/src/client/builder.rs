@@ -128,8 +128,9 @@ impl OchreClientBuilder {
         self
     }
 
-    /// The timeout of each attempt of a call (default 15 s); also sent to
-    /// the server as the call's deadline.
+    /// The timeout of each attempt of a call (default 15 s; for a stream,
+    /// until its first answer); also sent to the server as a unary call's
+    /// deadline. A call that times out is DEADLINE_EXCEEDED, not retried.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self

@@ -251,7 +251,10 @@ impl OchreClient {
                 Err(other) => return Err(other),
                 Ok(auth) => {
                     let mut message = tonic::Request::new(request.clone());
-                    message.set_timeout(self.inner.timeout);
+                    if !rpc.server_streaming {
+                        // A stream may take longer than one answer.
+                        message.set_timeout(self.inner.timeout);
+                    }
                     self.apply(&auth, message.metadata_mut())?;
                     match send(self.inner.wire.clone(), message).await {
                         Ok(answer) => return Ok(answer),

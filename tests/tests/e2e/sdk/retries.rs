@@ -153,3 +153,29 @@ async fn retries_off_return_the_first_unavailable() {
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
     assert_eq!(proxy.connections(), 1);
 }
+
+#[tokio::test]
+async fn a_call_that_gets_no_answer_times_out_and_is_not_retried() {
+    let hole = FlakyProxy::black_hole().await;
+    let client = OchreClient::builder(hole.url())
+        .api_key("ok_FAKE_key_of_nobody")
+        .org(uuid::Uuid::new_v4())
+        .timeout(Duration::from_millis(300))
+        .backoff(quick_backoff())
+        .build()
+        .await
+        .expect("a client");
+    let started = std::time::Instant::now();
+    let err = client
+        .customers()
+        .list_customers(ListCustomersRequest::default())
+        .await
+        .expect_err("no answer");
+    assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(hole.connections(), 1, "a timeout is not retried");
+}
