@@ -3,12 +3,14 @@
 //! single-flight across an access-token expiry, a reused refresh token
 //! signs the client out, reads ride out a killed and restarted server while
 //! writes are never retried, refusals decode their `google.rpc` details,
-//! and every service of the contract is reachable.
+//! every service of the contract is reachable, and the generated clients
+//! work through its interceptor.
 
 mod errors;
 mod examples;
 mod retries;
 mod sessions;
+mod transport;
 
 use std::time::{Duration, SystemTime};
 
