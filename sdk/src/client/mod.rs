@@ -21,7 +21,9 @@
 //!   [`OchreClientBuilder::session`]), sent as `authorization: Bearer ..`,
 //!   with the org in `x-ochre-org`.
 //! - **Sessions** refresh on their own, before the access token expires and
-//!   once after an UNAUTHENTICATED answer; concurrent callers share one
+//!   once after an UNAUTHENTICATED answer that refuses the access token
+//!   itself (not a wrong password checked by the call); concurrent callers
+//!   share one
 //!   refresh (refresh tokens are single-use). A refused refresh token is
 //!   [`OchreError::SignedOut`].
 //! - **Retries**: UNAVAILABLE only, idempotent RPCs only (reads, and creates
@@ -53,7 +55,7 @@ pub use retry::{Backoff, IdempotentRequest, Retry};
 pub use services::*;
 pub use session::TokensCallback;
 
-use crate::v1::{RefreshRequest, RefreshResponse, SessionTokens};
+use crate::v1::{RefreshRequest, RefreshResponse, SessionTokens, WhoAmIRequest, WhoAmIResponse};
 use session::{Session, Snapshot};
 
 /// A client of the Ochre API: cheap to clone (clones share the connection
@@ -265,8 +267,12 @@ impl OchreClient {
                                 && !reauthenticated
                             {
                                 reauthenticated = true;
-                                session.refresh(used.generation, &self.inner.wire).await?;
-                                continue;
+                                // A handler's own UNAUTHENTICATED (a wrong
+                                // password or code) must not be sent twice.
+                                if self.token_refused(used).await {
+                                    session.refresh(used.generation, &self.inner.wire).await?;
+                                    continue;
+                                }
                             }
                             status
                         }
@@ -289,6 +295,24 @@ impl OchreClient {
             tokio::time::sleep(wait).await;
             attempt += 1;
         }
+    }
+
+    /// Whether the server refuses the access token of `used` itself (asked
+    /// with `WhoAmI`, which needs nothing but a valid token), as opposed to
+    /// a handler refusing a password or code checked in the call.
+    async fn token_refused(&self, used: &Snapshot) -> bool {
+        let mut probe = tonic::Request::new(WhoAmIRequest {});
+        probe.set_timeout(self.inner.timeout);
+        match builder::bearer(&used.tokens.access_token) {
+            Ok(bearer) => probe.metadata_mut().insert("authorization", bearer),
+            Err(_) => return true,
+        };
+        let answer: Result<WhoAmIResponse, Status> = self
+            .inner
+            .wire
+            .unary("/ochre.v1.AuthService/WhoAmI", probe)
+            .await;
+        answer.is_err_and(|s| s.code() == tonic::Code::Unauthenticated)
     }
 
     pub(crate) async fn unary<Req, Resp>(&self, rpc: &Rpc, request: Req) -> Result<Resp, OchreError>

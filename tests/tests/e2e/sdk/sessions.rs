@@ -12,7 +12,7 @@ use std::{
 
 use ochre_sdk::{
     client::{OchreClient, OchreError},
-    v1::{ListSessionsRequest, RefreshRequest, WhoAmIRequest},
+    v1::{ChangePasswordRequest, ListSessionsRequest, RefreshRequest, WhoAmIRequest},
 };
 use ochre_tests::{
     clock::unix_now,
@@ -103,6 +103,38 @@ async fn an_unauthenticated_answer_triggers_one_refresh_and_the_call_goes_throug
         .expect("refreshed, then answered");
     assert_eq!(me.user.map(|u| u.email), Some(user.email.clone()));
     assert_eq!(refreshes_of(&app, &user.email).await, 1);
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_answered_once_without_a_refresh() {
+    let app = spawn_app().await;
+    let user = signup_and_login(&app, &unique_email()).await;
+    let client = OchreClient::builder(url(&app))
+        .session(tokens_expiring(&app, &user, Duration::from_secs(600)).await)
+        .build()
+        .await
+        .expect("a session client");
+    let err = client
+        .auth()
+        .change_password(ChangePasswordRequest {
+            current_password: "FAKE-not-the-password".to_owned(),
+            new_password: ochre_tests::identity::strong_password(),
+            totp_code: String::new(),
+        })
+        .await
+        .expect_err("a wrong current password");
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+    assert!(!err.is_signed_out(), "the session is fine: {err:?}");
+    assert_eq!(
+        refreshes_of(&app, &user.email).await,
+        0,
+        "the token was not refreshed"
+    );
+    client
+        .auth()
+        .who_am_i(WhoAmIRequest::default())
+        .await
+        .expect("still signed in");
 }
 
 #[tokio::test]
