@@ -5,7 +5,7 @@
 //! use ochre_sdk::{client::OchreClient, v1::ListConversationsRequest};
 //!
 //! let client = OchreClient::builder("https://api.ochre.example")
-//!     .api_key("ok_live_...")
+//!     .api_key(std::env::var("OCHRE_API_KEY").unwrap_or_default())
 //!     .org("0190c6a2-8a4e-7c4e-9d9f-2f4a6f1e2b3c")
 //!     .build()
 //!     .await?;
