@@ -78,9 +78,9 @@ async fn a_read_loop_rides_out_a_killed_and_restarted_server() {
         })
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let before_kill = done.load(Ordering::SeqCst);
-    assert!(before_kill > 0, "reads before the kill");
+    assert!(done.load(Ordering::SeqCst) > 0, "reads before the kill");
     server.kill();
+    let at_kill = done.load(Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let while_down = done.load(Ordering::SeqCst);
     let restarted = ServerProcess::start_on_port(database, port, &extra).await;
@@ -92,7 +92,8 @@ async fn a_read_loop_rides_out_a_killed_and_restarted_server() {
         .expect("no read failed: every one was retried until the server came back");
     let after = done.load(Ordering::SeqCst);
     assert!(after > while_down, "reads went on after the restart");
-    assert!(while_down <= before_kill + 1, "nothing was read while down");
+    // At most the one read in flight when it died completes afterwards.
+    assert!(while_down <= at_kill + 1, "nothing was read while down");
     drop(restarted);
 }
 
