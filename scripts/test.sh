@@ -33,10 +33,20 @@ RUSTDOCFLAGS="-D rustdoc::broken_intra_doc_links -D rustdoc::private_intra_doc_l
   cargo doc --no-deps -p ochre-server --quiet
 echo "==> doc tests (a MAC tag compares only in constant time: \`==\` must not compile)"
 cargo test --doc -p ochre-server --quiet
+echo "==> doc tests of the SDK (its rustdoc and README examples compile)"
+cargo test --doc -p ochre-sdk --quiet
 
-echo "==> cargo build (binaries used by the end-to-end tests)"
+echo "==> cargo doc (the SDK's public API, intra-doc links checked)"
+RUSTDOCFLAGS="-D rustdoc::broken_intra_doc_links -D rustdoc::private_intra_doc_links" \
+  cargo doc --no-deps -p ochre-sdk --quiet
+echo "==> the SDK packages and builds on its own (offline)"
+scripts/sdk-check.sh
+
+echo "==> cargo build (binaries and SDK examples used by the end-to-end tests)"
 cargo build --workspace --bins --quiet
+cargo build -p ochre-sdk --examples --quiet
 export OCHRE_BIN="$PWD/target/debug/ochre"
+export OCHRE_SDK_EXAMPLES="$PWD/target/debug/examples"
 echo "==> tests"
 # Every server's log of this run is captured (redacted) here and scanned
 # for the fixed canary set afterwards (README, Logs).

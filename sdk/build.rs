@@ -1,6 +1,11 @@
-//! Compiles `proto/` once (with protox, no system protoc), audits that every
-//! RPC declares an access rule, and generates the messages, the gRPC
-//! clients/servers, the encoded descriptor set and the access table.
+//! Compiles the contract once (with protox, no system protoc), audits that
+//! every RPC declares an access rule, and generates the messages, the gRPC
+//! clients/servers, the encoded descriptor set, the access table and the
+//! `OchreClient` service accessors.
+//!
+//! The contract is read from the crate's own copy, `sdk/proto/` (so the
+//! packaged crate builds on its own), else from the repository's `proto/`.
+//! `tests/proto_copy.rs` fails when the two differ.
 
 use std::{env, fmt::Write as _, fs, path::PathBuf};
 
@@ -8,9 +13,23 @@ use std::{env, fmt::Write as _, fs, path::PathBuf};
 #[path = "src/contract.rs"]
 mod contract;
 
+#[path = "codegen/client.rs"]
+mod client_gen;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
-    let proto_root = manifest.join("../proto");
+    let own = manifest.join("proto");
+    let proto_root = if own.join("ochre").is_dir() {
+        own
+    } else {
+        manifest.join("../proto")
+    };
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest.join("proto").display()
+    );
+    println!("cargo:rerun-if-changed=codegen/client.rs");
+    println!("cargo:rerun-if-changed=src/contract.rs");
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
     println!("cargo:rerun-if-changed={}", proto_root.display());
 
@@ -41,6 +60,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     fs::write(out_dir.join("access_table.rs"), render_table(&rules))?;
+    let rates = rules
+        .iter()
+        .map(|r| (r.path.clone(), r.rate.clone()))
+        .collect();
+    fs::write(
+        out_dir.join("client_services.rs"),
+        client_gen::render(&pool, &rates)?,
+    )?;
     fs::write(
         out_dir.join("ochre_descriptor.bin"),
         compiler.encode_file_descriptor_set(),

@@ -22,6 +22,7 @@ pub mod logs;
 pub mod matrix;
 pub mod prelude;
 pub mod process;
+pub mod proxy;
 pub mod snapshot;
 mod spawn;
 pub mod sqlmatrix;

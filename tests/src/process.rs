@@ -83,6 +83,17 @@ impl ServerProcess {
     /// (another replica of a running server: same database, own secrets
     /// unless `extra` sets them).
     pub async fn start_on(database: String, extra: &[(&str, &str)]) -> ServerProcess {
+        Self::start_on_port(database, free_port(), extra).await
+    }
+
+    /// Starts `ochre serve` like [`Self::start_on`], listening on `port`
+    /// (for example to restart a killed server where its clients expect
+    /// it; give `extra` the first one's secrets so its tokens stay valid).
+    pub async fn start_on_port(
+        database: String,
+        port: u16,
+        extra: &[(&str, &str)],
+    ) -> ServerProcess {
         let cluster = cluster().await;
         let url = |role| cluster.url(role, &database).expose_secret().to_owned();
         let (owner, app, service) = (
@@ -90,7 +101,6 @@ impl ServerProcess {
             url(pg::APP_ROLE),
             url(pg::SERVICE_ROLE),
         );
-        let port = free_port();
         let log = tempfile::NamedTempFile::new().expect("a log file");
         let mut command = Command::new(ochre_bin());
         command
@@ -174,6 +184,12 @@ impl ServerProcess {
             .expect("the org")
             .id;
         (token, org)
+    }
+
+    /// Kills the process (SIGKILL: no draining, connections cut) and
+    /// waits for it.
+    pub fn kill(self) {
+        drop(self);
     }
 
     fn read_log(&self) -> String {

@@ -27,6 +27,17 @@ use tonic_health::ServingStatus;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use database::EMBEDDED_DATABASE;
+
+/// A service of the contract that accepts gzip-compressed requests and
+/// compresses its answers for clients that accept gzip (the Rust SDK's
+/// `.gzip(true)`); other clients are answered uncompressed.
+macro_rules! gzip {
+    ($server:expr) => {
+        $server
+            .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+            .send_compressed(tonic::codec::CompressionEncoding::Gzip)
+    };
+}
 pub use error::StartupError;
 use health::{checkpoint_loop, health_loop, set_all};
 
@@ -186,26 +197,40 @@ impl Application {
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(SystemServiceServer::new(SystemApi::new(
-                state.pager.clone(),
-            )))
-            .add_service(AuthServiceServer::new(AuthApi::new(state.clone())))
-            .add_service(OrgServiceServer::new(OrgApi::new(state.clone())))
-            .add_service(MemberServiceServer::new(MemberApi::new(state.clone())))
-            .add_service(ApiKeyServiceServer::new(ApiKeyApi::new(state.clone())))
-            .add_service(CustomerServiceServer::new(CustomerApi::new(state.clone())))
-            .add_service(GuardServiceServer::new(GuardApi::new(state.clone())))
-            .add_service(ConversationServiceServer::new(ConversationApi::new(
-                state.clone(),
-            )))
-            .add_service(IntegrationServiceServer::new(IntegrationApi::new(
-                state.clone(),
-            )))
-            .add_service(SurveyServiceServer::new(SurveyApi::new(state.clone())))
-            .add_service(AuditServiceServer::new(AuditApi::new(state.clone())))
-            .add_service(ExportServiceServer::new(ExportApi::new(state.clone())))
-            .add_service(BudgetServiceServer::new(BudgetApi::new(state.clone())))
-            .add_service(WebhookServiceServer::new(WebhookApi::new(state.clone())))
+            .add_service(gzip!(SystemServiceServer::new(SystemApi::new(
+                state.pager.clone()
+            ))))
+            .add_service(gzip!(AuthServiceServer::new(AuthApi::new(state.clone()))))
+            .add_service(gzip!(OrgServiceServer::new(OrgApi::new(state.clone()))))
+            .add_service(gzip!(MemberServiceServer::new(MemberApi::new(
+                state.clone()
+            ))))
+            .add_service(gzip!(ApiKeyServiceServer::new(ApiKeyApi::new(
+                state.clone()
+            ))))
+            .add_service(gzip!(CustomerServiceServer::new(CustomerApi::new(
+                state.clone()
+            ))))
+            .add_service(gzip!(GuardServiceServer::new(GuardApi::new(state.clone()))))
+            .add_service(gzip!(ConversationServiceServer::new(ConversationApi::new(
+                state.clone()
+            ))))
+            .add_service(gzip!(IntegrationServiceServer::new(IntegrationApi::new(
+                state.clone()
+            ))))
+            .add_service(gzip!(SurveyServiceServer::new(SurveyApi::new(
+                state.clone()
+            ))))
+            .add_service(gzip!(AuditServiceServer::new(AuditApi::new(state.clone()))))
+            .add_service(gzip!(ExportServiceServer::new(ExportApi::new(
+                state.clone()
+            ))))
+            .add_service(gzip!(BudgetServiceServer::new(BudgetApi::new(
+                state.clone()
+            ))))
+            .add_service(gzip!(WebhookServiceServer::new(WebhookApi::new(
+                state.clone()
+            ))))
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
         // Long-lived streams (health Watch) would hold a graceful shutdown
         // open forever: after the grace period the rest is cut.

@@ -33,6 +33,7 @@ mod request_span;
 mod role_matrix;
 mod schema;
 mod schema_snapshot;
+mod sdk;
 mod server;
 mod surveys;
 mod vault;
