@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
-.PHONY: help deps run test build lint schema-snapshot proto-lint proto-breaking proto-baseline generate-ts bench clean
+.PHONY: help deps run test build lint schema-snapshot proto-lint proto-breaking proto-baseline generate-ts build-ts bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -13,7 +13,7 @@ deps: ## install what is missing (PostgreSQL server via apt-get, npm tools)
 run: deps ## build and serve on OCHRE_LISTEN_ADDR (default 127.0.0.1:50051), embedded Postgres in OCHRE_DATA_DIR
 	cargo run --quiet --bin ochre -- serve
 
-test: deps ## every test: buf lint + breaking, fmt, clippy, cargo tests (real Postgres), gRPC-web TS client
+test: deps ## every test: buf lint + breaking, fmt, clippy, cargo tests (real Postgres), the TS package in headless Chromium
 	@./scripts/test.sh
 
 build: ## build the workspace
@@ -38,9 +38,14 @@ proto-baseline: deps ## accept the current contract as the new baseline (a delib
 bench: deps ## the load generator, release build: make bench SCENARIO=login-flood (README, Benchmarks)
 	cargo run --release -p ochre-bench -- $(SCENARIO)
 
-generate-ts: deps ## generate the TypeScript client into clients/ts/gen
-	rm -rf clients/ts/gen && node_modules/.bin/buf generate
+generate-ts: deps ## generate the TypeScript package's code from proto/ into clients/ts/src/gen
+	npm run generate -w @ochre/client
+
+build-ts: deps ## build @ochre/client (clients/ts/dist: JS, .d.ts, browser bundle) and type-check it with its browser test page
+	npm run build -w @ochre/client
+	npm run typecheck -w @ochre/client
+	npm run bundle-test -w @ochre/client
 
 clean: ## remove build outputs (not the data directory)
 	cargo clean
-	rm -rf clients/ts/gen
+	rm -rf clients/ts/src/gen clients/ts/dist

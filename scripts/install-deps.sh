@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make run` and `make test` need and is missing:
-# the PostgreSQL server binaries (apt-get, when root), and the npm tools
-# (buf, protoc-gen-es, the connect clients) pinned in package-lock.json.
+# the PostgreSQL server binaries and Chromium (apt-get, when root), and the
+# npm tools (buf, protoc-gen-es, the connect clients, typescript, esbuild,
+# playwright-core) pinned in package-lock.json.
 # protoc is not needed: the Rust build compiles proto/ with protox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,21 @@ if ! have_pg; then
   fi
 fi
 
+# Chromium for the browser test of the TypeScript package (driven by
+# playwright-core, which downloads no browser of its own).
+if [ ! -x /usr/bin/chromium ] && [ -z "${OCHRE_CHROMIUM:-}" ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing Chromium (apt-get)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq chromium >/dev/null
+  else
+    echo "error: Chromium is missing (the browser test needs it)." >&2
+    echo "       Install it (Debian: sudo apt-get install chromium), or set OCHRE_CHROMIUM to a Chromium binary." >&2
+    exit 1
+  fi
+fi
+
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "==> installing Node.js (apt-get)"
@@ -40,7 +56,8 @@ if [ ! -x node_modules/.bin/buf ] || [ ! -f "$stamp" ] || ! cmp -s package-lock.
   # package-lock.json. (`npm ci` is not used: npm 11 omits other platforms'
   # optional buf binaries from the lock and then refuses its own lock.)
   echo "==> installing the npm tools (npm install, pinned)"
-  npm install --no-audit --no-fund --loglevel=error
+  # playwright-core never downloads a browser; this makes sure of it.
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
 fi
 

@@ -17,9 +17,11 @@ echo "==> buf lint"
 "$BUF" lint
 echo "==> buf breaking (against proto/baseline.binpb)"
 "$BUF" breaking --against proto/baseline.binpb
-echo "==> buf generate (TypeScript gRPC-web client)"
-rm -rf clients/ts/gen
-"$BUF" generate
+echo "==> @ochre/client: buf generate, tsc (JS and .d.ts), esbuild browser bundle"
+npm run --silent build -w @ochre/client
+echo "==> tsc --noEmit (the package and its browser test page), the test page bundle"
+npm run --silent typecheck -w @ochre/client
+npm run --silent bundle-test -w @ochre/client
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

@@ -81,6 +81,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "m20261205_000011_rate_limits",
         up: include_str!("../sql/0011_rate_limits.up.sql"),
     },
+    Migration {
+        name: "m20261206_000012_request_ids",
+        up: include_str!("../sql/0012_request_ids.up.sql"),
+    },
 ];
 
 /// The names of every migration this binary knows, oldest first.

@@ -17,7 +17,7 @@
 //! | [`routes`] | the plain-HTTP routes on the gRPC port (webhooks, operator routes) |
 //! | [`pg`] | the embedded Postgres cluster |
 //! | [`telemetry`] | log setup and the per-request span |
-//! | [`error`], [`clock`] | `ApiError` and its conversion to `tonic::Status`; the one clock |
+//! | [`error`], [`clock`] | `ApiError`, the refusal reasons and the one conversion to `tonic::Status` with `google.rpc` details; the one clock |
 
 #![deny(rustdoc::broken_intra_doc_links)]
 

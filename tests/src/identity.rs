@@ -131,6 +131,7 @@ pub async fn who_am_i(app: &TestApp, token: &str) -> Result<WhoAmIResponse, Stat
 pub async fn create_org(app: &TestApp, session: &Session, name: &str) -> String {
     let request = CreateOrgRequest {
         name: name.to_owned(),
+        ..Default::default()
     };
     app.client::<OrgClient>()
         .create_org(with_auth(request, &session.access_token, None))
@@ -163,6 +164,7 @@ pub async fn invite(
     let request = CreateInvitationRequest {
         email: email.to_owned(),
         role: role.into(),
+        ..Default::default()
     };
     app.client::<MemberClient>()
         .create_invitation(with_auth(request, &inviter.access_token, Some(org)))
@@ -206,6 +208,7 @@ pub async fn create_api_key(
     let request = CreateApiKeyRequest {
         name: format!("{} key", role.as_str_name()),
         role: role.into(),
+        ..Default::default()
     };
     app.client::<ApiKeyClient>()
         .create_api_key(with_auth(request, &creator.access_token, Some(org)))
@@ -222,6 +225,20 @@ pub async fn superuser_execute(app: &TestApp, sql: &str) {
         .execute_unprepared(sql)
         .await
         .expect("superuser statement");
+}
+
+/// Connects to the test database as the superuser and reads one count
+/// (the first column of the one row of `sql`).
+pub async fn superuser_count(app: &TestApp, sql: &str) -> i64 {
+    use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
+    let row = app
+        .superuser_db()
+        .await
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .await
+        .expect("superuser query")
+        .expect("one row");
+    row.try_get_by_index::<i64>(0).expect("a count")
 }
 
 /// TOTP step length in seconds (RFC 6238 default).

@@ -13,6 +13,7 @@ pub mod checks;
 pub mod clients;
 pub mod clock;
 pub mod cluster;
+pub mod errors;
 pub mod guard_data;
 pub mod identity;
 pub mod layout;

@@ -268,6 +268,8 @@ pub struct Outcome {
     pub cell: Cell,
     pub code: Code,
     pub message: String,
+    /// The answer's decoded `google.rpc` details (empty when OK).
+    pub reply: crate::errors::Reply,
 }
 
 impl Outcome {
@@ -352,13 +354,13 @@ pub async fn call_raw(
 }
 
 /// Calls `method` with an empty body, the given bearer token and org
-/// header; returns the answer's code and message.
+/// header; returns the answer's code, message and decoded details.
 pub async fn call_empty(
     app: &crate::TestApp,
     method: &'static str,
     token: Option<&str>,
     org: Option<&str>,
-) -> (Code, String) {
+) -> (Code, String, crate::errors::Reply) {
     let mut request = tonic::Request::new(Vec::new());
     if let Some(token) = token {
         let bearer = format!("Bearer {token}").parse().expect("tokens are ASCII");
@@ -372,7 +374,11 @@ pub async fn call_empty(
     grpc.ready().await.expect("channel ready");
     let path = http::uri::PathAndQuery::from_static(method);
     match grpc.unary(request, path, RawCodec).await {
-        Ok(_) => (Code::Ok, String::new()),
-        Err(status) => (status.code(), status.message().to_owned()),
+        Ok(_) => (Code::Ok, String::new(), crate::errors::Reply::default()),
+        Err(status) => (
+            status.code(),
+            status.message().to_owned(),
+            crate::errors::Reply::of(&status),
+        ),
     }
 }

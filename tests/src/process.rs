@@ -170,6 +170,7 @@ impl ServerProcess {
         let request = with_auth(
             CreateOrgRequest {
                 name: name.to_owned(),
+                ..Default::default()
             },
             &token,
             None,

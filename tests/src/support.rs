@@ -237,6 +237,7 @@ pub fn open_request(customer_id: &str, channel: i32, subject: &str) -> CreateCon
         customer_id: customer_id.to_owned(),
         channel,
         subject: subject.to_owned(),
+        ..Default::default()
     }
 }
 

@@ -19,6 +19,13 @@ use tonic::transport::Channel;
 
 use crate::server::Secrets;
 
+/// The rate limits stay on (the gate charges every call as in production),
+/// set far above what the load reaches: the benchmark measures the request
+/// path, not a refusal (with the defaults, one agent is held to 50 reads a
+/// second).
+const BENCH_LIMITS: &str = "read.principal=1000000/s,read.org=1000000/s,\
+                            write.principal=1000000/s,write.org=1000000/s";
+
 /// Builds the `ochre` binary of this profile (a no-op when it is current)
 /// and returns its path: next to this executable, in the same target dir.
 pub fn ochre_binary() -> anyhow::Result<PathBuf> {
@@ -76,6 +83,7 @@ impl ServerChild {
             .env("OCHRE_APP_DATABASE_URL", url(pg::APP_ROLE))
             .env("OCHRE_SERVICE_DATABASE_URL", url(pg::SERVICE_ROLE))
             .env("OCHRE_MIGRATE_ON_START", "false")
+            .env("OCHRE_RATE_LIMITS", BENCH_LIMITS)
             .env("OCHRE_DB_MAX_CONNECTIONS", crate::POOL.to_string())
             .env("OCHRE_CORS_ORIGINS", "https://app.ochre.test")
             .env("OCHRE_PUBLIC_URL", "https://app.ochre.test")

@@ -1,15 +1,16 @@
-// The generated TypeScript client against a real Ochre server over gRPC-web,
-// through both the browser transport (fetch) and the Node transport on
-// HTTP/1.1. The Rust test `grpc_web_ts` starts the server and sets
-// OCHRE_TEST_URL.
+// The generated code of @ochre/client (clients/ts, built by `npm run build`)
+// against a real Ochre server over gRPC-web, through both the browser
+// transport (fetch) and the Node transport on HTTP/1.1, in Node. The Rust
+// test `grpc_web_ts` starts the server and sets OCHRE_TEST_URL. (The package
+// itself runs in a real browser in test-browser/.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport as webTransport } from "@connectrpc/connect-web";
 import { createGrpcWebTransport as nodeTransport } from "@connectrpc/connect-node";
-import { SystemService } from "../gen/ochre/v1/system_pb.js";
-import { Role } from "../gen/ochre/v1/access_pb.js";
-import { SurveyService } from "../gen/ochre/v1/surveys_pb.js";
+import { SERVICES, SurveyService, SystemService, createOchreClient, v1 } from "@ochre/client";
+
+const { Role } = v1;
 
 const baseUrl = process.env.OCHRE_TEST_URL;
 assert.ok(baseUrl, "OCHRE_TEST_URL must name a running server");
@@ -59,4 +60,16 @@ test("a customer reads and answers a survey over the browser transport, once", a
     web.getSurvey({ token: token.slice(0, -2) }),
     (e) => e instanceof ConnectError && e.code === Code.InvalidArgument,
   );
+});
+
+test("every service of the contract is a property of createOchreClient's client", () => {
+  const contract = Object.values(v1).filter((x) => x?.kind === "service");
+  assert.ok(contract.length >= 14);
+  const client = createOchreClient({ baseUrl });
+  for (const service of contract) {
+    const name = Object.keys(SERVICES).find((k) => SERVICES[k] === service);
+    assert.ok(name, `${service.typeName} is in SERVICES (clients/ts/src/services.ts)`);
+    for (const m of service.methods) assert.equal(typeof client[name][m.localName], "function");
+  }
+  assert.equal(Object.keys(SERVICES).length, contract.length);
 });

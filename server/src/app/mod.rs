@@ -197,7 +197,9 @@ impl Application {
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(gzip!(SystemServiceServer::new(SystemApi)))
+            .add_service(gzip!(SystemServiceServer::new(SystemApi::new(
+                state.pager.clone()
+            ))))
             .add_service(gzip!(AuthServiceServer::new(AuthApi::new(state.clone()))))
             .add_service(gzip!(OrgServiceServer::new(OrgApi::new(state.clone()))))
             .add_service(gzip!(MemberServiceServer::new(MemberApi::new(
@@ -257,7 +259,8 @@ impl Application {
     }
 }
 
-/// CORS for gRPC-web: only the configured origins, never a wildcard.
+/// CORS for gRPC-web: only the configured origins, never a wildcard. The
+/// status, its details and `retry-after` are exposed to the page's script.
 fn cors(origins: &[String]) -> CorsLayer {
     let allowed: Vec<HeaderValue> = origins
         .iter()
@@ -281,6 +284,7 @@ fn cors(origins: &[String]) -> CorsLayer {
             h("grpc-status"),
             h("grpc-message"),
             h("grpc-status-details-bin"),
+            h("retry-after"),
             h("x-request-id"),
         ])
         .max_age(Duration::from_secs(600))

@@ -11,7 +11,9 @@ use uuid::Uuid;
 use crate::ids::{IntegrationId, OAuthStateId, OrgId, UserId};
 
 use crate::{
-    crypto::contexts::{TotpField, secret_context, totp_context, verifier_context},
+    crypto::contexts::{
+        TotpField, request_context, secret_context, totp_context, verifier_context,
+    },
     crypto::vault::Vault,
     db::stmt,
 };
@@ -62,6 +64,15 @@ struct VerifierCipher {
     org_id: OrgId,
     id: OAuthStateId,
     pkce_verifier: Vec<u8>,
+}
+
+/// The kept answer of an idempotent create.
+#[derive(Debug, Clone, FromQueryResult)]
+struct AnswerCipher {
+    caller_id: Uuid,
+    method: String,
+    request_id: String,
+    response: Vec<u8>,
 }
 
 /// Rotates every ciphertext, connecting as the owner role.
@@ -239,6 +250,68 @@ pub async fn rotate(
         }
         tx.commit().await?;
     }
+    rotate_answers(&db, vault, batch, &mut report).await?;
     db.close().await?;
     Ok(report)
+}
+
+/// The kept answers of idempotent creates, keyed by (caller_id, method,
+/// request_id).
+async fn rotate_answers(
+    db: &sea_orm::DatabaseConnection,
+    vault: &Vault,
+    batch: i64,
+    report: &mut RotationReport,
+) -> Result<(), DbErr> {
+    let mut last = (Uuid::nil(), String::new(), String::new());
+    loop {
+        let tx = db.begin().await?;
+        let rows = AnswerCipher::find_by_statement(stmt(
+            "SELECT caller_id, method, request_id, response FROM request_ids \
+              WHERE (caller_id, method, request_id) > ($1, $2, $3) AND response IS NOT NULL \
+              ORDER BY caller_id, method, request_id LIMIT $4 FOR UPDATE",
+            [
+                last.0.into(),
+                last.1.clone().into(),
+                last.2.clone().into(),
+                batch.into(),
+            ],
+        ))
+        .all(&tx)
+        .await?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in rows {
+            report.scanned += 1;
+            if !vault.needs_reencrypt(&row.response) {
+                report.current += 1;
+            } else {
+                let ctx = request_context(row.caller_id, &row.method);
+                match vault.reencrypt(&ctx, &row.response) {
+                    Ok(new) => {
+                        tx.execute_raw(stmt(
+                            "UPDATE request_ids SET response = $4 \
+                              WHERE caller_id = $1 AND method = $2 AND request_id = $3",
+                            [
+                                row.caller_id.into(),
+                                row.method.clone().into(),
+                                row.request_id.clone().into(),
+                                new.into(),
+                            ],
+                        ))
+                        .await?;
+                        report.reencrypted += 1;
+                    }
+                    Err(e) => {
+                        tracing::error!(method = row.method, error = %e, "cannot re-encrypt");
+                        report.failed += 1;
+                    }
+                }
+            }
+            last = (row.caller_id, row.method, row.request_id);
+        }
+        tx.commit().await?;
+    }
+    Ok(())
 }

@@ -335,6 +335,23 @@ pub static TABLES: &[TableSpec] = &[
             ("closed_at", E),
         ],
     },
+    // Retry bookkeeping of idempotent creates (kept 24 hours): not the
+    // org's data; the kept answers are sealed and may hold secrets.
+    TableSpec {
+        name: "request_ids",
+        org_column: "org_id",
+        order_by: "caller_id, method, request_id",
+        columns: &[
+            ("org_id", I),
+            ("caller_id", I),
+            ("method", I),
+            ("request_id", I),
+            ("response", S),
+            ("customer_id", I),
+            ("conversation_id", I),
+            ("created_at", I),
+        ],
+    },
     TableSpec {
         name: "audit_log",
         org_column: "org_id",

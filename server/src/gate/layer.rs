@@ -34,11 +34,12 @@ use super::{
     http::{client_ip, drain},
     principal::{Actor, Credential, Principal, role_from_db},
     rates::{charge_verified, principal_charges, public_charges},
+    refusal::{API_KEY_INVALID, not_a_member, refusal, unauthenticated},
 };
 use crate::{
     crypto::tokens::{self, AccessTokenSigner, TokenKind},
     db::{Db, TenantTx, Verdict},
-    error::ApiError,
+    error::{ApiError, Reason},
     limits::RateLimiter,
     telemetry::{RequestId, record_principal},
 };
@@ -145,6 +146,8 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let gate = self.gate.clone();
         Box::pin(async move {
+            // Past CORS: the browser tests look for this line.
+            tracing::debug!("call received");
             let verdict = match decide(req.uri().path()) {
                 Decision::Pass => return inner.call(req).await,
                 Decision::Public(rate) => {
@@ -188,14 +191,6 @@ where
     }
 }
 
-fn unauthenticated(msg: &'static str) -> ApiError {
-    ApiError::Unauthenticated(msg.into())
-}
-
-fn not_a_member() -> ApiError {
-    ApiError::PermissionDenied("not a member of this org".into())
-}
-
 impl Gate {
     async fn authorize(
         &self,
@@ -208,13 +203,21 @@ impl Gate {
         let token = headers
             .get(http::header::AUTHORIZATION)
             .ok_or_else(|| {
-                unauthenticated("missing credentials: send `authorization: Bearer <token>`")
+                unauthenticated(
+                    Reason::CredentialsMissing,
+                    "missing credentials: send `authorization: Bearer <token>`",
+                )
             })?
             .to_str()
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
-            .ok_or_else(|| unauthenticated("malformed authorization header"))?;
+            .ok_or_else(|| {
+                unauthenticated(
+                    Reason::CredentialsMalformed,
+                    "malformed authorization header",
+                )
+            })?;
         let org_header = match headers.get(ORG_HEADER) {
             None => None,
             Some(v) => Some(
@@ -223,7 +226,10 @@ impl Gate {
                     .and_then(|s| Uuid::parse_str(s.trim()).ok())
                     .map(OrgId::from_uuid)
                     .ok_or_else(|| {
-                        ApiError::InvalidArgument("x-ochre-org must be an org id (UUID)".into())
+                        ApiError::invalid_request(
+                            Reason::OrgHeaderInvalid,
+                            "x-ochre-org must be an org id (UUID)",
+                        )
                     })?,
             ),
         };
@@ -241,7 +247,12 @@ impl Gate {
                 self.limiter.charge_local(&principal_charges(rate, &key))?;
                 self.api_key(token, rule, org_header, ip).await?
             }
-            _ => return Err(unauthenticated("invalid credentials")),
+            _ => {
+                return Err(unauthenticated(
+                    Reason::CredentialsMalformed,
+                    "invalid credentials",
+                ));
+            }
         };
         charge_verified(&self.limiter, &principal, rate).await?;
         Ok(principal)
@@ -259,14 +270,24 @@ impl Gate {
         let claims = self
             .signer
             .verify(token, crate::clock::unix_now())
-            .map_err(|_| unauthenticated("invalid or expired access token"))?;
+            .map_err(|e| match e {
+                tokens::TokenError::Expired => unauthenticated(
+                    Reason::AccessTokenExpired,
+                    "invalid or expired access token",
+                ),
+                _ => unauthenticated(
+                    Reason::AccessTokenInvalid,
+                    "invalid or expired access token",
+                ),
+            })?;
         // The MAC proves the user id: their bucket, before the database.
         self.limiter
             .charge_local(&principal_charges(rate, &format!("user:{}", claims.sub)))?;
         let org = match rule {
             Rule::Roles(_) => Some(org.ok_or_else(|| {
-                ApiError::InvalidArgument(
-                    "this method acts on an org: send the x-ochre-org header".into(),
+                ApiError::invalid_request(
+                    Reason::OrgHeaderRequired,
+                    "this method acts on an org: send the x-ochre-org header",
                 )
             })?),
             _ => None,
@@ -281,7 +302,7 @@ impl Gate {
                 org,
                 ip,
                 pending_ok,
-                "the session has ended: sign in again",
+                (Reason::SessionEnded, "the session has ended: sign in again"),
             )
             .await?;
         let actor = Actor::User {
@@ -298,6 +319,7 @@ impl Gate {
             .ok_or_else(not_a_member)?;
         if !allowed.contains(&role) {
             return Err(ApiError::PermissionDenied(
+                Reason::RoleNotAllowed,
                 "your role in this org cannot call this method".into(),
             ));
         }
@@ -322,11 +344,9 @@ impl Gate {
         let Rule::Roles(allowed) = rule else {
             // An unknown key is UNAUTHENTICATED whatever it calls; a real
             // one is refused the methods that are for people only.
-            self.verify(&credential, None, ip, false, "invalid or revoked API key")
+            self.verify(&credential, None, ip, false, API_KEY_INVALID)
                 .await?;
-            return Err(ApiError::PermissionDenied(
-                "API keys cannot call this method".into(),
-            ));
+            return Err(ApiError::denied());
         };
         let (verdict, tx) = self.db.verify(credential.proof(), org, ip, false).await?;
         let (
@@ -338,11 +358,12 @@ impl Gate {
             Some(tx),
         ) = (verdict.clone(), tx)
         else {
-            return Err(refusal(verdict, "invalid or revoked API key"));
+            return Err(refusal(verdict, API_KEY_INVALID));
         };
         let role = role_from_db(&role).ok_or_else(not_a_member)?;
         if !allowed.contains(&role) {
             return Err(ApiError::PermissionDenied(
+                Reason::RoleNotAllowed,
                 "this API key's role cannot call this method".into(),
             ));
         }
@@ -364,7 +385,7 @@ impl Gate {
         org: Option<OrgId>,
         ip: Option<IpAddr>,
         pending_ok: bool,
-        unknown: &'static str,
+        unknown: (Reason, &'static str),
     ) -> Result<(Option<String>, TenantTx), ApiError> {
         match self
             .db
@@ -374,17 +395,5 @@ impl Gate {
             (Verdict::Ok { role, .. }, Some(tx)) => Ok((role, tx)),
             (verdict, _) => Err(refusal(verdict, unknown)),
         }
-    }
-}
-
-/// What a verdict other than `ok` answers.
-fn refusal(verdict: Verdict, unknown: &'static str) -> ApiError {
-    match verdict {
-        Verdict::NotMember => not_a_member(),
-        Verdict::AddressRefused => ApiError::PermissionDenied(
-            "requests from this address are not allowed for this org".into(),
-        ),
-        Verdict::PendingDeletion { purge_after } => ApiError::PendingDeletion { purge_after },
-        Verdict::NoCredential | Verdict::Ok { .. } => unauthenticated(unknown),
     }
 }

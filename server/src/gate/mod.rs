@@ -6,6 +6,7 @@ mod http;
 mod layer;
 mod principal;
 mod rates;
+mod refusal;
 
 pub use layer::{Decision, GateLayer, decide};
 pub use principal::{Actor, Principal, principal, role_from_db, role_to_db};

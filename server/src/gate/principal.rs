@@ -195,7 +195,10 @@ impl Principal {
 
     /// The org and role, for RPCs whose rule names roles.
     pub fn require_org(&self) -> Result<(OrgId, Role), ApiError> {
-        self.org.ok_or(ApiError::denied())
+        self.org.ok_or(ApiError::PermissionDenied(
+            crate::error::Reason::NotAMember,
+            std::borrow::Cow::Borrowed("this method acts on an org the caller is a member of"),
+        ))
     }
 }
 
@@ -205,7 +208,10 @@ pub fn principal<T>(request: &tonic::Request<T>) -> Result<Principal, ApiError> 
         .extensions()
         .get::<Principal>()
         .cloned()
-        .ok_or(ApiError::unauthenticated())
+        .ok_or(ApiError::Unauthenticated(
+            crate::error::Reason::CredentialsMissing,
+            std::borrow::Cow::Borrowed("invalid or missing credentials"),
+        ))
 }
 
 /// A role as stored in the database.

@@ -109,6 +109,7 @@ fn throttled(limit: &str, wait: std::time::Duration) -> ApiError {
     let class = limit.split('.').next().unwrap_or("request");
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     ApiError::Throttled {
+        reason: crate::error::Reason::RateLimited,
         message: format!("too many {class} requests: retry in {} s", secs.max(1)).into(),
         retry_after: wait,
     }

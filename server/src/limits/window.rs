@@ -87,6 +87,7 @@ impl WindowLimiter {
 
 fn throttled(what: &'static str, retry_after: Duration) -> ApiError {
     ApiError::Throttled {
+        reason: crate::error::Reason::RateLimited,
         message: what.into(),
         retry_after: retry_after.max(Duration::from_secs(1)),
     }

@@ -14,10 +14,15 @@ use crate::{
     db::store::{
         api_keys::{self, ApiKeyRow},
         audit::{self, AuditTarget},
+        request_ids::About,
     },
-    error::ApiError,
+    error::{ApiError, Reason},
     gate::{principal, role_to_db},
-    rpc::state::AppState,
+    rpc::{
+        pager::{ListKind, page_size},
+        request_ids::{self, fresh_or_replay},
+        state::AppState,
+    },
 };
 
 /// The handler of `ApiKeyService`.
@@ -65,26 +70,36 @@ impl ApiKeyService for ApiKeyApi {
         let p = principal(&request)?;
         let name = super::validate::label("name", &request.get_ref().name, 100)?;
         if name.is_empty() {
-            return Err(ApiError::invalid("name is required").into());
+            return Err(ApiError::required("name").into());
         }
         let role = parse_role("role", request.get_ref().role)?;
         let (_, caller) = p.require_org()?;
         // Keys are made by people: a key cannot mint keys that outlive it.
         p.require_user()?;
         if role == Role::Owner {
-            return Err(ApiError::PermissionDenied("an API key cannot be an owner".into()).into());
+            return Err(ApiError::PermissionDenied(
+                Reason::RoleTooHigh,
+                "an API key cannot be an owner".into(),
+            )
+            .into());
         }
         if rank(role) > rank(caller) {
             return Err(ApiError::PermissionDenied(
+                Reason::RoleTooHigh,
                 "an API key cannot have a role above yours".into(),
             )
             .into());
         }
-        let db_role =
-            role_to_db(role).ok_or_else(|| ApiError::InvalidArgument("role is required".into()))?;
+        let db_role = role_to_db(role).ok_or_else(|| ApiError::required("role"))?;
         let (secret, hash) = new_api_key();
         let prefix: String = secret.chars().take(16).collect();
         let tx = p.tenant(&self.state.db).await?;
+        let org = p.require_org()?.0;
+        let req = request.get_ref();
+        let ticket = fresh_or_replay!(
+            request_ids::start(&self.state, &tx, &p, req, org).await?,
+            tx
+        );
         let id = ApiKeyId::generate();
         let row = api_keys::create(&tx, id, &name, db_role, &hash, &prefix, p.user_id()).await?;
         let detail = json!({ "role": db_role });
@@ -96,12 +111,16 @@ impl ApiKeyService for ApiKeyApi {
             &p.audit(),
         )
         .await?;
-        tx.commit().await?;
-        tracing::info!(org_id = ?p.org().map(|o| o.0), api_key_id = %row.id, role = db_role, "API key created");
-        Ok(Response::new(CreateApiKeyResponse {
+        let answer = CreateApiKeyResponse {
             api_key: Some(message(&row)),
             secret,
-        }))
+        };
+        ticket
+            .keep(&self.state, &tx, &answer, About::default())
+            .await?;
+        tx.commit().await?;
+        tracing::info!(org_id = ?p.org().map(|o| o.0), api_key_id = %row.id, role = db_role, "API key created");
+        Ok(Response::new(answer))
     }
 
     async fn list_api_keys(
@@ -109,12 +128,18 @@ impl ApiKeyService for ApiKeyApi {
         request: Request<ListApiKeysRequest>,
     ) -> Result<Response<ListApiKeysResponse>, Status> {
         let p = principal(&request)?;
-        p.require_org()?;
+        let req = request.get_ref();
+        let size = page_size(req.page_size)?;
+        let (org, _) = p.require_org()?;
+        let (kind, pager) = (ListKind::ApiKeys, &self.state.pager);
+        let after = pager.resume(&req.page_token, kind, org, "")?;
         let tx = p.tenant(&self.state.db).await?;
-        let rows = api_keys::list(&tx).await?;
+        let mut rows = api_keys::list(&tx, after, size + 1).await?;
         tx.finish_read().await?;
+        let next_page_token = pager.finish(&mut rows, size, false, kind, org, "", |r| r.id);
         Ok(Response::new(ListApiKeysResponse {
             api_keys: rows.iter().map(message).collect(),
+            next_page_token,
         }))
     }
 

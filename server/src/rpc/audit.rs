@@ -64,7 +64,12 @@ fn filter(req: &ListAuditEventsRequest) -> Result<AuditFilter, ApiError> {
         {
             Some(a.to_owned())
         }
-        _ => return Err(ApiError::invalid("action is not an audit action name")),
+        _ => {
+            return Err(ApiError::invalid_field(
+                "action",
+                "action is not an audit action name",
+            ));
+        }
     };
     let filter = AuditFilter {
         action,
@@ -78,7 +83,10 @@ fn filter(req: &ListAuditEventsRequest) -> Result<AuditFilter, ApiError> {
     if let (Some(since), Some(until)) = (filter.since, filter.until)
         && since >= until
     {
-        return Err(ApiError::invalid("since must be before until"));
+        return Err(ApiError::invalid_field(
+            "since",
+            "since must be before until",
+        ));
     }
     Ok(filter)
 }

@@ -15,7 +15,7 @@ use tonic::{Request, Response, Status};
 use super::convert::{parse_id, ts, ts_opt};
 use crate::{
     db::store::budgets::{self, Answer, ReservationRow, Reserve, UsageRow},
-    error::ApiError,
+    error::{ApiError, Reason},
     gate::principal,
     ids::{BudgetReservationId, CustomerId},
     rpc::state::AppState,
@@ -40,7 +40,8 @@ fn kind(value: i32) -> Result<&'static str, ApiError> {
         Ok(BudgetKind::FileBytes) => Ok("file_bytes"),
         Ok(BudgetKind::EmbeddingTokens) => Ok("embedding_tokens"),
         Ok(BudgetKind::EmailsSent) => Ok("emails_sent"),
-        _ => Err(ApiError::invalid(
+        _ => Err(ApiError::invalid_field(
+            "kind",
             "kind must be AI_COST, FILE_BYTES, EMBEDDING_TOKENS or EMAILS_SENT",
         )),
     }
@@ -61,7 +62,10 @@ fn period(value: i32) -> Result<&'static str, ApiError> {
     match BudgetPeriod::try_from(value) {
         Ok(BudgetPeriod::Day) => Ok("day"),
         Ok(BudgetPeriod::Month) => Ok("month"),
-        _ => Err(ApiError::invalid("period must be DAY or MONTH")),
+        _ => Err(ApiError::invalid_field(
+            "period",
+            "period must be DAY or MONTH",
+        )),
     }
 }
 
@@ -128,7 +132,8 @@ fn held(a: &Answer) -> Result<BudgetReservation, ApiError> {
 /// A caller-chosen request id: 1-128 printable ASCII characters, no spaces.
 fn idempotency_key(raw: &str) -> Result<String, ApiError> {
     if raw.is_empty() || raw.len() > 128 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ApiError::invalid(
+        return Err(ApiError::invalid_field(
+            "idempotency_key",
             "idempotency_key must be 1-128 printable ASCII characters without spaces",
         ));
     }
@@ -149,7 +154,7 @@ impl BudgetService for BudgetApi {
         let req = request.get_ref();
         let kind = kind(req.kind)?;
         if req.limit < 0 {
-            return Err(ApiError::invalid("limit must be zero or more").into());
+            return Err(ApiError::invalid_field("limit", "limit must be zero or more").into());
         }
         let period = period(req.period)?;
         p.require_org()?;
@@ -198,7 +203,7 @@ impl BudgetService for BudgetApi {
         let req = request.get_ref();
         let kind = kind(req.kind)?;
         if req.amount <= 0 {
-            return Err(ApiError::invalid("amount must be more than zero").into());
+            return Err(ApiError::invalid_field("amount", "amount must be more than zero").into());
         }
         let key = idempotency_key(&req.idempotency_key)?;
         let customer: Option<CustomerId> = match req.customer_id.as_str() {
@@ -238,6 +243,7 @@ impl BudgetService for BudgetApi {
                 .into())
             }
             "conflict" => Err(ApiError::AlreadyExists(
+                Reason::IdempotencyKeyReused,
                 "this idempotency key names a reservation with another kind, amount or customer"
                     .into(),
             )
@@ -254,7 +260,11 @@ impl BudgetService for BudgetApi {
         let req = request.get_ref();
         let id = reservation_id(&req.reservation_id)?;
         if req.actual_amount < 0 {
-            return Err(ApiError::invalid("actual_amount must be zero or more").into());
+            return Err(ApiError::invalid_field(
+                "actual_amount",
+                "actual_amount must be zero or more",
+            )
+            .into());
         }
         p.require_org()?;
         let tx = p.tenant(&self.state.db).await?;

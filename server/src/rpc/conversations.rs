@@ -13,12 +13,14 @@ use uuid::Uuid;
 use super::{
     convert::{parse_id, ts, ts_opt},
     pager::{ListKind, page_size},
+    request_ids::{self, fresh_or_replay},
     validate,
 };
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::{
     db::store::conversations::{self as store, ConversationRow, MessageRow},
     db::store::guard as guard_store,
+    db::store::request_ids::About,
     error::ApiError,
     gate::{Actor, principal},
     rpc::state::AppState,
@@ -41,7 +43,10 @@ fn channel(v: i32) -> Result<&'static str, ApiError> {
         Ok(Channel::Email) => Ok("email"),
         Ok(Channel::Chat) => Ok("chat"),
         Ok(Channel::Slack) => Ok("slack"),
-        _ => Err(ApiError::invalid("channel must be EMAIL, CHAT or SLACK")),
+        _ => Err(ApiError::invalid_field(
+            "channel",
+            "channel must be EMAIL, CHAT or SLACK",
+        )),
     }
 }
 
@@ -50,7 +55,10 @@ fn status(v: i32) -> Result<&'static str, ApiError> {
         Ok(ConversationStatus::Open) => Ok("open"),
         Ok(ConversationStatus::Pending) => Ok("pending"),
         Ok(ConversationStatus::Closed) => Ok("closed"),
-        _ => Err(ApiError::invalid("status must be OPEN, PENDING or CLOSED")),
+        _ => Err(ApiError::invalid_field(
+            "status",
+            "status must be OPEN, PENDING or CLOSED",
+        )),
     }
 }
 
@@ -61,7 +69,10 @@ fn kind(v: i32) -> Result<&'static str, ApiError> {
         Ok(MessageKind::OutboundReply) => Ok("outbound_reply"),
         Ok(MessageKind::InternalNote) => Ok("internal_note"),
         Ok(MessageKind::AiDraft) => Ok("ai_draft"),
-        _ => Err(ApiError::invalid("kind must be a known message kind")),
+        _ => Err(ApiError::invalid_field(
+            "kind",
+            "kind must be a known message kind",
+        )),
     }
 }
 
@@ -122,7 +133,7 @@ fn message(m: &MessageRow) -> Message {
 }
 
 fn not_member() -> ApiError {
-    ApiError::invalid("assignee must be a member of this org")
+    ApiError::invalid_field("assignee_user_id", "assignee must be a member of this org")
 }
 
 #[tonic::async_trait]
@@ -136,14 +147,24 @@ impl ConversationService for ConversationApi {
         let customer = parse_id("customer_id", &req.customer_id)?;
         let channel = channel(req.channel)?;
         let subject = validate::subject(&req.subject)?;
-        p.require_org()?;
+        let (org, _) = p.require_org()?;
         let tx = p.tenant(&self.state.db).await?;
+        let ticket = fresh_or_replay!(
+            request_ids::start(&self.state, &tx, &p, req, org).await?,
+            tx
+        );
         let row =
             store::create(&tx, ConversationId::generate(), customer, channel, &subject).await?;
-        tx.commit().await?;
-        Ok(Response::new(CreateConversationResponse {
+        let answer = CreateConversationResponse {
             conversation: Some(conversation(&row)),
-        }))
+        };
+        let about = About {
+            customer: Some(customer),
+            conversation: Some(row.id),
+        };
+        ticket.keep(&self.state, &tx, &answer, about).await?;
+        tx.commit().await?;
+        Ok(Response::new(answer))
     }
 
     async fn get_conversation(
@@ -220,9 +241,11 @@ impl ConversationService for ConversationApi {
             ))),
         };
         if new_status.is_none() && assignee.is_none() {
-            return Err(
-                ApiError::invalid("nothing to update: set status and/or assignee_user_id").into(),
-            );
+            return Err(ApiError::invalid_field(
+                "status",
+                "nothing to update: set status and/or assignee_user_id",
+            )
+            .into());
         }
         p.require_org()?;
         let tx = p.tenant(&self.state.db).await?;
@@ -250,19 +273,19 @@ impl ConversationService for ConversationApi {
         let kind = kind(req.kind)?;
         validate::body(&req.body)?;
         if req.mention_user_ids.len() > validate::MAX_MENTIONS {
-            return Err(ApiError::invalid("at most 50 mentions").into());
+            return Err(ApiError::invalid_field("mention_user_ids", "at most 50 mentions").into());
         }
         let mut mentions = Vec::with_capacity(req.mention_user_ids.len());
         for m in &req.mention_user_ids {
-            let user = Uuid::parse_str(m)
-                .map(UserId::from_uuid)
-                .map_err(|_| ApiError::invalid("mentions must be members of this org"))?;
+            let user = Uuid::parse_str(m).map(UserId::from_uuid).map_err(|_| {
+                ApiError::invalid_field("mention_user_ids", "mentions must be members of this org")
+            })?;
             if !mentions.contains(&user) {
                 mentions.push(user);
             }
         }
         let attachments = validate::attachments(&req.attachments)?;
-        p.require_org()?;
+        let (org, _) = p.require_org()?;
         let (user, key) = match p.actor() {
             Actor::User { user_id, .. } => (Some(user_id), None),
             Actor::ApiKey { key_id } => (None, Some(key_id)),
@@ -272,11 +295,19 @@ impl ConversationService for ConversationApi {
         let screening = matches!(kind, "inbound_email" | "inbound_chat")
             .then(|| self.state.guard.screen(&req.body));
         let tx = p.tenant(&self.state.db).await?;
+        let ticket = fresh_or_replay!(
+            request_ids::start(&self.state, &tx, &p, req, org).await?,
+            tx
+        );
         if screening.as_ref().is_some_and(|s| s.verdict.is_flagged()) {
             guard_store::set_request_context(&tx, &p.audit()).await?;
         }
         if !mentions.is_empty() && store::count_members(&tx, &mentions).await? != mentions.len() {
-            return Err(ApiError::invalid("mentions must be members of this org").into());
+            return Err(ApiError::invalid_field(
+                "mention_user_ids",
+                "mentions must be members of this org",
+            )
+            .into());
         }
         let row = store::add_message(
             &tx,
@@ -292,10 +323,16 @@ impl ConversationService for ConversationApi {
         )
         .await?
         .ok_or(ApiError::not_found())?;
-        tx.commit().await?;
-        Ok(Response::new(AddMessageResponse {
+        let answer = AddMessageResponse {
             message: Some(message(&row)),
-        }))
+        };
+        let about = About {
+            conversation: Some(id),
+            ..About::default()
+        };
+        ticket.keep(&self.state, &tx, &answer, about).await?;
+        tx.commit().await?;
+        Ok(Response::new(answer))
     }
 
     async fn list_messages(

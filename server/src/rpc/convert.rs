@@ -28,17 +28,26 @@ pub fn ts_opt(t: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
     t.map(ts)
 }
 
-/// An optional timestamp field (seconds and nanos in range).
+/// An optional timestamp field (seconds and nanos in the range of
+/// `google.protobuf.Timestamp`), naming the field when it is not.
 pub fn time(
     field: &str,
     value: Option<&prost_types::Timestamp>,
 ) -> Result<Option<DateTime<Utc>>, ApiError> {
     value
         .map(|t| {
+            // google.protobuf.Timestamp's range, 0001-01-01 to 9999-12-31:
+            // beyond it the database would refuse it with no field named.
             u32::try_from(t.nanos)
                 .ok()
+                .filter(|_| (-62_135_596_800..=253_402_300_799).contains(&t.seconds))
                 .and_then(|nanos| DateTime::from_timestamp(t.seconds, nanos))
-                .ok_or_else(|| ApiError::invalid(format!("{field} is not a valid timestamp")))
+                .ok_or_else(|| {
+                    ApiError::invalid_field(
+                        field.to_owned(),
+                        format!("{field} is not a valid timestamp"),
+                    )
+                })
         })
         .transpose()
 }
@@ -51,24 +60,21 @@ pub fn role_i32(name: &str) -> i32 {
 /// Parses an id field into its typed id, naming the field in the error.
 pub fn parse_id<I: From<Uuid>>(field: &str, value: &str) -> Result<I, ApiError> {
     if value.is_empty() {
-        return Err(ApiError::InvalidArgument(
-            format!("{field} is required").into(),
-        ));
+        return Err(ApiError::required(field.to_owned()));
     }
     Uuid::parse_str(value)
         .map(I::from)
-        .map_err(|_| ApiError::InvalidArgument(format!("{field} must be a UUID").into()))
+        .map_err(|_| ApiError::invalid_field(field.to_owned(), format!("{field} must be a UUID")))
 }
 
 /// A role field: known, not UNSPECIFIED.
 pub fn parse_role(field: &str, value: i32) -> Result<Role, ApiError> {
     match Role::try_from(value) {
-        Ok(Role::Unspecified) => Err(ApiError::InvalidArgument(
-            format!("{field} is required").into(),
-        )),
+        Ok(Role::Unspecified) => Err(ApiError::required(field.to_owned())),
         Ok(role) => Ok(role),
-        Err(_) => Err(ApiError::InvalidArgument(
-            format!("{field} is not a known role").into(),
+        Err(_) => Err(ApiError::invalid_field(
+            field.to_owned(),
+            format!("{field} is not a known role"),
         )),
     }
 }

@@ -13,12 +13,14 @@ use tonic::{Request, Response, Status};
 use super::{
     convert::{parse_id, ts},
     pager::{ListKind, page_size},
+    request_ids::{self, fresh_or_replay},
     validate,
 };
 use crate::ids::CustomerId;
 use crate::{
     db::store::customers::{self, CustomerInput, CustomerRow},
     db::store::erasures::{self, ErasureRow},
+    db::store::request_ids::About,
     error::ApiError,
     gate::principal,
     rpc::state::AppState,
@@ -46,8 +48,9 @@ fn text(v: &Json, k: &str) -> String {
 
 fn short(field: &str, value: &str) -> Result<String, ApiError> {
     if value.chars().count() > 200 || value.chars().any(char::is_control) {
-        return Err(ApiError::InvalidArgument(
-            format!("{field} must be at most 200 printable characters").into(),
+        return Err(ApiError::invalid_field(
+            field.to_owned(),
+            format!("{field} must be at most 200 printable characters"),
         ));
     }
     Ok(value.to_owned())
@@ -102,7 +105,7 @@ fn message(c: &CustomerRow) -> Customer {
 
 fn email(raw: &str) -> Result<String, ApiError> {
     normalize_email(raw)
-        .ok_or_else(|| ApiError::InvalidArgument("email is not a valid address".into()))
+        .ok_or_else(|| ApiError::invalid_field("email", "email is not a valid address"))
 }
 
 fn receipt(r: &ErasureRow) -> CustomerErasureReceipt {
@@ -142,14 +145,24 @@ impl CustomerService for CustomerApi {
             stripe: req.stripe.as_ref().map(stripe_json).transpose()?,
             hubspot: req.hubspot.as_ref().map(hubspot_json).transpose()?,
         };
-        p.require_org()?;
+        let (org, _) = p.require_org()?;
         let tx = p.tenant(&self.state.db).await?;
+        let ticket = fresh_or_replay!(
+            request_ids::start(&self.state, &tx, &p, req, org).await?,
+            tx
+        );
         let (row, created) = customers::upsert(&tx, CustomerId::generate(), input).await?;
-        tx.commit().await?;
-        Ok(Response::new(UpsertCustomerResponse {
+        let answer = UpsertCustomerResponse {
             customer: Some(message(&row)),
             created,
-        }))
+        };
+        let about = About {
+            customer: Some(row.id),
+            ..About::default()
+        };
+        ticket.keep(&self.state, &tx, &answer, about).await?;
+        tx.commit().await?;
+        Ok(Response::new(answer))
     }
 
     async fn get_customer(

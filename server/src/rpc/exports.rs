@@ -19,7 +19,7 @@ use crate::{
             users,
         },
     },
-    error::ApiError,
+    error::{ApiError, Reason},
     exports::{
         archive::{self, CHUNK_BYTES, ExportError},
         read,
@@ -44,6 +44,7 @@ fn export_error(e: ExportError) -> ApiError {
     match e {
         ExportError::Db(e) => ApiError::from(DbError(e)),
         ExportError::TooLarge => ApiError::ResourceExhausted(
+            Reason::ExportTooLarge,
             "the workspace is too large to export in one archive: ask the operator (ochre export)"
                 .into(),
         ),

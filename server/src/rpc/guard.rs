@@ -32,7 +32,8 @@ fn source(v: i32) -> Result<&'static str, ApiError> {
         Ok(GuardSource::Chat) => Ok("chat"),
         Ok(GuardSource::CustomerProfile) => Ok("customer_profile"),
         Ok(GuardSource::AgentPrompt) => Ok("agent_prompt"),
-        _ => Err(ApiError::invalid(
+        _ => Err(ApiError::invalid_field(
+            "source",
             "source must be INBOUND_EMAIL, CHAT, CUSTOMER_PROFILE or AGENT_PROMPT",
         )),
     }
@@ -40,15 +41,19 @@ fn source(v: i32) -> Result<&'static str, ApiError> {
 
 fn text(t: &str) -> Result<(), ApiError> {
     if t.is_empty() {
-        return Err(ApiError::invalid("text is required"));
+        return Err(ApiError::required("text"));
     }
     if t.contains('\0') {
-        return Err(ApiError::invalid("text must not contain NUL characters"));
+        return Err(ApiError::invalid_field(
+            "text",
+            "text must not contain NUL characters",
+        ));
     }
     if t.len() > MAX_BODY_BYTES {
-        return Err(ApiError::invalid(format!(
-            "text is too large ({MAX_BODY_BYTES} bytes at most)"
-        )));
+        return Err(ApiError::invalid_field(
+            "text",
+            format!("text is too large ({MAX_BODY_BYTES} bytes at most)"),
+        ));
     }
     Ok(())
 }

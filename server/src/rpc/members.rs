@@ -18,11 +18,17 @@ use crate::{
     db::store::{
         audit::{self, AuditTarget},
         members::{self, InvitationRow, MemberRow},
+        request_ids::About,
         users,
     },
-    error::ApiError,
+    error::{ApiError, Reason},
     gate::{principal, role_to_db},
-    rpc::{state::AppState, validate::normalize_email},
+    rpc::{
+        pager::{ListKind, page_size},
+        request_ids::{self, fresh_or_replay},
+        state::AppState,
+        validate::normalize_email,
+    },
 };
 
 /// Invitations expire after this many days.
@@ -64,7 +70,7 @@ fn invitation(i: &InvitationRow) -> Invitation {
 }
 
 fn db_role(role: Role) -> Result<&'static str, ApiError> {
-    role_to_db(role).ok_or_else(|| ApiError::InvalidArgument("role is required".into()))
+    role_to_db(role).ok_or_else(|| ApiError::required("role"))
 }
 
 #[tonic::async_trait]
@@ -74,12 +80,18 @@ impl MemberService for MemberApi {
         request: Request<ListMembersRequest>,
     ) -> Result<Response<ListMembersResponse>, Status> {
         let p = principal(&request)?;
-        p.require_org()?;
+        let req = request.get_ref();
+        let size = page_size(req.page_size)?;
+        let (org, _) = p.require_org()?;
+        let (kind, pager) = (ListKind::Members, &self.state.pager);
+        let after = pager.resume(&req.page_token, kind, org, "")?;
         let tx = p.tenant(&self.state.db).await?;
-        let rows = members::list(&tx).await?;
+        let mut rows = members::list(&tx, after, size + 1).await?;
         tx.finish_read().await?;
+        let next_page_token = pager.finish(&mut rows, size, false, kind, org, "", |r| r.user_id);
         Ok(Response::new(ListMembersResponse {
             members: rows.iter().map(member).collect(),
+            next_page_token,
         }))
     }
 
@@ -154,18 +166,25 @@ impl MemberService for MemberApi {
     ) -> Result<Response<CreateInvitationResponse>, Status> {
         let p = principal(&request)?;
         let email = normalize_email(&request.get_ref().email)
-            .ok_or_else(|| ApiError::InvalidArgument("email is not a valid address".into()))?;
+            .ok_or_else(|| ApiError::invalid_field("email", "email is not a valid address"))?;
         let role = parse_role("role", request.get_ref().role)?;
         let (_, caller_role) = p.require_org()?;
         // Membership is managed by people, not by API keys.
         p.require_user()?;
         if role == Role::Owner && caller_role != Role::Owner {
-            return Err(
-                ApiError::PermissionDenied("only an owner can invite an owner".into()).into(),
-            );
+            return Err(ApiError::PermissionDenied(
+                Reason::RoleTooHigh,
+                "only an owner can invite an owner".into(),
+            )
+            .into());
         }
         let (token, hash) = new_invitation_token();
         let tx = p.tenant(&self.state.db).await?;
+        let (org, _) = p.require_org()?;
+        let ticket = fresh_or_replay!(
+            request_ids::start(&self.state, &tx, &p, request.get_ref(), org).await?,
+            tx
+        );
         let id = InvitationId::generate();
         let row = members::invite(
             &tx,
@@ -181,11 +200,15 @@ impl MemberService for MemberApi {
         let detail = json!({ "role": db_role(role)? });
         let target = AuditTarget::of("invitation", id);
         audit::record(&tx, "member.invited", target, detail, &p.audit()).await?;
-        tx.commit().await?;
-        Ok(Response::new(CreateInvitationResponse {
+        let answer = CreateInvitationResponse {
             invitation: Some(invitation(&row)),
             token,
-        }))
+        };
+        ticket
+            .keep(&self.state, &tx, &answer, About::default())
+            .await?;
+        tx.commit().await?;
+        Ok(Response::new(answer))
     }
 
     async fn list_invitations(
@@ -193,12 +216,18 @@ impl MemberService for MemberApi {
         request: Request<ListInvitationsRequest>,
     ) -> Result<Response<ListInvitationsResponse>, Status> {
         let p = principal(&request)?;
-        p.require_org()?;
+        let req = request.get_ref();
+        let size = page_size(req.page_size)?;
+        let (org, _) = p.require_org()?;
+        let (kind, pager) = (ListKind::Invitations, &self.state.pager);
+        let after = pager.resume(&req.page_token, kind, org, "")?;
         let tx = p.tenant(&self.state.db).await?;
-        let rows = members::invitations(&tx).await?;
+        let mut rows = members::invitations(&tx, after, size + 1).await?;
         tx.finish_read().await?;
+        let next_page_token = pager.finish(&mut rows, size, false, kind, org, "", |r| r.id);
         Ok(Response::new(ListInvitationsResponse {
             invitations: rows.iter().map(invitation).collect(),
+            next_page_token,
         }))
     }
 
@@ -226,18 +255,20 @@ impl MemberService for MemberApi {
         let p = principal(&request)?;
         let token = request.get_ref().token.trim();
         if token.is_empty() {
-            return Err(ApiError::InvalidArgument("token is required".into()).into());
+            return Err(ApiError::required("token").into());
         }
         p.require_user()?;
         if parse_prefix(token) != Some(TokenKind::Invitation) {
-            return Err(
-                ApiError::NotFound("invitation not found or no longer valid".into()).into(),
-            );
+            return Err(ApiError::NotFound(
+                Reason::NotFound,
+                "invitation not found or no longer valid".into(),
+            )
+            .into());
         }
         let tx = p.tenant(&self.state.db).await?;
         let ctx = p.audit();
         let (org_id, _) = members::accept(&tx, &hash_opaque(token), &ctx).await?;
-        let joined = users::memberships(&tx)
+        let joined = users::memberships(&tx, None, u64::MAX)
             .await?
             .into_iter()
             .find(|m| m.org_id == org_id)

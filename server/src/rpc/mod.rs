@@ -16,6 +16,7 @@ mod integrations;
 mod members;
 mod orgs;
 pub mod pager;
+pub mod request_ids;
 pub mod state;
 mod surveys;
 mod system;

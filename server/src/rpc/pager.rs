@@ -1,12 +1,21 @@
-//! Page tokens: opaque, MAC-protected, and bound to the org, the list they
-//! came from and its filter, so a token from one org (or one query) is
-//! useless in another. The token carries only the last id of the page.
+//! Page tokens: opaque, MAC-protected, and bound to the scope (the org, or
+//! the user for a user's own lists), the list they came from and its
+//! filter, so a token from one org (or one query) is useless in another.
+//! The token carries only the last id of the page.
+//!
+//! Every list RPC pages (AIP-158): `page_size` 0 is the list's default, a
+//! size over the maximum is coerced to the maximum, a negative one is
+//! refused.
 
 use secrecy::SecretString;
 use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
-use crate::{crypto::envelope::Envelope, error::ApiError, ids::OrgId};
+use crate::{
+    crypto::envelope::Envelope,
+    error::ApiError,
+    ids::{OrgId, UserId},
+};
 
 const VERSION: u8 = 1;
 const TAG_LEN: usize = 16;
@@ -23,6 +32,48 @@ pub enum ListKind {
     WebhookEvents = 4,
     SurveyResponses = 5,
     AuditEvents = 6,
+    Members = 7,
+    Invitations = 8,
+    ApiKeys = 9,
+    Integrations = 10,
+    MyOrgs = 11,
+    Sessions = 12,
+    Providers = 13,
+    AccessRules = 14,
+}
+
+impl ListKind {
+    /// The page size when the request gives none: the static catalogs
+    /// (providers, access rules) fit one page of the maximum.
+    pub fn default_page(self) -> u64 {
+        match self {
+            ListKind::Providers | ListKind::AccessRules => MAX_PAGE as u64,
+            _ => DEFAULT_PAGE,
+        }
+    }
+}
+
+/// What a page token is bound to besides its list: the org of an org's
+/// list, the user of a user's own list (their orgs, their sessions), or
+/// nothing for a public catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageScope(Uuid);
+
+impl PageScope {
+    /// The scope of a catalog everyone sees alike.
+    pub const PUBLIC: PageScope = PageScope(Uuid::nil());
+}
+
+impl From<OrgId> for PageScope {
+    fn from(org: OrgId) -> Self {
+        PageScope(org.uuid())
+    }
+}
+
+impl From<UserId> for PageScope {
+    fn from(user: UserId) -> Self {
+        PageScope(user.uuid())
+    }
 }
 
 /// Signs and checks page tokens.
@@ -35,19 +86,28 @@ pub struct Pager {
 pub const DEFAULT_PAGE: u64 = 50;
 pub const MAX_PAGE: i32 = 100;
 
-/// Validates a page size: 0 means the default.
+/// The page size of a request to a list with the default page: 0 means
+/// the default, more than the maximum is the maximum.
 pub fn page_size(requested: i32) -> Result<u64, ApiError> {
+    page_size_of(requested, DEFAULT_PAGE)
+}
+
+/// The page size of a request: 0 means `default`, more than the maximum is
+/// coerced to the maximum (AIP-158), a negative size is refused.
+pub fn page_size_of(requested: i32, default: u64) -> Result<u64, ApiError> {
     match requested {
-        0 => Ok(DEFAULT_PAGE),
+        0 => Ok(default),
         1..=MAX_PAGE => Ok(requested as u64),
-        _ => Err(ApiError::InvalidArgument(
-            format!("page_size must be between 1 and {MAX_PAGE}").into(),
+        n if n > MAX_PAGE => Ok(MAX_PAGE as u64),
+        _ => Err(ApiError::invalid_field(
+            "page_size",
+            "page_size must not be negative",
         )),
     }
 }
 
 fn invalid() -> ApiError {
-    ApiError::InvalidArgument("page_token is not valid for this request".into())
+    ApiError::invalid_field("page_token", "page_token is not valid for this request")
 }
 
 impl Pager {
@@ -56,20 +116,26 @@ impl Pager {
         Envelope::new(secret, b"ochre page token v1", "", 200).map(|envelope| Pager { envelope })
     }
 
-    fn body(kind: ListKind, org: OrgId, filter: &str, last: Uuid) -> Vec<u8> {
+    fn body(kind: ListKind, scope: PageScope, filter: &str, last: Uuid) -> Vec<u8> {
         let mut body = Vec::with_capacity(BODY_LEN);
         body.push(VERSION);
         body.push(kind as u8);
-        body.extend_from_slice(org.uuid().as_bytes());
+        body.extend_from_slice(scope.0.as_bytes());
         body.extend_from_slice(&Sha256::digest(filter.as_bytes())[..8]);
         body.extend_from_slice(last.as_bytes());
         body
     }
 
     /// The token that continues after `last`.
-    pub fn issue(&self, kind: ListKind, org: OrgId, filter: &str, last: Uuid) -> String {
+    pub fn issue(
+        &self,
+        kind: ListKind,
+        scope: impl Into<PageScope>,
+        filter: &str,
+        last: Uuid,
+    ) -> String {
         self.envelope
-            .seal_compact(&Self::body(kind, org, filter, last), TAG_LEN)
+            .seal_compact(&Self::body(kind, scope.into(), filter, last), TAG_LEN)
     }
 
     /// Cuts `rows`, fetched with a limit of `size + 1`, to `size`, and
@@ -82,14 +148,14 @@ impl Pager {
         size: u64,
         cut: bool,
         kind: ListKind,
-        org: OrgId,
+        scope: impl Into<PageScope>,
         filter: &str,
         id: impl Fn(&T) -> I,
     ) -> String {
         let more = cut || rows.len() as u64 > size;
         rows.truncate(usize::try_from(size).unwrap_or(usize::MAX));
         match rows.last() {
-            Some(last) if more => self.issue(kind, org, filter, id(last).into()),
+            Some(last) if more => self.issue(kind, scope, filter, id(last).into()),
             _ => String::new(),
         }
     }
@@ -99,7 +165,7 @@ impl Pager {
         &self,
         token: &str,
         kind: ListKind,
-        org: OrgId,
+        scope: impl Into<PageScope>,
         filter: &str,
     ) -> Result<Option<I>, ApiError> {
         if token.is_empty() {
@@ -110,10 +176,36 @@ impl Pager {
             .open_compact(token, BODY_LEN, TAG_LEN)
             .map_err(|_| invalid())?;
         let last = Uuid::from_slice(&body[BODY_LEN - 16..]).map_err(|_| invalid())?;
-        if Self::body(kind, org, filter, last) != body {
+        if Self::body(kind, scope.into(), filter, last) != body {
             return Err(invalid());
         }
         Ok(Some(I::from(last)))
+    }
+}
+
+impl Pager {
+    /// One page of a fixed catalog (the same for every caller, in a fixed
+    /// order): the token carries the position after the page.
+    pub fn page_of<'a, T>(
+        &self,
+        items: &'a [T],
+        token: &str,
+        kind: ListKind,
+        size: u64,
+    ) -> Result<(&'a [T], String), ApiError> {
+        let start = match self.resume::<Uuid>(token, kind, PageScope::PUBLIC, "")? {
+            None => 0,
+            Some(at) => usize::try_from(at.as_u128()).map_err(|_| invalid())?,
+        };
+        let rest = items.get(start..).ok_or_else(invalid)?;
+        let take = rest.len().min(usize::try_from(size).unwrap_or(usize::MAX));
+        let next = if take < rest.len() {
+            let after = (start + take) as u128;
+            self.issue(kind, PageScope::PUBLIC, "", Uuid::from_u128(after))
+        } else {
+            String::new()
+        };
+        Ok((&rest[..take], next))
     }
 }
 
@@ -152,6 +244,38 @@ mod tests {
         );
         assert!(
             p.resume::<Uuid>(&t, ListKind::Conversations, org, "status=closed")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_page_size_over_the_maximum_is_coerced_and_a_negative_one_refused() {
+        assert_eq!(page_size(0).unwrap(), DEFAULT_PAGE);
+        assert_eq!(page_size(7).unwrap(), 7);
+        assert_eq!(page_size(10_000).unwrap(), MAX_PAGE as u64);
+        assert_eq!(page_size(i32::MAX).unwrap(), MAX_PAGE as u64);
+        assert!(page_size(-1).is_err());
+        assert_eq!(
+            page_size_of(0, ListKind::AccessRules.default_page()).unwrap(),
+            MAX_PAGE as u64
+        );
+    }
+
+    #[test]
+    fn a_catalog_pages_in_order_and_its_token_fits_no_other_list() {
+        let p = pager();
+        let items: Vec<u32> = (0..7).collect();
+        let (first, token) = p.page_of(&items, "", ListKind::Providers, 3).unwrap();
+        assert_eq!(first, &[0, 1, 2]);
+        let (second, token) = p.page_of(&items, &token, ListKind::Providers, 3).unwrap();
+        assert_eq!(second, &[3, 4, 5]);
+        let (last, end) = p.page_of(&items, &token, ListKind::Providers, 3).unwrap();
+        assert_eq!((last, end.as_str()), (&[6][..], ""));
+        assert!(p.page_of(&items, &token, ListKind::AccessRules, 3).is_err());
+        let user = UserId::from(Uuid::now_v7());
+        let t = p.issue(ListKind::Sessions, user, "", Uuid::now_v7());
+        assert!(
+            p.resume::<Uuid>(&t, ListKind::Sessions, UserId::from(Uuid::now_v7()), "")
                 .is_err()
         );
     }

@@ -9,9 +9,19 @@ use ochre_sdk::{
 };
 use tonic::{Request, Response, Status};
 
+use super::pager::{ListKind, Pager, page_size_of};
+
 /// The handler of `SystemService`.
-#[derive(Debug, Default, Clone)]
-pub struct SystemApi;
+#[derive(Debug, Clone)]
+pub struct SystemApi {
+    pager: Pager,
+}
+
+impl SystemApi {
+    pub fn new(pager: Pager) -> Self {
+        SystemApi { pager }
+    }
+}
 
 #[tonic::async_trait]
 impl SystemService for SystemApi {
@@ -28,15 +38,24 @@ impl SystemService for SystemApi {
 
     async fn list_access_rules(
         &self,
-        _request: Request<ListAccessRulesRequest>,
+        request: Request<ListAccessRulesRequest>,
     ) -> Result<Response<ListAccessRulesResponse>, Status> {
-        let rules = ACCESS_RULES
+        let req = request.get_ref();
+        let kind = ListKind::AccessRules;
+        let size = page_size_of(req.page_size, kind.default_page())?;
+        let (page, next_page_token) =
+            self.pager
+                .page_of(ACCESS_RULES, &req.page_token, kind, size)?;
+        let rules = page
             .iter()
             .map(|m| MethodAccessRule {
                 method: m.method.to_owned(),
                 rule: Some(m.to_message()),
             })
             .collect();
-        Ok(Response::new(ListAccessRulesResponse { rules }))
+        Ok(Response::new(ListAccessRulesResponse {
+            rules,
+            next_page_token,
+        }))
     }
 }

@@ -41,24 +41,31 @@ fn name_of(field: &str, name: &str) -> Result<String, ApiError> {
 pub fn label(field: &str, raw: &str, max: usize) -> Result<String, ApiError> {
     let text = raw.trim();
     if text.chars().count() > max || text.chars().any(|c| c.is_control() || is_bidi_control(c)) {
-        return Err(ApiError::invalid(format!(
-            "{field} must be at most {max} printable characters (no control or bidi-control characters)"
-        )));
+        return Err(ApiError::invalid_field(
+            field.to_owned(),
+            format!(
+                "{field} must be at most {max} printable characters (no control or bidi-control characters)"
+            ),
+        ));
     }
     Ok(text.to_owned())
 }
 
 pub fn body(body: &str) -> Result<(), ApiError> {
     if body.is_empty() {
-        return Err(ApiError::invalid("body is required"));
+        return Err(ApiError::required("body"));
     }
     if body.contains('\0') {
-        return Err(ApiError::invalid("body must not contain NUL characters"));
+        return Err(ApiError::invalid_field(
+            "body",
+            "body must not contain NUL characters",
+        ));
     }
     if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::invalid(format!(
-            "body is too large ({MAX_BODY_BYTES} bytes at most)"
-        )));
+        return Err(ApiError::invalid_field(
+            "body",
+            format!("body is too large ({MAX_BODY_BYTES} bytes at most)"),
+        ));
     }
     Ok(())
 }
@@ -73,10 +80,13 @@ pub fn comment(raw: &str) -> Result<String, ApiError> {
     let text = raw.trim();
     let bad = |c: char| (c.is_control() && !matches!(c, '\n' | '\r' | '\t')) || is_bidi_control(c);
     if text.chars().count() > MAX_COMMENT_CHARS || text.chars().any(bad) {
-        return Err(ApiError::invalid(format!(
-            "comment must be at most {MAX_COMMENT_CHARS} characters, without control \
+        return Err(ApiError::invalid_field(
+            "comment",
+            format!(
+                "comment must be at most {MAX_COMMENT_CHARS} characters, without control \
              characters other than line breaks and tabs"
-        )));
+            ),
+        ));
     }
     Ok(text.to_owned())
 }
@@ -84,9 +94,10 @@ pub fn comment(raw: &str) -> Result<String, ApiError> {
 pub fn subject(subject: &str) -> Result<String, ApiError> {
     let subject = subject.trim();
     if subject.chars().count() > MAX_SUBJECT_CHARS || subject.chars().any(|c| c.is_control()) {
-        return Err(ApiError::invalid(format!(
-            "subject must be at most {MAX_SUBJECT_CHARS} printable characters"
-        )));
+        return Err(ApiError::invalid_field(
+            "subject",
+            format!("subject must be at most {MAX_SUBJECT_CHARS} printable characters"),
+        ));
     }
     Ok(subject.to_owned())
 }
@@ -98,7 +109,8 @@ pub fn phone(phone: &str) -> Result<String, ApiError> {
             .chars()
             .all(|c| c.is_ascii_digit() || " +-().".contains(c));
     if !ok {
-        return Err(ApiError::invalid(
+        return Err(ApiError::invalid_field(
+            "phone",
             "phone must be at most 50 digits, spaces and + - ( ) .",
         ));
     }
@@ -108,14 +120,17 @@ pub fn phone(phone: &str) -> Result<String, ApiError> {
 /// Attachments as stored (a JSON array of metadata objects).
 pub fn attachments(list: &[Attachment]) -> Result<Json, ApiError> {
     if list.len() > MAX_ATTACHMENTS {
-        return Err(ApiError::invalid(format!(
-            "at most {MAX_ATTACHMENTS} attachments"
-        )));
+        return Err(ApiError::invalid_field(
+            "attachments",
+            format!("at most {MAX_ATTACHMENTS} attachments"),
+        ));
     }
     let mut out = Vec::with_capacity(list.len());
     for (i, a) in list.iter().enumerate() {
-        let f =
-            |field: &str, why: &str| ApiError::invalid(format!("attachments[{i}].{field} {why}"));
+        let f = |field: &str, why: &str| {
+            let path = format!("attachments[{i}].{field}");
+            ApiError::invalid_field(path.clone(), format!("{path} {why}"))
+        };
         let name = a.file_name.as_str();
         if name.is_empty()
             || name.chars().count() > 255
@@ -182,9 +197,10 @@ pub fn attachments_from(json: &Json) -> Vec<Attachment> {
 /// Custom fields as stored: `{"key": {"s": ".."} | {"n": 1.0} | {"b": true} | {"t": [secs, nanos]}}`.
 pub fn custom_fields(fields: &HashMap<String, CustomFieldValue>) -> Result<Json, ApiError> {
     if fields.len() > MAX_CUSTOM_FIELDS {
-        return Err(ApiError::invalid(format!(
-            "at most {MAX_CUSTOM_FIELDS} custom fields"
-        )));
+        return Err(ApiError::invalid_field(
+            "custom_fields",
+            format!("at most {MAX_CUSTOM_FIELDS} custom fields"),
+        ));
     }
     let mut out = Map::new();
     for (key, value) in fields {
@@ -193,7 +209,8 @@ pub fn custom_fields(fields: &HashMap<String, CustomFieldValue>) -> Result<Json,
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !key_ok {
-            return Err(ApiError::invalid(
+            return Err(ApiError::invalid_field(
+                "custom_fields",
                 "custom field keys must be 1 to 64 characters of a-z, 0-9 and _",
             ));
         }
@@ -202,22 +219,27 @@ pub fn custom_fields(fields: &HashMap<String, CustomFieldValue>) -> Result<Json,
                 json!({ "s": s })
             }
             Some(Value::StringValue(_)) => {
-                return Err(ApiError::invalid(format!(
-                    "custom field {key}: strings are at most {MAX_CUSTOM_STRING} characters"
-                )));
+                return Err(ApiError::invalid_field(
+                    format!("custom_fields[{key}]"),
+                    format!(
+                        "custom field {key}: strings are at most {MAX_CUSTOM_STRING} characters"
+                    ),
+                ));
             }
             Some(Value::NumberValue(n)) if n.is_finite() => json!({ "n": n }),
             Some(Value::NumberValue(_)) => {
-                return Err(ApiError::invalid(format!(
-                    "custom field {key}: the number is not finite"
-                )));
+                return Err(ApiError::invalid_field(
+                    format!("custom_fields[{key}]"),
+                    format!("custom field {key}: the number is not finite"),
+                ));
             }
             Some(Value::BoolValue(b)) => json!({ "b": b }),
             Some(Value::TimestampValue(t)) => json!({ "t": [t.seconds, t.nanos] }),
             None => {
-                return Err(ApiError::invalid(format!(
-                    "custom field {key} has no value"
-                )));
+                return Err(ApiError::invalid_field(
+                    format!("custom_fields[{key}]"),
+                    format!("custom field {key} has no value"),
+                ));
             }
         };
         out.insert(key.clone(), stored);

@@ -62,7 +62,9 @@ impl WebhookService for WebhookApi {
             "" => None,
             id => Some(
                 Provider::from_id(id)
-                    .ok_or_else(|| ApiError::invalid("provider is not a webhook provider"))?
+                    .ok_or_else(|| {
+                        ApiError::invalid_field("provider", "provider is not a webhook provider")
+                    })?
                     .id(),
             ),
         };

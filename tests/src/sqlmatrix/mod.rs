@@ -151,6 +151,14 @@ pub fn expected_policy(table: &str) -> TablePolicy {
             update: NotGranted,
             delete: NotGranted,
         },
+        // The answers of idempotent creates: claimed and kept only by
+        // claim_request_id() and record_request_id(), for the verified caller.
+        "request_ids" => TablePolicy {
+            select: Access::NotGranted,
+            insert: Access::NotGranted,
+            update: Access::NotGranted,
+            delete: Access::NotGranted,
+        },
         // Input-guard flags: recorded only by the messages_guard_flag
         // trigger (a definer function); every member reads them.
         "guard_flags" => TablePolicy {

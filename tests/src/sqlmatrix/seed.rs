@@ -134,7 +134,10 @@ pub async fn seed_org(su: &impl ConnectionTrait, name: &str) -> SeedOrg {
            ('{org}', gen_random_uuid(), 'ai_cost', 'req-{c2}', NULL, 100, '{owner}', now() + interval '15 minutes'); \
          INSERT INTO guard_flags (org_id, id, customer_id, message_id, verdict, categories, rules_version) VALUES \
            ('{org}', gen_random_uuid(), '{c1}', '{m1}', 'flag', '{{instruction_override}}', 'v1.0'), \
-           ('{org}', gen_random_uuid(), '{c2}', NULL, 'block', '{{data_exfiltration}}', 'v1.0');",
+           ('{org}', gen_random_uuid(), '{c2}', NULL, 'block', '{{data_exfiltration}}', 'v1.0'); \
+         INSERT INTO request_ids (org_id, caller_id, method, request_id, response, customer_id) VALUES \
+           ('{org}', '{agent}', 'UpsertCustomer', 'req-{c1}', '\\x00', '{c1}'), \
+           ('{org}', '{owner}', 'CreateApiKey', 'req-{c2}', '\\x00', NULL);",
         nonce = "decode(md5(random()::text), 'hex')"
     );
     su.execute_unprepared(&sql)

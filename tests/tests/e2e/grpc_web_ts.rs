@@ -1,5 +1,6 @@
-//! The generated TypeScript gRPC-web client (what the internal frontends
-//! use) against the real server: `node --test clients/ts/test/`.
+//! The generated code of the TypeScript package `@ochre/client` against the
+//! real server over gRPC-web, in Node: `node --test clients/ts/test/` (the
+//! package in a real browser: `browser_ts`).
 
 use std::{path::Path, process::Command};
 
@@ -7,9 +8,10 @@ use std::{path::Path, process::Command};
 async fn the_generated_typescript_client_calls_the_server_over_grpc_web() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     assert!(
-        root.join("clients/ts/gen/ochre/v1/system_pb.js").exists()
+        root.join("clients/ts/dist/gen/ochre/v1/system_pb.js")
+            .exists()
             && root.join("node_modules/@connectrpc/connect-web").exists(),
-        "the TypeScript client is not generated: run `make generate-ts` (make test does)"
+        "the TypeScript package is not built: run `make build-ts` (make test does)"
     );
     // A survey for the customer-facing calls (public, from the browser).
     let scene = crate::surveys::scene().await;
@@ -34,8 +36,8 @@ async fn the_generated_typescript_client_calls_the_server_over_grpc_web() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("# pass 5"),
-        "expected 5 passing node tests:\n{stdout}"
+        stdout.contains("# pass 6"),
+        "expected 6 passing node tests:\n{stdout}"
     );
     assert!(stdout.contains("# fail 0"), "{stdout}");
 }

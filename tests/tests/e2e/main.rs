@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod audit;
+mod browser_ts;
 mod budgets;
 mod cli;
 mod config;
@@ -25,7 +26,9 @@ mod layout;
 mod limits;
 mod logs;
 mod oauth;
+mod paging;
 mod purge;
+mod request_ids;
 mod request_span;
 mod role_matrix;
 mod schema;

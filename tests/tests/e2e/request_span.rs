@@ -87,6 +87,7 @@ async fn every_log_line_of_an_rpc_carries_its_request_id_and_the_response_return
             with_auth(
                 CreateOrgRequest {
                     name: "Spans".into(),
+                    ..Default::default()
                 },
                 &token,
                 None,

@@ -4,7 +4,12 @@
 //! (anonymous, malformed, tampered, expired and logged-out tokens, each role of the
 //! org, a member of another org, API keys of each role, a revoked key), and
 //! the answer must be the gate's refusal the contract declares, or, when the
-//! gate lets the call through, anything but a refusal.
+//! gate lets the call through, anything but a refusal. Every refusal
+//! carries a `google.rpc.ErrorInfo` whose reason is one of the server's list
+//! (with that reason's code): the gate's refusals the reason the caller
+//! calls for (`CREDENTIALS_MISSING`, `ACCESS_TOKEN_EXPIRED`,
+//! `ROLE_NOT_ALLOWED`, ...), and a field reason names the field in a
+//! `google.rpc.BadRequest`.
 //!
 //! Public RPCs are checked anonymously only: what a public RPC does with
 //! credentials is not part of the contract, and empty Login calls with
@@ -21,6 +26,7 @@ use ochre_sdk::{
     v1::{RevokeApiKeyRequest, Role},
 };
 use ochre_tests::{
+    errors::detail_problem,
     identity::{login_again, logout},
     matrix::{CALLERS, CallerKind, Expect, Outcome, SESSION_CONSUMING, call_empty, cells, render},
     prelude::*,
@@ -145,6 +151,7 @@ async fn run_matrix(app: &TestApp, cast: &Cast) -> Vec<Outcome> {
                 cell,
                 code: Code::Ok,
                 message,
+                reply: Default::default(),
             });
             continue;
         }
@@ -158,11 +165,13 @@ async fn run_matrix(app: &TestApp, cast: &Cast) -> Vec<Outcome> {
             Rule::Roles(_) => cast.org_header(cell.caller),
             Rule::Public | Rule::Authenticated => None,
         };
-        let (code, message) = call_empty(app, cell.method, token.as_deref(), org.as_deref()).await;
+        let (code, message, reply) =
+            call_empty(app, cell.method, token.as_deref(), org.as_deref()).await;
         outcomes.push(Outcome {
             cell,
             code,
             message,
+            reply,
         });
     }
     outcomes
@@ -176,6 +185,10 @@ async fn every_caller_gets_the_answer_the_contract_declares_from_every_rpc() {
     assert_eq!(outcomes.len(), ACCESS_RULES.len() * CALLERS.len());
     let failed = outcomes.iter().filter(|o| !o.passed()).count();
     assert_eq!(failed, 0, "{failed} cells failed:\n{}", render(&outcomes));
+    let details: Vec<String> = outcomes.iter().filter_map(detail_problem).collect();
+    assert!(details.is_empty(), "{}", details.join("\n"));
+    let refused = outcomes.iter().filter(|o| o.reply.reason.is_some()).count();
+    assert!(refused > ACCESS_RULES.len() * 5, "{refused} refusals");
 }
 
 #[test]

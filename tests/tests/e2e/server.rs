@@ -145,7 +145,7 @@ async fn the_access_rules_served_are_the_generated_table() {
     let app = spawn_app().await;
     let mut client = app.client::<SystemClient>();
     let rules = client
-        .list_access_rules(ListAccessRulesRequest {})
+        .list_access_rules(ListAccessRulesRequest::default())
         .await
         .expect("public rpc")
         .into_inner()

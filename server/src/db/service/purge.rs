@@ -5,8 +5,9 @@
 //! twice, and a no-op for a workspace restored meanwhile. Each purged
 //! workspace leaves a receipt (`org_purge_receipts()`). It also returns
 //! the holds of expired budget reservations (`sweep_budget_reservations()`)
-//! and forgets the shared rate-limit keys that have recovered
-//! (`sweep_rate_buckets()`).
+//! forgets the shared rate-limit keys that have recovered
+//! (`sweep_rate_buckets()`) and the answers of idempotent creates kept
+//! longer than 24 hours (`sweep_request_ids()`).
 
 use chrono::{DateTime, Utc};
 use sea_orm::FromQueryResult;
@@ -91,10 +92,15 @@ impl Db {
             .await?
             .map_or(0, |s| s.n);
         let buckets = self.sweep_rate_buckets().await?;
+        let request_ids = Swept::find_by_statement(stmt("SELECT sweep_request_ids() AS n", []))
+            .one(&self.service)
+            .await?
+            .map_or(0, |s| s.n);
         let workspaces = self.purge_workspaces(run).await?;
         if let Some(map) = counts.as_object_mut() {
             map.insert("expired_budget_reservations".to_owned(), swept.into());
             map.insert("rate_limit_keys_forgotten".to_owned(), buckets.into());
+            map.insert("request_ids".to_owned(), request_ids.into());
             map.insert("workspaces".to_owned(), workspaces);
         }
         Ok(counts)

@@ -50,10 +50,22 @@ pub async fn create(
     .ok_or(DbErr::RecordNotInserted)?)
 }
 
-pub async fn list(tx: &TenantTx) -> Result<Vec<ApiKeyRow>, DbError> {
+/// One page of the org's API keys by id (time-ordered), after `after`.
+pub async fn list(
+    tx: &TenantTx,
+    after: Option<ApiKeyId>,
+    limit: u64,
+) -> Result<Vec<ApiKeyRow>, DbError> {
     Ok(ApiKeyRow::find_by_statement(stmt(
-        &format!("SELECT {COLUMNS} FROM api_keys WHERE org_id = $1 ORDER BY created_at, id"),
-        [tx.org().into()],
+        &format!(
+            "SELECT {COLUMNS} FROM api_keys \
+              WHERE org_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
+        ),
+        [
+            tx.org().into(),
+            after.into(),
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+        ],
     ))
     .all(tx.conn())
     .await?)

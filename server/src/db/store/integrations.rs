@@ -159,25 +159,38 @@ pub async fn clear_secrets(
 }
 
 /// Every integration of the org, with which secret fields are set.
-pub async fn list(tx: &TenantTx) -> Result<Vec<IntegrationRow>, DbError> {
-    select(tx, None).await
+/// One page of the org's integrations by id (time-ordered), after `after`.
+pub async fn list(
+    tx: &TenantTx,
+    after: Option<IntegrationId>,
+    limit: u64,
+) -> Result<Vec<IntegrationRow>, DbError> {
+    select(tx, None, after, limit).await
 }
 
 /// One integration of the org.
 pub async fn get(tx: &TenantTx, id: IntegrationId) -> Result<Option<IntegrationRow>, DbError> {
-    Ok(select(tx, Some(id)).await?.pop())
+    Ok(select(tx, Some(id), None, 1).await?.pop())
 }
 
 async fn select(
     tx: &TenantTx,
     only: Option<IntegrationId>,
+    after: Option<IntegrationId>,
+    limit: u64,
 ) -> Result<Vec<IntegrationRow>, DbError> {
     let mut out: Vec<IntegrationRow> = IntegrationColumns::find_by_statement(stmt(
         "SELECT id, provider, external_account, scopes, connected_by, connected_at, updated_at, \
                 token_expires_at \
            FROM integrations WHERE org_id = $2 AND ($1::uuid IS NULL OR id = $1) \
-          ORDER BY provider",
-        [only.into(), tx.org().into()],
+            AND ($3::uuid IS NULL OR id > $3) \
+          ORDER BY id LIMIT $4",
+        [
+            only.into(),
+            tx.org().into(),
+            after.into(),
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+        ],
     ))
     .all(tx.conn())
     .await?
@@ -186,8 +199,9 @@ async fn select(
     .collect();
     let secrets = SecretField::find_by_statement(stmt(
         "SELECT integration_id, field, updated_at FROM integration_secrets \
-          WHERE org_id = $2 AND ($1::uuid IS NULL OR integration_id = $1) ORDER BY field",
-        [only.into(), tx.org().into()],
+          WHERE org_id = $2 AND ($1::uuid IS NULL OR integration_id = $1) \
+            AND ($3::uuid IS NULL OR integration_id > $3) ORDER BY field",
+        [only.into(), tx.org().into(), after.into()],
     ))
     .all(tx.conn())
     .await?;

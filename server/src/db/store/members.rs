@@ -36,10 +36,19 @@ struct Accepted {
     role: String,
 }
 
-pub async fn list(tx: &TenantTx) -> Result<Vec<MemberRow>, DbError> {
+/// One page of the org's members by user id, after `after`.
+pub async fn list(
+    tx: &TenantTx,
+    after: Option<UserId>,
+    limit: u64,
+) -> Result<Vec<MemberRow>, DbError> {
     Ok(MemberRow::find_by_statement(stmt(
-        "SELECT user_id, email, display_name, role, joined_at FROM org_members()",
-        [],
+        "SELECT user_id, email, display_name, role, joined_at FROM org_members() \
+          WHERE ($1::uuid IS NULL OR user_id > $1) ORDER BY user_id LIMIT $2",
+        [
+            after.into(),
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+        ],
     ))
     .all(tx.conn())
     .await?)
@@ -111,12 +120,22 @@ pub async fn invite(
     .ok_or(DbErr::RecordNotInserted)?)
 }
 
-pub async fn invitations(tx: &TenantTx) -> Result<Vec<InvitationRow>, DbError> {
+/// One page of the org's invitations by id (time-ordered), after `after`.
+pub async fn invitations(
+    tx: &TenantTx,
+    after: Option<InvitationId>,
+    limit: u64,
+) -> Result<Vec<InvitationRow>, DbError> {
     Ok(InvitationRow::find_by_statement(stmt(
         &format!(
-            "SELECT {INVITATION_COLUMNS} FROM invitations WHERE org_id = $1 ORDER BY created_at, id"
+            "SELECT {INVITATION_COLUMNS} FROM invitations \
+              WHERE org_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
         ),
-        [tx.org().into()],
+        [
+            tx.org().into(),
+            after.into(),
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+        ],
     ))
     .all(tx.conn())
     .await?)

@@ -12,6 +12,7 @@ pub mod integrations;
 pub mod members;
 pub mod oauth;
 pub mod orgs;
+pub mod request_ids;
 pub mod sessions;
 pub mod surveys;
 pub mod users;

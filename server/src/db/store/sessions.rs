@@ -22,12 +22,20 @@ pub struct SessionRow {
     pub user_agent: Option<String>,
 }
 
-/// The caller's sessions, newest first (at most `limit`).
-pub async fn list(tx: &TenantTx, limit: u64) -> Result<Vec<SessionRow>, DbError> {
+/// One page of the caller's sessions, newest first, older than `before`.
+pub async fn list(
+    tx: &TenantTx,
+    before: Option<SessionId>,
+    limit: u64,
+) -> Result<Vec<SessionRow>, DbError> {
     Ok(SessionRow::find_by_statement(stmt(
         "SELECT id, created_at, expires_at, revoked_at, host(client_ip) AS client_ip, user_agent \
-           FROM sessions WHERE user_id = app_user() ORDER BY created_at DESC, id DESC LIMIT $1",
-        [i64::try_from(limit).unwrap_or(i64::MAX).into()],
+           FROM sessions WHERE user_id = app_user() AND ($2::uuid IS NULL OR id < $2) \
+          ORDER BY id DESC LIMIT $1",
+        [
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+            before.into(),
+        ],
     ))
     .all(tx.conn())
     .await?)

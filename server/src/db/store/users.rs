@@ -104,11 +104,19 @@ pub async fn set_password_hash(tx: &TenantTx, phc: &str) -> Result<(), DbError> 
     Ok(())
 }
 
-pub async fn memberships(tx: &TenantTx) -> Result<Vec<MembershipRow>, DbError> {
+/// One page of the caller's memberships by org id, after `after`.
+pub async fn memberships(
+    tx: &TenantTx,
+    after: Option<OrgId>,
+    limit: u64,
+) -> Result<Vec<MembershipRow>, DbError> {
     Ok(MembershipRow::find_by_statement(stmt(
         "SELECT org_id, org_name, org_created_at, role, deletion_scheduled_at, purge_after \
-           FROM my_memberships()",
-        [],
+           FROM my_memberships() WHERE ($1::uuid IS NULL OR org_id > $1) ORDER BY org_id LIMIT $2",
+        [
+            after.into(),
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+        ],
     ))
     .all(tx.conn())
     .await?)

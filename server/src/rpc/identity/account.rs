@@ -2,7 +2,8 @@
 //! other session), and listing and revoking the account's sessions.
 
 use ochre_sdk::v1::{
-    ChangePasswordRequest, ChangePasswordResponse, ListSessionsResponse, SignInSession,
+    ChangePasswordRequest, ChangePasswordResponse, ListSessionsRequest, ListSessionsResponse,
+    SignInSession,
 };
 use secrecy::SecretString;
 
@@ -10,32 +11,35 @@ use super::reauth::{open, reauthenticate};
 use crate::{
     crypto::password::check_strength,
     db::store::{sessions as session_store, users},
-    error::ApiError,
+    error::{ApiError, Reason},
     gate::Principal,
     ids::SessionId,
     rpc::{
         convert::{ts, ts_opt},
+        pager::{ListKind, page_size},
         state::AppState,
     },
 };
-
-/// Sessions listed at most (the newest).
-const MAX_LISTED_SESSIONS: u64 = 200;
 
 pub async fn change_password(
     state: &AppState,
     p: Principal,
     req: ChangePasswordRequest,
 ) -> Result<ChangePasswordResponse, ApiError> {
-    if req.current_password.is_empty() || req.new_password.is_empty() {
-        return Err(ApiError::invalid(
-            "current_password and new_password are required",
-        ));
+    if req.current_password.is_empty() {
+        return Err(ApiError::required("current_password"));
+    }
+    if req.new_password.is_empty() {
+        return Err(ApiError::required("new_password"));
     }
     let current = p.session_id().ok_or_else(ApiError::denied)?;
     let (tx, me) = open(state, p).await?;
-    check_strength(&req.new_password, &[&me.email, &me.display_name])
-        .map_err(|weak| ApiError::invalid(format!("password refused: {}", weak.reason())))?;
+    check_strength(&req.new_password, &[&me.email, &me.display_name]).map_err(|weak| {
+        ApiError::invalid_field(
+            "new_password",
+            format!("password refused: {}", weak.reason()),
+        )
+    })?;
     if let Some(step) = reauthenticate(state, &me, req.current_password, &req.totp_code).await? {
         users::set_totp_last_step(&tx, step).await?;
     }
@@ -55,12 +59,19 @@ pub async fn change_password(
 pub async fn list_sessions(
     state: &AppState,
     p: Principal,
+    req: &ListSessionsRequest,
 ) -> Result<ListSessionsResponse, ApiError> {
+    let size = page_size(req.page_size)?;
     let current = p.session_id().ok_or_else(ApiError::denied)?;
+    let user = p.require_user()?;
+    let (kind, pager) = (ListKind::Sessions, &state.pager);
+    let before = pager.resume(&req.page_token, kind, user, "")?;
     let tx = p.tenant(&state.db).await?;
-    let rows = session_store::list(&tx, MAX_LISTED_SESSIONS).await?;
+    let mut rows = session_store::list(&tx, before, size + 1).await?;
     tx.finish_read().await?;
+    let next_page_token = pager.finish(&mut rows, size, false, kind, user, "", |s| s.id);
     Ok(ListSessionsResponse {
+        next_page_token,
         sessions: rows
             .into_iter()
             .map(|s| SignInSession {
@@ -84,7 +95,10 @@ pub async fn revoke_session(
     p.require_user()?;
     let tx = p.tenant(&state.db).await?;
     if !session_store::revoke(&tx, session, "revoked by the user").await? {
-        return Err(ApiError::NotFound("no such active session".into()));
+        return Err(ApiError::NotFound(
+            Reason::NotFound,
+            "no such active session".into(),
+        ));
     }
     tx.commit().await?;
     Ok(())

@@ -23,7 +23,7 @@ use crate::ids::UserId;
 use crate::{
     crypto::password::check_strength,
     db::store::{sessions as session_store, users},
-    error::ApiError,
+    error::{ApiError, Reason},
     gate::principal,
     rpc::{
         state::AppState,
@@ -51,10 +51,10 @@ impl AuthService for AuthApi {
     ) -> Result<Response<SignUpResponse>, Status> {
         let req = request.into_inner();
         let email = normalize_email(&req.email)
-            .ok_or_else(|| ApiError::InvalidArgument("email is not a valid address".into()))?;
+            .ok_or_else(|| ApiError::invalid_field("email", "email is not a valid address"))?;
         let display_name = validate::display_name(&req.display_name)?;
         check_strength(&req.password, &[&email, &display_name]).map_err(|weak| {
-            ApiError::InvalidArgument(format!("password refused: {}", weak.reason()).into())
+            ApiError::invalid_field("password", format!("password refused: {}", weak.reason()))
         })?;
         let phc = self
             .state
@@ -68,9 +68,10 @@ impl AuthService for AuthApi {
             .sign_up(id, &email, &display_name, &phc)
             .await
             .map_err(|e| match ApiError::from(e) {
-                ApiError::AlreadyExists(_) => {
-                    ApiError::AlreadyExists("an account with this email already exists".into())
-                }
+                ApiError::AlreadyExists(..) => ApiError::AlreadyExists(
+                    Reason::EmailTaken,
+                    "an account with this email already exists".into(),
+                ),
                 other => other,
             })?;
         tracing::info!(user_id = %id, "account created");
@@ -130,7 +131,7 @@ impl AuthService for AuthApi {
         p.require_user()?;
         let tx = p.tenant(&self.state.db).await?;
         let me = users::me(&tx).await?.ok_or(ApiError::unauthenticated())?;
-        let memberships = users::memberships(&tx).await?;
+        let memberships = users::memberships(&tx, None, u64::MAX).await?;
         tx.finish_read().await?;
         Ok(Response::new(WhoAmIResponse {
             user: Some(user_message(&me)),
@@ -183,7 +184,10 @@ impl AuthService for AuthApi {
         request: Request<ListSessionsRequest>,
     ) -> Result<Response<ListSessionsResponse>, Status> {
         let p = principal(&request)?;
-        Ok(Response::new(account::list_sessions(&self.state, p).await?))
+        let req = request.get_ref();
+        Ok(Response::new(
+            account::list_sessions(&self.state, p, req).await?,
+        ))
     }
 
     async fn revoke_session(

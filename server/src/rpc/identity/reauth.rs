@@ -15,14 +15,17 @@ use crate::{
         TenantTx,
         store::users::{self, UserRow},
     },
-    error::ApiError,
+    error::{ApiError, Reason},
     gate::Principal,
     ids::UserId,
     rpc::state::AppState,
 };
 
 pub(crate) fn code_required() -> ApiError {
-    ApiError::Unauthenticated("a current two-step verification code is required".into())
+    ApiError::Unauthenticated(
+        Reason::TotpRequired,
+        "a current two-step verification code is required".into(),
+    )
 }
 
 pub(crate) async fn open(
@@ -58,6 +61,7 @@ pub(crate) async fn reauth_open(state: &AppState, user: UserId) -> Result<(), Ap
     let retry_after = state.db.throttle_locked(&[reauth_key(user)]).await?;
     if !retry_after.is_zero() {
         return Err(ApiError::Throttled {
+            reason: Reason::ReauthLocked,
             message: "too many failed attempts: try again later".into(),
             retry_after,
         });
@@ -75,7 +79,10 @@ pub(crate) async fn reauth_failed(state: &AppState, user: UserId) -> ApiError {
     {
         return ApiError::from(e);
     }
-    ApiError::Unauthenticated("the password or the two-step verification code is not valid".into())
+    ApiError::Unauthenticated(
+        Reason::ReauthFailed,
+        "the password or the two-step verification code is not valid".into(),
+    )
 }
 
 /// Checks the password and, when the account is enrolled, a current code:
@@ -88,7 +95,7 @@ pub(crate) async fn reauthenticate(
     code: &str,
 ) -> Result<Option<i64>, ApiError> {
     if password.is_empty() {
-        return Err(ApiError::invalid("password is required"));
+        return Err(ApiError::required("password"));
     }
     reauth_open(state, me.id).await?;
     let ok = state

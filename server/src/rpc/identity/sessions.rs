@@ -23,7 +23,7 @@ use crate::{
     db::Proof,
     db::service::RefreshOutcome,
     db::store::users,
-    error::ApiError,
+    error::{ApiError, Reason},
     rpc::convert::{ts, user_message},
     rpc::{state::AppState, validate::normalize_email},
 };
@@ -44,7 +44,7 @@ pub const LOGIN_TICKET_SECS: i32 = 300;
 pub const SESSION_DAYS: i32 = 30;
 
 fn bad_credentials() -> ApiError {
-    ApiError::Unauthenticated("invalid email or password".into())
+    ApiError::Unauthenticated(Reason::LoginFailed, "invalid email or password".into())
 }
 
 pub async fn login(
@@ -58,10 +58,11 @@ pub async fn login(
         .map(|r| r.0.clone())
         .unwrap_or_default();
     let req = request.into_inner();
-    if req.email.trim().is_empty() || req.password.is_empty() {
-        return Err(ApiError::InvalidArgument(
-            "email and password are required".into(),
-        ));
+    if req.email.trim().is_empty() {
+        return Err(ApiError::required("email"));
+    }
+    if req.password.is_empty() {
+        return Err(ApiError::required("password"));
     }
     // A malformed address cannot exist: it gets the unknown-account answer.
     let email = normalize_email(&req.email).unwrap_or_else(|| req.email.trim().to_lowercase());
@@ -73,6 +74,7 @@ pub async fn login(
     let retry_after = state.db.throttle_locked(&keys).await?;
     if !retry_after.is_zero() {
         return Err(ApiError::Throttled {
+            reason: Reason::LoginLocked,
             message: "too many failed sign-in attempts: try again later".into(),
             retry_after,
         });
@@ -162,17 +164,21 @@ pub async fn complete_login(
     let (ip, user_agent) = client_of(&request);
     let req = request.into_inner();
     let ticket = req.second_factor_ticket.trim();
-    if ticket.is_empty() || req.code.trim().is_empty() {
-        return Err(ApiError::invalid(
-            "second_factor_ticket and code are required",
-        ));
+    if ticket.is_empty() {
+        return Err(ApiError::required("second_factor_ticket"));
+    }
+    if req.code.trim().is_empty() {
+        return Err(ApiError::required("code"));
     }
     let spent = match parse_prefix(ticket) {
         Some(TokenKind::LoginTicket) => state.db.verify_login_ticket(ticket).await?,
         _ => None,
     };
     let (user, tx) = spent.ok_or_else(|| {
-        ApiError::Unauthenticated("the sign-in ticket is not valid: sign in again".into())
+        ApiError::Unauthenticated(
+            Reason::LoginTicketInvalid,
+            "the sign-in ticket is not valid: sign in again".into(),
+        )
     })?;
     // The ticket is spent whatever happens next: a refusal commits too.
     if let Err(locked) = reauth_open(state, user).await {
@@ -252,12 +258,11 @@ async fn open_session(
 pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<RefreshResponse, ApiError> {
     let presented = req.refresh_token.trim();
     if presented.is_empty() {
-        return Err(ApiError::InvalidArgument(
-            "refresh_token is required".into(),
-        ));
+        return Err(ApiError::required("refresh_token"));
     }
     if parse_prefix(presented) != Some(TokenKind::Refresh) {
         return Err(ApiError::Unauthenticated(
+            Reason::RefreshTokenInvalid,
             "invalid or expired refresh token".into(),
         ));
     }
@@ -276,10 +281,12 @@ pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<RefreshRes
             tokens: Some(tokens(state, user_id, session_id, proof, next, expires_at)),
         }),
         RefreshOutcome::Reused => Err(ApiError::Unauthenticated(
+            Reason::RefreshTokenReused,
             "this refresh token was already used: the session has been revoked, sign in again"
                 .into(),
         )),
         RefreshOutcome::Invalid => Err(ApiError::Unauthenticated(
+            Reason::RefreshTokenInvalid,
             "invalid or expired refresh token".into(),
         )),
     }

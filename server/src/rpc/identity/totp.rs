@@ -14,7 +14,7 @@ use crate::{
     crypto::contexts::{TotpField, totp_context},
     crypto::totp,
     db::store::{audit, users},
-    error::ApiError,
+    error::{ApiError, Reason},
     gate::principal,
     rpc::state::AppState,
 };
@@ -26,6 +26,7 @@ pub async fn enroll(
     let (tx, me) = open(state, principal(&request)?).await?;
     if me.totp_enabled {
         return Err(ApiError::FailedPrecondition(
+            Reason::TotpAlreadyEnabled,
             "two-step verification is already enabled".into(),
         ));
     }
@@ -48,24 +49,28 @@ pub async fn confirm(
     let p = principal(&request)?;
     let code = request.into_inner().code;
     if code.trim().is_empty() {
-        return Err(ApiError::InvalidArgument("code is required".into()));
+        return Err(ApiError::required("code"));
     }
     let ctx = p.audit();
     let (tx, me) = open(state, p).await?;
     if me.totp_enabled {
         return Err(ApiError::FailedPrecondition(
+            Reason::TotpAlreadyEnabled,
             "two-step verification is already enabled".into(),
         ));
     }
     let pending = me.totp_pending_secret.as_deref().ok_or_else(|| {
-        ApiError::FailedPrecondition("no enrollment in progress: call EnrollTotp first".into())
+        ApiError::FailedPrecondition(
+            Reason::TotpNotEnrolling,
+            "no enrollment in progress: call EnrollTotp first".into(),
+        )
     })?;
     let secret = state
         .vault
         .decrypt(&totp_context(me.id, TotpField::Pending), pending)?;
     let last = me.totp_last_step.and_then(|s| u64::try_from(s).ok());
     let step = totp::verify(&secret, code.trim(), unix_now(), last).ok_or_else(|| {
-        ApiError::InvalidArgument("the code is not valid: check the device's clock".into())
+        ApiError::invalid_field("code", "the code is not valid: check the device's clock")
     })?;
     let blob = state
         .vault
@@ -86,6 +91,7 @@ pub async fn disable(
     let (tx, me) = open(state, p).await?;
     if !me.totp_enabled {
         return Err(ApiError::FailedPrecondition(
+            Reason::TotpNotEnabled,
             "two-step verification is not enabled".into(),
         ));
     }
@@ -111,6 +117,7 @@ pub async fn delete_account(
     let sole = users::sole_owner_orgs(&tx).await?;
     if !sole.is_empty() {
         return Err(ApiError::FailedPrecondition(
+            Reason::SoleOwner,
             format!(
                 "you are the only owner of {} org(s): transfer ownership first",
                 sole.len()

@@ -20,11 +20,15 @@ use super::convert::{integration_message, parse_id, ts};
 use crate::ids::IntegrationId;
 use crate::{
     crypto::contexts::secret_context,
-    db::store::integrations as store,
+    db::store::{integrations as store, request_ids::About},
     error::ApiError,
     gate::principal,
     integrations::catalog::{self, MAX_SECRET_BYTES, PREVIOUS_SUFFIX, PROVIDERS, SIGNING_FIELDS},
-    rpc::state::AppState,
+    rpc::{
+        pager::{ListKind, page_size, page_size_of},
+        request_ids::{self, fresh_or_replay},
+        state::AppState,
+    },
 };
 
 /// The handler of `IntegrationService`.
@@ -46,8 +50,16 @@ impl IntegrationService for IntegrationApi {
         request: Request<ListProvidersRequest>,
     ) -> Result<Response<ListProvidersResponse>, Status> {
         principal(&request)?.require_org()?;
+        let req = request.get_ref();
+        let kind = ListKind::Providers;
+        let size = page_size_of(req.page_size, kind.default_page())?;
+        let (page, next_page_token) =
+            self.state
+                .pager
+                .page_of(PROVIDERS, &req.page_token, kind, size)?;
         Ok(Response::new(ListProvidersResponse {
-            providers: PROVIDERS.iter().map(|p| p.message()).collect(),
+            providers: page.iter().map(|p| p.message()).collect(),
+            next_page_token,
         }))
     }
 
@@ -56,12 +68,19 @@ impl IntegrationService for IntegrationApi {
         request: Request<ListIntegrationsRequest>,
     ) -> Result<Response<ListIntegrationsResponse>, Status> {
         let p = principal(&request)?;
-        p.require_org()?;
+        let req = request.get_ref();
+        let size = page_size(req.page_size)?;
+        let (org, _) = p.require_org()?;
+        let kind = ListKind::Integrations;
+        let pager = &self.state.pager;
+        let after = pager.resume(&req.page_token, kind, org, "")?;
         let tx = p.tenant(&self.state.db).await?;
-        let rows = store::list(&tx).await?;
+        let mut rows = store::list(&tx, after, size + 1).await?;
         tx.finish_read().await?;
+        let next_page_token = pager.finish(&mut rows, size, false, kind, org, "", |r| r.id);
         Ok(Response::new(ListIntegrationsResponse {
             integrations: rows.iter().map(integration_message).collect(),
+            next_page_token,
         }))
     }
 
@@ -72,34 +91,42 @@ impl IntegrationService for IntegrationApi {
         let p = principal(&request)?;
         let req = request.get_ref();
         let spec = catalog::provider(&req.provider)
-            .ok_or_else(|| ApiError::invalid("provider is not in the catalog"))?;
+            .ok_or_else(|| ApiError::invalid_field("provider", "provider is not in the catalog"))?;
         let account = req.external_account.trim();
         if account.chars().count() > 200 || account.chars().any(char::is_control) {
-            return Err(ApiError::invalid(
+            return Err(ApiError::invalid_field(
+                "external_account",
                 "external_account must be at most 200 printable characters",
             )
             .into());
         }
         if req.secrets.is_empty() {
-            return Err(ApiError::invalid("secrets must name at least one field").into());
+            return Err(
+                ApiError::invalid_field("secrets", "secrets must name at least one field").into(),
+            );
         }
         for (field, value) in &req.secrets {
             if !spec.secret_fields.contains(&field.as_str()) {
-                return Err(ApiError::invalid(format!(
-                    "{field} is not a secret field of {}",
-                    spec.id
-                ))
+                return Err(ApiError::invalid_field(
+                    "secrets",
+                    format!("{field} is not a secret field of {}", spec.id),
+                )
                 .into());
             }
             if !sealing::usable(value) {
-                return Err(ApiError::invalid(format!(
-                    "{field} must be 1 to {MAX_SECRET_BYTES} bytes"
-                ))
+                return Err(ApiError::invalid_field(
+                    format!("secrets[{field}]"),
+                    format!("{field} must be 1 to {MAX_SECRET_BYTES} bytes"),
+                )
                 .into());
             }
         }
         let (org, _) = p.require_org()?;
         let tx = p.tenant(&self.state.db).await?;
+        let ticket = fresh_or_replay!(
+            request_ids::start(&self.state, &tx, &p, req, org).await?,
+            tx
+        );
         let id = store::upsert(
             &tx,
             IntegrationId::generate(),
@@ -135,11 +162,15 @@ impl IntegrationService for IntegrationApi {
         )
         .await?;
         let row = store::get(&tx, id).await?;
+        let answer = ConnectIntegrationResponse {
+            integration: row.as_ref().map(integration_message),
+        };
+        ticket
+            .keep(&self.state, &tx, &answer, About::default())
+            .await?;
         tx.commit().await?;
         tracing::info!(org_id = %org, integration_id = %id, provider = spec.id, "integration connected");
-        Ok(Response::new(ConnectIntegrationResponse {
-            integration: row.as_ref().map(integration_message),
-        }))
+        Ok(Response::new(answer))
     }
 
     async fn disconnect_integration(
@@ -186,7 +217,7 @@ impl IntegrationService for IntegrationApi {
         let id = parse_id("integration_id", &request.get_ref().integration_id)?;
         let field = request.get_ref().field.as_str();
         if field.is_empty() || field.len() > 64 {
-            return Err(ApiError::invalid("field is required").into());
+            return Err(ApiError::required("field").into());
         }
         let (org, _) = p.require_org()?;
         let mut tx = p.tenant(&self.state.db).await?;
@@ -201,7 +232,7 @@ impl IntegrationService for IntegrationApi {
         let (blob, updated_at) = store::read_secret(&tx, id, field, &p.audit())
             .await
             .map_err(|e| match ApiError::from(e) {
-                ApiError::NotFound(_) => ApiError::not_found(),
+                ApiError::NotFound(..) => ApiError::not_found(),
                 other => other,
             })?;
         // A failure below drops the transaction: no audit row without a read.

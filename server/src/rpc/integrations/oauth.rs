@@ -15,7 +15,7 @@ use crate::{
     clock::unix_now,
     crypto::contexts::verifier_context,
     db::store::{integrations as store, oauth as states},
-    error::ApiError,
+    error::{ApiError, Reason},
     gate::principal,
     integrations::catalog,
     integrations::{
@@ -37,11 +37,17 @@ pub async fn start(
     let req = request.get_ref();
     let spec = catalog::provider(&req.provider)
         .filter(|s| s.oauth)
-        .ok_or_else(|| ApiError::invalid("provider is not an OAuth provider of the catalog"))?;
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "provider",
+                "provider is not an OAuth provider of the catalog",
+            )
+        })?;
     let return_to = validate_return_to(&state.oauth.public_url, &req.return_to)
-        .map_err(|e| ApiError::invalid(format!("return_to is refused: {e}")))?;
+        .map_err(|e| ApiError::invalid_field("return_to", format!("return_to is refused: {e}")))?;
     let client = state.oauth.clients.get(spec.id).ok_or_else(|| {
         ApiError::FailedPrecondition(
+            Reason::ProviderNotConfigured,
             format!(
                 "{} is not configured on this server (OCHRE_OAUTH_CLIENTS)",
                 spec.id
@@ -102,28 +108,34 @@ pub async fn complete(
     let p = principal(&request)?;
     let req = request.get_ref();
     if req.code.is_empty() || req.code.len() > 2048 {
-        return Err(ApiError::invalid("code is required"));
+        return Err(ApiError::required("code"));
     }
     let claims = state
         .oauth
         .signer
         .verify(&req.state, unix_now())
         .map_err(|e| match e {
-            StateError::Expired => ApiError::invalid("the OAuth state has expired: start again"),
-            _ => ApiError::invalid("the OAuth state is not valid"),
+            StateError::Expired => {
+                ApiError::invalid_field("state", "the OAuth state has expired: start again")
+            }
+            _ => ApiError::invalid_field("state", "the OAuth state is not valid"),
         })?;
     let (org, _) = p.require_org()?;
     let user = p.require_user()?;
     if claims.user_id != user || claims.org_id != org {
         return Err(ApiError::PermissionDenied(
+            Reason::OauthStateMismatch,
             "this OAuth state was issued to another user or org".into(),
         ));
     }
     let client = state.oauth.clients.get(&claims.provider).ok_or_else(|| {
-        ApiError::FailedPrecondition(format!("{} is not configured", claims.provider).into())
+        ApiError::FailedPrecondition(
+            Reason::ProviderNotConfigured,
+            format!("{} is not configured", claims.provider).into(),
+        )
     })?;
-    let spec =
-        catalog::provider(&claims.provider).ok_or_else(|| ApiError::invalid("unknown provider"))?;
+    let spec = catalog::provider(&claims.provider)
+        .ok_or_else(|| ApiError::invalid_field("state", "unknown provider"))?;
     // The provider's circuit breaker is asked before the state is consumed:
     // while it is open the state and the code stay usable for a retry.
     let permit = state.oauth.breakers.allow(spec.id).map_err(|refused| {
@@ -132,6 +144,7 @@ pub async fn complete(
             "OAuth code exchange refused: provider circuit open"
         );
         ApiError::UnavailableFor {
+            reason: Reason::ProviderBreakerOpen,
             message: "the provider is unavailable for now: try again later".into(),
             retry_after: refused.retry_after,
         }
@@ -141,7 +154,10 @@ pub async fn complete(
     let (row, blob) = states::consume(&tx, &claims.nonce, spec.id)
         .await?
         .ok_or_else(|| {
-            ApiError::FailedPrecondition("this OAuth state was already used or has expired".into())
+            ApiError::FailedPrecondition(
+                Reason::OauthStateUsed,
+                "this OAuth state was already used or has expired".into(),
+            )
         })?;
     tx.commit().await?;
     let verifier = state.vault.decrypt(&verifier_context(org, row), &blob)?;
@@ -174,6 +190,7 @@ pub async fn complete(
             tracing::warn!(provider = spec.id, error = %e.without_url(), "OAuth token endpoint unreachable");
             permit.failed();
             return Err(ApiError::Unavailable(
+                Reason::ProviderUnavailable,
                 "the provider could not be reached: try again".into(),
             ));
         }
@@ -181,14 +198,21 @@ pub async fn complete(
     if !response.status().is_success() {
         tracing::warn!(provider = spec.id, status = %response.status(), "OAuth code exchange refused");
         return Err(ApiError::FailedPrecondition(
+            Reason::ProviderRefused,
             "the provider refused the authorization code".into(),
         ));
     }
     let tokens: TokenResponse = response.json().await.map_err(|_| {
-        ApiError::FailedPrecondition("the provider's token response is not valid".into())
+        ApiError::FailedPrecondition(
+            Reason::ProviderRefused,
+            "the provider's token response is not valid".into(),
+        )
     })?;
     let fields = super::sealing::token_set(tokens.access_token, tokens.refresh_token).ok_or(
-        ApiError::FailedPrecondition("the provider returned no usable access token".into()),
+        ApiError::FailedPrecondition(
+            Reason::ProviderRefused,
+            "the provider returned no usable access token".into(),
+        ),
     )?;
 
     let tx = p.tenant(&state.db).await?;

@@ -20,11 +20,17 @@ use crate::ids::OrgId;
 use crate::{
     db::store::{
         audit::{self, AuditTarget},
-        orgs, users,
+        orgs,
+        request_ids::About,
+        users,
     },
-    error::ApiError,
+    error::{ApiError, Reason},
     gate::principal,
-    rpc::state::AppState,
+    rpc::{
+        pager::{ListKind, page_size},
+        request_ids::{self, fresh_or_replay},
+        state::AppState,
+    },
 };
 
 /// At most this many CIDR ranges per org.
@@ -45,7 +51,7 @@ impl OrgApi {
 fn org_name(raw: &str) -> Result<String, ApiError> {
     let name = super::validate::name(raw)?;
     if name.is_empty() {
-        return Err(ApiError::invalid("name is required"));
+        return Err(ApiError::required("name"));
     }
     Ok(name)
 }
@@ -53,8 +59,9 @@ fn org_name(raw: &str) -> Result<String, ApiError> {
 /// Parses and normalises CIDR ranges (a bare address is a single host).
 pub fn parse_cidrs(raw: &[String]) -> Result<Vec<ipnet::IpNet>, ApiError> {
     if raw.len() > MAX_ALLOWLIST {
-        return Err(ApiError::InvalidArgument(
-            format!("at most {MAX_ALLOWLIST} ranges").into(),
+        return Err(ApiError::invalid_field(
+            "cidrs",
+            format!("at most {MAX_ALLOWLIST} ranges"),
         ));
     }
     let mut out: Vec<ipnet::IpNet> = Vec::with_capacity(raw.len());
@@ -64,8 +71,9 @@ pub fn parse_cidrs(raw: &[String]) -> Result<Vec<ipnet::IpNet>, ApiError> {
             .parse::<ipnet::IpNet>()
             .or_else(|_| text.parse::<IpAddr>().map(ipnet::IpNet::from))
             .map_err(|_| {
-                ApiError::InvalidArgument(
-                    format!("cidrs[{i}] is not a CIDR range or address").into(),
+                ApiError::invalid_field(
+                    format!("cidrs[{i}]"),
+                    format!("cidrs[{i}] is not a CIDR range or address"),
                 )
             })?;
         let net = net.trunc();
@@ -83,21 +91,27 @@ impl OrgService for OrgApi {
         request: Request<CreateOrgRequest>,
     ) -> Result<Response<CreateOrgResponse>, Status> {
         let p = principal(&request)?;
-        let name = org_name(&request.get_ref().name)?;
+        let req = request.get_ref();
+        let name = org_name(&req.name)?;
         p.require_user()?;
         let id = OrgId::generate();
         let tx = p.tenant(&self.state.db).await?;
+        let ticket = fresh_or_replay!(request_ids::start(&self.state, &tx, &p, req, id).await?, tx);
         let now = orgs::create(&tx, id, &name).await?;
-        tx.commit().await?;
-        tracing::info!(org_id = %id, "org created");
-        Ok(Response::new(CreateOrgResponse {
+        let answer = CreateOrgResponse {
             org: Some(Org {
                 id: id.to_string(),
                 name,
                 created_at: Some(ts(now)),
                 ..Org::default()
             }),
-        }))
+        };
+        ticket
+            .keep(&self.state, &tx, &answer, About::default())
+            .await?;
+        tx.commit().await?;
+        tracing::info!(org_id = %id, "org created");
+        Ok(Response::new(answer))
     }
 
     async fn list_my_orgs(
@@ -105,12 +119,18 @@ impl OrgService for OrgApi {
         request: Request<ListMyOrgsRequest>,
     ) -> Result<Response<ListMyOrgsResponse>, Status> {
         let p = principal(&request)?;
-        p.require_user()?;
+        let req = request.get_ref();
+        let size = page_size(req.page_size)?;
+        let user = p.require_user()?;
+        let (kind, pager) = (ListKind::MyOrgs, &self.state.pager);
+        let after = pager.resume(&req.page_token, kind, user, "")?;
         let tx = p.tenant(&self.state.db).await?;
-        let rows = users::memberships(&tx).await?;
+        let mut rows = users::memberships(&tx, after, size + 1).await?;
         tx.finish_read().await?;
+        let next_page_token = pager.finish(&mut rows, size, false, kind, user, "", |r| r.org_id);
         Ok(Response::new(ListMyOrgsResponse {
             memberships: rows.iter().map(membership).collect(),
+            next_page_token,
         }))
     }
 
@@ -154,6 +174,7 @@ impl OrgService for OrgApi {
                 .is_some_and(|ip| nets.iter().any(|n| n.contains(&ip)))
         {
             return Err(ApiError::FailedPrecondition(
+                Reason::AllowlistExcludesCaller,
                 "the allowlist would exclude your own address: include it".into(),
             )
             .into());
@@ -161,7 +182,11 @@ impl OrgService for OrgApi {
         let cidrs: Vec<String> = nets.iter().map(ToString::to_string).collect();
         let tx = p.tenant(&self.state.db).await?;
         if !orgs::set_allowlist(&tx, &cidrs).await? {
-            return Err(ApiError::denied().into());
+            return Err(ApiError::PermissionDenied(
+                Reason::RoleNotAllowed,
+                "only an owner can set the IP allowlist".into(),
+            )
+            .into());
         }
         let stored = orgs::allowlist(&tx).await?;
         let detail = json!({ "cidrs": stored });

@@ -18,14 +18,16 @@ use uuid::Uuid;
 use super::{
     convert::{parse_id, time, ts},
     pager::{ListKind, page_size},
+    request_ids::{self, fresh_or_replay},
 };
 use crate::{
     crypto::survey_token::{SurveyClaims, random_nonce},
     db::store::{
         audit::{self, AuditTarget},
+        request_ids::About,
         surveys::{self as store, Filter, ResponseRow},
     },
-    error::ApiError,
+    error::{ApiError, Reason},
     gate::principal,
     ids::{ConversationId, SurveyId, UserId},
     rpc::state::AppState,
@@ -56,9 +58,10 @@ fn ttl_days(requested: i32) -> Result<i32, ApiError> {
     match requested {
         0 => Ok(DEFAULT_TTL_DAYS),
         1..=MAX_TTL_DAYS => Ok(requested),
-        _ => Err(ApiError::invalid(format!(
-            "ttl_days must be between 1 and {MAX_TTL_DAYS} (0: {DEFAULT_TTL_DAYS})"
-        ))),
+        _ => Err(ApiError::invalid_field(
+            "ttl_days",
+            format!("ttl_days must be between 1 and {MAX_TTL_DAYS} (0: {DEFAULT_TTL_DAYS})"),
+        )),
     }
 }
 
@@ -78,7 +81,10 @@ fn filter(
     if let (Some(since), Some(until)) = (filter.since, filter.until)
         && since >= until
     {
-        return Err(ApiError::invalid("since must be before until"));
+        return Err(ApiError::invalid_field(
+            "since",
+            "since must be before until",
+        ));
     }
     Ok(filter)
 }
@@ -109,6 +115,10 @@ impl SurveyService for SurveyApi {
         let id = SurveyId::from_uuid(Uuid::now_v7());
         let nonce = random_nonce();
         let tx = p.tenant(&self.state.db).await?;
+        let ticket = fresh_or_replay!(
+            request_ids::start(&self.state, &tx, &p, req, org).await?,
+            tx
+        );
         let target = store::lock_target(&tx, conversation)
             .await?
             .ok_or_else(ApiError::not_found)?;
@@ -116,6 +126,7 @@ impl SurveyService for SurveyApi {
         // never replaced (so nobody holding the link can vote again).
         if target.answered {
             return Err(ApiError::FailedPrecondition(
+                Reason::SurveyAnswered,
                 "this conversation's survey has already been answered".into(),
             )
             .into());
@@ -131,7 +142,6 @@ impl SurveyService for SurveyApi {
             &p.audit(),
         )
         .await?;
-        tx.commit().await?;
         let claims = SurveyClaims {
             org,
             conversation,
@@ -139,11 +149,18 @@ impl SurveyService for SurveyApi {
             nonce,
             expires_at: expires_at.timestamp(),
         };
-        Ok(Response::new(SendSurveyResponse {
+        let answer = SendSurveyResponse {
             survey_id: id.to_string(),
             token: self.state.surveys.issue(&claims),
             expires_at: Some(ts(expires_at)),
-        }))
+        };
+        let about = About {
+            customer: Some(target.customer_id),
+            conversation: Some(conversation),
+        };
+        ticket.keep(&self.state, &tx, &answer, about).await?;
+        tx.commit().await?;
+        Ok(Response::new(answer))
     }
 
     async fn get_survey(

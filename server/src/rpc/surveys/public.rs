@@ -20,7 +20,7 @@ use crate::{
         tokens::{TokenKind, parse_prefix},
     },
     db::service::surveys::{PresentedStaff, Submitted, SurveyState},
-    error::ApiError,
+    error::{ApiError, Reason},
     limits::{Charge, WindowLimiter, address_key},
     rpc::{convert::ts, state::AppState, validate},
 };
@@ -58,15 +58,21 @@ impl Default for PublicLimits {
 }
 
 fn invalid_link() -> ApiError {
-    ApiError::invalid("invalid survey link")
+    ApiError::invalid_field("token", "invalid survey link")
 }
 
 fn expired() -> ApiError {
-    ApiError::FailedPrecondition("this survey link has expired".into())
+    ApiError::FailedPrecondition(
+        Reason::SurveyLinkExpired,
+        "this survey link has expired".into(),
+    )
 }
 
 fn replaced() -> ApiError {
-    ApiError::FailedPrecondition("this survey link was replaced by a newer one".into())
+    ApiError::FailedPrecondition(
+        Reason::SurveyLinkReplaced,
+        "this survey link was replaced by a newer one".into(),
+    )
 }
 
 /// Charges an answer with a genuine link to its client address's shared
@@ -86,6 +92,7 @@ async fn db_slot(limits: &PublicLimits) -> Result<SemaphorePermit<'_>, ApiError>
     match tokio::time::timeout(DB_SLOT_WAIT, limits.db_slots.acquire()).await {
         Ok(Ok(permit)) => Ok(permit),
         _ => Err(ApiError::Throttled {
+            reason: Reason::ServerBusy,
             message: "surveys are busy: retry in a moment".into(),
             retry_after: Duration::from_secs(1),
         }),
@@ -163,7 +170,10 @@ pub async fn submit(
 ) -> Result<SubmitSurveyResponseResponse, ApiError> {
     let req = request.get_ref();
     if !(1..=5).contains(&req.score) {
-        return Err(ApiError::invalid("score must be between 1 and 5"));
+        return Err(ApiError::invalid_field(
+            "score",
+            "score must be between 1 and 5",
+        ));
     }
     let comment = validate::comment(&req.comment)?;
     let claims = claims(state, &req.token)?;
@@ -190,11 +200,13 @@ pub async fn submit(
             submitted_at: Some(ts(at)),
         }),
         Submitted::AlreadyAnswered => Err(ApiError::FailedPrecondition(
+            Reason::SurveyAnswered,
             "this survey has already been answered".into(),
         )),
         Submitted::Expired => Err(expired()),
         Submitted::Replaced => Err(replaced()),
         Submitted::Staff => Err(ApiError::PermissionDenied(
+            Reason::StaffCannotAnswer,
             "members of the org cannot answer its surveys".into(),
         )),
         Submitted::Unknown => Err(invalid_link()),

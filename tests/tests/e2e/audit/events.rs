@@ -100,6 +100,7 @@ async fn every_privileged_action_appends_one_event_with_ids_and_never_an_email()
     api.send_survey(SendSurveyRequest {
         conversation_id: conversation,
         ttl_days: 0,
+        ..Default::default()
     })
     .await
     .unwrap();

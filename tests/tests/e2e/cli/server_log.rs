@@ -57,6 +57,7 @@ async fn the_server_log_never_contains_a_password_token_or_secret() {
         .create_org(with_auth(
             CreateOrgRequest {
                 name: "Canary".into(),
+                ..Default::default()
             },
             &tokens.access_token,
             None,
@@ -113,6 +114,7 @@ async fn the_server_log_never_contains_a_password_token_or_secret() {
             CreateApiKeyRequest {
                 name: "k".into(),
                 role: Role::Agent as i32,
+                ..Default::default()
             },
             &tokens.access_token,
             Some(&org),
@@ -197,6 +199,7 @@ async fn survey_round(
                 customer_id: customer.id,
                 channel: 1,
                 subject: "Refund".into(),
+                ..Default::default()
             },
             access_token,
             Some(org),
@@ -212,6 +215,7 @@ async fn survey_round(
             SendSurveyRequest {
                 conversation_id: conversation.id,
                 ttl_days: 0,
+                ..Default::default()
             },
             access_token,
             Some(org),

@@ -10,7 +10,7 @@ use ochre_tests::{
 use super::{BAD, OK, app_with_org, conversation};
 
 #[tokio::test]
-async fn lists_default_to_fifty_per_page_and_refuse_other_sizes() {
+async fn lists_default_to_fifty_per_page_coerce_large_sizes_and_refuse_negative_ones() {
     let (_app, _owner, api) = app_with_org().await;
     let id = conversation(&api, "c0@example.com").await;
     for i in 1..=50 {
@@ -29,8 +29,14 @@ async fn lists_default_to_fifty_per_page_and_refuse_other_sizes() {
     assert_eq!(all.len(), 51);
     let all = api.messages_page(&id, 100, "").await.unwrap().messages;
     assert_eq!(all.len(), 51);
+    for size in [101, 10_000, i32::MAX] {
+        let coerced = api.customers_page(size, "").await.unwrap().customers;
+        assert_eq!(coerced.len(), 51, "page_size {size} is taken as 100");
+        let coerced = api.messages_page(&id, size, "").await.unwrap().messages;
+        assert_eq!(coerced.len(), 51, "page_size {size} is taken as 100");
+    }
     let mut c = Checks::default();
-    for size in [-1, 101, i32::MIN, i32::MAX] {
+    for size in [-1, i32::MIN] {
         let w = |list: &str| format!("{list}, page_size {size}");
         c.call(&w("customers"), BAD, api.customers_page(size, ""))
             .await;

@@ -148,25 +148,25 @@ async fn reads(app: &TestApp, owner: &Session, org: &str, conversation: &str) ->
             .into_inner()
             .encode_to_vec(),
         app.client::<IntegrationClient>()
-            .list_integrations(with_auth(ListIntegrationsRequest {}, t, o))
+            .list_integrations(with_auth(ListIntegrationsRequest::default(), t, o))
             .await
             .unwrap()
             .into_inner()
             .encode_to_vec(),
         members
-            .list_members(with_auth(ListMembersRequest {}, t, o))
+            .list_members(with_auth(ListMembersRequest::default(), t, o))
             .await
             .unwrap()
             .into_inner()
             .encode_to_vec(),
         members
-            .list_invitations(with_auth(ListInvitationsRequest {}, t, o))
+            .list_invitations(with_auth(ListInvitationsRequest::default(), t, o))
             .await
             .unwrap()
             .into_inner()
             .encode_to_vec(),
         app.client::<ApiKeyClient>()
-            .list_api_keys(with_auth(ListApiKeysRequest {}, t, o))
+            .list_api_keys(with_auth(ListApiKeysRequest::default(), t, o))
             .await
             .unwrap()
             .into_inner()
@@ -266,7 +266,11 @@ async fn a_workspace_pending_deletion_refuses_every_call_with_its_purge_date_unt
     );
     let mine = app
         .client::<OrgClient>()
-        .list_my_orgs(with_auth(ListMyOrgsRequest {}, &owner.access_token, None))
+        .list_my_orgs(with_auth(
+            ListMyOrgsRequest::default(),
+            &owner.access_token,
+            None,
+        ))
         .await
         .unwrap()
         .into_inner();

@@ -39,6 +39,7 @@ fn profile(email: &str, phone: &str, fields: &[(&str, &str)]) -> UpsertCustomerR
             company: "Analytical Engines".into(),
             deal_stage: "won".into(),
         }),
+        ..Default::default()
     }
 }
 
@@ -48,6 +49,7 @@ async fn answered_survey(app: &TestApp, api: &Caller, conversation: &str, commen
     let request = SendSurveyRequest {
         conversation_id: conversation.to_owned(),
         ttl_days: 0,
+        ..Default::default()
     };
     api.send_survey(request).await.expect("send survey");
     let sql = format!(
@@ -172,7 +174,10 @@ async fn erasing_a_customer_removes_their_rows_and_their_email_and_phone_from_ev
         .unwrap();
 
     // A's conversations: every kind of message, attachments, a survey.
-    let a1 = api.conversation(&a.id, "Refund for Ada").await.id;
+    // Opened with a request id: the kept answer names A and a1 (request_ids).
+    let mut open = ochre_tests::support::open_request(&a.id, 1, "Refund for Ada");
+    open.request_id = "open-refund-for-ada".into();
+    let a1 = api.create(open).await.unwrap().id;
     let a2 = api.conversation(&a.id, "Chat with Ada").await.id;
     api.message(&a1, Kind::InboundEmail, "Hi, it's Ada, +1 555 867 5309")
         .await;

@@ -88,6 +88,7 @@ async fn erasure_leaves_no_id_or_email_of_the_customer_in_any_tenant_table_and_c
         ("customers", -1),
         ("guard_flags", -1),
         ("messages", -2),
+        ("request_ids", -1),
         ("survey_responses", -1),
         ("surveys", -1),
     ]);

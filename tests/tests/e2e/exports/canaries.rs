@@ -91,6 +91,7 @@ async fn an_export_holds_the_orgs_data_and_no_secret_in_any_encoding() {
         .send_survey(SendSurveyRequest {
             conversation_id: conversation.id.clone(),
             ttl_days: 0,
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -85,7 +85,11 @@ async fn a_user_lists_their_sessions_and_revokes_one_but_never_another_users() {
     let stranger = signup_and_login(&app, &unique_email()).await;
     let listed = app
         .client::<AuthClient>()
-        .list_sessions(with_auth(ListSessionsRequest {}, &first.access_token, None))
+        .list_sessions(with_auth(
+            ListSessionsRequest::default(),
+            &first.access_token,
+            None,
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -130,7 +134,7 @@ async fn a_user_lists_their_sessions_and_revokes_one_but_never_another_users() {
         .secret;
     let by_key = app
         .client::<AuthClient>()
-        .list_sessions(with_auth(ListSessionsRequest {}, &key, Some(&org)))
+        .list_sessions(with_auth(ListSessionsRequest::default(), &key, Some(&org)))
         .await;
     assert_eq!(code_of(&by_key), Code::PermissionDenied);
 }

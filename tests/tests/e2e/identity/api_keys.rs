@@ -18,7 +18,11 @@ async fn an_api_key_is_shown_once_and_acts_with_its_role_in_its_own_org_only() {
         .unwrap();
     let secret = created.secret;
     assert!(secret.starts_with("ochre_sk_"));
-    let request = with_auth(ListApiKeysRequest {}, &owner.access_token, Some(&org));
+    let request = with_auth(
+        ListApiKeysRequest::default(),
+        &owner.access_token,
+        Some(&org),
+    );
     let listed = app
         .client::<ApiKeyClient>()
         .list_api_keys(request)
@@ -43,7 +47,7 @@ async fn an_api_key_is_shown_once_and_acts_with_its_role_in_its_own_org_only() {
     assert_eq!(code_of(&get_org(&app, &secret, Some(&org)).await), Code::Ok);
     let elsewhere = get_org(&app, &secret, Some(&other_org)).await;
     assert_eq!(code_of(&elsewhere), Code::PermissionDenied);
-    let request = with_auth(ListApiKeysRequest {}, &secret, None);
+    let request = with_auth(ListApiKeysRequest::default(), &secret, None);
     let above_role = app.client::<ApiKeyClient>().list_api_keys(request).await;
     assert_eq!(code_of(&above_role), Code::PermissionDenied);
     assert_eq!(
@@ -87,7 +91,11 @@ async fn a_revoked_api_key_is_unauthenticated_and_listed_as_revoked() {
         .unwrap();
     let after = get_org(&app, &created.secret, None).await;
     assert_eq!(code_of(&after), Code::Unauthenticated);
-    let request = with_auth(ListApiKeysRequest {}, &owner.access_token, Some(&org));
+    let request = with_auth(
+        ListApiKeysRequest::default(),
+        &owner.access_token,
+        Some(&org),
+    );
     let listed = app
         .client::<ApiKeyClient>()
         .list_api_keys(request)
@@ -107,6 +115,7 @@ async fn api_key_names_refuse_control_and_bidi_control_characters() {
         let request = ochre_sdk::v1::CreateApiKeyRequest {
             name: name.to_owned(),
             role: Role::Agent.into(),
+            ..Default::default()
         };
         let answer = app
             .client::<ApiKeyClient>()
@@ -123,7 +132,11 @@ async fn a_read_made_with_an_api_key_records_the_keys_last_use() {
         .await
         .unwrap();
     let last_used = || async {
-        let request = with_auth(ListApiKeysRequest {}, &owner.access_token, Some(&org));
+        let request = with_auth(
+            ListApiKeysRequest::default(),
+            &owner.access_token,
+            Some(&org),
+        );
         let listed = app.client::<ApiKeyClient>().list_api_keys(request).await;
         listed.unwrap().into_inner().api_keys[0].last_used_at
     };

@@ -117,6 +117,7 @@ async fn an_api_key_cannot_mint_keys_or_manage_members() {
     let mint = CreateApiKeyRequest {
         name: "child".into(),
         role: Role::Agent as i32,
+        ..Default::default()
     };
     let r = app
         .client::<ApiKeyClient>()
@@ -148,6 +149,7 @@ async fn an_api_key_cannot_mint_keys_or_manage_members() {
             ochre_sdk::v1::CreateInvitationRequest {
                 email,
                 role: Role::Agent as i32,
+                ..Default::default()
             },
             &key,
             None,

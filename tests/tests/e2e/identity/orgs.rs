@@ -14,7 +14,11 @@ use tonic::Status;
 use super::app_with_org;
 
 async fn members(app: &TestApp, caller: &Session, org: &str) -> Vec<Member> {
-    let request = with_auth(ListMembersRequest {}, &caller.access_token, Some(org));
+    let request = with_auth(
+        ListMembersRequest::default(),
+        &caller.access_token,
+        Some(org),
+    );
     let response = app
         .client::<MemberClient>()
         .list_members(request)
@@ -58,7 +62,7 @@ async fn remove(app: &TestApp, caller: &Session, org: &str, target: &Session) ->
 #[tokio::test]
 async fn creating_an_org_makes_the_caller_its_owner() {
     let (app, owner, org) = app_with_org().await;
-    let request = with_auth(ListMyOrgsRequest {}, &owner.access_token, None);
+    let request = with_auth(ListMyOrgsRequest::default(), &owner.access_token, None);
     let mine = app
         .client::<OrgClient>()
         .list_my_orgs(request)
@@ -207,7 +211,7 @@ async fn a_demoted_or_removed_member_loses_access_on_the_next_request() {
     let (app, owner, org) = app_with_org().await;
     let admin = add_member(&app, &owner, &org, Role::Admin).await;
     let list = |s: &Session| {
-        let request = with_auth(ListApiKeysRequest {}, &s.access_token, Some(&org));
+        let request = with_auth(ListApiKeysRequest::default(), &s.access_token, Some(&org));
         let mut client = app.client::<ApiKeyClient>();
         async move { code_of(&client.list_api_keys(request).await) }
     };
@@ -261,6 +265,7 @@ async fn names_with_bidi_overrides_or_control_characters_are_invalid_arguments()
         let request = with_auth(
             CreateOrgRequest {
                 name: name.to_owned(),
+                ..Default::default()
             },
             &owner.access_token,
             None,

@@ -52,6 +52,17 @@ const READERS: &[&str] = &[
     "create_org",
 ];
 
+/// Every verified member and API key of the org.
+const EVERY_CALLER_OF_THE_ORG: &[&str] = &[
+    "owner",
+    "admin",
+    "agent",
+    "light_agent",
+    "key_admin",
+    "key_agent",
+    "key_light_agent",
+];
+
 /// A state-changing definer function, its call, and who it admits.
 struct Rule {
     name: &'static str,
@@ -89,7 +100,8 @@ async fn footprint(tx: &impl sea_orm::ConnectionTrait, org: &str) -> String {
                    coalesce((SELECT string_agg(b::text, ',' ORDER BY kind) FROM budgets b \
                      WHERE org_id = '{org}'), '') || '/' || \
                    coalesce((SELECT string_agg(r::text, ',' ORDER BY id) FROM budget_reservations r \
-                     WHERE org_id = '{org}'), '') AS f"
+                     WHERE org_id = '{org}'), '') || '/' || \
+                   (SELECT count(*) FROM request_ids WHERE org_id = '{org}')::text AS f"
             ),
         ))
         .await
@@ -295,6 +307,21 @@ async fn every_definer_function_admits_exactly_its_callers_and_a_refusal_writes_
             call: "SELECT guard_record_screening('chat', 'flag', '{instruction_override}', 'v1.0', '', 'matrix')"
                 .into(),
             admits: &["owner", "admin", "agent", "key_admin", "key_agent"],
+        },
+        // Any verified caller of the org claims its own request ids, and
+        // keeps the answer of a claim of its own transaction.
+        Rule {
+            name: "claim_request_id",
+            call: format!("SELECT * FROM claim_request_id('AddMessage', 'matrix-claim', '{org}')"),
+            admits: EVERY_CALLER_OF_THE_ORG,
+        },
+        Rule {
+            name: "record_request_id",
+            call: format!(
+                "SELECT * FROM claim_request_id('AddMessage', 'matrix-keep', '{org}'); \
+                 SELECT record_request_id('AddMessage', 'matrix-keep', '\\x00', NULL, NULL)"
+            ),
+            admits: EVERY_CALLER_OF_THE_ORG,
         },
         Rule {
             name: "transfer_ownership",

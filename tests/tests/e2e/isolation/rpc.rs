@@ -93,6 +93,7 @@ impl ById {
                 let request = ochre_sdk::v1::SendSurveyRequest {
                     conversation_id: id.to_owned(),
                     ttl_days: 0,
+                    ..Default::default()
                 };
                 api.send_survey(request).await.map(drop)
             }

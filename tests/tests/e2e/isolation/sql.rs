@@ -145,6 +145,7 @@ async fn a_light_agent_reads_but_every_write_is_refused_on_every_tenant_table() 
                         Access::Roles(r) | Access::UsersOnly(r) if r.contains(&"light_agent") => {
                             Expect::SeesOnlyOwn.matches(&got)
                         }
+                        Access::NotGranted => matches!(got, Outcome::PermissionDenied),
                         _ => Expect::SeesNone.matches(&got),
                     },
                     _ => matches!(

@@ -43,6 +43,11 @@ pub fn throttled<T: std::fmt::Debug>(what: &str, result: Result<T, Status>) -> u
         status.message().starts_with("too many "),
         "{what}: a plain message: {status:?}"
     );
+    assert_eq!(
+        ochre_tests::errors::reason(&status).as_deref(),
+        Some("RATE_LIMITED"),
+        "{what}: the reason: {status:?}"
+    );
     let info = status
         .get_details_retry_info()
         .unwrap_or_else(|| panic!("{what}: a RetryInfo detail: {status:?}"));

@@ -31,6 +31,7 @@ async fn two_server_processes_on_one_database_share_the_sign_in_and_survey_limit
         .send_survey(SendSurveyRequest {
             conversation_id: conversation,
             ttl_days: 0,
+            ..Default::default()
         })
         .await
         .expect("a survey");

@@ -130,6 +130,7 @@ async fn seed(channel: &Channel, port: u16) -> Vec<(&'static str, String)> {
         .create_org(with_auth(
             CreateOrgRequest {
                 name: "Canary Logs".into(),
+                ..Default::default()
             },
             &refreshed.access_token,
             None,
@@ -187,6 +188,7 @@ async fn seed(channel: &Channel, port: u16) -> Vec<(&'static str, String)> {
                 customer_id: customer.id,
                 channel: 1,
                 subject: format!("Key for {email}"),
+                ..Default::default()
             },
             &token,
             org,
@@ -287,6 +289,7 @@ async fn seed(channel: &Channel, port: u16) -> Vec<(&'static str, String)> {
             CreateApiKeyRequest {
                 name: "canary".into(),
                 role: Role::Agent as i32,
+                ..Default::default()
             },
             &token,
             org,

@@ -127,7 +127,7 @@ async fn a_tampered_expired_or_foreign_state_is_refused() {
     let listed = app
         .client::<IntegrationClient>()
         .list_integrations(with_auth(
-            ochre_sdk::v1::ListIntegrationsRequest {},
+            ochre_sdk::v1::ListIntegrationsRequest::default(),
             &owner.access_token,
             Some(&other),
         ))
@@ -243,7 +243,7 @@ async fn an_absurd_expires_in_from_the_provider_is_clamped_to_a_year_not_an_erro
     let listed = app
         .client::<IntegrationClient>()
         .list_integrations(with_auth(
-            ListIntegrationsRequest {},
+            ListIntegrationsRequest::default(),
             &owner.access_token,
             Some(&org),
         ))

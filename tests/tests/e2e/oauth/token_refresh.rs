@@ -155,7 +155,7 @@ async fn one_tenants_revoked_grant_does_not_open_the_breaker_for_everyone() {
     let listed = app
         .client::<IntegrationClient>()
         .list_integrations(with_auth(
-            ochre_sdk::v1::ListIntegrationsRequest {},
+            ochre_sdk::v1::ListIntegrationsRequest::default(),
             &owner.access_token,
             Some(&org),
         ))

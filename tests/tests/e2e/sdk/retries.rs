@@ -11,18 +11,22 @@ use std::{
 };
 
 use ochre_sdk::{
-    client::OchreClient,
+    client::{OchreClient, Retry, rpc},
     v1::{
-        CreateApiKeyRequest, ListConversationsRequest, ListCustomersRequest,
+        Channel as Chan, ConversationStatus as St, CreateApiKeyRequest, ListConversationsRequest,
+        ListCustomersRequest, UpdateConversationRequest,
         api_key_service_client::ApiKeyServiceClient,
     },
 };
 use ochre_tests::{
-    identity::with_auth, prelude::*, process::ServerProcess, proxy::FlakyProxy,
-    support::upsert_request,
+    identity::with_auth,
+    prelude::*,
+    process::ServerProcess,
+    proxy::FlakyProxy,
+    support::{Caller, open_request},
 };
 
-use super::{key_client, org_with_key, quick_backoff, url};
+use super::{key_client, org_with_key, quick_backoff};
 
 #[tokio::test]
 async fn a_read_loop_rides_out_a_killed_and_restarted_server() {
@@ -104,10 +108,15 @@ async fn an_unavailable_write_is_not_retried_and_a_read_is() {
     // The first two connections are cut before any answer.
     let proxy = FlakyProxy::start(app.addr, 2).await;
     let client = key_client(proxy.url(), &key, &org).await;
+    assert_eq!(
+        rpc("/ochre.v1.ConversationService/UpdateConversation").map(|r| r.retry),
+        Some(Retry::Never),
+        "a write without a request_id"
+    );
 
     let write = client
-        .customers()
-        .upsert_customer(upsert_request("flaky@example.com"))
+        .conversations()
+        .update_conversation(UpdateConversationRequest::default())
         .await
         .expect_err("the connection is cut");
     assert_eq!(write.code(), Code::Unavailable, "{write:?}");
@@ -118,20 +127,45 @@ async fn an_unavailable_write_is_not_retried_and_a_read_is() {
         .list_customers(ListCustomersRequest::default())
         .await
         .expect("the read is retried through a new connection");
-    assert!(page.customers.is_empty(), "nothing was written");
+    assert!(page.customers.is_empty());
     assert_eq!(
         proxy.connections(),
         3,
         "one cut attempt, then one that went through"
     );
+}
 
-    // Straight to the server, the write works: it was never sent.
-    let direct = key_client(url(&app), &key, &org).await;
-    direct
-        .customers()
-        .upsert_customer(upsert_request("flaky@example.com"))
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_is_retried_with_its_request_id_and_made_once() {
+    let app = spawn_app().await;
+    let (owner, org, key) = org_with_key(&app).await;
+    let agent = Caller::user(&app, &owner, &org);
+    let customer = agent.customer("lost-answer@example.com").await;
+    // The first attempt reaches the server, which creates the conversation;
+    // its answer is lost and the connection closed.
+    let proxy = FlakyProxy::losing_answers(app.addr, 1, Duration::from_millis(500)).await;
+    let client = key_client(proxy.url(), &key, &org).await;
+    assert_eq!(
+        rpc("/ochre.v1.ConversationService/CreateConversation").map(|r| r.retry),
+        Some(Retry::WithRequestId)
+    );
+    let conversation = client
+        .conversations()
+        .create_conversation(open_request(&customer.id, Chan::Email.into(), "Lost"))
         .await
-        .expect("the write");
+        .expect("retried with the same request_id")
+        .conversation
+        .expect("the conversation");
+    assert_eq!(proxy.connections(), 2, "one lost answer, one retry");
+    // The answer is the first attempt's: made before the retry connected.
+    let retry_at = proxy.accepted_at()[1];
+    let created_at = conversation.created_at.expect("created_at");
+    assert!(
+        std::time::SystemTime::try_from(created_at).expect("a time") < retry_at,
+        "created by the first attempt"
+    );
+    let all = agent.all_conversation_ids(St::Unspecified, "", 100).await;
+    assert_eq!(all, vec![conversation.id], "one conversation");
 }
 
 #[tokio::test]

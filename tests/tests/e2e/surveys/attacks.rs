@@ -312,6 +312,7 @@ async fn flooding_one_link_is_throttled_with_a_retry_delay() {
         .send_survey(ochre_sdk::v1::SendSurveyRequest {
             conversation_id: conversation,
             ttl_days: 0,
+            ..Default::default()
         })
         .await
         .unwrap();

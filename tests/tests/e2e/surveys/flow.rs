@@ -87,6 +87,7 @@ async fn sending_again_replaces_the_previous_link() {
     let third = s.api.send_survey(SendSurveyRequest {
         conversation_id: s.conversation.clone(),
         ttl_days: 0,
+        ..Default::default()
     });
     assert_eq!(
         refusal(third.await),
@@ -117,6 +118,7 @@ async fn results_filter_by_period_and_agent_and_page_newest_first() {
             .send_survey(SendSurveyRequest {
                 conversation_id: conversation,
                 ttl_days: 1,
+                ..Default::default()
             })
             .await
             .unwrap();
@@ -216,6 +218,7 @@ async fn bad_filters_ttls_and_conversations_are_refused_precisely() {
         let request = SendSurveyRequest {
             conversation_id: s.conversation.clone(),
             ttl_days: ttl,
+            ..Default::default()
         };
         c.call(
             &format!("ttl {ttl}"),
@@ -227,6 +230,7 @@ async fn bad_filters_ttls_and_conversations_are_refused_precisely() {
     let unknown = SendSurveyRequest {
         conversation_id: uuid::Uuid::now_v7().to_string(),
         ttl_days: 0,
+        ..Default::default()
     };
     c.call(
         "unknown conversation",
@@ -241,6 +245,7 @@ async fn bad_filters_ttls_and_conversations_are_refused_precisely() {
     let foreign = SendSurveyRequest {
         conversation_id: s.conversation.clone(),
         ttl_days: 0,
+        ..Default::default()
     };
     c.call(
         "another org's conversation",
@@ -251,6 +256,7 @@ async fn bad_filters_ttls_and_conversations_are_refused_precisely() {
     let longest = SendSurveyRequest {
         conversation_id: s.conversation.clone(),
         ttl_days: 28,
+        ..Default::default()
     };
     c.call("28 days", Code::Ok, s.api.send_survey(longest))
         .await;

@@ -46,6 +46,7 @@ impl Scene {
             .send_survey(SendSurveyRequest {
                 conversation_id: self.conversation.clone(),
                 ttl_days: 0,
+                ..Default::default()
             })
             .await
             .expect("send survey")

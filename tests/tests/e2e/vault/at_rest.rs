@@ -69,6 +69,19 @@ async fn key_rotation_reencrypts_every_secret_and_the_old_key_is_then_unneeded()
     ))
     .await
     .unwrap();
+    // An idempotent create's kept answer (sealed: it holds the key's secret).
+    let key_request = ochre_sdk::v1::CreateApiKeyRequest {
+        name: "rotated".into(),
+        role: Role::Agent.into(),
+        request_id: "rotate-me".into(),
+    };
+    let secret = app
+        .client::<ApiKeyClient>()
+        .create_api_key(with_auth(key_request, &owner.access_token, Some(&org)))
+        .await
+        .unwrap()
+        .into_inner()
+        .secret;
     let vault = ochre_server::crypto::vault::Vault::new(&new, Some(&old));
     let owner_url = app.cluster.url(ochre_server::pg::OWNER_ROLE, &app.database);
     let report = ochre_server::db::key_rotation::rotate(&owner_url, &vault, 1)
@@ -76,7 +89,7 @@ async fn key_rotation_reencrypts_every_secret_and_the_old_key_is_then_unneeded()
         .unwrap();
     assert_eq!(
         (report.scanned, report.reencrypted, report.failed),
-        (3, 3, 0),
+        (4, 4, 0),
         "{report}"
     );
     let again = ochre_server::db::key_rotation::rotate(&owner_url, &vault, 1)
@@ -84,7 +97,7 @@ async fn key_rotation_reencrypts_every_secret_and_the_old_key_is_then_unneeded()
         .unwrap();
     assert_eq!(
         (again.reencrypted, again.current),
-        (0, 3),
+        (0, 4),
         "resuming skips rotated rows"
     );
     // The org's audit chain records each batch that rotated its secrets
@@ -118,6 +131,21 @@ async fn key_rotation_reencrypts_every_secret_and_the_old_key_is_then_unneeded()
         .unwrap();
     let blob: Vec<u8> = row.try_get("", "ciphertext").unwrap();
     assert_eq!(&blob[1..5], &only_new.current_key_id());
+    let kept = su
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT response FROM request_ids WHERE request_id = 'rotate-me'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let kept: Vec<u8> = kept.try_get("", "response").unwrap();
+    let caller = uuid::Uuid::parse_str(&owner.user_id).unwrap();
+    let ctx = ochre_server::crypto::contexts::request_context(caller, "CreateApiKey");
+    let answer = only_new
+        .decrypt(&ctx, &kept)
+        .expect("the kept answer opens with the new key");
+    assert!(answer.windows(secret.len()).any(|w| w == secret.as_bytes()));
     let ctx = ochre_server::crypto::contexts::secret_context(
         org_id.into(),
         integration.into(),

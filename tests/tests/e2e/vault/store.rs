@@ -97,7 +97,7 @@ async fn listing_integrations_shows_which_secrets_are_set_never_their_values() {
     let list = app
         .client::<IntegrationClient>()
         .list_integrations(with_auth(
-            ListIntegrationsRequest {},
+            ListIntegrationsRequest::default(),
             &agent.access_token,
             Some(&org),
         ))

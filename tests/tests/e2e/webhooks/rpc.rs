@@ -79,6 +79,7 @@ pub async fn replace_leaked_hook_secret(app: &TestApp, org: &Org, provider: P, s
         external_account: "acct_1".to_owned(),
         secrets: HashMap::from([(provider.field().to_owned(), secret.to_owned())]),
         revoke_previous_signing_secret: true,
+        ..Default::default()
     };
     app.client::<IntegrationClient>()
         .connect_integration(with_auth(request, &org.owner.access_token, Some(&org.id)))

@@ -1,13 +1,19 @@
 //! Errors keep their cause and reach the caller classified: real Postgres
 //! errors map to the status a client can act on (retry only what a retry can
 //! fix), a broken statement is INTERNAL with an opaque message and its cause
-//! in the log, and bad input the database refuses is INVALID_ARGUMENT.
+//! in the log, and bad input the database refuses is INVALID_ARGUMENT. Each
+//! carries its `google.rpc.ErrorInfo` reason; `details` checks the field
+//! violations, the retry advice and the README's table of reasons.
+
+mod details;
 
 use std::time::Duration;
 
 use ochre_sdk::v1::{ListCustomersRequest, MessageKind};
 use ochre_server::db::DbError;
-use ochre_tests::{cluster::cluster, prelude::*, process::ServerProcess, support::message_request};
+use ochre_tests::{
+    cluster::cluster, errors::Reply, prelude::*, process::ServerProcess, support::message_request,
+};
 use sea_orm::{
     ConnectOptions, ConnectionTrait as _, Database, DbBackend, Statement, TransactionTrait as _,
 };
@@ -64,6 +70,16 @@ async fn database_errors_are_unavailable_only_when_a_retry_can_fix_them() {
     for (sql, values, code) in cases {
         let status = status_of(sql, values).await;
         assert_eq!(status.code(), code, "{sql}: {status:?}");
+        // The database knows no field of the request: a reason, no BadRequest.
+        let reply = Reply::of(&status);
+        let reason = match code {
+            Code::Unavailable => "DATABASE_UNAVAILABLE",
+            Code::InvalidArgument => "VALUE_INVALID",
+            Code::Internal => "INTERNAL",
+            _ => "PERMISSION_DENIED",
+        };
+        assert_eq!(reply.reason.as_deref(), Some(reason), "{sql}: {status:?}");
+        assert!(reply.fields.is_empty(), "{sql}: {status:?}");
         match code {
             Code::Internal => assert_eq!(status.message(), "internal error", "{sql}"),
             Code::PermissionDenied => assert_eq!(status.message(), "only owners may do that"),
@@ -101,6 +117,7 @@ async fn a_nul_byte_in_a_message_body_is_invalid_argument() {
         .await;
     let status = sent.expect_err("a NUL byte cannot be stored");
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(Reply::of(&status).fields, ["body"], "{status:?}");
     // The conversation is intact and holds no message.
     assert!(api.all_messages(&conversation.id, 10).await.is_empty());
 }
@@ -125,6 +142,7 @@ async fn a_broken_statement_is_internal_with_an_opaque_message_and_its_cause_in_
         .unwrap_err();
     assert_eq!(status.code(), Code::Internal);
     assert_eq!(status.message(), "internal error");
+    assert_eq!(Reply::of(&status).reason.as_deref(), Some("INTERNAL"));
     let log = server.stop();
     let cause = log
         .lines()
