@@ -1,13 +1,16 @@
 //! A real TCP proxy in front of a server that cuts the first connections it
 //! accepts (the client sees the connection reset before any gRPC answer, as
-//! when a server goes away) and forwards the others, counting them all.
+//! when a server goes away) or forwards their requests and loses the
+//! answers, and forwards the others, counting them all; and a black hole
+//! that never answers.
 
 use std::{
     net::SocketAddr,
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
+    time::{Duration, SystemTime},
 };
 
 use tokio::net::{TcpListener, TcpStream};
@@ -17,6 +20,8 @@ use tokio::net::{TcpListener, TcpStream};
 pub struct FlakyProxy {
     pub addr: SocketAddr,
     accepted: Arc<AtomicUsize>,
+    /// When each connection was accepted ([`Self::losing_answers`] only).
+    accepted_at: Arc<Mutex<Vec<SystemTime>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -47,6 +52,53 @@ impl FlakyProxy {
         FlakyProxy {
             addr,
             accepted,
+            accepted_at: Arc::default(),
+            task,
+        }
+    }
+
+    /// Like [`Self::start`], but the first `lose` connections reach the
+    /// server and lose its answers: what the client sends is forwarded, what
+    /// the server answers is dropped, and after `hold` the connection is
+    /// closed (a create the server made whose answer never arrived).
+    pub async fn losing_answers(target: SocketAddr, lose: usize, hold: Duration) -> FlakyProxy {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the proxy");
+        let addr = listener.local_addr().expect("the proxy's address");
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let accepted_at: Arc<Mutex<Vec<SystemTime>>> = Arc::default();
+        let (counter, times) = (accepted.clone(), accepted_at.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                times
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(SystemTime::now());
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    if n >= lose {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        return;
+                    }
+                    let (mut from_client, _to_client) = inbound.split();
+                    let (mut from_server, mut to_server) = outbound.split();
+                    let forward = tokio::io::copy(&mut from_client, &mut to_server);
+                    let mut sink = tokio::io::sink();
+                    let drop_answers = tokio::io::copy(&mut from_server, &mut sink);
+                    let _ =
+                        tokio::time::timeout(hold, async { tokio::join!(forward, drop_answers) })
+                            .await;
+                });
+            }
+        });
+        FlakyProxy {
+            addr,
+            accepted,
+            accepted_at,
             task,
         }
     }
@@ -70,6 +122,7 @@ impl FlakyProxy {
         FlakyProxy {
             addr,
             accepted,
+            accepted_at: Arc::default(),
             task,
         }
     }
@@ -77,6 +130,14 @@ impl FlakyProxy {
     /// `http://` URL of the proxy.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// When each connection was accepted ([`Self::losing_answers`] only).
+    pub fn accepted_at(&self) -> Vec<SystemTime> {
+        self.accepted_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// How many connections it accepted (cut or forwarded).

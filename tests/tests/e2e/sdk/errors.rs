@@ -188,3 +188,29 @@ async fn every_service_of_the_contract_is_reachable_from_the_client() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_bad_field_comes_back_as_a_field_violation_naming_it() {
+    let app = spawn_app().await;
+    let client = OchreClient::builder(url(&app))
+        .build()
+        .await
+        .expect("an anonymous client");
+    let err = client
+        .auth()
+        .sign_up(ochre_sdk::v1::SignUpRequest {
+            email: "not-an-email".to_owned(),
+            password: ochre_tests::identity::strong_password(),
+            display_name: String::new(),
+        })
+        .await
+        .expect_err("a bad email");
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    let fields: Vec<&str> = err
+        .field_violations()
+        .iter()
+        .map(|v| v.field.as_str())
+        .collect();
+    assert_eq!(fields, ["email"], "{err:?}");
+    assert!(err.reason().is_some(), "an ErrorInfo reason: {err:?}");
+}
