@@ -35,6 +35,7 @@ mod schema;
 mod schema_snapshot;
 mod sdk;
 mod server;
+mod sharding;
 mod surveys;
 mod vault;
 mod webhooks;
