@@ -59,6 +59,17 @@ pub async fn wait_serving(
     }
 }
 
+/// The three URLs a server process connects with.
+#[derive(Debug, Clone)]
+pub struct DbUrls {
+    /// `DATABASE_URL` (the owner role).
+    pub owner: String,
+    /// `OCHRE_APP_DATABASE_URL`.
+    pub app: String,
+    /// `OCHRE_SERVICE_DATABASE_URL`.
+    pub service: String,
+}
+
 /// A running `ochre serve` process. Dropping it kills the process.
 #[derive(Debug)]
 pub struct ServerProcess {
@@ -96,11 +107,28 @@ impl ServerProcess {
     ) -> ServerProcess {
         let cluster = cluster().await;
         let url = |role| cluster.url(role, &database).expose_secret().to_owned();
-        let (owner, app, service) = (
-            url(pg::OWNER_ROLE),
-            url(pg::APP_ROLE),
-            url(pg::SERVICE_ROLE),
-        );
+        let urls = DbUrls {
+            owner: url(pg::OWNER_ROLE),
+            app: url(pg::APP_ROLE),
+            service: url(pg::SERVICE_ROLE),
+        };
+        Self::start_with(urls, database, port, extra).await
+    }
+
+    /// Starts `ochre serve` like [`Self::start_on_port`] against the
+    /// database `urls` name (another cluster than the shared one: a fault
+    /// test's own).
+    pub async fn start_with(
+        urls: DbUrls,
+        database: String,
+        port: u16,
+        extra: &[(&str, &str)],
+    ) -> ServerProcess {
+        let DbUrls {
+            owner,
+            app,
+            service,
+        } = urls;
         let log = tempfile::NamedTempFile::new().expect("a log file");
         let mut command = Command::new(ochre_bin());
         command

@@ -55,7 +55,7 @@ impl From<DbError> for ApiError {
 /// timeout (query canceled), lock not available, too many connections,
 /// shutdown, and the connection-exception class.
 const RETRYABLE: &[&str] = &[
-    "40001", "40P01", "57014", "55P03", "53300", "57P01", "57P03",
+    "40001", "40P01", "57014", "55P03", "53300", "57P01", "57P02", "57P03",
 ];
 
 fn retryable(err: &DbErr) -> bool {
