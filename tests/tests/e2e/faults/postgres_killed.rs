@@ -113,7 +113,7 @@ async fn acknowledged_messages_survive_a_killed_postgres_once_each_and_service_r
         w.await.expect("a writer panicked");
     }
 
-    let seen = seen.lock().unwrap();
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
     assert_eq!(
         seen.wrong,
         Vec::<String>::new(),
