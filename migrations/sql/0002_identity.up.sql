@@ -504,6 +504,9 @@ CREATE FUNCTION verify_session(p_session uuid, p_proof bytea, p_org uuid, p_clie
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$
   DECLARE
+    -- A tenant transaction waits at most 5 s for a lock (a stalled table
+    -- fails the call as retryable instead of holding its connection).
+    waits text := set_config('lock_timeout', '5s', true);
     pinned text := set_config('ochre.identity', '', true);
     proof bytea := sha256(coalesce(p_proof, ''::bytea));
     who uuid;
@@ -553,6 +556,9 @@ CREATE FUNCTION verify_api_key(p_key text, p_org uuid, p_client_ip text,
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$
   DECLARE
+    -- A tenant transaction waits at most 5 s for a lock (a stalled table
+    -- fails the call as retryable instead of holding its connection).
+    waits text := set_config('lock_timeout', '5s', true);
     pinned text := set_config('ochre.identity', '', true);
     used timestamptz;
     allowed cidr[];
@@ -594,6 +600,9 @@ CREATE FUNCTION verify_login_ticket(p_ticket text) RETURNS uuid
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$
   DECLARE
+    -- A tenant transaction waits at most 5 s for a lock (a stalled table
+    -- fails the call as retryable instead of holding its connection).
+    waits text := set_config('lock_timeout', '5s', true);
     pinned text := set_config('ochre.identity', '', true);
     who uuid;
   BEGIN

@@ -44,7 +44,7 @@ use health::{checkpoint_loop, health_loop, set_all};
 use crate::{
     config::Config,
     db::{self, Db},
-    gate::GateLayer,
+    gate::{DeadlineLayer, GateLayer},
     pg::Cluster,
     routes::{HttpRoutesLayer, HttpState},
     rpc::{
@@ -182,13 +182,15 @@ impl Application {
         tracing::info!(%addr, "ochre listening (gRPC, gRPC-web, health, reflection, webhooks)");
         let server = tonic::transport::Server::builder()
             .accept_http1(true)
-            .timeout(Duration::from_secs(60))
+            .timeout(crate::gate::MAX_DEADLINE + Duration::from_secs(1))
             // One span and request id per request, around everything else.
             .layer(RequestSpanLayer)
             // Webhooks and operator routes next: they never reach the gRPC gate.
             .layer(HttpRoutesLayer::new(http))
             .layer(cors(&cors_origins))
             .layer(tonic_web::GrpcWebLayer::new())
+            // Every call ends within its deadline, the gate's work included.
+            .layer(DeadlineLayer)
             .layer(GateLayer::new(
                 state.db.clone(),
                 state.signer.clone(),

@@ -101,6 +101,10 @@ pub enum ApiError {
         message: Message,
         retry_after: Duration,
     },
+    /// The call did not finish within its deadline (the caller's
+    /// `grpc-timeout`, at most the server's own limit).
+    #[error("deadline exceeded")]
+    DeadlineExceeded,
     /// A path the contract does not declare (reason `UNKNOWN_METHOD`).
     #[error("unimplemented: {0}")]
     Unimplemented(Message),
@@ -218,6 +222,7 @@ impl ApiError {
             ApiError::PendingDeletion { .. } => Reason::WorkspacePendingDeletion,
             ApiError::BudgetExhausted { .. } => Reason::BudgetExhausted,
             ApiError::Unimplemented(_) => Reason::UnknownMethod,
+            ApiError::DeadlineExceeded => Reason::DeadlineExceeded,
             ApiError::DatabaseUnavailable(_) => Reason::DatabaseUnavailable,
             ApiError::Database(_)
             | ApiError::Vault(_)

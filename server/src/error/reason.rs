@@ -142,6 +142,8 @@ reasons! {
     ProviderBreakerOpen = "PROVIDER_BREAKER_OPEN", Unavailable;
     /// The database is unavailable for now: retry.
     DatabaseUnavailable = "DATABASE_UNAVAILABLE", Unavailable;
+    /// The call did not finish within its deadline (`grpc-timeout`, at most 60 s).
+    DeadlineExceeded = "DEADLINE_EXCEEDED", DeadlineExceeded;
     /// The path is not a method of the contract.
     UnknownMethod = "UNKNOWN_METHOD", Unimplemented;
     /// An internal error (logged on the server; nothing is shown).

@@ -148,6 +148,11 @@ fn answer(err: ApiError) -> Answer {
             ..
         } => Answer::new(Code::Unavailable, message).retry(retry_after),
         ApiError::Unimplemented(m) => Answer::new(Code::Unimplemented, m),
+        ApiError::DeadlineExceeded => Answer::new(
+            Code::DeadlineExceeded,
+            "the call did not finish within its deadline; a create may be retried with its \
+             request_id",
+        ),
         ApiError::DatabaseUnavailable(e) => {
             tracing::warn!(error = %crate::db::safe_text(&e), "database unavailable");
             Answer::new(

@@ -2,11 +2,13 @@
 //! table generated from the contract, and the [`Principal`] it hands to
 //! handlers through the request extensions.
 
+mod deadline;
 mod http;
 mod layer;
 mod principal;
 mod rates;
 mod refusal;
 
+pub use deadline::{DeadlineLayer, MAX_DEADLINE};
 pub use layer::{Decision, GateLayer, decide};
 pub use principal::{Actor, Principal, principal, role_from_db, role_to_db};

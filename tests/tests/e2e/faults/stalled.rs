@@ -1,0 +1,116 @@
+//! A database that stalls: a transaction of the operator's holds an
+//! exclusive lock on the hot tables (`conversations`, `messages`) for longer
+//! than any client waits. Calls that need them end within their deadline
+//! with the server's DEADLINE_EXCEEDED or UNAVAILABLE (never a hang, never
+//! INTERNAL, never the client's own timer), and once the lock is gone the
+//! server serves them again at once: the pools recovered on their own
+//! (a tenant transaction waits at most 5 s for a lock).
+
+use std::time::{Duration, Instant};
+
+use ochre_sdk::v1::{AddMessageRequest, GetConversationRequest, MessageKind};
+use ochre_tests::{
+    clients::{ConversationClient, GrpcClient as _},
+    cluster::cluster,
+    identity::with_auth,
+    process::ServerProcess,
+    support::Caller,
+};
+use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
+use tonic::{Code, Status};
+
+/// How long a client waits.
+const DEADLINE: Duration = Duration::from_secs(2);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_on_a_stalled_table_end_within_their_deadline_and_service_resumes_when_it_clears() {
+    let server = ServerProcess::start(&[("OCHRE_DB_MAX_CONNECTIONS", "4")]).await;
+    let (token, org) = server.owner_with_org("stalls").await;
+    let caller = Caller::on(server.channel.clone(), &token, &org);
+    let customer = caller.customer("stall.customer@example.com").await;
+    let conversation = caller.conversation(&customer.id, "stuck").await.id;
+
+    let add = |i: usize| {
+        let mut request = with_auth(
+            AddMessageRequest {
+                conversation_id: conversation.clone(),
+                kind: MessageKind::OutboundReply.into(),
+                body: format!("during the stall {i}"),
+                ..Default::default()
+            },
+            &token,
+            Some(&org),
+        );
+        request.set_timeout(DEADLINE);
+        let mut client = ConversationClient::on(server.channel.clone());
+        async move { client.add_message(request).await.map(|_| ()) }
+    };
+    let get = || {
+        let mut request = with_auth(
+            GetConversationRequest {
+                conversation_id: conversation.clone(),
+            },
+            &token,
+            Some(&org),
+        );
+        request.set_timeout(DEADLINE);
+        let mut client = ConversationClient::on(server.channel.clone());
+        async move { client.get_conversation(request).await.map(|_| ()) }
+    };
+
+    // The operator's transaction takes the hot tables.
+    let su = cluster().await.connect_superuser(&server.database).await;
+    let stall = su.begin().await.unwrap();
+    stall
+        .execute_unprepared("LOCK TABLE conversations, messages IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+
+    // Twice the pool's size in flight, twice over.
+    for round in 0..2 {
+        let started = Instant::now();
+        let mut calls = tokio::task::JoinSet::new();
+        for i in 0..8 {
+            if i % 2 == 0 {
+                calls.spawn(add(round * 8 + i));
+            } else {
+                calls.spawn(get());
+            }
+        }
+        let answers: Vec<Result<(), Status>> = calls.join_all().await;
+        let took = started.elapsed();
+        assert!(
+            took < DEADLINE + Duration::from_millis(1500),
+            "round {round}: the calls ended {took:?} after they began"
+        );
+        for answer in &answers {
+            let code = answer.as_ref().err().map(Status::code);
+            assert!(
+                matches!(code, Some(Code::DeadlineExceeded | Code::Unavailable)),
+                "round {round}: a stalled call answered {answer:?}"
+            );
+        }
+    }
+
+    stall.rollback().await.unwrap();
+    // Served again at once (a connection broken by the stall is replaced).
+    let cleared = Instant::now();
+    let mut last = None;
+    while cleared.elapsed() < Duration::from_secs(5) {
+        match (add(100).await, get().await) {
+            (Ok(()), Ok(())) => {
+                last = None;
+                break;
+            }
+            other => last = Some(other),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(last.is_none(), "not served again after the stall: {last:?}");
+    let stored = caller.all_messages(&conversation, 100).await;
+    assert!(
+        stored.iter().any(|m| m.body == "during the stall 100"),
+        "the write after the stall is stored"
+    );
+    drop(server);
+}
