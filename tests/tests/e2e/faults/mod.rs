@@ -4,6 +4,7 @@
 //! what the clients were told against what the database holds.
 
 mod postgres_killed;
+mod server_killed;
 mod stalled;
 
 use std::{
