@@ -1,8 +1,10 @@
-//! The postmaster SIGKILLed in the middle of a write load: every message the
-//! clients saw acknowledged is stored, none twice after their retries (each
-//! create carries a `request_id`), the clients were told UNAVAILABLE (never
-//! INTERNAL) while the database was down, and the server serves again soon
-//! after the database is back, without a restart of `ochre`.
+//! The postmaster SIGKILLed in the middle of a write load (AddMessage and
+//! webhook deliveries): every message and delivery the clients saw
+//! acknowledged is stored, none twice after their retries (each create
+//! carries a `request_id`, each delivery its id), the clients were told
+//! UNAVAILABLE or 503 (never INTERNAL or another refusal) while the
+//! database was down, and the server serves again soon after the database
+//! is back, without a restart of `ochre`.
 
 use std::{
     collections::BTreeMap,
@@ -10,14 +12,22 @@ use std::{
     time::{Duration, Instant},
 };
 
-use ochre_sdk::v1::{AddMessageRequest, MessageKind};
+use ochre_sdk::v1::{
+    AddMessageRequest, ConnectIntegrationRequest, ListWebhookEventsRequest, MessageKind,
+};
 use ochre_tests::{
+    clients::{GrpcClient as _, IntegrationClient, WebhookClient},
+    identity::with_auth,
     process::{ServerProcess, free_port},
     support::Caller,
 };
 use tonic::Code;
 
 use super::OwnCluster;
+use crate::webhooks::{providers::P, signing::Hook};
+
+/// Webhook deliveries sent one after the other during the load.
+const DELIVERIES: usize = 60;
 
 /// Writers, and the messages each adds one after the other.
 const WRITERS: usize = 4;
@@ -72,6 +82,60 @@ async fn writer(caller: Caller, conversation: String, w: usize, seen: Arc<Mutex<
     }
 }
 
+/// A provider delivering one webhook after the other, each retried until
+/// it is answered 2xx: the acknowledged delivery ids.
+async fn provider(
+    port: u16,
+    secret: String,
+    integration: String,
+    seen: Arc<Mutex<Seen>>,
+) -> Vec<String> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let mut acked = Vec::new();
+    for _ in 0..DELIVERIES {
+        let d = Hook::new(P::GitHub, &secret).build(&integration);
+        let give_up = Instant::now() + Duration::from_secs(90);
+        loop {
+            assert!(
+                Instant::now() < give_up,
+                "{} never acknowledged",
+                d.delivery_id
+            );
+            let mut request = client
+                .post(format!("http://127.0.0.1:{port}{}", d.path))
+                .body(d.body.clone());
+            for (name, value) in &d.headers {
+                request = request.header(name.as_str(), value.as_str());
+            }
+            let what = match request.send().await {
+                Ok(r) if r.status().is_success() => {
+                    acked.push(d.delivery_id.clone());
+                    // Paced, so the deliveries span the outage.
+                    tokio::time::sleep(Duration::from_millis(40)).await;
+                    break;
+                }
+                Ok(r) => {
+                    if r.status().as_u16() != 503 {
+                        seen.lock().unwrap().wrong.push(format!(
+                            "delivery {}: HTTP {}",
+                            d.delivery_id,
+                            r.status()
+                        ));
+                    }
+                    format!("HTTP {}", r.status().as_u16())
+                }
+                Err(_) => "no HTTP answer".to_owned(),
+            };
+            *seen.lock().unwrap().codes.entry(what).or_default() += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    acked
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_messages_survive_a_killed_postgres_once_each_and_service_resumes() {
     let mut db = OwnCluster::start().await;
@@ -86,6 +150,21 @@ async fn acknowledged_messages_survive_a_killed_postgres_once_each_and_service_r
     let caller = Caller::on(server.channel.clone(), &token, &org);
     let customer = caller.customer("fault.customer@example.com").await;
     let conversation = caller.conversation(&customer.id, "under fire").await.id;
+    let secret = P::GitHub.new_secret();
+    let connect = ConnectIntegrationRequest {
+        provider: P::GitHub.id().to_owned(),
+        external_account: "acct_1".to_owned(),
+        secrets: [(P::GitHub.field().to_owned(), secret.clone())].into(),
+        ..Default::default()
+    };
+    let integration = IntegrationClient::on(server.channel.clone())
+        .connect_integration(with_auth(connect, &token, Some(&org)))
+        .await
+        .expect("connect GitHub")
+        .into_inner()
+        .integration
+        .expect("the integration")
+        .id;
 
     let seen = Arc::new(Mutex::new(Seen::default()));
     let writers: Vec<_> = (0..WRITERS)
@@ -98,6 +177,12 @@ async fn acknowledged_messages_survive_a_killed_postgres_once_each_and_service_r
             ))
         })
         .collect();
+    let deliveries = tokio::spawn(provider(
+        server.port,
+        secret,
+        integration.clone(),
+        seen.clone(),
+    ));
     // Kill once the load is well under way.
     let deadline = Instant::now() + Duration::from_secs(60);
     while seen.lock().unwrap().acked.len() < 20 {
@@ -112,6 +197,7 @@ async fn acknowledged_messages_survive_a_killed_postgres_once_each_and_service_r
     for w in writers {
         w.await.expect("a writer panicked");
     }
+    let delivered = deliveries.await.expect("the provider panicked");
 
     let seen = std::mem::take(&mut *seen.lock().unwrap());
     assert_eq!(
@@ -157,6 +243,24 @@ async fn acknowledged_messages_survive_a_killed_postgres_once_each_and_service_r
         );
     }
     assert_eq!(stored.len(), WRITERS * PER_WRITER, "nothing stored twice");
+
+    // Each acknowledged delivery once.
+    let request = ListWebhookEventsRequest {
+        provider: P::GitHub.id().to_owned(),
+        integration_id: integration,
+        page_size: 100,
+        page_token: String::new(),
+    };
+    let page = WebhookClient::on(server.channel.clone())
+        .list_webhook_events(with_auth(request, &token, Some(&org)))
+        .await
+        .expect("list events")
+        .into_inner();
+    let mut events: Vec<String> = page.events.into_iter().map(|e| e.delivery_id).collect();
+    events.sort();
+    let mut expected = delivered;
+    expected.sort();
+    assert_eq!(events, expected, "each acknowledged delivery stored once");
     eprintln!(
         "postgres killed: {acked_before} acknowledged before, served again {resumed:?} after \
          the restart; refusals {:?}",
