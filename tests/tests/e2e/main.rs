@@ -29,6 +29,7 @@ mod logs;
 mod oauth;
 mod paging;
 mod purge;
+mod replicas;
 mod request_ids;
 mod request_span;
 mod role_matrix;

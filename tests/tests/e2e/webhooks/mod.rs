@@ -5,7 +5,7 @@
 //! listed through `WebhookService.ListWebhookEvents`; plus `/metrics` and
 //! `/cron/{job}` behind the cron bearer, and the ingress under load.
 
-mod delivery;
+pub(crate) mod delivery;
 pub(crate) mod http;
 pub(crate) mod providers;
 pub(crate) mod rpc;

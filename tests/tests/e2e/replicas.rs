@@ -1,0 +1,238 @@
+//! Three `ochre serve` processes on one database, sharing nothing but
+//! Postgres (and the configured secrets): what must hold across replicas
+//! holds. Webhook dedupe (a 300-send duplicate storm stores one event;
+//! 3,000 distinct deliveries store 3,000), budget admission (never
+//! overspent, whichever replica reserves), and the sign-in lockout (failures
+//! on any replica count on all). The rate limits across processes are
+//! `limits::shared`.
+
+use std::{collections::HashSet, sync::Arc};
+
+use ochre_sdk::v1::{
+    BudgetKind, BudgetPeriod, ConnectIntegrationRequest, LoginRequest, ReserveBudgetRequest,
+    SetBudgetRequest, SignUpRequest,
+};
+use ochre_tests::{
+    clients::{AuthClient, BudgetClient, GrpcClient as _, IntegrationClient, WebhookClient},
+    identity::{strong_password, unique_email, with_auth},
+    process::ServerProcess,
+    random_key, random_secret,
+};
+use tokio::sync::Semaphore;
+use tonic::Code;
+
+use crate::webhooks::{delivery::Delivery, providers::P, signing::Hook};
+
+/// Three replicas of one server: one database, the same secrets.
+async fn replicas() -> Vec<ServerProcess> {
+    let secrets = [
+        ("OCHRE_BYOK_ENC_KEY", random_key()),
+        ("OCHRE_SURVEY_TOKEN_SECRET", random_secret(32)),
+        ("OCHRE_SESSION_SECRET", random_secret(32)),
+        ("OCHRE_OAUTH_STATE_SECRET", random_secret(32)),
+        ("OCHRE_CRON_SECRET", random_secret(32)),
+        ("OCHRE_AUDIT_SIGNING_KEY", random_key()),
+    ];
+    let mut extra: Vec<(&str, &str)> = secrets.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    extra.push(("OCHRE_DB_MAX_CONNECTIONS", "8"));
+    let first = ServerProcess::start(&extra).await;
+    let database = first.database.clone();
+    let second = ServerProcess::start_on(database.clone(), &extra).await;
+    let third = ServerProcess::start_on(database, &extra).await;
+    vec![first, second, third]
+}
+
+/// Posts a delivery to one replica: the HTTP status.
+async fn post(client: &reqwest::Client, port: u16, d: &Delivery) -> u16 {
+    let mut request = client
+        .post(format!("http://127.0.0.1:{port}{}", d.path))
+        .body(d.body.clone());
+    for (name, value) in &d.headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    request
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or_else(|e| panic!("POST {}: {e}", d.path))
+}
+
+/// The org's GitHub integration on the replicas: (owner token, org, id, secret).
+async fn github(servers: &[ServerProcess]) -> (String, String, String, String) {
+    let (token, org) = servers[0].owner_with_org("Replicas").await;
+    let secret = P::GitHub.new_secret();
+    let request = ConnectIntegrationRequest {
+        provider: P::GitHub.id().to_owned(),
+        external_account: "acct_1".to_owned(),
+        secrets: [(P::GitHub.field().to_owned(), secret.clone())].into(),
+        ..Default::default()
+    };
+    let id = IntegrationClient::on(servers[1].channel.clone())
+        .connect_integration(with_auth(request, &token, Some(&org)))
+        .await
+        .expect("connect GitHub")
+        .into_inner()
+        .integration
+        .expect("the integration")
+        .id;
+    (token, org, id, secret)
+}
+
+/// Every stored delivery id of the integration (read on the third replica).
+async fn stored(server: &ServerProcess, token: &str, org: &str, id: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let request = ochre_sdk::v1::ListWebhookEventsRequest {
+            provider: P::GitHub.id().to_owned(),
+            integration_id: id.to_owned(),
+            page_size: 100,
+            page_token,
+        };
+        let page = WebhookClient::on(server.channel.clone())
+            .max_decoding_message_size(64 * 1024 * 1024)
+            .list_webhook_events(with_auth(request, token, Some(org)))
+            .await
+            .expect("list events")
+            .into_inner();
+        out.extend(page.events.into_iter().map(|e| e.delivery_id));
+        if page.next_page_token.is_empty() {
+            return out;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn webhook_deliveries_spread_across_three_replicas_are_stored_once_each() {
+    let servers = replicas().await;
+    let ports: Vec<u16> = servers.iter().map(|s| s.port).collect();
+    let (token, org, id, secret) = github(&servers).await;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
+    let gate = Arc::new(Semaphore::new(48));
+
+    // A duplicate storm: one delivery sent 300 times, round robin.
+    let storm = Arc::new(Hook::new(P::GitHub, &secret).build(&id));
+    let mut sends = tokio::task::JoinSet::new();
+    for i in 0..300 {
+        let (client, storm, gate, port) =
+            (client.clone(), storm.clone(), gate.clone(), ports[i % 3]);
+        sends.spawn(async move {
+            let _slot = gate.acquire_owned().await.unwrap();
+            post(&client, port, &storm).await
+        });
+    }
+    let answers = sends.join_all().await;
+    assert!(
+        answers.iter().all(|s| (200..300).contains(s)),
+        "every send of the storm is answered 2xx: {answers:?}"
+    );
+    assert_eq!(stored(&servers[2], &token, &org, &id).await.len(), 1);
+
+    // 3,000 distinct deliveries, round robin.
+    let deliveries: Vec<_> = (0..3000)
+        .map(|_| Arc::new(Hook::new(P::GitHub, &secret).build(&id)))
+        .collect();
+    let mut sends = tokio::task::JoinSet::new();
+    for (i, d) in deliveries.iter().enumerate() {
+        let (client, d, gate, port) = (client.clone(), d.clone(), gate.clone(), ports[i % 3]);
+        sends.spawn(async move {
+            let _slot = gate.acquire_owned().await.unwrap();
+            post(&client, port, &d).await
+        });
+    }
+    let answers = sends.join_all().await;
+    let failed = answers.iter().filter(|s| !(200..300).contains(*s)).count();
+    assert_eq!(failed, 0, "every distinct delivery is accepted");
+    let ids = stored(&servers[2], &token, &org, &id).await;
+    let distinct: HashSet<&String> = ids.iter().collect();
+    assert_eq!(
+        (ids.len(), distinct.len()),
+        (3001, 3001),
+        "each stored once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn budget_reservations_across_three_replicas_never_overspend() {
+    let servers = replicas().await;
+    let (token, org) = servers[0].owner_with_org("Replicated budget").await;
+    BudgetClient::on(servers[1].channel.clone())
+        .set_budget(with_auth(
+            SetBudgetRequest {
+                kind: BudgetKind::AiCost.into(),
+                limit: 100,
+                period: BudgetPeriod::Month.into(),
+            },
+            &token,
+            Some(&org),
+        ))
+        .await
+        .expect("the owner sets a limit");
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..300 {
+        let (channel, token, org) = (servers[i % 3].channel.clone(), token.clone(), org.clone());
+        calls.spawn(async move {
+            let request = ReserveBudgetRequest {
+                kind: BudgetKind::AiCost.into(),
+                amount: 10,
+                idempotency_key: format!("call-{i}"),
+                customer_id: String::new(),
+            };
+            BudgetClient::on(channel)
+                .reserve_budget(with_auth(request, &token, Some(&org)))
+                .await
+                .map(|_| ())
+                .map_err(|s| s.code())
+        });
+    }
+    let answers = calls.join_all().await;
+    let admitted = answers.iter().filter(|a| a.is_ok()).count();
+    let exhausted = answers
+        .iter()
+        .filter(|a| **a == Err(Code::ResourceExhausted))
+        .count();
+    assert_eq!((admitted, exhausted), (10, 290), "{answers:?}");
+}
+
+#[tokio::test]
+async fn failed_sign_ins_on_any_replica_lock_the_address_on_all_of_them() {
+    let servers = replicas().await;
+    let (email, password) = (unique_email(), strong_password());
+    AuthClient::on(servers[0].channel.clone())
+        .sign_up(SignUpRequest {
+            email: email.clone(),
+            password: password.clone(),
+            display_name: String::new(),
+        })
+        .await
+        .expect("sign up");
+    let login = |i: usize, password: &str| {
+        let mut client = AuthClient::on(servers[i % 3].channel.clone());
+        let request = LoginRequest {
+            email: email.clone(),
+            password: password.to_owned(),
+        };
+        async move { client.login(request).await.map(|_| ()) }
+    };
+    for attempt in 0..5 {
+        let wrong = login(attempt, "Not-the-password-42").await;
+        assert_eq!(
+            wrong.map_err(|s| s.code()),
+            Err(Code::Unauthenticated),
+            "attempt {attempt}, on replica {}",
+            attempt % 3
+        );
+    }
+    for replica in 0..3 {
+        let locked = login(replica, &password).await.unwrap_err();
+        assert_eq!(
+            locked.code(),
+            Code::ResourceExhausted,
+            "replica {replica}: {locked:?}"
+        );
+    }
+}
