@@ -7,6 +7,7 @@ pub mod commands;
 mod database;
 mod error;
 mod health;
+mod supervise;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -65,6 +66,8 @@ pub struct Application {
     addr: SocketAddr,
     db: Db,
     cluster: Option<Cluster>,
+    /// The embedded cluster's directory, watched while serving.
+    supervised: Option<std::path::PathBuf>,
     cors_origins: Vec<String>,
     state: AppState,
     http: Arc<HttpState>,
@@ -115,11 +118,13 @@ impl Application {
             &config,
             Arc::new(Metrics::default()),
         ));
+        let supervised = cluster.as_ref().map(|_| config.data_dir.join("postgres"));
         Ok(Application {
             listener,
             addr,
             db,
             cluster,
+            supervised,
             cors_origins: config.cors_origins,
             state,
             http,
@@ -147,6 +152,7 @@ impl Application {
             addr,
             db,
             cluster,
+            supervised,
             cors_origins,
             state,
             http,
@@ -154,6 +160,9 @@ impl Application {
         let (reporter, health_service) = tonic_health::server::health_reporter();
         let (stop_tx, stop_rx) = watch::channel(false);
         let health_task = tokio::spawn(health_loop(reporter.clone(), db.clone(), stop_rx.clone()));
+        // The embedded cluster is started again if it dies.
+        let supervisor =
+            supervised.map(|root| tokio::spawn(supervise::supervise(root, stop_rx.clone())));
         let checkpoint_task = tokio::spawn(checkpoint_loop(
             db.clone(),
             state.checkpoints.clone(),
@@ -256,6 +265,9 @@ impl Application {
         };
         health_task.abort();
         checkpoint_task.abort();
+        if let Some(task) = supervisor {
+            task.abort();
+        }
         db.close().await;
         if let Some(c) = cluster
             && let Err(e) = c.stop().await

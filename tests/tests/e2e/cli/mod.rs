@@ -5,6 +5,7 @@
 mod embedded;
 mod server_log;
 mod startup;
+mod supervised;
 
 use std::{
     os::unix::fs::PermissionsExt as _,
