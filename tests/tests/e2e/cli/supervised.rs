@@ -94,6 +94,7 @@ async fn a_killed_embedded_postgres_is_started_again_and_nothing_committed_is_lo
     .unwrap();
 
     // Health says so, then the server starts its cluster again.
+    let killed = Instant::now();
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut saw_not_serving = false;
     loop {
@@ -108,6 +109,12 @@ async fn a_killed_embedded_postgres_is_started_again_and_nothing_committed_is_lo
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let back = killed.elapsed();
+    eprintln!("the embedded Postgres killed: SERVING again after {back:?}");
+    assert!(
+        back < Duration::from_secs(20),
+        "SERVING again after {back:?}"
+    );
     assert!(child.try_wait().unwrap().is_none(), "ochre kept running");
 
     // Nothing committed was lost: the account signs in, its org is there.
