@@ -3,8 +3,9 @@
 //! holds. Webhook dedupe (a 300-send duplicate storm stores one event;
 //! 3,000 distinct deliveries store 3,000), budget admission (never
 //! overspent, whichever replica reserves), and the sign-in lockout (failures
-//! on any replica count on all). The rate limits across processes are
-//! `limits::shared`.
+//! on any replica count on all), and an OAuth token's refresh (30 readers
+//! of an expiring token across the three refresh it once). The rate limits
+//! across processes are `limits::shared`.
 
 use std::{collections::HashSet, sync::Arc};
 
@@ -25,6 +26,11 @@ use crate::webhooks::{delivery::Delivery, providers::P, signing::Hook};
 
 /// Three replicas of one server: one database, the same secrets.
 async fn replicas() -> Vec<ServerProcess> {
+    replicas_with(&[]).await
+}
+
+/// [`replicas`] with more settings.
+async fn replicas_with(more: &[(&str, &str)]) -> Vec<ServerProcess> {
     let secrets = [
         ("OCHRE_BYOK_ENC_KEY", random_key()),
         ("OCHRE_SURVEY_TOKEN_SECRET", random_secret(32)),
@@ -35,6 +41,7 @@ async fn replicas() -> Vec<ServerProcess> {
     ];
     let mut extra: Vec<(&str, &str)> = secrets.iter().map(|(k, v)| (*k, v.as_str())).collect();
     extra.push(("OCHRE_DB_MAX_CONNECTIONS", "8"));
+    extra.extend_from_slice(more);
     let first = ServerProcess::start(&extra).await;
     let database = first.database.clone();
     let second = ServerProcess::start_on(database.clone(), &extra).await;
@@ -235,4 +242,99 @@ async fn failed_sign_ins_on_any_replica_lock_the_address_on_all_of_them() {
             "replica {replica}: {locked:?}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_readers_of_an_expiring_token_across_three_replicas_refresh_it_once() {
+    use ochre_sdk::v1::{
+        CompleteOAuthConnectRequest, GetIntegrationTokenRequest, StartOAuthConnectRequest,
+    };
+
+    use crate::oauth::provider::{CLIENT_ID, CLIENT_SECRET, provider};
+
+    let p = provider().await;
+    let clients = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        clients.path(),
+        format!(
+            "[github]\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"\n\
+             authorize_url = \"http://{0}/authorize\"\ntoken_url = \"http://{0}/token\"\n",
+            p.addr
+        ),
+    )
+    .unwrap();
+    let path = clients.path().to_str().unwrap().to_owned();
+    let servers = replicas_with(&[("OCHRE_OAUTH_CLIENTS", path.as_str())]).await;
+    let (token, org) = servers[0].owner_with_org("Replicated OAuth").await;
+
+    // The flow itself crosses replicas: started on one, completed on another.
+    p.memory.lock().unwrap().first_expires_in = Some(60);
+    let started = IntegrationClient::on(servers[0].channel.clone())
+        .start_o_auth_connect(with_auth(
+            StartOAuthConnectRequest {
+                provider: "github".into(),
+                return_to: "/".into(),
+            },
+            &token,
+            Some(&org),
+        ))
+        .await
+        .expect("start")
+        .into_inner();
+    let code = p.approve(&started.authorize_url);
+    let id = IntegrationClient::on(servers[1].channel.clone())
+        .complete_o_auth_connect(with_auth(
+            CompleteOAuthConnectRequest {
+                state: started.state,
+                code,
+            },
+            &token,
+            Some(&org),
+        ))
+        .await
+        .expect("complete")
+        .into_inner()
+        .integration
+        .expect("the integration")
+        .id;
+    assert_eq!(p.memory.lock().unwrap().refresh_calls, 0);
+
+    // 60 s left is inside the refresh margin: 30 readers at once, 10 a replica.
+    let mut reads = tokio::task::JoinSet::new();
+    for i in 0..30 {
+        let (channel, token, org, id) = (
+            servers[i % 3].channel.clone(),
+            token.clone(),
+            org.clone(),
+            id.clone(),
+        );
+        reads.spawn(async move {
+            IntegrationClient::on(channel)
+                .get_integration_token(with_auth(
+                    GetIntegrationTokenRequest {
+                        integration_id: id,
+                        field: "access_token".into(),
+                    },
+                    &token,
+                    Some(&org),
+                ))
+                .await
+                .map(|r| r.into_inner().value)
+        });
+    }
+    let tokens: Vec<String> = reads
+        .join_all()
+        .await
+        .into_iter()
+        .map(|r| r.expect("a reader got the token"))
+        .collect();
+    assert_eq!(
+        p.memory.lock().unwrap().refresh_calls,
+        1,
+        "one refresh between the three replicas"
+    );
+    assert!(
+        tokens.windows(2).all(|w| w[0] == w[1]),
+        "every reader got the one refreshed token"
+    );
 }

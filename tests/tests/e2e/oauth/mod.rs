@@ -2,5 +2,5 @@
 //! loopback (`provider`).
 
 mod connect;
-mod provider;
+pub(crate) mod provider;
 mod token_refresh;
