@@ -2,7 +2,10 @@
 //! embedded default Postgres, data surviving a restart, recovery from a crash,
 //! and a log that holds no secret. Helpers to start and stop it.
 
+mod config_forms;
 mod embedded;
+mod operator;
+mod settings;
 mod server_log;
 mod startup;
 
