@@ -165,14 +165,26 @@ fn a_bad_value_exits_2_naming_the_variable_from_config_check_and_serve() {
     )
     .unwrap();
     let cases: Vec<(&str, String, &str)> = vec![
-        ("OCHRE_DATA_DIR", "/tmp/ochre with space".to_owned(), "letters, digits"),
+        (
+            "OCHRE_DATA_DIR",
+            "/tmp/ochre with space".to_owned(),
+            "letters, digits",
+        ),
         ("OCHRE_PG_BIN_DIR", "/nonexistent/bin".to_owned(), "initdb"),
         ("OCHRE_BYOK_ENC_KEY_PREVIOUS", "bad".to_owned(), "base64"),
-        ("OCHRE_CORS_ORIGINS", "https://*.ochre.test".to_owned(), "wildcard"),
+        (
+            "OCHRE_CORS_ORIGINS",
+            "https://*.ochre.test".to_owned(),
+            "wildcard",
+        ),
         ("OCHRE_CORS_ORIGINS", "*".to_owned(), "wildcard"),
         ("OCHRE_LOG_FORMAT", "yaml".to_owned(), "human"),
         ("OCHRE_LOG", "info,[".to_owned(), "filter"),
-        ("OCHRE_OAUTH_CLIENTS", oauth.display().to_string(), "[gitlab]"),
+        (
+            "OCHRE_OAUTH_CLIENTS",
+            oauth.display().to_string(),
+            "[gitlab]",
+        ),
     ];
     for (var, value, why) in cases {
         for args in [&["config", "check"][..], &["serve"][..]] {
@@ -186,10 +198,7 @@ fn a_bad_value_exits_2_naming_the_variable_from_config_check_and_serve() {
             );
         }
     }
-    assert!(
-        !dir.path().join("postgres").exists(),
-        "nothing was started"
-    );
+    assert!(!dir.path().join("postgres").exists(), "nothing was started");
 }
 
 #[test]

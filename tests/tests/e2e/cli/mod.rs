@@ -5,8 +5,8 @@
 mod config_forms;
 mod embedded;
 mod operator;
-mod settings;
 mod server_log;
+mod settings;
 mod startup;
 
 use std::{

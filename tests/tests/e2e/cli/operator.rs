@@ -102,7 +102,9 @@ async fn operator_commands_on_the_data_directory_of_a_running_server_never_inter
             while !stop.load(Ordering::Relaxed) {
                 let request = with_auth(ListMyOrgsRequest::default(), &token, None);
                 match OrgClient::on(channel.clone()).list_my_orgs(request).await {
-                    Ok(r) if r.get_ref().memberships.len() == 1 => ok.fetch_add(1, Ordering::Relaxed),
+                    Ok(r) if r.get_ref().memberships.len() == 1 => {
+                        ok.fetch_add(1, Ordering::Relaxed)
+                    }
                     other => {
                         first_failure.get_or_insert_with(|| format!("{other:?}"));
                         failed.fetch_add(1, Ordering::Relaxed)
@@ -175,7 +177,14 @@ async fn a_data_directory_of_another_postgres_major_version_is_refused_naming_bo
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        text.split("(PostgreSQL)").nth(1).unwrap().trim().split('.').next().unwrap().to_owned()
+        text.split("(PostgreSQL)")
+            .nth(1)
+            .unwrap()
+            .trim()
+            .split('.')
+            .next()
+            .unwrap()
+            .to_owned()
     };
     for args in [&["migrate"][..], &["serve"][..]] {
         let (code, _, err) = ochre_on(data.path(), args, &[]).await;
@@ -214,4 +223,64 @@ async fn an_open_health_watch_does_not_hold_the_shutdown() {
         last = Some(m.status);
     }
     assert_eq!(last, Some(2), "the watch ends on NOT_SERVING");
+}
+
+#[tokio::test]
+async fn an_unmigrated_database_is_reported_as_such_not_as_unavailable_and_migrate_status_lists_it()
+{
+    use secrecy::ExposeSecret as _;
+    let cluster = ochre_tests::cluster::cluster().await;
+    let database = cluster.fresh_database(false).await;
+    let url = |role| cluster.url(role, &database).expose_secret().to_owned();
+    let env = [
+        ("DATABASE_URL", url(ochre_server::pg::OWNER_ROLE)),
+        ("OCHRE_APP_DATABASE_URL", url(ochre_server::pg::APP_ROLE)),
+        (
+            "OCHRE_SERVICE_DATABASE_URL",
+            url(ochre_server::pg::SERVICE_ROLE),
+        ),
+        ("OCHRE_BYOK_ENC_KEY", random_key()),
+        ("OCHRE_SURVEY_TOKEN_SECRET", ochre_tests::random_secret(32)),
+        ("OCHRE_SESSION_SECRET", ochre_tests::random_secret(32)),
+        ("OCHRE_OAUTH_STATE_SECRET", ochre_tests::random_secret(32)),
+        ("OCHRE_CRON_SECRET", ochre_tests::random_secret(32)),
+        ("OCHRE_AUDIT_SIGNING_KEY", random_key()),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = ochre_on(dir.path(), &["migrate", "--status"], &env).await;
+    assert_eq!(code, 0, "{err}");
+    let known = ochre_migrations::names();
+    assert!(
+        out.contains(&format!("0 applied, {} pending", known.len())),
+        "{out}"
+    );
+    for name in &known {
+        assert!(out.contains(&format!("pending  {name}")), "{out}");
+    }
+
+    let port = free_port();
+    let log = dir.path().join("serve.log");
+    let mut server = Command::new(ochre_bin())
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("OCHRE_LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("not current")
+    {
+        assert!(Instant::now() < deadline, "no health report in 30 s");
+        assert!(server.try_wait().unwrap().is_none(), "serve exited");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stop_cleanly(&mut server);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("run `ochre migrate`"), "{text}");
+    assert!(!text.contains("database unavailable"), "{text}");
 }

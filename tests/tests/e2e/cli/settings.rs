@@ -112,7 +112,10 @@ pub(super) fn samples(dir: &std::path::Path) -> Vec<(&'static str, String)> {
 pub(super) fn as_file(samples: &[(&'static str, String)]) -> String {
     let mut text = String::new();
     for (var, value) in samples {
-        let key = var.strip_prefix("OCHRE_").unwrap_or(var).to_ascii_lowercase();
+        let key = var
+            .strip_prefix("OCHRE_")
+            .unwrap_or(var)
+            .to_ascii_lowercase();
         let toml_value = if value.parse::<i64>().is_ok() || value == "true" {
             value.clone()
         } else if value.contains(',') && value.contains("://") {
