@@ -173,7 +173,7 @@ fn main() -> ExitCode {
     {
         return match Config::check_layers(&layers) {
             Ok(config) => {
-                report_line(&ochre_server::config::render(&config, &layers));
+                report_line(&config.describe(&layers));
                 report_line("ochre config check: the configuration is valid");
                 ExitCode::SUCCESS
             }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::{Config, DatabaseConfig, Layers, secrets, settings::SETTINGS};
+use super::{layers::Layers, secrets, settings::SETTINGS};
 
 /// Why the data directory cannot hold the embedded cluster, if it cannot
 /// (`pg_ctl` runs a shell; the Unix socket path is short).
@@ -12,18 +12,20 @@ pub fn embedded_dir_problem(data_dir: &Path) -> Option<&'static str> {
     crate::pg::path_problem(&data_dir.join("postgres"))
 }
 
-/// The effective configuration, one line per setting.
-pub fn render(config: &Config, layers: &Layers) -> String {
+/// Every setting of the table, one line each: its value and where it came
+/// from, or its default; a secret only as set or unset (`data_dir` and
+/// `dev_mode`: where development secrets would come from).
+pub fn render(layers: &Layers, data_dir: &Path, dev_mode: bool) -> String {
     let mut out = String::new();
     let width = SETTINGS.iter().map(|s| s.var.len()).max().unwrap_or(0);
     for s in SETTINGS {
         let source = layers.source(s.var);
         let shown = match (s.secret, source) {
             (true, Some(src)) => format!("set ({src})"),
-            (true, None) if config.dev_mode && secrets::REQUIRED.iter().any(|r| r.var == s.var) => {
+            (true, None) if dev_mode && secrets::REQUIRED.iter().any(|r| r.var == s.var) => {
                 format!(
                     "set (development mode: {})",
-                    secrets::dev_secrets_path(&config.data_dir).display()
+                    secrets::dev_secrets_path(data_dir).display()
                 )
             }
             (true, None) => "unset".to_owned(),
@@ -34,27 +36,5 @@ pub fn render(config: &Config, layers: &Layers) -> String {
         };
         out.push_str(&format!("{:width$}  {shown}\n", s.var));
     }
-    let database = match &config.database {
-        DatabaseConfig::Embedded => format!(
-            "embedded cluster in {}",
-            config.data_dir.join("postgres").display()
-        ),
-        DatabaseConfig::External { .. } => "external (DATABASE_URL)".to_owned(),
-    };
-    out.push_str(&format!(
-        "\neffective: listen {}, public URL {}, data directory {}, database {}, \
-         migrations on start {}, log format {:?}, {} mode\n",
-        config.listen_addr,
-        config.public_url,
-        config.data_dir.display(),
-        database,
-        config.migrate_on_start,
-        config.log_format,
-        if config.dev_mode {
-            "development"
-        } else {
-            "production"
-        },
-    ));
     out
 }

@@ -17,10 +17,11 @@ mod oauth;
 pub mod secrets;
 pub mod settings;
 
-pub use check::{embedded_dir_problem, render};
+use check::embedded_dir_problem;
 pub use error::ConfigError;
 pub use layers::Layers;
 use layers::{invalid, parse, parse_bool};
+pub use oauth::OAuthClient;
 pub use secrets::Secrets;
 use secrets::validate_secrets;
 
@@ -103,18 +104,6 @@ pub struct Config {
     pub dev_mode: bool,
 }
 
-/// An OAuth client registered with a provider.
-#[derive(Debug, Clone)]
-pub struct OAuthClient {
-    pub client_id: String,
-    pub client_secret: SecretString,
-    pub authorize_url: Url,
-    pub token_url: Url,
-    /// Where the provider sends the browser back (default
-    /// `<OCHRE_PUBLIC_URL>/oauth/callback`).
-    pub redirect_uri: Url,
-}
-
 impl Config {
     /// Loads from the process environment and an optional file.
     pub fn load(file: Option<PathBuf>) -> Result<Self, ConfigError> {
@@ -132,6 +121,33 @@ impl Config {
     /// held in memory only (`ochre config check`).
     pub fn check_layers(layers: &Layers) -> Result<Self, ConfigError> {
         Self::build(layers, false)
+    }
+
+    /// The effective configuration as `ochre config check` prints it:
+    /// every setting, then what they amount to.
+    pub fn describe(&self, layers: &Layers) -> String {
+        let database = match &self.database {
+            DatabaseConfig::Embedded => format!(
+                "embedded cluster in {}",
+                self.data_dir.join("postgres").display()
+            ),
+            DatabaseConfig::External { .. } => "external (DATABASE_URL)".to_owned(),
+        };
+        let mode = if self.dev_mode {
+            "development"
+        } else {
+            "production"
+        };
+        format!(
+            "{}\neffective: listen {}, public URL {}, data directory {}, database {database}, \
+             migrations on start {}, log format {:?}, {mode} mode\n",
+            check::render(layers, &self.data_dir, self.dev_mode),
+            self.listen_addr,
+            self.public_url,
+            self.data_dir.display(),
+            self.migrate_on_start,
+            self.log_format,
+        )
     }
 
     fn build(layers: &Layers, write: bool) -> Result<Self, ConfigError> {

@@ -6,7 +6,19 @@ use std::collections::HashMap;
 use secrecy::SecretString;
 use url::Url;
 
-use super::{ConfigError, OAuthClient, layers::invalid};
+use super::{error::ConfigError, layers::invalid};
+
+/// An OAuth client registered with a provider.
+#[derive(Debug, Clone)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub authorize_url: Url,
+    pub token_url: Url,
+    /// Where the provider sends the browser back (default
+    /// `<OCHRE_PUBLIC_URL>/oauth/callback`).
+    pub redirect_uri: Url,
+}
 
 pub(super) fn oauth_clients(
     path: Option<&str>,

@@ -19,10 +19,9 @@ use super::{
     binaries::{bin_dir_for, find_bin_dir},
     error::ClusterError,
     os::{
-        OsUser, check_reachable, choose_port, chown, io, live_postmaster, os_user, run_as,
-        write_private,
+        OsUser, OwnerLock, check_reachable, choose_port, chown, io, live_postmaster, os_user,
+        run_as, write_private,
     },
-    owner::OwnerLock,
     paths::path_problem,
 };
 

@@ -36,7 +36,7 @@ pub enum ClusterError {
         bin_version: String,
     },
     #[error(
-        "the data directory {dir} is in use by another ochre process ({holder}): stop it first, \
+        "the data directory {dir} is held by another ochre process ({holder}): stop it first, \
          or give this one another OCHRE_DATA_DIR"
     )]
     InUse { dir: PathBuf, holder: String },

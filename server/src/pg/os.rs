@@ -21,6 +21,19 @@ pub(super) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ClusterError + '
     }
 }
 
+/// The held owner lock of a cluster (`owner.rs`; released when dropped or
+/// when the process ends).
+#[derive(Debug)]
+pub(super) struct OwnerLock {
+    _file: std::fs::File,
+}
+
+impl OwnerLock {
+    pub(super) fn new(file: std::fs::File) -> Self {
+        OwnerLock { _file: file }
+    }
+}
+
 /// The OS identity the cluster runs as.
 #[derive(Debug, Clone)]
 pub(super) struct OsUser {

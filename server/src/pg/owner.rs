@@ -7,13 +7,18 @@
 //! held, a live postmaster is one a crashed `ochre` left behind.
 
 use std::{
-    fs::{File, TryLockError},
+    fs::TryLockError,
     io::Write as _,
     path::Path,
     time::{Duration, Instant},
 };
 
-use super::{Cluster, ClusterError, os::io, paths::path_problem};
+use super::{
+    cluster::Cluster,
+    error::ClusterError,
+    os::{OwnerLock, io},
+    paths::path_problem,
+};
 
 /// What a process wants the cluster for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,12 +28,6 @@ pub enum Purpose {
     /// An operator command (its name): uses a running cluster, or starts
     /// and stops one of its own.
     Command(&'static str),
-}
-
-/// The held owner lock (released when dropped or when the process ends).
-#[derive(Debug)]
-pub(super) struct OwnerLock {
-    _file: File,
 }
 
 impl Cluster {
@@ -65,7 +64,7 @@ impl Cluster {
                     .write_all(format!("pid {}: ochre {what}\n", std::process::id()).as_bytes())
                     .map_err(io(&lock_path))?;
                 let mut cluster = Cluster::start_with(&root, bin).await?;
-                cluster.owner = Some(OwnerLock { _file: file });
+                cluster.owner = Some(OwnerLock::new(file));
                 Ok(cluster)
             }
             Err(TryLockError::WouldBlock) => {

@@ -232,3 +232,40 @@ fn the_log_format_of_the_file_takes_effect_in_any_case() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("OCHRE_PG_BIN_DIR is invalid"), "{err}");
 }
+
+#[test]
+fn in_development_mode_a_set_secret_overrides_the_generated_one_and_the_rest_still_load() {
+    let dir = super::data_dir();
+    let mut layers = Layers::default();
+    layers.set("OCHRE_DATA_DIR", dir.path().display().to_string());
+    let generated = Config::from_layers(&layers).expect("development mode generates");
+    assert!(generated.dev_mode);
+    // A rotation as the README shows it: a new vault key, the old one as
+    // the previous; nothing else configured.
+    let old = generated.secrets.byok_enc_key.expose_secret().to_vec();
+    let new = ochre_tests::random_key();
+    use base64::Engine as _;
+    let old_b64 = base64::engine::general_purpose::STANDARD.encode(&old);
+    layers
+        .set("OCHRE_BYOK_ENC_KEY", new.clone())
+        .set("OCHRE_BYOK_ENC_KEY_PREVIOUS", old_b64);
+    let rotated = Config::from_layers(&layers).expect("the other secrets come from the file");
+    assert!(rotated.dev_mode);
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .encode(rotated.secrets.byok_enc_key.expose_secret()),
+        new
+    );
+    assert_eq!(
+        rotated
+            .secrets
+            .byok_enc_key_previous
+            .as_ref()
+            .map(|k| k.expose_secret().to_vec()),
+        Some(old)
+    );
+    assert_eq!(
+        rotated.secrets.session_secret.expose_secret(),
+        generated.secrets.session_secret.expose_secret()
+    );
+}

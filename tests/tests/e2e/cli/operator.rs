@@ -139,7 +139,7 @@ async fn operator_commands_on_the_data_directory_of_a_running_server_never_inter
     .await;
     assert_eq!(code, 1, "{err}");
     assert!(
-        err.contains("in use by another ochre process")
+        err.contains("is held by another ochre process")
             && err.contains(&format!("pid {}", server.id())),
         "{err}"
     );
