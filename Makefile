@@ -35,8 +35,14 @@ proto-breaking: deps ## buf breaking against the committed baseline
 proto-baseline: deps ## accept the current contract as the new baseline (a deliberate act: commit it)
 	node_modules/.bin/buf build -o proto/baseline.binpb
 
-bench: deps ## the load generator, release build: make bench SCENARIO=login-flood (README, Benchmarks)
-	cargo run --release -p ochre-bench -- $(SCENARIO)
+bench: ## the load generator, release build: make bench SCENARIO=read-path [ARGS="--duration 8"]; lists the scenarios without SCENARIO (README, Benchmarks)
+	@if [ -z "$(SCENARIO)" ]; then \
+	  echo "usage: make bench SCENARIO=<scenario> [ARGS=\"--duration N --workers N ...\"]"; \
+	  echo "scenarios: $$(grep -oE '^ +Some\("[a-z-]+"\) => Scenario' bench/src/main.rs | grep -oE '"[a-z-]+"' | tr -d '"' | tr '\n' ' ')"; \
+	  echo "(README, Benchmarks: what each measures)"; \
+	else \
+	  ./scripts/install-deps.sh && cargo run --release -p ochre-bench -- $(SCENARIO) $(ARGS); \
+	fi
 
 generate-ts: deps ## generate the TypeScript package's code from proto/ into clients/ts/src/gen
 	npm run generate -w @ochre/client

@@ -50,14 +50,29 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   fi
 fi
 
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "warning: Node.js $(node --version 2>/dev/null) is older than the supported Node 20." >&2
+fi
+
 stamp=node_modules/.ochre-lock
 if [ ! -x node_modules/.bin/buf ] || [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   # Versions are pinned exactly in package.json and locked in
-  # package-lock.json. (`npm ci` is not used: npm 11 omits other platforms'
-  # optional buf binaries from the lock and then refuses its own lock.)
-  echo "==> installing the npm tools (npm install, pinned)"
+  # package-lock.json, which this never rewrites (the tree stays clean after
+  # `make run` and `make test`): `npm ci` installs exactly the lock; when an
+  # npm refuses a lock written on another platform (npm 11 omits other
+  # platforms' optional buf binaries), `npm install` installs from it and the
+  # tracked lock is put back as it was.
+  echo "==> installing the npm tools (pinned in package-lock.json)"
+  lock_copy=$(mktemp)
+  cp package-lock.json "$lock_copy"
   # playwright-core never downloads a browser; this makes sure of it.
-  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error
+  if ! PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error; then
+    echo "==> npm ci refused the lock; npm install from it instead"
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error
+  fi
+  cmp -s package-lock.json "$lock_copy" || cp "$lock_copy" package-lock.json
+  rm -f "$lock_copy"
   cp package-lock.json "$stamp"
 fi
 

@@ -2,15 +2,16 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use ochre_server::{
     app::{
         Application,
         commands::{
-            export_org, migrate_only, purge_expired, purge_receipts, rotate_keys, verify_audit,
+            export_org, migrate_only, migration_status, purge_expired, purge_receipts, rotate_keys,
+            verify_audit,
         },
     },
-    config::{Config, LogFormat},
+    config::{Config, Layers, LogFormat, settings},
     db::service::purge::PurgeRun,
     telemetry,
 };
@@ -36,9 +37,22 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve gRPC, gRPC-web, health and reflection on OCHRE_LISTEN_ADDR.
+    /// Exits 2 on a configuration error, 1 when it cannot start (for
+    /// example another `ochre serve` runs on the same OCHRE_DATA_DIR).
     Serve,
-    /// Apply pending database migrations and exit.
-    Migrate,
+    /// Apply pending database migrations and exit (uses the embedded
+    /// cluster of a running `ochre serve` on the same data directory).
+    Migrate {
+        /// Print the applied and pending migrations instead; migrates
+        /// nothing. Exits 0 whenever the status could be read.
+        #[arg(long)]
+        status: bool,
+    },
+    /// The configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Delete what has expired for good (the `POST /cron/purge-expired` job):
     /// expired sessions, states and tickets, and every workspace whose
     /// deletion grace has passed (in batches; safe to interrupt and run
@@ -85,6 +99,14 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration and print the effective value of every
+    /// setting (secrets only as set/unset): exit 0 when valid, 2 (naming the
+    /// variable) when not. Starts nothing and writes nothing.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
 enum AuditCommand {
     /// Verify an org's hash chain from the database rows alone: prints the
     /// head, or the first sequence number that does not verify (exit 1).
@@ -112,28 +134,58 @@ enum KeysCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let json = cli.log_json
-        || std::env::var("OCHRE_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
-    telemetry::init(if json {
+    let matches = Cli::command()
+        .after_long_help(settings::help_text())
+        .get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let config_error = |e: &dyn std::fmt::Display| {
+        tracing::error!("{e}");
+        eprintln!(
+            "ochre: configuration error: {}",
+            telemetry::redact::redact(&e.to_string())
+        );
+        ExitCode::from(2)
+    };
+    // The file and the environment are read first, so that the log format
+    // and filter of either take effect before anything is logged.
+    let layers = match Layers::from_process(cli.config.clone()) {
+        Ok(l) => l,
+        Err(e) => return config_error(&e),
+    };
+    let format = if cli.log_json {
         LogFormat::Json
     } else {
-        LogFormat::Human
-    });
+        LogFormat::of_layers(&layers)
+    };
+    let filter = layers
+        .get("OCHRE_LOG")
+        .map(str::to_owned)
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .unwrap_or_else(|| telemetry::DEFAULT_FILTER.to_owned());
+    telemetry::init_with(format, &filter, std::io::stderr);
 
-    let config = match Config::load(cli.config) {
+    if let Command::Config {
+        command: ConfigCommand::Check,
+    } = cli.command
+    {
+        return match Config::check_layers(&layers) {
+            Ok(config) => {
+                report_line(&config.describe(&layers));
+                report_line("ochre config check: the configuration is valid");
+                ExitCode::SUCCESS
+            }
+            Err(e) => config_error(&e),
+        };
+    }
+    let config = match Config::from_layers(&layers) {
         Ok(c) => {
             telemetry::redact::register_config(&c);
             c
         }
-        Err(e) => {
-            tracing::error!("{e}");
-            eprintln!(
-                "ochre: configuration error: {}",
-                telemetry::redact::redact(&e.to_string())
-            );
-            return ExitCode::from(2);
-        }
+        Err(e) => return config_error(&e),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -148,7 +200,34 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve => Application::build(config).await?.run_until_stopped().await,
-            Command::Migrate => migrate_only(&config).await,
+            Command::Migrate { status: false } => migrate_only(&config).await,
+            Command::Migrate { status: true } => {
+                let status = migration_status(&config).await?;
+                for name in &status.applied {
+                    report_line(&format!("applied  {name}"));
+                }
+                for name in &status.pending {
+                    report_line(&format!("pending  {name}"));
+                }
+                for name in &status.unknown {
+                    report_line(&format!("unknown  {name} (applied by a newer ochre)"));
+                }
+                report_line(&format!(
+                    "ochre migrate --status: {} applied, {} pending, {} unknown: {}",
+                    status.applied.len(),
+                    status.pending.len(),
+                    status.unknown.len(),
+                    if status.is_current() {
+                        "current"
+                    } else if status.unknown.is_empty() {
+                        "run `ochre migrate`"
+                    } else {
+                        "this binary is older than the database"
+                    }
+                ));
+                Ok(())
+            }
+            Command::Config { .. } => Ok(()),
             Command::Purge { receipts: true, .. } => {
                 for receipt in purge_receipts(&config).await? {
                     report_line(&serde_json::to_string(&receipt).unwrap_or_default());

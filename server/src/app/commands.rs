@@ -9,11 +9,12 @@ use crate::{
         self, Db,
         service::purge::{PurgeReceipt, PurgeRun},
     },
+    pg::Purpose,
 };
 
 /// Runs the migrations for `config` (the `ochre migrate` command).
 pub async fn migrate_only(config: &Config) -> Result<(), StartupError> {
-    let (urls, cluster) = resolve_database(config).await?;
+    let (urls, cluster) = resolve_database(config, Purpose::Command("migrate")).await?;
     let result = db::migrate(&urls.owner).await;
     if let Some(c) = cluster {
         c.stop().await?;
@@ -26,12 +27,66 @@ pub async fn migrate_only(config: &Config) -> Result<(), StartupError> {
     Ok(())
 }
 
+/// The migrations of the database (`ochre migrate --status`).
+#[derive(Debug)]
+pub struct MigrationStatus {
+    /// Known to this binary and applied, oldest first.
+    pub applied: Vec<String>,
+    /// Known to this binary and not applied yet, oldest first.
+    pub pending: Vec<String>,
+    /// Applied but unknown to this binary (a newer binary migrated it).
+    pub unknown: Vec<String>,
+}
+
+impl MigrationStatus {
+    /// Nothing pending and nothing unknown.
+    pub fn is_current(&self) -> bool {
+        self.pending.is_empty() && self.unknown.is_empty()
+    }
+}
+
+/// Reads the applied migrations as the owner role and compares them with
+/// the ones this binary knows; migrates nothing.
+pub async fn migration_status(config: &Config) -> Result<MigrationStatus, StartupError> {
+    let (urls, cluster) = resolve_database(config, Purpose::Command("migrate --status")).await?;
+    let result = async {
+        let db =
+            sea_orm::Database::connect(secrecy::ExposeSecret::expose_secret(&urls.owner)).await?;
+        let applied = db::applied_migrations(&db).await;
+        let _ = db.close().await;
+        applied
+    }
+    .await;
+    if let Some(c) = cluster {
+        c.stop().await?;
+    }
+    let applied = result?;
+    let known = ochre_migrations::names();
+    Ok(MigrationStatus {
+        applied: known
+            .iter()
+            .filter(|k| applied.iter().any(|a| a == *k))
+            .map(|k| (*k).to_owned())
+            .collect(),
+        pending: known
+            .iter()
+            .filter(|k| !applied.iter().any(|a| a == *k))
+            .map(|k| (*k).to_owned())
+            .collect(),
+        unknown: applied
+            .iter()
+            .filter(|a| !known.contains(&a.as_str()))
+            .cloned()
+            .collect(),
+    })
+}
+
 /// Runs the `purge-expired` job once (the `ochre purge` command).
 pub async fn purge_expired(
     config: &Config,
     run: PurgeRun,
 ) -> Result<serde_json::Value, StartupError> {
-    let (urls, cluster) = resolve_database(config).await?;
+    let (urls, cluster) = resolve_database(config, Purpose::Command("purge")).await?;
     let result = async {
         if config.migrate_on_start {
             db::migrate(&urls.owner).await?;
@@ -53,7 +108,7 @@ pub async fn purge_expired(
 
 /// Every workspace purge receipt (the `ochre purge --receipts` command).
 pub async fn purge_receipts(config: &Config) -> Result<Vec<PurgeReceipt>, StartupError> {
-    let (urls, cluster) = resolve_database(config).await?;
+    let (urls, cluster) = resolve_database(config, Purpose::Command("purge --receipts")).await?;
     let result = async {
         if config.migrate_on_start {
             db::migrate(&urls.owner).await?;
@@ -80,7 +135,7 @@ pub async fn rotate_keys(
     batch: u64,
 ) -> Result<crate::db::key_rotation::RotationReport, StartupError> {
     let vault = config.secrets.vault();
-    let (urls, cluster) = resolve_database(config).await?;
+    let (urls, cluster) = resolve_database(config, Purpose::Command("keys rotate")).await?;
     let result = async {
         if config.migrate_on_start {
             db::migrate(&urls.owner).await?;
@@ -106,7 +161,7 @@ pub async fn verify_audit(
     StartupError,
 > {
     let public_key = public_key.unwrap_or_else(|| config.secrets.checkpoint_signer().public_key());
-    let (urls, cluster) = resolve_database(config).await?;
+    let (urls, cluster) = resolve_database(config, Purpose::Command("audit verify")).await?;
     let result = crate::db::audit_chain::verify(&urls.owner, org, &public_key).await;
     if let Some(c) = cluster {
         c.stop().await?;
@@ -129,7 +184,7 @@ pub async fn export_org(
             format!("{} exists (use --force to replace it)", out.display()),
         )));
     }
-    let (urls, cluster) = resolve_database(config).await?;
+    let (urls, cluster) = resolve_database(config, Purpose::Command("export")).await?;
     let result = operator::export_as_owner(&urls.owner, org).await;
     if let Some(c) = cluster {
         c.stop().await?;

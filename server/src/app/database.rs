@@ -21,8 +21,11 @@ pub(super) struct DbUrls {
 }
 
 /// Starts the embedded cluster when configured and returns the URLs.
+/// With the embedded cluster, `purpose` decides what happens when another
+/// `ochre` runs it already (see [`Cluster::open`]).
 pub(super) async fn resolve_database(
     config: &Config,
+    purpose: pg::Purpose,
 ) -> Result<(DbUrls, Option<Cluster>), StartupError> {
     match &config.database {
         DatabaseConfig::External {
@@ -38,7 +41,12 @@ pub(super) async fn resolve_database(
             None,
         )),
         DatabaseConfig::Embedded => {
-            let cluster = Cluster::start(&config.data_dir.join("postgres")).await?;
+            let cluster = Cluster::open(
+                &config.data_dir.join("postgres"),
+                config.pg_bin_dir.as_deref(),
+                purpose,
+            )
+            .await?;
             crate::telemetry::redact::register_database_url(&cluster.superuser_url("postgres"));
             let result = async {
                 let creds = DbCredentials::load_or_generate(

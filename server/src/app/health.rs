@@ -4,7 +4,13 @@
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tonic_health::{ServingStatus, server::HealthReporter};
+use tokio_stream::{Stream, StreamExt as _, wrappers::WatchStream};
+use tonic::{Request, Response, Status};
+use tonic_health::{
+    ServingStatus,
+    pb::{HealthCheckRequest, HealthCheckResponse, health_check_response, health_server::Health},
+    server::{HealthReporter, HealthService},
+};
 
 use crate::db::{Db, safe_text};
 
@@ -29,6 +35,57 @@ fn service_names() -> Vec<String> {
 pub(super) async fn set_all(reporter: &HealthReporter, status: ServingStatus) {
     for name in service_names() {
         reporter.set_service_status(&name, status).await;
+    }
+}
+
+/// The standard health service, except that its `Watch` streams end (with
+/// a last NOT_SERVING) once the server starts draining: an open watch must
+/// not hold the shutdown for the whole drain period.
+pub(super) struct DrainingHealth {
+    inner: HealthService,
+    stop: watch::Receiver<bool>,
+}
+
+impl DrainingHealth {
+    pub(super) fn new(reporter: HealthReporter, stop: watch::Receiver<bool>) -> Self {
+        DrainingHealth {
+            inner: HealthService::from_health_reporter(reporter),
+            stop,
+        }
+    }
+}
+
+type BoxedWatch = std::pin::Pin<Box<dyn Stream<Item = Result<HealthCheckResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Health for DrainingHealth {
+    async fn check(
+        &self,
+        request: Request<HealthCheckRequest>,
+    ) -> Result<Response<HealthCheckResponse>, Status> {
+        self.inner.check(request).await
+    }
+
+    type WatchStream = BoxedWatch;
+
+    async fn watch(
+        &self,
+        request: Request<HealthCheckRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let updates = self.inner.watch(request).await?.into_inner();
+        let stopping = WatchStream::new(self.stop.clone())
+            .filter(|stopping| *stopping)
+            .map(|_| None);
+        let last = HealthCheckResponse {
+            status: health_check_response::ServingStatus::NotServing as i32,
+        };
+        let stream = updates
+            .map(Some)
+            .merge(stopping)
+            .take_while(Option::is_some)
+            .filter_map(|update| update)
+            .chain(tokio_stream::once(Ok(last)));
+        Ok(Response::new(Box::pin(stream)))
     }
 }
 

@@ -84,7 +84,8 @@ impl Application {
                 source,
             })?;
         let addr = listener.local_addr()?;
-        let (urls, cluster) = database::resolve_database(&config).await?;
+        let (urls, cluster) =
+            database::resolve_database(&config, crate::pg::Purpose::Serve).await?;
         for url in [&urls.owner, &urls.app, &urls.service] {
             crate::telemetry::redact::register_database_url(url);
         }
@@ -157,8 +158,11 @@ impl Application {
             state,
             http,
         } = self;
-        let (reporter, health_service) = tonic_health::server::health_reporter();
+        let reporter = tonic_health::server::HealthReporter::new();
         let (stop_tx, stop_rx) = watch::channel(false);
+        let health_service = tonic_health::pb::health_server::HealthServer::new(
+            health::DrainingHealth::new(reporter.clone(), stop_rx.clone()),
+        );
         let health_task = tokio::spawn(health_loop(reporter.clone(), db.clone(), stop_rx.clone()));
         // The embedded cluster is started again if it dies.
         let supervisor =

@@ -2,7 +2,10 @@
 //! are the `OCHRE_*` names in lower case without the prefix), then the
 //! environment; and the small parsers every setting goes through.
 
-use std::{collections::BTreeMap, path::PathBuf};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::PathBuf,
+};
 
 use super::error::ConfigError;
 
@@ -10,6 +13,8 @@ use super::error::ConfigError;
 #[derive(Debug, Default)]
 pub struct Layers {
     values: BTreeMap<String, String>,
+    /// The variables whose value came from the file.
+    from_file: BTreeSet<String>,
 }
 
 impl Layers {
@@ -56,11 +61,13 @@ impl Layers {
                     other => other.to_string(),
                 };
                 layers.values.insert(var.to_owned(), value);
+                layers.from_file.insert(var.to_owned());
             }
         }
-        for var in KNOWN_VARS {
-            if let Some(v) = lookup(var) {
-                layers.values.insert((*var).to_owned(), v);
+        for setting in super::settings::SETTINGS {
+            if let Some(v) = lookup(setting.var) {
+                layers.values.insert(setting.var.to_owned(), v);
+                layers.from_file.remove(setting.var);
             }
         }
         Ok(layers)
@@ -69,10 +76,23 @@ impl Layers {
     /// Sets one value (tests and the harness use this).
     pub fn set(&mut self, var: &str, value: impl Into<String>) -> &mut Self {
         self.values.insert(var.to_owned(), value.into());
+        self.from_file.remove(var);
         self
     }
 
-    pub(super) fn get(&self, var: &str) -> Option<&str> {
+    /// Where the value of `var` comes from: `"file"`, `"environment"`, or
+    /// `None` when it is not set (the default applies).
+    pub fn source(&self, var: &str) -> Option<&'static str> {
+        self.get(var)?;
+        Some(if self.from_file.contains(var) {
+            "file"
+        } else {
+            "environment"
+        })
+    }
+
+    /// The value of `var`, when set and not blank.
+    pub fn get(&self, var: &str) -> Option<&str> {
         self.values
             .get(var)
             .map(String::as_str)
@@ -80,37 +100,8 @@ impl Layers {
     }
 }
 
-const KNOWN_VARS: &[&str] = &[
-    "OCHRE_LISTEN_ADDR",
-    "OCHRE_DATA_DIR",
-    "DATABASE_URL",
-    "OCHRE_APP_DATABASE_URL",
-    "OCHRE_SERVICE_DATABASE_URL",
-    "OCHRE_DB_MAX_CONNECTIONS",
-    "OCHRE_MIGRATE_ON_START",
-    "OCHRE_CORS_ORIGINS",
-    "OCHRE_PUBLIC_URL",
-    "OCHRE_LOG_FORMAT",
-    "OCHRE_DELETION_GRACE_DAYS",
-    "OCHRE_BUDGET_RESERVATION_TTL_SECS",
-    "OCHRE_BYOK_ENC_KEY",
-    "OCHRE_BYOK_ENC_KEY_PREVIOUS",
-    "OCHRE_SURVEY_TOKEN_SECRET",
-    "OCHRE_SURVEY_TOKEN_SECRET_PREVIOUS",
-    "OCHRE_SESSION_SECRET",
-    "OCHRE_OAUTH_STATE_SECRET",
-    "OCHRE_AUDIT_SIGNING_KEY",
-    "OCHRE_CRON_SECRET",
-    "OCHRE_OAUTH_CLIENTS",
-    "OCHRE_GUARD_RULES",
-    "OCHRE_RATE_LIMITS",
-];
-
 fn env_name(file_key: &str) -> Option<&'static str> {
-    KNOWN_VARS.iter().copied().find(|var| {
-        let bare = var.strip_prefix("OCHRE_").unwrap_or(var);
-        bare.eq_ignore_ascii_case(file_key)
-    })
+    super::settings::var_of_file_key(file_key)
 }
 
 pub(super) fn invalid(var: &'static str, reason: &str) -> ConfigError {

@@ -10,13 +10,18 @@ use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf};
 use secrecy::SecretString;
 use url::Url;
 
+mod check;
 mod error;
 mod layers;
+mod oauth;
 pub mod secrets;
+pub mod settings;
 
+use check::embedded_dir_problem;
 pub use error::ConfigError;
 pub use layers::Layers;
 use layers::{invalid, parse, parse_bool};
+pub use oauth::OAuthClient;
 pub use secrets::Secrets;
 use secrets::validate_secrets;
 
@@ -43,6 +48,27 @@ pub enum LogFormat {
     Json,
 }
 
+impl LogFormat {
+    /// `human` or `json`, in any case: the one rule for
+    /// `OCHRE_LOG_FORMAT`, in the environment and the file alike.
+    pub fn parse(value: &str) -> Option<LogFormat> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "human" => Some(LogFormat::Human),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    }
+
+    /// The format `layers` ask for, before the configuration is validated
+    /// (human when unset or invalid: validation then refuses the latter).
+    pub fn of_layers(layers: &Layers) -> LogFormat {
+        layers
+            .get("OCHRE_LOG_FORMAT")
+            .and_then(LogFormat::parse)
+            .unwrap_or(LogFormat::Human)
+    }
+}
+
 /// The validated configuration.
 #[derive(Debug)]
 pub struct Config {
@@ -54,6 +80,11 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     pub public_url: Url,
     pub log_format: LogFormat,
+    /// `OCHRE_LOG`: the log filter, when set.
+    pub log_filter: Option<String>,
+    /// `OCHRE_PG_BIN_DIR`: where the embedded cluster's binaries are, when
+    /// set (checked to hold them).
+    pub pg_bin_dir: Option<PathBuf>,
     /// How long an org stays restorable after its owner scheduled its
     /// deletion (`OCHRE_DELETION_GRACE_DAYS`, at least one day).
     pub deletion_grace: chrono::Duration,
@@ -73,80 +104,53 @@ pub struct Config {
     pub dev_mode: bool,
 }
 
-/// An OAuth client registered with a provider.
-#[derive(Debug, Clone)]
-pub struct OAuthClient {
-    pub client_id: String,
-    pub client_secret: SecretString,
-    pub authorize_url: Url,
-    pub token_url: Url,
-    /// Where the provider sends the browser back (default
-    /// `<OCHRE_PUBLIC_URL>/oauth/callback`).
-    pub redirect_uri: Url,
-}
-
-fn oauth_clients(
-    path: Option<&str>,
-    public_url: &Url,
-) -> Result<std::collections::HashMap<String, OAuthClient>, ConfigError> {
-    let mut out = std::collections::HashMap::new();
-    let Some(path) = path else { return Ok(out) };
-    let var = "OCHRE_OAUTH_CLIENTS";
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Invalid {
-        var,
-        reason: format!("cannot read the file: {}", e.kind()),
-    })?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|_| invalid(var, "the file is not valid TOML"))?;
-    for (provider, entry) in table {
-        let get = |k: &str| {
-            entry
-                .get(k)
-                .and_then(|v| v.as_str())
-                .map(str::to_owned)
-                .ok_or_else(|| ConfigError::Invalid {
-                    var,
-                    reason: format!("[{provider}] needs `{k}`"),
-                })
-        };
-        let url = |k: &str, v: String| {
-            Url::parse(&v)
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https"))
-                .ok_or_else(|| ConfigError::Invalid {
-                    var,
-                    reason: format!("[{provider}] {k} must be an http(s) URL"),
-                })
-        };
-        let redirect = match entry.get("redirect_uri").and_then(|v| v.as_str()) {
-            Some(r) => url("redirect_uri", r.to_owned())?,
-            None => public_url
-                .join("/oauth/callback")
-                .map_err(|_| invalid(var, "bad redirect URI"))?,
-        };
-        out.insert(
-            provider.clone(),
-            OAuthClient {
-                client_id: get("client_id")?,
-                client_secret: SecretString::from(get("client_secret")?),
-                authorize_url: url("authorize_url", get("authorize_url")?)?,
-                token_url: url("token_url", get("token_url")?)?,
-                redirect_uri: redirect,
-            },
-        );
-    }
-    Ok(out)
-}
-
 impl Config {
     /// Loads from the process environment and an optional file.
     pub fn load(file: Option<PathBuf>) -> Result<Self, ConfigError> {
         Self::from_layers(&Layers::from_process(file)?)
     }
 
-    /// Validates layered values into a configuration.
+    /// Validates layered values into a configuration. In development mode
+    /// the generated secrets are created on first use.
     pub fn from_layers(layers: &Layers) -> Result<Self, ConfigError> {
+        Self::build(layers, true)
+    }
+
+    /// Validates like [`Config::from_layers`] but writes nothing: in
+    /// development mode without generated secrets yet, fresh ones are
+    /// held in memory only (`ochre config check`).
+    pub fn check_layers(layers: &Layers) -> Result<Self, ConfigError> {
+        Self::build(layers, false)
+    }
+
+    /// The effective configuration as `ochre config check` prints it:
+    /// every setting, then what they amount to.
+    pub fn describe(&self, layers: &Layers) -> String {
+        let database = match &self.database {
+            DatabaseConfig::Embedded => format!(
+                "embedded cluster in {}",
+                self.data_dir.join("postgres").display()
+            ),
+            DatabaseConfig::External { .. } => "external (DATABASE_URL)".to_owned(),
+        };
+        let mode = if self.dev_mode {
+            "development"
+        } else {
+            "production"
+        };
+        format!(
+            "{}\neffective: listen {}, public URL {}, data directory {}, database {database}, \
+             migrations on start {}, log format {:?}, {mode} mode\n",
+            check::render(layers, &self.data_dir, self.dev_mode),
+            self.listen_addr,
+            self.public_url,
+            self.data_dir.display(),
+            self.migrate_on_start,
+            self.log_format,
+        )
+    }
+
+    fn build(layers: &Layers, write: bool) -> Result<Self, ConfigError> {
         let listen_addr: SocketAddr = parse(layers, "OCHRE_LISTEN_ADDR", "127.0.0.1:50051")?;
         let data_dir = PathBuf::from(layers.get("OCHRE_DATA_DIR").unwrap_or("./.ochre"));
         let data_dir = std::path::absolute(&data_dir).map_err(|e| ConfigError::Invalid {
@@ -155,6 +159,22 @@ impl Config {
         })?;
         let database = database(layers)?;
         let embedded = matches!(database, DatabaseConfig::Embedded);
+        if embedded && let Some(problem) = embedded_dir_problem(&data_dir) {
+            return Err(invalid("OCHRE_DATA_DIR", problem));
+        }
+        let pg_bin_dir = match layers.get("OCHRE_PG_BIN_DIR") {
+            None => None,
+            Some(dir) => {
+                let dir = PathBuf::from(dir);
+                if !crate::pg::has_binaries(&dir) {
+                    return Err(invalid(
+                        "OCHRE_PG_BIN_DIR",
+                        "the directory does not hold initdb, pg_ctl and postgres",
+                    ));
+                }
+                Some(dir)
+            }
+        };
         let db_max_connections: u32 = parse(layers, "OCHRE_DB_MAX_CONNECTIONS", "16")?;
         if !(1..=512).contains(&db_max_connections) {
             return Err(invalid(
@@ -170,11 +190,17 @@ impl Config {
         let cors_origins = cors_origins(layers.get("OCHRE_CORS_ORIGINS"))?;
         let default_public = format!("http://{listen_addr}");
         let public_url = public_url(layers.get("OCHRE_PUBLIC_URL").unwrap_or(&default_public))?;
-        let log_format = match layers.get("OCHRE_LOG_FORMAT").unwrap_or("human") {
-            "human" => LogFormat::Human,
-            "json" => LogFormat::Json,
-            _ => return Err(invalid("OCHRE_LOG_FORMAT", "must be `human` or `json`")),
-        };
+        let log_format = LogFormat::parse(layers.get("OCHRE_LOG_FORMAT").unwrap_or("human"))
+            .ok_or_else(|| invalid("OCHRE_LOG_FORMAT", "must be `human` or `json`"))?;
+        let log_filter = layers.get("OCHRE_LOG").map(str::to_owned);
+        if let Some(filter) = &log_filter
+            && tracing_subscriber::EnvFilter::try_new(filter).is_err()
+        {
+            return Err(invalid(
+                "OCHRE_LOG",
+                "is not a valid filter (e.g. `info,ochre_server=debug`)",
+            ));
+        }
         let grace_days: i64 = parse(layers, "OCHRE_DELETION_GRACE_DAYS", "30")?;
         if !(1..=3650).contains(&grace_days) {
             return Err(invalid(
@@ -199,22 +225,26 @@ impl Config {
                     reason,
                 })?;
 
+        // Development mode: the embedded cluster, and either no secret
+        // configured or generated ones already in the data directory. A
+        // secret variable that is set overrides the generated value (a key
+        // rotation, the previous keys).
         let configured = secrets::REQUIRED
             .iter()
             .any(|s| layers.get(s.var).is_some());
-        let (secret_values, dev_mode) = if !configured && embedded {
-            (secrets::load_or_generate_dev(&data_dir)?, true)
-        } else {
-            let mut values = BTreeMap::new();
-            for spec in secrets::REQUIRED.iter().chain(secrets::OPTIONAL) {
-                if let Some(v) = layers.get(spec.var) {
-                    values.insert(spec.var, SecretString::from(v.to_owned()));
-                }
-            }
-            (values, false)
+        let dev_mode = embedded && (!configured || secrets::dev_secrets_path(&data_dir).exists());
+        let mut secret_values = match (dev_mode, write) {
+            (false, _) => BTreeMap::new(),
+            (true, true) => secrets::load_or_generate_dev(&data_dir)?,
+            (true, false) => secrets::dev_preview(&data_dir)?,
         };
+        for spec in secrets::REQUIRED.iter().chain(secrets::OPTIONAL) {
+            if let Some(v) = layers.get(spec.var) {
+                secret_values.insert(spec.var, SecretString::from(v.to_owned()));
+            }
+        }
         let secrets = validate_secrets(&secret_values)?;
-        let oauth_clients = oauth_clients(layers.get("OCHRE_OAUTH_CLIENTS"), &public_url)?;
+        let oauth_clients = oauth::oauth_clients(layers.get("OCHRE_OAUTH_CLIENTS"), &public_url)?;
 
         Ok(Config {
             listen_addr,
@@ -225,6 +255,8 @@ impl Config {
             cors_origins,
             public_url,
             log_format,
+            log_filter,
+            pg_bin_dir,
             deletion_grace,
             budget_reservation_ttl_secs,
             guard,
@@ -273,6 +305,12 @@ fn cors_origins(value: Option<&str>) -> Result<Vec<String>, ConfigError> {
         .map(str::trim)
         .filter(|o| !o.is_empty())
     {
+        if origin.contains('*') {
+            return Err(invalid(
+                "OCHRE_CORS_ORIGINS",
+                "a wildcard is not allowed: list each origin exactly (scheme://host[:port])",
+            ));
+        }
         let url = Url::parse(origin).map_err(|_| {
             invalid(
                 "OCHRE_CORS_ORIGINS",

@@ -156,6 +156,19 @@ pub fn load_or_generate_dev(
     Ok(out)
 }
 
+/// The development secrets without writing anything: those of the data
+/// directory when generated already, otherwise fresh ones held in memory
+/// (what `ochre serve` would generate).
+pub fn dev_preview(data_dir: &Path) -> Result<BTreeMap<&'static str, SecretString>, ConfigError> {
+    if dev_secrets_path(data_dir).exists() {
+        return load_or_generate_dev(data_dir);
+    }
+    Ok(REQUIRED
+        .iter()
+        .map(|spec| (spec.var, SecretString::from(new_value(spec))))
+        .collect())
+}
+
 /// A fresh random value for `spec`.
 fn new_value(spec: &SecretSpec) -> String {
     let mut bytes = random32();

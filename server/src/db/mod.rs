@@ -11,6 +11,6 @@ pub mod service;
 pub mod store;
 mod tenant;
 
-pub use pool::{Db, DbError, migrate, safe_text};
+pub use pool::{Db, DbError, applied_migrations, migrate, safe_text};
 pub(crate) use pool::{ip_text, stmt};
 pub use tenant::{Proof, TenantTx, Verdict};

@@ -60,15 +60,7 @@ impl Db {
     /// Whether the database answers and holds exactly the migrations this
     /// binary knows (what the health check reports).
     pub async fn migrations_current(&self) -> Result<bool, DbErr> {
-        let mut applied: Vec<String> = Applied::find_by_statement(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            "SELECT version FROM seaql_migrations ORDER BY version",
-        ))
-        .all(&self.app)
-        .await?
-        .into_iter()
-        .map(|m| m.version)
-        .collect();
+        let mut applied = applied_migrations(&self.app).await?;
         applied.sort();
         let mut known: Vec<String> = ochre_migrations::names()
             .into_iter()
@@ -149,6 +141,34 @@ pub async fn migrate(owner_url: &SecretString) -> Result<(), DbErr> {
     ochre_migrations::Migrator::up(&db, None).await?;
     db.close().await?;
     Ok(())
+}
+
+/// The migrations recorded in `db` (none when it was never migrated: no
+/// `seaql_migrations` table yet, which is not an error).
+pub async fn applied_migrations(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    #[derive(Debug, FromQueryResult)]
+    struct Present {
+        present: bool,
+    }
+    let present = Present::find_by_statement(sea_orm::Statement::from_string(
+        sea_orm::DbBackend::Postgres,
+        "SELECT to_regclass('seaql_migrations') IS NOT NULL AS present",
+    ))
+    .one(db)
+    .await?
+    .is_some_and(|p| p.present);
+    if !present {
+        return Ok(Vec::new());
+    }
+    Ok(Applied::find_by_statement(sea_orm::Statement::from_string(
+        sea_orm::DbBackend::Postgres,
+        "SELECT version FROM seaql_migrations ORDER BY version",
+    ))
+    .all(db)
+    .await?
+    .into_iter()
+    .map(|m| m.version)
+    .collect())
 }
 
 /// A client address as our SQL functions take it: its text, or '' when the

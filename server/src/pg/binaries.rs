@@ -1,5 +1,7 @@
-//! Finding the PostgreSQL server binaries: `OCHRE_PG_BIN_DIR`, then `PATH`,
-//! then the newest `/usr/lib/postgresql/<version>/bin`.
+//! Finding the PostgreSQL server binaries: `OCHRE_PG_BIN_DIR`, then (for
+//! an existing data directory) `/usr/lib/postgresql/<its version>/bin`,
+//! then `PATH`, then the newest `/usr/lib/postgresql/<version>/bin`; and
+//! their major version.
 
 use std::path::{Path, PathBuf};
 
@@ -47,6 +49,51 @@ pub fn find_bin_dir() -> Result<PathBuf, ClusterError> {
         .pop()
         .map(|(_, p)| p)
         .ok_or(ClusterError::NoBinaries)
+}
+
+/// The binaries for a data directory of PostgreSQL `data_version` (when
+/// it exists already): that version's Debian directory when installed,
+/// otherwise as [`find_bin_dir`].
+pub fn bin_dir_for(data_version: Option<&str>) -> Result<PathBuf, ClusterError> {
+    if std::env::var_os("OCHRE_PG_BIN_DIR").is_none()
+        && let Some(v) = data_version
+        && v.chars().all(|c| c.is_ascii_digit())
+    {
+        let dir = PathBuf::from(format!("/usr/lib/postgresql/{v}/bin"));
+        if has_all(&dir) {
+            return Ok(dir);
+        }
+    }
+    find_bin_dir()
+}
+
+/// The major version of the binaries in `bin` (`pg_ctl --version`:
+/// `pg_ctl (PostgreSQL) 15.14 ...` is `15`).
+pub async fn major_version(bin: &Path) -> Result<String, ClusterError> {
+    let out = tokio::process::Command::new(bin.join("pg_ctl"))
+        .arg("--version")
+        .output()
+        .await
+        .map_err(|e| ClusterError::Command {
+            step: "pg_ctl --version",
+            detail: e.to_string(),
+        })?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split("(PostgreSQL)")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|v| v.split('.').next())
+        .filter(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()))
+        .map(str::to_owned)
+        .ok_or_else(|| ClusterError::Command {
+            step: "pg_ctl --version",
+            detail: format!("unexpected output: {}", text.trim()),
+        })
+}
+
+/// Whether `dir` holds `initdb`, `pg_ctl` and `postgres`.
+pub fn has_binaries(dir: &Path) -> bool {
+    has_all(dir)
 }
 
 fn has_all(dir: &Path) -> bool {

@@ -7,35 +7,23 @@
 //! loopback only, with SCRAM passwords.
 
 use std::{
-    net::{Ipv4Addr, TcpListener},
-    os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _},
+    os::unix::fs::PermissionsExt as _,
     path::{Path, PathBuf},
-    process::Stdio,
-    time::Duration,
 };
 
 use rand::{Rng as _, distr::Alphanumeric};
 use secrecy::{ExposeSecret as _, SecretString};
 use tokio::process::Command;
 
-use super::{binaries::find_bin_dir, error::ClusterError};
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ClusterError + '_ {
-    move |source| ClusterError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-/// The OS identity the cluster runs as.
-#[derive(Debug, Clone)]
-struct OsUser {
-    name: String,
-    uid: u32,
-    gid: u32,
-    /// Whether commands must switch to this user (we are root).
-    switch: bool,
-}
+use super::{
+    binaries::{bin_dir_for, find_bin_dir},
+    error::ClusterError,
+    os::{
+        OsUser, OwnerLock, check_reachable, choose_port, chown, io, live_postmaster, os_user,
+        run_as, write_private,
+    },
+    paths::path_problem,
+};
 
 /// A running private cluster.
 #[derive(Debug)]
@@ -45,33 +33,50 @@ pub struct Cluster {
     user: OsUser,
     port: u16,
     superuser_password: SecretString,
+    /// Whether this process started it (and so stops it).
+    started: bool,
+    /// The owner lock this process holds while it runs the cluster.
+    pub(super) owner: Option<OwnerLock>,
 }
 
 impl Cluster {
     /// Initialises the cluster under `root` when it does not exist yet, then
-    /// starts it. A server left running by a crashed `ochre` is stopped first;
-    /// a stale `postmaster.pid` is removed.
+    /// starts it with the binaries found on `PATH` (or `OCHRE_PG_BIN_DIR`).
+    /// A server left running by a crashed `ochre` is stopped first; a stale
+    /// `postmaster.pid` is removed.
     pub async fn start(root: &Path) -> Result<Cluster, ClusterError> {
-        let bin = find_bin_dir()?;
-        let user = os_user()?;
+        Self::start_with(root, None).await
+    }
+
+    /// Like [`Cluster::start`], with the binaries of `bin` when given. A
+    /// data directory of another PostgreSQL major version is refused.
+    pub async fn start_with(root: &Path, bin: Option<&Path>) -> Result<Cluster, ClusterError> {
         let root = std::path::absolute(root).map_err(io(root))?;
-        // pg_ctl runs a shell: allow only characters no shell interprets.
-        let safe = |c: char| c.is_ascii_alphanumeric() || "/._-".contains(c);
-        if root.to_str().is_none_or(|s| !s.chars().all(safe)) {
-            return Err(ClusterError::BadPath(
-                root,
-                "it may only contain letters, digits and / . _ -",
-            ));
+        if let Some(problem) = path_problem(&root) {
+            return Err(ClusterError::BadPath(root, problem));
         }
-        if root.join("run/.s.PGSQL.65535").as_os_str().len() > 100 {
-            return Err(ClusterError::BadPath(
-                root,
-                "it is too long for a Unix socket path",
-            ));
+        let data = root.join("data");
+        let data_version = std::fs::read_to_string(data.join("PG_VERSION"))
+            .ok()
+            .map(|v| v.trim().to_owned());
+        let bin = match bin {
+            Some(dir) => dir.to_path_buf(),
+            None => bin_dir_for(data_version.as_deref())?,
+        };
+        if let Some(data_version) = &data_version {
+            let binaries = super::binaries::major_version(&bin).await?;
+            if &binaries != data_version {
+                return Err(ClusterError::VersionMismatch {
+                    data: data.clone(),
+                    data_version: data_version.clone(),
+                    bin,
+                    bin_version: binaries,
+                });
+            }
         }
+        let user = os_user()?;
         std::fs::create_dir_all(&root).map_err(io(&root))?;
         check_reachable(&root, &user)?;
-        let data = root.join("data");
         let run = root.join("run");
         for dir in [&root, &run] {
             std::fs::create_dir_all(dir).map_err(io(dir))?;
@@ -119,6 +124,8 @@ impl Cluster {
             user,
             port: 0,
             superuser_password: SecretString::from(password.trim().to_owned()),
+            started: true,
+            owner: None,
         };
         cluster.clear_previous_run().await?;
         cluster.port = choose_port(&root.join("port"))?;
@@ -155,7 +162,9 @@ impl Cluster {
     }
 
     /// Attaches to the cluster under `root` when it is running (the test
-    /// harness shares one cluster between test processes).
+    /// harness shares one cluster between test processes; a command uses
+    /// the cluster of a running `ochre serve`). [`Cluster::stop`] leaves an
+    /// attached cluster running.
     pub fn attach(root: &Path) -> Result<Option<Cluster>, ClusterError> {
         let root = std::path::absolute(root).map_err(io(root))?;
         if !Cluster::is_running(&root) {
@@ -175,11 +184,19 @@ impl Cluster {
             user: os_user()?,
             port,
             superuser_password: SecretString::from(password.trim().to_owned()),
+            started: false,
+            owner: None,
         }))
     }
 
-    /// Stops the cluster (fast shutdown: open sessions are closed).
+    /// Stops the cluster (fast shutdown: open sessions are closed) when
+    /// this process started it; a cluster it attached to (another `ochre`
+    /// runs it) is left running.
     pub async fn stop(&self) -> Result<(), ClusterError> {
+        if !self.started {
+            tracing::info!("leaving the embedded Postgres running: another ochre process runs it");
+            return Ok(());
+        }
         let mut cmd = Command::new(self.bin.join("pg_ctl"));
         cmd.arg("stop")
             .arg("-w")
@@ -240,139 +257,6 @@ impl Cluster {
             std::fs::remove_file(&pid_file).map_err(io(&pid_file))?;
         }
         Ok(())
-    }
-}
-
-/// The pid in `postmaster.pid` when it names a live postgres process.
-fn live_postmaster(data: &Path) -> Option<u32> {
-    let text = std::fs::read_to_string(data.join("postmaster.pid")).ok()?;
-    let pid: u32 = text.lines().next()?.trim().parse().ok()?;
-    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-    matches!(comm.trim(), "postgres" | "postmaster").then_some(pid)
-}
-
-fn os_user() -> Result<OsUser, ClusterError> {
-    let euid = nix::unistd::geteuid();
-    if euid.is_root() {
-        let user = nix::unistd::User::from_name("postgres")
-            .ok()
-            .flatten()
-            .ok_or(ClusterError::NoUnprivilegedUser)?;
-        Ok(OsUser {
-            name: user.name,
-            uid: user.uid.as_raw(),
-            gid: user.gid.as_raw(),
-            switch: true,
-        })
-    } else {
-        let user = nix::unistd::User::from_uid(euid).ok().flatten();
-        let name = user
-            .map(|u| u.name)
-            .unwrap_or_else(|| format!("uid{}", euid.as_raw()));
-        Ok(OsUser {
-            name,
-            uid: euid.as_raw(),
-            gid: nix::unistd::getegid().as_raw(),
-            switch: false,
-        })
-    }
-}
-
-/// Every ancestor of `root` must be traversable by the cluster's user.
-fn check_reachable(root: &Path, user: &OsUser) -> Result<(), ClusterError> {
-    if !user.switch {
-        return Ok(());
-    }
-    for dir in root.ancestors().skip(1) {
-        let meta = std::fs::metadata(dir).map_err(io(dir))?;
-        use std::os::unix::fs::MetadataExt as _;
-        let mode = meta.mode();
-        let ok = if meta.uid() == user.uid {
-            mode & 0o100 != 0
-        } else if meta.gid() == user.gid {
-            mode & 0o010 != 0
-        } else {
-            mode & 0o001 != 0
-        };
-        if !ok {
-            return Err(ClusterError::Unreachable(
-                dir.to_path_buf(),
-                user.name.clone(),
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn chown(path: &Path, user: &OsUser) -> Result<(), ClusterError> {
-    if user.switch {
-        std::os::unix::fs::chown(path, Some(user.uid), Some(user.gid)).map_err(io(path))?;
-    }
-    Ok(())
-}
-
-fn write_private(path: &Path, text: &str, user: &OsUser) -> Result<(), ClusterError> {
-    use std::io::Write as _;
-    let _ = std::fs::remove_file(path);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io(path))?;
-    f.write_all(text.as_bytes()).map_err(io(path))?;
-    chown(path, user)
-}
-
-/// The port of the last run when it is still free, otherwise a free one.
-fn choose_port(port_file: &Path) -> Result<u16, ClusterError> {
-    let free = |p: u16| TcpListener::bind((Ipv4Addr::LOCALHOST, p)).is_ok();
-    let previous = std::fs::read_to_string(port_file)
-        .ok()
-        .and_then(|s| s.trim().parse::<u16>().ok());
-    if let Some(p) = previous.filter(|p| free(*p)) {
-        return Ok(p);
-    }
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(io(port_file))?;
-    let port = listener.local_addr().map_err(io(port_file))?.port();
-    Ok(port)
-}
-
-async fn run_as(user: &OsUser, cmd: &mut Command, step: &'static str) -> Result<(), ClusterError> {
-    if user.switch {
-        cmd.uid(user.uid).gid(user.gid);
-        cmd.env("HOME", "/tmp")
-            .env("USER", &user.name)
-            .env("LOGNAME", &user.name);
-    }
-    // Detach from our process group so a terminal's Ctrl-C reaches only us;
-    // we stop the cluster ourselves.
-    cmd.process_group(0).current_dir("/").stdin(Stdio::null());
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let child = cmd.spawn().map_err(|e| ClusterError::Command {
-        step,
-        detail: e.to_string(),
-    })?;
-    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
-        .await
-        .map_err(|_| ClusterError::Command {
-            step,
-            detail: "timed out".to_owned(),
-        })?
-        .map_err(|e| ClusterError::Command {
-            step,
-            detail: e.to_string(),
-        })?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let detail = format!("{} {}", stderr.trim(), stdout.trim());
-        Err(ClusterError::Command {
-            step,
-            detail: detail.trim().chars().take(800).collect(),
-        })
     }
 }
 

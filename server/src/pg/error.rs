@@ -23,6 +23,28 @@ pub enum ClusterError {
     Unreachable(PathBuf, String),
     #[error("the path {0} cannot hold the cluster: {1}")]
     BadPath(PathBuf, &'static str),
+    #[error(
+        "the data directory {data} was initialised by PostgreSQL {data_version}, but the \
+         binaries in {bin} are PostgreSQL {bin_version}: install PostgreSQL {data_version} and \
+         point OCHRE_PG_BIN_DIR at its bin directory, or upgrade the data directory with \
+         pg_upgrade"
+    )]
+    VersionMismatch {
+        data: PathBuf,
+        data_version: String,
+        bin: PathBuf,
+        bin_version: String,
+    },
+    #[error(
+        "the data directory {dir} is held by another ochre process ({holder}): stop it first, \
+         or give this one another OCHRE_DATA_DIR"
+    )]
+    InUse { dir: PathBuf, holder: String },
+    #[error(
+        "the embedded Postgres in {0} is held by another ochre process ({1}) but did not come \
+         up within 60 s"
+    )]
+    NotUp(PathBuf, String),
     #[error("{step} failed: {detail}")]
     Command { step: &'static str, detail: String },
     #[error("I/O error at {path}: {source}")]

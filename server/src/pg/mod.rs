@@ -6,10 +6,15 @@ mod binaries;
 mod bootstrap;
 mod cluster;
 mod error;
+mod os;
+mod owner;
+mod paths;
 
-pub use binaries::find_bin_dir;
+pub use binaries::{find_bin_dir, has_binaries};
 pub use bootstrap::{
     APP_ROLE, DbCredentials, OWNER_ROLE, SERVICE_ROLE, bootstrap, secure_database,
 };
 pub use cluster::Cluster;
 pub use error::ClusterError;
+pub use owner::Purpose;
+pub use paths::path_problem;

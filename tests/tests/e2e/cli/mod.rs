@@ -2,8 +2,11 @@
 //! embedded default Postgres, data surviving a restart, recovery from a crash,
 //! and a log that holds no secret. Helpers to start and stop it.
 
+mod config_forms;
 mod embedded;
+mod operator;
 mod server_log;
+mod settings;
 mod startup;
 mod supervised;
 
