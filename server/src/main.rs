@@ -115,13 +115,22 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = cli.log_json
         || std::env::var("OCHRE_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
-    telemetry::init(if json {
-        LogFormat::Json
-    } else {
-        LogFormat::Human
-    });
+    let loaded = Config::load(cli.config);
+    telemetry::init(
+        if json {
+            LogFormat::Json
+        } else {
+            LogFormat::Human
+        },
+        // Spans are exported while serving only.
+        loaded
+            .as_ref()
+            .ok()
+            .filter(|_| matches!(cli.command, Command::Serve))
+            .and_then(|c| c.otlp.as_ref()),
+    );
 
-    let config = match Config::load(cli.config) {
+    let config = match loaded {
         Ok(c) => {
             telemetry::redact::register_config(&c);
             c
@@ -219,6 +228,7 @@ fn main() -> ExitCode {
             }
         }
     });
+    telemetry::shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -63,6 +63,8 @@ pub async fn wait_serving(
 #[derive(Debug)]
 pub struct ServerProcess {
     pub port: u16,
+    /// The admin listener's port (`OCHRE_ADMIN_ADDR`, unless `extra` set it).
+    pub admin_port: u16,
     /// The server's database (a fresh clone of the migrated template).
     pub database: String,
     pub channel: Channel,
@@ -102,6 +104,7 @@ impl ServerProcess {
             url(pg::SERVICE_ROLE),
         );
         let log = tempfile::NamedTempFile::new().expect("a log file");
+        let admin_port = free_port();
         let mut command = Command::new(ochre_bin());
         command
             .arg("serve")
@@ -122,12 +125,14 @@ impl ServerProcess {
             .env("OCHRE_AUDIT_SIGNING_KEY", crate::random_key())
             // Off unless `extra` sets them (tests call from one address).
             .env("OCHRE_RATE_LIMITS", "off")
+            .env("OCHRE_ADMIN_ADDR", format!("127.0.0.1:{admin_port}"))
             .envs(extra.iter().copied())
             .stdout(Stdio::null())
             .stderr(log.reopen().expect("reopen the log file"));
         let child = command.spawn().expect("spawn ochre serve");
         let mut server = ServerProcess {
             port,
+            admin_port,
             database,
             channel: Channel::from_static("http://127.0.0.1:1").connect_lazy(),
             child,

@@ -3,6 +3,7 @@
 //! listener (port 0 in tests), and serves gRPC, gRPC-web, health,
 //! reflection and the plain-HTTP routes on one port.
 
+mod admin;
 pub mod commands;
 mod database;
 mod error;
@@ -68,6 +69,8 @@ pub struct Application {
     cors_origins: Vec<String>,
     state: AppState,
     http: Arc<HttpState>,
+    admin: Option<admin::AdminListener>,
+    access_log: bool,
 }
 
 impl Application {
@@ -81,6 +84,7 @@ impl Application {
                 source,
             })?;
         let addr = listener.local_addr()?;
+        let admin = admin::bind(&config.admin).await?;
         let (urls, cluster) = database::resolve_database(&config).await?;
         for url in [&urls.owner, &urls.app, &urls.service] {
             crate::telemetry::redact::register_database_url(url);
@@ -123,12 +127,19 @@ impl Application {
             cors_origins: config.cors_origins,
             state,
             http,
+            admin,
+            access_log: config.access_log,
         })
     }
 
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The admin listener's bound address (`None` when it is off).
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|a| a.addr)
     }
 
     /// Serves until SIGTERM or SIGINT.
@@ -150,10 +161,19 @@ impl Application {
             cors_origins,
             state,
             http,
+            admin,
+            access_log,
         } = self;
         let (reporter, health_service) = tonic_health::server::health_reporter();
         let (stop_tx, stop_rx) = watch::channel(false);
-        let health_task = tokio::spawn(health_loop(reporter.clone(), db.clone(), stop_rx.clone()));
+        let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let health_task = tokio::spawn(health_loop(
+            reporter.clone(),
+            db.clone(),
+            ready.clone(),
+            stop_rx.clone(),
+        ));
+        let admin_task = admin.map(|a| tokio::spawn(a.serve(db.clone(), ready, stop_rx.clone())));
         let checkpoint_task = tokio::spawn(checkpoint_loop(
             db.clone(),
             state.checkpoints.clone(),
@@ -184,7 +204,7 @@ impl Application {
             .accept_http1(true)
             .timeout(Duration::from_secs(60))
             // One span and request id per request, around everything else.
-            .layer(RequestSpanLayer)
+            .layer(RequestSpanLayer::new(access_log))
             // Webhooks and operator routes next: they never reach the gRPC gate.
             .layer(HttpRoutesLayer::new(http))
             .layer(cors(&cors_origins))
@@ -254,6 +274,9 @@ impl Application {
         };
         health_task.abort();
         checkpoint_task.abort();
+        if let Some(task) = admin_task {
+            task.abort();
+        }
         db.close().await;
         if let Some(c) = cluster
             && let Err(e) = c.stop().await

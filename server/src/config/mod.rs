@@ -12,11 +12,13 @@ use url::Url;
 
 mod error;
 mod layers;
+mod observe;
 pub mod secrets;
 
 pub use error::ConfigError;
 pub use layers::Layers;
 use layers::{invalid, parse, parse_bool};
+pub use observe::{AdminConfig, MIN_ADMIN_TOKEN};
 pub use secrets::Secrets;
 use secrets::validate_secrets;
 
@@ -71,6 +73,12 @@ pub struct Config {
     pub oauth_clients: std::collections::HashMap<String, OAuthClient>,
     /// True when the secrets were generated into the data directory.
     pub dev_mode: bool,
+    /// The admin listener (`OCHRE_ADMIN_ADDR`, `OCHRE_ADMIN_TOKEN`).
+    pub admin: AdminConfig,
+    /// One `ochre::access` line per request (`OCHRE_ACCESS_LOG`, default on).
+    pub access_log: bool,
+    /// Trace export (`OCHRE_OTLP_ENDPOINT`, `OCHRE_OTLP_SAMPLE_RATIO`).
+    pub otlp: Option<crate::telemetry::OtlpConfig>,
 }
 
 /// An OAuth client registered with a provider.
@@ -215,6 +223,7 @@ impl Config {
         };
         let secrets = validate_secrets(&secret_values)?;
         let oauth_clients = oauth_clients(layers.get("OCHRE_OAUTH_CLIENTS"), &public_url)?;
+        let observe = observe::observe(layers)?;
 
         Ok(Config {
             listen_addr,
@@ -232,6 +241,9 @@ impl Config {
             secrets,
             oauth_clients,
             dev_mode,
+            admin: observe.admin,
+            access_log: observe.access_log,
+            otlp: observe.otlp,
         })
     }
 }
