@@ -104,6 +104,11 @@ const KNOWN_VARS: &[&str] = &[
     "OCHRE_OAUTH_CLIENTS",
     "OCHRE_GUARD_RULES",
     "OCHRE_RATE_LIMITS",
+    "OCHRE_ADMIN_ADDR",
+    "OCHRE_ADMIN_TOKEN",
+    "OCHRE_ACCESS_LOG",
+    "OCHRE_OTLP_ENDPOINT",
+    "OCHRE_OTLP_SAMPLE_RATIO",
 ];
 
 fn env_name(file_key: &str) -> Option<&'static str> {

@@ -26,6 +26,7 @@ mod layout;
 mod limits;
 mod logs;
 mod oauth;
+mod observability;
 mod paging;
 mod purge;
 mod request_ids;
