@@ -229,7 +229,7 @@ async fn a_mixed_workload_shows_in_every_metric_family_with_its_labels_and_count
             &[("pool", pool), ("state", "idle")],
         );
         c.that(
-            size >= 1.0 && size <= 4.0,
+            (1.0..=4.0).contains(&size),
             &format!("{pool} pool size {size}"),
         );
         c.eq(
