@@ -28,7 +28,7 @@ use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 use tokio::{net::TcpListener, sync::watch};
 
-use super::StartupError;
+use super::error::StartupError;
 use crate::{config::AdminConfig, db::Db};
 
 /// A bound admin listener, not yet serving.

@@ -18,7 +18,7 @@ pub mod secrets;
 pub use error::ConfigError;
 pub use layers::Layers;
 use layers::{invalid, parse, parse_bool};
-pub use observe::{AdminConfig, MIN_ADMIN_TOKEN};
+pub use observe::{AdminConfig, MIN_ADMIN_TOKEN, OtlpConfig};
 pub use secrets::Secrets;
 use secrets::validate_secrets;
 
@@ -78,7 +78,7 @@ pub struct Config {
     /// One `ochre::access` line per request (`OCHRE_ACCESS_LOG`, default on).
     pub access_log: bool,
     /// Trace export (`OCHRE_OTLP_ENDPOINT`, `OCHRE_OTLP_SAMPLE_RATIO`).
-    pub otlp: Option<crate::telemetry::OtlpConfig>,
+    pub otlp: Option<OtlpConfig>,
 }
 
 /// An OAuth client registered with a provider.

@@ -8,13 +8,39 @@ use secrecy::SecretString;
 use url::Url;
 
 use super::{
-    ConfigError, Layers,
-    layers::{invalid, parse, parse_bool},
+    error::ConfigError,
+    layers::{Layers, invalid, parse, parse_bool},
 };
-use crate::telemetry::OtlpConfig;
 
 /// Shortest admin token accepted (bytes).
 pub const MIN_ADMIN_TOKEN: usize = 32;
+
+/// The trace export settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtlpConfig {
+    /// Where spans are POSTed (`…/v1/traces`).
+    pub endpoint: Url,
+    /// The share of new traces kept, 0.0 to 1.0.
+    pub sample_ratio: f64,
+}
+
+impl OtlpConfig {
+    /// The traces URL of a collector's base URL (or of its traces URL).
+    pub fn new(base: Url, sample_ratio: f64) -> Self {
+        let endpoint = if base.path().ends_with("/v1/traces") {
+            base
+        } else {
+            let mut url = base;
+            let path = format!("{}/v1/traces", url.path().trim_end_matches('/'));
+            url.set_path(&path);
+            url
+        };
+        OtlpConfig {
+            endpoint,
+            sample_ratio,
+        }
+    }
+}
 
 /// Where the admin listener binds and what it asks for.
 #[derive(Debug)]

@@ -11,14 +11,14 @@ pub mod redact;
 mod request;
 
 pub use access::client_addr;
-pub use otlp::{OtlpConfig, shutdown};
+pub use otlp::shutdown;
 pub use request::{REQUEST_ID_HEADER, RequestId, RequestSpanLayer, record_principal};
 use tracing_subscriber::{
     EnvFilter, Layer as _, filter::Targets, fmt, fmt::MakeWriter, layer::SubscriberExt as _,
     util::SubscriberInitExt as _,
 };
 
-use crate::config::LogFormat;
+use crate::config::{LogFormat, OtlpConfig};
 
 /// The filter when neither `OCHRE_LOG` nor `RUST_LOG` is set.
 pub const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn";

@@ -7,6 +7,7 @@
 
 use std::{sync::OnceLock, time::Duration};
 
+use crate::config::OtlpConfig;
 use opentelemetry::{
     propagation::{Extractor, TextMapPropagator as _},
     trace::TracerProvider as _,
@@ -19,34 +20,6 @@ use opentelemetry_sdk::{
 };
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::registry::LookupSpan;
-use url::Url;
-
-/// The trace export settings.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OtlpConfig {
-    /// Where spans are POSTed (`…/v1/traces`).
-    pub endpoint: Url,
-    /// The share of new traces kept, 0.0 to 1.0.
-    pub sample_ratio: f64,
-}
-
-impl OtlpConfig {
-    /// The traces URL of a collector's base URL (or of its traces URL).
-    pub fn new(base: Url, sample_ratio: f64) -> Self {
-        let endpoint = if base.path().ends_with("/v1/traces") {
-            base
-        } else {
-            let mut url = base;
-            let path = format!("{}/v1/traces", url.path().trim_end_matches('/'));
-            url.set_path(&path);
-            url
-        };
-        OtlpConfig {
-            endpoint,
-            sample_ratio,
-        }
-    }
-}
 
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
 

@@ -262,3 +262,58 @@ async fn a_mixed_workload_shows_in_every_metric_family_with_its_labels_and_count
     );
     c.verify();
 }
+
+/// A gRPC-web call (binary or text) to `path` with an empty message and no
+/// credentials; its HTTP status.
+async fn grpc_web(app: &TestApp, path: &str, text: bool) -> u16 {
+    let (content_type, body) = if text {
+        ("application/grpc-web-text", b"AAAAAAA=".to_vec())
+    } else {
+        ("application/grpc-web+proto", vec![0u8; 5])
+    };
+    reqwest::Client::new()
+        .post(format!("http://{}{path}", app.addr))
+        .header("content-type", content_type)
+        .header("x-grpc-web", "1")
+        .body(body)
+        .send()
+        .await
+        .expect("an answer")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn grpc_web_calls_are_counted_under_their_grpc_code() {
+    let app = spawn_app().await;
+    let before = app.metrics().await;
+    for text in [false, true] {
+        assert_eq!(grpc_web(&app, GET_ORG, text).await, 200);
+        assert_eq!(
+            grpc_web(&app, "/grpc.health.v1.Health/Check", text).await,
+            200
+        );
+    }
+    let after = app.metrics().await;
+    let requests = "ochre_rpc_requests_total";
+    assert_eq!(
+        delta(
+            &before,
+            &after,
+            requests,
+            &[("method", GET_ORG), ("code", "UNAUTHENTICATED")]
+        ),
+        2.0,
+        "{after}"
+    );
+    assert_eq!(
+        delta(
+            &before,
+            &after,
+            requests,
+            &[("method", "/grpc.health.v1.Health/Check"), ("code", "OK")]
+        ),
+        2.0,
+        "{after}"
+    );
+}
