@@ -122,3 +122,76 @@ pub(super) fn observe(layers: &Layers) -> Result<Observe, ConfigError> {
         otlp,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used, clippy::unwrap_used)]
+    use super::*;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Observe, ConfigError> {
+        let mut layers = Layers::default();
+        for (k, v) in pairs {
+            layers.set(k, *v);
+        }
+        observe(&layers)
+    }
+
+    fn var_of(e: ConfigError) -> &'static str {
+        match e {
+            ConfigError::Missing { var, .. } | ConfigError::Invalid { var, .. } => var,
+            other => panic!("unexpected {other}"),
+        }
+    }
+
+    #[test]
+    fn the_defaults_are_loopback_metrics_an_access_log_and_no_traces() {
+        let o = with(&[]).unwrap();
+        assert_eq!(o.admin.addr, Some("127.0.0.1:9464".parse().unwrap()));
+        assert!(o.admin.token.is_none());
+        assert!(o.access_log);
+        assert!(o.otlp.is_none());
+        assert!(
+            with(&[("OCHRE_ADMIN_ADDR", "off")])
+                .unwrap()
+                .admin
+                .addr
+                .is_none()
+        );
+        assert!(!with(&[("OCHRE_ACCESS_LOG", "off")]).unwrap().access_log);
+    }
+
+    #[test]
+    fn off_loopback_the_admin_port_needs_a_long_token() {
+        let public = ("OCHRE_ADMIN_ADDR", "0.0.0.0:9464");
+        assert_eq!(var_of(with(&[public]).unwrap_err()), "OCHRE_ADMIN_TOKEN");
+        let short = ("OCHRE_ADMIN_TOKEN", "FAKE-short");
+        assert_eq!(
+            var_of(with(&[public, short]).unwrap_err()),
+            "OCHRE_ADMIN_TOKEN"
+        );
+        let long = ("OCHRE_ADMIN_TOKEN", "FAKE-admin-token-0123456789abcdef0123");
+        assert!(with(&[public, long]).unwrap().admin.token.is_some());
+        assert!(with(&[("OCHRE_ADMIN_ADDR", "[::1]:0")]).is_ok());
+    }
+
+    #[test]
+    fn the_otlp_endpoint_gets_its_traces_path_and_the_ratio_is_bounded() {
+        let o = with(&[("OCHRE_OTLP_ENDPOINT", "http://collector:4318")]).unwrap();
+        let otlp = o.otlp.unwrap();
+        assert_eq!(otlp.endpoint.as_str(), "http://collector:4318/v1/traces");
+        assert!((otlp.sample_ratio - 1.0).abs() < f64::EPSILON);
+        let given = with(&[("OCHRE_OTLP_ENDPOINT", "https://c.example/v1/traces")]).unwrap();
+        assert_eq!(
+            given.otlp.unwrap().endpoint.as_str(),
+            "https://c.example/v1/traces"
+        );
+        for bad in ["1.5", "-0.1", "half"] {
+            let e = with(&[("OCHRE_OTLP_SAMPLE_RATIO", bad)]).unwrap_err();
+            assert_eq!(var_of(e), "OCHRE_OTLP_SAMPLE_RATIO");
+        }
+        for bad in ["ftp://c", "http://user:FAKE@c:4318", "not a url"] {
+            let e = with(&[("OCHRE_OTLP_ENDPOINT", bad)]).unwrap_err();
+            assert_eq!(var_of(e), "OCHRE_OTLP_ENDPOINT");
+        }
+    }
+}
