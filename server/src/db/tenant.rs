@@ -144,7 +144,7 @@ impl Db {
         pending_ok: bool,
         snapshot: bool,
     ) -> Result<(Verdict, Option<TenantTx>), DbError> {
-        let span = tracing::info_span!("db.transaction", pool = "app");
+        let span = tracing::trace_span!("db.transaction", pool = "app");
         let started = std::time::Instant::now();
         let tx = if snapshot {
             let mode = match proof {
@@ -219,7 +219,7 @@ impl Db {
         &self,
         ticket: &str,
     ) -> Result<Option<(UserId, TenantTx)>, DbError> {
-        let span = tracing::info_span!("db.transaction", pool = "app");
+        let span = tracing::trace_span!("db.transaction", pool = "app");
         let started = std::time::Instant::now();
         let tx = self.app.begin().instrument(span.clone()).await?;
         crate::telemetry::metrics::acquire("app", started.elapsed());

@@ -191,7 +191,7 @@ where
 }
 
 impl Gate {
-    #[tracing::instrument(name = "gate", skip_all)]
+    #[tracing::instrument(name = "gate", level = "trace", skip_all)]
     async fn authorize(
         &self,
         headers: &http::HeaderMap,

@@ -14,7 +14,7 @@ pub use access::client_addr;
 pub use otlp::shutdown;
 pub use request::{REQUEST_ID_HEADER, RequestId, RequestSpanLayer, record_principal};
 use tracing_subscriber::{
-    EnvFilter, Layer as _, filter::Targets, fmt, fmt::MakeWriter, layer::SubscriberExt as _,
+    EnvFilter, Layer as _, filter::filter_fn, fmt, fmt::MakeWriter, layer::SubscriberExt as _,
     util::SubscriberInitExt as _,
 };
 
@@ -47,11 +47,15 @@ where
     M: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    // The exported spans: the server's own, at INFO, whatever the log
-    // filter says.
-    let spans = otlp
-        .and_then(otlp::layer)
-        .map(|l| l.with_filter(Targets::new().with_target("ochre_server", tracing::Level::INFO)));
+    // The exported spans: the server's own spans only (`request` at INFO,
+    // `gate` and `db.transaction` at TRACE so that no log line carries
+    // them), whatever the log filter says; never an event (log lines reach
+    // only the redacted sinks).
+    let spans = otlp.and_then(otlp::layer).map(|l| {
+        l.with_filter(filter_fn(|meta| {
+            meta.is_span() && meta.target().starts_with("ochre_server")
+        }))
+    });
     let writer = redact::RedactingWriter::new(sink);
     let registry = tracing_subscriber::registry().with(spans);
     let _ = match format {

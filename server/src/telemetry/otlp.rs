@@ -2,8 +2,9 @@
 //! `OCHRE_OTLP_ENDPOINT` (the collector's base URL; `/v1/traces` is added
 //! unless given), sampling `OCHRE_OTLP_SAMPLE_RATIO` of the traces that
 //! start here (a caller's W3C `traceparent` decides for its own). The spans
-//! are the server's INFO spans: `request`, `gate`, `db.transaction` and the
-//! service-pool calls. Off when the endpoint is unset.
+//! are the server's own: `request` (INFO), `gate` and `db.transaction`
+//! (TRACE, so that no log line carries them); no log event is exported.
+//! Off when the endpoint is unset.
 
 use std::{sync::OnceLock, time::Duration};
 
