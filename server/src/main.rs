@@ -165,12 +165,11 @@ fn main() -> ExitCode {
         .map(str::to_owned)
         .or_else(|| std::env::var("RUST_LOG").ok())
         .unwrap_or_else(|| telemetry::DEFAULT_FILTER.to_owned());
-    telemetry::init_with(format, &filter, std::io::stderr);
-
     if let Command::Config {
         command: ConfigCommand::Check,
     } = cli.command
     {
+        telemetry::init_with(format, &filter, std::io::stderr);
         return match Config::check_layers(&layers) {
             Ok(config) => {
                 report_line(&config.describe(&layers));
@@ -180,7 +179,15 @@ fn main() -> ExitCode {
             Err(e) => config_error(&e),
         };
     }
-    let config = match Config::from_layers(&layers) {
+    let loaded = Config::from_layers(&layers);
+    // Spans are exported while serving only.
+    let otlp = loaded
+        .as_ref()
+        .ok()
+        .filter(|_| matches!(cli.command, Command::Serve))
+        .and_then(|c| c.otlp.as_ref());
+    telemetry::init(format, &filter, otlp);
+    let config = match loaded {
         Ok(c) => {
             telemetry::redact::register_config(&c);
             c
@@ -298,6 +305,7 @@ fn main() -> ExitCode {
             }
         }
     });
+    telemetry::shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

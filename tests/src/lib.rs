@@ -7,6 +7,7 @@
 //! start with `use ochre_tests::prelude::*;`; the load generator
 //! (`ochre-bench`, `bench/`) is built on the same harness.
 
+pub mod admin;
 mod binary;
 pub mod caller;
 pub mod checks;

@@ -74,6 +74,8 @@ pub struct DbUrls {
 #[derive(Debug)]
 pub struct ServerProcess {
     pub port: u16,
+    /// The admin listener's port (`OCHRE_ADMIN_ADDR`, unless `extra` set it).
+    pub admin_port: u16,
     /// The server's database (a fresh clone of the migrated template).
     pub database: String,
     pub channel: Channel,
@@ -130,6 +132,7 @@ impl ServerProcess {
             service,
         } = urls;
         let log = tempfile::NamedTempFile::new().expect("a log file");
+        let admin_port = free_port();
         let mut command = Command::new(ochre_bin());
         command
             .arg("serve")
@@ -150,12 +153,14 @@ impl ServerProcess {
             .env("OCHRE_AUDIT_SIGNING_KEY", crate::random_key())
             // Off unless `extra` sets them (tests call from one address).
             .env("OCHRE_RATE_LIMITS", "off")
+            .env("OCHRE_ADMIN_ADDR", format!("127.0.0.1:{admin_port}"))
             .envs(extra.iter().copied())
             .stdout(Stdio::null())
             .stderr(log.reopen().expect("reopen the log file"));
         let child = command.spawn().expect("spawn ochre serve");
         let mut server = ServerProcess {
             port,
+            admin_port,
             database,
             channel: Channel::from_static("http://127.0.0.1:1").connect_lazy(),
             child,

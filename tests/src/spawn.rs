@@ -43,6 +43,9 @@ impl Default for AppOptions {
 #[derive(Debug)]
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The admin listener (`/metrics`, `/live`, `/ready`; on port 0 unless
+    /// a test sets `OCHRE_ADMIN_ADDR`), `None` when it is off.
+    pub admin_addr: Option<SocketAddr>,
     pub database: String,
     pub cluster: &'static TestCluster,
     pub channel: Channel,
@@ -53,7 +56,7 @@ pub struct TestApp {
     pub byok_key: String,
     /// The server's `OCHRE_OAUTH_STATE_SECRET`, to mint expired states.
     pub oauth_state_secret: String,
-    /// The server's `OCHRE_CRON_SECRET` (bearer of `/cron/{job}` and `/metrics`).
+    /// The server's `OCHRE_CRON_SECRET` (bearer of `/cron/{job}`).
     pub cron_secret: String,
     /// The server's `OCHRE_SURVEY_TOKEN_SECRET`, to mint survey tokens.
     pub survey_secret: String,
@@ -109,7 +112,8 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .set("OCHRE_AUDIT_SIGNING_KEY", audit_key.clone())
         // Tests hammer the server from one address: rate limits are off
         // unless a test sets `OCHRE_RATE_LIMITS` in `vars`.
-        .set("OCHRE_RATE_LIMITS", "off");
+        .set("OCHRE_RATE_LIMITS", "off")
+        .set("OCHRE_ADMIN_ADDR", "127.0.0.1:0");
     let mut oauth_file = None;
     if let Some(clients) = &options.oauth_clients {
         let path = std::env::temp_dir().join(format!(
@@ -130,6 +134,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         let _ = std::fs::remove_file(path);
     }
     let addr = app.local_addr();
+    let admin_addr = app.admin_addr();
     let (stop, stopped) = oneshot::channel::<()>();
     let handle = tokio::spawn(app.run(async move {
         let _ = stopped.await;
@@ -141,6 +146,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .expect("connect to the test server");
     TestApp {
         addr,
+        admin_addr,
         database,
         cluster,
         channel,

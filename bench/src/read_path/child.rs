@@ -79,6 +79,7 @@ impl ServerChild {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("OCHRE_LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .env("OCHRE_ADMIN_ADDR", "127.0.0.1:0")
             .env("DATABASE_URL", url(pg::OWNER_ROLE))
             .env("OCHRE_APP_DATABASE_URL", url(pg::APP_ROLE))
             .env("OCHRE_SERVICE_DATABASE_URL", url(pg::SERVICE_ROLE))

@@ -1,7 +1,13 @@
 //! The standard gRPC health service: SERVING only while the database answers
 //! and holds exactly the migrations this binary knows.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use tokio::sync::watch;
 use tokio_stream::{Stream, StreamExt as _, wrappers::WatchStream};
@@ -89,8 +95,14 @@ impl Health for DrainingHealth {
     }
 }
 
-/// SERVING only while the database answers and its migrations are current.
-pub(super) async fn health_loop(reporter: HealthReporter, db: Db, mut stop: watch::Receiver<bool>) {
+/// SERVING only while the database answers and its migrations are current;
+/// `ready` (the admin `/ready`) follows it.
+pub(super) async fn health_loop(
+    reporter: HealthReporter,
+    db: Db,
+    ready: Arc<AtomicBool>,
+    mut stop: watch::Receiver<bool>,
+) {
     set_all(&reporter, ServingStatus::NotServing).await;
     let mut last = None;
     loop {
@@ -115,6 +127,7 @@ pub(super) async fn health_loop(reporter: HealthReporter, db: Db, mut stop: watc
         if *stop.borrow() {
             return;
         }
+        ready.store(status == ServingStatus::Serving, Ordering::Relaxed);
         if last != Some(status) {
             set_all(&reporter, status).await;
             last = Some(status);

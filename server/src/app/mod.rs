@@ -3,6 +3,7 @@
 //! listener (port 0 in tests), and serves gRPC, gRPC-web, health,
 //! reflection and the plain-HTTP routes on one port.
 
+mod admin;
 pub mod commands;
 mod database;
 mod error;
@@ -71,6 +72,8 @@ pub struct Application {
     cors_origins: Vec<String>,
     state: AppState,
     http: Arc<HttpState>,
+    admin: Option<admin::AdminListener>,
+    access_log: bool,
 }
 
 impl Application {
@@ -84,6 +87,7 @@ impl Application {
                 source,
             })?;
         let addr = listener.local_addr()?;
+        let admin = admin::bind(&config.admin).await?;
         let (urls, cluster) =
             database::resolve_database(&config, crate::pg::Purpose::Serve).await?;
         for url in [&urls.owner, &urls.app, &urls.service] {
@@ -129,12 +133,19 @@ impl Application {
             cors_origins: config.cors_origins,
             state,
             http,
+            admin,
+            access_log: config.access_log,
         })
     }
 
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The admin listener's bound address (`None` when it is off).
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|a| a.addr)
     }
 
     /// Serves until SIGTERM or SIGINT.
@@ -157,13 +168,22 @@ impl Application {
             cors_origins,
             state,
             http,
+            admin,
+            access_log,
         } = self;
         let reporter = tonic_health::server::HealthReporter::new();
         let (stop_tx, stop_rx) = watch::channel(false);
         let health_service = tonic_health::pb::health_server::HealthServer::new(
             health::DrainingHealth::new(reporter.clone(), stop_rx.clone()),
         );
-        let health_task = tokio::spawn(health_loop(reporter.clone(), db.clone(), stop_rx.clone()));
+        let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let health_task = tokio::spawn(health_loop(
+            reporter.clone(),
+            db.clone(),
+            ready.clone(),
+            stop_rx.clone(),
+        ));
+        let admin_task = admin.map(|a| tokio::spawn(a.serve(db.clone(), ready, stop_rx.clone())));
         // The embedded cluster is started again if it dies.
         let supervisor =
             supervised.map(|root| tokio::spawn(supervise::supervise(root, stop_rx.clone())));
@@ -197,7 +217,7 @@ impl Application {
             .accept_http1(true)
             .timeout(crate::gate::MAX_DEADLINE + Duration::from_secs(1))
             // One span and request id per request, around everything else.
-            .layer(RequestSpanLayer)
+            .layer(RequestSpanLayer::new(access_log))
             // Webhooks and operator routes next: they never reach the gRPC gate.
             .layer(HttpRoutesLayer::new(http))
             .layer(cors(&cors_origins))
@@ -270,6 +290,9 @@ impl Application {
         health_task.abort();
         checkpoint_task.abort();
         if let Some(task) = supervisor {
+            task.abort();
+        }
+        if let Some(task) = admin_task {
             task.abort();
         }
         db.close().await;

@@ -14,6 +14,7 @@ mod check;
 mod error;
 mod layers;
 mod oauth;
+mod observe;
 pub mod secrets;
 pub mod settings;
 
@@ -22,6 +23,7 @@ pub use error::ConfigError;
 pub use layers::Layers;
 use layers::{invalid, parse, parse_bool};
 pub use oauth::OAuthClient;
+pub use observe::{AdminConfig, MIN_ADMIN_TOKEN, OtlpConfig};
 pub use secrets::Secrets;
 use secrets::validate_secrets;
 
@@ -102,6 +104,12 @@ pub struct Config {
     pub oauth_clients: std::collections::HashMap<String, OAuthClient>,
     /// True when the secrets were generated into the data directory.
     pub dev_mode: bool,
+    /// The admin listener (`OCHRE_ADMIN_ADDR`, `OCHRE_ADMIN_TOKEN`).
+    pub admin: AdminConfig,
+    /// One `ochre::access` line per request (`OCHRE_ACCESS_LOG`, default on).
+    pub access_log: bool,
+    /// Trace export (`OCHRE_OTLP_ENDPOINT`, `OCHRE_OTLP_SAMPLE_RATIO`).
+    pub otlp: Option<OtlpConfig>,
 }
 
 impl Config {
@@ -245,6 +253,7 @@ impl Config {
         }
         let secrets = validate_secrets(&secret_values)?;
         let oauth_clients = oauth::oauth_clients(layers.get("OCHRE_OAUTH_CLIENTS"), &public_url)?;
+        let observe = observe::observe(layers)?;
 
         Ok(Config {
             listen_addr,
@@ -264,6 +273,9 @@ impl Config {
             secrets,
             oauth_clients,
             dev_mode,
+            admin: observe.admin,
+            access_log: observe.access_log,
+            otlp: observe.otlp,
         })
     }
 }

@@ -64,7 +64,7 @@ pub const REQUIRED: &[SecretSpec] = &[
         var: "OCHRE_CRON_SECRET",
         required: true,
         key32: false,
-        hint: " (at least 32 random bytes; the bearer token of `POST /cron/{job}` and `GET /metrics`)",
+        hint: " (at least 32 random bytes; the bearer token of `POST /cron/{job}`)",
     },
 ];
 
@@ -226,7 +226,7 @@ pub struct Secrets {
     /// `OCHRE_AUDIT_SIGNING_KEY`: the Ed25519 key of audit checkpoints.
     pub audit_signing_key: SecretBox<[u8; 32]>,
     /// `OCHRE_CRON_SECRET`: the bearer token of the operator routes
-    /// (`POST /cron/{job}`, `GET /metrics`).
+    /// (`POST /cron/{job}`).
     pub cron_secret: SecretString,
 }
 

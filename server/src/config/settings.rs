@@ -149,7 +149,7 @@ pub const SETTINGS: &[Setting] = &[
     secret(
         "OCHRE_CRON_SECRET",
         "dev: generated",
-        "bearer token of `POST /cron/{job}` and `GET /metrics` (≥ 32 bytes)",
+        "bearer token of `POST /cron/{job}` (≥ 32 bytes); it does not open the metrics",
     ),
     secret(
         "OCHRE_AUDIT_SIGNING_KEY",
@@ -170,6 +170,31 @@ pub const SETTINGS: &[Setting] = &[
         "OCHRE_GUARD_RULES",
         "embedded `server/guard/rules.v1.toml`",
         "a rule file for the input guard (same format); one that does not compile stops the start",
+    ),
+    s(
+        "OCHRE_ADMIN_ADDR",
+        "`127.0.0.1:9464`",
+        "the admin listener: `GET /metrics`, `/live`, `/ready` (see [Operations](#operations)); `off` disables it",
+    ),
+    secret(
+        "OCHRE_ADMIN_TOKEN",
+        "—",
+        "the bearer token (≥ 32 bytes) every admin request must carry; required when `OCHRE_ADMIN_ADDR` is not a loopback address (the start is refused otherwise, exit 2)",
+    ),
+    s(
+        "OCHRE_ACCESS_LOG",
+        "`on`",
+        "one `ochre::access` line per RPC and HTTP request (see [Access log](#access-log)); `off` writes none",
+    ),
+    s(
+        "OCHRE_OTLP_ENDPOINT",
+        "— (off)",
+        "an OpenTelemetry collector's OTLP/HTTP base URL (`http://collector:4318`; `/v1/traces` is added): export traces (see [Traces](#traces))",
+    ),
+    s(
+        "OCHRE_OTLP_SAMPLE_RATIO",
+        "`1.0`",
+        "share of the traces that start at Ochre that are exported (0.0–1.0); a caller's sampled `traceparent` is always followed",
     ),
     s(
         "OCHRE_PG_BIN_DIR",
@@ -239,6 +264,7 @@ mod tests {
             include_str!("layers.rs"),
             include_str!("secrets.rs"),
             include_str!("check.rs"),
+            include_str!("observe.rs"),
             include_str!("../pg/binaries.rs"),
         ];
         let re = regex::Regex::new(r#""((?:OCHRE_|DATABASE_URL)[A-Z_]*)""#).unwrap();

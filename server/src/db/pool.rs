@@ -70,6 +70,20 @@ impl Db {
         Ok(applied == known)
     }
 
+    /// Each pool's name (`app`, `service`, `webhook`), size and idle
+    /// connections, for the pool gauges.
+    pub fn pool_stats(&self) -> [(&'static str, u32, usize); 3] {
+        let stat = |name, conn: &DatabaseConnection| {
+            let pool = conn.get_postgres_connection_pool();
+            (name, pool.size(), pool.num_idle())
+        };
+        [
+            stat("app", &self.app),
+            stat("service", &self.service),
+            stat("webhook", &self.ingress),
+        ]
+    }
+
     /// Closes the three pools.
     pub async fn close(self) {
         let _ = self.app.close().await;

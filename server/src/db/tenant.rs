@@ -12,6 +12,8 @@
 
 use std::net::IpAddr;
 
+use tracing::Instrument as _;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
     AccessMode, DatabaseTransaction, FromQueryResult, IsolationLevel, TransactionTrait as _,
@@ -29,6 +31,8 @@ pub struct TenantTx {
     /// Whether the identity call itself wrote (an API key's last use, a
     /// spent login ticket): such a transaction is always committed.
     verify_wrote: bool,
+    /// The `db.transaction` span: it ends when the transaction does.
+    _span: tracing::Span,
 }
 
 impl TenantTx {
@@ -140,6 +144,8 @@ impl Db {
         pending_ok: bool,
         snapshot: bool,
     ) -> Result<(Verdict, Option<TenantTx>), DbError> {
+        let span = tracing::trace_span!("db.transaction", pool = "app");
+        let started = std::time::Instant::now();
         let tx = if snapshot {
             let mode = match proof {
                 Proof::ApiKey(_) => AccessMode::ReadWrite,
@@ -147,10 +153,12 @@ impl Db {
             };
             self.app
                 .begin_with_config(Some(IsolationLevel::RepeatableRead), Some(mode))
+                .instrument(span.clone())
                 .await?
         } else {
-            self.app.begin().await?
+            self.app.begin().instrument(span.clone()).await?
         };
+        crate::telemetry::metrics::acquire("app", started.elapsed());
         let verify_wrote = matches!(proof, Proof::ApiKey(_));
         let call = match proof {
             Proof::Session { session_id, proof } => stmt(
@@ -169,7 +177,10 @@ impl Db {
                 [key.into(), org.into(), ip_text(ip)],
             ),
         };
-        let row = VerdictRow::find_by_statement(call).one(&tx).await?;
+        let row = VerdictRow::find_by_statement(call)
+            .one(&tx)
+            .instrument(span.clone())
+            .await?;
         let verdict = match row {
             Some(r) if r.verdict == "ok" => Verdict::Ok {
                 org_id: r.org_id,
@@ -192,6 +203,7 @@ impl Db {
                     tx,
                     org: org_id,
                     verify_wrote,
+                    _span: span,
                 }),
             ))
         } else {
@@ -207,7 +219,10 @@ impl Db {
         &self,
         ticket: &str,
     ) -> Result<Option<(UserId, TenantTx)>, DbError> {
-        let tx = self.app.begin().await?;
+        let span = tracing::trace_span!("db.transaction", pool = "app");
+        let started = std::time::Instant::now();
+        let tx = self.app.begin().instrument(span.clone()).await?;
+        crate::telemetry::metrics::acquire("app", started.elapsed());
         let row = TicketRow::find_by_statement(stmt(
             "SELECT verify_login_ticket($1) AS user_id",
             [ticket.into()],
@@ -221,6 +236,7 @@ impl Db {
                     tx,
                     org: None,
                     verify_wrote: true,
+                    _span: span,
                 },
             ))),
             None => {

@@ -22,13 +22,10 @@ use ochre_sdk::{
     access::{Rule, access_for},
     v1::RateClass,
 };
+use secrecy::SecretString;
 use tonic::Status;
 use tower::{Layer, Service};
 use uuid::Uuid;
-
-use crate::ids::OrgId;
-
-use secrecy::SecretString;
 
 use super::{
     http::{client_ip, drain},
@@ -40,6 +37,7 @@ use crate::{
     crypto::tokens::{self, AccessTokenSigner, TokenKind},
     db::{Db, TenantTx, Verdict},
     error::{ApiError, Reason},
+    ids::OrgId,
     limits::RateLimiter,
     telemetry::{RequestId, record_principal},
 };
@@ -183,6 +181,7 @@ where
                     inner.call(req).await
                 }
                 Err(refusal) => {
+                    crate::telemetry::metrics::gate_refusal(refusal.reason().as_str());
                     drain(req.into_body()).await;
                     Ok(Status::from(refusal).into_http())
                 }
@@ -192,6 +191,7 @@ where
 }
 
 impl Gate {
+    #[tracing::instrument(name = "gate", level = "trace", skip_all)]
     async fn authorize(
         &self,
         headers: &http::HeaderMap,

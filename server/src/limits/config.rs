@@ -114,7 +114,7 @@ pub const LIMITS: &[(&str, &str, &str)] = &[
     (
         "operator.address",
         "60/m:10",
-        "operator routes (/cron, /metrics), per client address",
+        "operator routes (/cron), per client address",
     ),
 ];
 

@@ -105,8 +105,9 @@ impl RateLimiter {
 
 /// The refusal of a limit: which class refused and when to retry (whole
 /// seconds, at least one).
-fn throttled(limit: &str, wait: std::time::Duration) -> ApiError {
+fn throttled(limit: &'static str, wait: std::time::Duration) -> ApiError {
     let class = limit.split('.').next().unwrap_or("request");
+    crate::telemetry::metrics::rate_limited(class);
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     ApiError::Throttled {
         reason: crate::error::Reason::RateLimited,

@@ -1,7 +1,8 @@
 //! The plain-HTTP routes served on the gRPC port: provider webhooks
 //! (`POST /webhooks/{provider}/{integration_id}`) and the operator routes
-//! (`POST /cron/{job}`, `GET /metrics`, bearer `OCHRE_CRON_SECRET`), each
-//! limited per client address (`throttle.rs`).
+//! (`POST /cron/{job}`, bearer `OCHRE_CRON_SECRET`), each limited per client
+//! address (`throttle.rs`). `/metrics` is answered 404 here: the metrics are
+//! served on the admin listener only.
 //!
 //! [`HttpRoutesLayer`] sits outermost in the server's stack: requests under
 //! those prefixes go to an axum router and never reach CORS, gRPC-web or the
@@ -20,11 +21,7 @@ use std::{
     task::{Context, Poll},
 };
 
-use axum::{
-    Router,
-    http::StatusCode,
-    routing::{get, post},
-};
+use axum::{Router, http::StatusCode, routing::post};
 use bytes::Bytes;
 use tower::{Layer, Service, ServiceExt as _};
 
@@ -39,7 +36,6 @@ pub fn router(state: Arc<HttpState>) -> Router {
             post(crate::webhooks::ingress::receive),
         )
         .route("/cron/{job}", post(operator::cron))
-        .route("/metrics", get(operator::metrics))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             throttle::per_address,

@@ -1,15 +1,15 @@
 //! The operator routes, authenticated by `Authorization: Bearer
 //! <OCHRE_CRON_SECRET>` (compared in constant time, as SHA-256 digests so
 //! the comparison does not depend on the length either):
-//! `POST /cron/{job}` runs a maintenance job, `GET /metrics` renders the
-//! counters.
+//! `POST /cron/{job}` runs a maintenance job. (The metrics are on the admin
+//! listener, never here.)
 
 use std::sync::Arc;
 
 use axum::{
     extract::{Path, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{IntoResponse as _, Response},
+    response::Response,
 };
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
@@ -97,20 +97,4 @@ pub async fn cron(
         },
         _ => error(StatusCode::NOT_FOUND, "unknown job"),
     }
-}
-
-/// `GET /metrics` (Prometheus text format).
-pub async fn metrics(State(ingress): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
-    if !authorized(&ingress, &headers) {
-        return unauthorized();
-    }
-    let mut response = ingress.metrics.render().into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4"),
-    );
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }

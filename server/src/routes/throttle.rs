@@ -1,6 +1,6 @@
 //! The per-address rate limits of the HTTP routes: `webhook.address` for
-//! provider deliveries, `operator.address` for `/cron/{job}` and
-//! `/metrics` (README "Rate limits"). A refusal is 429 with `Retry-After`
+//! provider deliveries, `operator.address` for `/cron/{job}` (README "Rate
+//! limits"). A refusal is 429 with `Retry-After`
 //! (whole seconds), after reading up to 64 KiB of the body so that HTTP/1.1
 //! clients see the answer rather than a broken pipe.
 

@@ -4,24 +4,29 @@
 //! ([`RequestSpanLayer`]), and every line passes through the redaction stage
 //! ([`redact`]) before it reaches its sink.
 
+mod access;
+pub mod metrics;
+mod otlp;
 pub mod redact;
 mod request;
 
+pub use access::client_addr;
+pub use otlp::shutdown;
 pub use request::{REQUEST_ID_HEADER, RequestId, RequestSpanLayer, record_principal};
-use tracing_subscriber::{EnvFilter, fmt, fmt::MakeWriter};
+use tracing_subscriber::{
+    EnvFilter, Layer as _, filter::filter_fn, fmt, fmt::MakeWriter, layer::SubscriberExt as _,
+    util::SubscriberInitExt as _,
+};
 
-use crate::config::LogFormat;
+use crate::config::{LogFormat, OtlpConfig};
 
 /// The filter when neither `OCHRE_LOG` nor `RUST_LOG` is set.
 pub const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn";
 
-/// Installs the global subscriber once, writing to standard error; later
-/// calls are no-ops.
-pub fn init(format: LogFormat) {
-    let filter = std::env::var("OCHRE_LOG")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| DEFAULT_FILTER.to_owned());
-    init_with(format, &filter, std::io::stderr);
+/// Installs the global subscriber once, writing to standard error and,
+/// with `otlp`, exporting spans; later calls are no-ops.
+pub fn init(format: LogFormat, filter: &str, otlp: Option<&OtlpConfig>) {
+    install(format, filter, std::io::stderr, otlp);
 }
 
 /// Installs the global subscriber once, with `filter` (an `EnvFilter`
@@ -31,13 +36,43 @@ pub fn init_with<M>(format: LogFormat, filter: &str, sink: M)
 where
     M: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
+    install(format, filter, sink, None);
+}
+
+fn install<M>(format: LogFormat, filter: &str, sink: M, otlp: Option<&OtlpConfig>)
+where
+    M: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .with_writer(redact::RedactingWriter::new(sink));
+    // The exported spans: the server's own spans only (`request` at INFO,
+    // `gate` and `db.transaction` at TRACE so that no log line carries
+    // them), whatever the log filter says; never an event (log lines reach
+    // only the redacted sinks).
+    let spans = otlp.and_then(otlp::layer).map(|l| {
+        l.with_filter(filter_fn(|meta| {
+            meta.is_span() && meta.target().starts_with("ochre_server")
+        }))
+    });
+    let writer = redact::RedactingWriter::new(sink);
+    let registry = tracing_subscriber::registry().with(spans);
     let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => registry
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_ansi(false)
+                    .with_writer(writer)
+                    .with_filter(filter),
+            )
+            .try_init(),
+        LogFormat::Human => registry
+            .with(
+                fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(writer)
+                    .with_filter(filter),
+            )
+            .try_init(),
     };
 }

@@ -11,13 +11,16 @@
 
 use std::{
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll},
+    time::Instant,
 };
 
 use http::HeaderValue;
 use tower::{Layer, Service};
 use tracing::{Instrument as _, field::Empty};
 
+use super::access::{AccessBody, CURRENT, Completion, Who, client_addr};
 use crate::ids::OrgId;
 
 /// The request and response header that carries the request id.
@@ -40,14 +43,19 @@ fn given_id(headers: &http::HeaderMap) -> Option<HeaderValue> {
 
 /// What the span records as the method: the gRPC path when the contract
 /// (or health and reflection) declares it, the route template of a plain-HTTP
-/// route, `unknown` otherwise, so no caller-chosen path reaches a log line.
-fn method_of(path: &str) -> &str {
-    if path.starts_with("/grpc.health.v1.")
-        || path.starts_with("/grpc.reflection.")
-        || ochre_sdk::access::rule_for(path).is_some()
-        || path == "/metrics"
-    {
-        path
+/// route, `unknown` otherwise, so no caller-chosen path reaches a log line
+/// or a metric label.
+pub(super) fn method_of(path: &str) -> &'static str {
+    const FIXED: &[&str] = &[
+        "/grpc.health.v1.Health/Check",
+        "/grpc.health.v1.Health/Watch",
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    ];
+    if let Some(access) = ochre_sdk::access::access_for(path) {
+        access.method
+    } else if let Some(fixed) = FIXED.iter().find(|m| **m == path) {
+        fixed
     } else if path.starts_with("/webhooks/") {
         "/webhooks/{provider}/{integration_id}"
     } else if path.starts_with("/cron/") {
@@ -62,14 +70,32 @@ fn method_of(path: &str) -> &str {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(pub String);
 
-/// Installs the request span service.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RequestSpanLayer;
+/// Installs the request span service (with the access log on or off).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestSpanLayer {
+    access_log: bool,
+}
+
+impl RequestSpanLayer {
+    /// `access_log`: write one `ochre::access` line per request.
+    pub fn new(access_log: bool) -> Self {
+        RequestSpanLayer { access_log }
+    }
+}
+
+impl Default for RequestSpanLayer {
+    fn default() -> Self {
+        RequestSpanLayer::new(true)
+    }
+}
 
 impl<S> Layer<S> for RequestSpanLayer {
     type Service = RequestSpan<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        RequestSpan { inner }
+        RequestSpan {
+            inner,
+            access_log: self.access_log,
+        }
     }
 }
 
@@ -77,6 +103,7 @@ impl<S> Layer<S> for RequestSpanLayer {
 #[derive(Debug, Clone)]
 pub struct RequestSpan<S> {
     inner: S,
+    access_log: bool,
 }
 
 type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
@@ -87,7 +114,7 @@ where
     S::Future: Send + 'static,
     B: Send + 'static,
 {
-    type Response = S::Response;
+    type Response = http::Response<AccessBody<R>>;
     type Error = S::Error;
     type Future = BoxFuture<Result<Self::Response, Self::Error>>;
 
@@ -102,23 +129,37 @@ where
         });
         req.extensions_mut()
             .insert(RequestId(id.to_str().unwrap_or_default().to_owned()));
+        let method = method_of(req.uri().path());
         let span = tracing::info_span!(
             "request",
-            method = method_of(req.uri().path()),
+            method,
             request_id = id.to_str().unwrap_or_default(),
             org_id = Empty,
             principal = Empty,
             principal_id = Empty,
         );
+        super::otlp::set_parent(&span, req.headers());
+        let who = Arc::new(Who::default());
+        let completion = Completion {
+            method,
+            start: Instant::now(),
+            request_id: id.to_str().unwrap_or_default().to_owned(),
+            client: client_addr(&req),
+            who: who.clone(),
+            access_log: self.access_log,
+        };
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(
-            async move {
-                let mut response = inner.call(req).await?;
-                response.headers_mut().insert(REQUEST_ID_HEADER, id);
-                Ok(response)
-            }
-            .instrument(span),
+            CURRENT.scope(
+                who,
+                async move {
+                    let mut response = inner.call(req).await?;
+                    response.headers_mut().insert(REQUEST_ID_HEADER, id);
+                    Ok(AccessBody::wrap(response, completion))
+                }
+                .instrument(span),
+            ),
         )
     }
 }
@@ -132,6 +173,7 @@ pub fn record_principal(kind: &'static str, id: &dyn std::fmt::Display, org: Opt
     if let Some(org) = org {
         span.record("org_id", tracing::field::display(org));
     }
+    let _ = CURRENT.try_with(|who| who.set(kind, id.to_string(), org.map(|o| o.to_string())));
 }
 
 #[cfg(test)]

@@ -1,10 +1,6 @@
-//! Webhook delivery counters per provider and outcome (lock-free atomics),
-//! rendered in the Prometheus text format at `GET /metrics`.
-
-use std::{
-    fmt::Write as _,
-    sync::atomic::{AtomicU64, Ordering},
-};
+//! Webhook delivery counters per provider and outcome
+//! (`ochre_webhook_deliveries_total{provider,outcome}`), recorded through
+//! the metrics exporter and rendered on the admin listener's `GET /metrics`.
 
 use super::verify::Provider;
 
@@ -57,72 +53,33 @@ impl Outcome {
             Outcome::Error => "error",
         }
     }
-
-    const fn index(self) -> usize {
-        self as usize
-    }
 }
-
-const ROWS: usize = Provider::ALL.len() + 1;
-const COLS: usize = Outcome::ALL.len();
 
 /// The counters. Deliveries to a path naming no known provider count under
-/// `provider="unknown"`.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    counts: [[AtomicU64; COLS]; ROWS],
+/// `provider="unknown"`. Made with [`Metrics::default`], which registers
+/// every series at zero.
+#[derive(Debug)]
+pub struct Metrics(());
+
+fn label(provider: Option<Provider>) -> &'static str {
+    provider.map_or("unknown", |p| p.id())
 }
 
-fn row(provider: Option<Provider>) -> usize {
-    provider
-        .and_then(|p| Provider::ALL.iter().position(|q| *q == p))
-        .unwrap_or(ROWS - 1)
-}
-
-fn label(row: usize) -> &'static str {
-    Provider::ALL.get(row).map_or("unknown", |p| p.id())
+impl Default for Metrics {
+    fn default() -> Self {
+        for provider in Provider::ALL.iter().copied().map(Some).chain([None]) {
+            for outcome in Outcome::ALL {
+                crate::telemetry::metrics::webhook(label(provider), outcome.label(), 0);
+            }
+        }
+        Metrics(())
+    }
 }
 
 impl Metrics {
     /// Counts one delivery.
     pub fn count(&self, provider: Option<Provider>, outcome: Outcome) {
-        if let Some(cell) = self
-            .counts
-            .get(row(provider))
-            .and_then(|r| r.get(outcome.index()))
-        {
-            cell.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// The current value of one counter (tests read counters through it;
-    /// the server only renders them).
-    #[cfg(test)]
-    fn get(&self, provider: Option<Provider>, outcome: Outcome) -> u64 {
-        self.counts
-            .get(row(provider))
-            .and_then(|r| r.get(outcome.index()))
-            .map_or(0, |c| c.load(Ordering::Relaxed))
-    }
-
-    /// Every counter, zeros included, in the Prometheus text format.
-    pub fn render(&self) -> String {
-        let mut out = String::from(
-            "# HELP ochre_webhook_deliveries_total Webhook deliveries by provider and outcome.\n\
-             # TYPE ochre_webhook_deliveries_total counter\n",
-        );
-        for (r, counts) in self.counts.iter().enumerate() {
-            for (outcome, cell) in Outcome::ALL.iter().zip(counts) {
-                let _ = writeln!(
-                    out,
-                    "ochre_webhook_deliveries_total{{provider=\"{}\",outcome=\"{}\"}} {}",
-                    label(r),
-                    outcome.label(),
-                    cell.load(Ordering::Relaxed)
-                );
-            }
-        }
-        out
+        crate::telemetry::metrics::webhook(label(provider), outcome.label(), 1);
     }
 }
 
@@ -131,20 +88,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counts_land_in_their_own_cell_and_render() {
-        let m = Metrics::default();
-        m.count(Some(Provider::GitHub), Outcome::Accepted);
-        m.count(Some(Provider::GitHub), Outcome::Accepted);
-        m.count(None, Outcome::NotFound);
-        assert_eq!(m.get(Some(Provider::GitHub), Outcome::Accepted), 2);
-        assert_eq!(m.get(Some(Provider::Stripe), Outcome::Accepted), 0);
-        let text = m.render();
+    fn counts_land_in_their_own_series_and_every_series_is_registered() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            let m = Metrics::default();
+            m.count(Some(Provider::GitHub), Outcome::Accepted);
+            m.count(Some(Provider::GitHub), Outcome::Accepted);
+            m.count(None, Outcome::NotFound);
+        });
+        let text = handle.render();
         assert!(text.contains(
             "ochre_webhook_deliveries_total{provider=\"github\",outcome=\"accepted\"} 2\n"
         ));
         assert!(text.contains(
             "ochre_webhook_deliveries_total{provider=\"unknown\",outcome=\"not_found\"} 1\n"
         ));
-        assert_eq!(text.lines().count(), 2 + ROWS * COLS);
+        assert!(text.contains(
+            "ochre_webhook_deliveries_total{provider=\"stripe\",outcome=\"accepted\"} 0\n"
+        ));
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("ochre_webhook_deliveries_total{"))
+            .count();
+        assert_eq!(series, (Provider::ALL.len() + 1) * Outcome::ALL.len());
     }
 }

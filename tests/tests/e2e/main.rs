@@ -27,6 +27,7 @@ mod layout;
 mod limits;
 mod logs;
 mod oauth;
+mod observability;
 mod paging;
 mod purge;
 mod replicas;

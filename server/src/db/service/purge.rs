@@ -82,6 +82,12 @@ pub struct PurgeReceipt {
 impl Db {
     /// Runs the whole job once; what it did, as JSON (counts and org ids).
     pub async fn purge_expired(&self, run: PurgeRun) -> Result<Value, DbError> {
+        let result = self.purge_expired_once(run).await;
+        crate::telemetry::metrics::purge_run(if result.is_ok() { "ok" } else { "error" });
+        result
+    }
+
+    async fn purge_expired_once(&self, run: PurgeRun) -> Result<Value, DbError> {
         let mut counts = Purged::find_by_statement(stmt("SELECT purge_expired() AS counts", []))
             .one(&self.service)
             .await?

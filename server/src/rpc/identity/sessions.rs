@@ -47,7 +47,24 @@ fn bad_credentials() -> ApiError {
     ApiError::Unauthenticated(Reason::LoginFailed, "invalid email or password".into())
 }
 
+/// A password sign-in, counted in `ochre_logins_total{outcome}`.
 pub async fn login(
+    state: &AppState,
+    request: Request<LoginRequest>,
+) -> Result<LoginResponse, ApiError> {
+    let result = attempt_login(state, request).await;
+    crate::telemetry::metrics::login(match &result {
+        Ok(r) if r.tokens.is_some() => "success",
+        Ok(_) => "second_factor_required",
+        Err(e) if e.reason() == Reason::LoginLocked => "locked",
+        Err(e) if e.reason() == Reason::LoginFailed => "bad_credentials",
+        Err(ApiError::InvalidArgument { .. }) => "invalid",
+        Err(_) => "error",
+    });
+    result
+}
+
+async fn attempt_login(
     state: &AppState,
     request: Request<LoginRequest>,
 ) -> Result<LoginResponse, ApiError> {
@@ -114,9 +131,19 @@ pub async fn login(
             db.record_login_failure(user, locked, ip, &request_id)
                 .await?;
         }
-        if ip.is_some() {
-            db.throttle_fail(&address, ADDRESS_LOCK_THRESHOLD, false)
-                .await?;
+        let address_failures = match ip {
+            Some(_) => {
+                db.throttle_fail(&address, ADDRESS_LOCK_THRESHOLD, false)
+                    .await?
+            }
+            None => 0,
+        };
+        // A lock set off by this failure (each counter crosses once).
+        if failures == PAIR_LOCK_THRESHOLD
+            || account_failures == ACCOUNT_BACKOFF_THRESHOLD
+            || address_failures == ADDRESS_LOCK_THRESHOLD
+        {
+            crate::telemetry::metrics::lockout();
         }
         // Slow down repeated failures before the lock takes over.
         let pause = 100 * u64::try_from(failures.clamp(0, 5)).unwrap_or(0);

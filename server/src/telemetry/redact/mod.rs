@@ -196,6 +196,9 @@ pub fn register_config(config: &Config) {
     {
         register_secret(text);
     }
+    if let Some(token) = &config.admin.token {
+        register_secret(token);
+    }
     for client in config.oauth_clients.values() {
         register_secret(&client.client_secret);
     }

@@ -36,6 +36,7 @@ fn serve(data: &Path, port: u16) -> Child {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("OCHRE_DATA_DIR", data)
         .env("OCHRE_LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("OCHRE_ADMIN_ADDR", "127.0.0.1:0")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

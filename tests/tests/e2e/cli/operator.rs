@@ -27,6 +27,7 @@ fn serve_logged(data: &Path, port: u16, log: &Path) -> Child {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("OCHRE_DATA_DIR", data)
         .env("OCHRE_LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("OCHRE_ADMIN_ADDR", "127.0.0.1:0")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
@@ -134,7 +135,10 @@ async fn operator_commands_on_the_data_directory_of_a_running_server_never_inter
     let (code, _, err) = ochre_on(
         data.path(),
         &["serve"],
-        &[("OCHRE_LISTEN_ADDR", format!("127.0.0.1:{}", free_port()))],
+        &[
+            ("OCHRE_LISTEN_ADDR", format!("127.0.0.1:{}", free_port())),
+            ("OCHRE_ADMIN_ADDR", "127.0.0.1:0".to_owned()),
+        ],
     )
     .await;
     assert_eq!(code, 1, "{err}");

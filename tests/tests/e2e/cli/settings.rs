@@ -104,6 +104,11 @@ pub(super) fn samples(dir: &std::path::Path) -> Vec<(&'static str, String)> {
         ("OCHRE_OAUTH_CLIENTS", oauth.display().to_string()),
         ("OCHRE_RATE_LIMITS", "write.org=100/s:200".to_owned()),
         ("OCHRE_GUARD_RULES", rules.display().to_string()),
+        ("OCHRE_ADMIN_ADDR", "127.0.0.1:6002".to_owned()),
+        ("OCHRE_ADMIN_TOKEN", random_secret(32)),
+        ("OCHRE_ACCESS_LOG", "off".to_owned()),
+        ("OCHRE_OTLP_ENDPOINT", "http://127.0.0.1:4318".to_owned()),
+        ("OCHRE_OTLP_SAMPLE_RATIO", "0.25".to_owned()),
         ("OCHRE_PG_BIN_DIR", bin.display().to_string()),
     ]
 }

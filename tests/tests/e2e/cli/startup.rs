@@ -14,7 +14,8 @@ fn run_with_env(vars: &[(&str, String)]) -> (i32, String, Duration) {
     let mut cmd = Command::new(bin);
     cmd.arg("serve")
         .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("OCHRE_ADMIN_ADDR", "127.0.0.1:0");
     for (k, v) in vars {
         cmd.env(k, v);
     }

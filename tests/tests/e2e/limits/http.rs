@@ -36,12 +36,12 @@ async fn webhook_deliveries_and_operator_routes_past_their_limit_get_429_with_re
     assert_eq!(body["error"], "too many requests from this address");
 
     // The operator routes count apart from deliveries.
-    let metrics = format!("{base}/metrics");
+    let unknown_job = format!("{base}/cron/no-such-job");
     for _ in 0..2 {
-        let r = send(client.get(&metrics).bearer_auth(&app.cron_secret)).await;
-        assert_eq!(r.status().as_u16(), 200);
+        let r = send(client.post(&unknown_job).bearer_auth(&app.cron_secret)).await;
+        assert_eq!(r.status().as_u16(), 404);
     }
-    let r = send(client.get(&metrics).bearer_auth(&app.cron_secret)).await;
+    let r = send(client.post(&unknown_job).bearer_auth(&app.cron_secret)).await;
     assert_eq!(r.status().as_u16(), 429);
     assert!(r.headers().contains_key("retry-after"));
     let cron = send(

@@ -1,5 +1,5 @@
 //! Plain HTTP/1.1 to the test server (`/webhooks/{provider}/{integration_id}`,
-//! `/metrics`, `/cron/{job}`) and the checks every answer is held to.
+//! `/cron/{job}`) and the checks every answer is held to.
 
 use std::time::Duration;
 
@@ -124,15 +124,6 @@ impl Http {
             .map(|b| vec![("authorization".to_owned(), format!("Bearer {b}"))])
             .unwrap_or_default();
         self.send(method, path, &headers, Vec::new()).await
-    }
-
-    /// The Prometheus text of `/metrics` (panics unless 200).
-    pub async fn metrics(&self, bearer: &str) -> String {
-        let answer = self
-            .with_bearer(http::Method::GET, "/metrics", Some(bearer))
-            .await;
-        assert_eq!(answer.status, 200, "GET /metrics: {}", answer.show());
-        answer.text
     }
 }
 

@@ -2,8 +2,9 @@
 //! on the gRPC port, signed as each of the nine providers signs (computed
 //! here, independently of the server's verifier), verified under the
 //! integration's pasted signing secret, stored once per delivery id, and
-//! listed through `WebhookService.ListWebhookEvents`; plus `/metrics` and
-//! `/cron/{job}` behind the cron bearer, and the ingress under load.
+//! listed through `WebhookService.ListWebhookEvents`; plus the delivery
+//! counters (admin `/metrics`), `/cron/{job}` behind the cron bearer, and
+//! the ingress under load.
 
 pub(crate) mod delivery;
 pub(crate) mod http;
