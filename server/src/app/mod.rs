@@ -22,7 +22,6 @@ use ochre_sdk::v1::{
     webhook_service_server::WebhookServiceServer,
 };
 use tokio::{net::TcpListener, sync::watch};
-use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -44,6 +43,7 @@ use health::{checkpoint_loop, health_loop, set_all};
 use crate::{
     config::Config,
     db::{self, Db},
+    edge::{ClientAddrLayer, Tls, TrustedProxies, incoming::incoming, tls::SighupReload},
     gate::GateLayer,
     pg::Cluster,
     routes::{HttpRoutesLayer, HttpState},
@@ -68,6 +68,9 @@ pub struct Application {
     cors_origins: Vec<String>,
     state: AppState,
     http: Arc<HttpState>,
+    trusted_proxies: TrustedProxies,
+    /// Native TLS and its SIGHUP reload, when a certificate is configured.
+    tls: Option<(Tls, SighupReload)>,
 }
 
 impl Application {
@@ -81,6 +84,20 @@ impl Application {
                 source,
             })?;
         let addr = listener.local_addr()?;
+        let tls = match config.tls.clone() {
+            Some(files) => {
+                let tls = Tls::new(files)?;
+                let reload = crate::edge::tls::reload_on_sighup(tls.cert.clone())?;
+                Some((tls, reload))
+            }
+            None => None,
+        };
+        if config.trusted_proxies.has_catch_all() {
+            tracing::warn!(
+                "OCHRE_TRUSTED_PROXIES trusts every address: any client can choose the address \
+                 allowlists, lockouts and rate limits see"
+            );
+        }
         let (urls, cluster) = database::resolve_database(&config).await?;
         for url in [&urls.owner, &urls.app, &urls.service] {
             crate::telemetry::redact::register_database_url(url);
@@ -123,6 +140,8 @@ impl Application {
             cors_origins: config.cors_origins,
             state,
             http,
+            trusted_proxies: config.trusted_proxies,
+            tls,
         })
     }
 
@@ -150,6 +169,8 @@ impl Application {
             cors_origins,
             state,
             http,
+            trusted_proxies,
+            tls,
         } = self;
         let (reporter, health_service) = tonic_health::server::health_reporter();
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -179,10 +200,15 @@ impl Application {
             }
         };
 
-        tracing::info!(%addr, "ochre listening (gRPC, gRPC-web, health, reflection, webhooks)");
+        let scheme = if tls.is_some() { "TLS" } else { "plain text" };
+        tracing::info!(%addr, scheme, "ochre listening (gRPC, gRPC-web, health, reflection, webhooks)");
+        let (acceptor, reload) = tls.map(|(t, r)| (t.config, r)).unzip();
         let server = tonic::transport::Server::builder()
             .accept_http1(true)
             .timeout(Duration::from_secs(60))
+            // The client address first (the peer, or behind a trusted proxy
+            // the forwarded client), for everything inside to read.
+            .layer(ClientAddrLayer::new(trusted_proxies))
             // One span and request id per request, around everything else.
             .layer(RequestSpanLayer)
             // Webhooks and operator routes next: they never reach the gRPC gate.
@@ -231,13 +257,10 @@ impl Application {
             .add_service(gzip!(WebhookServiceServer::new(WebhookApi::new(
                 state.clone()
             ))))
-            // TCP_NODELAY on every accepted connection: with Nagle's
+            // Plain or TLS connections, TCP_NODELAY on each: with Nagle's
             // algorithm a response written in pieces waits for the client's
             // delayed ACK (tens of milliseconds a call under load).
-            .serve_with_incoming_shutdown(
-                TcpIncoming::from(listener).with_nodelay(Some(true)),
-                signal,
-            );
+            .serve_with_incoming_shutdown(incoming(listener, acceptor), signal);
         // Long-lived streams (health Watch) would hold a graceful shutdown
         // open forever: after the grace period the rest is cut.
         let mut draining = stop_rx.clone();
@@ -254,6 +277,7 @@ impl Application {
         };
         health_task.abort();
         checkpoint_task.abort();
+        drop(reload);
         db.close().await;
         if let Some(c) = cluster
             && let Err(e) = c.stop().await

@@ -104,6 +104,9 @@ const KNOWN_VARS: &[&str] = &[
     "OCHRE_OAUTH_CLIENTS",
     "OCHRE_GUARD_RULES",
     "OCHRE_RATE_LIMITS",
+    "OCHRE_TRUSTED_PROXIES",
+    "OCHRE_TLS_CERT",
+    "OCHRE_TLS_KEY",
 ];
 
 fn env_name(file_key: &str) -> Option<&'static str> {

@@ -71,6 +71,12 @@ pub struct Config {
     pub oauth_clients: std::collections::HashMap<String, OAuthClient>,
     /// True when the secrets were generated into the data directory.
     pub dev_mode: bool,
+    /// Peers whose `X-Forwarded-For` names the client
+    /// (`OCHRE_TRUSTED_PROXIES`, CIDRs; default none).
+    pub trusted_proxies: crate::edge::TrustedProxies,
+    /// The certificate and key served when set (`OCHRE_TLS_CERT` and
+    /// `OCHRE_TLS_KEY`, PEM files, both or neither): the port speaks TLS only.
+    pub tls: Option<crate::edge::TlsFiles>,
 }
 
 /// An OAuth client registered with a provider.
@@ -198,6 +204,13 @@ impl Config {
                     var: "OCHRE_RATE_LIMITS",
                     reason,
                 })?;
+        let trusted_proxies =
+            crate::edge::TrustedProxies::parse(layers.get("OCHRE_TRUSTED_PROXIES").unwrap_or(""))
+                .map_err(|reason| ConfigError::Invalid {
+                var: "OCHRE_TRUSTED_PROXIES",
+                reason,
+            })?;
+        let tls = tls_files(layers)?;
 
         let configured = secrets::REQUIRED
             .iter()
@@ -232,7 +245,27 @@ impl Config {
             secrets,
             oauth_clients,
             dev_mode,
+            trusted_proxies,
+            tls,
         })
+    }
+}
+
+/// `OCHRE_TLS_CERT` and `OCHRE_TLS_KEY`: both or neither, read and checked.
+fn tls_files(layers: &Layers) -> Result<Option<crate::edge::TlsFiles>, ConfigError> {
+    let missing = |var, hint| ConfigError::Missing { var, hint };
+    match (layers.get("OCHRE_TLS_CERT"), layers.get("OCHRE_TLS_KEY")) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(missing("OCHRE_TLS_KEY", " when OCHRE_TLS_CERT is set")),
+        (None, Some(_)) => Err(missing("OCHRE_TLS_CERT", " when OCHRE_TLS_KEY is set")),
+        (Some(cert), Some(key)) => {
+            crate::edge::TlsFiles::load(std::path::Path::new(cert), std::path::Path::new(key))
+                .map(Some)
+                .map_err(|e| ConfigError::Invalid {
+                    var: e.var,
+                    reason: e.reason,
+                })
+        }
     }
 }
 
