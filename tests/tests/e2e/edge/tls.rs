@@ -186,3 +186,48 @@ async fn a_sighup_reloads_the_certificate_for_new_connections_and_keeps_it_when_
     assert!(log.contains("TLS certificate reloaded"), "{log}");
     assert!(!log.contains("FAKE"), "the file's content is never logged");
 }
+
+#[tokio::test]
+async fn a_stalled_or_broken_handshake_holds_up_nobody_and_is_cut_after_ten_seconds() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let pki = Pki::new("stalled");
+    let app = spawn_app_with(AppOptions {
+        vars: pki.issue("server").vars(),
+        ..Default::default()
+    })
+    .await;
+    let port = app.addr.port();
+    // Connected, never saying a word.
+    let mut silent = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    // Not TLS at all: cut at once.
+    let mut broken = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    broken
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    // Closed within 5 s (an end of stream or a reset, either is fine).
+    let _closed = tokio::time::timeout(Duration::from_secs(5), broken.read_to_end(&mut answer))
+        .await
+        .expect("a broken handshake is cut at once");
+    // At most a TLS alert record (content type 21), never an HTTP answer.
+    assert!(
+        answer.is_empty() || answer[0] == 21,
+        "no HTTP answer: {:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    // Meanwhile other clients are served.
+    assert!(new_connection_answers(port, pki.client()).await);
+    // The silent one is cut after the 10 s handshake limit.
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(15), silent.read(&mut buf))
+        .await
+        .expect("a stalled handshake is cut");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(
+        started.elapsed() > Duration::from_secs(5),
+        "not before the limit"
+    );
+    assert!(new_connection_answers(port, pki.client()).await);
+}
