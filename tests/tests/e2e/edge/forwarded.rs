@@ -234,3 +234,44 @@ async fn a_forged_forwarded_for_does_not_escape_a_lockout_from_an_untrusted_peer
         "the real address is locked whatever the header claims"
     );
 }
+
+#[tokio::test]
+async fn per_address_rate_limits_behind_a_trusted_proxy_count_each_forwarded_client_apart() {
+    use ochre_sdk::v1::GetServerInfoRequest;
+    let limits = crate::limits::only(&[("public.address", "2/m:2"), ("webhook.address", "2/m:2")]);
+    let app = spawn_app_with(AppOptions {
+        vars: vec![
+            ("OCHRE_TRUSTED_PROXIES", "127.0.0.1/32".to_owned()),
+            ("OCHRE_RATE_LIMITS", limits),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let info = |via: &'static str| {
+        let mut client = app.client::<SystemClient>();
+        async move {
+            let request = forwarded(Request::new(GetServerInfoRequest {}), &[via]);
+            code_of(&client.get_server_info(request).await)
+        }
+    };
+    assert_eq!(info(CLIENT).await, Code::Ok);
+    assert_eq!(info(CLIENT).await, Code::Ok);
+    assert_eq!(info(CLIENT).await, Code::ResourceExhausted);
+    assert_eq!(info(OTHER).await, Code::Ok, "another client has its own");
+
+    // The webhook route's limit too (plain HTTP through the same proxy).
+    let http = reqwest::Client::new();
+    let hook = format!(
+        "http://{}/webhooks/github/{}",
+        app.addr,
+        uuid::Uuid::new_v4()
+    );
+    let post = |via: &'static str| {
+        let request = http.post(&hook).header("x-forwarded-for", via).body("{}");
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_ne!(post(CLIENT).await, 429);
+    assert_ne!(post(CLIENT).await, 429);
+    assert_eq!(post(CLIENT).await, 429);
+    assert_ne!(post(OTHER).await, 429, "another client has its own");
+}
