@@ -36,11 +36,21 @@ impl std::fmt::Display for TlsFileError {
 }
 
 /// The configured certificate and key files, validated by reading them.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
     loaded: Arc<CertifiedKey>,
+}
+
+/// The paths only: never the key, nor the certificate bytes.
+impl std::fmt::Debug for TlsFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsFiles")
+            .field("cert", &self.cert)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TlsFiles {
@@ -98,10 +108,17 @@ fn read_pair(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsFileError> {
 }
 
 /// The certificate in use, swapped whole on reload.
-#[derive(Debug)]
 pub struct ReloadingCert {
     current: RwLock<Arc<CertifiedKey>>,
     files: TlsFiles,
+}
+
+impl std::fmt::Debug for ReloadingCert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReloadingCert")
+            .field("files", &self.files)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ReloadingCert {

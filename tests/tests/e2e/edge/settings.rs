@@ -41,7 +41,12 @@ fn a_certificate_and_its_key_are_accepted_and_one_without_the_other_is_refused()
     let mut both = valid();
     both.set("OCHRE_TLS_CERT", &cert).set("OCHRE_TLS_KEY", &key);
     let config = Config::from_layers(&both).expect("a valid pair");
-    assert!(config.tls.is_some());
+    let tls = config.tls.as_ref().expect("TLS configured");
+    assert_eq!(
+        format!("{tls:?}"),
+        format!("TlsFiles {{ cert: {cert:?}, key: {key:?}, .. }}"),
+        "a debug print shows the paths, never key or certificate bytes"
+    );
     assert!(Config::from_layers(&valid()).unwrap().tls.is_none());
 
     let mut cert_only = valid();
