@@ -231,3 +231,49 @@ async fn a_stalled_or_broken_handshake_holds_up_nobody_and_is_cut_after_ten_seco
     );
     assert!(new_connection_answers(port, pki.client()).await);
 }
+
+#[tokio::test]
+async fn the_typescript_client_calls_over_tls_with_both_grpc_web_transports() {
+    use std::{path::Path, process::Command};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    assert!(
+        root.join("clients/ts/dist/gen/ochre/v1/system_pb.js")
+            .exists(),
+        "the TypeScript package is not built: run `make build-ts` (make test does)"
+    );
+    let pki = Pki::new("node");
+    let app = spawn_app_with(AppOptions {
+        vars: pki.issue("server").vars(),
+        ..Default::default()
+    })
+    .await;
+    let ca = pki.path("ca.pem");
+    std::fs::write(&ca, pki.ca_pem()).unwrap();
+    let url = format!("https://127.0.0.1:{}", app.addr.port());
+    // The package's own Node tests of the system service (the survey one
+    // needs a scene of its own and is left to `grpc_web_ts`).
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .args([
+                "--test",
+                "--test-name-pattern",
+                "GetServerInfo|ListAccessRules",
+                "clients/ts/test/",
+            ])
+            .current_dir(root)
+            .env("OCHRE_TEST_URL", url)
+            .env("NODE_EXTRA_CA_CERTS", ca)
+            .output()
+            .expect("run node")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "node tests failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("# pass 4"), "{stdout}");
+    assert!(stdout.contains("# fail 0"), "{stdout}");
+}
