@@ -202,7 +202,7 @@ impl Application {
 
         let scheme = if tls.is_some() { "TLS" } else { "plain text" };
         tracing::info!(%addr, scheme, "ochre listening (gRPC, gRPC-web, health, reflection, webhooks)");
-        let (acceptor, reload) = tls.map(|(t, r)| (t.config, r)).unzip();
+        let (tls_config, reload) = tls.map(|(t, r)| (t.config, r)).unzip();
         let server = tonic::transport::Server::builder()
             .accept_http1(true)
             .timeout(Duration::from_secs(60))
@@ -260,7 +260,7 @@ impl Application {
             // Plain or TLS connections, TCP_NODELAY on each: with Nagle's
             // algorithm a response written in pieces waits for the client's
             // delayed ACK (tens of milliseconds a call under load).
-            .serve_with_incoming_shutdown(incoming(listener, acceptor), signal);
+            .serve_with_incoming_shutdown(incoming(listener, tls_config), signal);
         // Long-lived streams (health Watch) would hold a graceful shutdown
         // open forever: after the grace period the rest is cut.
         let mut draining = stop_rx.clone();
