@@ -70,7 +70,10 @@ pub struct Application {
     http: Arc<HttpState>,
     trusted_proxies: TrustedProxies,
     /// Native TLS and its SIGHUP reload, when a certificate is configured.
-    tls: Option<(Tls, SighupReload)>,
+    tls: Option<Tls>,
+    /// Reloads the certificate on SIGHUP (and keeps SIGHUP from stopping
+    /// the server when there is none).
+    reload: SighupReload,
 }
 
 impl Application {
@@ -84,14 +87,8 @@ impl Application {
                 source,
             })?;
         let addr = listener.local_addr()?;
-        let tls = match config.tls.clone() {
-            Some(files) => {
-                let tls = Tls::new(files)?;
-                let reload = crate::edge::tls::reload_on_sighup(tls.cert.clone())?;
-                Some((tls, reload))
-            }
-            None => None,
-        };
+        let tls = config.tls.clone().map(Tls::new).transpose()?;
+        let reload = crate::edge::tls::reload_on_sighup(tls.as_ref().map(|t| t.cert.clone()))?;
         if config.trusted_proxies.has_catch_all() {
             tracing::warn!(
                 "OCHRE_TRUSTED_PROXIES trusts every address: any client can choose the address \
@@ -142,6 +139,7 @@ impl Application {
             http,
             trusted_proxies: config.trusted_proxies,
             tls,
+            reload,
         })
     }
 
@@ -171,6 +169,7 @@ impl Application {
             http,
             trusted_proxies,
             tls,
+            reload,
         } = self;
         let (reporter, health_service) = tonic_health::server::health_reporter();
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -202,7 +201,7 @@ impl Application {
 
         let scheme = if tls.is_some() { "TLS" } else { "plain text" };
         tracing::info!(%addr, scheme, "ochre listening (gRPC, gRPC-web, health, reflection, webhooks)");
-        let (tls_config, reload) = tls.map(|(t, r)| (t.config, r)).unzip();
+        let tls_config = tls.map(|t| t.config);
         let server = tonic::transport::Server::builder()
             .accept_http1(true)
             .timeout(Duration::from_secs(60))

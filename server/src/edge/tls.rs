@@ -187,14 +187,19 @@ impl Drop for SighupReload {
     }
 }
 
-/// Starts reloading `cert` on SIGHUP. The handler is installed before this
+/// Starts reloading `cert` on SIGHUP (without a certificate a SIGHUP is
+/// logged and otherwise ignored). The handler is installed before this
 /// returns, so a SIGHUP sent once the server is up never falls back to the
 /// default action (terminating the process).
-pub fn reload_on_sighup(cert: Arc<ReloadingCert>) -> std::io::Result<SighupReload> {
+pub fn reload_on_sighup(cert: Option<Arc<ReloadingCert>>) -> std::io::Result<SighupReload> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hangups = signal(SignalKind::hangup())?;
     Ok(SighupReload(tokio::spawn(async move {
         while hangups.recv().await.is_some() {
+            let Some(cert) = &cert else {
+                tracing::info!("SIGHUP: no TLS certificate configured, nothing to reload");
+                continue;
+            };
             match cert.reload() {
                 Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
                 Err(e) => tracing::error!(

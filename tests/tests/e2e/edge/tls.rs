@@ -277,3 +277,18 @@ async fn the_typescript_client_calls_over_tls_with_both_grpc_web_transports() {
     assert!(stdout.contains("# pass 4"), "{stdout}");
     assert!(stdout.contains("# fail 0"), "{stdout}");
 }
+
+#[tokio::test]
+async fn without_tls_a_sighup_is_logged_and_does_not_stop_the_server() {
+    let server = ServerProcess::start(&[]).await;
+    server.send_signal(nix::sys::signal::Signal::SIGHUP);
+    eventually("the SIGHUP is logged", async || {
+        server.read_log().contains("nothing to reload")
+    })
+    .await;
+    SystemClient::on(server.channel.clone())
+        .get_server_info(GetServerInfoRequest {})
+        .await
+        .expect("still serving after SIGHUP");
+    server.stop();
+}
