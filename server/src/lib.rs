@@ -6,6 +6,7 @@
 //! | [`app`] | server assembly, health, the CLI command bodies |
 //! | [`config`] | layered configuration and the development secrets file |
 //! | [`ids`] | typed ids (`OrgId`, `UserId`, …) crossing every module boundary |
+//! | [`edge`] | the client address behind trusted proxies, native TLS and the accepted connections |
 //! | [`gate`] | the access gate in front of every RPC and the [`gate::Principal`] it makes |
 //! | [`rpc`] | one handler room per proto service |
 //! | [`exports`] | workspace export: the column registry, the snapshot read, the archive |
@@ -26,6 +27,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod edge;
 pub mod error;
 pub mod exports;
 pub mod gate;

@@ -10,7 +10,7 @@ use std::{
 
 use ochre_server::pg;
 use secrecy::ExposeSecret as _;
-use tonic::transport::Channel;
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
@@ -33,17 +33,23 @@ pub async fn wait_serving(
     child: &mut Child,
     log: impl FnOnce(&mut Child) -> String,
 ) -> Channel {
+    let endpoint = Endpoint::from_shared(format!("http://127.0.0.1:{port}")).expect("endpoint");
+    wait_serving_at(endpoint, child, log).await
+}
+
+/// [`wait_serving`] through `endpoint` (for example `https://` with the
+/// test's CA).
+pub async fn wait_serving_at(
+    endpoint: Endpoint,
+    child: &mut Child,
+    log: impl FnOnce(&mut Child) -> String,
+) -> Channel {
     let deadline = Instant::now() + Duration::from_secs(60);
-    let endpoint = format!("http://127.0.0.1:{port}");
     loop {
         if let Some(status) = child.try_wait().expect("poll the child") {
             panic!("ochre exited early with {status}: {}", log(child));
         }
-        if let Ok(channel) = Channel::from_shared(endpoint.clone())
-            .expect("endpoint")
-            .connect()
-            .await
-        {
+        if let Ok(channel) = endpoint.connect().await {
             let health = HealthClient::new(channel.clone())
                 .check(HealthCheckRequest::default())
                 .await;
@@ -107,6 +113,23 @@ impl ServerProcess {
         port: u16,
         extra: &[(&str, &str)],
     ) -> ServerProcess {
+        Self::spawn(database, port, extra, None).await
+    }
+
+    /// Starts `ochre serve` like [`Self::start`] with `extra` configuring
+    /// TLS (`OCHRE_TLS_CERT`, `OCHRE_TLS_KEY`); `tls` is how clients reach
+    /// it (the CA and the name in the certificate). `channel` is over TLS.
+    pub async fn start_tls(extra: &[(&str, &str)], tls: ClientTlsConfig) -> ServerProcess {
+        let database = cluster().await.fresh_database(true).await;
+        Self::spawn(database, free_port(), extra, Some(tls)).await
+    }
+
+    async fn spawn(
+        database: String,
+        port: u16,
+        extra: &[(&str, &str)],
+        tls: Option<ClientTlsConfig>,
+    ) -> ServerProcess {
         let cluster = cluster().await;
         let url = |role| cluster.url(role, &database).expose_secret().to_owned();
         let urls = DbUrls {
@@ -114,7 +137,7 @@ impl ServerProcess {
             app: url(pg::APP_ROLE),
             service: url(pg::SERVICE_ROLE),
         };
-        Self::start_with(urls, database, port, extra).await
+        Self::spawn_with(urls, database, port, extra, tls).await
     }
 
     /// Starts `ochre serve` like [`Self::start_on_port`] against the
@@ -125,6 +148,16 @@ impl ServerProcess {
         database: String,
         port: u16,
         extra: &[(&str, &str)],
+    ) -> ServerProcess {
+        Self::spawn_with(urls, database, port, extra, None).await
+    }
+
+    async fn spawn_with(
+        urls: DbUrls,
+        database: String,
+        port: u16,
+        extra: &[(&str, &str)],
+        tls: Option<ClientTlsConfig>,
     ) -> ServerProcess {
         let DbUrls {
             owner,
@@ -167,7 +200,13 @@ impl ServerProcess {
             log,
         };
         let log_path = server.log.path().to_path_buf();
-        server.channel = wait_serving(server.port, &mut server.child, |_| {
+        let endpoint = match tls {
+            None => Endpoint::from_shared(format!("http://127.0.0.1:{port}")),
+            Some(tls) => Endpoint::from_shared(format!("https://127.0.0.1:{port}"))
+                .and_then(|e| e.tls_config(tls)),
+        }
+        .expect("endpoint");
+        server.channel = wait_serving_at(endpoint, &mut server.child, |_| {
             std::fs::read_to_string(&log_path).unwrap_or_default()
         })
         .await;
@@ -225,7 +264,14 @@ impl ServerProcess {
         drop(self);
     }
 
-    fn read_log(&self) -> String {
+    /// Sends `signal` to the process (SIGHUP reloads the TLS certificate).
+    pub fn send_signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap_or(0));
+        nix::sys::signal::kill(pid, signal).expect("signal the server");
+    }
+
+    /// What the process logged so far.
+    pub fn read_log(&self) -> String {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 

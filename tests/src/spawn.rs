@@ -139,8 +139,19 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let handle = tokio::spawn(app.run(async move {
         let _ = stopped.await;
     }));
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .expect("endpoint")
+    let tls_cert = options
+        .vars
+        .iter()
+        .find(|(var, _)| *var == "OCHRE_TLS_CERT")
+        .map(|(_, path)| path.clone());
+    let endpoint = match tls_cert {
+        None => Channel::from_shared(format!("http://{addr}")).expect("endpoint"),
+        Some(path) => Channel::from_shared(format!("https://{addr}"))
+            .expect("endpoint")
+            .tls_config(tls_client_of(&path))
+            .expect("a TLS endpoint"),
+    };
+    let channel = endpoint
         .connect()
         .await
         .expect("connect to the test server");
@@ -159,6 +170,18 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         stop: Some(stop),
         handle: Some(handle),
     }
+}
+
+/// How the harness reaches a TLS test server: it trusts the last
+/// certificate of the chain in `OCHRE_TLS_CERT` (the test's CA) and expects
+/// the name `localhost`.
+fn tls_client_of(cert_path: &str) -> tonic::transport::ClientTlsConfig {
+    let chain = std::fs::read_to_string(cert_path).expect("read OCHRE_TLS_CERT");
+    let marker = "-----BEGIN CERTIFICATE-----";
+    let last = chain.rfind(marker).expect("a PEM certificate");
+    tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(&chain[last..]))
+        .domain_name("localhost")
 }
 
 impl TestApp {

@@ -22,6 +22,8 @@ pub enum StartupError {
     Io(#[from] std::io::Error),
     #[error("reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error("TLS: {0}")]
+    Tls(#[from] tokio_rustls::rustls::Error),
     #[error("server: {0}")]
     Transport(#[from] tonic::transport::Error),
 }

@@ -24,7 +24,6 @@ use ochre_sdk::v1::{
     webhook_service_server::WebhookServiceServer,
 };
 use tokio::{net::TcpListener, sync::watch};
-use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -46,6 +45,7 @@ use health::{checkpoint_loop, health_loop, set_all};
 use crate::{
     config::Config,
     db::{self, Db},
+    edge::{ClientAddrLayer, Tls, TrustedProxies, incoming::incoming, tls::SighupReload},
     gate::{DeadlineLayer, GateLayer},
     pg::Cluster,
     routes::{HttpRoutesLayer, HttpState},
@@ -74,6 +74,12 @@ pub struct Application {
     http: Arc<HttpState>,
     admin: Option<admin::AdminListener>,
     access_log: bool,
+    trusted_proxies: TrustedProxies,
+    /// Native TLS and its SIGHUP reload, when a certificate is configured.
+    tls: Option<Tls>,
+    /// Reloads the certificate on SIGHUP (and keeps SIGHUP from stopping
+    /// the server when there is none).
+    reload: SighupReload,
 }
 
 impl Application {
@@ -88,6 +94,14 @@ impl Application {
             })?;
         let addr = listener.local_addr()?;
         let admin = admin::bind(&config.admin).await?;
+        let tls = config.tls.clone().map(Tls::new).transpose()?;
+        let reload = crate::edge::tls::reload_on_sighup(tls.as_ref().map(|t| t.cert.clone()))?;
+        if config.trusted_proxies.has_catch_all() {
+            tracing::warn!(
+                "OCHRE_TRUSTED_PROXIES trusts every address: any client can choose the address \
+                 allowlists, lockouts and rate limits see"
+            );
+        }
         let (urls, cluster) =
             database::resolve_database(&config, crate::pg::Purpose::Serve).await?;
         for url in [&urls.owner, &urls.app, &urls.service] {
@@ -135,6 +149,9 @@ impl Application {
             http,
             admin,
             access_log: config.access_log,
+            trusted_proxies: config.trusted_proxies,
+            tls,
+            reload,
         })
     }
 
@@ -170,6 +187,9 @@ impl Application {
             http,
             admin,
             access_log,
+            trusted_proxies,
+            tls,
+            reload,
         } = self;
         let reporter = tonic_health::server::HealthReporter::new();
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -212,10 +232,15 @@ impl Application {
             }
         };
 
-        tracing::info!(%addr, "ochre listening (gRPC, gRPC-web, health, reflection, webhooks)");
+        let scheme = if tls.is_some() { "TLS" } else { "plain text" };
+        tracing::info!(%addr, scheme, "ochre listening (gRPC, gRPC-web, health, reflection, webhooks)");
+        let tls_config = tls.map(|t| t.config);
         let server = tonic::transport::Server::builder()
             .accept_http1(true)
             .timeout(crate::gate::MAX_DEADLINE + Duration::from_secs(1))
+            // The client address first (the peer, or behind a trusted proxy
+            // the forwarded client), for everything inside to read.
+            .layer(ClientAddrLayer::new(trusted_proxies))
             // One span and request id per request, around everything else.
             .layer(RequestSpanLayer::new(access_log))
             // Webhooks and operator routes next: they never reach the gRPC gate.
@@ -266,13 +291,10 @@ impl Application {
             .add_service(gzip!(WebhookServiceServer::new(WebhookApi::new(
                 state.clone()
             ))))
-            // TCP_NODELAY on every accepted connection: with Nagle's
+            // Plain or TLS connections, TCP_NODELAY on each: with Nagle's
             // algorithm a response written in pieces waits for the client's
             // delayed ACK (tens of milliseconds a call under load).
-            .serve_with_incoming_shutdown(
-                TcpIncoming::from(listener).with_nodelay(Some(true)),
-                signal,
-            );
+            .serve_with_incoming_shutdown(incoming(listener, tls_config), signal);
         // Long-lived streams (health Watch) would hold a graceful shutdown
         // open forever: after the grace period the rest is cut.
         let mut draining = stop_rx.clone();
@@ -295,6 +317,7 @@ impl Application {
         if let Some(task) = admin_task {
             task.abort();
         }
+        drop(reload);
         db.close().await;
         if let Some(c) = cluster
             && let Err(e) = c.stop().await

@@ -11,6 +11,7 @@ use secrecy::SecretString;
 use url::Url;
 
 mod check;
+mod edge;
 mod error;
 mod layers;
 mod oauth;
@@ -110,6 +111,12 @@ pub struct Config {
     pub access_log: bool,
     /// Trace export (`OCHRE_OTLP_ENDPOINT`, `OCHRE_OTLP_SAMPLE_RATIO`).
     pub otlp: Option<OtlpConfig>,
+    /// Peers whose `X-Forwarded-For` names the client
+    /// (`OCHRE_TRUSTED_PROXIES`, CIDRs; default none).
+    pub trusted_proxies: crate::edge::TrustedProxies,
+    /// The certificate and key served when set (`OCHRE_TLS_CERT` and
+    /// `OCHRE_TLS_KEY`, PEM files, both or neither): the port speaks TLS only.
+    pub tls: Option<crate::edge::TlsFiles>,
 }
 
 impl Config {
@@ -232,6 +239,7 @@ impl Config {
                     var: "OCHRE_RATE_LIMITS",
                     reason,
                 })?;
+        let (trusted_proxies, tls) = edge::edge(layers)?;
 
         // Development mode: the embedded cluster, and either no secret
         // configured or generated ones already in the data directory. A
@@ -276,10 +284,13 @@ impl Config {
             admin: observe.admin,
             access_log: observe.access_log,
             otlp: observe.otlp,
+            trusted_proxies,
+            tls,
         })
     }
 }
 
+/// `OCHRE_TLS_CERT` and `OCHRE_TLS_KEY`: both or neither, read and checked.
 fn database(layers: &Layers) -> Result<DatabaseConfig, ConfigError> {
     let Some(owner) = layers.get("DATABASE_URL") else {
         return Ok(DatabaseConfig::Embedded);

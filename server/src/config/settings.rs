@@ -197,6 +197,21 @@ pub const SETTINGS: &[Setting] = &[
         "share of the traces that start at Ochre that are exported (0.0–1.0); a caller's sampled `traceparent` is always followed",
     ),
     s(
+        "OCHRE_TRUSTED_PROXIES",
+        "none",
+        "comma-separated CIDR ranges (IPv4 or IPv6; a bare address is one host) of proxies whose `X-Forwarded-For` names the client (see [Running behind a proxy](#running-behind-a-proxy)); `0.0.0.0/0` is accepted with a warning but lets any client choose its address",
+    ),
+    s(
+        "OCHRE_TLS_CERT",
+        "—",
+        "a PEM file: the server certificate, then its intermediates; with `OCHRE_TLS_KEY` the port speaks TLS only (see [TLS](#tls)), reloaded on SIGHUP",
+    ),
+    s(
+        "OCHRE_TLS_KEY",
+        "—",
+        "the PEM private key of `OCHRE_TLS_CERT` (PKCS#8, PKCS#1 or SEC1); set both or neither",
+    ),
+    s(
         "OCHRE_PG_BIN_DIR",
         "`PATH`, then `/usr/lib/postgresql/*/bin`",
         "where `initdb`, `pg_ctl`, `postgres` are (embedded cluster); a directory without them is refused",
@@ -265,6 +280,7 @@ mod tests {
             include_str!("secrets.rs"),
             include_str!("check.rs"),
             include_str!("observe.rs"),
+            include_str!("edge.rs"),
             include_str!("../pg/binaries.rs"),
         ];
         let re = regex::Regex::new(r#""((?:OCHRE_|DATABASE_URL)[A-Z_]*)""#).unwrap();

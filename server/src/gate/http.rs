@@ -10,11 +10,10 @@ use http_body_util::BodyExt as _;
 /// HTTP/1.1 gRPC-web clients do not see a broken pipe.
 const DRAIN_LIMIT: usize = 64 * 1024;
 
+/// The client address the edge layer resolved (behind trusted proxies, the
+/// forwarded client's).
 pub(super) fn client_ip<B>(req: &http::Request<B>) -> Option<IpAddr> {
-    req.extensions()
-        .get::<tonic::transport::server::TcpConnectInfo>()
-        .and_then(|info| info.remote_addr())
-        .map(|addr| addr.ip().to_canonical())
+    crate::edge::ClientAddr::of(req)
 }
 
 pub(super) async fn drain<B: HttpBody + Unpin>(mut body: B) {

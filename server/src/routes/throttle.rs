@@ -34,14 +34,8 @@ pub async fn per_address(
     } else {
         "operator.address"
     };
-    let key = request
-        .extensions()
-        .get::<tonic::transport::server::TcpConnectInfo>()
-        .and_then(|info| info.remote_addr())
-        .map_or_else(
-            || "ip:unknown".to_owned(),
-            |addr| address_key(addr.ip().to_canonical()),
-        );
+    let key =
+        crate::edge::ClientAddr::of(&request).map_or_else(|| "ip:unknown".to_owned(), address_key);
     match state.limiter.charge_local(&[Charge::new(limit, key)]) {
         Ok(()) => next.run(request).await,
         Err(ApiError::Throttled { retry_after, .. }) => {

@@ -37,12 +37,10 @@ tokio::task_local! {
     pub(super) static CURRENT: Arc<Who>;
 }
 
-/// The client address of a request: the TCP peer for now.
+/// The client address of a request, as the edge resolved it (the TCP
+/// peer, or the forwarded client behind a trusted proxy).
 pub fn client_addr<B>(req: &http::Request<B>) -> Option<IpAddr> {
-    req.extensions()
-        .get::<tonic::transport::server::TcpConnectInfo>()
-        .and_then(|info| info.remote_addr())
-        .map(|addr| addr.ip().to_canonical())
+    crate::edge::ClientAddr::of(req)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,8 +2,9 @@
 //! `request` span with the method (the declared gRPC path or the HTTP route
 //! template), a
 //! request id and, once the gate has verified the caller, the org id and the
-//! principal kind and id; every log line written while serving the request
-//! carries them. The request id is the caller's `x-request-id` when it is a
+//! principal kind and id, and the client address (resolved by the edge
+//! layer outside it: behind a trusted proxy, the forwarded client's); every
+//! log line written while serving the request carries them. The request id is the caller's `x-request-id` when it is a
 //! short token of safe characters, a fresh UUIDv7 otherwise, and it is
 //! returned in the `x-request-id` response header (gRPC initial metadata).
 //! The request itself is never changed (a provider may sign its own
@@ -137,7 +138,11 @@ where
             org_id = Empty,
             principal = Empty,
             principal_id = Empty,
+            client_addr = Empty,
         );
+        if let Some(client) = crate::edge::ClientAddr::of(&req) {
+            span.record("client_addr", tracing::field::display(client));
+        }
         super::otlp::set_parent(&span, req.headers());
         let who = Arc::new(Who::default());
         let completion = Completion {

@@ -161,11 +161,7 @@ async fn handle(
     integration: IntegrationId,
     request: Request,
 ) -> Result<(Outcome, Response), Refusal> {
-    let client = request
-        .extensions()
-        .get::<tonic::transport::server::TcpConnectInfo>()
-        .and_then(|info| info.remote_addr())
-        .map(|addr| addr.ip().to_canonical());
+    let client = crate::edge::ClientAddr::of(&request);
     let (parts, body) = request.into_parts();
     let declared = parts
         .headers

@@ -14,6 +14,7 @@ mod config;
 mod contract;
 mod conversations;
 mod deletion;
+mod edge;
 mod erasure;
 mod error_mapping;
 mod exports;

@@ -232,7 +232,7 @@ pub async fn complete_login(
 /// The caller's address and user agent (at most 512 characters), recorded
 /// with the session.
 fn client_of<T>(request: &Request<T>) -> (Option<std::net::IpAddr>, Option<String>) {
-    let ip = request.remote_addr().map(|a| a.ip().to_canonical());
+    let ip = crate::edge::ClientAddr::from_extensions(request.extensions());
     let user_agent = request
         .metadata()
         .get("user-agent")

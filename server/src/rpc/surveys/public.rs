@@ -78,9 +78,8 @@ fn replaced() -> ApiError {
 /// Charges an answer with a genuine link to its client address's shared
 /// limit (`survey_submit.address`, in Postgres: every replica counts).
 async fn limit_address<T>(state: &AppState, request: &Request<T>) -> Result<(), ApiError> {
-    let key = request
-        .remote_addr()
-        .map_or_else(|| "ip:unknown".to_owned(), |a| address_key(a.ip()));
+    let key = crate::edge::ClientAddr::from_extensions(request.extensions())
+        .map_or_else(|| "ip:unknown".to_owned(), address_key);
     state
         .limiter
         .charge(&[Charge::new("survey_submit.address", key)])

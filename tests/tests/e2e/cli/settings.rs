@@ -75,6 +75,14 @@ pub(super) fn samples(dir: &std::path::Path) -> Vec<(&'static str, String)> {
     let rules = dir.join("rules.toml");
     std::fs::write(&rules, ochre_server::guard::EMBEDDED_RULES).unwrap();
     let bin = ochre_server::pg::find_bin_dir().expect("PostgreSQL binaries");
+    let tls_key = rcgen::KeyPair::generate().unwrap();
+    let tls_cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .self_signed(&tls_key)
+        .unwrap();
+    let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+    std::fs::write(&cert, tls_cert.pem()).unwrap();
+    std::fs::write(&key, tls_key.serialize_pem()).unwrap();
     let url = |role: &str| format!("postgres://{role}:FAKE-password@127.0.0.1:5999/ochre");
     vec![
         ("OCHRE_LISTEN_ADDR", "127.0.0.1:6001".to_owned()),
@@ -109,6 +117,9 @@ pub(super) fn samples(dir: &std::path::Path) -> Vec<(&'static str, String)> {
         ("OCHRE_ACCESS_LOG", "off".to_owned()),
         ("OCHRE_OTLP_ENDPOINT", "http://127.0.0.1:4318".to_owned()),
         ("OCHRE_OTLP_SAMPLE_RATIO", "0.25".to_owned()),
+        ("OCHRE_TRUSTED_PROXIES", "10.0.0.0/8,fd00::/8".to_owned()),
+        ("OCHRE_TLS_CERT", cert.display().to_string()),
+        ("OCHRE_TLS_KEY", key.display().to_string()),
         ("OCHRE_PG_BIN_DIR", bin.display().to_string()),
     ]
 }
