@@ -28,7 +28,7 @@ use uuid::Uuid;
 use secrecy::SecretString;
 
 use super::{
-    http::{client_ip, drain},
+    http::{buffered, client_ip, drain},
     principal::{Actor, Credential, Principal, role_from_db},
     rates::{charge_verified, principal_charges, public_charges},
     refusal::{API_KEY_INVALID, not_a_member, refusal, unauthenticated},
@@ -160,9 +160,10 @@ where
                     pending_ok,
                     rate,
                 } => {
-                    let headers = req.headers().clone();
-                    let ip = client_ip(&req);
-                    gate.authorize(&headers, ip, rule, pending_ok, rate).await
+                    let (ip, read);
+                    (ip, (req, read)) = (client_ip(&req), buffered(req).await);
+                    let verdict = gate.authorize(req.headers(), ip, rule, pending_ok, rate);
+                    verdict.await.and_then(|p| read.map(|()| p))
                 }
             };
             match verdict {
