@@ -17,6 +17,7 @@ mod deletion;
 mod erasure;
 mod error_mapping;
 mod exports;
+mod fuzz;
 mod grpc_web_ts;
 mod guard;
 mod identity;
