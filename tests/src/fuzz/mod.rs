@@ -11,7 +11,9 @@
 //! matrix declares; an OK answer decodes as the declared output type.
 //!
 //! The seed is `OCHRE_FUZZ_SEED` when set, else random, and every failure
-//! report prints it: `OCHRE_FUZZ_SEED=<seed>` replays the same messages.
+//! report prints it: `OCHRE_FUZZ_SEED=<seed>` replays the same messages,
+//! and `OCHRE_FUZZ_ONLY='Service/Method as caller #index'` sends only the
+//! one a report names.
 
 pub mod generate;
 pub mod mutate;
@@ -29,7 +31,7 @@ use rand::{SeedableRng as _, rngs::StdRng};
 use tonic::Code;
 
 pub use self::generate::Known;
-pub use self::run::{Call, Outcome, report, run};
+pub use self::run::{Call, Outcome, only, report, run};
 use crate::{errors::Reply, matrix::CallerKind};
 
 /// One RPC of the contract, from the descriptors.

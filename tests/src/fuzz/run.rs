@@ -91,12 +91,30 @@ async fn one(channel: Channel, seed: u64, call: Call, known: Arc<Known>) -> Outc
     }
 }
 
-/// Makes every call, [`IN_FLIGHT`] at a time, and returns the outcomes.
+/// `OCHRE_FUZZ_ONLY`: the one call to make (`Service/Method as caller
+/// #index`, as a report names it), to replay a failure with its seed.
+pub fn only() -> Option<String> {
+    std::env::var("OCHRE_FUZZ_ONLY")
+        .ok()
+        .filter(|o| !o.is_empty())
+}
+
+/// Makes every call (or only the one `OCHRE_FUZZ_ONLY` names), [`IN_FLIGHT`] at a time, and returns the outcomes.
 pub async fn run(channel: &Channel, seed: u64, known: &Known, calls: Vec<Call>) -> Vec<Outcome> {
     let gate = Arc::new(Semaphore::new(IN_FLIGHT));
     let known = Arc::new(known.clone());
     let mut tasks = JoinSet::new();
+    let only = only();
     for call in calls {
+        let name = format!(
+            "{} as {} #{}",
+            call.rpc.short(),
+            call.caller.label(),
+            call.index
+        );
+        if only.as_deref().is_some_and(|o| name != o) {
+            continue;
+        }
         let permit = gate.clone().acquire_owned().await.expect("semaphore open");
         let (channel, known) = (channel.clone(), known.clone());
         tasks.spawn(async move {

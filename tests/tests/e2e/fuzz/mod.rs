@@ -110,29 +110,33 @@ async fn fuzz_as(app: &TestApp, keys: bool) -> Vec<Outcome> {
     let mut outcomes = Vec::new();
     let mut rebuilt = 0;
     for (i, rpc) in rpcs.iter().enumerate() {
-        let tokens = cast.callers(keys);
-        let mut calls = Vec::new();
-        for (c, (caller, token)) in tokens.iter().enumerate() {
+        // One caller at a time: an RPC may change the cast (a role, a
+        // member, a key), which is checked before the next caller goes.
+        for (c, kind) in kinds.iter().enumerate() {
+            let Some((_, token)) = cast.callers(keys).into_iter().find(|(k, _)| k == kind) else {
+                continue;
+            };
+            let mut calls = Vec::new();
             for index in 0..plans[c][i] {
-                let token = if THROWAWAY.contains(&rpc.path) && !keys {
+                let token = if THROWAWAY.contains(&rpc.path) && !keys && fuzz::only().is_none() {
                     signup_and_login(app, &unique_email()).await.access_token
                 } else {
                     token.clone()
                 };
                 calls.push(Call {
                     rpc: rpc.clone(),
-                    caller: *caller,
+                    caller: *kind,
                     token: Some(token),
                     org: Some(cast.org.clone()),
                     index,
                 });
             }
-        }
-        outcomes.extend(fuzz::run(&app.channel, seed, &cast.known, calls).await);
-        if let Some(why) = cast.broken(app).await {
-            tracing::info!(rpc = rpc.short(), %why, "the fuzz changed the cast: assembling it again");
-            cast = Cast::assemble(app).await;
-            rebuilt += 1;
+            outcomes.extend(fuzz::run(&app.channel, seed, &cast.known, calls).await);
+            if let Some(why) = cast.broken(app).await {
+                tracing::info!(rpc = rpc.short(), %why, "the fuzz changed the cast: assembling it again");
+                cast = Cast::assemble(app).await;
+                rebuilt += 1;
+            }
         }
     }
     assert!(rebuilt <= 20, "the cast was rebuilt {rebuilt} times");
@@ -140,6 +144,9 @@ async fn fuzz_as(app: &TestApp, keys: bool) -> Vec<Outcome> {
 }
 
 fn assert_budget(outcomes: &[Outcome], callers: &[&str]) {
+    if fuzz::only().is_some() {
+        return;
+    }
     for caller in callers {
         let sent = outcomes.iter().filter(|o| o.caller == *caller).count();
         assert!(sent >= budget(), "{caller} sent {sent} messages");
