@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor, Value};
 use rand::{Rng as _, RngCore as _, rngs::StdRng, seq::IndexedRandom as _};
 
+use super::pools::{NASTY, ODD_EMAILS, ODD_IDS};
+
 /// One mebibyte: the size of the huge strings and bytes.
 pub const HUGE: usize = 1 << 20;
 
@@ -24,95 +26,6 @@ pub struct Known {
     /// Email addresses of real accounts and customers.
     pub emails: Vec<String>,
 }
-
-/// Fixed nasty strings: empty, control characters, bidi overrides,
-/// surrogate-ish and odd Unicode, SQL and LIKE metacharacters, odd numbers,
-/// URLs, addresses and CIDRs, provider and role names.
-const NASTY: &[&str] = &[
-    "",
-    " ",
-    "a\0b",
-    "\0",
-    "\u{1}\u{7}\u{8}\u{1b}[31m\r\n\t\u{7f}",
-    "line\nbreak",
-    "\u{202e}gnp.exe\u{202c}",
-    "\u{2066}isolate\u{2069}\u{200b}\u{feff}",
-    "\u{fffd}\u{fffe}\u{ffff}",
-    "\u{10ffff}\u{d7ff}\u{e000}",
-    "e\u{301}\u{301}\u{301}\u{301}",
-    "\u{1f600}\u{200d}\u{1f469}\u{200d}\u{1f467}",
-    "%",
-    "_",
-    "\\",
-    "'",
-    "\"",
-    "%_\\'",
-    "a%b_c\\%",
-    "' OR '1'='1",
-    "'; DROP TABLE users; --",
-    "$1",
-    "${jndi:ldap://x}",
-    "{{7*7}}",
-    "<script>alert(1)</script>",
-    "-1",
-    "0",
-    "9223372036854775808",
-    "-9223372036854775809",
-    "NaN",
-    "1e309",
-    "true",
-    "null",
-    "https://app.ochre.test/back",
-    "https://evil.test/",
-    "//evil.test",
-    "javascript:alert(1)",
-    "http://169.254.169.254/latest",
-    "file:///etc/passwd",
-    "../../etc/passwd",
-    "0.0.0.0/0",
-    "::/0",
-    "127.0.0.1/32",
-    "10.0.0.0/8",
-    "999.1.1.1/33",
-    "fe80::1%eth0",
-    "github",
-    "slack",
-    "owner",
-    "admin",
-    "OWNER",
-    "ai_cost",
-    "FAKE-secret-value",
-    "123456",
-    "000000",
-];
-
-/// Malformed ids and id look-alikes.
-const ODD_IDS: &[&str] = &[
-    "00000000-0000-0000-0000-000000000000",
-    "ffffffff-ffff-ffff-ffff-ffffffffffff",
-    "00000000000000000000000000000000",
-    "{6f1c2a34-0000-4000-8000-000000000000}",
-    "6F1C2A34-0000-4000-8000-00000000000A",
-    "6f1c2a34-0000-4000-8000-00000000000",
-    "6f1c2a34-0000-4000-8000-00000000000g",
-    "urn:uuid:6f1c2a34-0000-4000-8000-000000000000",
-];
-
-/// Odd email addresses (none at the harness's canary domain).
-const ODD_EMAILS: &[&str] = &[
-    "FAKE.user+tag@fuzz.test",
-    "UPPER@FUZZ.TEST",
-    "a@b",
-    "@",
-    "a@",
-    "@fuzz.test",
-    "\"quoted local\"@fuzz.test",
-    "a..b@fuzz.test",
-    "üser@bücher.test",
-    "a@[127.0.0.1]",
-    "a@fuzz.test\r\nBcc: x@fuzz.test",
-    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@fuzz.test",
-];
 
 /// A generator of well-formed messages for one call.
 #[derive(Debug)]

@@ -17,6 +17,7 @@
 
 pub mod generate;
 pub mod mutate;
+pub mod pools;
 mod run;
 
 use std::{
