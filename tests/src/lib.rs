@@ -15,6 +15,7 @@ pub mod clients;
 pub mod clock;
 pub mod cluster;
 pub mod errors;
+pub mod fuzz;
 pub mod guard_data;
 pub mod identity;
 pub mod layout;

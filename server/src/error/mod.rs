@@ -22,6 +22,7 @@
 mod db;
 pub mod reason;
 mod status;
+pub mod wire;
 
 use std::{borrow::Cow, time::Duration};
 

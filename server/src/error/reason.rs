@@ -41,6 +41,9 @@ reasons! {
     FieldInvalid = "FIELD_INVALID", InvalidArgument;
     /// The database refused a value whose field is not known here.
     ValueInvalid = "VALUE_INVALID", InvalidArgument;
+    /// The request body does not decode as the method's request message
+    /// (bad wire format, invalid UTF-8 in a string, nesting too deep).
+    MessageMalformed = "MESSAGE_MALFORMED", InvalidArgument;
     /// The create's `request_id` was already used for a different request
     /// (or in another org); the BadRequest detail names `request_id`.
     RequestIdReused = "REQUEST_ID_REUSED", InvalidArgument;
@@ -136,6 +139,8 @@ reasons! {
     BudgetExhausted = "BUDGET_EXHAUSTED", ResourceExhausted;
     /// The workspace is too large to export in one archive (no RetryInfo).
     ExportTooLarge = "EXPORT_TOO_LARGE", ResourceExhausted;
+    /// The request message is larger than the server accepts (no RetryInfo).
+    MessageTooLarge = "MESSAGE_TOO_LARGE", ResourceExhausted;
     /// The integration provider could not be reached: retry.
     ProviderUnavailable = "PROVIDER_UNAVAILABLE", Unavailable;
     /// The provider's circuit breaker is open (RetryInfo).

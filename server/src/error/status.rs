@@ -67,7 +67,9 @@ impl From<ApiError> for Status {
     /// with the request's span, and answered with a fixed text.
     fn from(err: ApiError) -> Self {
         let reason = err.reason();
-        let answer = answer(err);
+        let mut answer = answer(err);
+        answer.message = bounded(answer.message, MAX_TEXT);
+        answer.field = answer.field.map(|f| bounded(f, MAX_TEXT));
         if answer.code != reason.code() {
             // A bug of ours (a reason given to the wrong variant): answered
             // as it is, never a panic; the role matrix checks every pair.
@@ -87,6 +89,24 @@ impl From<ApiError> for Status {
         }
         Status::with_error_details_and_metadata(answer.code, answer.message, details, metadata)
     }
+}
+
+/// The longest message or field path answered, in bytes: both travel in
+/// response headers (`grpc-message`, `grpc-status-details-bin`), where a
+/// text built from the caller's input could outgrow what an HTTP/2 client
+/// accepts and cost every call on its connection.
+const MAX_TEXT: usize = 512;
+
+/// `text`, cut to `max` bytes at a character boundary (marked with `…`).
+fn bounded(text: std::borrow::Cow<'static, str>, max: usize) -> std::borrow::Cow<'static, str> {
+    if text.len() <= max {
+        return text;
+    }
+    let cut = (0..=max)
+        .rev()
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0);
+    format!("{}…", &text[..cut]).into()
 }
 
 /// Every variant, answered (exhaustive: a new variant must say what it
@@ -182,4 +202,22 @@ fn causes(err: &dyn std::error::Error) -> String {
         next = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod bounded_tests {
+    use super::*;
+
+    #[test]
+    fn a_long_message_or_field_is_cut_at_a_character_boundary() {
+        let huge = ApiError::invalid_field("é".repeat(10_000), "ü".repeat(100_000));
+        let status = Status::from(huge);
+        assert!(status.message().len() <= MAX_TEXT + '…'.len_utf8());
+        assert!(status.message().ends_with('…'));
+        let fields = tonic_types::StatusExt::get_details_bad_request(&status)
+            .map(|b| b.field_violations[0].field.len());
+        assert!(fields.is_some_and(|n| n <= MAX_TEXT + 3));
+        let short = Status::from(ApiError::invalid_field("name", "name is required"));
+        assert_eq!(short.message(), "name is required");
+    }
 }

@@ -16,19 +16,19 @@ use std::{
     task::{Context, Poll},
 };
 
-use http_body::Body as HttpBody;
 use ochre_sdk::{
     ORG_HEADER,
     access::{Rule, access_for},
     v1::RateClass,
 };
-use secrecy::SecretString;
-use tonic::Status;
+use tonic::{Status, body::Body};
 use tower::{Layer, Service};
 use uuid::Uuid;
 
+use secrecy::SecretString;
+
 use super::{
-    http::{client_ip, drain},
+    http::{buffered, client_ip, drain},
     principal::{Actor, Credential, Principal, role_from_db},
     rates::{charge_verified, principal_charges, public_charges},
     refusal::{API_KEY_INVALID, not_a_member, refusal, unauthenticated},
@@ -36,7 +36,7 @@ use super::{
 use crate::{
     crypto::tokens::{self, AccessTokenSigner, TokenKind},
     db::{Db, TenantTx, Verdict},
-    error::{ApiError, Reason},
+    error::{ApiError, Reason, wire::precise},
     ids::OrgId,
     limits::RateLimiter,
     telemetry::{RequestId, record_principal},
@@ -122,14 +122,10 @@ pub fn decide(path: &str) -> Decision {
 
 type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
-impl<S, B> Service<http::Request<B>> for GateService<S>
+impl<S> Service<http::Request<Body>> for GateService<S>
 where
-    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>>
-        + Clone
-        + Send
-        + 'static,
+    S: Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
     S::Future: Send + 'static,
-    B: HttpBody + Send + Unpin + 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -139,11 +135,11 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let gate = self.gate.clone();
-        Box::pin(async move {
+        let answer = async move {
             // Past CORS: the browser tests look for this line.
             tracing::debug!("call received");
             let verdict = match decide(req.uri().path()) {
@@ -164,9 +160,10 @@ where
                     pending_ok,
                     rate,
                 } => {
-                    let headers = req.headers().clone();
-                    let ip = client_ip(&req);
-                    gate.authorize(&headers, ip, rule, pending_ok, rate).await
+                    let (ip, read);
+                    (ip, (req, read)) = (client_ip(&req), buffered(req).await);
+                    let verdict = gate.authorize(req.headers(), ip, rule, pending_ok, rate);
+                    verdict.await.and_then(|p| read.map(|()| p))
                 }
             };
             match verdict {
@@ -186,7 +183,8 @@ where
                     Ok(Status::from(refusal).into_http())
                 }
             }
-        })
+        };
+        Box::pin(async move { answer.await.map(precise) })
     }
 }
 

@@ -19,6 +19,7 @@ mod erasure;
 mod error_mapping;
 mod exports;
 mod faults;
+mod fuzz;
 mod grpc_web_ts;
 mod guard;
 mod identity;

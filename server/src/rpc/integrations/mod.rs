@@ -107,9 +107,13 @@ impl IntegrationService for IntegrationApi {
         }
         for (field, value) in &req.secrets {
             if !spec.secret_fields.contains(&field.as_str()) {
+                // The key is the caller's text, of any length: not echoed.
                 return Err(ApiError::invalid_field(
                     "secrets",
-                    format!("{field} is not a secret field of {}", spec.id),
+                    format!(
+                        "secrets names a field that is not a secret field of {}",
+                        spec.id
+                    ),
                 )
                 .into());
             }
