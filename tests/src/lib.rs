@@ -50,3 +50,17 @@ pub fn random_key() -> String {
     rand::rng().fill_bytes(&mut b);
     base64::engine::general_purpose::STANDARD.encode(b)
 }
+
+/// Every server secret, freshly drawn, as `(variable, value)`: give the
+/// same set to several `ochre serve` processes (replicas, or a server and
+/// its restart) so that each accepts what another issued.
+pub fn shared_secrets() -> Vec<(&'static str, String)> {
+    vec![
+        ("OCHRE_BYOK_ENC_KEY", random_key()),
+        ("OCHRE_SURVEY_TOKEN_SECRET", random_secret(32)),
+        ("OCHRE_SESSION_SECRET", random_secret(32)),
+        ("OCHRE_OAUTH_STATE_SECRET", random_secret(32)),
+        ("OCHRE_CRON_SECRET", random_secret(32)),
+        ("OCHRE_AUDIT_SIGNING_KEY", random_key()),
+    ]
+}

@@ -10,19 +10,17 @@
 use std::{collections::HashSet, sync::Arc};
 
 use ochre_sdk::v1::{
-    BudgetKind, BudgetPeriod, ConnectIntegrationRequest, LoginRequest, ReserveBudgetRequest,
-    SetBudgetRequest, SignUpRequest,
+    BudgetKind, BudgetPeriod, LoginRequest, ReserveBudgetRequest, SetBudgetRequest, SignUpRequest,
 };
 use ochre_tests::{
-    clients::{AuthClient, BudgetClient, GrpcClient as _, IntegrationClient, WebhookClient},
+    clients::{AuthClient, BudgetClient, GrpcClient as _, IntegrationClient},
     identity::{strong_password, unique_email, with_auth},
     process::ServerProcess,
-    random_key, random_secret,
 };
 use tokio::sync::Semaphore;
 use tonic::Code;
 
-use crate::webhooks::{delivery::Delivery, providers::P, signing::Hook};
+use crate::webhooks::{delivery::Delivery, providers::P, remote, signing::Hook};
 
 /// Three replicas of one server: one database, the same secrets.
 async fn replicas() -> Vec<ServerProcess> {
@@ -31,14 +29,7 @@ async fn replicas() -> Vec<ServerProcess> {
 
 /// [`replicas`] with more settings.
 async fn replicas_with(more: &[(&str, &str)]) -> Vec<ServerProcess> {
-    let secrets = [
-        ("OCHRE_BYOK_ENC_KEY", random_key()),
-        ("OCHRE_SURVEY_TOKEN_SECRET", random_secret(32)),
-        ("OCHRE_SESSION_SECRET", random_secret(32)),
-        ("OCHRE_OAUTH_STATE_SECRET", random_secret(32)),
-        ("OCHRE_CRON_SECRET", random_secret(32)),
-        ("OCHRE_AUDIT_SIGNING_KEY", random_key()),
-    ];
+    let secrets = ochre_tests::shared_secrets();
     let mut extra: Vec<(&str, &str)> = secrets.iter().map(|(k, v)| (*k, v.as_str())).collect();
     extra.push(("OCHRE_DB_MAX_CONNECTIONS", "8"));
     extra.extend_from_slice(more);
@@ -51,70 +42,17 @@ async fn replicas_with(more: &[(&str, &str)]) -> Vec<ServerProcess> {
 
 /// Posts a delivery to one replica: the HTTP status.
 async fn post(client: &reqwest::Client, port: u16, d: &Delivery) -> u16 {
-    let mut request = client
-        .post(format!("http://127.0.0.1:{port}{}", d.path))
-        .body(d.body.clone());
-    for (name, value) in &d.headers {
-        request = request.header(name.as_str(), value.as_str());
-    }
-    request
-        .send()
+    remote::post(client, port, d)
         .await
-        .map(|r| r.status().as_u16())
         .unwrap_or_else(|e| panic!("POST {}: {e}", d.path))
-}
-
-/// The org's GitHub integration on the replicas: (owner token, org, id, secret).
-async fn github(servers: &[ServerProcess]) -> (String, String, String, String) {
-    let (token, org) = servers[0].owner_with_org("Replicas").await;
-    let secret = P::GitHub.new_secret();
-    let request = ConnectIntegrationRequest {
-        provider: P::GitHub.id().to_owned(),
-        external_account: "acct_1".to_owned(),
-        secrets: [(P::GitHub.field().to_owned(), secret.clone())].into(),
-        ..Default::default()
-    };
-    let id = IntegrationClient::on(servers[1].channel.clone())
-        .connect_integration(with_auth(request, &token, Some(&org)))
-        .await
-        .expect("connect GitHub")
-        .into_inner()
-        .integration
-        .expect("the integration")
-        .id;
-    (token, org, id, secret)
-}
-
-/// Every stored delivery id of the integration (read on the third replica).
-async fn stored(server: &ServerProcess, token: &str, org: &str, id: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let request = ochre_sdk::v1::ListWebhookEventsRequest {
-            provider: P::GitHub.id().to_owned(),
-            integration_id: id.to_owned(),
-            page_size: 100,
-            page_token,
-        };
-        let page = WebhookClient::on(server.channel.clone())
-            .max_decoding_message_size(64 * 1024 * 1024)
-            .list_webhook_events(with_auth(request, token, Some(org)))
-            .await
-            .expect("list events")
-            .into_inner();
-        out.extend(page.events.into_iter().map(|e| e.delivery_id));
-        if page.next_page_token.is_empty() {
-            return out;
-        }
-        page_token = page.next_page_token;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn webhook_deliveries_spread_across_three_replicas_are_stored_once_each() {
     let servers = replicas().await;
     let ports: Vec<u16> = servers.iter().map(|s| s.port).collect();
-    let (token, org, id, secret) = github(&servers).await;
+    let (token, org) = servers[0].owner_with_org("Replicas").await;
+    let (id, secret) = remote::connect_github(&servers[1], &token, &org).await;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()
@@ -137,7 +75,12 @@ async fn webhook_deliveries_spread_across_three_replicas_are_stored_once_each() 
         answers.iter().all(|s| (200..300).contains(s)),
         "every send of the storm is answered 2xx: {answers:?}"
     );
-    assert_eq!(stored(&servers[2], &token, &org, &id).await.len(), 1);
+    assert_eq!(
+        remote::stored_ids(&servers[2], &token, &org, &id)
+            .await
+            .len(),
+        1
+    );
 
     // 3,000 distinct deliveries, round robin.
     let deliveries: Vec<_> = (0..3000)
@@ -154,7 +97,7 @@ async fn webhook_deliveries_spread_across_three_replicas_are_stored_once_each() 
     let answers = sends.join_all().await;
     let failed = answers.iter().filter(|s| !(200..300).contains(*s)).count();
     assert_eq!(failed, 0, "every distinct delivery is accepted");
-    let ids = stored(&servers[2], &token, &org, &id).await;
+    let ids = remote::stored_ids(&servers[2], &token, &org, &id).await;
     let distinct: HashSet<&String> = ids.iter().collect();
     assert_eq!(
         (ids.len(), distinct.len()),

@@ -12,19 +12,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use ochre_sdk::v1::{
-    AddMessageRequest, ConnectIntegrationRequest, ListWebhookEventsRequest, MessageKind,
-};
+use ochre_sdk::v1::{AddMessageRequest, MessageKind};
 use ochre_tests::{
-    clients::{GrpcClient as _, IntegrationClient, WebhookClient},
-    identity::with_auth,
     process::{ServerProcess, free_port},
     support::Caller,
 };
 use tonic::Code;
 
 use super::OwnCluster;
-use crate::webhooks::{providers::P, signing::Hook};
+use crate::webhooks::{providers::P, remote, signing::Hook};
 
 /// Webhook deliveries sent one after the other during the load.
 const DELIVERIES: usize = 60;
@@ -104,28 +100,21 @@ async fn provider(
                 "{} never acknowledged",
                 d.delivery_id
             );
-            let mut request = client
-                .post(format!("http://127.0.0.1:{port}{}", d.path))
-                .body(d.body.clone());
-            for (name, value) in &d.headers {
-                request = request.header(name.as_str(), value.as_str());
-            }
-            let what = match request.send().await {
-                Ok(r) if r.status().is_success() => {
+            let what = match remote::post(&client, port, &d).await {
+                Ok(status) if (200..300).contains(&status) => {
                     acked.push(d.delivery_id.clone());
                     // Paced, so the deliveries span the outage.
                     tokio::time::sleep(Duration::from_millis(40)).await;
                     break;
                 }
-                Ok(r) => {
-                    if r.status().as_u16() != 503 {
-                        seen.lock().unwrap().wrong.push(format!(
-                            "delivery {}: HTTP {}",
-                            d.delivery_id,
-                            r.status()
-                        ));
+                Ok(status) => {
+                    if status != 503 {
+                        seen.lock()
+                            .unwrap()
+                            .wrong
+                            .push(format!("delivery {}: HTTP {status}", d.delivery_id));
                     }
-                    format!("HTTP {}", r.status().as_u16())
+                    format!("HTTP {status}")
                 }
                 Err(_) => "no HTTP answer".to_owned(),
             };
@@ -150,21 +139,7 @@ async fn acknowledged_messages_survive_a_killed_postgres_once_each_and_service_r
     let caller = Caller::on(server.channel.clone(), &token, &org);
     let customer = caller.customer("fault.customer@example.com").await;
     let conversation = caller.conversation(&customer.id, "under fire").await.id;
-    let secret = P::GitHub.new_secret();
-    let connect = ConnectIntegrationRequest {
-        provider: P::GitHub.id().to_owned(),
-        external_account: "acct_1".to_owned(),
-        secrets: [(P::GitHub.field().to_owned(), secret.clone())].into(),
-        ..Default::default()
-    };
-    let integration = IntegrationClient::on(server.channel.clone())
-        .connect_integration(with_auth(connect, &token, Some(&org)))
-        .await
-        .expect("connect GitHub")
-        .into_inner()
-        .integration
-        .expect("the integration")
-        .id;
+    let (integration, secret) = remote::connect_github(&server, &token, &org).await;
 
     let seen = Arc::new(Mutex::new(Seen::default()));
     let writers: Vec<_> = (0..WRITERS)
@@ -245,18 +220,7 @@ async fn acknowledged_messages_survive_a_killed_postgres_once_each_and_service_r
     assert_eq!(stored.len(), WRITERS * PER_WRITER, "nothing stored twice");
 
     // Each acknowledged delivery once.
-    let request = ListWebhookEventsRequest {
-        provider: P::GitHub.id().to_owned(),
-        integration_id: integration,
-        page_size: 100,
-        page_token: String::new(),
-    };
-    let page = WebhookClient::on(server.channel.clone())
-        .list_webhook_events(with_auth(request, &token, Some(&org)))
-        .await
-        .expect("list events")
-        .into_inner();
-    let mut events: Vec<String> = page.events.into_iter().map(|e| e.delivery_id).collect();
+    let mut events = remote::stored_ids(&server, &token, &org, &integration).await;
     events.sort();
     let mut expected = delivered;
     expected.sort();

@@ -8,46 +8,17 @@ use std::{collections::BTreeMap, time::Duration};
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use ochre_sdk::v1::{ConnectIntegrationRequest, ListWebhookEventsRequest};
-use ochre_tests::{
-    clients::{GrpcClient as _, IntegrationClient, WebhookClient},
-    identity::with_auth,
-    process::{ServerProcess, free_port},
-    random_key, random_secret,
-};
+use ochre_tests::process::{ServerProcess, free_port};
 
-use crate::webhooks::{providers::P, signing::Hook};
+use crate::webhooks::{providers::P, remote, signing::Hook};
 
 /// Distinct deliveries in flight when the server is killed.
 const DELIVERIES: usize = 40;
 
-async fn post(
-    client: &reqwest::Client,
-    port: u16,
-    path: &str,
-    headers: &[(String, String)],
-    body: &[u8],
-) -> Result<u16, reqwest::Error> {
-    let mut request = client
-        .post(format!("http://127.0.0.1:{port}{path}"))
-        .body(body.to_vec());
-    for (name, value) in headers {
-        request = request.header(name.as_str(), value.as_str());
-    }
-    Ok(request.send().await?.status().as_u16())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_cut_by_a_killed_server_are_stored_once_when_the_provider_retries() {
     // Fixed secrets, so the restarted server opens the signing secret.
-    let secrets = [
-        ("OCHRE_BYOK_ENC_KEY", random_key()),
-        ("OCHRE_SURVEY_TOKEN_SECRET", random_secret(32)),
-        ("OCHRE_SESSION_SECRET", random_secret(32)),
-        ("OCHRE_OAUTH_STATE_SECRET", random_secret(32)),
-        ("OCHRE_CRON_SECRET", random_secret(32)),
-        ("OCHRE_AUDIT_SIGNING_KEY", random_key()),
-    ];
+    let secrets = ochre_tests::shared_secrets();
     let extra: Vec<(&str, &str)> = secrets.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let port = free_port();
     let first = ServerProcess::start_on_port(
@@ -61,21 +32,7 @@ async fn deliveries_cut_by_a_killed_server_are_stored_once_when_the_provider_ret
     .await;
     let database = first.database.clone();
     let (token, org) = first.owner_with_org("Killed mid-delivery").await;
-    let secret = P::GitHub.new_secret();
-    let request = ConnectIntegrationRequest {
-        provider: P::GitHub.id().to_owned(),
-        external_account: "acct_1".to_owned(),
-        secrets: [(P::GitHub.field().to_owned(), secret.clone())].into(),
-        ..Default::default()
-    };
-    let integration = IntegrationClient::on(first.channel.clone())
-        .connect_integration(with_auth(request, &token, Some(&org)))
-        .await
-        .expect("connect GitHub")
-        .into_inner()
-        .integration
-        .expect("the integration")
-        .id;
+    let (integration, secret) = remote::connect_github(&first, &token, &org).await;
 
     let deliveries: Vec<_> = (0..DELIVERIES)
         .map(|_| Hook::new(P::GitHub, &secret).build(&integration))
@@ -105,13 +62,8 @@ async fn deliveries_cut_by_a_killed_server_are_stored_once_when_the_provider_ret
         .unwrap();
     let mut inflight = tokio::task::JoinSet::new();
     for d in &deliveries[1..] {
-        let (client, path, headers, body) = (
-            client.clone(),
-            d.path.clone(),
-            d.headers.clone(),
-            d.body.clone(),
-        );
-        inflight.spawn(async move { post(&client, port, &path, &headers, &body).await });
+        let (client, d) = (client.clone(), d.clone());
+        inflight.spawn(async move { remote::post(&client, port, &d).await });
     }
     // Let some be answered, then kill the server under the rest.
     tokio::time::sleep(Duration::from_millis(150)).await;
@@ -132,7 +84,7 @@ async fn deliveries_cut_by_a_killed_server_are_stored_once_when_the_provider_ret
     let second = ServerProcess::start_on_port(database, port, &extra).await;
     for round in ["retry", "second retry"] {
         for d in &deliveries {
-            let status = post(&client, port, &d.path, &d.headers, &d.body)
+            let status = remote::post(&client, port, d)
                 .await
                 .unwrap_or_else(|e| panic!("{round}: {e}"));
             assert!(
@@ -144,26 +96,8 @@ async fn deliveries_cut_by_a_killed_server_are_stored_once_when_the_provider_ret
     }
 
     let mut stored: BTreeMap<String, usize> = BTreeMap::new();
-    let mut page_token = String::new();
-    loop {
-        let request = ListWebhookEventsRequest {
-            provider: P::GitHub.id().to_owned(),
-            integration_id: integration.clone(),
-            page_size: 100,
-            page_token: page_token.clone(),
-        };
-        let page = WebhookClient::on(second.channel.clone())
-            .list_webhook_events(with_auth(request, &token, Some(&org)))
-            .await
-            .expect("list events")
-            .into_inner();
-        for e in page.events {
-            *stored.entry(e.delivery_id).or_default() += 1;
-        }
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        page_token = page.next_page_token;
+    for id in remote::stored_ids(&second, &token, &org, &integration).await {
+        *stored.entry(id).or_default() += 1;
     }
     let expected: BTreeMap<String, usize> = deliveries
         .iter()

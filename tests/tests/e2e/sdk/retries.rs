@@ -31,14 +31,7 @@ use super::{key_client, org_with_key, quick_backoff};
 #[tokio::test]
 async fn a_read_loop_rides_out_a_killed_and_restarted_server() {
     // Fixed secrets, so the restarted server accepts what the first issued.
-    let secrets = [
-        ("OCHRE_BYOK_ENC_KEY", random_key()),
-        ("OCHRE_SURVEY_TOKEN_SECRET", random_secret(32)),
-        ("OCHRE_SESSION_SECRET", random_secret(32)),
-        ("OCHRE_OAUTH_STATE_SECRET", random_secret(32)),
-        ("OCHRE_CRON_SECRET", random_secret(32)),
-        ("OCHRE_AUDIT_SIGNING_KEY", random_key()),
-    ];
+    let secrets = ochre_tests::shared_secrets();
     let extra: Vec<(&str, &str)> = secrets.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let server = ServerProcess::start(&extra).await;
     let (port, database) = (server.port, server.database.clone());

@@ -9,6 +9,7 @@
 pub(crate) mod delivery;
 pub(crate) mod http;
 pub(crate) mod providers;
+pub(crate) mod remote;
 pub(crate) mod rpc;
 pub(crate) mod signing;
 
