@@ -38,6 +38,7 @@
 //!    count successful calls only; errors are listed.
 
 mod child;
+mod cpu;
 mod h2load;
 mod load;
 mod pgbench;
@@ -84,6 +85,8 @@ pub struct Results {
     pub pg_get: Pgbench,
     pub pg_add: Pgbench,
     pub rls_tables: usize,
+    /// CPU time per call, by phase.
+    pub cpu: Vec<(String, cpu::PerCall)>,
 }
 
 impl Results {
@@ -102,6 +105,8 @@ struct Setup<'a> {
     caller: Caller,
     on: String,
     off: String,
+    /// The cluster's postmaster (for CPU per call).
+    postmaster: u32,
 }
 
 fn step(start: Instant, what: &str) {
@@ -141,12 +146,19 @@ async fn measure(
 ) -> anyhow::Result<Results> {
     let d = args.duration;
     step(start, "GetConversation closed loop, RLS on (ochre process)");
+    let mut cpu = Vec::new();
     let (shapes, h2, open, open_rate) = with_server(s, &s.on, async |server| {
         warm_up(args, server, &s.target).await?;
         let mut shapes = Vec::new();
         for shape in load::SHAPES {
             let channels = server.channels(shape.channels).await?;
+            let before = cpu::Snapshot::take(server.pid(), s.postmaster);
             let m = load::closed(&channels, shape, &s.target, Rpc::Get, d).await?;
+            let used = before.per_call(
+                &cpu::Snapshot::take(server.pid(), s.postmaster),
+                load::ok_rate(&m),
+            );
+            cpu.push((format!("Get {}", shape.label()), used));
             stats::report(&shape.label(), "GetConversation", &m);
             shapes.push((shape, m));
         }
@@ -157,9 +169,13 @@ async fn measure(
                 let check = server.channels(1).await?;
                 load::check_get(check[0].clone(), &s.target, &id).await?;
                 let (port, t, i) = (server.port, s.target.clone(), id.clone());
-                let h = tokio::task::spawn_blocking(move || h2load::run(&bin, port, &t, &i, d))
-                    .await
-                    .context("h2load task")??;
+                let task = tokio::task::spawn_blocking(move || h2load::run(&bin, port, &t, &i, d));
+                // h2load warms up for a second before it counts.
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                let before = cpu::Snapshot::take(server.pid(), s.postmaster);
+                let h = task.await.context("h2load task")??;
+                let used = before.per_call(&cpu::Snapshot::take(server.pid(), s.postmaster), h.rps);
+                cpu.push(("Get h2load".to_owned(), used));
                 load::check_get(check[0].clone(), &s.target, &id).await?;
                 println!("  h2load: {h:?}");
                 Some(h)
@@ -193,34 +209,54 @@ async fn measure(
     if !args.warmup.is_zero() {
         pgbench::run(s.cluster, &s.on, &script, args.warmup).await?;
     }
+    let before = cpu::Snapshot::take(0, s.postmaster);
     let pg_get = pgbench::run(s.cluster, &s.on, &script, d).await?;
+    let used = before.per_call(&cpu::Snapshot::take(0, s.postmaster), pg_get.tps);
+    cpu.push(("pgbench read".to_owned(), used));
     println!("  pgbench read: {pg_get:?}");
 
     step(
         start,
         "GetConversation closed loop, RLS off (ochre process)",
     );
-    let get_off = with_server(s, &s.off, async |server| {
+    let (get_off, used) = with_server(s, &s.off, async |server| {
         warm_up(args, server, &s.target).await?;
         let channels = server.channels(shape.channels).await?;
-        load::closed(&channels, shape, &s.target, Rpc::Get, d).await
+        let before = cpu::Snapshot::take(server.pid(), s.postmaster);
+        let m = load::closed(&channels, shape, &s.target, Rpc::Get, d).await?;
+        let used = before.per_call(
+            &cpu::Snapshot::take(server.pid(), s.postmaster),
+            load::ok_rate(&m),
+        );
+        Ok((m, used))
     })
     .await?;
+    cpu.push(("Get RLS off".to_owned(), used));
     stats::report("RLS off", "GetConversation", &get_off);
 
     step(start, "AddMessage closed loop, RLS on (ochre process)");
-    let add = with_server(s, &s.on, async |server| {
+    let (add, used) = with_server(s, &s.on, async |server| {
         warm_up(args, server, &s.target).await?;
         let channels = server.channels(shape.channels).await?;
-        load::closed(&channels, shape, &s.target, Rpc::Add, d).await
+        let before = cpu::Snapshot::take(server.pid(), s.postmaster);
+        let m = load::closed(&channels, shape, &s.target, Rpc::Add, d).await?;
+        let used = before.per_call(
+            &cpu::Snapshot::take(server.pid(), s.postmaster),
+            load::ok_rate(&m),
+        );
+        Ok((m, used))
     })
     .await?;
+    cpu.push(("AddMessage".to_owned(), used));
     stats::report("AddMessage", "AddMessage", &add);
 
     step(start, "pgbench: the AddMessage transaction");
     let write = s.caller.write(&load::body());
     pgbench::check(s.cluster, &s.on, &write).await?;
+    let before = cpu::Snapshot::take(0, s.postmaster);
     let pg_add = pgbench::run(s.cluster, &s.on, &s.caller.script(&write), d).await?;
+    let used = before.per_call(&cpu::Snapshot::take(0, s.postmaster), pg_add.tps);
+    cpu.push(("pgbench write".to_owned(), used));
     println!("  pgbench write: {pg_add:?}");
     Ok(Results {
         shapes,
@@ -233,6 +269,7 @@ async fn measure(
         pg_get,
         pg_add,
         rls_tables,
+        cpu,
     })
 }
 
@@ -297,6 +334,7 @@ pub async fn run(args: &Args, server: &Handle) -> anyhow::Result<()> {
                 )?,
                 on: on.clone(),
                 off: off.clone(),
+                postmaster: cpu::postmaster(cluster).await?,
             };
             measure(args, &setup, rls_tables, start).await
         }

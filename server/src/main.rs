@@ -143,6 +143,7 @@ fn main() -> ExitCode {
     };
     let config_error = |e: &dyn std::fmt::Display| {
         tracing::error!("{e}");
+        telemetry::flush();
         eprintln!(
             "ochre: configuration error: {}",
             telemetry::redact::redact(&e.to_string())
@@ -186,7 +187,8 @@ fn main() -> ExitCode {
         .ok()
         .filter(|_| matches!(cli.command, Command::Serve))
         .and_then(|c| c.otlp.as_ref());
-    telemetry::init(format, &filter, otlp);
+    // Held to the end of `main`: dropping it writes out the queued lines.
+    let _log = telemetry::init(format, &filter, otlp);
     let config = match loaded {
         Ok(c) => {
             telemetry::redact::register_config(&c);
@@ -310,6 +312,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
+            telemetry::flush();
             eprintln!("ochre: {}", telemetry::redact::redact(&e.to_string()));
             ExitCode::FAILURE
         }

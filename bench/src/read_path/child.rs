@@ -52,6 +52,18 @@ pub fn ochre_binary() -> anyhow::Result<PathBuf> {
     Ok(bin)
 }
 
+/// Settings for the server child from the bench's own environment:
+/// `BENCH_SERVER_OCHRE_X=v` runs the server with `OCHRE_X=v` (over the
+/// defaults above), to compare configurations, e.g.
+/// `BENCH_SERVER_OCHRE_ACCESS_LOG=false` or
+/// `BENCH_SERVER_OCHRE_DB_MAX_CONNECTIONS=8` (and `TOKIO_WORKER_THREADS`).
+fn server_overrides() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter_map(|(k, v)| Some((k.strip_prefix("BENCH_SERVER_")?.to_owned(), v)))
+        .filter(|(k, _)| k.starts_with("OCHRE_") || k == "TOKIO_WORKER_THREADS")
+        .collect()
+}
+
 /// A running `ochre serve` process on one database of the test cluster.
 #[derive(Debug)]
 pub struct ServerChild {
@@ -94,6 +106,7 @@ impl ServerChild {
             .env("OCHRE_OAUTH_STATE_SECRET", ochre_tests::random_secret(32))
             .env("OCHRE_CRON_SECRET", &secrets.cron)
             .env("OCHRE_AUDIT_SIGNING_KEY", ochre_tests::random_key())
+            .envs(server_overrides())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(file)
@@ -119,6 +132,11 @@ impl ServerChild {
     }
 
     /// SIGTERM, then waits (30 s at most, then SIGKILL) for it to exit.
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn stop(mut self) -> anyhow::Result<()> {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill")

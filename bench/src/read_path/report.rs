@@ -190,4 +190,24 @@ pub fn table(args: &Args, seeded: &Seeded, r: &Results, pg: &str) {
         ms(r.open.q(0.50)),
         ms(r.open.q(0.99)),
     );
+    println!(
+        "\n#### CPU time per call (µs; from /proc: the server process, every \
+         process of the cluster, and the load generator with its children)\n"
+    );
+    let rows: Vec<(String, Vec<String>)> = r
+        .cpu
+        .iter()
+        .map(|(phase, c)| {
+            (
+                phase.clone(),
+                vec![
+                    format!("{:.0}", c.server_us),
+                    format!("{:.0}", c.postgres_us),
+                    format!("{:.0}", c.generator_us),
+                    format!("{:.0}", c.server_us + c.postgres_us + c.generator_us),
+                ],
+            )
+        })
+        .collect();
+    stats::print_table(&["server", "postgres", "load generator", "total"], &rows);
 }

@@ -5,12 +5,14 @@
 //! ([`redact`]) before it reaches its sink.
 
 mod access;
+mod background;
 pub mod metrics;
 mod otlp;
 pub mod redact;
 mod request;
 
 pub use access::client_addr;
+pub use background::{LogGuard, flush};
 pub use otlp::shutdown;
 pub use request::{REQUEST_ID_HEADER, RequestId, RequestSpanLayer, record_principal};
 use tracing_subscriber::{
@@ -23,10 +25,14 @@ use crate::config::{LogFormat, OtlpConfig};
 /// The filter when neither `OCHRE_LOG` nor `RUST_LOG` is set.
 pub const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn";
 
-/// Installs the global subscriber once, writing to standard error and,
-/// with `otlp`, exporting spans; later calls are no-ops.
-pub fn init(format: LogFormat, filter: &str, otlp: Option<&OtlpConfig>) {
-    install(format, filter, std::io::stderr, otlp);
+/// Installs the global subscriber once, writing to standard error from a
+/// background thread that redacts each line ([`background`]) and, with
+/// `otlp`, exporting spans; later calls are no-ops. Hold the guard until
+/// the process ends: dropping it writes out what is queued.
+pub fn init(format: LogFormat, filter: &str, otlp: Option<&OtlpConfig>) -> LogGuard {
+    let (sink, guard) = background::stderr();
+    install(format, filter, sink, otlp);
+    guard
 }
 
 /// Installs the global subscriber once, with `filter` (an `EnvFilter`
@@ -36,10 +42,11 @@ pub fn init_with<M>(format: LogFormat, filter: &str, sink: M)
 where
     M: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    install(format, filter, sink, None);
+    install(format, filter, redact::RedactingWriter::new(sink), None);
 }
 
-fn install<M>(format: LogFormat, filter: &str, sink: M, otlp: Option<&OtlpConfig>)
+/// `writer` redacts each line before its sink.
+fn install<M>(format: LogFormat, filter: &str, writer: M, otlp: Option<&OtlpConfig>)
 where
     M: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
@@ -53,7 +60,6 @@ where
             meta.is_span() && meta.target().starts_with("ochre_server")
         }))
     });
-    let writer = redact::RedactingWriter::new(sink);
     let registry = tracing_subscriber::registry().with(spans);
     let _ = match format {
         LogFormat::Json => registry
