@@ -1,5 +1,6 @@
-//! The standard gRPC health service: SERVING only while the database answers
-//! and holds exactly the migrations this binary knows.
+//! The standard gRPC health service: SERVING only while the database answers,
+//! holds exactly the migrations this binary knows, and lets the request
+//! path open its tables (none held in an exclusive lock for over a second).
 
 use std::{
     sync::{
@@ -18,7 +19,7 @@ use tonic_health::{
     server::{HealthReporter, HealthService},
 };
 
-use crate::db::{Db, safe_text};
+use crate::db::{Db, Tables, safe_text};
 
 /// Every service the health check reports on, plus the server as a whole ("").
 fn service_names() -> Vec<String> {
@@ -95,8 +96,8 @@ impl Health for DrainingHealth {
     }
 }
 
-/// SERVING only while the database answers and its migrations are current;
-/// `ready` (the admin `/ready`) follows it.
+/// SERVING only while the database answers, its migrations are current and
+/// the request path's tables open; `ready` (the admin `/ready`) follows it.
 pub(super) async fn health_loop(
     reporter: HealthReporter,
     db: Db,
@@ -111,7 +112,7 @@ pub(super) async fn health_loop(
         }
         let status =
             match tokio::time::timeout(Duration::from_secs(3), db.migrations_current()).await {
-                Ok(Ok(true)) => ServingStatus::Serving,
+                Ok(Ok(true)) => tables_status(&db, last).await,
                 Ok(Ok(false)) => {
                     if last != Some(ServingStatus::NotServing) {
                         tracing::warn!("database migrations are not current: run `ochre migrate`");
@@ -141,6 +142,27 @@ pub(super) async fn health_loop(
             _ = tokio::time::sleep(Duration::from_secs(wait)) => {}
             _ = stop.changed() => return,
         }
+    }
+}
+
+/// SERVING when the request path's tables open within the probe's wait.
+async fn tables_status(db: &Db, last: Option<ServingStatus>) -> ServingStatus {
+    match tokio::time::timeout(Duration::from_secs(3), db.request_tables()).await {
+        Ok(Ok(Tables::Open)) => ServingStatus::Serving,
+        Ok(Ok(Tables::Locked)) => {
+            if last != Some(ServingStatus::NotServing) {
+                tracing::warn!(
+                    "health check: a table of the request path is locked \
+                     (held for over a second): not serving until it clears"
+                );
+            }
+            ServingStatus::NotServing
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %safe_text(&e), "health check: database unavailable");
+            ServingStatus::NotServing
+        }
+        Err(_) => ServingStatus::NotServing,
     }
 }
 

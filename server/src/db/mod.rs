@@ -7,10 +7,12 @@
 pub mod audit_chain;
 pub mod key_rotation;
 mod pool;
+mod probe;
 pub mod service;
 pub mod store;
 mod tenant;
 
 pub use pool::{Db, DbError, applied_migrations, migrate, safe_text};
 pub(crate) use pool::{ip_text, stmt};
+pub use probe::Tables;
 pub use tenant::{Proof, TenantTx, Verdict};

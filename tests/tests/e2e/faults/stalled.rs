@@ -4,13 +4,14 @@
 //! with the server's DEADLINE_EXCEEDED or UNAVAILABLE (never a hang, never
 //! INTERNAL, never the client's own timer), and once the lock is gone the
 //! server serves them again at once: the pools recovered on their own
-//! (a tenant transaction waits at most 5 s for a lock).
+//! (a tenant transaction waits at most 5 s for a lock). The health check
+//! reports the stall while it lasts.
 
 use std::time::{Duration, Instant};
 
 use ochre_sdk::v1::{AddMessageRequest, GetConversationRequest, MessageKind};
 use ochre_tests::{
-    clients::{ConversationClient, GrpcClient as _},
+    clients::{ConversationClient, GrpcClient as _, HealthClient},
     cluster::cluster,
     identity::with_auth,
     process::ServerProcess,
@@ -18,6 +19,7 @@ use ochre_tests::{
 };
 use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
 use tonic::{Code, Status};
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 
 /// How long a client waits.
 const DEADLINE: Duration = Duration::from_secs(2);
@@ -113,4 +115,87 @@ async fn calls_on_a_stalled_table_end_within_their_deadline_and_service_resumes_
         "the write after the stall is stored"
     );
     drop(server);
+}
+
+/// The health check's answer now.
+async fn health(server: &ServerProcess) -> Option<ServingStatus> {
+    HealthClient::on(server.channel.clone())
+        .check(HealthCheckRequest::default())
+        .await
+        .ok()
+        .map(|r| r.into_inner().status())
+}
+
+/// Polls the health check until it says `want` or `within` passes.
+async fn health_becomes(server: &ServerProcess, want: ServingStatus, within: Duration) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < within {
+        if health(server).await == Some(want) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_waiting_on_a_lock_gets_unavailable_after_five_seconds_and_health_reports_the_stall()
+{
+    let server = ServerProcess::start(&[]).await;
+    let (token, org) = server.owner_with_org("stall health").await;
+    let caller = Caller::on(server.channel.clone(), &token, &org);
+    let customer = caller.customer("stall.health@example.com").await;
+    let conversation = caller.conversation(&customer.id, "locked").await.id;
+    assert_eq!(health(&server).await, Some(ServingStatus::Serving));
+
+    let su = cluster().await.connect_superuser(&server.database).await;
+    let stall = su.begin().await.unwrap();
+    stall
+        .execute_unprepared("LOCK TABLE conversations, messages IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+
+    // A client that would wait 20 s: the transaction's own lock wait (5 s)
+    // ends the call first, as a retryable UNAVAILABLE.
+    let mut request = with_auth(
+        GetConversationRequest {
+            conversation_id: conversation.clone(),
+        },
+        &token,
+        Some(&org),
+    );
+    request.set_timeout(Duration::from_secs(20));
+    let started = Instant::now();
+    let answer = ConversationClient::on(server.channel.clone())
+        .get_conversation(request)
+        .await;
+    let took = started.elapsed();
+    let status = answer.expect_err("a call on a locked table cannot succeed");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(
+        took >= Duration::from_millis(4500) && took < Duration::from_secs(9),
+        "answered after {took:?}: the lock wait is 5 s"
+    );
+    assert!(
+        !status.message().contains("lock"),
+        "no internal text: {status:?}"
+    );
+
+    // Health: NOT_SERVING while the tables stay locked (the probe waits a
+    // second for them; it runs every 5 s while serving) …
+    assert!(
+        health_becomes(&server, ServingStatus::NotServing, Duration::from_secs(10)).await,
+        "health still SERVING while the request path's tables are locked"
+    );
+    stall.rollback().await.unwrap();
+    // … and SERVING again soon after they are free.
+    assert!(
+        health_becomes(&server, ServingStatus::Serving, Duration::from_secs(5)).await,
+        "health not SERVING again after the lock was released"
+    );
+    let log = server.stop();
+    assert!(
+        log.contains("a table of the request path is locked"),
+        "the stall is logged"
+    );
 }
