@@ -68,6 +68,8 @@ impl PgBouncer {
              ignore_startup_parameters = extra_float_digits\n\
              max_client_conn = 400\n\
              default_pool_size = 10\n\
+             query_wait_timeout = 5\n\
+             server_login_retry = 1\n\
              log_connections = 0\n\
              log_disconnections = 0\n",
             pg_port = cluster.port,
