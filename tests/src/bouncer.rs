@@ -7,7 +7,6 @@
 
 use std::{
     os::unix::process::CommandExt as _,
-    path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -150,11 +149,6 @@ impl PgBouncer {
     /// What PgBouncer logged so far.
     pub fn read_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("pgbouncer.log")).unwrap_or_default()
-    }
-
-    /// Its directory (config, userlist, log).
-    pub fn dir(&self) -> PathBuf {
-        self.dir.path().to_path_buf()
     }
 }
 
