@@ -27,7 +27,7 @@ fi
 
 # PgBouncer for the replica tests through a transaction pooler
 # (tests/src/bouncer.rs runs its own; the package's service is not started).
-if ! command -v pgbouncer >/dev/null 2>&1; then
+if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "==> installing PgBouncer (apt-get)"
     export DEBIAN_FRONTEND=noninteractive

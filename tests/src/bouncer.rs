@@ -7,6 +7,7 @@
 
 use std::{
     os::unix::process::CommandExt as _,
+    path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -76,7 +77,7 @@ impl PgBouncer {
             log = path("pgbouncer.log").display(),
         );
         std::fs::write(path("pgbouncer.ini"), config).expect("write pgbouncer.ini");
-        let mut command = Command::new("pgbouncer");
+        let mut command = Command::new(binary());
         command
             .arg(path("pgbouncer.ini"))
             .stdin(Stdio::null())
@@ -158,6 +159,18 @@ impl Drop for PgBouncer {
         let _ = self.child.wait();
         crate::logs::keep(&self.read_log(), &format!("pgbouncer-{}", self.port));
     }
+}
+
+/// `pgbouncer` on the PATH, else Debian's `/usr/sbin/pgbouncer` (not on
+/// an unprivileged user's PATH).
+fn binary() -> PathBuf {
+    let debian = PathBuf::from("/usr/sbin/pgbouncer");
+    let on_path = std::env::var_os("PATH").map(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("pgbouncer"))
+            .find(|p| p.is_file())
+    });
+    on_path.flatten().unwrap_or(debian)
 }
 
 /// The uid and gid of the `postgres` OS user when we are root.
