@@ -121,6 +121,33 @@ mod through_pgbouncer {
     across_replicas!(super::Route::PgBouncer);
 }
 
+/// Why `OCHRE_DB_TRANSACTION_POOLING` exists: behind PgBouncer in
+/// transaction mode a statement prepared outside a transaction is gone
+/// (`DEALLOCATE ALL` at release) before its Bind arrives.
+#[tokio::test]
+async fn behind_pgbouncer_the_pools_work_only_with_transaction_pooling_on() {
+    use ochre_server::db::Db;
+    use secrecy::SecretString;
+    let database = cluster().await.fresh_database(true).await;
+    let bouncer = PgBouncer::start(&database).await;
+    let urls = bouncer.urls();
+    let (app, service) = (
+        SecretString::from(urls.app),
+        SecretString::from(urls.service),
+    );
+    let off = Db::connect(&app, &service, 1, false)
+        .await
+        .expect("connects");
+    let failed = off.migrations_current().await.expect_err("the Bind misses");
+    assert!(failed.to_string().contains("prepared statement"), "{failed}");
+    let on = Db::connect(&app, &service, 1, true)
+        .await
+        .expect("connects");
+    for _ in 0..3 {
+        assert_eq!(on.migrations_current().await.ok(), Some(true));
+    }
+}
+
 /// Posts a delivery to one replica: the HTTP status.
 async fn post(client: &reqwest::Client, port: u16, d: &Delivery) -> u16 {
     remote::post(client, port, d)
