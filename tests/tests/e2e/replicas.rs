@@ -139,7 +139,10 @@ async fn behind_pgbouncer_the_pools_work_only_with_transaction_pooling_on() {
         .await
         .expect("connects");
     let failed = off.migrations_current().await.expect_err("the Bind misses");
-    assert!(failed.to_string().contains("prepared statement"), "{failed}");
+    assert!(
+        failed.to_string().contains("prepared statement"),
+        "{failed}"
+    );
     let on = Db::connect(&app, &service, 1, true)
         .await
         .expect("connects");
