@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make run` and `make test` need and is missing:
-# the PostgreSQL server binaries and Chromium (apt-get, when root), and the
-# npm tools (buf, protoc-gen-es, the connect clients, typescript, esbuild,
-# playwright-core) pinned in package-lock.json.
+# the PostgreSQL server binaries, PgBouncer and Chromium (apt-get, when
+# root), and the npm tools (buf, protoc-gen-es, the connect clients,
+# typescript, esbuild, playwright-core) pinned in package-lock.json.
 # protoc is not needed: the Rust build compiles proto/ with protox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,27 @@ if ! have_pg; then
   else
     echo "error: the PostgreSQL server binaries (initdb, pg_ctl, postgres) are missing." >&2
     echo "       Install them (Debian/Ubuntu: sudo apt-get install postgresql), or set DATABASE_URL." >&2
+    exit 1
+  fi
+fi
+
+# PgBouncer for the replica tests through a transaction pooler
+# (tests/src/bouncer.rs runs its own; the package's service is not started).
+if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing PgBouncer (apt-get)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq pgbouncer >/dev/null
+    # Debian starts the packaged service where it can; the tests need none.
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet pgbouncer 2>/dev/null; then
+      systemctl disable --now pgbouncer >/dev/null 2>&1 || true
+    elif command -v service >/dev/null 2>&1; then
+      service pgbouncer stop >/dev/null 2>&1 || true
+    fi
+  else
+    echo "error: PgBouncer is missing (the replica tests run through it)." >&2
+    echo "       Install it (Debian/Ubuntu: sudo apt-get install pgbouncer)." >&2
     exit 1
   fi
 fi

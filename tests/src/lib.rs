@@ -9,6 +9,7 @@
 
 pub mod admin;
 mod binary;
+pub mod bouncer;
 pub mod caller;
 pub mod checks;
 pub mod clients;

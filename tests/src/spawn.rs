@@ -24,6 +24,11 @@ pub struct AppOptions {
     pub oauth_clients: Option<String>,
     /// More configuration variables (name, value), set last.
     pub vars: Vec<(&'static str, String)>,
+    /// The runtime pools connect through a PgBouncer of the test's own in
+    /// transaction pooling mode (`OCHRE_DB_TRANSACTION_POOLING=true`).
+    /// Default: whether `OCHRE_TEST_PGBOUNCER` is `1`, so that any part of
+    /// the suite can be run through PgBouncer.
+    pub through_pgbouncer: bool,
 }
 
 impl Default for AppOptions {
@@ -34,6 +39,7 @@ impl Default for AppOptions {
             db_max_connections: 4,
             oauth_clients: None,
             vars: Vec::new(),
+            through_pgbouncer: std::env::var("OCHRE_TEST_PGBOUNCER").is_ok_and(|v| v == "1"),
         }
     }
 }
@@ -64,6 +70,8 @@ pub struct TestApp {
     pub audit_key: String,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<Result<(), ochre_server::StartupError>>>,
+    /// The PgBouncer between the server and Postgres, if any.
+    _bouncer: Option<crate::bouncer::PgBouncer>,
 }
 
 /// Spawns the server against a fresh migrated database.
@@ -124,6 +132,17 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         layers.set("OCHRE_OAUTH_CLIENTS", path.display().to_string());
         oauth_file = Some(path);
     }
+    let bouncer = if options.through_pgbouncer {
+        let bouncer = crate::bouncer::PgBouncer::start(&database).await;
+        let urls = bouncer.urls();
+        layers
+            .set("OCHRE_APP_DATABASE_URL", urls.app)
+            .set("OCHRE_SERVICE_DATABASE_URL", urls.service)
+            .set("OCHRE_DB_TRANSACTION_POOLING", "true");
+        Some(bouncer)
+    } else {
+        None
+    };
     for (var, value) in &options.vars {
         layers.set(var, value.clone());
     }
@@ -169,6 +188,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         audit_key,
         stop: Some(stop),
         handle: Some(handle),
+        _bouncer: bouncer,
     }
 }
 

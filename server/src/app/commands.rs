@@ -91,7 +91,7 @@ pub async fn purge_expired(
         if config.migrate_on_start {
             db::migrate(&urls.owner).await?;
         }
-        let db = Db::connect(&urls.app, &urls.service, 1).await?;
+        let db = Db::connect(&urls.app, &urls.service, 1, config.db_transaction_pooling).await?;
         let counts = db
             .purge_expired(run)
             .await
@@ -113,7 +113,7 @@ pub async fn purge_receipts(config: &Config) -> Result<Vec<PurgeReceipt>, Startu
         if config.migrate_on_start {
             db::migrate(&urls.owner).await?;
         }
-        let db = Db::connect(&urls.app, &urls.service, 1).await?;
+        let db = Db::connect(&urls.app, &urls.service, 1, config.db_transaction_pooling).await?;
         let receipts = db
             .purge_receipts()
             .await

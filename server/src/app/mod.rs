@@ -111,7 +111,13 @@ impl Application {
             if config.migrate_on_start {
                 db::migrate(&urls.owner).await?;
             }
-            Db::connect(&urls.app, &urls.service, config.db_max_connections).await
+            Db::connect(
+                &urls.app,
+                &urls.service,
+                config.db_max_connections,
+                config.db_transaction_pooling,
+            )
+            .await
         }
         .await;
         let db = match connected {

@@ -79,6 +79,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database: DatabaseConfig,
     pub db_max_connections: u32,
+    /// `OCHRE_DB_TRANSACTION_POOLING`: the runtime URLs go through a
+    /// transaction pooler.
+    pub db_transaction_pooling: bool,
     pub migrate_on_start: bool,
     pub cors_origins: Vec<String>,
     pub public_url: Url,
@@ -197,6 +200,12 @@ impl Config {
                 "must be between 1 and 512",
             ));
         }
+        let db_transaction_pooling = parse_bool(
+            layers
+                .get("OCHRE_DB_TRANSACTION_POOLING")
+                .unwrap_or("false"),
+        )
+        .ok_or_else(|| invalid("OCHRE_DB_TRANSACTION_POOLING", "must be true or false"))?;
         let migrate_on_start = match layers.get("OCHRE_MIGRATE_ON_START") {
             None => embedded,
             Some(v) => parse_bool(v)
@@ -268,6 +277,7 @@ impl Config {
             data_dir,
             database,
             db_max_connections,
+            db_transaction_pooling,
             migrate_on_start,
             cors_origins,
             public_url,

@@ -87,6 +87,11 @@ pub const SETTINGS: &[Setting] = &[
         "size of each of the three pools (`ochre_app`, for every tenant transaction including the gate's identity call; `ochre_service` for sign-in; `ochre_service` for webhook ingest), 1–512",
     ),
     s(
+        "OCHRE_DB_TRANSACTION_POOLING",
+        "`false`",
+        "`true` when the app and service URLs reach Postgres through a transaction pooler (PgBouncer `pool_mode = transaction`): every statement runs in a transaction and the driver's statement cache is off (see [Running more than one](#running-more-than-one))",
+    ),
+    s(
         "OCHRE_CORS_ORIGINS",
         "none",
         "comma-separated exact origins allowed to call gRPC-web from a browser (a wildcard is refused)",

@@ -7,6 +7,7 @@
 pub mod audit_chain;
 pub mod key_rotation;
 mod pool;
+mod pooled;
 mod probe;
 pub mod service;
 pub mod store;

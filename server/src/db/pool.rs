@@ -3,9 +3,13 @@
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, FromQueryResult};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, FromQueryResult,
+};
 use sea_orm_migration::MigratorTrait as _;
 use secrecy::{ExposeSecret as _, SecretString};
+
+use super::pooled::Pooled;
 
 /// The three runtime pools: `ochre_app` for all tenant work, `ochre_service`
 /// for the few named cross-tenant gates, and a second `ochre_service` pool
@@ -13,12 +17,16 @@ use secrecy::{ExposeSecret as _, SecretString};
 /// the connections the gate resolves credentials with.
 #[derive(Debug, Clone)]
 pub struct Db {
-    pub(super) app: DatabaseConnection,
-    pub(super) service: DatabaseConnection,
-    pub(super) ingress: DatabaseConnection,
+    pub(super) app: Pooled,
+    pub(super) service: Pooled,
+    pub(super) ingress: Pooled,
 }
 
-fn options(url: &SecretString, max: u32) -> ConnectOptions {
+/// The pool options; with `transaction_pooling` (behind PgBouncer's
+/// transaction mode) without the driver's statement cache, whose named
+/// statements would outlive the transaction that prepared them (see
+/// `pooled.rs`).
+fn options(url: &SecretString, max: u32, transaction_pooling: bool) -> ConnectOptions {
     let mut opts = ConnectOptions::new(url.expose_secret().to_owned());
     opts.max_connections(max)
         .min_connections(1)
@@ -29,6 +37,9 @@ fn options(url: &SecretString, max: u32) -> ConnectOptions {
         // is answered UNAVAILABLE, and the pool drops it.
         .test_before_acquire(false)
         .sqlx_logging(false);
+    if transaction_pooling {
+        opts.map_sqlx_postgres_opts(|o| o.statement_cache_capacity(0));
+    }
     opts
 }
 
@@ -39,17 +50,24 @@ struct Applied {
 }
 
 impl Db {
-    /// Connects the three pools.
+    /// Connects the three pools (`transaction_pooling`: the URLs reach
+    /// Postgres through a transaction pooler, `OCHRE_DB_TRANSACTION_POOLING`).
     pub async fn connect(
         app_url: &SecretString,
         service_url: &SecretString,
         max_connections: u32,
+        transaction_pooling: bool,
     ) -> Result<Db, DbErr> {
-        let app = Database::connect(options(app_url, max_connections)).await?;
+        let pool = |url| async move {
+            let opts = options(url, max_connections, transaction_pooling);
+            let conn = Database::connect(opts).await?;
+            Ok::<_, DbErr>(Pooled::new(conn, transaction_pooling))
+        };
+        let app = pool(app_url).await?;
         // Sign-in (service) and webhook ingest (ingress) each get a pool of
         // their own, so neither can starve tenant requests of connections.
-        let service = Database::connect(options(service_url, max_connections)).await?;
-        let ingress = Database::connect(options(service_url, max_connections)).await?;
+        let service = pool(service_url).await?;
+        let ingress = pool(service_url).await?;
         Ok(Db {
             app,
             service,
@@ -151,7 +169,7 @@ pub(crate) fn stmt(
 
 /// Applies every pending migration as the owner role.
 pub async fn migrate(owner_url: &SecretString) -> Result<(), DbErr> {
-    let db = Database::connect(options(owner_url, 2)).await?;
+    let db = Database::connect(options(owner_url, 2, false)).await?;
     ochre_migrations::Migrator::up(&db, None).await?;
     db.close().await?;
     Ok(())
@@ -159,7 +177,7 @@ pub async fn migrate(owner_url: &SecretString) -> Result<(), DbErr> {
 
 /// The migrations recorded in `db` (none when it was never migrated: no
 /// `seaql_migrations` table yet, which is not an error).
-pub async fn applied_migrations(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+pub async fn applied_migrations(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
     #[derive(Debug, FromQueryResult)]
     struct Present {
         present: bool,

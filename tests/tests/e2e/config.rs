@@ -188,6 +188,20 @@ fn a_bad_listen_address_is_refused() {
 }
 
 #[test]
+fn transaction_pooling_is_off_by_default_and_takes_only_a_boolean() {
+    assert!(
+        !Config::from_layers(&valid())
+            .unwrap()
+            .db_transaction_pooling
+    );
+    let mut l = valid();
+    l.set("OCHRE_DB_TRANSACTION_POOLING", "true");
+    assert!(Config::from_layers(&l).unwrap().db_transaction_pooling);
+    l.set("OCHRE_DB_TRANSACTION_POOLING", "transaction");
+    assert!(refused(&l).contains("OCHRE_DB_TRANSACTION_POOLING"));
+}
+
+#[test]
 fn the_deletion_grace_is_thirty_days_by_default_and_never_under_one_day() {
     let config = Config::from_layers(&valid()).expect("valid");
     assert_eq!(config.deletion_grace, chrono::Duration::days(30));

@@ -1,11 +1,13 @@
 //! Three `ochre serve` processes on one database, sharing nothing but
 //! Postgres (and the configured secrets): what must hold across replicas
-//! holds. Webhook dedupe (a 300-send duplicate storm stores one event;
-//! 3,000 distinct deliveries store 3,000), budget admission (never
+//! holds, with the replicas straight on Postgres ([`direct`]) and through
+//! PgBouncer in transaction pooling mode ([`through_pgbouncer`]), the same
+//! checks for both. Webhook dedupe (a 300-send duplicate storm stores one
+//! event; 3,000 distinct deliveries store 3,000), budget admission (never
 //! overspent, whichever replica reserves), and the sign-in lockout (failures
 //! on any replica count on all), and an OAuth token's refresh (30 readers
 //! of an expiring token across the three refresh it once). The rate limits
-//! across processes are `limits::shared`.
+//! across processes are `limits::shared`, on both routes too.
 
 use std::{collections::HashSet, sync::Arc};
 
@@ -13,31 +15,140 @@ use ochre_sdk::v1::{
     BudgetKind, BudgetPeriod, LoginRequest, ReserveBudgetRequest, SetBudgetRequest, SignUpRequest,
 };
 use ochre_tests::{
+    bouncer::PgBouncer,
     clients::{AuthClient, BudgetClient, GrpcClient as _, IntegrationClient},
+    cluster::cluster,
     identity::{strong_password, unique_email, with_auth},
-    process::ServerProcess,
+    process::{ServerProcess, free_port},
 };
 use tokio::sync::Semaphore;
 use tonic::Code;
 
 use crate::webhooks::{delivery::Delivery, providers::P, remote, signing::Hook};
 
-/// Three replicas of one server: one database, the same secrets.
-async fn replicas() -> Vec<ServerProcess> {
-    replicas_with(&[]).await
+/// How the replicas reach Postgres.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Route {
+    /// Each replica's pools connect to Postgres.
+    Direct,
+    /// The runtime pools connect through one PgBouncer in transaction
+    /// pooling mode (`OCHRE_DB_TRANSACTION_POOLING=true`); migrations and
+    /// the owner role go to Postgres directly.
+    PgBouncer,
 }
 
-/// [`replicas`] with more settings.
-async fn replicas_with(more: &[(&str, &str)]) -> Vec<ServerProcess> {
+/// Replicas of one server (and the PgBouncer between them and Postgres).
+pub(crate) struct Replicas {
+    servers: Vec<ServerProcess>,
+    _bouncer: Option<PgBouncer>,
+}
+
+impl std::ops::Deref for Replicas {
+    type Target = [ServerProcess];
+
+    fn deref(&self) -> &[ServerProcess] {
+        &self.servers
+    }
+}
+
+/// Three replicas of one server: one database, the same secrets.
+async fn replicas(route: Route) -> Replicas {
+    replicas_with(route, 3, &[]).await
+}
+
+/// `n` replicas on one fresh database with the same secrets and `more`
+/// settings, reaching it by `route`.
+pub(crate) async fn replicas_with(route: Route, n: usize, more: &[(&str, &str)]) -> Replicas {
     let secrets = ochre_tests::shared_secrets();
     let mut extra: Vec<(&str, &str)> = secrets.iter().map(|(k, v)| (*k, v.as_str())).collect();
     extra.push(("OCHRE_DB_MAX_CONNECTIONS", "8"));
+    if let Route::PgBouncer = route {
+        extra.push(("OCHRE_DB_TRANSACTION_POOLING", "true"));
+    }
     extra.extend_from_slice(more);
-    let first = ServerProcess::start(&extra).await;
-    let database = first.database.clone();
-    let second = ServerProcess::start_on(database.clone(), &extra).await;
-    let third = ServerProcess::start_on(database, &extra).await;
-    vec![first, second, third]
+    let database = cluster().await.fresh_database(true).await;
+    let bouncer = match route {
+        Route::Direct => None,
+        Route::PgBouncer => Some(PgBouncer::start(&database).await),
+    };
+    let mut servers = Vec::with_capacity(n);
+    for _ in 0..n {
+        servers.push(match &bouncer {
+            None => ServerProcess::start_on(database.clone(), &extra).await,
+            Some(b) => {
+                ServerProcess::start_with(b.urls(), database.clone(), free_port(), &extra).await
+            }
+        });
+    }
+    Replicas {
+        servers,
+        _bouncer: bouncer,
+    }
+}
+
+/// The checks, as tests of one route.
+macro_rules! across_replicas {
+    ($route:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn webhook_deliveries_spread_across_three_replicas_are_stored_once_each() {
+            super::deliveries_are_stored_once_each($route).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn budget_reservations_across_three_replicas_never_overspend() {
+            super::reservations_never_overspend($route).await;
+        }
+
+        #[tokio::test]
+        async fn failed_sign_ins_on_any_replica_lock_the_address_on_all_of_them() {
+            super::failed_sign_ins_lock_everywhere($route).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn thirty_readers_of_an_expiring_token_across_three_replicas_refresh_it_once() {
+            super::expiring_token_is_refreshed_once($route).await;
+        }
+    };
+}
+
+/// Three replicas straight on Postgres.
+mod direct {
+    across_replicas!(super::Route::Direct);
+}
+
+/// Three replicas through PgBouncer 1.18 in transaction pooling mode.
+mod through_pgbouncer {
+    across_replicas!(super::Route::PgBouncer);
+}
+
+/// Why `OCHRE_DB_TRANSACTION_POOLING` exists: behind PgBouncer in
+/// transaction mode a statement prepared outside a transaction is gone
+/// (`DEALLOCATE ALL` at release) before its Bind arrives.
+#[tokio::test]
+async fn behind_pgbouncer_the_pools_work_only_with_transaction_pooling_on() {
+    use ochre_server::db::Db;
+    use secrecy::SecretString;
+    let database = cluster().await.fresh_database(true).await;
+    let bouncer = PgBouncer::start(&database).await;
+    let urls = bouncer.urls();
+    let (app, service) = (
+        SecretString::from(urls.app),
+        SecretString::from(urls.service),
+    );
+    let off = Db::connect(&app, &service, 1, false)
+        .await
+        .expect("connects");
+    let failed = off.migrations_current().await.expect_err("the Bind misses");
+    assert!(
+        failed.to_string().contains("prepared statement"),
+        "{failed}"
+    );
+    let on = Db::connect(&app, &service, 1, true)
+        .await
+        .expect("connects");
+    for _ in 0..3 {
+        assert_eq!(on.migrations_current().await.ok(), Some(true));
+    }
 }
 
 /// Posts a delivery to one replica: the HTTP status.
@@ -47,9 +158,8 @@ async fn post(client: &reqwest::Client, port: u16, d: &Delivery) -> u16 {
         .unwrap_or_else(|e| panic!("POST {}: {e}", d.path))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn webhook_deliveries_spread_across_three_replicas_are_stored_once_each() {
-    let servers = replicas().await;
+async fn deliveries_are_stored_once_each(route: Route) {
+    let servers = replicas(route).await;
     let ports: Vec<u16> = servers.iter().map(|s| s.port).collect();
     let (token, org) = servers[0].owner_with_org("Replicas").await;
     let (id, secret) = remote::connect_github(&servers[1], &token, &org).await;
@@ -106,9 +216,8 @@ async fn webhook_deliveries_spread_across_three_replicas_are_stored_once_each() 
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn budget_reservations_across_three_replicas_never_overspend() {
-    let servers = replicas().await;
+async fn reservations_never_overspend(route: Route) {
+    let servers = replicas(route).await;
     let (token, org) = servers[0].owner_with_org("Replicated budget").await;
     BudgetClient::on(servers[1].channel.clone())
         .set_budget(with_auth(
@@ -148,9 +257,8 @@ async fn budget_reservations_across_three_replicas_never_overspend() {
     assert_eq!((admitted, exhausted), (10, 290), "{answers:?}");
 }
 
-#[tokio::test]
-async fn failed_sign_ins_on_any_replica_lock_the_address_on_all_of_them() {
-    let servers = replicas().await;
+async fn failed_sign_ins_lock_everywhere(route: Route) {
+    let servers = replicas(route).await;
     let (email, password) = (unique_email(), strong_password());
     AuthClient::on(servers[0].channel.clone())
         .sign_up(SignUpRequest {
@@ -187,8 +295,7 @@ async fn failed_sign_ins_on_any_replica_lock_the_address_on_all_of_them() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn thirty_readers_of_an_expiring_token_across_three_replicas_refresh_it_once() {
+async fn expiring_token_is_refreshed_once(route: Route) {
     use ochre_sdk::v1::{
         CompleteOAuthConnectRequest, GetIntegrationTokenRequest, StartOAuthConnectRequest,
     };
@@ -207,7 +314,7 @@ async fn thirty_readers_of_an_expiring_token_across_three_replicas_refresh_it_on
     )
     .unwrap();
     let path = clients.path().to_str().unwrap().to_owned();
-    let servers = replicas_with(&[("OCHRE_OAUTH_CLIENTS", path.as_str())]).await;
+    let servers = replicas_with(route, 3, &[("OCHRE_OAUTH_CLIENTS", path.as_str())]).await;
     let (token, org) = servers[0].owner_with_org("Replicated OAuth").await;
 
     // The flow itself crosses replicas: started on one, completed on another.

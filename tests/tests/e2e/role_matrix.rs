@@ -179,7 +179,22 @@ async fn run_matrix(app: &TestApp, cast: &Cast) -> Vec<Outcome> {
 
 #[tokio::test]
 async fn every_caller_gets_the_answer_the_contract_declares_from_every_rpc() {
-    let app = spawn_app().await;
+    every_answer_as_declared(spawn_app().await).await;
+}
+
+/// The whole matrix again with the server's pools behind PgBouncer in
+/// transaction pooling mode: every storage path works per transaction.
+#[tokio::test]
+async fn through_pgbouncer_every_caller_gets_the_answer_the_contract_declares_from_every_rpc() {
+    let app = spawn_app_with(AppOptions {
+        through_pgbouncer: true,
+        ..AppOptions::default()
+    })
+    .await;
+    every_answer_as_declared(app).await;
+}
+
+async fn every_answer_as_declared(app: TestApp) {
     let cast = Cast::assemble(&app).await;
     let outcomes = run_matrix(&app, &cast).await;
     assert_eq!(outcomes.len(), ACCESS_RULES.len() * CALLERS.len());

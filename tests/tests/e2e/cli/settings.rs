@@ -92,6 +92,7 @@ pub(super) fn samples(dir: &std::path::Path) -> Vec<(&'static str, String)> {
         ("OCHRE_SERVICE_DATABASE_URL", url("ochre_service")),
         ("OCHRE_MIGRATE_ON_START", "true".to_owned()),
         ("OCHRE_DB_MAX_CONNECTIONS", "7".to_owned()),
+        ("OCHRE_DB_TRANSACTION_POOLING", "true".to_owned()),
         (
             "OCHRE_CORS_ORIGINS",
             "https://a.test,http://localhost:5173".to_owned(),

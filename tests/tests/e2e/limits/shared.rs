@@ -1,25 +1,31 @@
 //! Two `ochre serve` processes on one database share the sign-in and
 //! survey-answer limits of a client address: calls to one count on the
-//! other (the limits live in Postgres, `rate_limit_take()`).
+//! other (the limits live in Postgres, `rate_limit_take()`), straight on
+//! Postgres and through PgBouncer in transaction pooling mode.
 
 use ochre_sdk::v1::{LoginRequest, SendSurveyRequest, SubmitSurveyResponseRequest};
-use ochre_tests::{identity::strong_password, prelude::*, process::ServerProcess, random_secret};
+use ochre_tests::{identity::strong_password, prelude::*};
 
 use super::{only, throttled};
+use crate::replicas::{Route, replicas_with};
 
 #[tokio::test]
 async fn two_server_processes_on_one_database_share_the_sign_in_and_survey_limits() {
+    limits_are_shared(Route::Direct).await;
+}
+
+#[tokio::test]
+async fn two_server_processes_through_pgbouncer_share_the_sign_in_and_survey_limits() {
+    limits_are_shared(Route::PgBouncer).await;
+}
+
+async fn limits_are_shared(route: Route) {
     let limits = only(&[
         ("sign_in.address", "3/m:3"),
         ("survey_submit.address", "2/m:2"),
     ]);
-    let survey_secret = random_secret(32);
-    let env = [
-        ("OCHRE_RATE_LIMITS", limits.as_str()),
-        ("OCHRE_SURVEY_TOKEN_SECRET", survey_secret.as_str()),
-    ];
-    let a = ServerProcess::start(&env).await;
-    let b = ServerProcess::start_on(a.database.clone(), &env).await;
+    let servers = replicas_with(route, 2, &[("OCHRE_RATE_LIMITS", limits.as_str())]).await;
+    let (a, b) = (&servers[0], &servers[1]);
 
     // Survey answers: a genuine link answered on A twice (stored, then
     // already answered), the third answer from the address on B is refused.
@@ -72,6 +78,4 @@ async fn two_server_processes_on_one_database_share_the_sign_in_and_survey_limit
         "already answered"
     );
     throttled("a third answer, on B", answer(b.channel.clone()).await);
-    drop(b);
-    drop(a);
 }
