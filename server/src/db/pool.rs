@@ -3,19 +3,43 @@
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, FromQueryResult};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DbErr, FromQueryResult};
 use sea_orm_migration::MigratorTrait as _;
 use secrecy::{ExposeSecret as _, SecretString};
+
+use super::admission::Pool;
 
 /// The three runtime pools: `ochre_app` for all tenant work, `ochre_service`
 /// for the few named cross-tenant gates, and a second `ochre_service` pool
 /// for the webhook ingress alone, so that a flood of deliveries can never take
-/// the connections the gate resolves credentials with.
+/// the connections the gate resolves credentials with. Every use of a pool
+/// is admitted through its slots (`super::admission`), which count the
+/// callers waiting and time the acquire.
 #[derive(Debug, Clone)]
 pub struct Db {
-    pub(super) app: DatabaseConnection,
-    pub(super) service: DatabaseConnection,
-    pub(super) ingress: DatabaseConnection,
+    pub(super) app: Pool,
+    pub(super) service: Pool,
+    pub(super) ingress: Pool,
+}
+
+/// How long a caller waits for a connection of the `app` or `service` pool
+/// before UNAVAILABLE.
+const WAIT: Duration = Duration::from_secs(5);
+/// How long a webhook delivery waits for an ingress connection before its
+/// 503: briefly, since the provider retries.
+const INGRESS_WAIT: Duration = Duration::from_secs(2);
+
+/// One pool's gauges, sampled at a scrape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// `app`, `service` or `webhook`.
+    pub name: &'static str,
+    /// Open connections.
+    pub size: u32,
+    /// Open connections nobody holds.
+    pub idle: usize,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
 }
 
 fn options(url: &SecretString, max: u32) -> ConnectOptions {
@@ -23,7 +47,7 @@ fn options(url: &SecretString, max: u32) -> ConnectOptions {
     opts.max_connections(max)
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(WAIT)
         // No ping before each use (a round trip on every request): a
         // connection that broke while idle fails its first statement, which
         // is answered UNAVAILABLE, and the pool drops it.
@@ -45,15 +69,16 @@ impl Db {
         service_url: &SecretString,
         max_connections: u32,
     ) -> Result<Db, DbErr> {
-        let app = Database::connect(options(app_url, max_connections)).await?;
+        let max = max_connections;
+        let app = Database::connect(options(app_url, max)).await?;
         // Sign-in (service) and webhook ingest (ingress) each get a pool of
         // their own, so neither can starve tenant requests of connections.
-        let service = Database::connect(options(service_url, max_connections)).await?;
-        let ingress = Database::connect(options(service_url, max_connections)).await?;
+        let service = Database::connect(options(service_url, max)).await?;
+        let ingress = Database::connect(options(service_url, max)).await?;
         Ok(Db {
-            app,
-            service,
-            ingress,
+            app: Pool::new("app", app, max, WAIT),
+            service: Pool::new("service", service, max, WAIT),
+            ingress: Pool::new("webhook", ingress, max, INGRESS_WAIT),
         })
     }
 
@@ -70,25 +95,24 @@ impl Db {
         Ok(applied == known)
     }
 
-    /// Each pool's name (`app`, `service`, `webhook`), size and idle
-    /// connections, for the pool gauges.
-    pub fn pool_stats(&self) -> [(&'static str, u32, usize); 3] {
-        let stat = |name, conn: &DatabaseConnection| {
-            let pool = conn.get_postgres_connection_pool();
-            (name, pool.size(), pool.num_idle())
-        };
-        [
-            stat("app", &self.app),
-            stat("service", &self.service),
-            stat("webhook", &self.ingress),
-        ]
+    /// Each pool's gauges (`app`, `service`, `webhook`).
+    pub fn pool_stats(&self) -> [PoolStats; 3] {
+        [&self.app, &self.service, &self.ingress].map(|p| {
+            let pool = p.connection().get_postgres_connection_pool();
+            PoolStats {
+                name: p.name(),
+                size: pool.size(),
+                idle: pool.num_idle(),
+                waiting: p.waiting(),
+            }
+        })
     }
 
     /// Closes the three pools.
     pub async fn close(self) {
-        let _ = self.app.close().await;
-        let _ = self.service.close().await;
-        let _ = self.ingress.close().await;
+        self.app.close().await;
+        self.service.close().await;
+        self.ingress.close().await;
     }
 }
 
@@ -159,7 +183,7 @@ pub async fn migrate(owner_url: &SecretString) -> Result<(), DbErr> {
 
 /// The migrations recorded in `db` (none when it was never migrated: no
 /// `seaql_migrations` table yet, which is not an error).
-pub async fn applied_migrations(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+pub async fn applied_migrations(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
     #[derive(Debug, FromQueryResult)]
     struct Present {
         present: bool,
