@@ -164,18 +164,16 @@ pub fn purge_run(outcome: &'static str) {
     metrics::counter!(PURGE_RUNS, "outcome" => outcome).increment(1);
 }
 
-/// A pool's connections and waiting callers now.
-pub fn pool(stats: &crate::db::PoolStats) {
-    let pool = stats.name;
-    let size = stats.size;
-    let idle = u32::try_from(stats.idle).unwrap_or(u32::MAX).min(size);
+/// A pool's connections (`size`, `idle`) and callers `waiting` for one now.
+pub fn pool(pool: &'static str, size: u32, idle: usize, waiting: usize) {
+    let idle = u32::try_from(idle).unwrap_or(u32::MAX).min(size);
     let set = |state: &'static str, n: u32| {
         metrics::gauge!(DB_POOL_CONNECTIONS, "pool" => pool, "state" => state).set(f64::from(n));
     };
     set("size", size);
     set("in_use", size - idle);
     set("idle", idle);
-    let waiting = u32::try_from(stats.waiting).unwrap_or(u32::MAX);
+    let waiting = u32::try_from(waiting).unwrap_or(u32::MAX);
     metrics::gauge!(DB_POOL_WAITING, "pool" => pool).set(f64::from(waiting));
 }
 
