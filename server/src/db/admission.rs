@@ -99,27 +99,28 @@ impl Pool {
         self.gate.waiting.load(Ordering::Relaxed)
     }
 
-    /// Takes a slot: at once when one is free, else in arrival order,
-    /// counted as waiting meanwhile, for at most the pool's wait.
-    async fn admit(&self) -> Result<OwnedSemaphorePermit, DbErr> {
+    /// Takes a slot: at once when one is free (no clock read: the time is
+    /// zero), else in arrival order, counted as waiting meanwhile, for at
+    /// most the pool's wait. The slot and the time waited.
+    async fn admit(&self) -> Result<(OwnedSemaphorePermit, Duration), DbErr> {
         let gate = &*self.gate;
         if let Ok(slot) = gate.slots.clone().try_acquire_owned() {
-            return Ok(slot);
+            return Ok((slot, Duration::ZERO));
         }
+        let started = Instant::now();
         gate.waiting.fetch_add(1, Ordering::Relaxed);
         let _waiting = Waiting(&gate.waiting);
         match tokio::time::timeout(gate.wait, gate.slots.clone().acquire_owned()).await {
-            Ok(Ok(slot)) => Ok(slot),
+            Ok(Ok(slot)) => Ok((slot, started.elapsed())),
             Ok(Err(_closed)) => Err(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed)),
             Err(_elapsed) => Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)),
         }
     }
 
-    /// Admits one statement, recording the time it took.
+    /// Admits one statement, recording the time it waited.
     async fn admit_statement(&self) -> Result<OwnedSemaphorePermit, DbErr> {
-        let started = Instant::now();
-        let slot = self.admit().await?;
-        self.gate.acquire.record(started.elapsed());
+        let (slot, waited) = self.admit().await?;
+        self.gate.acquire.record(waited);
         Ok(slot)
     }
 
@@ -130,10 +131,10 @@ impl Pool {
         isolation: Option<IsolationLevel>,
         mode: Option<AccessMode>,
     ) -> Result<PooledTx, DbErr> {
+        let (slot, waited) = self.admit().await?;
         let started = Instant::now();
-        let slot = self.admit().await?;
         let tx = self.conn.begin_with_config(isolation, mode).await?;
-        self.gate.acquire.record(started.elapsed());
+        self.gate.acquire.record(waited + started.elapsed());
         Ok(PooledTx { tx, _slot: slot })
     }
 

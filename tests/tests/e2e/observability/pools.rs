@@ -3,7 +3,8 @@
 //! stalls the first of three concurrent calls on its pool's only
 //! connection, and the admin `/metrics` shows the other two waiting for
 //! that pool while the lock is held, none once it is released, and the
-//! time they waited in the pool's acquire-latency histogram.
+//! time they waited in the pool's acquire-latency histogram. A webhook
+//! delivery waits at most 2 s for the ingress pool, then gets 503.
 
 use std::time::{Duration, Instant};
 
@@ -198,5 +199,49 @@ async fn each_pool_shows_its_waiting_callers_while_its_connection_is_held_and_no
             &format!("{pool}: the two waiters' wait is in the histogram ({waited:.3} s)"),
         );
     }
+    c.verify();
+}
+
+#[tokio::test]
+async fn a_delivery_that_waits_two_seconds_for_the_ingress_pool_gets_503_with_retry_after() {
+    let app = spawn_app_with(AppOptions {
+        db_max_connections: 1,
+        ..AppOptions::default()
+    })
+    .await;
+    let http = Http::new(&app);
+    let org = new_org(&app, "Queued").await;
+    let secret = P::GitHub.new_secret();
+    let integration = connect_hook(&app, &org, P::GitHub, &secret).await;
+    let [first, second] = [0; 2].map(|_| Hook::new(P::GitHub, &secret).build(&integration));
+    let su = app.superuser_db().await;
+    let lock = su.begin().await.expect("begin");
+    lock.execute_unprepared("LOCK TABLE integrations IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    let started = Instant::now();
+    // The first delivery holds the one connection, stalled on the lock; the
+    // second waits for it, and is answered when its 2 s are up.
+    let (held, queued) = tokio::join!(http.post(&first), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let answer = http.post(&second).await;
+        let waited = started.elapsed();
+        lock.rollback().await.expect("release the lock");
+        (answer, waited)
+    });
+    let (queued, waited) = queued;
+    let mut c = Checks::default();
+    c.eq("the queued delivery", queued.status, 503);
+    c.that(
+        queued.headers.contains_key("retry-after"),
+        "its 503 says when to retry",
+    );
+    c.that(
+        waited >= Duration::from_secs(2) && waited < Duration::from_secs(6),
+        &format!("answered after the ingress pool's 2 s wait ({waited:?})"),
+    );
+    c.eq("the delivery that held the connection", held.status, 200);
+    let retry = http.post(&second).await;
+    c.eq("the retry", retry.status, 200);
     c.verify();
 }
