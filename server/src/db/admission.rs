@@ -7,9 +7,11 @@
 //! `BEGIN`, which takes the connection) is its acquire-latency histogram.
 //!
 //! A slot held is a connection held (or about to be: sqlx hands an admitted
-//! caller an idle connection or opens one), so admission changes no
+//! caller an idle connection or opens one; the one it may still wait for is
+//! a connection on its way back to the pool), so admission changes no
 //! behaviour: a caller waits here instead of inside sqlx, and gives up
-//! after the same bound with the same error
+//! after the pool's bound (5 s, as sqlx's own; 2 s for the webhook ingress,
+//! whose deliveries then get 503) with sqlx's error
 //! ([`DbErr::ConnectionAcquire`], answered UNAVAILABLE).
 
 use std::{
