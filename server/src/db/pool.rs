@@ -69,12 +69,12 @@ impl Db {
         service_url: &SecretString,
         max_connections: u32,
     ) -> Result<Db, DbErr> {
-        let max = max_connections;
-        let app = Database::connect(options(app_url, max)).await?;
+        let app = Database::connect(options(app_url, max_connections)).await?;
         // Sign-in (service) and webhook ingest (ingress) each get a pool of
         // their own, so neither can starve tenant requests of connections.
-        let service = Database::connect(options(service_url, max)).await?;
-        let ingress = Database::connect(options(service_url, max)).await?;
+        let service = Database::connect(options(service_url, max_connections)).await?;
+        let ingress = Database::connect(options(service_url, max_connections)).await?;
+        let max = max_connections;
         Ok(Db {
             app: Pool::new("app", app, max, WAIT),
             service: Pool::new("service", service, max, WAIT),
