@@ -13,7 +13,7 @@ deps: ## install what is missing (PostgreSQL server via apt-get, npm tools)
 run: deps ## build and serve on OCHRE_LISTEN_ADDR (default 127.0.0.1:50051), embedded Postgres in OCHRE_DATA_DIR
 	cargo run --quiet --bin ochre -- serve
 
-test: deps ## every test: buf lint + breaking, fmt, clippy, cargo tests (real Postgres), the TS package in headless Chromium
+test: ## every test (installs missing dependencies first, as make deps): buf lint + breaking, fmt, clippy, cargo tests (real Postgres), the TS package in headless Chromium
 	@./scripts/test.sh
 
 build: ## build the workspace

@@ -4,8 +4,15 @@
 # root), and the npm tools (buf, protoc-gen-es, the connect clients,
 # typescript, esbuild, playwright-core) pinned in package-lock.json.
 # protoc is not needed: the Rust build compiles proto/ with protox.
+# It leaves a git checkout as it found it (clean on a fresh clone), and
+# fails when it did not: `git status` and the tracked changes are compared
+# at the end (`make run`, `make test`, `make deps` all start here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# shellcheck source=scripts/tree-state.sh
+. scripts/tree-state.sh
+tree_before=$(tree_state)
 
 have_pg() {
   command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1 && return 0
@@ -115,3 +122,5 @@ if [ ! -f "$guard_dir/cases.jsonl" ] || [ ! -f "$guard_dir/.stamp" ] \
     .deps/wheels/spikee-0.9.2-py3-none-any.whl "$guard_dir"
   echo "$GUARD_WHEELS $(sha256sum scripts/guard-data.py | cut -c1-16)" > "$guard_dir/.stamp"
 fi
+
+tree_unchanged "installing the dependencies" "$tree_before"

@@ -6,13 +6,14 @@ cd "$(dirname "$0")/.."
 
 export OCHRE_TEST_PG_DIR="${OCHRE_TEST_PG_DIR:-/tmp/ochre-test-$(id -u)-make}"
 
-# The suite must leave a git checkout as it found it (clean on a fresh
-# clone): what `git status` says now is compared at the end.
-in_git=false
-if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-  in_git=true
-  tree_before=$(git status --porcelain)
-fi
+# The suite, its dependencies' installation included, must leave a git
+# checkout as it found it (clean on a fresh clone): the tree's state now is
+# compared at the end.
+# shellcheck source=scripts/tree-state.sh
+. scripts/tree-state.sh
+tree_before=$(tree_state)
+echo "==> dependencies (scripts/install-deps.sh)"
+./scripts/install-deps.sh
 BUF=node_modules/.bin/buf
 
 # shellcheck source=scripts/cluster.sh
@@ -67,12 +68,5 @@ else
 fi
 echo "==> the captured server logs hold no canary"
 cargo run --quiet -p ochre-tests --bin ochre-scan-logs -- "$OCHRE_TEST_LOG_DIR"
-if $in_git; then
-  echo "==> the tree is as the suite found it (git status)"
-  tree_after=$(git status --porcelain)
-  if [ "$tree_after" != "$tree_before" ]; then
-    echo "error: the suite changed the git tree:" >&2
-    diff <(echo "$tree_before") <(echo "$tree_after") >&2 || true
-    exit 1
-  fi
-fi
+echo "==> the tree is as the suite and \`make deps\` found it (git status)"
+tree_unchanged "the suite" "$tree_before"

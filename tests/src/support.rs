@@ -389,3 +389,23 @@ pub async fn join_all<T, F: std::future::Future<Output = T>>(
     .await;
     results.into_iter().flatten().collect()
 }
+
+/// Runs `call` again while it answers UNAVAILABLE, as a client should (the
+/// server says a retry can fix it: a pool with no free connection within
+/// its wait, under a test's burst): up to 8 tries, backing off from 50 ms.
+pub async fn retry_unavailable<T, Fut>(mut call: impl FnMut() -> Fut) -> Result<T, Status>
+where
+    Fut: std::future::Future<Output = Result<T, Status>>,
+{
+    let mut wait = std::time::Duration::from_millis(50);
+    for _ in 1..8 {
+        match call().await {
+            Err(s) if s.code() == tonic::Code::Unavailable => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(1));
+            }
+            answer => return answer,
+        }
+    }
+    call().await
+}

@@ -137,8 +137,8 @@ async fn authorize(State(state): State<AdminState>, req: Request, next: Next) ->
 }
 
 async fn metrics(State(state): State<AdminState>) -> Response {
-    for (pool, size, idle) in state.db.pool_stats() {
-        crate::telemetry::metrics::pool(pool, size, idle);
+    for p in state.db.pool_stats() {
+        crate::telemetry::metrics::pool(p.name, p.size, p.idle, p.waiting);
     }
     state.handle.run_upkeep();
     let mut response = state.handle.render().into_response();

@@ -4,16 +4,16 @@
 //! ([`service`]), per-table storage ([`store`]) and the vault key rotation
 //! ([`key_rotation`]).
 
+mod admission;
 pub mod audit_chain;
 pub mod key_rotation;
 mod pool;
-mod pooled;
 mod probe;
 pub mod service;
 pub mod store;
 mod tenant;
 
-pub use pool::{Db, DbError, applied_migrations, migrate, safe_text};
+pub use pool::{Db, DbError, PoolStats, applied_migrations, migrate, safe_text};
 pub(crate) use pool::{ip_text, stmt};
 pub use probe::Tables;
 pub use tenant::{Proof, TenantTx, Verdict};

@@ -3,35 +3,55 @@
 
 use std::time::Duration;
 
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, FromQueryResult,
-};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DbErr, FromQueryResult};
 use sea_orm_migration::MigratorTrait as _;
 use secrecy::{ExposeSecret as _, SecretString};
 
-use super::pooled::Pooled;
+use super::admission::Pool;
 
 /// The three runtime pools: `ochre_app` for all tenant work, `ochre_service`
 /// for the few named cross-tenant gates, and a second `ochre_service` pool
 /// for the webhook ingress alone, so that a flood of deliveries can never take
-/// the connections the gate resolves credentials with.
+/// the connections the gate resolves credentials with. Every use of a pool
+/// is admitted through its slots (`super::admission`), which count the
+/// callers waiting and time the acquire.
 #[derive(Debug, Clone)]
 pub struct Db {
-    pub(super) app: Pooled,
-    pub(super) service: Pooled,
-    pub(super) ingress: Pooled,
+    pub(super) app: Pool,
+    pub(super) service: Pool,
+    pub(super) ingress: Pool,
+}
+
+/// How long a caller waits for a connection of the `app` or `service` pool
+/// before UNAVAILABLE.
+const WAIT: Duration = Duration::from_secs(5);
+/// How long a webhook delivery waits for an ingress connection before its
+/// 503: briefly, since the provider retries.
+const INGRESS_WAIT: Duration = Duration::from_secs(2);
+
+/// One pool's gauges, sampled at a scrape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// `app`, `service` or `webhook`.
+    pub name: &'static str,
+    /// Open connections.
+    pub size: u32,
+    /// Open connections nobody holds.
+    pub idle: usize,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
 }
 
 /// The pool options; with `transaction_pooling` (behind PgBouncer's
 /// transaction mode) without the driver's statement cache, whose named
 /// statements would outlive the transaction that prepared them (see
-/// `pooled.rs`).
+/// `admission.rs`).
 fn options(url: &SecretString, max: u32, transaction_pooling: bool) -> ConnectOptions {
     let mut opts = ConnectOptions::new(url.expose_secret().to_owned());
     opts.max_connections(max)
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(WAIT)
         // No ping before each use (a round trip on every request): a
         // connection that broke while idle fails its first statement, which
         // is answered UNAVAILABLE, and the pool drops it.
@@ -58,16 +78,22 @@ impl Db {
         max_connections: u32,
         transaction_pooling: bool,
     ) -> Result<Db, DbErr> {
-        let pool = |url| async move {
+        let pool = |url, name, wait| async move {
             let opts = options(url, max_connections, transaction_pooling);
             let conn = Database::connect(opts).await?;
-            Ok::<_, DbErr>(Pooled::new(conn, transaction_pooling))
+            Ok::<_, DbErr>(Pool::new(
+                name,
+                conn,
+                max_connections,
+                wait,
+                transaction_pooling,
+            ))
         };
-        let app = pool(app_url).await?;
+        let app = pool(app_url, "app", WAIT).await?;
         // Sign-in (service) and webhook ingest (ingress) each get a pool of
         // their own, so neither can starve tenant requests of connections.
-        let service = pool(service_url).await?;
-        let ingress = pool(service_url).await?;
+        let service = pool(service_url, "service", WAIT).await?;
+        let ingress = pool(service_url, "webhook", INGRESS_WAIT).await?;
         Ok(Db {
             app,
             service,
@@ -88,25 +114,24 @@ impl Db {
         Ok(applied == known)
     }
 
-    /// Each pool's name (`app`, `service`, `webhook`), size and idle
-    /// connections, for the pool gauges.
-    pub fn pool_stats(&self) -> [(&'static str, u32, usize); 3] {
-        let stat = |name, conn: &DatabaseConnection| {
-            let pool = conn.get_postgres_connection_pool();
-            (name, pool.size(), pool.num_idle())
-        };
-        [
-            stat("app", &self.app),
-            stat("service", &self.service),
-            stat("webhook", &self.ingress),
-        ]
+    /// Each pool's gauges (`app`, `service`, `webhook`).
+    pub fn pool_stats(&self) -> [PoolStats; 3] {
+        [&self.app, &self.service, &self.ingress].map(|p| {
+            let pool = p.connection().get_postgres_connection_pool();
+            PoolStats {
+                name: p.name(),
+                size: pool.size(),
+                idle: pool.num_idle(),
+                waiting: p.waiting(),
+            }
+        })
     }
 
     /// Closes the three pools.
     pub async fn close(self) {
-        let _ = self.app.close().await;
-        let _ = self.service.close().await;
-        let _ = self.ingress.close().await;
+        self.app.close().await;
+        self.service.close().await;
+        self.ingress.close().await;
     }
 }
 

@@ -4,7 +4,7 @@
 //! that needs it whatever the load; the probe notices it within a second
 //! and the health check reports NOT_SERVING until it clears.
 
-use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
+use sea_orm::ConnectionTrait as _;
 
 use super::pool::{Db, stmt};
 

@@ -15,10 +15,9 @@ use std::net::IpAddr;
 use tracing::Instrument as _;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    AccessMode, DatabaseTransaction, FromQueryResult, IsolationLevel, TransactionTrait as _,
-};
+use sea_orm::{AccessMode, DatabaseTransaction, FromQueryResult, IsolationLevel};
 
+use super::admission::PooledTx;
 use super::pool::{Db, DbError, ip_text, stmt};
 use crate::crypto::tokens::SessionProof;
 use crate::ids::{ApiKeyId, OrgId, SessionId, UserId};
@@ -26,7 +25,8 @@ use crate::ids::{ApiKeyId, OrgId, SessionId, UserId};
 /// A transaction on the `ochre_app` pool whose caller the database verified.
 #[derive(Debug)]
 pub struct TenantTx {
-    tx: DatabaseTransaction,
+    /// The transaction, holding its `app` pool slot.
+    tx: PooledTx,
     org: Option<OrgId>,
     /// Whether the identity call itself wrote (an API key's last use, a
     /// spent login ticket): such a transaction is always committed.
@@ -38,7 +38,7 @@ pub struct TenantTx {
 impl TenantTx {
     /// The connection for storage functions.
     pub fn conn(&self) -> &DatabaseTransaction {
-        &self.tx
+        self.tx.conn()
     }
 
     /// The org the identity call verified the caller in (`None` outside
@@ -145,7 +145,7 @@ impl Db {
         snapshot: bool,
     ) -> Result<(Verdict, Option<TenantTx>), DbError> {
         let span = tracing::trace_span!("db.transaction", pool = "app");
-        let started = std::time::Instant::now();
+        // The pool records the time to the connection and BEGIN.
         let tx = if snapshot {
             let mode = match proof {
                 Proof::ApiKey(_) => AccessMode::ReadWrite,
@@ -158,7 +158,6 @@ impl Db {
         } else {
             self.app.begin().instrument(span.clone()).await?
         };
-        crate::telemetry::metrics::acquire("app", started.elapsed());
         let verify_wrote = matches!(proof, Proof::ApiKey(_));
         let call = match proof {
             Proof::Session { session_id, proof } => stmt(
@@ -178,7 +177,7 @@ impl Db {
             ),
         };
         let row = VerdictRow::find_by_statement(call)
-            .one(&tx)
+            .one(tx.conn())
             .instrument(span.clone())
             .await?;
         let verdict = match row {
@@ -220,14 +219,12 @@ impl Db {
         ticket: &str,
     ) -> Result<Option<(UserId, TenantTx)>, DbError> {
         let span = tracing::trace_span!("db.transaction", pool = "app");
-        let started = std::time::Instant::now();
         let tx = self.app.begin().instrument(span.clone()).await?;
-        crate::telemetry::metrics::acquire("app", started.elapsed());
         let row = TicketRow::find_by_statement(stmt(
             "SELECT verify_login_ticket($1) AS user_id",
             [ticket.into()],
         ))
-        .one(&tx)
+        .one(tx.conn())
         .await?;
         match row.and_then(|r| r.user_id) {
             Some(user) => Ok(Some((

@@ -35,10 +35,6 @@ pub struct HttpState {
     /// Deliveries whose body is being read or held (at most
     /// [`MAX_INFLIGHT`] MiB of bodies in memory).
     pub(crate) inflight: tokio::sync::Semaphore,
-    /// Deliveries using the ingress's database pool (its size): past that
-    /// a delivery waits briefly, then gets 503, instead of queueing on the
-    /// pool for its 5 s acquire timeout.
-    pub(crate) db_slots: tokio::sync::Semaphore,
     /// Bodies in flight per integration and per client address.
     pub(crate) per_integration: Shares<IntegrationId>,
     pub(crate) per_address: Shares<std::net::IpAddr>,
@@ -66,10 +62,8 @@ impl HttpState {
         metrics: Arc<Metrics>,
     ) -> Self {
         let (db, vault, public_url) = (state.db.clone(), state.vault.clone(), &config.public_url);
-        let (cron_secret, db_max_connections): (&SecretString, u32) =
-            (&config.secrets.cron_secret, config.db_max_connections);
+        let cron_secret: &SecretString = &config.secrets.cron_secret;
         let (checkpoints, limiter) = (state.checkpoints.clone(), state.limiter.clone());
-        let db_slots = usize::try_from(db_max_connections).unwrap_or(1).max(1);
         HttpState {
             db,
             vault,
@@ -78,7 +72,6 @@ impl HttpState {
             metrics,
             checkpoints,
             inflight: tokio::sync::Semaphore::new(MAX_INFLIGHT),
-            db_slots: tokio::sync::Semaphore::new(db_slots),
             per_integration: Shares::new(limits::PER_INTEGRATION),
             per_address: Shares::new(limits::PER_ADDRESS),
             limiter,

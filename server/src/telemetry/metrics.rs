@@ -26,7 +26,10 @@ pub const LOCKOUTS: &str = "ochre_lockouts_total";
 pub const RATE_LIMITED: &str = "ochre_rate_limited_total";
 /// Database pool connections by pool and state (size, in_use, idle).
 pub const DB_POOL_CONNECTIONS: &str = "ochre_db_pool_connections";
-/// Time to get a connection (a transaction's start) from a pool, seconds.
+/// Callers waiting for a connection, by pool.
+pub const DB_POOL_WAITING: &str = "ochre_db_pool_waiting";
+/// Time to get a connection from a pool (for a transaction, with its
+/// BEGIN), seconds.
 pub const DB_POOL_ACQUIRE: &str = "ochre_db_pool_acquire_seconds";
 /// Webhook deliveries by provider and outcome.
 pub const WEBHOOK_DELIVERIES: &str = "ochre_webhook_deliveries_total";
@@ -64,6 +67,11 @@ pub const FAMILIES: &[(&str, &[&str], &str)] = &[
         DB_POOL_CONNECTIONS,
         &["pool", "state"],
         "Database pool connections by pool and state.",
+    ),
+    (
+        DB_POOL_WAITING,
+        &["pool"],
+        "Callers waiting for a connection, by pool.",
     ),
     (
         DB_POOL_ACQUIRE,
@@ -104,7 +112,7 @@ pub fn install() -> PrometheusHandle {
             for (name, _, help) in FAMILIES {
                 if name.ends_with("_seconds") {
                     metrics::describe_histogram!(*name, metrics::Unit::Seconds, *help);
-                } else if *name == DB_POOL_CONNECTIONS || *name == BUILD_INFO {
+                } else if [DB_POOL_CONNECTIONS, DB_POOL_WAITING, BUILD_INFO].contains(name) {
                     metrics::describe_gauge!(*name, *help);
                 } else {
                     metrics::describe_counter!(*name, *help);
@@ -156,8 +164,8 @@ pub fn purge_run(outcome: &'static str) {
     metrics::counter!(PURGE_RUNS, "outcome" => outcome).increment(1);
 }
 
-/// A pool's connections now.
-pub fn pool(pool: &'static str, size: u32, idle: usize) {
+/// A pool's connections (`size`, `idle`) and callers `waiting` for one now.
+pub fn pool(pool: &'static str, size: u32, idle: usize, waiting: usize) {
     let idle = u32::try_from(idle).unwrap_or(u32::MAX).min(size);
     let set = |state: &'static str, n: u32| {
         metrics::gauge!(DB_POOL_CONNECTIONS, "pool" => pool, "state" => state).set(f64::from(n));
@@ -165,11 +173,15 @@ pub fn pool(pool: &'static str, size: u32, idle: usize) {
     set("size", size);
     set("in_use", size - idle);
     set("idle", idle);
+    let waiting = u32::try_from(waiting).unwrap_or(u32::MAX);
+    metrics::gauge!(DB_POOL_WAITING, "pool" => pool).set(f64::from(waiting));
 }
 
-/// The time a transaction waited for its connection.
-pub fn acquire(pool: &'static str, elapsed: Duration) {
-    metrics::histogram!(DB_POOL_ACQUIRE, "pool" => pool).record(elapsed.as_secs_f64());
+/// The acquire-latency histogram of `pool` (`app`, `service`, `webhook`),
+/// a handle the pool records into (seconds): taken when the pools connect,
+/// after the recorder is installed.
+pub fn acquire_histogram(pool: &'static str) -> metrics::Histogram {
+    metrics::histogram!(DB_POOL_ACQUIRE, "pool" => pool)
 }
 
 /// The gRPC name of a `grpc-status` value.

@@ -14,6 +14,7 @@ use axum::{
     response::Response,
 };
 use bytes::Bytes;
+use sea_orm::{ConnAcquireErr, DbErr};
 use serde_json::json;
 use uuid::Uuid;
 use zeroize::Zeroizing;
@@ -23,6 +24,7 @@ use super::refusal::{
     Refusal, busy, pending_deletion, refusal, too_large, unknown_integration, verify_refusal,
 };
 use super::{Outcome, event};
+use crate::db::DbError;
 use crate::ids::{IntegrationId, WebhookEventId};
 use crate::routes::{
     reply::{error, json},
@@ -40,7 +42,8 @@ const INLINE_VERIFY_LIMIT: usize = 64 * 1024;
 /// A delivery is answered within this (503 at worst), well under the
 /// server's 60 s call timeout.
 const HANDLER_TIMEOUT: Duration = Duration::from_secs(20);
-/// How long a delivery waits for a body or database slot before a 503.
+/// How long a delivery waits for a body slot or share before a 503 (for a
+/// database connection: the ingress pool's own 2 s wait).
 const QUEUE_WAIT: Duration = Duration::from_secs(2);
 
 /// The request as the verifier needs it, owned (so a large body can be
@@ -198,14 +201,20 @@ async fn handle(
         tracing::error!(error = %e, "webhook ingress: database unavailable");
         busy()
     };
-    let found = {
-        let _db = permit(&ingress.db_slots).await?;
-        ingress
-            .db
-            .webhook_signing_secrets(integration, provider.id(), provider.signing_field())
-            .await
-            .map_err(|e| unavailable(&e))?
+    // Past the ingress pool's size a delivery waits briefly (2 s) for a
+    // connection, then gets 503.
+    let db_failed = |e: DbError| match e.0 {
+        DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => {
+            tracing::warn!("webhook ingress saturated: answering 503");
+            busy()
+        }
+        _ => unavailable(&e),
     };
+    let found = ingress
+        .db
+        .webhook_signing_secrets(integration, provider.id(), provider.signing_field())
+        .await
+        .map_err(db_failed)?;
     let (org_id, secrets) = match found {
         SigningSecrets::Found { org_id, secrets } => (org_id, secrets),
         SigningSecrets::PendingDeletion => return Err(pending_deletion()),
@@ -278,7 +287,6 @@ async fn handle(
         .map(event::label)
         .unwrap_or_default();
     let id = WebhookEventId::generate();
-    let _db = permit(&ingress.db_slots).await?;
     let recorded = ingress
         .db
         .record_webhook_event(&NewEvent {
@@ -295,7 +303,7 @@ async fn handle(
             payload: &delivery.body,
         })
         .await
-        .map_err(|e| unavailable(&e))?;
+        .map_err(db_failed)?;
     let (outcome, body) = match recorded {
         Recorded::Stored => {
             tracing::info!(%org_id, integration_id = %integration, provider = provider.id(),

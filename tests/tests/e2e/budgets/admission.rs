@@ -2,7 +2,10 @@
 //! so `spent + reserved` never passes the limit, however the calls race.
 
 use ochre_sdk::v1::{BudgetKind, BudgetPeriod};
-use ochre_tests::{prelude::*, support::join_all};
+use ochre_tests::{
+    prelude::*,
+    support::{join_all, retry_unavailable},
+};
 use rand::{Rng as _, SeedableRng as _, rngs::StdRng};
 use sea_orm::ConnectionTrait as _;
 
@@ -35,9 +38,15 @@ async fn a_thousand_concurrent_reservations_against_room_for_ten_admit_exactly_t
                     idempotency_key: format!("call-{i}"),
                     customer_id: String::new(),
                 };
-                BudgetClient::on(channel)
-                    .reserve_budget(with_auth(request, &key, Some(&org)))
-                    .await
+                // A burst of a thousand on a pool of 16: UNAVAILABLE (no
+                // connection within the pool's wait) is retried, as a client
+                // does; the idempotency key makes a retry safe.
+                retry_unavailable(|| {
+                    let mut client = BudgetClient::on(channel.clone());
+                    let request = with_auth(request.clone(), &key, Some(&org));
+                    async move { client.reserve_budget(request).await }
+                })
+                .await
             })
         })
         .collect();

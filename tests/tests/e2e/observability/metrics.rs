@@ -238,15 +238,24 @@ async fn a_mixed_workload_shows_in_every_metric_family_with_its_labels_and_count
             size,
         );
     }
-    c.that(
-        delta(
-            &before,
-            &after,
-            "ochre_db_pool_acquire_seconds_count",
-            &[("pool", "app")],
-        ) >= 1.0,
-        "tenant transactions record their acquire time",
-    );
+    // Tenant transactions (app), sign-ins (service) and the delivery
+    // (webhook) record their acquire time; nobody waits once it is done.
+    for pool in ["app", "service", "webhook"] {
+        c.that(
+            delta(
+                &before,
+                &after,
+                "ochre_db_pool_acquire_seconds_count",
+                &[("pool", pool)],
+            ) >= 1.0,
+            &format!("the {pool} pool records its acquire time"),
+        );
+        c.eq(
+            &format!("{pool}: nobody waits"),
+            sample(&after, "ochre_db_pool_waiting", &[("pool", pool)]),
+            0.0,
+        );
+    }
     c.eq(
         "build info",
         sample(
