@@ -138,6 +138,22 @@ async fn warm_up(args: &Args, server: &ServerChild, t: &Target) -> anyhow::Resul
     Ok(())
 }
 
+/// The closed loop of `rpc` with `shape` for `d`, and its CPU per call.
+async fn closed_with_cpu(
+    s: &Setup<'_>,
+    server: &ServerChild,
+    shape: Shape,
+    rpc: Rpc,
+    d: std::time::Duration,
+) -> anyhow::Result<(Measured, cpu::PerCall)> {
+    let channels = server.channels(shape.channels).await?;
+    let before = cpu::Snapshot::take(server.pid(), s.postmaster);
+    let m = load::closed(&channels, shape, &s.target, rpc, d).await?;
+    let after = cpu::Snapshot::take(server.pid(), s.postmaster);
+    let used = before.per_call(&after, load::ok_rate(&m));
+    Ok((m, used))
+}
+
 async fn measure(
     args: &Args,
     s: &Setup<'_>,
@@ -151,13 +167,7 @@ async fn measure(
         warm_up(args, server, &s.target).await?;
         let mut shapes = Vec::new();
         for shape in load::SHAPES {
-            let channels = server.channels(shape.channels).await?;
-            let before = cpu::Snapshot::take(server.pid(), s.postmaster);
-            let m = load::closed(&channels, shape, &s.target, Rpc::Get, d).await?;
-            let used = before.per_call(
-                &cpu::Snapshot::take(server.pid(), s.postmaster),
-                load::ok_rate(&m),
-            );
+            let (m, used) = closed_with_cpu(s, server, shape, Rpc::Get, d).await?;
             cpu.push((format!("Get {}", shape.label()), used));
             stats::report(&shape.label(), "GetConversation", &m);
             shapes.push((shape, m));
@@ -221,14 +231,7 @@ async fn measure(
     );
     let (get_off, used) = with_server(s, &s.off, async |server| {
         warm_up(args, server, &s.target).await?;
-        let channels = server.channels(shape.channels).await?;
-        let before = cpu::Snapshot::take(server.pid(), s.postmaster);
-        let m = load::closed(&channels, shape, &s.target, Rpc::Get, d).await?;
-        let used = before.per_call(
-            &cpu::Snapshot::take(server.pid(), s.postmaster),
-            load::ok_rate(&m),
-        );
-        Ok((m, used))
+        closed_with_cpu(s, server, shape, Rpc::Get, d).await
     })
     .await?;
     cpu.push(("Get RLS off".to_owned(), used));
@@ -237,14 +240,7 @@ async fn measure(
     step(start, "AddMessage closed loop, RLS on (ochre process)");
     let (add, used) = with_server(s, &s.on, async |server| {
         warm_up(args, server, &s.target).await?;
-        let channels = server.channels(shape.channels).await?;
-        let before = cpu::Snapshot::take(server.pid(), s.postmaster);
-        let m = load::closed(&channels, shape, &s.target, Rpc::Add, d).await?;
-        let used = before.per_call(
-            &cpu::Snapshot::take(server.pid(), s.postmaster),
-            load::ok_rate(&m),
-        );
-        Ok((m, used))
+        closed_with_cpu(s, server, shape, Rpc::Add, d).await
     })
     .await?;
     cpu.push(("AddMessage".to_owned(), used));

@@ -201,6 +201,22 @@ impl PooledTx {
 /// A boxed statement future, as `ConnectionTrait` (an `async_trait`) has it.
 type Fut<'a, T> = Pin<Box<dyn Future<Output = Result<T, DbErr>> + Send + 'a>>;
 
+/// `pool.conn.$method(stmt)`, admitted for its duration; behind a
+/// transaction pooler, in a transaction of its own.
+macro_rules! statement {
+    ($pool:expr, $method:ident, $stmt:expr) => {{
+        let _slot = $pool.admit_statement().await?;
+        if $pool.each_in_transaction {
+            let tx = $pool.conn.begin().await?;
+            let out = tx.$method($stmt).await?;
+            tx.commit().await?;
+            Ok(out)
+        } else {
+            $pool.conn.$method($stmt).await
+        }
+    }};
+}
+
 /// Statements on a pool, each admitted for its own duration.
 impl ConnectionTrait for Pool {
     fn get_database_backend(&self) -> DbBackend {
@@ -212,16 +228,7 @@ impl ConnectionTrait for Pool {
         'a: 'f,
         Self: 'f,
     {
-        Box::pin(async move {
-            let _slot = self.admit_statement().await?;
-            if !self.each_in_transaction {
-                return self.conn.execute_raw(stmt).await;
-            }
-            let tx = self.conn.begin().await?;
-            let done = tx.execute_raw(stmt).await?;
-            tx.commit().await?;
-            Ok(done)
-        })
+        Box::pin(async move { statement!(self, execute_raw, stmt) })
     }
 
     /// A statement without values goes in the simple protocol: one
@@ -243,16 +250,7 @@ impl ConnectionTrait for Pool {
         'a: 'f,
         Self: 'f,
     {
-        Box::pin(async move {
-            let _slot = self.admit_statement().await?;
-            if !self.each_in_transaction {
-                return self.conn.query_one_raw(stmt).await;
-            }
-            let tx = self.conn.begin().await?;
-            let row = tx.query_one_raw(stmt).await?;
-            tx.commit().await?;
-            Ok(row)
-        })
+        Box::pin(async move { statement!(self, query_one_raw, stmt) })
     }
 
     fn query_all_raw<'a, 'f>(&'a self, stmt: Statement) -> Fut<'f, Vec<QueryResult>>
@@ -260,16 +258,7 @@ impl ConnectionTrait for Pool {
         'a: 'f,
         Self: 'f,
     {
-        Box::pin(async move {
-            let _slot = self.admit_statement().await?;
-            if !self.each_in_transaction {
-                return self.conn.query_all_raw(stmt).await;
-            }
-            let tx = self.conn.begin().await?;
-            let rows = tx.query_all_raw(stmt).await?;
-            tx.commit().await?;
-            Ok(rows)
-        })
+        Box::pin(async move { statement!(self, query_all_raw, stmt) })
     }
 }
 

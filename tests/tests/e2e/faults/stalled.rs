@@ -24,6 +24,18 @@ use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus}
 /// How long a client waits.
 const DEADLINE: Duration = Duration::from_secs(2);
 
+/// The operator's transaction that takes the hot tables (rolled back or
+/// dropped to end the stall).
+async fn lock_hot_tables(server: &ServerProcess) -> sea_orm::DatabaseTransaction {
+    let su = cluster().await.connect_superuser(&server.database).await;
+    let stall = su.begin().await.unwrap();
+    stall
+        .execute_unprepared("LOCK TABLE conversations, messages IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    stall
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_on_a_stalled_table_end_within_their_deadline_and_service_resumes_when_it_clears() {
     let server = ServerProcess::start(&[("OCHRE_DB_MAX_CONNECTIONS", "4")]).await;
@@ -61,12 +73,7 @@ async fn calls_on_a_stalled_table_end_within_their_deadline_and_service_resumes_
     };
 
     // The operator's transaction takes the hot tables.
-    let su = cluster().await.connect_superuser(&server.database).await;
-    let stall = su.begin().await.unwrap();
-    stall
-        .execute_unprepared("LOCK TABLE conversations, messages IN ACCESS EXCLUSIVE MODE")
-        .await
-        .unwrap();
+    let stall = lock_hot_tables(&server).await;
 
     // Twice the pool's size in flight, twice over.
     for round in 0..2 {
@@ -148,12 +155,7 @@ async fn a_call_waiting_on_a_lock_gets_unavailable_after_five_seconds_and_health
     let conversation = caller.conversation(&customer.id, "locked").await.id;
     assert_eq!(health(&server).await, Some(ServingStatus::Serving));
 
-    let su = cluster().await.connect_superuser(&server.database).await;
-    let stall = su.begin().await.unwrap();
-    stall
-        .execute_unprepared("LOCK TABLE conversations, messages IN ACCESS EXCLUSIVE MODE")
-        .await
-        .unwrap();
+    let stall = lock_hot_tables(&server).await;
 
     // A client that would wait 20 s: the transaction's own lock wait (5 s)
     // ends the call first, as a retryable UNAVAILABLE.
