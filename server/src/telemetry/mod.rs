@@ -26,7 +26,7 @@ use crate::config::{LogFormat, OtlpConfig};
 pub const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn";
 
 /// Installs the global subscriber once, writing to standard error from a
-/// background thread that redacts each line ([`background`]) and, with
+/// background thread that redacts each line (`telemetry/background.rs`) and, with
 /// `otlp`, exporting spans; later calls are no-ops. Hold the guard until
 /// the process ends: dropping it writes out what is queued.
 pub fn init(format: LogFormat, filter: &str, otlp: Option<&OtlpConfig>) -> LogGuard {
