@@ -30,6 +30,11 @@ fn data_dir() -> tempfile::TempDir {
 }
 
 fn serve(data: &Path, port: u16) -> Child {
+    serve_to(data, port, Stdio::piped())
+}
+
+/// `ochre serve` on `data` (development mode) on `port`, its log to `stderr`.
+fn serve_to(data: &Path, port: u16, stderr: Stdio) -> Child {
     Command::new(ochre_bin())
         .arg("serve")
         .env_clear()
@@ -38,7 +43,7 @@ fn serve(data: &Path, port: u16) -> Child {
         .env("OCHRE_LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .env("OCHRE_ADMIN_ADDR", "127.0.0.1:0")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(stderr)
         .spawn()
         .expect("spawn ochre serve")
 }

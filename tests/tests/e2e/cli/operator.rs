@@ -17,21 +17,11 @@ use std::{
 use ochre_sdk::v1::{CreateOrgRequest, ListMyOrgsRequest, LoginRequest, SignUpRequest};
 use ochre_tests::{identity::strong_password, ochre_bin, prelude::*, random_key};
 
-use super::{data_dir, free_port, stop_cleanly, wait_serving};
+use super::{data_dir, free_port, serve_to, stop_cleanly, wait_serving};
 
 /// `ochre serve` on `data` (development mode), its log in `log`.
 fn serve_logged(data: &Path, port: u16, log: &Path) -> Child {
-    Command::new(ochre_bin())
-        .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("OCHRE_DATA_DIR", data)
-        .env("OCHRE_LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .env("OCHRE_ADMIN_ADDR", "127.0.0.1:0")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .expect("spawn ochre serve")
+    serve_to(data, port, Stdio::from(std::fs::File::create(log).unwrap()))
 }
 
 /// Runs an `ochre` command on `data`: its exit code, stdout and stderr.
