@@ -142,7 +142,9 @@ GRANT SELECT ON memberships TO ochre_app;
 
 -- API keys of an org: hashed, carrying a role that is never owner. Owners
 -- and admins create them, at most at their own rank, in their own name;
--- revocation is one-way: the only UPDATE is setting revoked_at once.
+-- revocation is one-way: the only UPDATE is setting revoked_at once. A key
+-- names its org (its last 16 bytes), so it is found by (org_id, key_hash)
+-- and every key of this table starts with org_id (ready to shard by org).
 CREATE TABLE api_keys (
   org_id       uuid        NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
   id           uuid        NOT NULL,
@@ -155,7 +157,7 @@ CREATE TABLE api_keys (
   last_used_at timestamptz,
   revoked_at   timestamptz,
   PRIMARY KEY (org_id, id),
-  CONSTRAINT api_keys_hash_key UNIQUE (key_hash)
+  CONSTRAINT api_keys_hash_key UNIQUE (org_id, key_hash)
 );
 ALTER TABLE api_keys ENABLE ROW LEVEL SECURITY;
 ALTER TABLE api_keys FORCE ROW LEVEL SECURITY;
@@ -182,6 +184,7 @@ GRANT SELECT (org_id, id, name, role, prefix, created_by, created_at, last_used_
 -- and admins invite in their own name (only owners invite owners) and
 -- revoke pending ones, one-way; admins cannot touch owners, not even an
 -- owner's pending invitation. Accepting goes through accept_invitation().
+-- A token names its org (its last 16 bytes): found by (org_id, token_hash).
 CREATE TABLE invitations (
   org_id      uuid        NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
   id          uuid        NOT NULL,
@@ -195,7 +198,7 @@ CREATE TABLE invitations (
   accepted_by uuid        REFERENCES users (id) ON DELETE SET NULL,
   revoked_at  timestamptz,
   PRIMARY KEY (org_id, id),
-  CONSTRAINT invitations_token_key UNIQUE (token_hash)
+  CONSTRAINT invitations_token_key UNIQUE (org_id, token_hash)
 );
 ALTER TABLE invitations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE invitations FORCE ROW LEVEL SECURITY;
@@ -382,7 +385,10 @@ CREATE FUNCTION transfer_ownership(p_user uuid) RETURNS void
   END $$;
 GRANT EXECUTE ON FUNCTION transfer_ownership(uuid) TO ochre_app;
 
-CREATE FUNCTION accept_invitation(p_token_hash bytea, p_client_ip text, p_request_id text)
+-- p_org is the org the token names (read by the server from the token; the
+-- hash covers it, so naming another org finds nothing).
+CREATE FUNCTION accept_invitation(p_org uuid, p_token_hash bytea, p_client_ip text,
+                                  p_request_id text)
   RETURNS TABLE (org_id uuid, role text)
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$
@@ -394,7 +400,8 @@ CREATE FUNCTION accept_invitation(p_token_hash bytea, p_client_ip text, p_reques
     IF app_user() IS NULL OR app_api_key() IS NOT NULL THEN
       RAISE EXCEPTION 'a signed-in user is required' USING ERRCODE = '42501';
     END IF;
-    SELECT * INTO inv FROM invitations i WHERE i.token_hash = p_token_hash FOR UPDATE;
+    SELECT * INTO inv FROM invitations i
+     WHERE i.org_id = p_org AND i.token_hash = p_token_hash FOR UPDATE;
     SELECT u.email INTO caller_email FROM users u WHERE u.id = app_user();
     IF inv.id IS NULL OR inv.revoked_at IS NOT NULL OR inv.accepted_at IS NOT NULL
        OR inv.expires_at <= now() OR inv.email IS DISTINCT FROM caller_email THEN
@@ -431,7 +438,7 @@ CREATE FUNCTION accept_invitation(p_token_hash bytea, p_client_ip text, p_reques
                          jsonb_build_object('role', inv.role), p_client_ip, p_request_id);
     RETURN QUERY SELECT inv.org_id, inv.role;
   END $$;
-GRANT EXECUTE ON FUNCTION accept_invitation(bytea, text, text) TO ochre_app;
+GRANT EXECUTE ON FUNCTION accept_invitation(uuid, bytea, text, text) TO ochre_app;
 
 -- Deletes the signed-in caller's account. What it granted goes with it in
 -- every org: its API keys and its pending invitations are revoked first (a
@@ -548,8 +555,11 @@ CREATE FUNCTION verify_session(p_session uuid, p_proof bytea, p_org uuid, p_clie
 GRANT EXECUTE ON FUNCTION verify_session(uuid, bytea, uuid, text, boolean) TO ochre_app;
 
 -- An API key, proved by the key itself (its SHA-256 is compared here; the
--- stored hashes are not readable by ochre_app). Records the key's use at
--- most once a minute. A key of an org pending deletion opens nothing.
+-- stored hashes are not readable by ochre_app). p_org is the org the key
+-- names (its last 16 bytes, read by the server): the key is looked up
+-- under that org only, and the hash covers those bytes, so naming another
+-- org finds nothing. Records the key's use at most once a minute. A key of
+-- an org pending deletion opens nothing.
 CREATE FUNCTION verify_api_key(p_key text, p_org uuid, p_client_ip text,
                                OUT verdict text, OUT org_id uuid, OUT role text, OUT key_id uuid,
                                OUT purge_after timestamptz)
@@ -566,14 +576,10 @@ CREATE FUNCTION verify_api_key(p_key text, p_org uuid, p_client_ip text,
     SELECT a.org_id, a.id, a.role, a.last_used_at, o.ip_allowlist, o.purge_after
       INTO org_id, key_id, role, used, allowed, purge_after
       FROM api_keys a JOIN orgs o ON o.id = a.org_id
-     WHERE a.key_hash = sha256(convert_to(coalesce(p_key, ''), 'UTF8')) AND a.revoked_at IS NULL;
+     WHERE a.org_id = p_org
+       AND a.key_hash = sha256(convert_to(coalesce(p_key, ''), 'UTF8')) AND a.revoked_at IS NULL;
     IF key_id IS NULL THEN
       verdict := 'no_credential';
-      RETURN;
-    END IF;
-    IF p_org IS NOT NULL AND p_org <> org_id THEN
-      org_id := NULL; role := NULL; key_id := NULL; purge_after := NULL;
-      verdict := 'not_member';
       RETURN;
     END IF;
     IF NOT ip_allowed(allowed, p_client_ip) THEN

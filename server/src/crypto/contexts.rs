@@ -63,10 +63,11 @@ pub fn totp_context(user: UserId, field: TotpField) -> SecretContext<'static> {
 }
 
 /// The kept answer of an idempotent create (`request_ids.response`): bound
-/// to the caller that made it (a user's or an API key's id) and the method.
-pub fn request_context(caller: Uuid, method: &str) -> SecretContext<'_> {
+/// to the org it acted in, the caller that made it (a user's or an API
+/// key's id) and the method.
+pub fn request_context(org: Uuid, caller: Uuid, method: &str) -> SecretContext<'_> {
     SecretContext {
-        org_id: Uuid::nil(),
+        org_id: org,
         scope: "request_id",
         owner_id: caller,
         field: method,

@@ -5,10 +5,16 @@
 //!   with HMAC-SHA256(session secret, "ochre access token v1"). They live 15
 //!   minutes; the MAC is checked in memory, the session's proof ([`SessionProof`])
 //!   by the database when the request's transaction opens.
-//! * Refresh tokens (`ochre_rt_`), API keys (`ochre_sk_`) and invitation tokens
-//!   (`ochre_inv_`) are 32 random bytes, base64url-encoded after the prefix.
-//!   Only their SHA-256 ([`hash_opaque`]) is stored, so a database leak does
-//!   not leak usable credentials.
+//! * Refresh tokens (`ochre_rt_`) and sign-in tickets (`ochre_tk_`) are 32
+//!   random bytes, base64url-encoded after the prefix. API keys (`ochre_sk_`)
+//!   and invitation tokens (`ochre_inv_`) name their org: 32 random bytes,
+//!   then the org id's 16 bytes, base64url-encoded after the prefix (random
+//!   first, so the shown prefix of a key tells keys apart)
+//!   ([`org_named`]), so the database finds them by (org, hash) and every
+//!   key of their tables starts with the org. Only the SHA-256 of the whole
+//!   token ([`hash_opaque`]) is stored, so a database leak does not leak
+//!   usable credentials; it covers the org bytes, so a token edited to name
+//!   another org is found nowhere.
 //!
 //! Nothing here panics on untrusted input.
 
@@ -23,7 +29,7 @@ use zeroize::Zeroizing;
 pub use super::envelope::MIN_SECRET_LEN;
 use super::envelope::{Envelope, EnvelopeError};
 pub use super::session_proof::SessionProof;
-use crate::ids::{SessionId, UserId};
+use crate::ids::{OrgId, SessionId, UserId};
 
 /// Prefix of access tokens, including the separating dot.
 pub const ACCESS_TOKEN_PREFIX: &str = "ochre_at_v1.";
@@ -41,6 +47,8 @@ pub const ACCESS_TOKEN_TTL_SECS: u64 = 15 * 60;
 pub const MAX_CLOCK_SKEW_SECS: u64 = 60;
 const MAX_ACCESS_TOKEN_LEN: usize = 1024; // longer input is refused undecoded
 const OPAQUE_TOKEN_BYTES: usize = 32; // randomness in opaque tokens
+const ORG_BOUND_BYTES: usize = OPAQUE_TOKEN_BYTES + 16; // randomness, then the org id
+const ORG_BOUND_CHARS: usize = ORG_BOUND_BYTES / 3 * 4; // base64url, no padding
 const KEY_LABEL: &[u8] = b"ochre access token v1"; // MAC key derivation label
 
 /// What an access token asserts.
@@ -234,14 +242,40 @@ pub fn new_login_ticket() -> (String, [u8; 32]) {
     new_opaque(TokenKind::LoginTicket)
 }
 
-/// A new API key (show once) and its SHA-256 (store).
-pub fn new_api_key() -> (String, [u8; 32]) {
-    new_opaque(TokenKind::ApiKey)
+fn new_org_bound(kind: TokenKind, org: OrgId) -> (String, [u8; 32]) {
+    let mut bytes = Zeroizing::new([0u8; ORG_BOUND_BYTES]);
+    rand::rng().fill_bytes(&mut bytes[..OPAQUE_TOKEN_BYTES]);
+    bytes[OPAQUE_TOKEN_BYTES..].copy_from_slice(org.uuid().as_bytes());
+    let body = URL_SAFE_NO_PAD.encode(bytes.as_ref());
+    let token = format!("{}{body}", kind.prefix());
+    let hash = hash_opaque(&token);
+    (token, hash)
 }
 
-/// A new invitation token (send by email) and its SHA-256 (store).
-pub fn new_invitation_token() -> (String, [u8; 32]) {
-    new_opaque(TokenKind::Invitation)
+/// A new API key of `org` (show once) and its SHA-256 (store).
+pub fn new_api_key(org: OrgId) -> (String, [u8; 32]) {
+    new_org_bound(TokenKind::ApiKey, org)
+}
+
+/// A new invitation token into `org` (send by email) and its SHA-256 (store).
+pub fn new_invitation_token(org: OrgId) -> (String, [u8; 32]) {
+    new_org_bound(TokenKind::Invitation, org)
+}
+
+/// The org an API key or invitation token names, if `token` is one of
+/// `kind` in the current form. Unverified: the database looks the token's
+/// hash up under this org only.
+pub fn org_named(kind: TokenKind, token: &str) -> Option<OrgId> {
+    if !matches!(kind, TokenKind::ApiKey | TokenKind::Invitation) {
+        return None;
+    }
+    let body = token.strip_prefix(kind.prefix())?;
+    if body.len() != ORG_BOUND_CHARS {
+        return None;
+    }
+    let bytes = Zeroizing::new(URL_SAFE_NO_PAD.decode(body).ok()?);
+    let org: [u8; 16] = bytes.get(OPAQUE_TOKEN_BYTES..)?.try_into().ok()?;
+    Some(OrgId::from_uuid(Uuid::from_bytes(org)))
 }
 
 #[cfg(test)]

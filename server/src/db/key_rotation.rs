@@ -69,6 +69,7 @@ struct VerifierCipher {
 /// The kept answer of an idempotent create.
 #[derive(Debug, Clone, FromQueryResult)]
 struct AnswerCipher {
+    org_id: Uuid,
     caller_id: Uuid,
     method: String,
     request_id: String,
@@ -255,25 +256,27 @@ pub async fn rotate(
     Ok(report)
 }
 
-/// The kept answers of idempotent creates, keyed by (caller_id, method,
-/// request_id).
+/// The kept answers of idempotent creates, keyed by (org_id, caller_id,
+/// method, request_id).
 async fn rotate_answers(
     db: &sea_orm::DatabaseConnection,
     vault: &Vault,
     batch: i64,
     report: &mut RotationReport,
 ) -> Result<(), DbErr> {
-    let mut last = (Uuid::nil(), String::new(), String::new());
+    let mut last = (Uuid::nil(), Uuid::nil(), String::new(), String::new());
     loop {
         let tx = db.begin().await?;
         let rows = AnswerCipher::find_by_statement(stmt(
-            "SELECT caller_id, method, request_id, response FROM request_ids \
-              WHERE (caller_id, method, request_id) > ($1, $2, $3) AND response IS NOT NULL \
-              ORDER BY caller_id, method, request_id LIMIT $4 FOR UPDATE",
+            "SELECT org_id, caller_id, method, request_id, response FROM request_ids \
+              WHERE (org_id, caller_id, method, request_id) > ($1, $2, $3, $4) \
+                AND response IS NOT NULL \
+              ORDER BY org_id, caller_id, method, request_id LIMIT $5 FOR UPDATE",
             [
                 last.0.into(),
-                last.1.clone().into(),
+                last.1.into(),
                 last.2.clone().into(),
+                last.3.clone().into(),
                 batch.into(),
             ],
         ))
@@ -287,13 +290,14 @@ async fn rotate_answers(
             if !vault.needs_reencrypt(&row.response) {
                 report.current += 1;
             } else {
-                let ctx = request_context(row.caller_id, &row.method);
+                let ctx = request_context(row.org_id, row.caller_id, &row.method);
                 match vault.reencrypt(&ctx, &row.response) {
                     Ok(new) => {
                         tx.execute_raw(stmt(
-                            "UPDATE request_ids SET response = $4 \
-                              WHERE caller_id = $1 AND method = $2 AND request_id = $3",
+                            "UPDATE request_ids SET response = $5 WHERE org_id = $1 \
+                               AND caller_id = $2 AND method = $3 AND request_id = $4",
                             [
+                                row.org_id.into(),
                                 row.caller_id.into(),
                                 row.method.clone().into(),
                                 row.request_id.clone().into(),
@@ -309,7 +313,7 @@ async fn rotate_answers(
                     }
                 }
             }
-            last = (row.caller_id, row.method, row.request_id);
+            last = (row.org_id, row.caller_id, row.method, row.request_id);
         }
         tx.commit().await?;
     }

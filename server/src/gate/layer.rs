@@ -4,8 +4,9 @@
 //! transaction whose first statement is the database's identity call: the
 //! database verifies the credential (the session's proof or the API key)
 //! against current rows, the caller's CURRENT role in the org named by
-//! `x-ochre-org` (so removal and demotion act on the next request) and the
-//! org's IP allowlist, and pins the verified caller. A refusal rolls the
+//! `x-ochre-org` (so removal and demotion act on the next request; an API
+//! key names its own org) and the org's IP allowlist, and pins the verified
+//! caller. A refusal rolls the
 //! transaction back; an accepted request carries it to the handler inside
 //! the [`Principal`]. Handlers never parse credentials.
 
@@ -17,17 +18,16 @@ use std::{
 };
 
 use ochre_sdk::{
-    ORG_HEADER,
     access::{Rule, access_for},
     v1::RateClass,
 };
 use tonic::{Status, body::Body};
 use tower::{Layer, Service};
-use uuid::Uuid;
 
 use secrecy::SecretString;
 
 use super::{
+    headers::{bearer, org_header},
     http::{buffered, client_ip, drain},
     principal::{Actor, Credential, Principal, role_from_db},
     rates::{charge_verified, principal_charges, public_charges},
@@ -198,39 +198,8 @@ impl Gate {
         pending_ok: bool,
         rate: RateClass,
     ) -> Result<Principal, ApiError> {
-        let token = headers
-            .get(http::header::AUTHORIZATION)
-            .ok_or_else(|| {
-                unauthenticated(
-                    Reason::CredentialsMissing,
-                    "missing credentials: send `authorization: Bearer <token>`",
-                )
-            })?
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(|| {
-                unauthenticated(
-                    Reason::CredentialsMalformed,
-                    "malformed authorization header",
-                )
-            })?;
-        let org_header = match headers.get(ORG_HEADER) {
-            None => None,
-            Some(v) => Some(
-                v.to_str()
-                    .ok()
-                    .and_then(|s| Uuid::parse_str(s.trim()).ok())
-                    .map(OrgId::from_uuid)
-                    .ok_or_else(|| {
-                        ApiError::invalid_request(
-                            Reason::OrgHeaderInvalid,
-                            "x-ochre-org must be an org id (UUID)",
-                        )
-                    })?,
-            ),
-        };
+        let token = bearer(headers)?;
+        let org_header = org_header(headers)?;
         let principal = match tokens::parse_prefix(token) {
             Some(TokenKind::Access) => {
                 self.user(token, rule, org_header, ip, pending_ok, rate)
@@ -338,15 +307,22 @@ impl Gate {
         org: Option<OrgId>,
         ip: Option<IpAddr>,
     ) -> Result<Principal, ApiError> {
+        // The key names its org; the database looks it up there only.
+        let Some(named) = tokens::org_named(TokenKind::ApiKey, token) else {
+            return Err(unauthenticated(API_KEY_INVALID.0, API_KEY_INVALID.1));
+        };
         let credential = Credential::ApiKey(Arc::new(SecretString::from(token)));
         let Rule::Roles(allowed) = rule else {
             // An unknown key is UNAUTHENTICATED whatever it calls; a real
             // one is refused the methods that are for people only.
-            self.verify(&credential, None, ip, false, API_KEY_INVALID)
+            self.verify(&credential, Some(named), ip, false, API_KEY_INVALID)
                 .await?;
             return Err(ApiError::denied());
         };
-        let (verdict, tx) = self.db.verify(credential.proof(), org, ip, false).await?;
+        let (verdict, tx) = self
+            .db
+            .verify(credential.proof(), Some(named), ip, false)
+            .await?;
         let (
             Verdict::Ok {
                 org_id: Some(org_id),
@@ -358,6 +334,11 @@ impl Gate {
         else {
             return Err(refusal(verdict, API_KEY_INVALID));
         };
+        // A real key sent with another org's header acts nowhere (the
+        // transaction rolls back when dropped).
+        if org.is_some_and(|asked| asked != org_id) {
+            return Err(not_a_member());
+        }
         let role = role_from_db(&role).ok_or_else(not_a_member)?;
         if !allowed.contains(&role) {
             return Err(ApiError::PermissionDenied(

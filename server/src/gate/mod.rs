@@ -3,6 +3,7 @@
 //! handlers through the request extensions.
 
 mod deadline;
+mod headers;
 mod http;
 mod layer;
 mod principal;

@@ -91,10 +91,10 @@ impl ApiKeyService for ApiKeyApi {
             .into());
         }
         let db_role = role_to_db(role).ok_or_else(|| ApiError::required("role"))?;
-        let (secret, hash) = new_api_key();
+        let org = p.require_org()?.0;
+        let (secret, hash) = new_api_key(org);
         let prefix: String = secret.chars().take(16).collect();
         let tx = p.tenant(&self.state.db).await?;
-        let org = p.require_org()?.0;
         let req = request.get_ref();
         let ticket = fresh_or_replay!(
             request_ids::start(&self.state, &tx, &p, req, org).await?,

@@ -14,7 +14,7 @@ use tonic::{Request, Response, Status};
 use super::convert::{membership, parse_id, parse_role, role_i32, ts, ts_opt};
 use crate::ids::InvitationId;
 use crate::{
-    crypto::tokens::{TokenKind, hash_opaque, new_invitation_token, parse_prefix},
+    crypto::tokens::{TokenKind, hash_opaque, new_invitation_token, org_named},
     db::store::{
         audit::{self, AuditTarget},
         members::{self, InvitationRow, MemberRow},
@@ -178,9 +178,9 @@ impl MemberService for MemberApi {
             )
             .into());
         }
-        let (token, hash) = new_invitation_token();
-        let tx = p.tenant(&self.state.db).await?;
         let (org, _) = p.require_org()?;
+        let (token, hash) = new_invitation_token(org);
+        let tx = p.tenant(&self.state.db).await?;
         let ticket = fresh_or_replay!(
             request_ids::start(&self.state, &tx, &p, request.get_ref(), org).await?,
             tx
@@ -258,16 +258,17 @@ impl MemberService for MemberApi {
             return Err(ApiError::required("token").into());
         }
         p.require_user()?;
-        if parse_prefix(token) != Some(TokenKind::Invitation) {
+        // The token names its org; the database finds it under that org only.
+        let Some(named) = org_named(TokenKind::Invitation, token) else {
             return Err(ApiError::NotFound(
                 Reason::NotFound,
                 "invitation not found or no longer valid".into(),
             )
             .into());
-        }
+        };
         let tx = p.tenant(&self.state.db).await?;
         let ctx = p.audit();
-        let (org_id, _) = members::accept(&tx, &hash_opaque(token), &ctx).await?;
+        let (org_id, _) = members::accept(&tx, named, &hash_opaque(token), &ctx).await?;
         let joined = users::memberships(&tx, None, u64::MAX)
             .await?
             .into_iter()

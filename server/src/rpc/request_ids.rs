@@ -2,8 +2,9 @@
 //! `request_id` first claims it for the verified caller inside the
 //! create's own tenant transaction; the answer is sealed by the vault and
 //! kept with the claim when the create commits. A retry with the same id
-//! (by the same caller, in the same org) gets that first answer back and
-//! creates nothing; a concurrent retry waits for the first call's
+//! (by the same caller, in the same org: ids are scoped by org, and a
+//! CreateOrg's org id is derived from its caller and request id, see
+//! [`org_to_create`]) gets that first answer back and creates nothing; a concurrent retry waits for the first call's
 //! transaction. The same id with a different request is INVALID_ARGUMENT.
 //! Answers are kept 24 hours.
 //!
@@ -98,6 +99,7 @@ pub struct Ticket {
 
 #[derive(Debug)]
 struct Claimed {
+    org: OrgId,
     method: &'static str,
     request_id: String,
     caller: Uuid,
@@ -126,6 +128,24 @@ fn caller(p: &Principal) -> Uuid {
         Actor::User { user_id, .. } => user_id.uuid(),
         Actor::ApiKey { key_id } => key_id.uuid(),
     }
+}
+
+/// The id of the org a CreateOrg creates: fresh without a `request_id`;
+/// with one, derived from the user and the request id (a UUIDv8 of their
+/// domain-separated SHA-256), so a retry claims its request id under the
+/// same org as the first call. Another user's ids are a preimage away.
+pub fn org_to_create(user: crate::ids::UserId, request_id: &str) -> OrgId {
+    if request_id.is_empty() {
+        return OrgId::generate();
+    }
+    let mut hash = Sha256::new();
+    hash.update(b"ochre create-org request id v1\0");
+    hash.update(user.uuid().as_bytes());
+    hash.update(request_id.as_bytes());
+    let digest: [u8; 32] = hash.finalize().into();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    OrgId::from_uuid(uuid::Builder::from_custom_bytes(bytes).into_uuid())
 }
 
 fn digest<Q: Idempotent>(request: &Q) -> [u8; 32] {
@@ -158,6 +178,7 @@ pub async fn start<Q: Idempotent, R: Message + Default>(
     }
     validate(id)?;
     let claimed = Claimed {
+        org,
         method: Q::METHOD,
         request_id: id.to_owned(),
         caller: caller(p),
@@ -169,13 +190,10 @@ pub async fn start<Q: Idempotent, R: Message + Default>(
             claim: Some(claimed),
         }));
     }
-    if Q::METHOD != "CreateOrg" && found.org_id != org {
-        return Err(reused());
-    }
     let sealed = found
         .response
         .ok_or(ApiError::Corrupt("request_ids.response"))?;
-    let ctx = request_context(claimed.caller, Q::METHOD);
+    let ctx = request_context(org.uuid(), claimed.caller, Q::METHOD);
     let plain = state.vault.decrypt(&ctx, &sealed)?;
     let (kept_digest, answer) = plain
         .split_at_checked(32)
@@ -210,8 +228,8 @@ impl Ticket {
             .map_err(|_| ApiError::Corrupt("answer"))?;
         let sealed = state
             .vault
-            .encrypt(&request_context(c.caller, c.method), &plain)?;
-        request_ids::record(tx, c.method, &c.request_id, sealed, about).await?;
+            .encrypt(&request_context(c.org.uuid(), c.caller, c.method), &plain)?;
+        request_ids::record(tx, c.org, c.method, &c.request_id, sealed, about).await?;
         Ok(())
     }
 }

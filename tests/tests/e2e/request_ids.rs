@@ -1,6 +1,7 @@
 //! Idempotent creates (AIP-155): a create carrying a `request_id` answers a
 //! retry with its first answer and creates nothing, under concurrency too;
-//! the same id with another request is refused; ids belong to their caller;
+//! the same id with another request is refused; ids belong to their caller
+//! and org (a CreateOrg's org id is derived from its caller and id);
 //! the kept answer is sealed and goes with an erased customer.
 
 use std::collections::HashSet;
@@ -185,7 +186,7 @@ async fn every_create_answers_a_retry_with_its_first_answer_and_creates_nothing(
 }
 
 #[tokio::test]
-async fn a_request_id_reused_for_another_request_or_org_is_refused_and_ids_belong_to_their_caller()
+async fn a_request_id_reused_for_another_request_is_refused_and_ids_belong_to_their_caller_and_org()
 {
     let app = spawn_app().await;
     let owner = signup_and_login(&app, &unique_email()).await;
@@ -207,9 +208,15 @@ async fn a_request_id_reused_for_another_request_or_org_is_refused_and_ids_belon
         Some("REQUEST_ID_REUSED")
     );
     assert_eq!(errors::fields(&changed), ["request_id"]);
+    // Ids are scoped by org (the claim's key starts with org_id): the same
+    // id in another org of the same caller is another create there.
     let elsewhere = Caller::user(&app, &owner, &other_org);
-    let moved = elsewhere.upsert(upsert("first@example.com")).await;
-    assert_eq!(code_of(&moved), Code::InvalidArgument);
+    let there = elsewhere.upsert(upsert("first@example.com")).await.unwrap();
+    assert_ne!(there.id, first.id);
+    let again = elsewhere.upsert(upsert("first@example.com")).await.unwrap();
+    assert_eq!(again, there, "and is replayed there");
+    let back = api.upsert(upsert("first@example.com")).await.unwrap();
+    assert_eq!(back, first, "the first org still replays its own answer");
     // Another caller's id space: the admin's call with the same id acts.
     let by_admin = Caller::user(&app, &admin, &org);
     let theirs = by_admin.upsert(upsert("admin@example.com")).await.unwrap();
@@ -266,4 +273,56 @@ async fn a_kept_answer_is_sealed_and_goes_with_the_customer_it_is_about() {
         1,
         "only the API key's answer is left"
     );
+}
+
+#[tokio::test]
+async fn a_create_org_retried_after_its_kept_answer_expired_is_already_exists_and_creates_nothing()
+{
+    let app = spawn_app().await;
+    let owner = signup_and_login(&app, &unique_email()).await;
+    let other = signup_and_login(&app, &unique_email()).await;
+    let id = rid();
+    let create = || CreateOrgRequest {
+        name: "Once".into(),
+        request_id: id.clone(),
+    };
+    let mut orgs = app.client::<OrgClient>();
+    let first = orgs
+        .create_org(with_auth(create(), &owner.access_token, None))
+        .await
+        .unwrap()
+        .into_inner();
+    // Another user's CreateOrg with the same request id: another org.
+    let theirs = orgs
+        .create_org(with_auth(create(), &other.access_token, None))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(theirs.org.unwrap().id, first.org.clone().unwrap().id);
+    // The kept answer is forgotten after 24 hours; the org it made is not.
+    ochre_tests::identity::superuser_execute(
+        &app,
+        "UPDATE request_ids SET created_at = now() - interval '25 hours'",
+    )
+    .await;
+    let late = orgs
+        .create_org(with_auth(create(), &owner.access_token, None))
+        .await;
+    assert_eq!(code_of(&late), Code::AlreadyExists);
+    let sql = format!(
+        "SELECT count(*) FROM memberships WHERE user_id = '{}'",
+        owner.user_id
+    );
+    assert_eq!(count(&app, &sql).await, 1, "no second org");
+    let fresh = orgs
+        .create_org(with_auth(
+            CreateOrgRequest {
+                name: "Twice".into(),
+                request_id: rid(),
+            },
+            &owner.access_token,
+            None,
+        ))
+        .await;
+    assert_eq!(code_of(&fresh), Code::Ok, "a new request id creates");
 }

@@ -16,28 +16,11 @@ use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbBackend, Statement};
 
 /// Unique keys of tenant tables not led by `org_id`: (name, reason and what
 /// would change when distributed).
-const GLOBAL_KEYS: &[(&str, &str)] = &[
-    (
-        "api_keys_hash_key",
-        "an API key is found by its hash before its org is known; distributed, \
-         a reference table key_hash -> org_id would route the lookup",
-    ),
-    (
-        "integrations_id_key",
-        "a webhook URL names its integration by id only; distributed, a reference \
+const GLOBAL_KEYS: &[(&str, &str)] = &[(
+    "integrations_id_key",
+    "a webhook URL names its integration by id only; distributed, a reference \
          table integration id -> org_id (or the org id in the URL) would route it",
-    ),
-    (
-        "invitations_token_key",
-        "an invitation is accepted by its token before its org is known; \
-         distributed, a reference table token_hash -> org_id would route it",
-    ),
-    (
-        "request_ids_pkey",
-        "a request id is its caller's across orgs (CreateOrg claims one before its \
-         org exists); distributed, the table would be keyed by caller, not co-located",
-    ),
-];
+)];
 
 async fn database() -> DatabaseConnection {
     let c = cluster().await;

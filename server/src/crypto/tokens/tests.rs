@@ -79,7 +79,12 @@ fn a_token_issued_more_than_a_minute_ahead_is_not_yet_valid() {
 #[test]
 fn an_api_key_given_as_an_access_token_is_malformed() {
     let (signer, _, _) = fixture();
-    for (other, _) in [new_api_key(), new_refresh_token(), new_invitation_token()] {
+    let org = OrgId::generate();
+    for (other, _) in [
+        new_api_key(org),
+        new_refresh_token(),
+        new_invitation_token(org),
+    ] {
         assert_eq!(signer.verify(&other, NOW), Err(TokenError::Malformed));
     }
 }
@@ -127,14 +132,53 @@ fn random_and_mutated_strings_never_panic_and_never_verify() {
 fn opaque_tokens_carry_their_prefix_and_32_random_bytes() {
     let cases = [
         (new_refresh_token(), TokenKind::Refresh),
-        (new_api_key(), TokenKind::ApiKey),
-        (new_invitation_token(), TokenKind::Invitation),
+        (new_login_ticket(), TokenKind::LoginTicket),
     ];
     for ((token, hash), kind) in cases {
         let body = token.strip_prefix(kind.prefix()).unwrap();
         assert_eq!(URL_SAFE_NO_PAD.decode(body).unwrap().len(), 32);
         assert_eq!(parse_prefix(&token), Some(kind));
         assert_eq!(hash, hash_opaque(&token));
+        assert_eq!(org_named(kind, &token), None, "names no org");
+    }
+}
+
+#[test]
+fn api_keys_and_invitation_tokens_carry_32_random_bytes_then_their_org() {
+    let org = OrgId::generate();
+    let cases = [
+        (new_api_key(org), TokenKind::ApiKey),
+        (new_invitation_token(org), TokenKind::Invitation),
+    ];
+    for ((token, hash), kind) in cases {
+        let body = token.strip_prefix(kind.prefix()).unwrap();
+        let bytes = URL_SAFE_NO_PAD.decode(body).unwrap();
+        assert_eq!(bytes.len(), 48);
+        assert_eq!(&bytes[32..], org.uuid().as_bytes());
+        assert_eq!(parse_prefix(&token), Some(kind));
+        assert_eq!(hash, hash_opaque(&token));
+        assert_eq!(org_named(kind, &token), Some(org));
+        let other = if kind == TokenKind::ApiKey {
+            TokenKind::Invitation
+        } else {
+            TokenKind::ApiKey
+        };
+        assert_eq!(org_named(other, &token), None, "the prefix is checked");
+    }
+    let (a, b) = (new_api_key(org), new_api_key(org));
+    assert!(a.0 != b.0 && a.1 != b.1, "the random part differs");
+    assert_ne!(a.0[..16], b.0[..16], "a key's shown prefix is random");
+}
+
+#[test]
+fn a_token_in_the_old_form_or_cut_or_padded_names_no_org() {
+    let (key, _) = new_api_key(OrgId::generate());
+    let old = format!("ochre_sk_{}", URL_SAFE_NO_PAD.encode([7u8; 32]));
+    let cut = &key[..key.len() - 1];
+    let padded = format!("{key}A");
+    let bad = format!("{}!", &key[..key.len() - 1]);
+    for token in [old.as_str(), cut, &padded, &bad, "ochre_sk_", ""] {
+        assert_eq!(org_named(TokenKind::ApiKey, token), None, "{token:?}");
     }
 }
 

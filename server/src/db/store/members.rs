@@ -154,15 +154,18 @@ pub async fn revoke_invitation(tx: &TenantTx, id: InvitationId) -> Result<bool, 
     Ok(r.rows_affected() == 1)
 }
 
-/// Accepts an invitation for the signed-in caller: (org, role).
+/// Accepts an invitation into `org` (the org its token names) for the
+/// signed-in caller: (org, role).
 pub async fn accept(
     tx: &TenantTx,
+    org: OrgId,
     token_hash: &[u8; 32],
     ctx: &super::audit::AuditContext,
 ) -> Result<(OrgId, String), DbError> {
     let row = Accepted::find_by_statement(stmt(
-        "SELECT org_id, role FROM accept_invitation($1, $2, $3)",
+        "SELECT org_id, role FROM accept_invitation($1, $2, $3, $4)",
         [
+            org.into(),
             token_hash.to_vec().into(),
             super::ip_text(ctx.client_ip),
             ctx.request_id.clone().into(),

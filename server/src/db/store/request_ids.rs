@@ -46,9 +46,10 @@ pub struct About {
     pub conversation: Option<ConversationId>,
 }
 
-/// Keeps the sealed answer of the create this transaction claimed.
+/// Keeps the sealed answer of the create this transaction claimed in `org`.
 pub async fn record(
     tx: &TenantTx,
+    org: OrgId,
     method: &str,
     request_id: &str,
     sealed: Vec<u8>,
@@ -56,8 +57,9 @@ pub async fn record(
 ) -> Result<(), DbError> {
     tx.conn()
         .execute_raw(stmt(
-            "SELECT record_request_id($1, $2, $3, $4, $5)",
+            "SELECT record_request_id($1, $2, $3, $4, $5, $6)",
             [
+                org.into(),
                 method.into(),
                 request_id.into(),
                 sealed.into(),

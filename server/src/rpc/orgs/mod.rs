@@ -16,7 +16,6 @@ use serde_json::json;
 use tonic::{Request, Response, Status};
 
 use super::convert::{membership, org_message, ts};
-use crate::ids::OrgId;
 use crate::{
     db::store::{
         audit::{self, AuditTarget},
@@ -93,8 +92,8 @@ impl OrgService for OrgApi {
         let p = principal(&request)?;
         let req = request.get_ref();
         let name = org_name(&req.name)?;
-        p.require_user()?;
-        let id = OrgId::generate();
+        let user = p.require_user()?;
+        let id = request_ids::org_to_create(user, &req.request_id);
         let tx = p.tenant(&self.state.db).await?;
         let ticket = fresh_or_replay!(request_ids::start(&self.state, &tx, &p, req, id).await?, tx);
         let now = orgs::create(&tx, id, &name).await?;

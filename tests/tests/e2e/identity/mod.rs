@@ -7,6 +7,7 @@ mod auth;
 mod authority;
 mod database;
 mod lockout;
+mod named_org;
 mod orgs;
 mod races;
 mod second_factor;

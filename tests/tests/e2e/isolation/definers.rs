@@ -319,7 +319,7 @@ async fn every_definer_function_admits_exactly_its_callers_and_a_refusal_writes_
             name: "record_request_id",
             call: format!(
                 "SELECT * FROM claim_request_id('AddMessage', 'matrix-keep', '{org}'); \
-                 SELECT record_request_id('AddMessage', 'matrix-keep', '\\x00', NULL, NULL)"
+                 SELECT record_request_id('{org}', 'AddMessage', 'matrix-keep', '\\x00', NULL, NULL)"
             ),
             admits: EVERY_CALLER_OF_THE_ORG,
         },
@@ -387,7 +387,7 @@ async fn the_account_functions_refuse_api_keys_and_forged_settings_and_admit_a_s
     let su = app.superuser_db().await;
     let calls = [
         format!("SELECT create_org('{}', 'by a key')", uuid::Uuid::now_v7()),
-        "SELECT accept_invitation(sha256('no such token'), '', '')".to_owned(),
+        "SELECT accept_invitation(gen_random_uuid(), sha256('no such token'), '', '')".to_owned(),
         "SELECT delete_my_account()".to_owned(),
     ];
     let owner_id = uuid::Uuid::parse_str(&owner.user_id).unwrap();

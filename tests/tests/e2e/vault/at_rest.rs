@@ -141,7 +141,7 @@ async fn key_rotation_reencrypts_every_secret_and_the_old_key_is_then_unneeded()
         .unwrap();
     let kept: Vec<u8> = kept.try_get("", "response").unwrap();
     let caller = uuid::Uuid::parse_str(&owner.user_id).unwrap();
-    let ctx = ochre_server::crypto::contexts::request_context(caller, "CreateApiKey");
+    let ctx = ochre_server::crypto::contexts::request_context(org_id, caller, "CreateApiKey");
     let answer = only_new
         .decrypt(&ctx, &kept)
         .expect("the kept answer opens with the new key");
