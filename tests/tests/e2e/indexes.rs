@@ -19,10 +19,6 @@ const EXCEPTIONS: &[(&str, &str)] = &[
         "an API key is authenticated by its hash before its org is known",
     ),
     (
-        "integrations_id_key",
-        "a webhook delivery names its integration by id before its org is known",
-    ),
-    (
         "invitations_token_key",
         "an invitation is accepted by its token before its org is known",
     ),
@@ -116,6 +112,12 @@ const HOT_QUERIES: &[(&str, &str)] = &[
     (
         "integrations",
         "SELECT * FROM integrations WHERE org_id = '{org}' ORDER BY provider",
+    ),
+    // A webhook delivery's integration, by the org and id its URL names.
+    (
+        "integrations",
+        "SELECT org_id, id FROM integrations \
+        WHERE org_id = '{org}' AND id = '{integration}' AND provider = 'slack'",
     ),
     (
         "integration_secrets",

@@ -6,8 +6,8 @@
 //! application's SQL and in the schema's functions matches on `org_id`.
 //! Then each table can be distributed by `org_id` with its rows co-located.
 //!
-//! A few keys are global on purpose: a credential or a webhook URL is looked
-//! up before its org is known. They are listed below with the reason and
+//! A few keys are global on purpose: a credential is looked up before its
+//! org is known. They are listed below with the reason and
 //! what a distributed layout would do instead (README "Scale"); a new one
 //! needs an entry here, and a stale entry fails the test.
 
@@ -21,11 +21,6 @@ const GLOBAL_KEYS: &[(&str, &str)] = &[
         "api_keys_hash_key",
         "an API key is found by its hash before its org is known; distributed, \
          a reference table key_hash -> org_id would route the lookup",
-    ),
-    (
-        "integrations_id_key",
-        "a webhook URL names its integration by id only; distributed, a reference \
-         table integration id -> org_id (or the org id in the URL) would route it",
     ),
     (
         "invitations_token_key",
