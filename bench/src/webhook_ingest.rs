@@ -7,8 +7,9 @@
 //!
 //! 1. a warm-up of `2 × C` distinct deliveries (not measured);
 //! 2. `N` distinct deliveries (1 KiB JSON `issues` payloads, distinct
-//!    `X-GitHub-Delivery` ids), each `POST /webhooks/github/{integration}`
-//!    with `X-Hub-Signature-256`; every answer must be 200 `accepted`;
+//!    `X-GitHub-Delivery` ids), each
+//!    `POST /webhooks/github/{org}/{integration}` with
+//!    `X-Hub-Signature-256`; every answer must be 200 `accepted`;
 //! 3. a duplicate storm: one new delivery sent `M` times; every answer must
 //!    be 200 (`accepted` once, `duplicate` otherwise).
 //!
@@ -19,7 +20,7 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, ensure};
-use ochre_tests::TestApp;
+use ochre_tests::{TestApp, webhook_path};
 use tokio::runtime::Handle;
 
 use crate::{
@@ -59,7 +60,11 @@ async fn setup(app: &TestApp) -> anyhow::Result<Target> {
         &secret,
     )
     .await?;
-    let url = format!("http://{}/webhooks/github/{integration}", app.addr);
+    let url = format!(
+        "http://{}{}",
+        app.addr,
+        webhook_path("github", &org, &integration)
+    );
     Ok(Target {
         org,
         integration,
@@ -151,7 +156,7 @@ pub async fn run(args: &Args, server: &Handle) -> anyhow::Result<()> {
         "\n### Webhook ingest over HTTP\n\n\
          `ochre-bench webhook-ingest`: {} concurrent senders (HTTP/1.1 keep-alive, reqwest) \
          posting signed GitHub `issues` deliveries ({BODY_SIZE}-byte JSON bodies, \
-         `X-Hub-Signature-256`) to `POST /webhooks/github/{{integration_id}}`; each answer \
+         `X-Hub-Signature-256`) to `POST /webhooks/github/{{org_id}}/{{integration_id}}`; each answer \
          comes once the event is committed. {n} distinct deliveries after a warm-up of {}, \
          then one delivery sent {m} times. Latency from sending a request to reading the whole \
          answer, over loopback. {}; PostgreSQL {pg} ({durability}); app and service DB pools \

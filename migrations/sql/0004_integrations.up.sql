@@ -23,9 +23,6 @@ CREATE TABLE integrations (
   PRIMARY KEY (org_id, id),
   CONSTRAINT integrations_provider_key UNIQUE (org_id, provider)
 );
--- An integration id names its org on the webhook URL: ids are unique on
--- their own, and this index is how a delivery finds its integration.
-CREATE UNIQUE INDEX integrations_id_key ON integrations (id);
 ALTER TABLE integrations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE integrations FORCE ROW LEVEL SECURITY;
 CREATE POLICY integrations_read ON integrations FOR SELECT TO ochre_app

@@ -3,8 +3,9 @@
 -- two gates the HTTP ingress uses on the `ochre_service` pool. Nothing here
 -- verifies a signature: the server does that on the raw body, with the
 -- signing secret it decrypts (the vault key never reaches the database).
--- The webhook URL finds its integration by id (integrations_id_key,
--- 0004_integrations).
+-- The webhook URL names the org and the integration
+-- (`/webhooks/{provider}/{org_id}/{integration_id}`): the gates find the
+-- integration by (org_id, id), its primary key, like every tenant row.
 
 CREATE TABLE webhook_events (
   org_id         uuid        NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
@@ -37,14 +38,16 @@ CREATE POLICY webhook_events_definer ON webhook_events FOR ALL TO ochre_owner
   USING (true) WITH CHECK (true);
 GRANT SELECT ON webhook_events TO ochre_app;
 
--- The candidate signing secrets of one integration for one provider: the
--- current one and, for 24 hours after a re-paste, the previous one
--- (`<field>.previous`). Only signing-secret fields can be read here. No row
--- at all: unknown integration or another provider. One row with a NULL
--- field: the integration exists but has no signing secret. One row with
--- `pending` true and no secret: its org is pending deletion (answered 410).
-CREATE FUNCTION webhook_signing_secrets(p_integration uuid, p_provider text, p_field text)
-  RETURNS TABLE (org_id uuid, field text, ciphertext bytea, pending boolean)
+-- The candidate signing secrets of one integration of one org for one
+-- provider: the current one and, for 24 hours after a re-paste, the
+-- previous one (`<field>.previous`). Only signing-secret fields can be read
+-- here. No row at all: no such integration in that org, or another
+-- provider. One row with a NULL field: the integration exists but has no
+-- signing secret. One row with `pending` true and no secret: its org is
+-- pending deletion (answered 410).
+CREATE FUNCTION webhook_signing_secrets(p_org uuid, p_integration uuid, p_provider text,
+                                        p_field text)
+  RETURNS TABLE (field text, ciphertext bytea, pending boolean)
   LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$
   BEGIN
@@ -52,38 +55,38 @@ CREATE FUNCTION webhook_signing_secrets(p_integration uuid, p_provider text, p_f
       RAISE EXCEPTION 'not a signing secret field' USING ERRCODE = '42501';
     END IF;
     RETURN QUERY
-      SELECT i.org_id, s.field, s.ciphertext, o.deleted_at IS NOT NULL
+      SELECT s.field, s.ciphertext, o.deleted_at IS NOT NULL
         FROM integrations i
         JOIN orgs o ON o.id = i.org_id
         LEFT JOIN integration_secrets s
           ON s.org_id = i.org_id AND s.integration_id = i.id AND o.deleted_at IS NULL
          AND (s.field = p_field
               OR (s.field = p_field || '.previous' AND s.updated_at > now() - interval '24 hours'))
-       WHERE i.id = p_integration AND i.provider = p_provider
+       WHERE i.org_id = p_org AND i.id = p_integration AND i.provider = p_provider
        ORDER BY s.field;
   END $$;
-GRANT EXECUTE ON FUNCTION webhook_signing_secrets(uuid, text, text) TO ochre_service;
+GRANT EXECUTE ON FUNCTION webhook_signing_secrets(uuid, uuid, text, text) TO ochre_service;
 
--- Stores one verified delivery: 'stored', 'duplicate' (the org already has
--- this provider's delivery id), 'gone' (the integration or its org went
--- away since the secrets were read) or 'pending_deletion' (its org was
--- scheduled for deletion meanwhile: nothing is stored).
-CREATE FUNCTION record_webhook_event(p_integration uuid, p_provider text, p_id uuid,
-                                     p_delivery_id text, p_event_type text,
+-- Stores one verified delivery of integration (p_org, p_integration):
+-- 'stored', 'duplicate' (the org already has this provider's delivery id),
+-- 'gone' (the integration or its org went away since the secrets were
+-- read) or 'pending_deletion' (its org was scheduled for deletion
+-- meanwhile: nothing is stored).
+CREATE FUNCTION record_webhook_event(p_org uuid, p_integration uuid, p_provider text,
+                                     p_id uuid, p_delivery_id text, p_event_type text,
                                      p_signed_at timestamptz, p_content_type text,
                                      p_payload bytea)
   RETURNS text
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$
   DECLARE
-    target uuid;
     pending boolean;
     inserted int;
   BEGIN
-    SELECT i.org_id, o.deleted_at IS NOT NULL INTO target, pending
+    SELECT o.deleted_at IS NOT NULL INTO pending
       FROM integrations i JOIN orgs o ON o.id = i.org_id
-     WHERE i.id = p_integration AND i.provider = p_provider;
-    IF target IS NULL THEN
+     WHERE i.org_id = p_org AND i.id = p_integration AND i.provider = p_provider;
+    IF NOT FOUND THEN
       RETURN 'gone';
     END IF;
     IF pending THEN
@@ -91,19 +94,22 @@ CREATE FUNCTION record_webhook_event(p_integration uuid, p_provider text, p_id u
     END IF;
     INSERT INTO webhook_events (org_id, id, integration_id, provider, delivery_id, event_type,
                                 signed_at, content_type, payload)
-    VALUES (target, p_id, p_integration, p_provider, p_delivery_id, p_event_type,
+    VALUES (p_org, p_id, p_integration, p_provider, p_delivery_id, p_event_type,
             p_signed_at, p_content_type, p_payload)
     -- Any unique key: the delivery id, or (GitHub, Linear) the body.
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS inserted = ROW_COUNT;
     RETURN CASE WHEN inserted = 1 THEN 'stored' ELSE 'duplicate' END;
   END $$;
-GRANT EXECUTE ON FUNCTION record_webhook_event(uuid, text, uuid, text, text, timestamptz, text, bytea)
+GRANT EXECUTE ON FUNCTION record_webhook_event(uuid, uuid, text, uuid, text, text, timestamptz,
+                                                text, bytea)
   TO ochre_service;
 
 -- Re-pasting a signing secret keeps the old one as `<field>.previous` (for
 -- 24 hours, see webhook_signing_secrets) so deliveries signed before the
--- provider switched still verify. Owners and admins of the org only.
+-- provider switched still verify. Owners and admins of the org only: the
+-- integration is looked up in the verified caller's pinned org (app_org()),
+-- never in an org the caller names.
 CREATE FUNCTION retire_signing_secret(p_integration uuid, p_field text)
   RETURNS void
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public

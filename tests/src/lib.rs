@@ -34,6 +34,12 @@ pub mod support;
 pub use binary::{ochre_against, ochre_bin};
 pub use spawn::{AppOptions, TestApp, spawn_app, spawn_app_with};
 
+/// The path a provider delivers to: `/webhooks/{provider}/{org}/{integration}`
+/// (an integration is found by its org and its id, like every tenant row).
+pub fn webhook_path(provider: &str, org: &str, integration: &str) -> String {
+    format!("/webhooks/{provider}/{org}/{integration}")
+}
+
 /// Random bytes in URL-safe base64, for secrets in tests.
 pub fn random_secret(bytes: usize) -> String {
     use base64::Engine as _;

@@ -1,8 +1,8 @@
 //! The plain-HTTP routes served on the gRPC port: provider webhooks
-//! (`POST /webhooks/{provider}/{integration_id}`) and the operator routes
-//! (`POST /cron/{job}`, bearer `OCHRE_CRON_SECRET`), each limited per client
-//! address (`throttle.rs`). `/metrics` is answered 404 here: the metrics are
-//! served on the admin listener only.
+//! (`POST /webhooks/{provider}/{org_id}/{integration_id}`) and the operator
+//! routes (`POST /cron/{job}`, bearer `OCHRE_CRON_SECRET`), each limited per
+//! client address (`throttle.rs`). `/metrics` is answered 404 here: the
+//! metrics are served on the admin listener only.
 //!
 //! [`HttpRoutesLayer`] sits outermost in the server's stack: requests under
 //! those prefixes go to an axum router and never reach CORS, gRPC-web or the
@@ -32,7 +32,7 @@ pub use state::{HttpState, MAX_BODY, MAX_INFLIGHT};
 pub fn router(state: Arc<HttpState>) -> Router {
     Router::new()
         .route(
-            "/webhooks/{provider}/{integration_id}",
+            "/webhooks/{provider}/{org_id}/{integration_id}",
             post(crate::webhooks::ingress::receive),
         )
         .route("/cron/{job}", post(operator::cron))

@@ -10,7 +10,7 @@ use sha2::{Digest as _, Sha256};
 use crate::{
     crypto::vault::Vault,
     db::Db,
-    ids::IntegrationId,
+    ids::{IntegrationId, OrgId},
     webhooks::{
         Metrics,
         limits::{self, Shares},
@@ -35,8 +35,8 @@ pub struct HttpState {
     /// Deliveries whose body is being read or held (at most
     /// [`MAX_INFLIGHT`] MiB of bodies in memory).
     pub(crate) inflight: tokio::sync::Semaphore,
-    /// Bodies in flight per integration and per client address.
-    pub(crate) per_integration: Shares<IntegrationId>,
+    /// Bodies in flight per integration (of its org) and per client address.
+    pub(crate) per_integration: Shares<(OrgId, IntegrationId)>,
     pub(crate) per_address: Shares<std::net::IpAddr>,
     /// Requests per client address (`webhook.address`,
     /// `operator.address`).

@@ -58,7 +58,7 @@ pub(super) fn method_of(path: &str) -> &'static str {
     } else if let Some(fixed) = FIXED.iter().find(|m| **m == path) {
         fixed
     } else if path.starts_with("/webhooks/") {
-        "/webhooks/{provider}/{integration_id}"
+        "/webhooks/{provider}/{org_id}/{integration_id}"
     } else if path.starts_with("/cron/") {
         "/cron/{job}"
     } else {
@@ -200,8 +200,8 @@ mod tests {
             "/ochre.v1.AuthService/Login"
         );
         assert_eq!(
-            method_of("/webhooks/github/not-an-id%0a"),
-            "/webhooks/{provider}/{integration_id}"
+            method_of("/webhooks/github/not-an-org/not-an-id%0a"),
+            "/webhooks/{provider}/{org_id}/{integration_id}"
         );
         assert_eq!(method_of("/cron/purge-expired"), "/cron/{job}");
         assert_eq!(method_of("/ochre.v1.AuthService/Nope"), "unknown");

@@ -1,7 +1,8 @@
-//! `POST /webhooks/{provider}/{integration_id}`: read the raw body (bounded),
-//! check the headers, fetch the integration's signing secrets through the
-//! service gate, verify the signature on the exact bytes, then store the
-//! event (committed before the 2xx; a known delivery id is a duplicate).
+//! `POST /webhooks/{provider}/{org_id}/{integration_id}`: read the raw body
+//! (bounded), check the headers, fetch the signing secrets of the org's
+//! integration through the service gate, verify the signature on the exact
+//! bytes, then store the event (committed before the 2xx; a known delivery
+//! id is a duplicate).
 
 use std::{sync::Arc, time::Duration};
 
@@ -25,7 +26,7 @@ use super::refusal::{
 };
 use super::{Outcome, event};
 use crate::db::DbError;
-use crate::ids::{IntegrationId, WebhookEventId};
+use crate::ids::{IntegrationId, OrgId, WebhookEventId};
 use crate::routes::{
     reply::{error, json},
     state::{HttpState, MAX_BODY},
@@ -98,15 +99,28 @@ async fn read_body(raw: Body) -> Result<Bytes, Refusal> {
     }
 }
 
+/// A path segment as logged: the UUID when it is one, empty otherwise (a
+/// caller-chosen string never reaches a log line).
+fn well_formed(segment: &str) -> String {
+    Uuid::parse_str(segment)
+        .map(|u| u.to_string())
+        .unwrap_or_default()
+}
+
 /// The handler.
 pub async fn receive(
     State(ingress): State<Arc<HttpState>>,
-    Path((provider_id, integration)): Path<(String, String)>,
+    Path((provider_id, org, integration)): Path<(String, String, String)>,
     request: Request,
 ) -> Response {
     let provider = Provider::from_id(&provider_id);
-    let result = match (provider, Uuid::parse_str(&integration)) {
-        (Some(provider), Ok(integration)) => {
+    // The integration is the org's: a malformed org id is as unknown as a
+    // malformed integration id.
+    let ids = Uuid::parse_str(&org)
+        .ok()
+        .zip(Uuid::parse_str(&integration).ok());
+    let result = match (provider, ids) {
+        (Some(provider), Some((org, integration))) => {
             // Answered (503) well before the server's own call timeout, which
             // would answer a plain-HTTP caller with an empty 200.
             tokio::time::timeout(
@@ -114,6 +128,7 @@ pub async fn receive(
                 handle(
                     &ingress,
                     provider,
+                    OrgId::from_uuid(org),
                     IntegrationId::from_uuid(integration),
                     request,
                 ),
@@ -129,7 +144,7 @@ pub async fn receive(
             StatusCode::NOT_FOUND,
             "unknown provider",
         )),
-        (Some(_), Err(_)) => Err(unknown_integration()),
+        (Some(_), None) => Err(unknown_integration()),
     };
     match result {
         Ok((outcome, response)) => {
@@ -141,7 +156,8 @@ pub async fn receive(
             // The path's values are logged only when they are well-formed.
             tracing::warn!(
                 provider = provider.map_or("unknown", Provider::id),
-                integration_id = %Uuid::parse_str(&integration).map(|u| u.to_string()).unwrap_or_default(),
+                org_id = %well_formed(&org),
+                integration_id = %well_formed(&integration),
                 outcome = r.outcome.label(),
                 reason = r.message,
                 "webhook refused"
@@ -161,6 +177,7 @@ pub async fn receive(
 async fn handle(
     ingress: &HttpState,
     provider: Provider,
+    org_id: OrgId,
     integration: IntegrationId,
     request: Request,
 ) -> Result<(Outcome, Response), Refusal> {
@@ -195,8 +212,9 @@ async fn handle(
     {
         return Err(verify_refusal(&e));
     }
-    // The integration is looked up before any body byte is read: a delivery
-    // to an unknown id costs no body slot and no upload time.
+    // The integration is looked up (by org and id) before any body byte is
+    // read: a delivery to an unknown pair costs no body slot and no upload
+    // time.
     let unavailable = |e: &dyn std::fmt::Display| {
         tracing::error!(error = %e, "webhook ingress: database unavailable");
         busy()
@@ -212,11 +230,11 @@ async fn handle(
     };
     let found = ingress
         .db
-        .webhook_signing_secrets(integration, provider.id(), provider.signing_field())
+        .webhook_signing_secrets(org_id, integration, provider.id(), provider.signing_field())
         .await
         .map_err(db_failed)?;
-    let (org_id, secrets) = match found {
-        SigningSecrets::Found { org_id, secrets } => (org_id, secrets),
+    let secrets = match found {
+        SigningSecrets::Found { secrets } => secrets,
         SigningSecrets::PendingDeletion => return Err(pending_deletion()),
         SigningSecrets::Unknown => return Err(unknown_integration()),
     };
@@ -227,7 +245,7 @@ async fn handle(
     let _reading = {
         let _for_integration = ingress
             .per_integration
-            .take(integration, QUEUE_WAIT)
+            .take((org_id, integration), QUEUE_WAIT)
             .await
             .ok_or_else(busy)?;
         let _for_address = match client {
@@ -261,7 +279,7 @@ async fn handle(
     if keys.is_empty() {
         return Err(if secrets.is_empty() {
             // The same answer as a wrong signature; the log tells them apart.
-            tracing::warn!(integration_id = %integration, "no signing secret is configured");
+            tracing::warn!(%org_id, integration_id = %integration, "no signing secret is configured");
             verify_refusal(&VerifyError::BadSignature)
         } else {
             busy()
@@ -291,6 +309,7 @@ async fn handle(
         .db
         .record_webhook_event(&NewEvent {
             id,
+            org_id,
             integration_id: integration,
             provider: provider.id(),
             delivery_id: &delivery_id,

@@ -170,7 +170,7 @@ async fn deliveries_are_stored_once_each(route: Route) {
     let gate = Arc::new(Semaphore::new(48));
 
     // A duplicate storm: one delivery sent 300 times, round robin.
-    let storm = Arc::new(Hook::new(P::GitHub, &secret).build(&id));
+    let storm = Arc::new(Hook::new(P::GitHub, &secret).build(&org, &id));
     let mut sends = tokio::task::JoinSet::new();
     for i in 0..300 {
         let (client, storm, gate, port) =
@@ -194,7 +194,7 @@ async fn deliveries_are_stored_once_each(route: Route) {
 
     // 3,000 distinct deliveries, round robin.
     let deliveries: Vec<_> = (0..3000)
-        .map(|_| Arc::new(Hook::new(P::GitHub, &secret).build(&id)))
+        .map(|_| Arc::new(Hook::new(P::GitHub, &secret).build(&org, &id)))
         .collect();
     let mut sends = tokio::task::JoinSet::new();
     for (i, d) in deliveries.iter().enumerate() {

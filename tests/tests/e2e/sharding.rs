@@ -6,21 +6,12 @@
 //! application's SQL and in the schema's functions matches on `org_id`.
 //! Then each table can be distributed by `org_id` with its rows co-located.
 //!
-//! A few keys are global on purpose: a credential or a webhook URL is looked
-//! up before its org is known. They are listed below with the reason and
-//! what a distributed layout would do instead (README "Scale"); a new one
-//! needs an entry here, and a stale entry fails the test.
+//! No key is global: API keys and invitation tokens name their org, a
+//! webhook URL names its org, and request ids are claimed per org (README
+//! "Scale"), so every lookup can be routed to its org's node.
 
 use ochre_tests::{cluster::cluster, sqlmatrix::tenant_tables};
 use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbBackend, Statement};
-
-/// Unique keys of tenant tables not led by `org_id`: (name, reason and what
-/// would change when distributed).
-const GLOBAL_KEYS: &[(&str, &str)] = &[(
-    "integrations_id_key",
-    "a webhook URL names its integration by id only; distributed, a reference \
-         table integration id -> org_id (or the org id in the URL) would route it",
-)];
 
 async fn database() -> DatabaseConnection {
     let c = cluster().await;
@@ -44,7 +35,7 @@ async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<(String, String, String
 }
 
 #[tokio::test]
-async fn every_unique_key_of_a_tenant_table_starts_with_org_id_except_the_listed_global_ones() {
+async fn every_unique_key_of_a_tenant_table_starts_with_org_id() {
     let db = database().await;
     let tenant = tenant_tables(&db).await;
     // Every unique index (primary keys and unique constraints have one):
@@ -69,10 +60,10 @@ async fn every_unique_key_of_a_tenant_table_starts_with_org_id_except_the_listed
         .filter(|(t, _, col)| tenant.contains(t) && col != "org_id")
         .map(|(_, idx, _)| idx.as_str())
         .collect();
-    let listed: Vec<&str> = GLOBAL_KEYS.iter().map(|(k, _)| *k).collect();
     assert_eq!(
-        offenders, listed,
-        "a unique key of a tenant table must start with org_id (or be listed with its reason)"
+        offenders,
+        Vec::<&str>::new(),
+        "a unique key of a tenant table must start with org_id"
     );
 }
 

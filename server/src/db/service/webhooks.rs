@@ -1,7 +1,8 @@
 //! The webhook ingress's gates, on its own `ochre_service` pool: the
-//! signing secrets of one integration and storing one verified delivery,
-//! each one statement (one round trip, committed on return); and the purge
-//! job (on the main service pool).
+//! signing secrets of one integration (found by its org and id, both named
+//! by the webhook URL) and storing one verified delivery, each one statement
+//! (one round trip, committed on return); and the purge job (on the main
+//! service pool).
 
 use crate::ids::{IntegrationId, OrgId, WebhookEventId};
 use chrono::{DateTime, Utc};
@@ -12,17 +13,14 @@ use crate::db::{Db, DbError, stmt};
 /// The candidate signing secrets of an integration.
 #[derive(Debug)]
 pub enum SigningSecrets {
-    /// No such integration for that provider.
+    /// No such integration in that org for that provider.
     Unknown,
     /// The integration's org is pending deletion: deliveries are refused.
     PendingDeletion,
-    /// The integration of `org_id`, and its secrets (current first, then
-    /// the previous one during a rotation), as vault ciphertext with the
-    /// stored field name. Empty: no signing secret configured.
-    Found {
-        org_id: OrgId,
-        secrets: Vec<(String, Vec<u8>)>,
-    },
+    /// The integration's secrets (current first, then the previous one
+    /// during a rotation), as vault ciphertext with the stored field name.
+    /// Empty: no signing secret configured.
+    Found { secrets: Vec<(String, Vec<u8>)> },
 }
 
 /// What storing a verified delivery did.
@@ -42,6 +40,7 @@ pub enum Recorded {
 #[derive(Debug)]
 pub struct NewEvent<'a> {
     pub id: WebhookEventId,
+    pub org_id: OrgId,
     pub integration_id: IntegrationId,
     pub provider: &'a str,
     pub delivery_id: &'a str,
@@ -51,11 +50,10 @@ pub struct NewEvent<'a> {
     pub payload: &'a [u8],
 }
 
-/// One row of `webhook_signing_secrets()`: the integration's org, and a
-/// secret (both NULL when none is configured).
+/// One row of `webhook_signing_secrets()`: a secret (both NULL when none
+/// is configured), and whether the org is pending deletion.
 #[derive(Debug, Clone, FromQueryResult)]
 struct SigningSecretRow {
-    org_id: OrgId,
     field: Option<String>,
     ciphertext: Option<Vec<u8>>,
     pending: bool,
@@ -68,17 +66,23 @@ struct Outcome {
 }
 
 impl Db {
-    /// The signing secrets (`field` and its `.previous`) of `integration`
-    /// if it belongs to `provider`.
+    /// The signing secrets (`field` and its `.previous`) of integration
+    /// `integration` of `org` if it belongs to `provider`.
     pub async fn webhook_signing_secrets(
         &self,
+        org: OrgId,
         integration: IntegrationId,
         provider: &str,
         field: &str,
     ) -> Result<SigningSecrets, DbError> {
         let rows = SigningSecretRow::find_by_statement(stmt(
-            "SELECT org_id, field, ciphertext, pending FROM webhook_signing_secrets($1, $2, $3)",
-            [integration.into(), provider.into(), field.into()],
+            "SELECT field, ciphertext, pending FROM webhook_signing_secrets($1, $2, $3, $4)",
+            [
+                org.into(),
+                integration.into(),
+                provider.into(),
+                field.into(),
+            ],
         ))
         .all(&self.ingress)
         .await?;
@@ -88,19 +92,19 @@ impl Db {
         if first.pending {
             return Ok(SigningSecrets::PendingDeletion);
         }
-        let org_id = first.org_id;
         let secrets = rows
             .into_iter()
             .filter_map(|r| r.field.zip(r.ciphertext))
             .collect();
-        Ok(SigningSecrets::Found { org_id, secrets })
+        Ok(SigningSecrets::Found { secrets })
     }
 
     /// Stores a verified delivery unless its delivery id is known already.
     pub async fn record_webhook_event(&self, event: &NewEvent<'_>) -> Result<Recorded, DbError> {
         let row = Outcome::find_by_statement(stmt(
-            "SELECT record_webhook_event($1, $2, $3, $4, $5, $6, $7, $8) AS outcome",
+            "SELECT record_webhook_event($1, $2, $3, $4, $5, $6, $7, $8, $9) AS outcome",
             [
+                event.org_id.into(),
                 event.integration_id.into(),
                 event.provider.into(),
                 event.id.into(),

@@ -171,7 +171,7 @@ fn ordinary_ids_times_and_paths_survive() {
     kept("head 5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843 seq=42");
     kept("method=/ochre.v1.ApiKeyService/CreateApiKey version 1.13.2 took 12.5ms");
     kept("token refresh refused status=401 Unauthorized");
-    kept("/webhooks/{provider}/{integration_id} outcome=accepted");
+    kept("/webhooks/{provider}/{org_id}/{integration_id} outcome=accepted");
 }
 
 #[test]

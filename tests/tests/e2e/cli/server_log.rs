@@ -1,7 +1,7 @@
 //! What the server logs: sign-ins and webhook outcomes, never a password, a
 //! token, a key, a signing secret or a webhook body.
 
-use ochre_tests::prelude::*;
+use ochre_tests::{prelude::*, webhook_path};
 
 use super::{data_dir, free_port, serve, stop_cleanly, wait_serving};
 
@@ -98,7 +98,8 @@ async fn the_server_log_never_contains_a_password_token_or_secret() {
         let sig = hex::encode(mac.finalize().into_bytes());
         let answer = http
             .post(format!(
-                "http://127.0.0.1:{port}/webhooks/github/{integration}"
+                "http://127.0.0.1:{port}{}",
+                webhook_path("github", &org, &integration)
             ))
             .header("x-hub-signature-256", format!("sha256={sig}"))
             .header("x-github-delivery", uuid::Uuid::new_v4().to_string())

@@ -199,7 +199,7 @@ async fn a_workspace_pending_deletion_refuses_every_call_with_its_purge_date_unt
         .await;
     let secret = P::GitHub.new_secret();
     let integration = connect_hook(&app, &org, P::GitHub, &secret).await;
-    let delivery = Hook::new(P::GitHub, &secret).build(&integration);
+    let delivery = Hook::new(P::GitHub, &secret).build(&org.id, &integration);
     accepted(
         &mut Checks::default(),
         "before",
@@ -283,7 +283,7 @@ async fn a_workspace_pending_deletion_refuses_every_call_with_its_purge_date_unt
         "ListMyOrgs shows it pending",
     );
     // Deliveries are refused with 410 and nothing is stored.
-    let late = Hook::new(P::GitHub, &secret).build(&integration);
+    let late = Hook::new(P::GitHub, &secret).build(&org.id, &integration);
     let answer = http.post(&late).await;
     c.that(
         answer.status == 410,

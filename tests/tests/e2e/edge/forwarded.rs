@@ -8,7 +8,7 @@ use ochre_sdk::v1::{
     GetOrgRequest, ListAuditEventsRequest, ListSessionsRequest, LoginRequest,
     SetIpAllowlistRequest, audit_service_client::AuditServiceClient,
 };
-use ochre_tests::{identity::superuser_execute, prelude::*};
+use ochre_tests::{identity::superuser_execute, prelude::*, webhook_path};
 use tonic::{Request, Status, metadata::MetadataValue, transport::Channel};
 
 const CLIENT: &str = "203.0.113.7";
@@ -261,10 +261,11 @@ async fn per_address_rate_limits_behind_a_trusted_proxy_count_each_forwarded_cli
 
     // The webhook route's limit too (plain HTTP through the same proxy).
     let http = reqwest::Client::new();
+    let (org, integration) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
     let hook = format!(
-        "http://{}/webhooks/github/{}",
+        "http://{}{}",
         app.addr,
-        uuid::Uuid::new_v4()
+        webhook_path("github", &org.to_string(), &integration.to_string())
     );
     let post = |via: &'static str| {
         let request = http.post(&hook).header("x-forwarded-for", via).body("{}");

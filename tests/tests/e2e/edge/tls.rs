@@ -93,7 +93,7 @@ async fn over_tls_one_port_serves_grpc_grpc_web_and_webhooks_and_refuses_plain_t
     let org = new_org(&app, "Hooks over TLS").await;
     let secret = P::GitHub.new_secret();
     let integration = connect_hook(&app, &org, P::GitHub, &secret).await;
-    let delivery = Hook::new(P::GitHub, &secret).build(&integration);
+    let delivery = Hook::new(P::GitHub, &secret).build(&org.id, &integration);
     let mut request = https
         .post(format!("https://localhost:{port}{}", delivery.path))
         .body(delivery.body.clone());

@@ -78,11 +78,13 @@ async fn writer(caller: Caller, conversation: String, w: usize, seen: Arc<Mutex<
     }
 }
 
-/// A provider delivering one webhook after the other, each retried until
-/// it is answered 2xx: the acknowledged delivery ids.
+/// A provider delivering one webhook after the other to `integration` of
+/// `org`, each retried until it is answered 2xx: the acknowledged delivery
+/// ids.
 async fn provider(
     port: u16,
     secret: String,
+    org: String,
     integration: String,
     seen: Arc<Mutex<Seen>>,
 ) -> Vec<String> {
@@ -92,7 +94,7 @@ async fn provider(
         .unwrap();
     let mut acked = Vec::new();
     for _ in 0..DELIVERIES {
-        let d = Hook::new(P::GitHub, &secret).build(&integration);
+        let d = Hook::new(P::GitHub, &secret).build(&org, &integration);
         let give_up = Instant::now() + Duration::from_secs(90);
         loop {
             assert!(
@@ -155,6 +157,7 @@ async fn acknowledged_messages_survive_a_killed_postgres_once_each_and_service_r
     let deliveries = tokio::spawn(provider(
         server.port,
         secret,
+        org.clone(),
         integration.clone(),
         seen.clone(),
     ));

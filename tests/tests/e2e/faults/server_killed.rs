@@ -35,7 +35,7 @@ async fn deliveries_cut_by_a_killed_server_are_stored_once_when_the_provider_ret
     let (integration, secret) = remote::connect_github(&first, &token, &org).await;
 
     let deliveries: Vec<_> = (0..DELIVERIES)
-        .map(|_| Hook::new(P::GitHub, &secret).build(&integration))
+        .map(|_| Hook::new(P::GitHub, &secret).build(&org, &integration))
         .collect();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use ochre_tests::webhook_path;
+
 use super::app_with;
 
 async fn send(request: reqwest::RequestBuilder) -> reqwest::Response {
@@ -18,7 +20,11 @@ async fn webhook_deliveries_and_operator_routes_past_their_limit_get_429_with_re
         .timeout(Duration::from_secs(30))
         .build()
         .expect("a client");
-    let hook = format!("{base}/webhooks/github/{}", uuid::Uuid::new_v4());
+    let (org, integration) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let hook = format!(
+        "{base}{}",
+        webhook_path("github", &org.to_string(), &integration.to_string())
+    );
     for i in 0..2 {
         let r = send(client.post(&hook).body("{}")).await;
         assert_ne!(r.status().as_u16(), 429, "delivery {i} is within the limit");

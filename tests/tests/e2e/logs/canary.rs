@@ -16,7 +16,7 @@ use ochre_sdk::v1::{
     GetIntegrationTokenRequest, ListCustomersRequest, LoginRequest, MessageKind, RefreshRequest,
     SignUpRequest, UpsertCustomerRequest, WhoAmIRequest,
 };
-use ochre_tests::{prelude::*, process::ServerProcess};
+use ochre_tests::{prelude::*, process::ServerProcess, webhook_path};
 use rand::Rng as _;
 use tonic::transport::Channel;
 
@@ -34,12 +34,13 @@ fn encodings(value: &str) -> Vec<String> {
     forms
 }
 
-/// A delivery to the GitHub webhook route of `integration`, signed with
-/// `signature` as given; its HTTP status.
-async fn deliver(port: u16, integration: &str, body: &str, signature: &str) -> u16 {
+/// A delivery to the GitHub webhook route of `integration` of `org`, signed
+/// with `signature` as given; its HTTP status.
+async fn deliver(port: u16, org: &str, integration: &str, body: &str, signature: &str) -> u16 {
     reqwest::Client::new()
         .post(format!(
-            "http://127.0.0.1:{port}/webhooks/github/{integration}"
+            "http://127.0.0.1:{port}{}",
+            webhook_path("github", org, integration)
         ))
         .header("x-hub-signature-256", format!("sha256={signature}"))
         .header("x-github-delivery", uuid::Uuid::new_v4().to_string())
@@ -126,7 +127,7 @@ async fn seed(channel: &Channel, port: u16) -> Vec<(&'static str, String)> {
         .tokens
         .unwrap();
 
-    let org = OrgClient::on(channel.clone())
+    let org_id = OrgClient::on(channel.clone())
         .create_org(with_auth(
             CreateOrgRequest {
                 name: "Canary Logs".into(),
@@ -142,7 +143,7 @@ async fn seed(channel: &Channel, port: u16) -> Vec<(&'static str, String)> {
         .unwrap()
         .id;
     let token = refreshed.access_token.clone();
-    let org = Some(org.as_str());
+    let org = Some(org_id.as_str());
 
     // A customer with the canary email and phone; a refused one too.
     let mut customers = CustomerClient::on(channel.clone());
@@ -277,10 +278,16 @@ async fn seed(channel: &Channel, port: u16) -> Vec<(&'static str, String)> {
     let hook_body =
         format!(r#"{{"action":"opened","sender":{{"email":"{email}","phone":"{phone}"}}}}"#);
     let good = hmac_hex(&webhook_secret, &hook_body);
-    assert_eq!(deliver(port, &github, &hook_body, &good).await, 200);
+    assert_eq!(
+        deliver(port, &org_id, &github, &hook_body, &good).await,
+        200
+    );
     let other = hmac_hex("not-the-secret", &hook_body);
-    assert_eq!(deliver(port, &github, &hook_body, &other).await, 401);
-    let malformed = deliver(port, &github, &hook_body, &webhook_secret).await;
+    assert_eq!(
+        deliver(port, &org_id, &github, &hook_body, &other).await,
+        401
+    );
+    let malformed = deliver(port, &org_id, &github, &hook_body, &webhook_secret).await;
     assert!(matches!(malformed, 400 | 401), "refused: {malformed}");
 
     // An API key, used and tampered with.

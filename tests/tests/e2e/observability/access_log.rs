@@ -9,6 +9,7 @@ use ochre_tests::{
     identity::{strong_password, unique_email, with_auth},
     logs::{CANARIES, forms},
     process::ServerProcess,
+    webhook_path,
 };
 use serde_json::Value;
 use tonic::{Request, transport::Channel};
@@ -19,7 +20,7 @@ const LOGIN: &str = "/ochre.v1.AuthService/Login";
 const SIGN_UP: &str = "/ochre.v1.AuthService/SignUp";
 const GET_ORG: &str = "/ochre.v1.OrgService/GetOrg";
 const CREATE_ORG: &str = "/ochre.v1.OrgService/CreateOrg";
-const WEBHOOK: &str = "/webhooks/{provider}/{integration_id}";
+const WEBHOOK: &str = "/webhooks/{provider}/{org_id}/{integration_id}";
 
 /// What the workload sent: the secrets that must not be logged, and the
 /// ids the lines must carry.
@@ -65,13 +66,13 @@ async fn workload(server: &ServerProcess) -> Workload {
         .await
         .expect_err("no credentials");
     assert_eq!(unauthenticated.code(), Code::Unauthenticated);
-    // A plain-HTTP route: a delivery to an integration that does not exist,
-    // with a caller-chosen path the log must not repeat.
+    // A plain-HTTP route: a delivery to an integration of the org that does
+    // not exist, with a caller-chosen path the log must not repeat.
     let status = reqwest::Client::new()
         .post(format!(
-            "http://127.0.0.1:{}/webhooks/github/{}",
+            "http://127.0.0.1:{}{}",
             server.port,
-            uuid::Uuid::new_v4()
+            webhook_path("github", &org, &uuid::Uuid::new_v4().to_string())
         ))
         .header("x-hub-signature-256", "sha256=00")
         .body("{}")

@@ -24,7 +24,7 @@ use ochre_tests::prelude::*;
 const LOGIN: &str = "/ochre.v1.AuthService/Login";
 const GET_ORG: &str = "/ochre.v1.OrgService/GetOrg";
 const GET_CUSTOMER: &str = "/ochre.v1.CustomerService/GetCustomer";
-const WEBHOOK: &str = "/webhooks/{provider}/{integration_id}";
+const WEBHOOK: &str = "/webhooks/{provider}/{org_id}/{integration_id}";
 
 /// `after - before` for one series (or the sum of the matching ones).
 fn delta(before: &str, after: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
@@ -88,7 +88,7 @@ async fn a_mixed_workload_shows_in_every_metric_family_with_its_labels_and_count
     // A webhook delivery, accepted.
     let secret = P::GitHub.new_secret();
     let integration = connect_hook(&app, &org, P::GitHub, &secret).await;
-    let delivery = Hook::new(P::GitHub, &secret).build(&integration);
+    let delivery = Hook::new(P::GitHub, &secret).build(&org.id, &integration);
     accepted(&mut c, "a delivery", &http.post(&delivery).await);
 
     // A purge run.

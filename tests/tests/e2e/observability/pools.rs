@@ -139,7 +139,7 @@ async fn each_pool_shows_its_waiting_callers_while_its_connection_is_held_and_no
     c.that(signed_in >= 1, "a sign-in that waited succeeds");
 
     // webhook: a delivery's signing secrets are read from `integrations`.
-    let deliveries = [0; 3].map(|_| Hook::new(P::GitHub, &secret).build(&integration));
+    let deliveries = [0; 3].map(|_| Hook::new(P::GitHub, &secret).build(&org.id, &integration));
     let (posted, webhook_seen) = while_locked(&app, "integrations", "webhook", async {
         tokio::join!(
             http.post(&deliveries[0]),
@@ -213,7 +213,8 @@ async fn a_delivery_that_waits_two_seconds_for_the_ingress_pool_gets_503_with_re
     let org = new_org(&app, "Queued").await;
     let secret = P::GitHub.new_secret();
     let integration = connect_hook(&app, &org, P::GitHub, &secret).await;
-    let [first, second] = [0; 2].map(|_| Hook::new(P::GitHub, &secret).build(&integration));
+    let [first, second] =
+        [0; 2].map(|_| Hook::new(P::GitHub, &secret).build(&org.id, &integration));
     let su = app.superuser_db().await;
     let lock = su.begin().await.expect("begin");
     lock.execute_unprepared("LOCK TABLE integrations IN ACCESS EXCLUSIVE MODE")

@@ -17,7 +17,7 @@ async fn every_provider_s_signed_delivery_is_accepted_and_listed_with_its_exact_
     let mut c = Checks::default();
     for (p, secret, integration) in &hooks {
         let what = p.id();
-        let delivery = Hook::new(*p, secret).build(integration);
+        let delivery = Hook::new(*p, secret).build(&org.id, integration);
         let answer = http.post(&delivery).await;
         let event_id = accepted(&mut c, what, &answer);
         let events = stored(&app, &org, integration).await;
@@ -90,7 +90,7 @@ async fn a_repeated_delivery_is_answered_duplicate_and_stored_once() {
     let http = Http::new(&app);
     let mut c = Checks::default();
     for (p, secret, integration) in &hooks {
-        let delivery = Hook::new(*p, secret).build(integration);
+        let delivery = Hook::new(*p, secret).build(&org.id, integration);
         let first = http.post(&delivery).await;
         let event_id = accepted(&mut c, &format!("{}: first", p.id()), &first);
         for attempt in ["second", "third"] {
@@ -116,9 +116,9 @@ async fn a_retry_re_signed_later_with_the_same_delivery_id_is_a_duplicate() {
         .filter(|h| matches!(h.0, P::Stripe | P::Resend))
     {
         let hook = Hook::new(*p, secret).at(unix_now() - 60);
-        let first = http.post(&hook.build(integration)).await;
+        let first = http.post(&hook.build(&org.id, integration)).await;
         accepted(&mut c, &format!("{}: first", p.id()), &first);
-        let retry = hook.clone().at(unix_now()).build(integration);
+        let retry = hook.clone().at(unix_now()).build(&org.id, integration);
         let again = http.post(&retry).await;
         duplicate(&mut c, &format!("{}: retry", p.id()), &again);
         c.eq(p.id(), stored(&app, &org, integration).await.len(), 1);
@@ -136,9 +136,13 @@ async fn the_same_delivery_id_in_two_orgs_is_stored_once_in_each() {
     let in_b = connect_hook(&app, &b, P::GitHub, &secret).await;
     let hook = Hook::new(P::GitHub, &secret);
     let mut c = Checks::default();
-    accepted(&mut c, "org A", &http.post(&hook.build(&in_a)).await);
-    accepted(&mut c, "org B", &http.post(&hook.build(&in_b)).await);
-    duplicate(&mut c, "org A again", &http.post(&hook.build(&in_a)).await);
+    accepted(&mut c, "org A", &http.post(&hook.build(&a.id, &in_a)).await);
+    accepted(&mut c, "org B", &http.post(&hook.build(&b.id, &in_b)).await);
+    duplicate(
+        &mut c,
+        "org A again",
+        &http.post(&hook.build(&a.id, &in_a)).await,
+    );
     c.eq("org A", stored(&app, &a, &in_a).await.len(), 1);
     c.eq("org B", stored(&app, &b, &in_b).await.len(), 1);
     c.verify();
@@ -154,7 +158,7 @@ async fn standard_webhooks_header_names_are_accepted_like_svix_ones() {
     let mut c = Checks::default();
     let delivery = Hook::new(P::Resend, &secret)
         .standard_headers()
-        .build(&integration);
+        .build(&org.id, &integration);
     c.that(
         delivery.header("webhook-signature").is_some() && delivery.header("svix-id").is_none(),
         "the delivery uses webhook-* names only",
@@ -164,7 +168,7 @@ async fn standard_webhooks_header_names_are_accepted_like_svix_ones() {
     let flipped = Hook::new(P::Resend, &secret)
         .standard_headers()
         .flipped()
-        .build(&integration);
+        .build(&org.id, &integration);
     let answer = http.post(&flipped).await;
     refused(
         &mut c,

@@ -1,7 +1,8 @@
 //! The ingress's database gates refuse everyone they are not for, at the
 //! SQL level: the app role cannot call the service gates, the service role
-//! reads signing-secret fields only and cannot rotate, and only owners and
-//! admins retire a signing secret.
+//! reads signing-secret fields only and cannot rotate, the service gates
+//! find an integration only under its own org, and only owners and admins
+//! retire a signing secret.
 
 use ochre_server::pg;
 use ochre_tests::prelude::*;
@@ -33,11 +34,14 @@ async fn only_the_service_role_reaches_the_ingress_gates_and_only_for_signing_fi
     let org = new_org(&app, "Gates").await;
     let integration = connect_hook(&app, &org, P::GitHub, &P::GitHub.new_secret()).await;
     let id = format!("'{integration}'::uuid");
+    let pair = format!("'{}'::uuid, {id}", org.id);
     let gates = [
-        format!("SELECT * FROM webhook_signing_secrets({id}, 'github', 'webhook_signing_secret')"),
         format!(
-            "SELECT record_webhook_event({id}, 'github', gen_random_uuid(), 'forged', '', NULL, '', \
-             '\\x7b7d'::bytea)"
+            "SELECT * FROM webhook_signing_secrets({pair}, 'github', 'webhook_signing_secret')"
+        ),
+        format!(
+            "SELECT record_webhook_event({pair}, 'github', gen_random_uuid(), 'forged', '', NULL, \
+             '', '\\x7b7d'::bytea)"
         ),
         "SELECT purge_expired()".to_owned(),
     ];
@@ -62,7 +66,7 @@ async fn only_the_service_role_reaches_the_ingress_gates_and_only_for_signing_fi
         "api_key",
         "webhook_signing_secret.previous",
     ] {
-        let sql = format!("SELECT * FROM webhook_signing_secrets({id}, 'github', '{field}')");
+        let sql = format!("SELECT * FROM webhook_signing_secrets({pair}, 'github', '{field}')");
         let (err, _) = run(&service, &sql).await;
         c.that(
             err.contains("not a signing secret field"),
@@ -71,7 +75,9 @@ async fn only_the_service_role_reaches_the_ingress_gates_and_only_for_signing_fi
     }
     let (err, rows) = run(
         &service,
-        &format!("SELECT * FROM webhook_signing_secrets({id}, 'stripe', 'webhook_signing_secret')"),
+        &format!(
+            "SELECT * FROM webhook_signing_secrets({pair}, 'stripe', 'webhook_signing_secret')"
+        ),
     )
     .await;
     c.that(
@@ -139,5 +145,62 @@ async fn only_owners_and_admins_retire_a_signing_secret_and_only_in_their_org() 
     // The other org's owner, in their own org, touched nothing of this one;
     // the admin's call did retire it.
     c.eq("retired rows", previous(app.superuser_db().await).await, 1);
+    c.verify();
+}
+
+#[tokio::test]
+async fn the_gates_find_an_integration_only_under_its_own_org() {
+    let app = spawn_app().await;
+    let org = new_org(&app, "Own").await;
+    let other = new_org(&app, "Other").await;
+    let integration = connect_hook(&app, &org, P::GitHub, &P::GitHub.new_secret()).await;
+    connect_hook(&app, &other, P::GitHub, &P::GitHub.new_secret()).await;
+    let service = service_db(&app).await;
+    let mut c = Checks::default();
+    for (what, org_id, found, outcome) in [
+        ("its own org", &org.id, 1, "stored"),
+        (
+            "another org with a GitHub integration",
+            &other.id,
+            0,
+            "gone",
+        ),
+    ] {
+        let pair = format!("'{org_id}'::uuid, '{integration}'::uuid");
+        let secrets = format!(
+            "SELECT * FROM webhook_signing_secrets({pair}, 'github', 'webhook_signing_secret')"
+        );
+        let (err, rows) = run(&service, &secrets).await;
+        c.that(
+            err.is_empty() && rows == found,
+            &format!("{what}: signing secrets {err:?} {rows}"),
+        );
+        let record = format!(
+            "SELECT record_webhook_event({pair}, 'github', gen_random_uuid(), 'd-{org_id}', '', \
+             NULL, '', '\\x7b7d'::bytea)"
+        );
+        let answer = service
+            .query_one_raw(Statement::from_string(DbBackend::Postgres, record))
+            .await
+            .unwrap()
+            .and_then(|r| r.try_get_by_index::<String>(0).ok());
+        c.eq(
+            &format!("{what}: recorded"),
+            answer.as_deref(),
+            Some(outcome),
+        );
+    }
+    let su = app.superuser_db().await;
+    let stored = su
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT org_id::text FROM webhook_events",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get_by_index::<String>(0).unwrap())
+        .collect::<Vec<_>>();
+    c.eq("stored in", stored, vec![org.id.clone()]);
     c.verify();
 }

@@ -1,5 +1,6 @@
-//! Plain HTTP/1.1 to the test server (`/webhooks/{provider}/{integration_id}`,
-//! `/cron/{job}`) and the checks every answer is held to.
+//! Plain HTTP/1.1 to the test server
+//! (`/webhooks/{provider}/{org_id}/{integration_id}`, `/cron/{job}`) and the
+//! checks every answer is held to.
 
 use std::time::Duration;
 

@@ -19,12 +19,12 @@ async fn a_delivery_lands_only_in_the_org_its_integration_id_names() {
     let in_a = connect_hook(&app, &a, P::GitHub, &secret_a).await;
     let in_b = connect_hook(&app, &b, P::GitHub, &secret_b).await;
     let mut c = Checks::default();
-    let delivery = Hook::new(P::GitHub, &secret_a).build(&in_a);
+    let delivery = Hook::new(P::GitHub, &secret_a).build(&a.id, &in_a);
     let event_id = accepted(&mut c, "to org A", &http.post(&delivery).await);
-    let second = Hook::new(P::GitHub, &secret_a).build(&in_a);
+    let second = Hook::new(P::GitHub, &secret_a).build(&a.id, &in_a);
     let second_id = accepted(&mut c, "to org A again", &http.post(&second).await);
     // Org B's secret does not open org A's integration, nor A's B's.
-    let cross = Hook::new(P::GitHub, &secret_b).build(&in_a);
+    let cross = Hook::new(P::GitHub, &secret_b).build(&a.id, &in_a);
     refused(
         &mut c,
         "B's secret to A",
@@ -32,7 +32,7 @@ async fn a_delivery_lands_only_in_the_org_its_integration_id_names() {
         401,
         &cross,
     );
-    let cross = Hook::new(P::GitHub, &secret_a).build(&in_b);
+    let cross = Hook::new(P::GitHub, &secret_a).build(&b.id, &in_b);
     refused(
         &mut c,
         "A's secret to B",
@@ -89,7 +89,7 @@ async fn owners_admins_and_agents_list_webhook_events_and_light_agents_are_refus
     let org = new_org(&app, "Roles").await;
     let secret = P::Stripe.new_secret();
     let integration = connect_hook(&app, &org, P::Stripe, &secret).await;
-    let delivery = Hook::new(P::Stripe, &secret).build(&integration);
+    let delivery = Hook::new(P::Stripe, &secret).build(&org.id, &integration);
     let mut c = Checks::default();
     let event_id = accepted(&mut c, "delivery", &http.post(&delivery).await);
     let admin = add_member(&app, &org.owner, &org.id, Role::Admin).await;
@@ -122,7 +122,7 @@ async fn listing_pages_newest_first_and_returns_every_event_once() {
     let mut c = Checks::default();
     let mut sent = Vec::new();
     for i in 0..5 {
-        let delivery = Hook::new(P::GitHub, &secret).build(&integration);
+        let delivery = Hook::new(P::GitHub, &secret).build(&org.id, &integration);
         let answer = http.post(&delivery).await;
         let event_id = accepted(&mut c, &format!("delivery {i}"), &answer);
         sent.push((event_id, delivery.delivery_id));
@@ -170,7 +170,7 @@ async fn listing_filters_by_provider_and_integration_and_refuses_bad_filters_and
         ("github 2", P::GitHub, &gs, &g),
         ("stripe", P::Stripe, &ss, &s),
     ] {
-        let delivery = Hook::new(p, secret).build(id);
+        let delivery = Hook::new(p, secret).build(&org.id, id);
         let event_id = accepted(&mut c, what, &http.post(&delivery).await);
         ids.insert(event_id, (p.id().to_owned(), id.clone()));
     }
@@ -246,7 +246,7 @@ async fn a_webhook_events_page_token_from_one_org_is_refused_in_another() {
         let secret = P::GitHub.new_secret();
         let integration = connect_hook(&app, &org, P::GitHub, &secret).await;
         for i in 0..2 {
-            let delivery = Hook::new(P::GitHub, &secret).build(&integration);
+            let delivery = Hook::new(P::GitHub, &secret).build(&org.id, &integration);
             accepted(&mut c, &format!("{name} {i}"), &http.post(&delivery).await);
         }
         orgs.push(org);

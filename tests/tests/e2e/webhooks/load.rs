@@ -34,7 +34,7 @@ async fn a_hundred_identical_deliveries_at_once_store_one_event_and_are_accepted
     for p in [P::GitHub, P::Stripe] {
         let secret = p.new_secret();
         let integration = connect_hook(&app, &org, p, &secret).await;
-        let delivery = Arc::new(Hook::new(p, &secret).build(&integration));
+        let delivery = Arc::new(Hook::new(p, &secret).build(&org.id, &integration));
         let start = Arc::new(Barrier::new(100));
         let mut tasks = JoinSet::new();
         for _ in 0..100 {
@@ -89,7 +89,7 @@ async fn a_thousand_distinct_deliveries_at_concurrency_fifty_are_all_stored() {
     let mut tasks = JoinSet::new();
     let mut sent = HashSet::new();
     for _ in 0..TOTAL {
-        let delivery = Hook::new(P::GitHub, &secret).build(&integration);
+        let delivery = Hook::new(P::GitHub, &secret).build(&org.id, &integration);
         sent.insert(delivery.delivery_id.clone());
         let (http, permits) = (http.clone(), permits.clone());
         tasks.spawn(async move {

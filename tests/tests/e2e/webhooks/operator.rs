@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use ochre_tests::prelude::*;
+use ochre_tests::{prelude::*, webhook_path};
 
 use super::{
     http::{Http, MAX_BODY, accepted, duplicate, refused},
@@ -14,7 +14,7 @@ use super::{
 
 /// The value of `ochre_webhook_deliveries_total` for this provider and
 /// outcome (0 when the series is absent), whatever the label order.
-fn delivery_count(metrics: &str, provider: &str, outcome: &str) -> u64 {
+pub(super) fn delivery_count(metrics: &str, provider: &str, outcome: &str) -> u64 {
     let mut total = 0;
     for line in metrics.lines() {
         let Some(rest) = line.strip_prefix("ochre_webhook_deliveries_total{") else {
@@ -49,12 +49,12 @@ async fn metrics_count_each_delivery_outcome_per_provider() {
     let stripe = connect_hook(&app, &org, P::Stripe, &ss).await;
     let before = app.metrics().await;
     let mut c = Checks::default();
-    let first = Hook::new(P::GitHub, &gs).build(&github);
+    let first = Hook::new(P::GitHub, &gs).build(&org.id, &github);
     accepted(&mut c, "github 1", &http.post(&first).await);
-    let second = Hook::new(P::GitHub, &gs).build(&github);
+    let second = Hook::new(P::GitHub, &gs).build(&org.id, &github);
     accepted(&mut c, "github 2", &http.post(&second).await);
     duplicate(&mut c, "github again", &http.post(&first).await);
-    let bad = Hook::new(P::GitHub, &gs).flipped().build(&github);
+    let bad = Hook::new(P::GitHub, &gs).flipped().build(&org.id, &github);
     refused(&mut c, "github flipped", &http.post(&bad).await, 401, &bad);
     let missing = first.clone().without_header("x-hub-signature-256");
     refused(
@@ -64,17 +64,19 @@ async fn metrics_count_each_delivery_outcome_per_provider() {
         400,
         &missing,
     );
-    let unknown = format!("/webhooks/github/{}", uuid::Uuid::now_v7());
-    let nowhere = Hook::new(P::GitHub, &gs).build(&github).at_path(&unknown);
+    let unknown = webhook_path("github", &org.id, &uuid::Uuid::now_v7().to_string());
+    let nowhere = Hook::new(P::GitHub, &gs)
+        .build(&org.id, &github)
+        .at_path(&unknown);
     let answer = http.post(&nowhere).await;
     c.eq("github unknown integration", answer.status, 404);
-    let huge = github_body_of(&gs, &github, MAX_BODY + 1);
+    let huge = github_body_of(&gs, &org.id, &github, MAX_BODY + 1);
     c.eq("github too large", http.post(&huge).await.status, 413);
-    let ok = Hook::new(P::Stripe, &ss).build(&stripe);
+    let ok = Hook::new(P::Stripe, &ss).build(&org.id, &stripe);
     accepted(&mut c, "stripe", &http.post(&ok).await);
     let stale = Hook::new(P::Stripe, &ss)
         .at(unix_now() - 3600)
-        .build(&stripe);
+        .build(&org.id, &stripe);
     refused(
         &mut c,
         "stripe stale",
@@ -84,7 +86,7 @@ async fn metrics_count_each_delivery_outcome_per_provider() {
     );
     let future = Hook::new(P::Stripe, &ss)
         .at(unix_now() + 3600)
-        .build(&stripe);
+        .build(&org.id, &stripe);
     refused(
         &mut c,
         "stripe future",
@@ -148,7 +150,7 @@ async fn the_public_port_answers_404_for_metrics_and_the_admin_port_counts_deliv
     let before = app.metrics().await;
     let secret = P::GitHub.new_secret();
     let integration = connect_hook(&app, &org, P::GitHub, &secret).await;
-    let delivery = Hook::new(P::GitHub, &secret).build(&integration);
+    let delivery = Hook::new(P::GitHub, &secret).build(&org.id, &integration);
     accepted(&mut c, "one delivery", &http.post(&delivery).await);
     let after = app.metrics().await;
     c.eq(

@@ -1,7 +1,7 @@
 //! Provider-specific behaviour: the Slack URL verification challenge,
 //! HubSpot batches and long delivery ids, Mercado Pago data ids.
 
-use ochre_tests::prelude::*;
+use ochre_tests::{prelude::*, webhook_path};
 
 use super::{
     http::{Answer, Http, PUBLIC_URL, accepted, duplicate},
@@ -36,7 +36,7 @@ async fn a_signed_slack_url_verification_is_answered_with_its_challenge() {
             format!("v0={}", hex::encode(tag)),
         ),
     ];
-    let path = format!("/webhooks/slack/{integration}");
+    let path = webhook_path("slack", &org.id, &integration);
     let answer = http
         .send(
             http::Method::POST,
@@ -68,10 +68,17 @@ async fn a_signed_slack_url_verification_is_answered_with_its_challenge() {
     );
 }
 
-/// Posts `body` as HubSpot v3 signs it (full public URL, ms timestamp).
-async fn post_hubspot(http: &Http, secret: &str, integration: &str, body: &str) -> Answer {
+/// Posts `body` to integration `integration` of `org` as HubSpot v3 signs
+/// it (full public URL, ms timestamp).
+async fn post_hubspot(
+    http: &Http,
+    secret: &str,
+    org: &str,
+    integration: &str,
+    body: &str,
+) -> Answer {
     use base64::Engine as _;
-    let path = format!("/webhooks/hubspot/{integration}");
+    let path = webhook_path("hubspot", org, integration);
     let ms = (unix_now() * 1000).to_string();
     let url = format!("{PUBLIC_URL}{path}");
     let tag = mac(
@@ -116,9 +123,9 @@ async fn a_hubspot_batch_is_one_delivery_identified_by_all_its_event_ids() {
     let integration = connect_hook(&app, &org, P::HubSpot, &secret).await;
     let body = hubspot_batch(&[1001, 1002]);
     let mut c = Checks::default();
-    let first = post_hubspot(&http, &secret, &integration, &body).await;
+    let first = post_hubspot(&http, &secret, &org.id, &integration, &body).await;
     accepted(&mut c, "batch", &first);
-    let again = post_hubspot(&http, &secret, &integration, &body).await;
+    let again = post_hubspot(&http, &secret, &org.id, &integration, &body).await;
     duplicate(&mut c, "batch again", &again);
     let events = stored(&app, &org, &integration).await;
     let got: Vec<(&str, &[u8])> = events
@@ -144,12 +151,12 @@ async fn a_delivery_id_over_200_characters_is_kept_as_its_sha256_and_still_dedup
     accepted(
         &mut c,
         "long batch",
-        &post_hubspot(&http, &secret, &integration, &body).await,
+        &post_hubspot(&http, &secret, &org.id, &integration, &body).await,
     );
     duplicate(
         &mut c,
         "long batch again",
-        &post_hubspot(&http, &secret, &integration, &body).await,
+        &post_hubspot(&http, &secret, &org.id, &integration, &body).await,
     );
     use sha2::Digest as _;
     let digest = format!(
@@ -172,7 +179,10 @@ async fn a_mercado_pago_alphanumeric_data_id_may_be_signed_lower_cased_or_as_sen
     let secret = P::MercadoPago.new_secret();
     let integration = connect_hook(&app, &org, P::MercadoPago, &secret).await;
     let sent = "ORD01JQ4S4KY8HWQ6NA5PXB65B3D3";
-    let path = format!("/webhooks/mercadopago/{integration}?data.id={sent}&type=order");
+    let path = format!(
+        "{}?data.id={sent}&type=order",
+        webhook_path("mercadopago", &org.id, &integration)
+    );
     let body = format!(r#"{{"action":"order.processed","type":"order","data":{{"id":"{sent}"}}}}"#);
     let mut c = Checks::default();
     let mut request_ids = Vec::new();

@@ -17,7 +17,7 @@ async fn a_tampered_body_or_signed_header_is_refused_with_401_and_nothing_is_sto
     let http = Http::new(&app);
     let mut c = Checks::default();
     for (p, secret, integration) in &hooks {
-        let delivery = Hook::new(*p, secret).build(integration);
+        let delivery = Hook::new(*p, secret).build(&org.id, integration);
         let tampered = delivery.clone().tampered();
         let answer = http.post(&tampered).await;
         refused(
@@ -43,12 +43,12 @@ async fn a_tampered_signature_or_a_wrong_secret_is_refused_with_401_and_nothing_
     let http = Http::new(&app);
     let mut c = Checks::default();
     for (p, secret, integration) in &hooks {
-        let flipped = Hook::new(*p, secret).flipped().build(integration);
+        let flipped = Hook::new(*p, secret).flipped().build(&org.id, integration);
         let answer = http.post(&flipped).await;
         let what = format!("{}: tampered signature", p.id());
         refused(&mut c, &what, &answer, 401, &flipped);
         let stranger = p.new_secret();
-        let wrong = Hook::new(*p, &stranger).build(integration);
+        let wrong = Hook::new(*p, &stranger).build(&org.id, integration);
         let answer = http.post(&wrong).await;
         let what = format!("{}: wrong secret", p.id());
         refused(&mut c, &what, &answer, 401, &wrong);
@@ -73,12 +73,12 @@ async fn a_stale_or_far_future_timestamp_is_refused_with_401_for_every_provider_
         };
         let stale = Hook::new(*p, secret)
             .at(unix_now() - window - 30)
-            .build(integration);
+            .build(&org.id, integration);
         let answer = http.post(&stale).await;
         refused(&mut c, &format!("{}: stale", p.id()), &answer, 401, &stale);
         let future = Hook::new(*p, secret)
             .at(unix_now() + window + 30)
-            .build(integration);
+            .build(&org.id, integration);
         let answer = http.post(&future).await;
         refused(
             &mut c,
@@ -95,7 +95,7 @@ async fn a_stale_or_far_future_timestamp_is_refused_with_401_for_every_provider_
     // Inside the window, older and newer than now, is accepted.
     for (p, secret, integration, window) in inside {
         for ts in [unix_now() - window / 2, unix_now() + window / 2] {
-            let delivery = Hook::new(p, &secret).at(ts).build(&integration);
+            let delivery = Hook::new(p, &secret).at(ts).build(&org.id, &integration);
             let answer = http.post(&delivery).await;
             let what = format!("{}: {ts} inside the window", p.id());
             accepted(&mut c, &what, &answer);
@@ -113,7 +113,7 @@ async fn a_delivery_without_a_timestamp_window_is_accepted_however_old_it_is() {
     for (p, secret, integration) in hooks.iter().filter(|h| h.0.window_secs().is_none()) {
         let delivery = Hook::new(*p, secret)
             .at(unix_now() - 86_400 * 30)
-            .build(integration);
+            .build(&org.id, integration);
         let answer = http.post(&delivery).await;
         accepted(&mut c, p.id(), &answer);
         c.eq(p.id(), stored(&app, &org, integration).await.len(), 1);
@@ -127,7 +127,7 @@ async fn a_missing_or_malformed_signature_header_is_refused_with_400_and_nothing
     let http = Http::new(&app);
     let mut c = Checks::default();
     for (p, secret, integration) in &hooks {
-        let delivery = Hook::new(*p, secret).build(integration);
+        let delivery = Hook::new(*p, secret).build(&org.id, integration);
         let sig = p.signature_header();
         let missing = delivery.clone().without_header(sig);
         let answer = http.post(&missing).await;
@@ -187,7 +187,7 @@ async fn an_integration_without_a_signing_secret_refuses_every_delivery_with_401
             } else {
                 secret
             };
-            let delivery = Hook::new(p, &key_like).build(&integration);
+            let delivery = Hook::new(p, &key_like).build(&org.id, &integration);
             let answer = http.post(&delivery).await;
             let what = format!("{}: no signing secret", p.id());
             refused(&mut c, &what, &answer, 401, &delivery);

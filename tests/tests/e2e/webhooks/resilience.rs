@@ -4,7 +4,7 @@
 //! senders that upload slowly (cut at a minimum rate, never starving genuine
 //! deliveries).
 
-use ochre_tests::{identity::superuser_execute, prelude::*};
+use ochre_tests::{identity::superuser_execute, prelude::*, webhook_path};
 use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
 
 use super::{
@@ -26,7 +26,7 @@ async fn a_signed_body_replayed_under_a_fresh_delivery_id_is_a_duplicate_for_git
     ] {
         let secret = p.new_secret();
         let integration = connect_hook(&app, &org, p, &secret).await;
-        let delivery = Hook::new(p, &secret).build(&integration);
+        let delivery = Hook::new(p, &secret).build(&org.id, &integration);
         accepted(
             &mut c,
             &format!("{}: first", p.id()),
@@ -68,7 +68,7 @@ async fn a_delivery_the_database_cannot_serve_in_time_gets_503_and_its_retry_is_
     let org = new_org(&app, "Stall").await;
     let secret = P::GitHub.new_secret();
     let integration = connect_hook(&app, &org, P::GitHub, &secret).await;
-    let delivery = Hook::new(P::GitHub, &secret).build(&integration);
+    let delivery = Hook::new(P::GitHub, &secret).build(&org.id, &integration);
     let mut c = Checks::default();
     let stalled = post_while_integrations_are_locked(&app, &http, &delivery).await;
     c.eq("stalled status", stalled.status, 503);
@@ -119,7 +119,7 @@ async fn a_signing_secret_that_does_not_decrypt_gets_503_and_nothing_is_stored()
         ),
     ] {
         superuser_execute(&app, &sql).await;
-        let delivery = Hook::new(P::GitHub, &secret).build(&github);
+        let delivery = Hook::new(P::GitHub, &secret).build(&org.id, &github);
         let answer = http.post(&delivery).await;
         c.eq(&format!("{what}: status"), answer.status, 503);
         c.that(
@@ -140,16 +140,17 @@ async fn slow_uploads_to_random_integration_ids_do_not_starve_genuine_deliveries
     let secret = P::GitHub.new_secret();
     let integration = connect_hook(&app, &org, P::GitHub, &secret).await;
     // 160 senders that announce a large body and then trickle it (never
-    // finishing while the genuine deliveries are sent), each to a random id.
+    // finishing while the genuine deliveries are sent), each to a random id
+    // in the genuine org.
     let mut slow = Vec::new();
     for _ in 0..160 {
         let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
         let head = format!(
-            "POST /webhooks/github/{} HTTP/1.1\r\nhost: ochre\r\n\
+            "POST {} HTTP/1.1\r\nhost: ochre\r\n\
              x-hub-signature-256: sha256={}\r\nx-github-delivery: {}\r\n\
              x-github-event: issues\r\ncontent-type: application/json\r\n\
              content-length: 500000\r\n\r\n{{\"a\":",
-            uuid::Uuid::new_v4(),
+            webhook_path("github", &org.id, &uuid::Uuid::new_v4().to_string()),
             "ab".repeat(32),
             uuid::Uuid::new_v4()
         );
@@ -158,7 +159,7 @@ async fn slow_uploads_to_random_integration_ids_do_not_starve_genuine_deliveries
     }
     let mut c = Checks::default();
     for i in 0..9 {
-        let delivery = Hook::new(P::GitHub, &secret).build(&integration);
+        let delivery = Hook::new(P::GitHub, &secret).build(&org.id, &integration);
         accepted(
             &mut c,
             &format!("genuine delivery {i}"),
@@ -188,10 +189,11 @@ async fn slow_uploads_to_the_genuine_integration_lose_their_slots_and_genuine_de
             .unwrap();
         let mut stream = socket.connect(app.addr).await.unwrap();
         let head = format!(
-            "POST /webhooks/github/{integration} HTTP/1.1\r\nhost: ochre\r\n\
+            "POST {} HTTP/1.1\r\nhost: ochre\r\n\
              x-hub-signature-256: sha256={}\r\nx-github-delivery: {}\r\n\
              x-github-event: issues\r\ncontent-type: application/json\r\n\
              content-length: 500000\r\n\r\n{{\"a\":",
+            webhook_path("github", &org.id, &integration),
             "ab".repeat(32),
             uuid::Uuid::new_v4()
         );
@@ -210,7 +212,7 @@ async fn slow_uploads_to_the_genuine_integration_lose_their_slots_and_genuine_de
     }
     let mut c = Checks::default();
     for i in 0..9 {
-        let delivery = Hook::new(P::GitHub, &secret).build(&integration);
+        let delivery = Hook::new(P::GitHub, &secret).build(&org.id, &integration);
         accepted(
             &mut c,
             &format!("genuine delivery {i}"),

@@ -27,11 +27,11 @@ async fn a_rotated_secret_accepts_the_new_and_the_previous_secret_and_refuses_an
             &integration,
         );
         for (label, secret) in [("new", &new), ("previous", &old)] {
-            let delivery = Hook::new(p, secret).build(&integration);
+            let delivery = Hook::new(p, secret).build(&org.id, &integration);
             let answer = http.post(&delivery).await;
             accepted(&mut c, &format!("{}: {label} secret", p.id()), &answer);
         }
-        let delivery = Hook::new(p, &unknown).build(&integration);
+        let delivery = Hook::new(p, &unknown).build(&org.id, &integration);
         let answer = http.post(&delivery).await;
         let what = format!("{}: unknown secret", p.id());
         refused(&mut c, &what, &answer, 401, &delivery);
@@ -69,15 +69,15 @@ async fn a_previous_secret_older_than_24_hours_is_refused_and_the_new_one_still_
             rows,
             1,
         );
-        let delivery = Hook::new(p, &old).build(&integration);
+        let delivery = Hook::new(p, &old).build(&org.id, &integration);
         let answer = http.post(&delivery).await;
         accepted(&mut c, &format!("{}: previous after 23 h", p.id()), &answer);
         age_previous(&app, &integration, p.field(), 25).await;
-        let delivery = Hook::new(p, &old).build(&integration);
+        let delivery = Hook::new(p, &old).build(&org.id, &integration);
         let answer = http.post(&delivery).await;
         let what = format!("{}: previous secret after 25 h", p.id());
         refused(&mut c, &what, &answer, 401, &delivery);
-        let delivery = Hook::new(p, &new).build(&integration);
+        let delivery = Hook::new(p, &new).build(&org.id, &integration);
         let answer = http.post(&delivery).await;
         accepted(&mut c, &format!("{}: new secret", p.id()), &answer);
         c.eq(p.id(), stored(&app, &org, &integration).await.len(), 2);
@@ -97,11 +97,11 @@ async fn a_second_rotation_keeps_only_the_secret_it_replaced() {
         connect_hook(&app, &org, p, &second).await;
         connect_hook(&app, &org, p, &third).await;
         for (label, secret) in [("third (current)", &third), ("second (previous)", &second)] {
-            let delivery = Hook::new(p, secret).build(&integration);
+            let delivery = Hook::new(p, secret).build(&org.id, &integration);
             let answer = http.post(&delivery).await;
             accepted(&mut c, &format!("{}: {label}", p.id()), &answer);
         }
-        let delivery = Hook::new(p, &first).build(&integration);
+        let delivery = Hook::new(p, &first).build(&org.id, &integration);
         let answer = http.post(&delivery).await;
         let what = format!("{}: first, replaced twice", p.id());
         refused(&mut c, &what, &answer, 401, &delivery);
@@ -122,11 +122,11 @@ async fn a_leaked_secret_replaced_with_revocation_stops_verifying_at_once() {
         connect_hook(&app, &org, p, &leaked).await;
         replace_leaked_hook_secret(&app, &org, p, &fresh).await;
         for (label, secret) in [("leaked", &leaked), ("older", &older)] {
-            let delivery = Hook::new(p, secret).build(&integration);
+            let delivery = Hook::new(p, secret).build(&org.id, &integration);
             let what = format!("{}: {label} after a revoking re-paste", p.id());
             refused(&mut c, &what, &http.post(&delivery).await, 401, &delivery);
         }
-        let delivery = Hook::new(p, &fresh).build(&integration);
+        let delivery = Hook::new(p, &fresh).build(&org.id, &integration);
         accepted(
             &mut c,
             &format!("{}: fresh", p.id()),
@@ -147,14 +147,16 @@ async fn several_signatures_in_one_header_are_accepted_when_any_one_matches() {
             ("unknown then right", [x.as_str(), secret.as_str()]),
             ("right then unknown", [secret.as_str(), y.as_str()]),
         ] {
-            let delivery = Hook::new(*p, secret).signed_by(&secrets).build(integration);
+            let delivery = Hook::new(*p, secret)
+                .signed_by(&secrets)
+                .build(&org.id, integration);
             let sig = delivery.header(p.signature_header()).unwrap_or_default();
             let what = format!("{}: {label} ({sig})", p.id());
             accepted(&mut c, &what, &http.post(&delivery).await);
         }
         let delivery = Hook::new(*p, secret)
             .signed_by(&[&x, &y])
-            .build(integration);
+            .build(&org.id, integration);
         let answer = http.post(&delivery).await;
         let what = format!("{}: two unknown signatures", p.id());
         refused(&mut c, &what, &answer, 401, &delivery);

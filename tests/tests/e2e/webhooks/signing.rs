@@ -2,7 +2,7 @@
 //! `hmac`/`sha2` from the providers' published schemes (never with the
 //! server's verifier).
 
-use ochre_tests::clock::unix_now;
+use ochre_tests::{clock::unix_now, webhook_path};
 use sha2::{Digest as _, Sha256};
 
 use super::{
@@ -101,8 +101,8 @@ impl Hook {
         (u64::from_be_bytes(head) >> 12) + 1
     }
 
-    /// The request to send to this integration.
-    pub fn build(&self, integration: &str) -> Delivery {
+    /// The request to send to integration `integration` of org `org`.
+    pub fn build(&self, org: &str, integration: &str) -> Delivery {
         let p = self.provider;
         let ts = self.ts;
         let ts_text = ts.to_string();
@@ -110,7 +110,7 @@ impl Hook {
         let seed = self.seed.simple().to_string();
         let uuid = self.seed.hyphenated().to_string();
         let note = format!("{ORIGINAL} {}", self.canary);
-        let mut path = format!("/webhooks/{}/{integration}", p.id());
+        let mut path = webhook_path(p.id(), org, integration);
         let mut headers: Vec<(String, String)> = Vec::new();
         let mut header = |name: &str, value: String| headers.push((name.to_owned(), value));
         let body: String;
@@ -247,15 +247,16 @@ impl Hook {
     }
 }
 
-/// A GitHub delivery whose JSON body is exactly `len` bytes.
-pub fn github_body_of(secret: &str, integration: &str, len: usize) -> Delivery {
+/// A GitHub delivery to integration `integration` of org `org` whose JSON
+/// body is exactly `len` bytes.
+pub fn github_body_of(secret: &str, org: &str, integration: &str, len: usize) -> Delivery {
     let head = r#"{"action":"opened","pad":""#;
     let tail = r#""}"#;
     let body = format!("{head}{}{tail}", "x".repeat(len - head.len() - tail.len()));
     assert_eq!(body.len(), len);
     let tag = mac(secret.as_bytes(), &[body.as_bytes()]);
     Hook::new(P::GitHub, secret)
-        .build(integration)
+        .build(org, integration)
         .with_body(body.into_bytes())
         .with_header(
             "x-hub-signature-256",
