@@ -53,7 +53,7 @@ CREATE POLICY request_ids_purge ON request_ids FOR ALL TO ochre_owner
 -- forgotten; a CreateOrg whose org exists without a kept claim is refused
 -- as already done (unique_violation).
 CREATE FUNCTION claim_request_id(p_method text, p_request_id text, p_org uuid)
-  RETURNS TABLE (claimed boolean, org_id uuid, response bytea)
+  RETURNS TABLE (claimed boolean, response bytea)
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$
   DECLARE
@@ -87,10 +87,10 @@ CREATE FUNCTION claim_request_id(p_method text, p_request_id text, p_org uuid)
         RAISE EXCEPTION 'an org was already created with this request id'
           USING ERRCODE = '23505';
       END IF;
-      RETURN QUERY SELECT true, org, NULL::bytea;
+      RETURN QUERY SELECT true, NULL::bytea;
       RETURN;
     END IF;
-    RETURN QUERY SELECT false, r.org_id, r.response FROM request_ids r
+    RETURN QUERY SELECT false, r.response FROM request_ids r
      WHERE r.org_id = org AND r.caller_id = who AND r.method = p_method
        AND r.request_id = p_request_id;
   END $$;

@@ -4,8 +4,8 @@
 //! kept with the claim when the create commits. A retry with the same id
 //! (by the same caller, in the same org: ids are scoped by org, and a
 //! CreateOrg's org id is derived from its caller and request id, see
-//! [`org_to_create`]) gets that first answer back and creates nothing; a concurrent retry waits for the first call's
-//! transaction. The same id with a different request is INVALID_ARGUMENT.
+//! [`org_to_create`]) gets that first answer back and creates nothing; a
+//! concurrent retry waits for the first call's transaction. The same id with a different request is INVALID_ARGUMENT.
 //! Answers are kept 24 hours.
 //!
 //! ```text

@@ -14,8 +14,6 @@ use crate::ids::{ConversationId, CustomerId, OrgId};
 pub struct Claim {
     /// The create may go ahead: nobody used this id before.
     pub claimed: bool,
-    /// The org the first call acted in.
-    pub org_id: OrgId,
     /// The first call's sealed answer (when not `claimed`).
     pub response: Option<Vec<u8>>,
 }
@@ -30,7 +28,7 @@ pub async fn claim(
     org: OrgId,
 ) -> Result<Claim, DbError> {
     Ok(Claim::find_by_statement(stmt(
-        "SELECT claimed, org_id, response FROM claim_request_id($1, $2, $3)",
+        "SELECT claimed, response FROM claim_request_id($1, $2, $3)",
         [method.into(), request_id.into(), org.into()],
     ))
     .one(tx.conn())
