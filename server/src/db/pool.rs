@@ -152,8 +152,9 @@ pub struct DbError(#[from] pub DbErr);
 /// intervention, transaction state); never the detail (a unique
 /// violation's detail quotes the row) nor a data exception's message
 /// (`invalid input syntax for type uuid: "…"` quotes the value) nor one
-/// our functions raise. Otherwise the driver's own text (connection loss,
-/// pool timeout, decoding).
+/// our functions raise; for a lost prepared statement (26000, 42P05), a
+/// hint naming `OCHRE_DB_TRANSACTION_POOLING`. Otherwise the driver's own
+/// text (connection loss, pool timeout, decoding).
 pub fn safe_text(err: &DbErr) -> String {
     use sea_orm::{RuntimeErr, sqlx};
     let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err
@@ -167,6 +168,16 @@ pub fn safe_text(err: &DbErr) -> String {
     let code = db.code().unwrap_or_default();
     if ["42", "08", "53", "57", "58", "40", "25", "0A"].contains(&code.get(..2).unwrap_or("")) {
         text.push_str(&format!(": {}", db.message()));
+    }
+    // The driver's named statements vanish between its messages: the
+    // statement cache is on behind a pooler that hands each transaction
+    // another server connection.
+    if code == "26000" || code == "42P05" {
+        text.push_str(
+            " (prepared statements are lost between statements: behind a transaction \
+             pooler such as PgBouncer in transaction mode, set \
+             OCHRE_DB_TRANSACTION_POOLING=true)",
+        );
     }
     if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
         for (what, value) in [

@@ -143,6 +143,11 @@ async fn behind_pgbouncer_the_pools_work_only_with_transaction_pooling_on() {
         failed.to_string().contains("prepared statement"),
         "{failed}"
     );
+    let logged = ochre_server::db::safe_text(&failed);
+    assert!(
+        logged.contains("set OCHRE_DB_TRANSACTION_POOLING=true"),
+        "the log line names the setting: {logged}"
+    );
     let on = Db::connect(&app, &service, 1, true)
         .await
         .expect("connects");
