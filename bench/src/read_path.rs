@@ -81,12 +81,9 @@ pub struct Results {
     pub shapes: Vec<(Shape, Measured)>,
     /// The index of the best shape in `shapes`.
     pub best: usize,
-    /// The open-loop run with the median p99, its intended rate, every
-    /// run's p99 (µs, ascending) and whether every run was free of errors.
-    pub open: Measured,
+    /// The open-loop runs, by ascending p99, and their intended rate.
+    pub open_runs: Vec<Measured>,
     pub open_rate: f64,
-    pub open_p99s: Vec<u64>,
-    pub open_clean: bool,
     /// The same read from h2load (one conversation), when installed.
     pub h2: Option<h2load::H2load>,
     pub get_off: Measured,
@@ -96,6 +93,13 @@ pub struct Results {
     pub rls_tables: usize,
     /// CPU time per call, by phase.
     pub cpu: Vec<(String, cpu::PerCall)>,
+}
+
+impl Results {
+    /// The open-loop run with the median p99: it stands for the phase.
+    pub fn open(&self) -> &Measured {
+        &self.open_runs[self.open_runs.len() / 2]
+    }
 }
 
 impl Results {
@@ -270,20 +274,11 @@ async fn measure(
     let used = before.per_call(&cpu::Snapshot::take(0, s.postmaster), pg_add.tps);
     cpu.push(("pgbench write".to_owned(), used));
     println!("  pgbench write: {pg_add:?}");
-    // The run with the median p99 stands for the phase; every run's p99
-    // is reported.
     open_runs.sort_by_key(|m| m.q(0.99));
-    let open_p99s = open_runs.iter().map(|m| m.q(0.99)).collect();
-    let open_clean = open_runs
-        .iter()
-        .all(|m| m.stats.errors() == 0 && m.stats.wrong == 0);
-    let open = open_runs.swap_remove(OPEN_RUNS / 2);
     Ok(Results {
         shapes,
         best,
-        open,
-        open_p99s,
-        open_clean,
+        open_runs,
         open_rate,
         h2,
         get_off,
