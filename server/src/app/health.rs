@@ -102,6 +102,7 @@ pub(super) async fn health_loop(
     reporter: HealthReporter,
     db: Db,
     ready: Arc<AtomicBool>,
+    died: Arc<tokio::sync::Notify>,
     mut stop: watch::Receiver<bool>,
 ) {
     set_all(&reporter, ServingStatus::NotServing).await;
@@ -140,6 +141,17 @@ pub(super) async fn health_loop(
         };
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(wait)) => {}
+            // The embedded cluster died: NOT_SERVING until a probe passes,
+            // however soon it is back.
+            () = died.notified() => {
+                ready.store(false, Ordering::Relaxed);
+                set_all(&reporter, ServingStatus::NotServing).await;
+                last = Some(ServingStatus::NotServing);
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.changed() => return,
+                }
+            }
             _ = stop.changed() => return,
         }
     }

@@ -203,16 +203,19 @@ impl Application {
             health::DrainingHealth::new(reporter.clone(), stop_rx.clone()),
         );
         let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // The supervisor's word that the embedded cluster died.
+        let died = Arc::new(tokio::sync::Notify::new());
         let health_task = tokio::spawn(health_loop(
             reporter.clone(),
             db.clone(),
             ready.clone(),
+            died.clone(),
             stop_rx.clone(),
         ));
         let admin_task = admin.map(|a| tokio::spawn(a.serve(db.clone(), ready, stop_rx.clone())));
         // The embedded cluster is started again if it dies.
         let supervisor =
-            supervised.map(|root| tokio::spawn(supervise::supervise(root, stop_rx.clone())));
+            supervised.map(|root| tokio::spawn(supervise::supervise(root, died, stop_rx.clone())));
         let checkpoint_task = tokio::spawn(checkpoint_loop(
             db.clone(),
             state.checkpoints.clone(),

@@ -2,13 +2,13 @@
 //! crashed, out of memory), `ochre serve` starts it again on the same data
 //! directory and port: Postgres's crash recovery replays its log, so every
 //! committed transaction is back, and the pools reconnect on their own.
-//! Meanwhile health says NOT_SERVING (its probe fails) and calls answer
-//! UNAVAILABLE. An operator's database is not ours to restart; the pools
+//! Health says NOT_SERVING from the moment the postmaster is found gone
+//! until its probe passes again, and calls answer UNAVAILABLE meanwhile. An operator's database is not ours to restart; the pools
 //! reconnect to it once it is back.
 
-use std::{path::PathBuf, time::Duration};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::pg::Cluster;
 
@@ -18,9 +18,9 @@ const EVERY: Duration = Duration::from_secs(1);
 /// The longest wait between two failed restarts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-/// Restarts the cluster under `root` whenever its postmaster is gone, until
-/// `stop` turns true.
-pub(super) async fn supervise(root: PathBuf, mut stop: watch::Receiver<bool>) {
+/// Restarts the cluster under `root` whenever its postmaster is gone (and
+/// tells the health loop through `died`), until `stop` turns true.
+pub(super) async fn supervise(root: PathBuf, died: Arc<Notify>, mut stop: watch::Receiver<bool>) {
     let port = std::fs::read_to_string(root.join("port")).unwrap_or_default();
     let mut backoff = EVERY;
     loop {
@@ -36,6 +36,7 @@ pub(super) async fn supervise(root: PathBuf, mut stop: watch::Receiver<bool>) {
             continue;
         }
         tracing::error!("the embedded Postgres is not running: starting it again");
+        died.notify_one();
         match Cluster::start(&root).await {
             Ok(cluster) => {
                 if cluster.port().to_string() == port.trim() {

@@ -1,10 +1,12 @@
 //! Admission to a pool: every statement and transaction on one of the three
 //! runtime pools first takes one of the pool's slots (a fair semaphore of
-//! its `max_connections` permits) and holds it until the statement or the
-//! transaction ends. sqlx counts no waiters, so the slots are what make
-//! the pool metrics exact: the callers blocked on them are the pool's
-//! `waiting` gauge, and the time to a slot (plus, for a transaction, its
-//! `BEGIN`, which takes the connection) is its acquire-latency histogram.
+//! its `max_connections` permits, a [`Gate`]) and holds it until the
+//! statement or the transaction ends. sqlx counts no waiters, so the slots
+//! are what make the pool metrics exact: the callers blocked on them are
+//! the pool's `waiting` gauge, and the time to a slot (plus the time to its
+//! connection) is its acquire-latency histogram. The `app` pool has its own
+//! driver behind the same [`Gate`] (`super::wire`); a [`Pool`] is one of
+//! the two sqlx pools of the service role.
 //!
 //! A slot held is a connection held (or about to be: sqlx hands an admitted
 //! caller an idle connection or opens one; the one it may still wait for is
@@ -41,8 +43,8 @@ use std::{
 };
 
 use sea_orm::{
-    AccessMode, ConnAcquireErr, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    DbBackend, DbErr, ExecResult, IsolationLevel, QueryResult, Statement, TransactionTrait as _,
+    ConnAcquireErr, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, ExecResult, QueryResult,
+    Statement, TransactionTrait as _,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -58,7 +60,7 @@ pub(crate) struct Pool {
 }
 
 #[derive(Debug)]
-struct Gate {
+pub(super) struct Gate {
     /// `app`, `service` or `webhook`: the metrics' `pool` label.
     name: &'static str,
     slots: Arc<Semaphore>,
@@ -82,6 +84,58 @@ impl Drop for Waiting<'_> {
     }
 }
 
+impl Gate {
+    /// `max` slots named `name`, waited for at most `wait`.
+    pub(super) fn new(name: &'static str, max: u32, wait: Duration) -> Gate {
+        let permits = usize::try_from(max).unwrap_or(1).max(1);
+        Gate {
+            name,
+            slots: Arc::new(Semaphore::new(permits)),
+            waiting: AtomicUsize::new(0),
+            wait,
+            acquire: crate::telemetry::metrics::acquire_histogram(name),
+        }
+    }
+
+    /// The pool's name (`app`, `service`, `webhook`).
+    pub(super) fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Callers waiting for a slot now.
+    pub(super) fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Records a caller's time to its connection.
+    pub(super) fn record(&self, waited: Duration) {
+        self.acquire.record(waited);
+    }
+
+    /// Refuses every later caller.
+    pub(super) fn close(&self) {
+        self.slots.close();
+    }
+
+    /// Takes a slot: at once when one is free (no clock read: the time is
+    /// zero), else in arrival order, counted as waiting meanwhile, for at
+    /// most the pool's wait. The slot and the time waited.
+    pub(super) async fn admit(&self) -> Result<(OwnedSemaphorePermit, Duration), DbErr> {
+        let gate = self;
+        if let Ok(slot) = gate.slots.clone().try_acquire_owned() {
+            return Ok((slot, Duration::ZERO));
+        }
+        let started = Instant::now();
+        gate.waiting.fetch_add(1, Ordering::Relaxed);
+        let _waiting = Waiting(&gate.waiting);
+        match tokio::time::timeout(gate.wait, gate.slots.clone().acquire_owned()).await {
+            Ok(Ok(slot)) => Ok((slot, started.elapsed())),
+            Ok(Err(_closed)) => Err(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed)),
+            Err(_elapsed) => Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)),
+        }
+    }
+}
+
 impl Pool {
     /// `conn` behind `max` slots, named `name`, waited for at most `wait`;
     /// `transaction_pooling`: behind a transaction pooler.
@@ -92,16 +146,9 @@ impl Pool {
         wait: Duration,
         transaction_pooling: bool,
     ) -> Pool {
-        let permits = usize::try_from(max).unwrap_or(1).max(1);
         Pool {
             conn,
-            gate: Arc::new(Gate {
-                name,
-                slots: Arc::new(Semaphore::new(permits)),
-                waiting: AtomicUsize::new(0),
-                wait,
-                acquire: crate::telemetry::metrics::acquire_histogram(name),
-            }),
+            gate: Arc::new(Gate::new(name, max, wait)),
             each_in_transaction: transaction_pooling,
         }
     }
@@ -119,25 +166,14 @@ impl Pool {
 
     /// Callers waiting for a slot now.
     pub(crate) fn waiting(&self) -> usize {
-        self.gate.waiting.load(Ordering::Relaxed)
+        self.gate.waiting()
     }
 
     /// Takes a slot: at once when one is free (no clock read: the time is
     /// zero), else in arrival order, counted as waiting meanwhile, for at
     /// most the pool's wait. The slot and the time waited.
     async fn admit(&self) -> Result<(OwnedSemaphorePermit, Duration), DbErr> {
-        let gate = &*self.gate;
-        if let Ok(slot) = gate.slots.clone().try_acquire_owned() {
-            return Ok((slot, Duration::ZERO));
-        }
-        let started = Instant::now();
-        gate.waiting.fetch_add(1, Ordering::Relaxed);
-        let _waiting = Waiting(&gate.waiting);
-        match tokio::time::timeout(gate.wait, gate.slots.clone().acquire_owned()).await {
-            Ok(Ok(slot)) => Ok((slot, started.elapsed())),
-            Ok(Err(_closed)) => Err(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed)),
-            Err(_elapsed) => Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)),
-        }
+        self.gate.admit().await
     }
 
     /// Admits one statement, recording the time it waited.
@@ -147,54 +183,10 @@ impl Pool {
         Ok(slot)
     }
 
-    /// Opens a transaction (with `isolation` and `mode` when given), holding
-    /// a slot until it ends; records the time to its slot and `BEGIN`.
-    pub(crate) async fn begin_with_config(
-        &self,
-        isolation: Option<IsolationLevel>,
-        mode: Option<AccessMode>,
-    ) -> Result<PooledTx, DbErr> {
-        let (slot, waited) = self.admit().await?;
-        let started = Instant::now();
-        let tx = self.conn.begin_with_config(isolation, mode).await?;
-        self.gate.acquire.record(waited + started.elapsed());
-        Ok(PooledTx { tx, _slot: slot })
-    }
-
-    /// Opens a transaction (see [`Pool::begin_with_config`]).
-    pub(crate) async fn begin(&self) -> Result<PooledTx, DbErr> {
-        self.begin_with_config(None, None).await
-    }
-
     /// Closes the pool: no caller is admitted any more.
     pub(crate) async fn close(&self) {
         self.gate.slots.close();
         let _ = self.conn.close_by_ref().await;
-    }
-}
-
-/// A transaction holding its pool slot (given back when it ends: after the
-/// transaction, since fields drop in order).
-#[derive(Debug)]
-pub(crate) struct PooledTx {
-    tx: DatabaseTransaction,
-    _slot: OwnedSemaphorePermit,
-}
-
-impl PooledTx {
-    /// The transaction, for statements.
-    pub(crate) fn conn(&self) -> &DatabaseTransaction {
-        &self.tx
-    }
-
-    /// Commits.
-    pub(crate) async fn commit(self) -> Result<(), DbErr> {
-        self.tx.commit().await
-    }
-
-    /// Rolls back.
-    pub(crate) async fn rollback(self) -> Result<(), DbErr> {
-        self.tx.rollback().await
     }
 }
 
@@ -259,45 +251,5 @@ impl ConnectionTrait for Pool {
         Self: 'f,
     {
         Box::pin(async move { statement!(self, query_all_raw, stmt) })
-    }
-}
-
-/// Statements in a pooled transaction (its slot is held already).
-impl ConnectionTrait for PooledTx {
-    fn get_database_backend(&self) -> DbBackend {
-        self.tx.get_database_backend()
-    }
-
-    fn execute_raw<'a, 'f>(&'a self, stmt: Statement) -> Fut<'f, ExecResult>
-    where
-        'a: 'f,
-        Self: 'f,
-    {
-        self.tx.execute_raw(stmt)
-    }
-
-    fn execute_unprepared<'a, 'b, 'f>(&'a self, sql: &'b str) -> Fut<'f, ExecResult>
-    where
-        'a: 'f,
-        'b: 'f,
-        Self: 'f,
-    {
-        self.tx.execute_unprepared(sql)
-    }
-
-    fn query_one_raw<'a, 'f>(&'a self, stmt: Statement) -> Fut<'f, Option<QueryResult>>
-    where
-        'a: 'f,
-        Self: 'f,
-    {
-        self.tx.query_one_raw(stmt)
-    }
-
-    fn query_all_raw<'a, 'f>(&'a self, stmt: Statement) -> Fut<'f, Vec<QueryResult>>
-    where
-        'a: 'f,
-        Self: 'f,
-    {
-        self.tx.query_all_raw(stmt)
     }
 }

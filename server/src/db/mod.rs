@@ -12,8 +12,10 @@ mod probe;
 pub mod service;
 pub mod store;
 mod tenant;
+mod wire;
 
 pub use pool::{Db, DbError, PoolStats, applied_migrations, migrate, safe_text};
 pub(crate) use pool::{ip_text, stmt};
 pub use probe::Tables;
 pub use tenant::{Proof, TenantTx, Verdict};
+pub(crate) use wire::raised_by_us;

@@ -8,6 +8,7 @@ use sea_orm_migration::MigratorTrait as _;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::admission::Pool;
+use super::wire::WirePool;
 
 /// The three runtime pools: `ochre_app` for all tenant work, `ochre_service`
 /// for the few named cross-tenant gates, and a second `ochre_service` pool
@@ -17,7 +18,7 @@ use super::admission::Pool;
 /// callers waiting and time the acquire.
 #[derive(Debug, Clone)]
 pub struct Db {
-    pub(super) app: Pool,
+    pub(super) app: WirePool,
     pub(super) service: Pool,
     pub(super) ingress: Pool,
 }
@@ -89,7 +90,7 @@ impl Db {
                 transaction_pooling,
             ))
         };
-        let app = pool(app_url, "app", WAIT).await?;
+        let app = WirePool::connect(app_url, max_connections, WAIT, transaction_pooling).await?;
         // Sign-in (service) and webhook ingest (ingress) each get a pool of
         // their own, so neither can starve tenant requests of connections.
         let service = pool(service_url, "service", WAIT).await?;
@@ -104,7 +105,10 @@ impl Db {
     /// Whether the database answers and holds exactly the migrations this
     /// binary knows (what the health check reports).
     pub async fn migrations_current(&self) -> Result<bool, DbErr> {
-        let mut applied = applied_migrations(&self.app).await?;
+        let tx = self.app.begin("BEGIN READ ONLY").await?;
+        let applied = applied_migrations(&tx).await;
+        tx.finish();
+        let mut applied = applied?;
         applied.sort();
         let mut known: Vec<String> = ochre_migrations::names()
             .into_iter()
@@ -116,7 +120,14 @@ impl Db {
 
     /// Each pool's gauges (`app`, `service`, `webhook`).
     pub fn pool_stats(&self) -> [PoolStats; 3] {
-        [&self.app, &self.service, &self.ingress].map(|p| {
+        let (size, idle) = self.app.sizes();
+        let app = PoolStats {
+            name: self.app.name(),
+            size,
+            idle,
+            waiting: self.app.waiting(),
+        };
+        let [service, ingress] = [&self.service, &self.ingress].map(|p| {
             let pool = p.connection().get_postgres_connection_pool();
             PoolStats {
                 name: p.name(),
@@ -124,12 +135,13 @@ impl Db {
                 idle: pool.num_idle(),
                 waiting: p.waiting(),
             }
-        })
+        });
+        [app, service, ingress]
     }
 
     /// Closes the three pools.
     pub async fn close(self) {
-        self.app.close().await;
+        self.app.close();
         self.service.close().await;
         self.ingress.close().await;
     }
@@ -179,16 +191,9 @@ pub fn safe_text(err: &DbErr) -> String {
              OCHRE_DB_TRANSACTION_POOLING=true)",
         );
     }
-    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
-        for (what, value) in [
-            ("table", pg.table()),
-            ("column", pg.column()),
-            ("constraint", pg.constraint()),
-            ("routine", pg.routine()),
-        ] {
-            if let Some(value) = value {
-                text.push_str(&format!(" {what}={value}"));
-            }
+    for (what, value) in super::wire::fields(db.as_ref()).into_iter().flatten() {
+        if let Some(value) = value {
+            text.push_str(&format!(" {what}={value}"));
         }
     }
     text

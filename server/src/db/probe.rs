@@ -31,11 +31,18 @@ impl Db {
     /// Opens the request path's tables on the `ochre_app` pool, waiting at
     /// most a second for their locks.
     pub async fn request_tables(&self) -> Result<Tables, sea_orm::DbErr> {
-        let tx = self.app.begin().await?;
-        tx.execute_unprepared(&format!("SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
+        let (tx, _) = self
+            .app
+            .begin_with(
+                "BEGIN",
+                stmt(
+                    "SELECT set_config('lock_timeout', $1, true) AS lock_timeout",
+                    [LOCK_WAIT.into()],
+                ),
+            )
             .await?;
         let result = tx.execute_raw(stmt(PROBE, [])).await;
-        let _ = tx.rollback().await;
+        tx.finish();
         match result {
             Ok(_) => Ok(Tables::Open),
             Err(e) if sqlstate(&e).as_deref() == Some("55P03") => Ok(Tables::Locked),

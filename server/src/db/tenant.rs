@@ -15,10 +15,10 @@ use std::net::IpAddr;
 use tracing::Instrument as _;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{AccessMode, DatabaseTransaction, FromQueryResult, IsolationLevel};
+use sea_orm::FromQueryResult;
 
-use super::admission::PooledTx;
 use super::pool::{Db, DbError, ip_text, stmt};
+use super::wire::WireTx;
 use crate::crypto::tokens::SessionProof;
 use crate::ids::{ApiKeyId, OrgId, SessionId, UserId};
 
@@ -26,7 +26,7 @@ use crate::ids::{ApiKeyId, OrgId, SessionId, UserId};
 #[derive(Debug)]
 pub struct TenantTx {
     /// The transaction, holding its `app` pool slot.
-    tx: PooledTx,
+    tx: WireTx,
     org: Option<OrgId>,
     /// Whether the identity call itself wrote (an API key's last use, a
     /// spent login ticket): such a transaction is always committed.
@@ -37,8 +37,8 @@ pub struct TenantTx {
 
 impl TenantTx {
     /// The connection for storage functions.
-    pub fn conn(&self) -> &DatabaseTransaction {
-        self.tx.conn()
+    pub fn conn(&self) -> &impl sea_orm::ConnectionTrait {
+        &self.tx
     }
 
     /// The org the identity call verified the caller in (`None` outside
@@ -55,15 +55,14 @@ impl TenantTx {
     }
 
     /// Ends a transaction in which the handler only read. There is nothing
-    /// to commit, so it is rolled back without waiting: the driver queues
-    /// the ROLLBACK and sends it together with the check the pool makes of
-    /// every released connection, one round trip less than COMMIT. A
-    /// transaction whose identity call wrote is committed instead.
+    /// to commit, so it is rolled back without waiting: the request is
+    /// answered while the ROLLBACK is on its way. A transaction whose
+    /// identity call wrote is committed instead.
     pub async fn finish_read(self) -> Result<(), DbError> {
         if self.verify_wrote {
             self.commit().await
         } else {
-            drop(self.tx);
+            self.tx.finish();
             Ok(())
         }
     }
@@ -145,18 +144,12 @@ impl Db {
         snapshot: bool,
     ) -> Result<(Verdict, Option<TenantTx>), DbError> {
         let span = tracing::trace_span!("db.transaction", pool = "app");
-        // The pool records the time to the connection and BEGIN.
-        let tx = if snapshot {
-            let mode = match proof {
-                Proof::ApiKey(_) => AccessMode::ReadWrite,
-                Proof::Session { .. } => AccessMode::ReadOnly,
-            };
-            self.app
-                .begin_with_config(Some(IsolationLevel::RepeatableRead), Some(mode))
-                .instrument(span.clone())
-                .await?
-        } else {
-            self.app.begin().instrument(span.clone()).await?
+        // BEGIN and the identity call leave in one write; the pool records
+        // the time to the connection.
+        let begin = match (snapshot, proof) {
+            (false, _) => "BEGIN",
+            (true, Proof::ApiKey(_)) => "BEGIN ISOLATION LEVEL REPEATABLE READ READ WRITE",
+            (true, Proof::Session { .. }) => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
         };
         let verify_wrote = matches!(proof, Proof::ApiKey(_));
         let call = match proof {
@@ -176,10 +169,15 @@ impl Db {
                 [key.into(), org.into(), ip_text(ip)],
             ),
         };
-        let row = VerdictRow::find_by_statement(call)
-            .one(tx.conn())
+        let (tx, rows) = self
+            .app
+            .begin_with(begin, call)
             .instrument(span.clone())
             .await?;
+        let row = match rows.first() {
+            Some(r) => Some(VerdictRow::from_query_result(r, "")?),
+            None => None,
+        };
         let verdict = match row {
             Some(r) if r.verdict == "ok" => Verdict::Ok {
                 org_id: r.org_id,
@@ -206,7 +204,8 @@ impl Db {
                 }),
             ))
         } else {
-            tx.rollback().await?;
+            // A verdict other than ok wrote nothing: roll back unawaited.
+            tx.finish();
             Ok((verdict, None))
         }
     }
@@ -219,13 +218,18 @@ impl Db {
         ticket: &str,
     ) -> Result<Option<(UserId, TenantTx)>, DbError> {
         let span = tracing::trace_span!("db.transaction", pool = "app");
-        let tx = self.app.begin().instrument(span.clone()).await?;
-        let row = TicketRow::find_by_statement(stmt(
-            "SELECT verify_login_ticket($1) AS user_id",
-            [ticket.into()],
-        ))
-        .one(tx.conn())
-        .await?;
+        let (tx, rows) = self
+            .app
+            .begin_with(
+                "BEGIN",
+                stmt("SELECT verify_login_ticket($1) AS user_id", [ticket.into()]),
+            )
+            .instrument(span.clone())
+            .await?;
+        let row = match rows.first() {
+            Some(r) => Some(TicketRow::from_query_result(r, "")?),
+            None => None,
+        };
         match row.and_then(|r| r.user_id) {
             Some(user) => Ok(Some((
                 user,

@@ -88,10 +88,9 @@ fn sqlstate(err: &DbErr) -> Option<(String, Option<String>)> {
         return None;
     };
     let code = db.code()?.into_owned();
-    let ours = db
-        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
-        .filter(|pg| pg.routine() == Some("exec_stmt_raise"))
-        .map(|pg| pg.message().to_owned())
+    let raised = crate::db::raised_by_us(db.as_ref());
+    let ours = raised
+        .then(|| db.message().to_owned())
         .filter(|m| !m.is_empty());
     Some((code, ours))
 }

@@ -61,8 +61,13 @@ fn no_server_source_file_is_longer_than_400_lines() {
 #[test]
 fn rows_map_themselves_and_no_server_code_reads_columns_by_name() {
     let root = server_src();
+    // The one exception: the app pool's driver, which turns each wire
+    // column (by position, whatever its name) into the sea-orm value the
+    // derived mappings read.
+    let driver = std::path::Path::new("db/wire/values.rs");
     let by_hand: Vec<String> = rust_files(&root)
         .into_iter()
+        .filter(|f| f != driver)
         .filter(|f| {
             std::fs::read_to_string(root.join(f))
                 .unwrap()

@@ -122,8 +122,8 @@ mod through_pgbouncer {
 }
 
 /// Why `OCHRE_DB_TRANSACTION_POOLING` exists: behind PgBouncer in
-/// transaction mode a statement prepared outside a transaction is gone
-/// (`DEALLOCATE ALL` at release) before its Bind arrives.
+/// transaction mode a statement prepared in one transaction is gone
+/// (`DEALLOCATE ALL` at release) when the next one binds it.
 #[tokio::test]
 async fn behind_pgbouncer_the_pools_work_only_with_transaction_pooling_on() {
     use ochre_server::db::Db;
@@ -138,7 +138,14 @@ async fn behind_pgbouncer_the_pools_work_only_with_transaction_pooling_on() {
     let off = Db::connect(&app, &service, 1, false)
         .await
         .expect("connects");
-    let failed = off.migrations_current().await.expect_err("the Bind misses");
+    let failed = async {
+        for _ in 0..3 {
+            off.migrations_current().await?;
+        }
+        Ok::<_, sea_orm::DbErr>(())
+    }
+    .await
+    .expect_err("the Bind misses");
     assert!(
         failed.to_string().contains("prepared statement"),
         "{failed}"

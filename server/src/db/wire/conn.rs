@@ -1,0 +1,263 @@
+//! One connection of the app pool. Its I/O is driven by whoever awaits a
+//! statement on it (no task of its own): the requests a caller starts
+//! together leave in one write, and their answers wake no other task.
+
+use std::collections::HashMap;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use sea_orm::{DbErr, Value};
+use tokio_postgres::tls::NoTlsStream;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, Connection, Row, Socket, Statement};
+
+use super::errors::db_err;
+use super::values::{Param, pg_type};
+
+type Io = Connection<Socket, NoTlsStream>;
+
+/// Prepared statements by SQL text, each with its declared parameter types.
+type Cache = Mutex<HashMap<String, Vec<(Vec<Type>, Statement)>>>;
+
+/// A connection, its prepared statements, and whether it can be reused.
+pub(super) struct Conn {
+    client: Client,
+    /// The I/O half; `None` once the connection has ended.
+    io: Mutex<Option<Io>>,
+    /// Prepared statements by SQL text and declared parameter types; `None`
+    /// behind a transaction pooler, where a statement is prepared unnamed
+    /// in the same exchange that runs it.
+    statements: Option<Cache>,
+    pub(super) opened: Instant,
+    /// The pool's count of open connections, which this one is in.
+    open: Arc<AtomicU32>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn").finish_non_exhaustive()
+    }
+}
+
+/// A statement's parameters: the values, and the types they are declared as.
+pub(super) struct Params<'a> {
+    values: Vec<Param<'a>>,
+    types: Vec<Type>,
+}
+
+impl<'a> Params<'a> {
+    pub(super) fn new(values: &'a [Value]) -> Result<Self, DbErr> {
+        Ok(Params {
+            values: values.iter().map(Param).collect(),
+            types: values.iter().map(pg_type).collect::<Result<_, _>>()?,
+        })
+    }
+
+    fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.values
+            .iter()
+            .map(|p| p as &(dyn ToSql + Sync))
+            .collect()
+    }
+
+    fn typed(&self) -> Vec<(&(dyn ToSql + Sync), Type)> {
+        self.values
+            .iter()
+            .zip(&self.types)
+            .map(|(p, t)| (p as &(dyn ToSql + Sync), t.clone()))
+            .collect()
+    }
+}
+
+impl Conn {
+    pub(super) async fn connect(
+        config: &tokio_postgres::Config,
+        cache: bool,
+        open: Arc<AtomicU32>,
+    ) -> Result<Conn, DbErr> {
+        let (client, io) = config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::Internal(connect_text(&e))))?;
+        open.fetch_add(1, Ordering::Relaxed);
+        Ok(Conn {
+            open,
+            client,
+            io: Mutex::new(Some(io)),
+            statements: cache.then(|| Mutex::new(HashMap::new())),
+            opened: Instant::now(),
+        })
+    }
+
+    /// Whether the connection is still open: reads what the server may
+    /// have sent while it sat idle (a termination) without waiting.
+    pub(super) fn alive(&self) -> bool {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        self.poll_io(&mut cx).is_pending() && !self.client.is_closed()
+    }
+
+    /// Runs the I/O until there is nothing to do now; `Ready` when the
+    /// connection has ended. It is then dropped, which fails the requests
+    /// in flight and any made later with a closed error. Notices are
+    /// dropped unread: their text can quote values.
+    fn poll_io(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let Ok(mut guard) = self.io.lock() else {
+            return Poll::Ready(());
+        };
+        let Some(io) = guard.as_mut() else {
+            return Poll::Ready(());
+        };
+        loop {
+            match io.poll_message(cx) {
+                Poll::Ready(Some(Ok(_notice))) => {}
+                Poll::Ready(Some(Err(_)) | None) => {
+                    *guard = None;
+                    return Poll::Ready(());
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    /// Awaits `a` and `b` while driving the connection. Both are polled
+    /// before the connection writes, so the requests they start leave in
+    /// one write, `a`'s first.
+    pub(super) async fn drive2<A, B>(&self, a: A, b: B) -> (A::Output, B::Output)
+    where
+        A: Future,
+        B: Future,
+    {
+        let (mut a, mut b) = (pin!(a), pin!(b));
+        let (mut out_a, mut out_b) = (None, None);
+        poll_fn(|cx| {
+            // Poll the requests, run the I/O (write what they started,
+            // read what has arrived), and poll them again for the answers.
+            for round in 0..2 {
+                if out_a.is_none()
+                    && let Poll::Ready(v) = a.as_mut().poll(cx)
+                {
+                    out_a = Some(v);
+                }
+                if out_b.is_none()
+                    && let Poll::Ready(v) = b.as_mut().poll(cx)
+                {
+                    out_b = Some(v);
+                }
+                if out_a.is_some()
+                    && out_b.is_some()
+                    && let (Some(a), Some(b)) = (out_a.take(), out_b.take())
+                {
+                    return Poll::Ready((a, b));
+                }
+                if round == 0 {
+                    let _ended = self.poll_io(cx);
+                }
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Awaits `fut` while driving the connection.
+    pub(super) async fn drive<F: Future>(&self, fut: F) -> F::Output {
+        self.drive2(fut, std::future::ready(())).await.0
+    }
+
+    /// The prepared statement for `sql` with these parameter types
+    /// (preparing it the first time: one round trip per connection).
+    async fn statement(
+        &self,
+        cache: &Cache,
+        sql: &str,
+        types: &[Type],
+    ) -> Result<Statement, DbErr> {
+        if let Some(st) = lookup(cache, sql, types) {
+            return Ok(st);
+        }
+        let st = self
+            .drive(self.client.prepare_typed(sql, types))
+            .await
+            .map_err(db_err)?;
+        if let Ok(mut cache) = cache.lock() {
+            cache
+                .entry(sql.to_owned())
+                .or_default()
+                .push((types.to_vec(), st.clone()));
+        }
+        Ok(st)
+    }
+
+    /// Runs `sql`, after `first` (a simple statement such as `BEGIN`) when
+    /// given, in the same write; returns the rows.
+    pub(super) async fn query(
+        &self,
+        first: Option<&str>,
+        sql: &str,
+        params: &Params<'_>,
+    ) -> Result<Vec<Row>, DbErr> {
+        let begin = async {
+            match first {
+                Some(first) => self.client.batch_execute(first).await,
+                None => Ok(()),
+            }
+        };
+        let (begun, rows) = if let Some(cache) = &self.statements {
+            let st = self.statement(cache, sql, &params.types).await?;
+            let refs = params.refs();
+            self.drive2(begin, self.client.query(&st, &refs)).await
+        } else {
+            let typed = params.typed();
+            self.drive2(begin, self.client.query_typed(sql, &typed))
+                .await
+        };
+        begun.map_err(db_err)?;
+        rows.map_err(db_err)
+    }
+
+    /// Runs `sql` and returns the number of rows it affected.
+    pub(super) async fn execute(&self, sql: &str, params: &Params<'_>) -> Result<u64, DbErr> {
+        if let Some(cache) = &self.statements {
+            let st = self.statement(cache, sql, &params.types).await?;
+            let refs = params.refs();
+            self.drive(self.client.execute(&st, &refs)).await
+        } else {
+            let typed = params.typed();
+            self.drive(self.client.execute_typed(sql, &typed)).await
+        }
+        .map_err(db_err)
+    }
+
+    /// Runs statements without parameters (`BEGIN`, `ROLLBACK`, `SET LOCAL`).
+    pub(super) async fn simple(&self, sql: &str) -> Result<(), DbErr> {
+        self.drive(self.client.batch_execute(sql))
+            .await
+            .map_err(db_err)
+    }
+}
+
+fn lookup(cache: &Cache, sql: &str, types: &[Type]) -> Option<Statement> {
+    let cache = cache.lock().ok()?;
+    cache
+        .get(sql)?
+        .iter()
+        .find(|(t, _)| t == types)
+        .map(|(_, st)| st.clone())
+}
+
+/// Why a connection could not be opened, without the URL or password.
+fn connect_text(err: &tokio_postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => format!("connecting: SQLSTATE {}", db.code().code()),
+        None => format!("connecting: {err}"),
+    }
+}
