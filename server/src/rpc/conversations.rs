@@ -174,7 +174,7 @@ impl ConversationService for ConversationApi {
         let p = principal(&request)?;
         let id = parse_id("conversation_id", &request.get_ref().conversation_id)?;
         p.require_org()?;
-        let tx = p.tenant(&self.state.db).await?;
+        let tx = p.tenant(&self.state.db).await?.single_read();
         let row = store::get(&tx, id).await?.ok_or(ApiError::not_found())?;
         tx.finish_read().await?;
         Ok(Response::new(GetConversationResponse {

@@ -16,8 +16,8 @@ pub use background::{LogGuard, flush};
 pub use otlp::shutdown;
 pub use request::{REQUEST_ID_HEADER, RequestId, RequestSpanLayer, record_principal};
 use tracing_subscriber::{
-    EnvFilter, Layer as _, filter::filter_fn, fmt, fmt::MakeWriter, layer::SubscriberExt as _,
-    util::SubscriberInitExt as _,
+    EnvFilter, Layer as _, filter::FilterExt as _, filter::filter_fn, fmt, fmt::MakeWriter,
+    layer::SubscriberExt as _, util::SubscriberInitExt as _,
 };
 
 use crate::config::{LogFormat, OtlpConfig};
@@ -45,21 +45,19 @@ where
     install(format, filter, redact::RedactingWriter::new(sink), None);
 }
 
-/// The targets no filter can turn on.
-const QUIET: &str = "tokio_postgres=off";
+/// The target (and its modules) no filter can turn on.
+const QUIET: &str = "tokio_postgres";
 
 /// `writer` redacts each line before its sink.
 fn install<M>(format: LogFormat, filter: &str, writer: M, otlp: Option<&OtlpConfig>)
 where
     M: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     // The app pool's driver logs each statement's bound values (a session
     // proof, an API key) at DEBUG: silent whatever the filter asks.
-    let filter = match QUIET.parse() {
-        Ok(directive) => filter.add_directive(directive),
-        Err(_) => filter,
-    };
+    let filter = EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        .and(filter_fn(|meta| !meta.target().starts_with(QUIET)));
     // The exported spans: the server's own spans only (`request` at INFO,
     // `gate` and `db.transaction` at TRACE so that no log line carries
     // them), whatever the log filter says; never an event (log lines reach

@@ -129,48 +129,19 @@ impl Conn {
         }
     }
 
-    /// Awaits `a` and `b` while driving the connection. Both are polled
-    /// before the connection writes, so the requests they start leave in
-    /// one write, `a`'s first.
-    pub(super) async fn drive2<A, B>(&self, a: A, b: B) -> (A::Output, B::Output)
-    where
-        A: Future,
-        B: Future,
-    {
-        let (mut a, mut b) = (pin!(a), pin!(b));
-        let (mut out_a, mut out_b) = (None, None);
+    /// Awaits `fut` while driving the connection: polls it (so that the
+    /// requests it starts are queued), runs the I/O (writes them in one go,
+    /// reads what has arrived), and polls it again for the answers.
+    pub(super) async fn drive<F: Future>(&self, fut: F) -> F::Output {
+        let mut fut = pin!(fut);
         poll_fn(|cx| {
-            // Poll the requests, run the I/O (write what they started,
-            // read what has arrived), and poll them again for the answers.
-            for round in 0..2 {
-                if out_a.is_none()
-                    && let Poll::Ready(v) = a.as_mut().poll(cx)
-                {
-                    out_a = Some(v);
-                }
-                if out_b.is_none()
-                    && let Poll::Ready(v) = b.as_mut().poll(cx)
-                {
-                    out_b = Some(v);
-                }
-                if out_a.is_some()
-                    && out_b.is_some()
-                    && let (Some(a), Some(b)) = (out_a.take(), out_b.take())
-                {
-                    return Poll::Ready((a, b));
-                }
-                if round == 0 {
-                    let _ended = self.poll_io(cx);
-                }
+            if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+                return Poll::Ready(out);
             }
-            Poll::Pending
+            let _ended = self.poll_io(cx);
+            fut.as_mut().poll(cx)
         })
         .await
-    }
-
-    /// Awaits `fut` while driving the connection.
-    pub(super) async fn drive<F: Future>(&self, fut: F) -> F::Output {
-        self.drive2(fut, std::future::ready(())).await.0
     }
 
     /// The prepared statement for `sql` with these parameter types
@@ -197,31 +168,31 @@ impl Conn {
         Ok(st)
     }
 
-    /// Runs `sql`, after `first` (a simple statement such as `BEGIN`) when
-    /// given, in the same write; returns the rows.
+    /// Runs `sql` between `before` and `after` (simple statements such as
+    /// `BEGIN` and `ROLLBACK`), all in one write: its rows, and whether
+    /// `after` succeeded.
     pub(super) async fn query(
         &self,
-        first: Option<&str>,
+        before: Option<&str>,
         sql: &str,
         params: &Params<'_>,
-    ) -> Result<Vec<Row>, DbErr> {
-        let begin = async {
-            match first {
-                Some(first) => self.client.batch_execute(first).await,
-                None => Ok(()),
-            }
-        };
-        let (begun, rows) = if let Some(cache) = &self.statements {
-            let st = self.statement(cache, sql, &params.types).await?;
+        after: Option<&str>,
+    ) -> (Result<Vec<Row>, DbErr>, Result<(), DbErr>) {
+        let ((begun, rows), ended) = if let Some(cache) = &self.statements {
+            let st = match self.statement(cache, sql, &params.types).await {
+                Ok(st) => st,
+                Err(e) => return (Err(e), Ok(())),
+            };
             let refs = params.refs();
-            self.drive2(begin, self.client.query(&st, &refs)).await
+            let run = both(self.maybe(before), self.client.query(&st, &refs));
+            self.drive(both(run, self.maybe(after))).await
         } else {
             let typed = params.typed();
-            self.drive2(begin, self.client.query_typed(sql, &typed))
-                .await
+            let run = both(self.maybe(before), self.client.query_typed(sql, &typed));
+            self.drive(both(run, self.maybe(after))).await
         };
-        begun.map_err(db_err)?;
-        rows.map_err(db_err)
+        let rows = begun.and(rows).map_err(db_err);
+        (rows, ended.map_err(db_err))
     }
 
     /// Runs `sql` and returns the number of rows it affected.
@@ -235,6 +206,14 @@ impl Conn {
             self.drive(self.client.execute_typed(sql, &typed)).await
         }
         .map_err(db_err)
+    }
+
+    /// Sends `sql` (when given) as a simple query; its answer.
+    async fn maybe(&self, sql: Option<&str>) -> Result<(), tokio_postgres::Error> {
+        match sql {
+            Some(sql) => self.client.batch_execute(sql).await,
+            None => Ok(()),
+        }
     }
 
     /// Runs statements without parameters (`BEGIN`, `ROLLBACK`, `SET LOCAL`).
@@ -260,4 +239,31 @@ fn connect_text(err: &tokio_postgres::Error) -> String {
         Some(db) => format!("connecting: SQLSTATE {}", db.code().code()),
         None => format!("connecting: {err}"),
     }
+}
+
+/// Awaits `a` and `b`, polling `a` first each time (so that `a`'s requests
+/// are queued before `b`'s).
+async fn both<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    let (mut out_a, mut out_b) = (None, None);
+    poll_fn(|cx| {
+        if out_a.is_none()
+            && let Poll::Ready(v) = a.as_mut().poll(cx)
+        {
+            out_a = Some(v);
+        }
+        if out_b.is_none()
+            && let Poll::Ready(v) = b.as_mut().poll(cx)
+        {
+            out_b = Some(v);
+        }
+        if out_a.is_some()
+            && out_b.is_some()
+            && let (Some(a), Some(b)) = (out_a.take(), out_b.take())
+        {
+            return Poll::Ready((a, b));
+        }
+        Poll::Pending
+    })
+    .await
 }

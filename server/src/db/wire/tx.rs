@@ -1,11 +1,16 @@
-//! A transaction on the app pool. It ends by COMMIT (awaited) or by
-//! [`WireTx::finish`]: a ROLLBACK the caller does not wait
-//! for. A task sends it and returns the connection and its slot to the pool
-//! when the server has answered. A transaction dropped unfinished (an error
-//! on the way, a cancelled request) is finished the same way.
+//! A transaction on the app pool. It ends in one of three ways:
+//! - COMMIT, awaited ([`WireTx::commit`]);
+//! - COMMIT sent in the same write as its last query, when its caller said
+//!   beforehand which query that is ([`WireTx::commit_with_next_query`]: a
+//!   handler that makes one read); a later statement fails;
+//! - a ROLLBACK the caller does not wait for ([`WireTx::finish`]): a task
+//!   sends it and returns the connection and its slot to the pool when the
+//!   server has answered. A transaction dropped unfinished (an error on the
+//!   way, a cancelled request) is finished the same way.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use sea_orm::{
     ConnectionTrait, DbBackend, DbErr, ExecResult, ProxyExecResult, QueryResult, Statement,
@@ -20,7 +25,18 @@ pub(crate) struct WireTx {
     pool: WirePool,
     /// The connection and its slot, until the transaction ends.
     lease: Option<Lease>,
+    /// The next query ends the transaction with COMMIT.
+    commit_with_next: bool,
+    /// [`OPEN`], or how the query that committed went.
+    state: AtomicU8,
 }
+
+/// Nothing has ended the transaction yet.
+const OPEN: u8 = 0;
+/// A query committed it: the connection is ready for another.
+const COMMITTED: u8 = 1;
+/// A query tried to commit it and the connection failed.
+const BROKEN: u8 = 2;
 
 impl std::fmt::Debug for WireTx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -33,19 +49,41 @@ impl WireTx {
         WireTx {
             pool,
             lease: Some(lease),
+            commit_with_next: false,
+            state: AtomicU8::new(OPEN),
         }
     }
 
+    /// The connection, while the transaction is open.
     fn lease(&self) -> Result<&Lease, DbErr> {
-        self.lease
-            .as_ref()
-            .ok_or_else(|| DbErr::Custom("the transaction has ended".into()))
+        match &self.lease {
+            Some(lease) if self.state.load(Ordering::Acquire) == OPEN => Ok(lease),
+            _ => Err(DbErr::Custom("the transaction has ended".into())),
+        }
+    }
+
+    /// The next query commits the transaction in the same write.
+    pub(crate) fn commit_with_next_query(&mut self) {
+        self.commit_with_next = true;
+    }
+
+    /// Whether a query has committed the transaction.
+    pub(crate) fn committed(&self) -> bool {
+        self.state.load(Ordering::Acquire) != OPEN
     }
 
     /// Ends the transaction with `sql` and returns the connection to the
     /// pool when that succeeded. (Cancelled meanwhile, the transaction is
     /// dropped and finished in the background.)
     async fn end(mut self, sql: &str) -> Result<(), DbErr> {
+        if self.committed() {
+            let broken = self.state.load(Ordering::Acquire) == BROKEN;
+            self.finish_in_background();
+            return match broken {
+                false => Ok(()),
+                true => Err(DbErr::Custom("the transaction did not commit".into())),
+            };
+        }
         let ended = match &self.lease {
             Some(lease) => lease.conn.simple(sql).await,
             None => return Ok(()),
@@ -73,6 +111,11 @@ impl WireTx {
         let Some(lease) = self.lease.take() else {
             return;
         };
+        match self.state.load(Ordering::Acquire) {
+            COMMITTED => return self.pool.put_back(lease.conn),
+            BROKEN => return drop(lease),
+            _ => {}
+        }
         let pool = self.pool.clone();
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             // Shutting down: closing the connection ends its transaction.
@@ -98,11 +141,12 @@ impl WirePool {
         let tx = WireTx::new(self.clone(), self.lease().await?);
         let values = first.values.as_ref().map_or(&[][..], |v| &v.0[..]);
         let params = Params::new(values)?;
-        let rows = tx
+        let (rows, _) = tx
             .lease()?
             .conn
-            .query(Some(begin), &first.sql, &params)
-            .await?;
+            .query(Some(begin), &first.sql, &params, None)
+            .await;
+        let rows = rows?;
         let rows = rows
             .iter()
             .map(super::values::row)
@@ -126,11 +170,19 @@ impl Drop for WireTx {
 
 type Fut<'a, T> = Pin<Box<dyn Future<Output = Result<T, DbErr>> + Send + 'a>>;
 
-/// The rows of `stmt`.
+/// The rows of `stmt` (followed by COMMIT when the caller said so).
 async fn rows(tx: &WireTx, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
     let values = stmt.values.as_ref().map_or(&[][..], |v| &v.0[..]);
     let params = Params::new(values)?;
-    let rows = tx.lease()?.conn.query(None, &stmt.sql, &params).await?;
+    let lease = tx.lease()?;
+    let commit = tx.commit_with_next.then_some("COMMIT");
+    let (rows, committed) = lease.conn.query(None, &stmt.sql, &params, commit).await;
+    if commit.is_some() {
+        let state = if committed.is_ok() { COMMITTED } else { BROKEN };
+        tx.state.store(state, Ordering::Release);
+    }
+    let rows = rows?;
+    committed?;
     rows.iter().map(row).collect()
 }
 

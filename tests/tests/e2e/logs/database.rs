@@ -49,3 +49,36 @@ async fn an_internal_database_error_that_quotes_a_value_is_logged_without_it() {
         "the raised message leaked: {line}"
     );
 }
+
+/// The app pool's driver logs every statement with its bound values (a
+/// session proof, an API key) at DEBUG: no filter turns it on.
+#[tokio::test]
+async fn the_drivers_statement_log_stays_off_whatever_the_filter_asks() {
+    let server = ServerProcess::start(&[(
+        "OCHRE_LOG",
+        "debug,tokio_postgres=trace,tokio_postgres::query=trace",
+    )])
+    .await;
+    let (token, org) = server.owner_with_org("Acme").await;
+    let name = format!("Zebulon {}", random_secret(9));
+    CustomerClient::on(server.channel.clone())
+        .upsert_customer(with_auth(
+            UpsertCustomerRequest {
+                email: unique_email(),
+                name: name.clone(),
+                ..Default::default()
+            },
+            &token,
+            Some(&org),
+        ))
+        .await
+        .expect("the customer is saved");
+    let log = server.stop();
+    assert!(log.contains("UpsertCustomer"), "the server logged at DEBUG");
+    let driver: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("tokio_postgres"))
+        .collect();
+    assert!(driver.is_empty(), "the driver logged: {driver:?}");
+    assert!(!log.contains(&name), "a bound value reached the log");
+}
