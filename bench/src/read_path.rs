@@ -10,8 +10,8 @@
 //!    every table; both `VACUUM ANALYZE`d.
 //! 2. The release `ochre` binary (built first; the one next to this
 //!    executable) runs as a child process, `ochre serve`, with the
-//!    configuration `BenchServer::start` builds (production pools of
-//!    [`crate::POOL`], the seeding server's secrets so the agent's token is
+//!    configuration `BenchServer::start` builds (but pools of as many
+//!    connections as pgbench has clients, the seeding server's secrets so the agent's token is
 //!    valid), one at a time, stopped with SIGTERM. The bench process only
 //!    generates load, over loopback HTTP/2.
 //! 3. On `rls_on`: a warm-up, then the closed-loop maximum of

@@ -56,7 +56,7 @@ pub fn ochre_binary() -> anyhow::Result<PathBuf> {
 /// `BENCH_SERVER_OCHRE_X=v` runs the server with `OCHRE_X=v` (over the
 /// defaults above), to compare configurations, e.g.
 /// `BENCH_SERVER_OCHRE_ACCESS_LOG=false` or
-/// `BENCH_SERVER_OCHRE_DB_MAX_CONNECTIONS=8` (and `TOKIO_WORKER_THREADS`).
+/// `BENCH_SERVER_OCHRE_DB_MAX_CONNECTIONS=16` (and `TOKIO_WORKER_THREADS`).
 fn server_overrides() -> Vec<(String, String)> {
     std::env::vars()
         .filter_map(|(k, v)| Some((k.strip_prefix("BENCH_SERVER_")?.to_owned(), v)))
@@ -97,7 +97,12 @@ impl ServerChild {
             .env("OCHRE_SERVICE_DATABASE_URL", url(pg::SERVICE_ROLE))
             .env("OCHRE_MIGRATE_ON_START", "false")
             .env("OCHRE_RATE_LIMITS", BENCH_LIMITS)
-            .env("OCHRE_DB_MAX_CONNECTIONS", crate::POOL.to_string())
+            // As many connections as pgbench has clients: the two keep the
+            // same number of backends busy on the same cores.
+            .env(
+                "OCHRE_DB_MAX_CONNECTIONS",
+                super::pgbench::CLIENTS.to_string(),
+            )
             .env("OCHRE_CORS_ORIGINS", "https://app.ochre.test")
             .env("OCHRE_PUBLIC_URL", "https://app.ochre.test")
             .env("OCHRE_BYOK_ENC_KEY", &secrets.byok)

@@ -54,7 +54,7 @@ pub fn table(args: &Args, seeded: &Seeded, r: &Results, pg: &str) {
          among {tenants} orgs seeded alike; each call picks a random conversation of that org. \
          {secs} s per phase after a {w} s warm-up. Closed loop: {inflight} requests in flight, best of \
          {shapes} shapes ({best_shape}). {machine}; PostgreSQL {pg}.\n",
-        pool = crate::POOL,
+        pool = pgbench::CLIENTS,
         c = pgbench::CLIENTS,
         j = pgbench::THREADS,
         n = seeded.main.conversations.len(),

@@ -16,8 +16,9 @@ pub use background::{LogGuard, flush};
 pub use otlp::shutdown;
 pub use request::{REQUEST_ID_HEADER, RequestId, RequestSpanLayer, record_principal};
 use tracing_subscriber::{
-    EnvFilter, Layer as _, filter::FilterExt as _, filter::filter_fn, fmt, fmt::MakeWriter,
-    layer::SubscriberExt as _, util::SubscriberInitExt as _,
+    EnvFilter, Layer as _, filter::FilterExt as _, filter::LevelFilter, filter::Targets,
+    filter::filter_fn, fmt, fmt::MakeWriter, layer::SubscriberExt as _,
+    util::SubscriberInitExt as _,
 };
 
 use crate::config::{LogFormat, OtlpConfig};
@@ -55,9 +56,14 @@ where
 {
     // The app pool's driver logs each statement's bound values (a session
     // proof, an API key) at DEBUG: silent whatever the filter asks.
+    // (A `Targets` filter decides per callsite, once: the interest cache
+    // keeps working.)
+    let quiet = Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_target(QUIET, LevelFilter::OFF);
     let filter = EnvFilter::try_new(filter)
         .unwrap_or_else(|_| EnvFilter::new("info"))
-        .and(filter_fn(|meta| !meta.target().starts_with(QUIET)));
+        .and(quiet);
     // The exported spans: the server's own spans only (`request` at INFO,
     // `gate` and `db.transaction` at TRACE so that no log line carries
     // them), whatever the log filter says; never an event (log lines reach

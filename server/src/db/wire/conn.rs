@@ -111,9 +111,12 @@ impl Conn {
     /// in flight and any made later with a closed error. Notices are
     /// dropped unread: their text can quote values.
     fn poll_io(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let Ok(mut guard) = self.io.lock() else {
-            return Poll::Ready(());
-        };
+        // Nothing panics while holding it; were it poisoned, the I/O half
+        // is still whole.
+        let mut guard = self
+            .io
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let Some(io) = guard.as_mut() else {
             return Poll::Ready(());
         };

@@ -1,10 +1,11 @@
-//! Reads end without a COMMIT: the driver queues a ROLLBACK and sends it
-//! with the pool's check of the released connection. On a pool of ONE
-//! connection, every request reuses the connection the previous one left:
-//! the next caller must see only their own org, and writes that follow
-//! reads must be kept.
+//! Reads end without a round trip of their own: most with a ROLLBACK the
+//! request does not wait for, GetConversation with a COMMIT sent with its
+//! one query. On a pool of ONE connection, every request reuses the
+//! connection the previous one left: the next caller must see only their
+//! own org, writes that follow reads must be kept, and no connection is
+//! left inside a transaction.
 
-use ochre_tests::prelude::*;
+use ochre_tests::{identity::superuser_count, prelude::*};
 
 use super::outsider;
 
@@ -35,7 +36,26 @@ async fn a_read_leaves_its_pooled_connection_clean_for_the_next_caller() {
         ids.push((customer.id, mine.id));
         let missing = a.customer_by_id(&ids[round].1).await;
         assert_eq!(code_of(&missing), Code::NotFound, "round {round}");
+        // The read that commits with its query, then the other org's.
+        let conversation = a.conversation(&ids[round].0, "Subject").await;
+        let read = a.conversation_by_id(&conversation.id).await.unwrap();
+        assert_eq!(read.id, conversation.id, "round {round}");
+        let missing = b.conversation_by_id(&conversation.id).await;
+        assert_eq!(code_of(&missing), Code::NotFound, "round {round}");
     }
+    // Every transaction has ended (a background ROLLBACK within moments).
+    let idle_in_transaction = "SELECT count(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND usename = 'ochre_app' \
+         AND state LIKE 'idle in transaction%'";
+    let mut left = -1;
+    for _ in 0..50 {
+        left = superuser_count(&app, idle_in_transaction).await;
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(left, 0, "connections left inside a transaction");
     // Every write made between the reads was committed.
     for (alice_customer, bob_customer) in &ids {
         assert_eq!(code_of(&a.customer_by_id(alice_customer).await), Code::Ok);
