@@ -132,6 +132,9 @@ impl Conn {
         }
     }
 
+    /// (The driver's futures are large: callers box them, so that the
+    /// futures of the request path that await them stay small to move.)
+    ///
     /// Awaits `fut` while driving the connection: polls it (so that the
     /// requests it starts are queued), runs the I/O (writes them in one go,
     /// reads what has arrived), and polls it again for the answers.
@@ -159,7 +162,7 @@ impl Conn {
             return Ok(st);
         }
         let st = self
-            .drive(self.client.prepare_typed(sql, types))
+            .drive(Box::pin(self.client.prepare_typed(sql, types)))
             .await
             .map_err(db_err)?;
         if let Ok(mut cache) = cache.lock() {
@@ -188,11 +191,11 @@ impl Conn {
             };
             let refs = params.refs();
             let run = both(self.maybe(before), self.client.query(&st, &refs));
-            self.drive(both(run, self.maybe(after))).await
+            Box::pin(self.drive(both(run, self.maybe(after)))).await
         } else {
             let typed = params.typed();
             let run = both(self.maybe(before), self.client.query_typed(sql, &typed));
-            self.drive(both(run, self.maybe(after))).await
+            Box::pin(self.drive(both(run, self.maybe(after)))).await
         };
         let rows = begun.and(rows).map_err(db_err);
         (rows, ended.map_err(db_err))
@@ -203,10 +206,10 @@ impl Conn {
         if let Some(cache) = &self.statements {
             let st = self.statement(cache, sql, &params.types).await?;
             let refs = params.refs();
-            self.drive(self.client.execute(&st, &refs)).await
+            Box::pin(self.drive(self.client.execute(&st, &refs))).await
         } else {
             let typed = params.typed();
-            self.drive(self.client.execute_typed(sql, &typed)).await
+            Box::pin(self.drive(self.client.execute_typed(sql, &typed))).await
         }
         .map_err(db_err)
     }
@@ -221,7 +224,7 @@ impl Conn {
 
     /// Runs statements without parameters (`BEGIN`, `ROLLBACK`, `SET LOCAL`).
     pub(super) async fn simple(&self, sql: &str) -> Result<(), DbErr> {
-        self.drive(self.client.batch_execute(sql))
+        Box::pin(self.drive(self.client.batch_execute(sql)))
             .await
             .map_err(db_err)
     }

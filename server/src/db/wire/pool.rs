@@ -66,7 +66,13 @@ impl WirePool {
     }
 
     async fn open(&self) -> Result<Conn, DbErr> {
-        let conn = Conn::connect(&self.0.config, self.0.cache, self.0.open.clone()).await?;
+        // Boxed: connecting is a large future, and rare.
+        let conn = Box::pin(Conn::connect(
+            &self.0.config,
+            self.0.cache,
+            self.0.open.clone(),
+        ))
+        .await?;
         Ok(conn)
     }
 
