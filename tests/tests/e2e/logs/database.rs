@@ -22,16 +22,7 @@ async fn an_internal_database_error_that_quotes_a_value_is_logged_without_it() {
         .await
         .unwrap();
     let name = format!("Zebulon {}", random_secret(9));
-    let status = CustomerClient::on(server.channel.clone())
-        .upsert_customer(with_auth(
-            UpsertCustomerRequest {
-                email: unique_email(),
-                name: name.clone(),
-                ..Default::default()
-            },
-            &token,
-            Some(&org),
-        ))
+    let status = upsert_named(&server, &token, &org, &name)
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Internal);
@@ -61,16 +52,7 @@ async fn the_drivers_statement_log_stays_off_whatever_the_filter_asks() {
     .await;
     let (token, org) = server.owner_with_org("Acme").await;
     let name = format!("Zebulon {}", random_secret(9));
-    CustomerClient::on(server.channel.clone())
-        .upsert_customer(with_auth(
-            UpsertCustomerRequest {
-                email: unique_email(),
-                name: name.clone(),
-                ..Default::default()
-            },
-            &token,
-            Some(&org),
-        ))
+    upsert_named(&server, &token, &org, &name)
         .await
         .expect("the customer is saved");
     let log = server.stop();
@@ -81,4 +63,25 @@ async fn the_drivers_statement_log_stays_off_whatever_the_filter_asks() {
         .collect();
     assert!(driver.is_empty(), "the driver logged: {driver:?}");
     assert!(!log.contains(&name), "a bound value reached the log");
+}
+
+/// Saves a customer named `name` as the org's owner.
+async fn upsert_named(
+    server: &ServerProcess,
+    token: &str,
+    org: &str,
+    name: &str,
+) -> Result<(), tonic::Status> {
+    CustomerClient::on(server.channel.clone())
+        .upsert_customer(with_auth(
+            UpsertCustomerRequest {
+                email: unique_email(),
+                name: name.to_owned(),
+                ..Default::default()
+            },
+            token,
+            Some(org),
+        ))
+        .await
+        .map(|_| ())
 }
