@@ -117,6 +117,11 @@ impl Gate {
         self.slots.close();
     }
 
+    /// Whether [`Gate::close`] was called.
+    pub(super) fn is_closed(&self) -> bool {
+        self.slots.is_closed()
+    }
+
     /// Takes a slot: at once when one is free (no clock read: the time is
     /// zero), else in arrival order, counted as waiting meanwhile, for at
     /// most the pool's wait. The slot and the time waited.

@@ -187,7 +187,14 @@ impl Conn {
         let ((begun, rows), ended) = if let Some(cache) = &self.statements {
             let st = match self.statement(cache, sql, &params.types).await {
                 Ok(st) => st,
-                Err(e) => return (Err(e), Ok(())),
+                // `after` is not sent: a COMMIT would not have run.
+                Err(e) => {
+                    let after = match after {
+                        Some(_) => Err(DbErr::Custom("not sent after a failed prepare".into())),
+                        None => Ok(()),
+                    };
+                    return (Err(e), after);
+                }
             };
             let refs = params.refs();
             let run = both(self.maybe(before), self.client.query(&st, &refs));

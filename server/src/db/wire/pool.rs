@@ -97,10 +97,12 @@ impl WirePool {
         self.0.idle.lock().ok()?.pop()
     }
 
-    /// Returns a connection whose transaction has ended to the idle list.
+    /// Returns a connection whose transaction has ended to the idle list
+    /// (closes it when it has served its time or the pool is closed).
     pub(super) fn put_back(&self, conn: Conn) {
         // A connection past its lifetime is closed (dropped) instead.
         if conn.opened.elapsed() < LIFETIME
+            && !self.0.gate.is_closed()
             && let Ok(mut idle) = self.0.idle.lock()
         {
             idle.push(conn);

@@ -37,6 +37,13 @@ const OPEN: u8 = 0;
 const COMMITTED: u8 = 1;
 /// A query tried to commit it and the connection failed.
 const BROKEN: u8 = 2;
+/// A query carrying the COMMIT is in flight.
+const COMMITTING: u8 = 3;
+
+/// How long a background ROLLBACK may wait for the server (behind a
+/// cancelled statement still running, say) before its connection is closed
+/// instead, which frees the slot.
+const ROLLBACK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl std::fmt::Debug for WireTx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -113,7 +120,9 @@ impl WireTx {
         };
         match self.state.load(Ordering::Acquire) {
             COMMITTED => return self.pool.put_back(lease.conn),
-            BROKEN => return drop(lease),
+            // Cancelled while its COMMIT was in flight, or failed: whether
+            // the transaction ended is unknown; closing it ends it.
+            BROKEN | COMMITTING => return drop(lease),
             _ => {}
         }
         let pool = self.pool.clone();
@@ -122,7 +131,8 @@ impl WireTx {
             return drop(lease);
         };
         runtime.spawn(async move {
-            if lease.conn.simple("ROLLBACK").await.is_ok() {
+            let rollback = tokio::time::timeout(ROLLBACK_WAIT, lease.conn.simple("ROLLBACK"));
+            if let Ok(Ok(())) = rollback.await {
                 pool.put_back(lease.conn);
             }
         });
@@ -176,6 +186,15 @@ async fn rows(tx: &WireTx, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
     let params = Params::new(values)?;
     let lease = tx.lease()?;
     let commit = tx.commit_with_next.then_some("COMMIT");
+    // Only one query may carry the COMMIT (and none run after it).
+    if commit.is_some()
+        && tx
+            .state
+            .compare_exchange(OPEN, COMMITTING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+    {
+        return Err(DbErr::Custom("the transaction has ended".into()));
+    }
     let (rows, committed) = lease.conn.query(None, &stmt.sql, &params, commit).await;
     if commit.is_some() {
         let state = if committed.is_ok() { COMMITTED } else { BROKEN };

@@ -11,9 +11,18 @@ use sea_orm::{DbErr, ProxyRow, QueryResult, Value};
 use tokio_postgres::Row;
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 
-/// One bound value.
-#[derive(Debug)]
+/// One bound value. Its `Debug` names only the type: bound values are
+/// session proofs and API keys.
 pub(super) struct Param<'a>(pub(super) &'a Value);
+
+impl std::fmt::Debug for Param<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match pg_type(self.0) {
+            Ok(ty) => write!(f, "Param({ty})"),
+            Err(_) => f.write_str("Param(?)"),
+        }
+    }
+}
 
 type Encoded = Result<IsNull, Box<dyn StdError + Sync + Send>>;
 

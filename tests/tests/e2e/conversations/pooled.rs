@@ -5,7 +5,10 @@
 //! own org, writes that follow reads must be kept, and no connection is
 //! left inside a transaction.
 
-use ochre_tests::{identity::superuser_count, prelude::*};
+use ochre_tests::{
+    identity::{superuser_count, superuser_execute},
+    prelude::*,
+};
 
 use super::outsider;
 
@@ -61,4 +64,38 @@ async fn a_read_leaves_its_pooled_connection_clean_for_the_next_caller() {
         assert_eq!(code_of(&a.customer_by_id(alice_customer).await), Code::Ok);
         assert_eq!(code_of(&b.customer_by_id(bob_customer).await), Code::Ok);
     }
+}
+
+/// A read whose query fails to prepare (a column renamed under the server)
+/// never sent its COMMIT: its connection must not go back to the pool
+/// inside the aborted transaction, or the next caller on it would fail too.
+#[tokio::test]
+async fn a_read_that_fails_to_prepare_does_not_leave_its_connection_in_a_transaction() {
+    let app = spawn_app_with(AppOptions {
+        db_max_connections: 1,
+        ..AppOptions::default()
+    })
+    .await;
+    let owner = signup_and_login(&app, &unique_email()).await;
+    let org = create_org(&app, &owner, "Acme").await;
+    let api = Caller::user(&app, &owner, &org);
+    let customer = api.customer("renamed@example.com").await;
+    let conversation = api.conversation(&customer.id, "Subject").await;
+    // The first GetConversation on the connection prepares its statement.
+    superuser_execute(
+        &app,
+        "ALTER TABLE conversations RENAME COLUMN subject TO topic",
+    )
+    .await;
+    let failed = api.conversation_by_id(&conversation.id).await;
+    assert_eq!(code_of(&failed), Code::Internal);
+    superuser_execute(
+        &app,
+        "ALTER TABLE conversations RENAME COLUMN topic TO subject",
+    )
+    .await;
+    // The next callers on the one connection are served.
+    assert_eq!(code_of(&api.customer_by_id(&customer.id).await), Code::Ok);
+    let read = api.conversation_by_id(&conversation.id).await.unwrap();
+    assert_eq!(read.id, conversation.id);
 }
