@@ -56,7 +56,12 @@ pub(super) struct Params<'a> {
 }
 
 impl<'a> Params<'a> {
-    pub(super) fn new(values: &'a [Value]) -> Result<Self, DbErr> {
+    /// The parameters of `stmt`.
+    pub(super) fn of(stmt: &'a sea_orm::Statement) -> Result<Self, DbErr> {
+        Self::new(stmt.values.as_ref().map_or(&[][..], |v| &v.0[..]))
+    }
+
+    fn new(values: &'a [Value]) -> Result<Self, DbErr> {
         Ok(Params {
             values: values.iter().map(Param).collect(),
             types: values.iter().map(pg_type).collect::<Result<_, _>>()?,

@@ -149,8 +149,7 @@ impl WirePool {
         first: Statement,
     ) -> Result<(WireTx, Vec<sea_orm::QueryResult>), DbErr> {
         let tx = WireTx::new(self.clone(), self.lease().await?);
-        let values = first.values.as_ref().map_or(&[][..], |v| &v.0[..]);
-        let params = Params::new(values)?;
+        let params = Params::of(&first)?;
         let (rows, _) = tx
             .lease()?
             .conn
@@ -182,8 +181,7 @@ type Fut<'a, T> = Pin<Box<dyn Future<Output = Result<T, DbErr>> + Send + 'a>>;
 
 /// The rows of `stmt` (followed by COMMIT when the caller said so).
 async fn rows(tx: &WireTx, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-    let values = stmt.values.as_ref().map_or(&[][..], |v| &v.0[..]);
-    let params = Params::new(values)?;
+    let params = Params::of(&stmt)?;
     let lease = tx.lease()?;
     let commit = tx.commit_with_next.then_some("COMMIT");
     // Only one query may carry the COMMIT (and none run after it).
@@ -216,8 +214,7 @@ impl ConnectionTrait for WireTx {
         Self: 'f,
     {
         Box::pin(async move {
-            let values = stmt.values.as_ref().map_or(&[][..], |v| &v.0[..]);
-            let params = Params::new(values)?;
+            let params = Params::of(&stmt)?;
             let affected = self.lease()?.conn.execute(&stmt.sql, &params).await?;
             Ok(ProxyExecResult::new(0, affected).into())
         })
