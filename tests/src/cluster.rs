@@ -21,25 +21,41 @@ use tokio::sync::OnceCell;
 #[derive(Debug)]
 pub struct TestCluster {
     pub port: u16,
+    /// The directory of the cluster's Unix socket.
+    pub socket_dir: PathBuf,
     pub superuser_url: SecretString,
     pub creds: DbCredentials,
     pub template: String,
 }
 
 impl TestCluster {
-    /// A URL for `role` (`ochre_owner`, `ochre_app`, `ochre_service`) on `db`.
+    /// A URL for `role` (`ochre_owner`, `ochre_app`, `ochre_service`) on
+    /// `db`, over loopback TCP.
     pub fn url(&self, role: &str, db: &str) -> SecretString {
-        let password = match role {
+        SecretString::from(format!(
+            "postgres://{role}:{}@127.0.0.1:{}/{db}",
+            self.password(role).expose_secret(),
+            self.port
+        ))
+    }
+
+    /// Like [`TestCluster::url`], over the cluster's Unix socket.
+    pub fn socket_url(&self, role: &str, db: &str) -> SecretString {
+        SecretString::from(format!(
+            "postgres://{role}:{}@{}:{}/{db}",
+            self.password(role).expose_secret(),
+            self.socket_dir.display().to_string().replace('/', "%2F"),
+            self.port
+        ))
+    }
+
+    fn password(&self, role: &str) -> &SecretString {
+        match role {
             pg::OWNER_ROLE => &self.creds.owner,
             pg::APP_ROLE => &self.creds.app,
             pg::SERVICE_ROLE => &self.creds.service,
             other => panic!("unknown role {other}"),
-        };
-        SecretString::from(format!(
-            "postgres://{role}:{}@127.0.0.1:{}/{db}",
-            password.expose_secret(),
-            self.port
-        ))
+        }
     }
 
     /// The superuser's URL on `db`.
@@ -188,9 +204,11 @@ async fn setup() -> TestCluster {
     }
     admin.close().await.ok();
     let port = cluster.port();
+    let socket_dir = cluster.socket_dir();
     drop(lock);
     TestCluster {
         port,
+        socket_dir,
         superuser_url,
         creds,
         template,

@@ -1,5 +1,6 @@
 //! Where the database is: the operator's URLs, or the embedded cluster
-//! started (and bootstrapped) under the data directory.
+//! started (and bootstrapped) under the data directory, whose roles connect
+//! over its private Unix socket.
 
 use secrecy::SecretString;
 
@@ -59,17 +60,17 @@ pub(super) async fn resolve_database(
                 )
                 .await?;
                 Ok::<_, StartupError>(DbUrls {
-                    owner: cluster.url(
+                    owner: cluster.socket_url(
                         pg::OWNER_ROLE,
                         secrecy::ExposeSecret::expose_secret(&creds.owner),
                         EMBEDDED_DATABASE,
                     ),
-                    app: cluster.url(
+                    app: cluster.socket_url(
                         pg::APP_ROLE,
                         secrecy::ExposeSecret::expose_secret(&creds.app),
                         EMBEDDED_DATABASE,
                     ),
-                    service: cluster.url(
+                    service: cluster.socket_url(
                         pg::SERVICE_ROLE,
                         secrecy::ExposeSecret::expose_secret(&creds.service),
                         EMBEDDED_DATABASE,

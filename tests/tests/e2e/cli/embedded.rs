@@ -23,6 +23,34 @@ async fn the_embedded_default_serves_keeps_its_data_across_restarts_and_survives
     let first_secrets = std::fs::read_to_string(&secrets_file).unwrap();
     assert!(data.path().join("postgres/data/PG_VERSION").exists());
 
+    // The server's roles connect over the cluster's private Unix socket
+    // (no client address), never over loopback TCP; the socket still asks
+    // them for their password.
+    let transports = psql(
+        data.path(),
+        "SELECT DISTINCT coalesce(host(client_addr), 'socket') AS v FROM pg_stat_activity \
+          WHERE usename IN ('ochre_owner', 'ochre_app', 'ochre_service')",
+    )
+    .await;
+    assert_eq!(transports, vec!["socket".to_owned()]);
+    let cluster = ochre_server::pg::Cluster::attach(&data.path().join("postgres"))
+        .unwrap()
+        .expect("cluster running");
+    let wrong = cluster.socket_url("ochre_app", "not-the-password", "ochre");
+    let refused =
+        sea_orm::Database::connect(secrecy::ExposeSecret::expose_secret(&wrong).to_owned())
+            .await
+            .expect_err("a wrong password over the socket is refused");
+    assert!(
+        refused
+            .to_string()
+            .contains("password authentication failed"),
+        "{refused}"
+    );
+    let hba = data.path().join("postgres/pg_hba.conf");
+    let mode = std::fs::metadata(&hba).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the cluster's pg_hba.conf is private");
+
     // Write something through the cluster's superuser so a restart can be checked.
     let marker = uuid::Uuid::now_v7();
     psql(
