@@ -133,7 +133,7 @@ impl ApiKeyService for ApiKeyApi {
         let (org, _) = p.require_org()?;
         let (kind, pager) = (ListKind::ApiKeys, &self.state.pager);
         let after = pager.resume(&req.page_token, kind, org, "")?;
-        let tx = p.tenant(&self.state.db).await?;
+        let tx = p.tenant(&self.state.db).await?.single_read();
         let mut rows = api_keys::list(&tx, after, size + 1).await?;
         tx.finish_read().await?;
         let next_page_token = pager.finish(&mut rows, size, false, kind, org, "", |r| r.id);

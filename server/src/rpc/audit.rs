@@ -109,7 +109,7 @@ impl AuditService for AuditApi {
             org,
             &key,
         )?;
-        let tx = p.tenant(&self.state.db).await?;
+        let tx = p.tenant(&self.state.db).await?.single_read();
         let mut rows = store::list(&tx, &filter, after, size + 1).await?;
         tx.finish_read().await?;
         let next_page_token = self.state.pager.finish(

@@ -187,7 +187,7 @@ impl BudgetService for BudgetApi {
     ) -> Result<Response<GetBudgetUsageResponse>, Status> {
         let p = principal(&request)?;
         p.require_org()?;
-        let tx = p.tenant(&self.state.db).await?;
+        let tx = p.tenant(&self.state.db).await?.single_read();
         let rows = budgets::usage(&tx).await?;
         tx.finish_read().await?;
         Ok(Response::new(GetBudgetUsageResponse {

@@ -207,7 +207,7 @@ impl ConversationService for ConversationApi {
             self.state
                 .pager
                 .resume(&req.page_token, ListKind::Conversations, org, &filter)?;
-        let tx = p.tenant(&self.state.db).await?;
+        let tx = p.tenant(&self.state.db).await?.single_read();
         let mut rows = store::list(&tx, status, assignee, after, size + 1).await?;
         tx.finish_read().await?;
         let next_page_token = self.state.pager.finish(

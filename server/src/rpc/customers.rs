@@ -172,7 +172,7 @@ impl CustomerService for CustomerApi {
         let p = principal(&request)?;
         let id = parse_id("customer_id", &request.get_ref().customer_id)?;
         p.require_org()?;
-        let tx = p.tenant(&self.state.db).await?;
+        let tx = p.tenant(&self.state.db).await?.single_read();
         let row = customers::get(&tx, id)
             .await?
             .ok_or(ApiError::not_found())?;
@@ -193,7 +193,7 @@ impl CustomerService for CustomerApi {
             self.state
                 .pager
                 .resume(&request.get_ref().page_token, ListKind::Customers, org, "")?;
-        let tx = p.tenant(&self.state.db).await?;
+        let tx = p.tenant(&self.state.db).await?.single_read();
         let mut rows = customers::list(&tx, after, size + 1).await?;
         tx.finish_read().await?;
         let next_page_token =

@@ -85,7 +85,7 @@ impl MemberService for MemberApi {
         let (org, _) = p.require_org()?;
         let (kind, pager) = (ListKind::Members, &self.state.pager);
         let after = pager.resume(&req.page_token, kind, org, "")?;
-        let tx = p.tenant(&self.state.db).await?;
+        let tx = p.tenant(&self.state.db).await?.single_read();
         let mut rows = members::list(&tx, after, size + 1).await?;
         tx.finish_read().await?;
         let next_page_token = pager.finish(&mut rows, size, false, kind, org, "", |r| r.user_id);
@@ -221,7 +221,7 @@ impl MemberService for MemberApi {
         let (org, _) = p.require_org()?;
         let (kind, pager) = (ListKind::Invitations, &self.state.pager);
         let after = pager.resume(&req.page_token, kind, org, "")?;
-        let tx = p.tenant(&self.state.db).await?;
+        let tx = p.tenant(&self.state.db).await?.single_read();
         let mut rows = members::invitations(&tx, after, size + 1).await?;
         tx.finish_read().await?;
         let next_page_token = pager.finish(&mut rows, size, false, kind, org, "", |r| r.id);

@@ -82,7 +82,7 @@ impl WebhookService for WebhookApi {
             self.state
                 .pager
                 .resume(&req.page_token, ListKind::WebhookEvents, org, &filter)?;
-        let tx = p.tenant(&self.state.db).await?;
+        let tx = p.tenant(&self.state.db).await?.single_read();
         let (mut rows, fetched) = store::list(
             &tx,
             provider,

@@ -66,7 +66,7 @@ pub async fn list_sessions(
     let user = p.require_user()?;
     let (kind, pager) = (ListKind::Sessions, &state.pager);
     let before = pager.resume(&req.page_token, kind, user, "")?;
-    let tx = p.tenant(&state.db).await?;
+    let tx = p.tenant(&state.db).await?.single_read();
     let mut rows = session_store::list(&tx, before, size + 1).await?;
     tx.finish_read().await?;
     let next_page_token = pager.finish(&mut rows, size, false, kind, user, "", |s| s.id);

@@ -74,6 +74,7 @@ impl IntegrationService for IntegrationApi {
         let kind = ListKind::Integrations;
         let pager = &self.state.pager;
         let after = pager.resume(&req.page_token, kind, org, "")?;
+        // Two queries (the integrations, then which secret fields are set).
         let tx = p.tenant(&self.state.db).await?;
         let mut rows = store::list(&tx, after, size + 1).await?;
         tx.finish_read().await?;

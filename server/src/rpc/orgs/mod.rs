@@ -123,7 +123,7 @@ impl OrgService for OrgApi {
         let user = p.require_user()?;
         let (kind, pager) = (ListKind::MyOrgs, &self.state.pager);
         let after = pager.resume(&req.page_token, kind, user, "")?;
-        let tx = p.tenant(&self.state.db).await?;
+        let tx = p.tenant(&self.state.db).await?.single_read();
         let mut rows = users::memberships(&tx, after, size + 1).await?;
         tx.finish_read().await?;
         let next_page_token = pager.finish(&mut rows, size, false, kind, user, "", |r| r.org_id);
@@ -139,7 +139,7 @@ impl OrgService for OrgApi {
     ) -> Result<Response<GetOrgResponse>, Status> {
         let p = principal(&request)?;
         let (_, role) = p.require_org()?;
-        let tx = p.tenant(&self.state.db).await?;
+        let tx = p.tenant(&self.state.db).await?.single_read();
         let org = orgs::current(&tx).await?.ok_or(ApiError::not_found())?;
         tx.finish_read().await?;
         Ok(Response::new(GetOrgResponse {
@@ -154,7 +154,7 @@ impl OrgService for OrgApi {
     ) -> Result<Response<GetIpAllowlistResponse>, Status> {
         let p = principal(&request)?;
         p.require_org()?;
-        let tx = p.tenant(&self.state.db).await?;
+        let tx = p.tenant(&self.state.db).await?.single_read();
         let cidrs = orgs::allowlist(&tx).await?;
         tx.finish_read().await?;
         Ok(Response::new(GetIpAllowlistResponse { cidrs }))

@@ -200,7 +200,7 @@ impl SurveyService for SurveyApi {
             org,
             &key,
         )?;
-        let tx = p.tenant(&self.state.db).await?;
+        let tx = p.tenant(&self.state.db).await?.single_read();
         let mut rows = store::responses(&tx, filter, after, size + 1).await?;
         tx.finish_read().await?;
         let next_page_token = self.state.pager.finish(
@@ -226,7 +226,7 @@ impl SurveyService for SurveyApi {
         let req = request.get_ref();
         let filter = filter(req.since.as_ref(), req.until.as_ref(), &req.agent_user_id)?;
         p.require_org()?;
-        let tx = p.tenant(&self.state.db).await?;
+        let tx = p.tenant(&self.state.db).await?.single_read();
         let summary = store::summary(&tx, filter).await?;
         tx.finish_read().await?;
         let csat = if summary.responses > 0 {
