@@ -48,7 +48,8 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 
 const USAGE: &str = "usage: ochre-bench SCENARIO [--duration SECS] [--warmup SECS] [--workers C] \
-                     [--flood F] [--customers N] [--deliveries N] [--duplicates N]\n\
+                     [--flood F] [--customers N] [--deliveries N] [--duplicates N] \
+                     [--transport socket|tcp]\n\
                      scenarios and their defaults:\n  \
                      login-flood    --duration 10 --warmup 2 --workers 16 --flood 32\n  \
                      conversations  --duration 8 --warmup 2 --workers 16 --customers 200\n  \
@@ -56,8 +57,9 @@ const USAGE: &str = "usage: ochre-bench SCENARIO [--duration SECS] [--warmup SEC
                      webhook-verify (CPU only, no server; ignores the flags)\n  \
                      guard          (the input guard on agentdojo + spikee; no server)\n  \
                      webhook-ingest --workers 32 --deliveries 5000 --duplicates 1000\n  \
-                     read-path      --duration 8 --warmup 2 --customers 200 \
-                     (ochre as a child process; 32 in flight; vs pgbench)";
+                     read-path      --duration 8 --warmup 2 --customers 200 --transport socket \
+                     (ochre as a child process; 32 in flight; vs pgbench; Postgres over \
+                     the cluster's Unix socket, or loopback tcp)";
 
 /// `OCHRE_DB_MAX_CONNECTIONS` of every server the benchmark starts: the
 /// production default (the app and the service pools are each this large),
@@ -85,6 +87,9 @@ pub struct Args {
     pub flood: usize,
     /// `conversations`: customers (each with one conversation) per org.
     pub customers: usize,
+    /// `read-path`: how the server and pgbench reach Postgres (`true`:
+    /// loopback TCP; `false`, the default: the cluster's Unix socket).
+    pub tcp: bool,
     /// `webhook-ingest`: distinct deliveries in the main phase.
     pub deliveries: usize,
     /// `webhook-ingest`: sends of one delivery in the duplicate storm.
@@ -118,9 +123,18 @@ fn parse_args() -> anyhow::Result<Args> {
         customers: 200,
         deliveries: 5000,
         duplicates: 1000,
+        tcp: false,
     };
     while let Some(flag) = it.next() {
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
+        if flag == "--transport" && scenario == Scenario::ReadPath {
+            args.tcp = match value.as_str() {
+                "socket" => false,
+                "tcp" => true,
+                other => bail!("--transport: socket or tcp, not {other}"),
+            };
+            continue;
+        }
         let number: u64 = value
             .parse()
             .with_context(|| format!("{flag}: not a number: {value}"))?;

@@ -14,6 +14,9 @@
 //!    connections as pgbench has clients, the seeding server's secrets so the agent's token is
 //!    valid), one at a time, stopped with SIGTERM. The bench process only
 //!    generates load, over loopback HTTP/2.
+//!    The server and pgbench reach Postgres the same way: over the
+//!    cluster's Unix socket (as `ochre serve` does with its embedded
+//!    cluster), or over loopback TCP with `--transport tcp`.
 //! 3. On `rls_on`: a warm-up, then the closed-loop maximum of
 //!    GetConversation (the seeded agent, a random conversation of the main
 //!    org per call) with 32 requests in flight in each of [`load::SHAPES`]
@@ -120,6 +123,8 @@ struct Setup<'a> {
     off: String,
     /// The cluster's postmaster (for CPU per call).
     postmaster: u32,
+    /// Postgres over loopback TCP instead of the cluster's Unix socket.
+    tcp: bool,
 }
 
 fn step(start: Instant, what: &str) {
@@ -132,7 +137,7 @@ async fn with_server<T>(
     db: &str,
     f: impl AsyncFnOnce(&ServerChild) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
-    let server = ServerChild::start(&s.bin, s.cluster, db, &s.secrets).await?;
+    let server = ServerChild::start(&s.bin, s.cluster, s.tcp, db, &s.secrets).await?;
     let result = f(&server).await;
     // A failed stop must not throw away what was measured.
     if let Err(e) = server.stop() {
@@ -220,7 +225,13 @@ async fn measure(
                 start,
                 &format!("open loop at {rate:.0}/s, run {n} of {OPEN_RUNS}"),
             );
+            let before = cpu::Snapshot::take(server.pid(), s.postmaster);
             let run = load::open(&channels, &s.target, rate, d).await?;
+            let used = before.per_call(
+                &cpu::Snapshot::take(server.pid(), s.postmaster),
+                load::ok_rate(&run),
+            );
+            cpu.push((format!("Get open loop, run {n}"), used));
             stats::report(&format!("open loop, run {n}"), "GetConversation", &run);
             runs.push(run);
         }
@@ -237,10 +248,10 @@ async fn measure(
     pgbench::check(s.cluster, &s.on, &read).await?;
     let script = s.caller.script(&read);
     if !args.warmup.is_zero() {
-        pgbench::run(s.cluster, &s.on, &script, args.warmup).await?;
+        pgbench::run(s.cluster, s.tcp, &s.on, &script, args.warmup).await?;
     }
     let before = cpu::Snapshot::take(0, s.postmaster);
-    let pg_get = pgbench::run(s.cluster, &s.on, &script, d).await?;
+    let pg_get = pgbench::run(s.cluster, s.tcp, &s.on, &script, d).await?;
     let used = before.per_call(&cpu::Snapshot::take(0, s.postmaster), pg_get.tps);
     cpu.push(("pgbench read".to_owned(), used));
     println!("  pgbench read: {pg_get:?}");
@@ -270,7 +281,7 @@ async fn measure(
     let write = s.caller.write(&load::body());
     pgbench::check(s.cluster, &s.on, &write).await?;
     let before = cpu::Snapshot::take(0, s.postmaster);
-    let pg_add = pgbench::run(s.cluster, &s.on, &s.caller.script(&write), d).await?;
+    let pg_add = pgbench::run(s.cluster, s.tcp, &s.on, &s.caller.script(&write), d).await?;
     let used = before.per_call(&cpu::Snapshot::take(0, s.postmaster), pg_add.tps);
     cpu.push(("pgbench write".to_owned(), used));
     println!("  pgbench write: {pg_add:?}");
@@ -352,6 +363,7 @@ pub async fn run(args: &Args, server: &Handle) -> anyhow::Result<()> {
                 on: on.clone(),
                 off: off.clone(),
                 postmaster: cpu::postmaster(cluster).await?,
+                tcp: args.tcp,
             };
             measure(args, &setup, rls_tables, start).await
         }

@@ -79,10 +79,16 @@ impl ServerChild {
     pub async fn start(
         bin: &Path,
         cluster: &TestCluster,
+        tcp: bool,
         database: &str,
         secrets: &Secrets,
     ) -> anyhow::Result<ServerChild> {
-        let url = |role| cluster.url(role, database).expose_secret().to_owned();
+        // As pgbench connects: over the cluster's Unix socket, or over TCP.
+        let url = |role| match tcp {
+            true => cluster.url(role, database),
+            false => cluster.socket_url(role, database),
+        };
+        let url = |role| url(role).expose_secret().to_owned();
         let port = free_port();
         let log = std::env::temp_dir().join(format!("ochre-read-path-{port}.log"));
         let file = std::fs::File::create(&log).context("the server's log file")?;

@@ -172,9 +172,10 @@ pub async fn check(cluster: &TestCluster, db: &str, statements: &[String]) -> an
 }
 
 /// pgbench `-n -M prepared -c 8 -j 2 -T secs -f script` as `ochre_app` on
-/// `db`.
+/// `db`, over the cluster's Unix socket (or loopback TCP: `tcp`).
 pub async fn run(
     cluster: &TestCluster,
+    tcp: bool,
     db: &str,
     script: &str,
     duration: Duration,
@@ -187,7 +188,12 @@ pub async fn run(
         .args(["-T", &duration.as_secs().max(1).to_string()])
         .arg("-f")
         .arg(&path)
-        .args(["-h", "127.0.0.1", "-p", &cluster.port.to_string()])
+        .arg("-h")
+        .arg(match tcp {
+            true => std::path::Path::new("127.0.0.1"),
+            false => cluster.socket_dir.as_path(),
+        })
+        .args(["-p", &cluster.port.to_string()])
         .args(["-U", pg::APP_ROLE, db])
         .env("PGPASSWORD", cluster.creds.app.expose_secret())
         .kill_on_drop(true)

@@ -50,11 +50,15 @@ pub fn table(args: &Args, seeded: &Seeded, r: &Results, pg: &str) {
          The `ochre` release binary in its own process (`ochre serve`, app and service pools \
          of {pool}), the load generator in another, over loopback HTTP/2; pgbench (`-n -M \
          prepared -c {c} -j {j}`, as `ochre_app`) on the same cluster and database in the same \
-         run. The caller is an agent of an org of {n} customers with one conversation each, \
+         run; both reach Postgres over {transport}. The caller is an agent of an org of {n} customers with one conversation each, \
          among {tenants} orgs seeded alike; each call picks a random conversation of that org. \
          {secs} s per phase after a {w} s warm-up. Closed loop: {inflight} requests in flight, best of \
          {shapes} shapes ({best_shape}). {machine}; PostgreSQL {pg}.\n",
         pool = pgbench::CLIENTS,
+        transport = match args.tcp {
+            true => "loopback TCP (`--transport tcp`)",
+            false => "the cluster's Unix socket",
+        },
         c = pgbench::CLIENTS,
         j = pgbench::THREADS,
         n = seeded.main.conversations.len(),
