@@ -1,6 +1,6 @@
 //! Reads end without a round trip of their own: most with a ROLLBACK the
-//! request does not wait for, GetConversation with a COMMIT sent with its
-//! one query. On a pool of ONE connection, every request reuses the
+//! request does not wait for, single-query reads (GetConversation and the
+//! like) with a COMMIT sent with their one query. On a pool of ONE connection, every request reuses the
 //! connection the previous one left: the next caller must see only their
 //! own org, writes that follow reads must be kept, and no connection is
 //! left inside a transaction.
@@ -98,4 +98,50 @@ async fn a_read_that_fails_to_prepare_does_not_leave_its_connection_in_a_transac
     assert_eq!(code_of(&api.customer_by_id(&customer.id).await), Code::Ok);
     let read = api.conversation_by_id(&conversation.id).await.unwrap();
     assert_eq!(read.id, conversation.id);
+}
+
+/// `TenantTx::single_read`, driven directly: the one query carries the
+/// COMMIT, so a second statement fails instead of running outside the
+/// transaction, and the connection (a pool of one) serves the next
+/// transaction with nothing left open.
+#[tokio::test]
+async fn a_single_read_refuses_a_second_statement_and_leaves_its_connection_clean() {
+    use ochre_server::{
+        db::{Db, Proof, Verdict, store::customers},
+        ids::OrgId,
+        pg,
+    };
+    let app = spawn_app().await;
+    let owner = signup_and_login(&app, &unique_email()).await;
+    let org = create_org(&app, &owner, "Acme").await;
+    let key = create_api_key(&app, &owner, &org, Role::Agent)
+        .await
+        .unwrap()
+        .secret;
+    Caller::user(&app, &owner, &org)
+        .customer("single@example.com")
+        .await;
+    let url = |role| app.cluster.url(role, &app.database);
+    let db = Db::connect(&url(pg::APP_ROLE), &url(pg::SERVICE_ROLE), 1, false)
+        .await
+        .unwrap();
+    let org = Some(OrgId::from(uuid::Uuid::parse_str(&org).unwrap()));
+    for round in 0..3 {
+        let (verdict, tx) = db
+            .verify(Proof::ApiKey(&key), org, None, false)
+            .await
+            .unwrap();
+        assert!(matches!(verdict, Verdict::Ok { .. }), "round {round}");
+        let tx = tx.expect("an open transaction").single_read();
+        let rows = customers::list(&tx, None, 10).await.unwrap();
+        assert_eq!(rows.len(), 1, "round {round}");
+        let second = customers::list(&tx, None, 10).await;
+        let refused = format!("{:?}", second.expect_err("a second statement ran"));
+        assert!(refused.contains("the transaction has ended"), "{refused}");
+        tx.finish_read().await.unwrap();
+    }
+    let idle_in_transaction = "SELECT count(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND usename = 'ochre_app' \
+         AND state LIKE 'idle in transaction%'";
+    assert_eq!(superuser_count(&app, idle_in_transaction).await, 0);
 }
