@@ -1,9 +1,9 @@
 //! Reads end without a round trip of their own: most with a ROLLBACK the
 //! request does not wait for, single-query reads (GetConversation and the
-//! like) with a COMMIT sent with their one query. On a pool of ONE connection, every request reuses the
-//! connection the previous one left: the next caller must see only their
-//! own org, writes that follow reads must be kept, and no connection is
-//! left inside a transaction.
+//! like) with a COMMIT sent with their one query. On a pool of ONE
+//! connection, every request reuses the connection the previous one left:
+//! the next caller must see only their own org, writes that follow reads
+//! must be kept, and no connection is left inside a transaction.
 
 use ochre_tests::{
     identity::{superuser_count, superuser_execute},
