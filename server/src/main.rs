@@ -203,6 +203,7 @@ fn main() -> ExitCode {
         Err(e) => return config_error(&e),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.worker_threads)
         .enable_all()
         .build()
     {

@@ -177,6 +177,9 @@ impl ServerProcess {
             .env("OCHRE_SERVICE_DATABASE_URL", service)
             .env("OCHRE_MIGRATE_ON_START", "false")
             .env("OCHRE_DB_MAX_CONNECTIONS", "4")
+            // One runtime thread, as the read-path benchmark runs it: the
+            // server must not depend on a second worker to make progress.
+            .env("OCHRE_WORKER_THREADS", "1")
             .env("OCHRE_PUBLIC_URL", "https://app.ochre.test")
             .env("OCHRE_BYOK_ENC_KEY", crate::random_key())
             .env("OCHRE_SURVEY_TOKEN_SECRET", crate::random_secret(32))

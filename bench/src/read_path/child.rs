@@ -96,6 +96,13 @@ impl ServerChild {
             .arg("serve")
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
+            // One runtime thread: the server shares the 2 cores with
+            // Postgres and the load generator (OCHRE_BENCH_SERVER_THREADS
+            // asks for another number).
+            .env(
+                "OCHRE_WORKER_THREADS",
+                std::env::var("OCHRE_BENCH_SERVER_THREADS").unwrap_or_else(|_| "1".to_owned()),
+            )
             .env("OCHRE_LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .env("OCHRE_ADMIN_ADDR", "127.0.0.1:0")
             .env("DATABASE_URL", url(pg::OWNER_ROLE))

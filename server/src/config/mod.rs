@@ -16,6 +16,7 @@ mod error;
 mod layers;
 mod oauth;
 mod observe;
+mod runtime;
 pub mod secrets;
 pub mod settings;
 
@@ -79,9 +80,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database: DatabaseConfig,
     pub db_max_connections: u32,
-    /// `OCHRE_DB_TRANSACTION_POOLING`: the runtime URLs go through a
-    /// transaction pooler.
+    /// `OCHRE_DB_TRANSACTION_POOLING`: the URLs reach a transaction pooler.
     pub db_transaction_pooling: bool,
+    /// `OCHRE_WORKER_THREADS`: the async runtime's worker threads.
+    pub worker_threads: usize,
     pub migrate_on_start: bool,
     pub cors_origins: Vec<String>,
     pub public_url: Url,
@@ -200,6 +202,7 @@ impl Config {
                 "must be between 1 and 512",
             ));
         }
+        let worker_threads = runtime::worker_threads(layers)?;
         let db_transaction_pooling = parse_bool(
             layers
                 .get("OCHRE_DB_TRANSACTION_POOLING")
@@ -278,6 +281,7 @@ impl Config {
             database,
             db_max_connections,
             db_transaction_pooling,
+            worker_threads,
             migrate_on_start,
             cors_origins,
             public_url,

@@ -92,6 +92,11 @@ pub const SETTINGS: &[Setting] = &[
         "`true` when the app and service URLs reach Postgres through a transaction pooler (PgBouncer `pool_mode = transaction`): every statement runs in a transaction and the driver's statement cache is off (see [Running more than one](#running-more-than-one))",
     ),
     s(
+        "OCHRE_WORKER_THREADS",
+        "the CPUs available",
+        "threads of the async runtime that serves every request, 1–256; on a machine shared with Postgres, fewer than its cores leave the rest to Postgres (the read-path benchmark runs the server with 1 on 2 cores, see [Benchmarks](#benchmarks))",
+    ),
+    s(
         "OCHRE_CORS_ORIGINS",
         "none",
         "comma-separated exact origins allowed to call gRPC-web from a browser (a wildcard is refused)",

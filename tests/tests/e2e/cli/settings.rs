@@ -93,6 +93,7 @@ pub(super) fn samples(dir: &std::path::Path) -> Vec<(&'static str, String)> {
         ("OCHRE_MIGRATE_ON_START", "true".to_owned()),
         ("OCHRE_DB_MAX_CONNECTIONS", "7".to_owned()),
         ("OCHRE_DB_TRANSACTION_POOLING", "true".to_owned()),
+        ("OCHRE_WORKER_THREADS", "3".to_owned()),
         (
             "OCHRE_CORS_ORIGINS",
             "https://a.test,http://localhost:5173".to_owned(),
@@ -144,4 +145,24 @@ pub(super) fn as_file(samples: &[(&'static str, String)]) -> String {
         text.push_str(&format!("{key} = {toml_value}\n"));
     }
     text
+}
+
+#[test]
+fn the_worker_threads_default_to_the_cpus_and_a_number_out_of_range_is_refused() {
+    use crate::edge::settings::{refused, valid};
+    use ochre_server::config::Config;
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(Config::from_layers(&valid()).unwrap().worker_threads, cpus);
+    let mut layers = valid();
+    layers.set("OCHRE_WORKER_THREADS", "1".to_owned());
+    assert_eq!(Config::from_layers(&layers).unwrap().worker_threads, 1);
+    for bad in ["0", "257", "-1", "two"] {
+        let mut layers = valid();
+        layers.set("OCHRE_WORKER_THREADS", bad.to_owned());
+        let message = refused(&layers);
+        assert!(
+            message.contains("OCHRE_WORKER_THREADS") && message.contains("between 1 and 256"),
+            "{bad:?}: {message}"
+        );
+    }
 }

@@ -12,6 +12,11 @@ use ochre_tests::{
 
 use super::outsider;
 
+/// The app role's connections of this database left inside a transaction.
+const IDLE_IN_TRANSACTION: &str = "SELECT count(*) FROM pg_stat_activity \
+     WHERE datname = current_database() AND usename = 'ochre_app' \
+     AND state LIKE 'idle in transaction%'";
+
 #[tokio::test]
 async fn a_read_leaves_its_pooled_connection_clean_for_the_next_caller() {
     let app = spawn_app_with(AppOptions {
@@ -47,12 +52,9 @@ async fn a_read_leaves_its_pooled_connection_clean_for_the_next_caller() {
         assert_eq!(code_of(&missing), Code::NotFound, "round {round}");
     }
     // Every transaction has ended (a background ROLLBACK within moments).
-    let idle_in_transaction = "SELECT count(*) FROM pg_stat_activity \
-         WHERE datname = current_database() AND usename = 'ochre_app' \
-         AND state LIKE 'idle in transaction%'";
     let mut left = -1;
     for _ in 0..50 {
-        left = superuser_count(&app, idle_in_transaction).await;
+        left = superuser_count(&app, IDLE_IN_TRANSACTION).await;
         if left == 0 {
             break;
         }
@@ -140,8 +142,5 @@ async fn a_single_read_refuses_a_second_statement_and_leaves_its_connection_clea
         assert!(refused.contains("the transaction has ended"), "{refused}");
         tx.finish_read().await.unwrap();
     }
-    let idle_in_transaction = "SELECT count(*) FROM pg_stat_activity \
-         WHERE datname = current_database() AND usename = 'ochre_app' \
-         AND state LIKE 'idle in transaction%'";
-    assert_eq!(superuser_count(&app, idle_in_transaction).await, 0);
+    assert_eq!(superuser_count(&app, IDLE_IN_TRANSACTION).await, 0);
 }

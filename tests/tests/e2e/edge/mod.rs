@@ -7,5 +7,5 @@
 
 mod forwarded;
 mod pki;
-mod settings;
+pub(crate) mod settings;
 mod tls;

@@ -9,7 +9,7 @@ use ochre_tests::prelude::*;
 
 use super::pki::Pki;
 
-fn valid() -> Layers {
+pub(crate) fn valid() -> Layers {
     let mut l = Layers::default();
     let url = |role: &str| format!("postgres://{role}:FAKE-pw@127.0.0.1:5432/ochre");
     l.set("DATABASE_URL", url("owner"))
@@ -24,7 +24,7 @@ fn valid() -> Layers {
     l
 }
 
-fn refused(layers: &Layers) -> String {
+pub(crate) fn refused(layers: &Layers) -> String {
     Config::from_layers(layers)
         .expect_err("must be refused")
         .to_string()
