@@ -41,12 +41,13 @@ impl TestCluster {
 
     /// Like [`TestCluster::url`], over the cluster's Unix socket.
     pub fn socket_url(&self, role: &str, db: &str) -> SecretString {
-        SecretString::from(format!(
-            "postgres://{role}:{}@{}:{}/{db}",
+        pg::socket_url(
+            &self.socket_dir,
+            self.port,
+            role,
             self.password(role).expose_secret(),
-            self.socket_dir.display().to_string().replace('/', "%2F"),
-            self.port
-        ))
+            db,
+        )
     }
 
     fn password(&self, role: &str) -> &SecretString {

@@ -249,11 +249,7 @@ impl Cluster {
     /// same password check as over TCP, without the TCP/IP stack on every
     /// message (a loopback round trip costs both ends far more CPU).
     pub fn socket_url(&self, role: &str, password: &str, database: &str) -> SecretString {
-        SecretString::from(format!(
-            "postgres://{role}:{password}@{}:{}/{database}",
-            socket_host(&self.socket_dir()),
-            self.port
-        ))
+        socket_url(&self.socket_dir(), self.port, role, password, database)
     }
 
     async fn clear_previous_run(&self) -> Result<(), ClusterError> {
@@ -293,10 +289,21 @@ fn hba_rules(os_user: &str) -> String {
     )
 }
 
-/// A socket directory as a URL host: percent-encoded, which both drivers
-/// read as a Unix socket path.
-fn socket_host(dir: &Path) -> String {
-    dir.display().to_string().replace('/', "%2F")
+/// A URL for `role` with `password` on `database` over the Unix socket in
+/// `dir` (of the cluster on `port`): the directory percent-encoded as the
+/// host, which sqlx and tokio-postgres both read as a socket path (a
+/// cluster root holds no `%`: see `path_problem`).
+pub fn socket_url(
+    dir: &Path,
+    port: u16,
+    role: &str,
+    password: &str,
+    database: &str,
+) -> SecretString {
+    let host = dir.display().to_string().replace('/', "%2F");
+    SecretString::from(format!(
+        "postgres://{role}:{password}@{host}:{port}/{database}"
+    ))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ pub use binaries::{find_bin_dir, has_binaries};
 pub use bootstrap::{
     APP_ROLE, DbCredentials, OWNER_ROLE, SERVICE_ROLE, bootstrap, secure_database,
 };
-pub use cluster::Cluster;
+pub use cluster::{Cluster, socket_url};
 pub use error::ClusterError;
 pub use owner::Purpose;
 pub use paths::path_problem;
