@@ -31,6 +31,9 @@ pub struct TenantTx {
     /// Whether the identity call itself wrote (an API key's last use, a
     /// spent login ticket): such a transaction is always committed.
     verify_wrote: bool,
+    /// The identity call was left for the first query to carry
+    /// ([`Db::verify_later`]): its verdict is read with [`TenantTx::verdict`].
+    later: bool,
     /// The `db.transaction` span: it ends when the transaction does.
     _span: tracing::Span,
 }
@@ -55,6 +58,18 @@ impl TenantTx {
     pub fn single_read(mut self) -> TenantTx {
         self.tx.commit_with_next_query();
         self
+    }
+
+    /// For a transaction from [`Db::verify_later`]: the identity call's
+    /// verdict (sending the call now if no query carried it). Asked twice,
+    /// or of a transaction verified at once, it is an error.
+    pub async fn verdict(&self) -> Result<Verdict, DbError> {
+        match (self.later, self.tx.opening().await) {
+            (true, Some(rows)) => verdict_of(&rows?),
+            _ => Err(DbError(sea_orm::DbErr::Custom(
+                "no identity call left to read".into(),
+            ))),
+        }
     }
 
     /// Commits the transaction.
@@ -160,47 +175,13 @@ impl Db {
             (true, Proof::Session { .. }) => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
         };
         let verify_wrote = matches!(proof, Proof::ApiKey(_));
-        let call = match proof {
-            Proof::Session { session_id, proof } => stmt(
-                "SELECT verdict, $3::uuid AS org_id, role, NULL::uuid AS key_id, purge_after \
-                   FROM verify_session($1, $2, $3, $4, $5)",
-                [
-                    session_id.into(),
-                    proof.as_bytes().to_vec().into(),
-                    org.into(),
-                    ip_text(ip),
-                    pending_ok.into(),
-                ],
-            ),
-            Proof::ApiKey(key) => stmt(
-                "SELECT verdict, org_id, role, key_id, purge_after FROM verify_api_key($1, $2, $3)",
-                [key.into(), org.into(), ip_text(ip)],
-            ),
-        };
+        let call = identity_call(proof, org, ip, pending_ok);
         let (tx, rows) = self
             .app
             .begin_with(begin, call)
             .instrument(span.clone())
             .await?;
-        let row = match rows.first() {
-            Some(r) => Some(VerdictRow::from_query_result(r, "")?),
-            None => None,
-        };
-        let verdict = match row {
-            Some(r) if r.verdict == "ok" => Verdict::Ok {
-                org_id: r.org_id,
-                role: r.role,
-                api_key_id: r.key_id,
-            },
-            Some(r) if r.verdict == "not_member" => Verdict::NotMember,
-            Some(r) if r.verdict == "address_refused" => Verdict::AddressRefused,
-            Some(VerdictRow {
-                verdict,
-                purge_after: Some(purge_after),
-                ..
-            }) if verdict == "pending_deletion" => Verdict::PendingDeletion { purge_after },
-            _ => Verdict::NoCredential,
-        };
+        let verdict = verdict_of(&rows)?;
         if let Verdict::Ok { org_id, .. } = verdict {
             Ok((
                 verdict,
@@ -208,6 +189,7 @@ impl Db {
                     tx,
                     org: org_id,
                     verify_wrote,
+                    later: false,
                     _span: span,
                 }),
             ))
@@ -216,6 +198,37 @@ impl Db {
             tx.finish();
             Ok((verdict, None))
         }
+    }
+
+    /// A READ ONLY tenant transaction for a session whose `BEGIN` and
+    /// identity call are not sent now but with the transaction's first
+    /// query, in the same write (one round trip for a read of one query):
+    /// nothing is known of the caller until [`TenantTx::verdict`] says so,
+    /// and whatever that query read must be dropped unless it says `ok`.
+    /// Until then the transaction's org is the one asked for (a session is
+    /// pinned in exactly that org, or in none).
+    pub async fn verify_later(
+        &self,
+        session_id: SessionId,
+        proof: &SessionProof,
+        org: Option<OrgId>,
+        ip: Option<IpAddr>,
+        pending_ok: bool,
+    ) -> Result<TenantTx, DbError> {
+        let span = tracing::trace_span!("db.transaction", pool = "app");
+        let call = identity_call(Proof::Session { session_id, proof }, org, ip, pending_ok);
+        let tx = self
+            .app
+            .begin_later("BEGIN READ ONLY", call)
+            .instrument(span.clone())
+            .await?;
+        Ok(TenantTx {
+            tx,
+            org,
+            verify_wrote: false,
+            later: true,
+            _span: span,
+        })
     }
 
     /// Spends a second-factor sign-in ticket and opens a transaction as its
@@ -245,6 +258,7 @@ impl Db {
                     tx,
                     org: None,
                     verify_wrote: true,
+                    later: false,
                     _span: span,
                 },
             ))),
@@ -255,4 +269,53 @@ impl Db {
             }
         }
     }
+}
+
+/// The identity call for `proof` (in `org`, from `ip`).
+fn identity_call(
+    proof: Proof<'_>,
+    org: Option<OrgId>,
+    ip: Option<IpAddr>,
+    pending_ok: bool,
+) -> sea_orm::Statement {
+    match proof {
+        Proof::Session { session_id, proof } => stmt(
+            "SELECT verdict, $3::uuid AS org_id, role, NULL::uuid AS key_id, purge_after \
+               FROM verify_session($1, $2, $3, $4, $5)",
+            [
+                session_id.into(),
+                proof.as_bytes().to_vec().into(),
+                org.into(),
+                ip_text(ip),
+                pending_ok.into(),
+            ],
+        ),
+        Proof::ApiKey(key) => stmt(
+            "SELECT verdict, org_id, role, key_id, purge_after FROM verify_api_key($1, $2, $3)",
+            [key.into(), org.into(), ip_text(ip)],
+        ),
+    }
+}
+
+/// The verdict in the identity call's rows.
+fn verdict_of(rows: &[sea_orm::QueryResult]) -> Result<Verdict, DbError> {
+    let row = match rows.first() {
+        Some(r) => Some(VerdictRow::from_query_result(r, "")?),
+        None => None,
+    };
+    Ok(match row {
+        Some(r) if r.verdict == "ok" => Verdict::Ok {
+            org_id: r.org_id,
+            role: r.role,
+            api_key_id: r.key_id,
+        },
+        Some(r) if r.verdict == "not_member" => Verdict::NotMember,
+        Some(r) if r.verdict == "address_refused" => Verdict::AddressRefused,
+        Some(VerdictRow {
+            verdict,
+            purge_after: Some(purge_after),
+            ..
+        }) if verdict == "pending_deletion" => Verdict::PendingDeletion { purge_after },
+        _ => Verdict::NoCredential,
+    })
 }

@@ -8,7 +8,9 @@
 //! key names its own org) and the org's IP allowlist, and pins the verified
 //! caller. A refusal rolls the
 //! transaction back; an accepted request carries it to the handler inside
-//! the [`Principal`]. Handlers never parse credentials.
+//! the [`Principal`]. Handlers never parse credentials. (For the few reads
+//! listed in `super::later`, a session's identity call travels with the
+//! handler's query instead, and its verdict is checked there the same way.)
 
 use std::{
     net::IpAddr,
@@ -27,11 +29,14 @@ use tower::{Layer, Service};
 use secrecy::SecretString;
 
 use super::{
+    actor::Actor,
     headers::{bearer, org_header},
     http::{buffered, client_ip, drain},
-    principal::{Actor, Credential, Principal, role_from_db},
+    later::{Later, ONE_ROUND_TRIP, SESSION_ENDED},
+    principal::{Credential, Principal},
     rates::{charge_verified, principal_charges, public_charges},
     refusal::{API_KEY_INVALID, not_a_member, refusal, unauthenticated},
+    roles::{allowed_role, role_from_db},
 };
 use crate::{
     crypto::tokens::{self, AccessTokenSigner, TokenKind},
@@ -160,9 +165,16 @@ where
                     pending_ok,
                     rate,
                 } => {
+                    let later = !pending_ok && ONE_ROUND_TRIP.contains(&req.uri().path());
                     let (ip, read);
                     (ip, (req, read)) = (client_ip(&req), buffered(req).await);
-                    let verdict = gate.authorize(req.headers(), ip, rule, pending_ok, rate);
+                    let check = Check {
+                        rule,
+                        pending_ok,
+                        rate,
+                        later,
+                    };
+                    let verdict = gate.authorize(req.headers(), ip, check);
                     verdict.await.and_then(|p| read.map(|()| p))
                 }
             };
@@ -173,7 +185,11 @@ where
                         Actor::User { user_id, .. } => ("user", user_id.uuid()),
                         Actor::ApiKey { key_id } => ("api_key", key_id.uuid()),
                     };
-                    record_principal(kind, &id, principal.org().map(|(org, _)| org));
+                    // A caller left to the database's verdict is recorded
+                    // once admitted.
+                    if !principal.is_later() {
+                        record_principal(kind, &id, principal.org().map(|(org, _)| org));
+                    }
                     req.extensions_mut().insert(principal);
                     inner.call(req).await
                 }
@@ -188,23 +204,30 @@ where
     }
 }
 
+/// What the access table says a call needs.
+#[derive(Debug, Clone, Copy)]
+struct Check {
+    rule: Rule,
+    pending_ok: bool,
+    rate: RateClass,
+    /// A session's identity call may travel with the handler's one query
+    /// (`super::later`).
+    later: bool,
+}
+
 impl Gate {
     #[tracing::instrument(name = "gate", level = "trace", skip_all)]
     async fn authorize(
         &self,
         headers: &http::HeaderMap,
         ip: Option<IpAddr>,
-        rule: Rule,
-        pending_ok: bool,
-        rate: RateClass,
+        check: Check,
     ) -> Result<Principal, ApiError> {
+        let Check { rule, rate, .. } = check;
         let token = bearer(headers)?;
         let org_header = org_header(headers)?;
         let principal = match tokens::parse_prefix(token) {
-            Some(TokenKind::Access) => {
-                self.user(token, rule, org_header, ip, pending_ok, rate)
-                    .await?
-            }
+            Some(TokenKind::Access) => self.user(token, check, org_header, ip).await?,
             Some(TokenKind::ApiKey) => {
                 // The key's own bucket, before the database sees it.
                 let key = format!(
@@ -221,19 +244,26 @@ impl Gate {
                 ));
             }
         };
-        charge_verified(&self.limiter, &principal, rate).await?;
+        if !principal.is_later() {
+            let (caller, org) = (principal.actor().limit_key(), principal.org());
+            charge_verified(&self.limiter, &caller, org.map(|(o, _)| o), rate).await?;
+        }
         Ok(principal)
     }
 
     async fn user(
         &self,
         token: &str,
-        rule: Rule,
+        check: Check,
         org: Option<OrgId>,
         ip: Option<IpAddr>,
-        pending_ok: bool,
-        rate: RateClass,
     ) -> Result<Principal, ApiError> {
+        let Check {
+            rule,
+            pending_ok,
+            rate,
+            later,
+        } = check;
         let claims = self
             .signer
             .verify(token, crate::clock::unix_now())
@@ -263,33 +293,22 @@ impl Gate {
             session_id: claims.sid,
             proof: claims.prf,
         };
-        let (role, tx) = self
-            .verify(
-                &credential,
-                org,
-                ip,
-                pending_ok,
-                (Reason::SessionEnded, "the session has ended: sign in again"),
-            )
-            .await?;
         let actor = Actor::User {
             user_id: claims.sub,
             session_id: claims.sid,
         };
+        if later && let (Rule::Roles(allowed), Some(org)) = (rule, org) {
+            let checks = Later::new(org, allowed, rate, self.limiter.clone());
+            return Ok(Principal::later(actor, ip, credential, checks));
+        }
+        let (role, tx) = self
+            .verify(&credential, org, ip, pending_ok, SESSION_ENDED)
+            .await?;
         let Rule::Roles(allowed) = rule else {
             return Ok(Principal::new(actor, None, ip, credential, false, tx));
         };
         let org = org.ok_or_else(not_a_member)?;
-        let role = role
-            .as_deref()
-            .and_then(role_from_db)
-            .ok_or_else(not_a_member)?;
-        if !allowed.contains(&role) {
-            return Err(ApiError::PermissionDenied(
-                Reason::RoleNotAllowed,
-                "your role in this org cannot call this method".into(),
-            ));
-        }
+        let role = allowed_role(role.as_deref(), allowed)?;
         Ok(Principal::new(
             actor,
             Some((org, role)),

@@ -1,7 +1,8 @@
 //! The verified caller of one request. Only the gate constructs it; it
 //! carries the credential's proof (never printed) and the tenant
 //! transaction the gate opened, which the handler takes with
-//! [`Principal::tenant`].
+//! [`Principal::tenant`] (or, for the RPCs read in one round trip, the
+//! checks left for the database's verdict: see `super::later`).
 
 use std::{
     net::IpAddr,
@@ -10,26 +11,16 @@ use std::{
 
 use secrecy::{ExposeSecret as _, SecretString};
 
+use super::actor::Actor;
+use super::{later::Later, roles::role_from_db};
 use crate::{
     crypto::tokens::SessionProof,
     db::{Db, Proof, TenantTx, Verdict, store::audit::AuditContext},
     error::ApiError,
-    ids::{ApiKeyId, OrgId, SessionId, UserId},
+    ids::{OrgId, SessionId, UserId},
     telemetry::RequestId,
 };
 use ochre_sdk::v1::Role;
-
-/// Who is calling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Actor {
-    /// A signed-in user, through an access token of a session.
-    User {
-        user_id: UserId,
-        session_id: SessionId,
-    },
-    /// An org API key.
-    ApiKey { key_id: ApiKeyId },
-}
 
 /// What the caller proves itself with to the database.
 #[derive(Clone)]
@@ -67,6 +58,9 @@ pub struct Principal {
     request_id: String,
     /// The transaction the gate opened (taken by the first `tenant()`).
     opened: Arc<Mutex<Option<TenantTx>>>,
+    /// For a caller the gate left to the database's verdict: the checks
+    /// still to make (`org` is `None` until they pass).
+    later: Option<Arc<Later>>,
 }
 
 impl std::fmt::Debug for Principal {
@@ -96,7 +90,33 @@ impl Principal {
             pending_ok,
             request_id: String::new(),
             opened: Arc::new(Mutex::new(Some(opened))),
+            later: None,
         }
+    }
+
+    /// A signed-in caller whose identity call is left to travel with the
+    /// handler's query (see `super::later`).
+    pub(super) fn later(
+        actor: Actor,
+        client_ip: Option<IpAddr>,
+        credential: Credential,
+        later: Arc<Later>,
+    ) -> Self {
+        Principal {
+            actor,
+            org: None,
+            client_ip,
+            credential,
+            pending_ok: false,
+            request_id: String::new(),
+            opened: Arc::new(Mutex::new(None)),
+            later: Some(later),
+        }
+    }
+
+    /// Whether the database has yet to admit this caller (`super::later`).
+    pub(super) fn is_later(&self) -> bool {
+        self.later.as_ref().is_some_and(|l| l.admitted().is_none())
     }
 
     /// The same principal, for the request with this id.
@@ -134,9 +154,11 @@ impl Principal {
         }
     }
 
-    /// The org the call acts on and the caller's current role there.
+    /// The org the call acts on and the caller's current role there
+    /// (`None` for a caller the database has not admitted yet).
     pub fn org(&self) -> Option<(OrgId, Role)> {
         self.org
+            .or_else(|| self.later.as_ref().and_then(|l| l.admitted()))
     }
 
     /// The caller's address as the server saw it.
@@ -166,8 +188,53 @@ impl Principal {
         self.verified(db, true).await
     }
 
+    /// Runs `read`, a read of ONE query, in a tenant transaction that
+    /// commits with that query, and returns what it returned. For a caller
+    /// the gate left to the database's verdict, the transaction's `BEGIN`
+    /// and identity call travel with that query (one round trip), and
+    /// `read`'s answer is held back until the verdict admits the caller:
+    /// otherwise the gate's refusal is the answer, whatever `read` returned.
+    /// Validate inside `read`, so that a refusal still comes first.
+    pub async fn read_one<T, E>(
+        &self,
+        db: &Db,
+        read: impl AsyncFnOnce(&TenantTx) -> Result<T, E>,
+    ) -> Result<T, ApiError>
+    where
+        ApiError: From<E>,
+    {
+        let (Some(later), Credential::Session { session_id, proof }) =
+            (&self.later, &self.credential)
+        else {
+            let tx = self.tenant(db).await?.single_read();
+            let out = read(&tx).await?;
+            tx.finish_read().await?;
+            return Ok(out);
+        };
+        let tx = db
+            .verify_later(*session_id, proof, Some(later.org), self.client_ip, false)
+            .await?
+            .single_read();
+        let out = read(&tx).await;
+        let verdict = tx.verdict().await?;
+        later.admit(verdict, &self.actor).await?;
+        let out = out?;
+        tx.finish_read().await?;
+        Ok(out)
+    }
+
     async fn verified(&self, db: &Db, snapshot: bool) -> Result<TenantTx, ApiError> {
-        let org = self.org.map(|(id, _)| id);
+        if let Some(later) = self.later.as_ref().filter(|l| l.admitted().is_none()) {
+            // Not admitted yet: verified and checked as the gate would.
+            let proof = self.credential.proof();
+            let org = Some(later.org);
+            let (verdict, tx) = db
+                .verify_at(proof, org, self.client_ip, false, snapshot)
+                .await?;
+            later.admit(verdict, &self.actor).await?;
+            return tx.ok_or_else(ApiError::unauthenticated);
+        }
+        let org = self.org().map(|(id, _)| id);
         match db
             .verify_at(
                 self.credential.proof(),
@@ -179,7 +246,7 @@ impl Principal {
             .await?
         {
             (Verdict::Ok { role, .. }, Some(tx))
-                if role.as_deref().and_then(role_from_db) == self.org.map(|(_, r)| r) =>
+                if role.as_deref().and_then(role_from_db) == self.org().map(|(_, r)| r) =>
             {
                 Ok(tx)
             }
@@ -195,7 +262,7 @@ impl Principal {
 
     /// The org and role, for RPCs whose rule names roles.
     pub fn require_org(&self) -> Result<(OrgId, Role), ApiError> {
-        self.org.ok_or(ApiError::PermissionDenied(
+        self.org().ok_or(ApiError::PermissionDenied(
             crate::error::Reason::NotAMember,
             std::borrow::Cow::Borrowed("this method acts on an org the caller is a member of"),
         ))
@@ -212,26 +279,4 @@ pub fn principal<T>(request: &tonic::Request<T>) -> Result<Principal, ApiError> 
             crate::error::Reason::CredentialsMissing,
             std::borrow::Cow::Borrowed("invalid or missing credentials"),
         ))
-}
-
-/// A role as stored in the database.
-pub fn role_to_db(role: Role) -> Option<&'static str> {
-    match role {
-        Role::Owner => Some("owner"),
-        Role::Admin => Some("admin"),
-        Role::Agent => Some("agent"),
-        Role::LightAgent => Some("light_agent"),
-        Role::Unspecified => None,
-    }
-}
-
-/// A role from its database name.
-pub fn role_from_db(name: &str) -> Option<Role> {
-    match name {
-        "owner" => Some(Role::Owner),
-        "admin" => Some(Role::Admin),
-        "agent" => Some(Role::Agent),
-        "light_agent" => Some(Role::LightAgent),
-        _ => None,
-    }
 }

@@ -9,9 +9,9 @@ use std::net::IpAddr;
 
 use ochre_sdk::v1::RateClass;
 
-use super::principal::{Actor, Principal};
 use crate::{
     error::ApiError,
+    ids::OrgId,
     limits::{Charge, RateLimiter, address_key, config::LIMITS, limiter::SHARED},
 };
 
@@ -58,21 +58,18 @@ pub(super) fn principal_charges(rate: RateClass, key: &str) -> Vec<Charge> {
 
 /// What a verified caller is charged: the org's limit of the class, and
 /// for a shared class the caller's limit too (kept in Postgres, by the
-/// verified user or API key id).
+/// verified user or API key id: `caller`, its `Actor::limit_key`).
 pub(super) async fn charge_verified(
     limiter: &RateLimiter,
-    principal: &Principal,
+    caller: &str,
+    org: Option<OrgId>,
     rate: RateClass,
 ) -> Result<(), ApiError> {
     let mut charges = Vec::with_capacity(2);
     if let Some(name) = limit_name(rate, "principal").filter(|n| SHARED.contains(n)) {
-        let key = match principal.actor() {
-            Actor::User { user_id, .. } => format!("user:{user_id}"),
-            Actor::ApiKey { key_id } => format!("key:{key_id}"),
-        };
-        charges.push(Charge::new(name, key));
+        charges.push(Charge::new(name, caller.to_owned()));
     }
-    if let (Some(name), Some((org, _))) = (limit_name(rate, "org"), principal.org()) {
+    if let (Some(name), Some(org)) = (limit_name(rate, "org"), org) {
         charges.push(Charge::new(name, format!("org:{org}")));
     }
     limiter.charge(&charges).await

@@ -172,11 +172,13 @@ impl ConversationService for ConversationApi {
         request: Request<GetConversationRequest>,
     ) -> Result<Response<GetConversationResponse>, Status> {
         let p = principal(&request)?;
-        let id = parse_id("conversation_id", &request.get_ref().conversation_id)?;
-        p.require_org()?;
-        let tx = p.tenant(&self.state.db).await?.single_read();
-        let row = store::get(&tx, id).await?.ok_or(ApiError::not_found())?;
-        tx.finish_read().await?;
+        // One round trip (see `Principal::read_one`).
+        let row = p
+            .read_one(&self.state.db, async |tx| {
+                let id = parse_id("conversation_id", &request.get_ref().conversation_id)?;
+                store::get(tx, id).await?.ok_or(ApiError::not_found())
+            })
+            .await?;
         Ok(Response::new(GetConversationResponse {
             conversation: Some(conversation(&row)),
         }))

@@ -195,7 +195,7 @@ impl Conn {
                 // `after` is not sent: a COMMIT would not have run.
                 Err(e) => {
                     let after = match after {
-                        Some(_) => Err(DbErr::Custom("not sent after a failed prepare".into())),
+                        Some(_) => Err(not_sent()),
                         None => Ok(()),
                     };
                     return (Err(e), after);
@@ -211,6 +211,61 @@ impl Conn {
         };
         let rows = begun.and(rows).map_err(db_err);
         (rows, ended.map_err(db_err))
+    }
+
+    /// Whether `sql` with these parameters runs without being prepared
+    /// first (it was prepared on this connection before, or statements are
+    /// never kept, behind a transaction pooler, where one exchange parses
+    /// and runs it).
+    pub(super) fn prepared(&self, sql: &str, params: &Params<'_>) -> bool {
+        self.statements
+            .as_ref()
+            .is_none_or(|cache| lookup(cache, sql, &params.types).is_some())
+    }
+
+    /// Runs `before` (`BEGIN` and its options), `first`, `second` and
+    /// `after` (when given), all in one write: the rows of `first` and of
+    /// `second`, and whether `after` succeeded. `second` runs whatever
+    /// `first` answered (a failed `first` fails it in turn, as the
+    /// transaction is then aborted).
+    pub(super) async fn query_pair(
+        &self,
+        before: &str,
+        first: (&str, &Params<'_>),
+        second: (&str, &Params<'_>),
+        after: Option<&str>,
+    ) -> Pair {
+        let (((begun, one), two), ended) = if let Some(cache) = &self.statements {
+            // A statement that fails to prepare fails with its error, and
+            // nothing is sent: the transaction has not begun.
+            let after_not_sent = || after.map_or(Ok(()), |_| Err(not_sent()));
+            let st1 = match self.statement(cache, first.0, &first.1.types).await {
+                Ok(st) => st,
+                Err(e) => return (Err(e), Err(not_sent()), after_not_sent()),
+            };
+            let st2 = match self.statement(cache, second.0, &second.1.types).await {
+                Ok(st) => st,
+                Err(e) => return (Err(not_sent()), Err(e), after_not_sent()),
+            };
+            let (refs1, refs2) = (first.1.refs(), second.1.refs());
+            let run = both(
+                both(self.maybe(Some(before)), self.client.query(&st1, &refs1)),
+                self.client.query(&st2, &refs2),
+            );
+            Box::pin(self.drive(both(run, self.maybe(after)))).await
+        } else {
+            let (typed1, typed2) = (first.1.typed(), second.1.typed());
+            let run = both(
+                both(
+                    self.maybe(Some(before)),
+                    self.client.query_typed(first.0, &typed1),
+                ),
+                self.client.query_typed(second.0, &typed2),
+            );
+            Box::pin(self.drive(both(run, self.maybe(after)))).await
+        };
+        let one = begun.and(one).map_err(db_err);
+        (one, two.map_err(db_err), ended.map_err(db_err))
     }
 
     /// Runs `sql` and returns the number of rows it affected.
@@ -240,6 +295,17 @@ impl Conn {
             .await
             .map_err(db_err)
     }
+}
+
+/// What [`Conn::query_pair`] answers.
+pub(super) type Pair = (
+    Result<Vec<Row>, DbErr>,
+    Result<Vec<Row>, DbErr>,
+    Result<(), DbErr>,
+);
+
+fn not_sent() -> DbErr {
+    DbErr::Custom("not sent: a statement failed to prepare".into())
 }
 
 fn lookup(cache: &Cache, sql: &str, types: &[Type]) -> Option<Statement> {

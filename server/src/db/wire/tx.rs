@@ -7,9 +7,15 @@
 //!   sends it and returns the connection and its slot to the pool when the
 //!   server has answered. A transaction dropped unfinished (an error on the
 //!   way, a cancelled request) is finished the same way.
+//!
+//! A transaction can also be opened later ([`WirePool::begin_later`]): its
+//! `BEGIN` and first statement are sent with its first query, all in one
+//! write (with the COMMIT too for a single read), and that first
+//! statement's rows are kept for [`WireTx::opening`].
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use sea_orm::{
@@ -29,6 +35,16 @@ pub(crate) struct WireTx {
     commit_with_next: bool,
     /// [`OPEN`], or how the query that committed went.
     state: AtomicU8,
+    /// `BEGIN` and the first statement, not sent yet.
+    pending: Mutex<Option<Opening>>,
+    /// The first statement's rows, once it was sent and until taken.
+    opened: Mutex<Option<Result<Vec<QueryResult>, DbErr>>>,
+}
+
+/// A transaction's `BEGIN` (with its options) and first statement.
+struct Opening {
+    begin: &'static str,
+    first: Statement,
 }
 
 /// Nothing has ended the transaction yet.
@@ -58,7 +74,56 @@ impl WireTx {
             lease: Some(lease),
             commit_with_next: false,
             state: AtomicU8::new(OPEN),
+            pending: Mutex::new(None),
+            opened: Mutex::new(None),
         }
+    }
+
+    fn take_pending(&self) -> Option<Opening> {
+        self.pending.lock().ok()?.take()
+    }
+
+    fn is_pending(&self) -> bool {
+        self.pending.lock().is_ok_and(|p| p.is_some())
+    }
+
+    fn keep_opened(&self, rows: Result<Vec<QueryResult>, DbErr>) {
+        if let Ok(mut slot) = self.opened.lock() {
+            *slot = Some(rows);
+        }
+    }
+
+    /// Sends `BEGIN` and the first statement now if no query has carried
+    /// them yet (a transaction opened later).
+    async fn open_now(&self) -> Result<(), DbErr> {
+        let Some(opening) = self.take_pending() else {
+            return Ok(());
+        };
+        let params = match Params::of(&opening.first) {
+            Ok(params) => params,
+            Err(e) => {
+                self.keep_opened(Err(did_not_begin()));
+                return Err(e);
+            }
+        };
+        let conn = &self.lease()?.conn;
+        let (rows, _) = conn
+            .query(Some(opening.begin), &opening.first.sql, &params, None)
+            .await;
+        let failed = rows.is_err();
+        self.keep_opened(rows.and_then(|rows| rows.iter().map(row).collect()));
+        match failed {
+            true => Err(did_not_begin()),
+            false => Ok(()),
+        }
+    }
+
+    /// For a transaction opened later: the first statement's rows (sent
+    /// now if no query has carried it); `None` once taken, or for a
+    /// transaction opened at once.
+    pub(crate) async fn opening(&self) -> Option<Result<Vec<QueryResult>, DbErr>> {
+        let _sent = self.open_now().await;
+        self.opened.lock().ok()?.take()
     }
 
     /// The connection, while the transaction is open.
@@ -83,7 +148,7 @@ impl WireTx {
     /// pool when that succeeded. (Cancelled meanwhile, the transaction is
     /// dropped and finished in the background.)
     async fn end(mut self, sql: &str) -> Result<(), DbErr> {
-        if self.committed() {
+        if self.committed() || self.is_pending() {
             let broken = self.state.load(Ordering::Acquire) == BROKEN;
             self.finish_in_background();
             return match broken {
@@ -118,6 +183,10 @@ impl WireTx {
         let Some(lease) = self.lease.take() else {
             return;
         };
+        if self.is_pending() {
+            // Never begun: the connection is idle as it was.
+            return self.pool.put_back(lease.conn);
+        }
         match self.state.load(Ordering::Acquire) {
             COMMITTED => return self.pool.put_back(lease.conn),
             // Cancelled while its COMMIT was in flight, or failed: whether
@@ -163,6 +232,21 @@ impl WirePool {
         Ok((tx, rows))
     }
 
+    /// A transaction whose `begin` and `first` statement are sent with its
+    /// first query (or by [`WireTx::opening`]): holds a connection, sends
+    /// nothing yet.
+    pub(crate) async fn begin_later(
+        &self,
+        begin: &'static str,
+        first: Statement,
+    ) -> Result<WireTx, DbErr> {
+        let tx = WireTx::new(self.clone(), self.lease().await?);
+        if let Ok(mut pending) = tx.pending.lock() {
+            *pending = Some(Opening { begin, first });
+        }
+        Ok(tx)
+    }
+
     /// Opens a transaction with `begin` alone.
     pub(crate) async fn begin(&self, begin: &'static str) -> Result<WireTx, DbErr> {
         let tx = WireTx::new(self.clone(), self.lease().await?);
@@ -183,6 +267,25 @@ type Fut<'a, T> = Pin<Box<dyn Future<Output = Result<T, DbErr>> + Send + 'a>>;
 async fn rows(tx: &WireTx, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
     let params = Params::of(&stmt)?;
     let lease = tx.lease()?;
+    // A transaction opened later: its BEGIN and first statement go first,
+    // in the same write when `stmt` needs no preparing. Preparing takes
+    // its tables' locks, and a lock is waited for at most as long as the
+    // first statement (the identity call) sets inside the transaction: a
+    // statement is prepared only once that has run.
+    if tx.is_pending() && !lease.conn.prepared(&stmt.sql, &params) {
+        tx.open_now().await?;
+    }
+    let opening = tx.take_pending();
+    let opening_params = match &opening {
+        Some(o) => match Params::of(&o.first) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tx.keep_opened(Err(did_not_begin()));
+                return Err(e);
+            }
+        },
+        None => None,
+    };
     let commit = tx.commit_with_next.then_some("COMMIT");
     // Only one query may carry the COMMIT (and none run after it).
     if commit.is_some()
@@ -191,9 +294,23 @@ async fn rows(tx: &WireTx, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
             .compare_exchange(OPEN, COMMITTING, Ordering::AcqRel, Ordering::Acquire)
             .is_err()
     {
+        if opening.is_some() {
+            tx.keep_opened(Err(did_not_begin()));
+        }
         return Err(DbErr::Custom("the transaction has ended".into()));
     }
-    let (rows, committed) = lease.conn.query(None, &stmt.sql, &params, commit).await;
+    let (rows, committed) = match (&opening, &opening_params) {
+        (Some(o), Some(op)) => {
+            let first = (o.first.sql.as_str(), op);
+            let (opened, rows, committed) = lease
+                .conn
+                .query_pair(o.begin, first, (&stmt.sql, &params), commit)
+                .await;
+            tx.keep_opened(opened.and_then(|rows| rows.iter().map(row).collect()));
+            (rows, committed)
+        }
+        _ => lease.conn.query(None, &stmt.sql, &params, commit).await,
+    };
     if commit.is_some() {
         let state = if committed.is_ok() { COMMITTED } else { BROKEN };
         tx.state.store(state, Ordering::Release);
@@ -214,6 +331,7 @@ impl ConnectionTrait for WireTx {
         Self: 'f,
     {
         Box::pin(async move {
+            self.open_now().await?;
             let params = Params::of(&stmt)?;
             let affected = self.lease()?.conn.execute(&stmt.sql, &params).await?;
             Ok(ProxyExecResult::new(0, affected).into())
@@ -227,6 +345,7 @@ impl ConnectionTrait for WireTx {
         Self: 'f,
     {
         Box::pin(async move {
+            self.open_now().await?;
             self.lease()?.conn.simple(sql).await?;
             Ok(ProxyExecResult::new(0, 0).into())
         })
@@ -247,4 +366,8 @@ impl ConnectionTrait for WireTx {
     {
         Box::pin(rows(self, stmt))
     }
+}
+
+fn did_not_begin() -> DbErr {
+    DbErr::Custom("the transaction did not begin".into())
 }

@@ -4,6 +4,7 @@
 mod customers;
 mod lifecycle;
 mod lists;
+mod one_round_trip;
 mod pooled;
 
 use ochre_sdk::v1::{Conversation, ConversationStatus as St};

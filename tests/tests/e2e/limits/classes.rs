@@ -219,3 +219,32 @@ async fn the_app_role_can_neither_charge_nor_read_nor_reset_the_shared_limits() 
     }
     c.verify();
 }
+
+/// GetConversation's identity call travels with its query (the gate leaves
+/// the verdict to the handler): the org's limit is charged once the caller
+/// is admitted, as for every other read, and a refused stranger's calls
+/// are not charged to the org.
+#[tokio::test]
+async fn a_read_in_one_round_trip_is_charged_to_the_org_once_the_caller_is_admitted() {
+    let app = app_with(&[("read.org", "3/m:3")]).await;
+    let owner = signup_and_login(&app, &unique_email()).await;
+    let org = create_org(&app, &owner, "One trip").await;
+    let api = Caller::user(&app, &owner, &org);
+    let customer = api.customer("trip@example.com").await;
+    let conversation = api.conversation(&customer.id, "Subject").await;
+    let stranger = signup_and_login(&app, &unique_email()).await;
+    let outside = Caller::user(&app, &stranger, &org);
+    for _ in 0..5 {
+        let refused = outside.conversation_by_id(&conversation.id).await;
+        assert_eq!(code_of(&refused), Code::PermissionDenied);
+    }
+    for _ in 0..3 {
+        api.conversation_by_id(&conversation.id)
+            .await
+            .expect("within the org's limit");
+    }
+    throttled(
+        "the read past the org's limit",
+        api.conversation_by_id(&conversation.id).await,
+    );
+}
