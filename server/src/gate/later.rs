@@ -23,7 +23,7 @@ use ochre_sdk::v1::{RateClass, Role};
 
 use super::{actor::Actor, rates::charge_verified, refusal::refusal, roles::allowed_role};
 use crate::{
-    db::Verdict,
+    db::{DbError, Verdict},
     error::{ApiError, Reason},
     ids::OrgId,
     limits::RateLimiter,
@@ -75,15 +75,27 @@ impl Later {
 
     /// Checks the verdict as the gate does (the role the contract allows,
     /// then the org's rate for the call's class) and records the caller;
-    /// the refusal the gate would have answered otherwise.
-    pub(super) async fn admit(&self, verdict: Verdict, actor: &Actor) -> Result<Role, ApiError> {
-        let admitted = match verdict {
-            Verdict::Ok { role, .. } => allowed_role(role.as_deref(), self.allowed),
-            verdict => Err(refusal(verdict, SESSION_ENDED)),
-        };
-        let role = admitted.inspect_err(|refusal| {
+    /// the refusal the gate would have answered otherwise, counted as the
+    /// gate counts its refusals.
+    pub(super) async fn admit(
+        &self,
+        verdict: Result<Verdict, DbError>,
+        actor: &Actor,
+    ) -> Result<Role, ApiError> {
+        self.checked(verdict, actor).await.inspect_err(|refusal| {
             crate::telemetry::metrics::gate_refusal(refusal.reason().as_str());
-        })?;
+        })
+    }
+
+    async fn checked(
+        &self,
+        verdict: Result<Verdict, DbError>,
+        actor: &Actor,
+    ) -> Result<Role, ApiError> {
+        let role = match verdict? {
+            Verdict::Ok { role, .. } => allowed_role(role.as_deref(), self.allowed)?,
+            verdict => return Err(refusal(verdict, SESSION_ENDED)),
+        };
         let role = *self.admitted.get_or_init(|| role);
         charge_verified(&self.limiter, &actor.limit_key(), Some(self.org), self.rate).await?;
         if let Actor::User { user_id, .. } = actor {

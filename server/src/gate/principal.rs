@@ -216,8 +216,7 @@ impl Principal {
             .await?
             .single_read();
         let out = read(&tx).await;
-        let verdict = tx.verdict().await?;
-        later.admit(verdict, &self.actor).await?;
+        later.admit(tx.verdict().await, &self.actor).await?;
         let out = out?;
         tx.finish_read().await?;
         Ok(out)
@@ -228,9 +227,11 @@ impl Principal {
             // Not admitted yet: verified and checked as the gate would.
             let proof = self.credential.proof();
             let org = Some(later.org);
-            let (verdict, tx) = db
-                .verify_at(proof, org, self.client_ip, false, snapshot)
-                .await?;
+            let opened = db.verify_at(proof, org, self.client_ip, false, snapshot);
+            let (verdict, tx) = match opened.await {
+                Ok((verdict, tx)) => (Ok(verdict), tx),
+                Err(e) => (Err(e), None),
+            };
             later.admit(verdict, &self.actor).await?;
             return tx.ok_or_else(ApiError::unauthenticated);
         }

@@ -16,7 +16,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use sea_orm::{
     ConnectionTrait, DbBackend, DbErr, ExecResult, ProxyExecResult, QueryResult, Statement,
@@ -39,6 +39,9 @@ pub(crate) struct WireTx {
     pending: Mutex<Option<Opening>>,
     /// The first statement's rows, once it was sent and until taken.
     opened: Mutex<Option<Result<Vec<QueryResult>, DbErr>>>,
+    /// `BEGIN` and the first statement are on their way: until they are
+    /// answered no other statement may start (it could overtake them).
+    opening_in_flight: AtomicBool,
 }
 
 /// A transaction's `BEGIN` (with its options) and first statement.
@@ -76,11 +79,18 @@ impl WireTx {
             state: AtomicU8::new(OPEN),
             pending: Mutex::new(None),
             opened: Mutex::new(None),
+            opening_in_flight: AtomicBool::new(false),
         }
     }
 
+    /// Takes the opening to send it (other statements wait for its answer
+    /// by failing: see [`WireTx::lease`]).
     fn take_pending(&self) -> Option<Opening> {
-        self.pending.lock().ok()?.take()
+        let taken = self.pending.lock().ok()?.take();
+        if taken.is_some() {
+            self.opening_in_flight.store(true, Ordering::Release);
+        }
+        taken
     }
 
     fn is_pending(&self) -> bool {
@@ -91,11 +101,16 @@ impl WireTx {
         if let Ok(mut slot) = self.opened.lock() {
             *slot = Some(rows);
         }
+        self.opening_in_flight.store(false, Ordering::Release);
     }
 
     /// Sends `BEGIN` and the first statement now if no query has carried
     /// them yet (a transaction opened later).
     async fn open_now(&self) -> Result<(), DbErr> {
+        if !self.is_pending() {
+            return Ok(());
+        }
+        let conn = &self.lease()?.conn;
         let Some(opening) = self.take_pending() else {
             return Ok(());
         };
@@ -106,7 +121,6 @@ impl WireTx {
                 return Err(e);
             }
         };
-        let conn = &self.lease()?.conn;
         let (rows, _) = conn
             .query(Some(opening.begin), &opening.first.sql, &params, None)
             .await;
@@ -126,8 +140,14 @@ impl WireTx {
         self.opened.lock().ok()?.take()
     }
 
-    /// The connection, while the transaction is open.
+    /// The connection, while the transaction is open (and not while its
+    /// opening is on its way: a statement started then could overtake it).
     fn lease(&self) -> Result<&Lease, DbErr> {
+        if self.opening_in_flight.load(Ordering::Acquire) {
+            return Err(DbErr::Custom(
+                "the transaction's first statement is still on its way".into(),
+            ));
+        }
         match &self.lease {
             Some(lease) if self.state.load(Ordering::Acquire) == OPEN => Ok(lease),
             _ => Err(DbErr::Custom("the transaction has ended".into())),
@@ -272,9 +292,13 @@ async fn rows(tx: &WireTx, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
     // its tables' locks, and a lock is waited for at most as long as the
     // first statement (the identity call) sets inside the transaction: a
     // statement is prepared only once that has run.
-    if tx.is_pending() && !lease.conn.prepared(&stmt.sql, &params) {
-        tx.open_now().await?;
-    }
+    let lease = match tx.is_pending() && !lease.conn.prepared(&stmt.sql, &params) {
+        true => {
+            tx.open_now().await?;
+            tx.lease()?
+        }
+        false => lease,
+    };
     let opening = tx.take_pending();
     let opening_params = match &opening {
         Some(o) => match Params::of(&o.first) {

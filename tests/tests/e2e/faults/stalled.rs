@@ -201,3 +201,47 @@ async fn a_call_waiting_on_a_lock_gets_unavailable_after_five_seconds_and_health
         "the stall is logged"
     );
 }
+
+/// The same stall met by a GetConversation whose query is already prepared
+/// on the server's one app connection: `BEGIN`, the identity call and the
+/// query leave in one write, and the query waits for its lock only as long
+/// as the identity call allows (it runs after it, in the same transaction).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_sent_in_one_write_with_its_identity_call_waits_five_seconds_for_a_lock() {
+    let server = ServerProcess::start(&[("OCHRE_DB_MAX_CONNECTIONS", "1")]).await;
+    let (token, org) = server.owner_with_org("stall one write").await;
+    let caller = Caller::on(server.channel.clone(), &token, &org);
+    let customer = caller.customer("stall.one@example.com").await;
+    let conversation = caller.conversation(&customer.id, "locked").await.id;
+    let read = || {
+        let mut request = with_auth(
+            GetConversationRequest {
+                conversation_id: conversation.clone(),
+            },
+            &token,
+            Some(&org),
+        );
+        request.set_timeout(Duration::from_secs(20));
+        let mut client = ConversationClient::on(server.channel.clone());
+        async move { client.get_conversation(request).await }
+    };
+    // Prepared on the one connection: the next read is one write.
+    read().await.expect("a read before the stall");
+
+    let stall = lock_hot_tables(&server).await;
+    let started = Instant::now();
+    let status = read().await.expect_err("a read on a locked table");
+    let took = started.elapsed();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(
+        took >= Duration::from_millis(4500) && took < Duration::from_secs(9),
+        "answered after {took:?}: the lock wait is 5 s"
+    );
+    stall.rollback().await.unwrap();
+    let read_again = read().await.expect("served again after the stall");
+    assert_eq!(
+        read_again.into_inner().conversation.map(|c| c.id),
+        Some(conversation.clone())
+    );
+    drop(server);
+}

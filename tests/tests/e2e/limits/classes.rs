@@ -4,6 +4,7 @@
 
 use ochre_sdk::v1::{BudgetKind, GetServerInfoRequest, ReserveBudgetRequest};
 use ochre_tests::{
+    admin::sample,
     identity::{get_org, login, sign_up, strong_password},
     prelude::*,
     support::upsert_request,
@@ -223,7 +224,7 @@ async fn the_app_role_can_neither_charge_nor_read_nor_reset_the_shared_limits() 
 /// GetConversation's identity call travels with its query (the gate leaves
 /// the verdict to the handler): the org's limit is charged once the caller
 /// is admitted, as for every other read, and a refused stranger's calls
-/// are not charged to the org.
+/// are not charged to the org; both refusals are counted as the gate's.
 #[tokio::test]
 async fn a_read_in_one_round_trip_is_charged_to_the_org_once_the_caller_is_admitted() {
     let app = app_with(&[("read.org", "3/m:3")]).await;
@@ -234,6 +235,7 @@ async fn a_read_in_one_round_trip_is_charged_to_the_org_once_the_caller_is_admit
     let conversation = api.conversation(&customer.id, "Subject").await;
     let stranger = signup_and_login(&app, &unique_email()).await;
     let outside = Caller::user(&app, &stranger, &org);
+    let before = app.metrics().await;
     for _ in 0..5 {
         let refused = outside.conversation_by_id(&conversation.id).await;
         assert_eq!(code_of(&refused), Code::PermissionDenied);
@@ -247,4 +249,13 @@ async fn a_read_in_one_round_trip_is_charged_to_the_org_once_the_caller_is_admit
         "the read past the org's limit",
         api.conversation_by_id(&conversation.id).await,
     );
+    // Counted as the gate counts its refusals.
+    let after = app.metrics().await;
+    let refusals = |reason| {
+        let labels = [("reason", reason)];
+        let name = "ochre_gate_refusals_total";
+        sample(&after, name, &labels) - sample(&before, name, &labels)
+    };
+    assert_eq!(refusals("NOT_A_MEMBER"), 5.0);
+    assert_eq!(refusals("RATE_LIMITED"), 1.0);
 }
