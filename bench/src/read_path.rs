@@ -46,6 +46,7 @@ mod cpu;
 mod h2load;
 mod load;
 mod pgbench;
+mod raw;
 mod report;
 
 use std::{sync::Arc, time::Instant};
@@ -89,6 +90,8 @@ pub struct Results {
     pub open_rate: f64,
     /// The same read from h2load (one conversation), when installed.
     pub h2: Option<h2load::H2load>,
+    /// RLS on and off, measured alternately (on, off, off, on).
+    pub get_on_paired: Measured,
     pub get_off: Measured,
     pub add: Measured,
     pub pg_get: Pgbench,
@@ -218,7 +221,7 @@ async fn measure(
             .map(|(_, m)| load::ok_rate(m))
             .fold(0.0, f64::max);
         let rate = max * OPEN_FRACTION;
-        let channels = server.channels(load::SHAPES[0].channels).await?;
+        let raws = raw::connect(server.port, load::SHAPES[0].channels).await?;
         let mut runs = Vec::with_capacity(OPEN_RUNS);
         for n in 1..=OPEN_RUNS {
             step(
@@ -226,7 +229,7 @@ async fn measure(
                 &format!("open loop at {rate:.0}/s, run {n} of {OPEN_RUNS}"),
             );
             let before = cpu::Snapshot::take(server.pid(), s.postmaster);
-            let run = load::open(&channels, &s.target, rate, d).await?;
+            let run = load::open(&raws, &s.target, rate, d).await?;
             let used = before.per_call(
                 &cpu::Snapshot::take(server.pid(), s.postmaster),
                 load::ok_rate(&run),
@@ -258,14 +261,35 @@ async fn measure(
 
     step(
         start,
-        "GetConversation closed loop, RLS off (ochre process)",
+        "GetConversation closed loop, RLS on and off alternating (two ochre processes)",
     );
-    let (get_off, used) = with_server(s, &s.off, async |server| {
-        warm_up(args, server, &s.target).await?;
-        closed_with_cpu(s, server, shape, Rpc::Get, d).await
+    // RLS on and off alternate (on, off, off, on; half the duration each)
+    // with a server on each database, so a drift of the machine's speed
+    // over the minutes of a run weighs on both alike.
+    let (get_on_paired, get_off, used) = with_server(s, &s.on, async |on| {
+        with_server(s, &s.off, async |off| {
+            warm_up(args, on, &s.target).await?;
+            warm_up(args, off, &s.target).await?;
+            let (mut paired_on, mut paired_off) = (Measured::empty(), Measured::empty());
+            let (m, _) = closed_with_cpu(s, on, shape, Rpc::Get, d / 2).await?;
+            paired_on.merge(m);
+            let (m, used) = closed_with_cpu(s, off, shape, Rpc::Get, d / 2).await?;
+            paired_off.merge(m);
+            let (m, _) = closed_with_cpu(s, off, shape, Rpc::Get, d / 2).await?;
+            paired_off.merge(m);
+            let (m, _) = closed_with_cpu(s, on, shape, Rpc::Get, d / 2).await?;
+            paired_on.merge(m);
+            Ok((paired_on, paired_off, used))
+        })
+        .await
     })
     .await?;
     cpu.push(("Get RLS off".to_owned(), used));
+    stats::report(
+        "RLS on, alternating with off",
+        "GetConversation",
+        &get_on_paired,
+    );
     stats::report("RLS off", "GetConversation", &get_off);
 
     step(start, "AddMessage closed loop, RLS on (ochre process)");
@@ -292,6 +316,7 @@ async fn measure(
         open_runs,
         open_rate,
         h2,
+        get_on_paired,
         get_off,
         add,
         pg_get,

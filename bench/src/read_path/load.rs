@@ -163,18 +163,19 @@ pub async fn closed(
 const OPEN_CALLERS: usize = 64;
 
 /// Open loop: GetConversation started at `rate` per second for `duration`
-/// (round-robin over `channels`), however long earlier calls take. Call `k`
-/// is due at `k / rate`; [`OPEN_CALLERS`] tasks on this runtime take every
-/// `OPEN_CALLERS`-th call each, sleep until it is due (the tokio timer: at
-/// most a millisecond late) and make it, and its latency counts from when
-/// it was due, so a stalled server or generator shows in the percentiles
-/// (as in wrk2) instead of lowering the offered rate. Timer-driven callers
-/// on the generator's own runtime cost it far less CPU per call than a
-/// schedule thread spawning a task per call, and the generator shares the
-/// cores with what it measures. `secs` of the result is the scheduled
-/// window, so `rate()` is the achieved start rate.
+/// (round-robin over `raws`, lean HTTP/2 connections: see `super::raw`),
+/// however long earlier calls take. Call `k` is due at `k / rate`;
+/// [`OPEN_CALLERS`] tasks on this runtime take every `OPEN_CALLERS`-th
+/// call each, sleep until it is due (the tokio timer: at most a
+/// millisecond late) and make it, and its latency counts from when it was
+/// due, so a stalled server or generator shows in the percentiles (as in
+/// wrk2) instead of lowering the offered rate. Timer-driven callers on the
+/// generator's own runtime cost it far less CPU per call than a schedule
+/// thread spawning a task per call, and the generator shares the cores
+/// with what it measures. `secs` of the result is the scheduled window, so
+/// `rate()` is the achieved start rate.
 pub async fn open(
-    channels: &[Channel],
+    raws: &[super::raw::Raw],
     t: &Target,
     rate: f64,
     duration: Duration,
@@ -184,16 +185,15 @@ pub async fn open(
     let start = tokio::time::Instant::now();
     let tasks: Vec<_> = (0..OPEN_CALLERS.min(calls.max(1)))
         .map(|c| {
-            let (channels, t) = (channels.to_vec(), t.clone());
+            let (raws, t) = (raws.to_vec(), t.clone());
             tokio::spawn(async move {
                 let mut rng = StdRng::seed_from_u64(7 + c as u64);
                 let mut stats = Stats::new();
                 for k in (c..calls).step_by(OPEN_CALLERS) {
                     let due = start + interval * k as u32;
                     tokio::time::sleep_until(due).await;
-                    let mut client = ConversationClient::on(channels[k % channels.len()].clone());
-                    let id = t.ids[rng.random_range(0..t.ids.len())].clone();
-                    let (code, wrong) = call(&mut client, &t, Rpc::Get, &id).await;
+                    let id = &t.ids[rng.random_range(0..t.ids.len())];
+                    let (code, wrong) = super::raw::get(&raws[k % raws.len()], &t, id).await;
                     stats.record(code, due.elapsed());
                     stats.wrong += u64::from(wrong);
                 }
