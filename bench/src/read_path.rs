@@ -95,6 +95,8 @@ pub struct Results {
     pub get_off: Measured,
     pub add: Measured,
     pub pg_get: Pgbench,
+    /// pgbench's read on the RLS-off copy.
+    pub pg_get_off: Pgbench,
     pub pg_add: Pgbench,
     pub rls_tables: usize,
     /// CPU time per call, by phase.
@@ -258,6 +260,14 @@ async fn measure(
     let used = before.per_call(&cpu::Snapshot::take(0, s.postmaster), pg_get.tps);
     cpu.push(("pgbench read".to_owned(), used));
     println!("  pgbench read: {pg_get:?}");
+    // The same on the RLS-off copy: what row-level security costs
+    // Postgres alone, with no server in between.
+    pgbench::check(s.cluster, &s.off, &read).await?;
+    let before = cpu::Snapshot::take(0, s.postmaster);
+    let pg_get_off = pgbench::run(s.cluster, s.tcp, &s.off, &script, d).await?;
+    let used = before.per_call(&cpu::Snapshot::take(0, s.postmaster), pg_get_off.tps);
+    cpu.push(("pgbench read, RLS off".to_owned(), used));
+    println!("  pgbench read, RLS off: {pg_get_off:?}");
 
     step(
         start,
@@ -320,6 +330,7 @@ async fn measure(
         get_off,
         add,
         pg_get,
+        pg_get_off,
         pg_add,
         rls_tables,
         cpu,

@@ -140,6 +140,19 @@ pub fn table(args: &Args, seeded: &Seeded, r: &Results, pg: &str) {
             ],
         ),
         (
+            "pgbench's read, RLS on ÷ RLS off (tps)".to_owned(),
+            vec![
+                format!(
+                    "{:.0} / {:.0} = {:.2}",
+                    r.pg_get.tps,
+                    r.pg_get_off.tps,
+                    quotient(r.pg_get.tps, r.pg_get_off.tps)
+                ),
+                "—".to_owned(),
+                "—".to_owned(),
+            ],
+        ),
+        (
             "RLS on ÷ RLS off throughput".to_owned(),
             vec![
                 format!("{rls:.2}"),
