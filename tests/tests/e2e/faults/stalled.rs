@@ -124,6 +124,26 @@ async fn calls_on_a_stalled_table_end_within_their_deadline_and_service_resumes_
     drop(server);
 }
 
+/// GetConversation by a client that would wait 20 s for the answer.
+async fn patient_read(
+    server: &ServerProcess,
+    token: &str,
+    org: &str,
+    conversation: &str,
+) -> Result<tonic::Response<ochre_sdk::v1::GetConversationResponse>, Status> {
+    let mut request = with_auth(
+        GetConversationRequest {
+            conversation_id: conversation.to_owned(),
+        },
+        token,
+        Some(org),
+    );
+    request.set_timeout(Duration::from_secs(20));
+    ConversationClient::on(server.channel.clone())
+        .get_conversation(request)
+        .await
+}
+
 /// The health check's answer now.
 async fn health(server: &ServerProcess) -> Option<ServingStatus> {
     HealthClient::on(server.channel.clone())
@@ -159,18 +179,8 @@ async fn a_call_waiting_on_a_lock_gets_unavailable_after_five_seconds_and_health
 
     // A client that would wait 20 s: the transaction's own lock wait (5 s)
     // ends the call first, as a retryable UNAVAILABLE.
-    let mut request = with_auth(
-        GetConversationRequest {
-            conversation_id: conversation.clone(),
-        },
-        &token,
-        Some(&org),
-    );
-    request.set_timeout(Duration::from_secs(20));
     let started = Instant::now();
-    let answer = ConversationClient::on(server.channel.clone())
-        .get_conversation(request)
-        .await;
+    let answer = patient_read(&server, &token, &org, &conversation).await;
     let took = started.elapsed();
     let status = answer.expect_err("a call on a locked table cannot succeed");
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
@@ -213,18 +223,7 @@ async fn a_read_sent_in_one_write_with_its_identity_call_waits_five_seconds_for_
     let caller = Caller::on(server.channel.clone(), &token, &org);
     let customer = caller.customer("stall.one@example.com").await;
     let conversation = caller.conversation(&customer.id, "locked").await.id;
-    let read = || {
-        let mut request = with_auth(
-            GetConversationRequest {
-                conversation_id: conversation.clone(),
-            },
-            &token,
-            Some(&org),
-        );
-        request.set_timeout(Duration::from_secs(20));
-        let mut client = ConversationClient::on(server.channel.clone());
-        async move { client.get_conversation(request).await }
-    };
+    let read = || patient_read(&server, &token, &org, &conversation);
     // Prepared on the one connection: the next read is one write.
     read().await.expect("a read before the stall");
 
