@@ -92,15 +92,69 @@ impl Later {
         verdict: Result<Verdict, DbError>,
         actor: &Actor,
     ) -> Result<Role, ApiError> {
-        let role = match verdict? {
-            Verdict::Ok { role, .. } => allowed_role(role.as_deref(), self.allowed)?,
-            verdict => return Err(refusal(verdict, SESSION_ENDED)),
-        };
+        let role = verdict_role(verdict?, self.allowed)?;
         let role = *self.admitted.get_or_init(|| role);
         charge_verified(&self.limiter, &actor.limit_key(), Some(self.org), self.rate).await?;
         if let Actor::User { user_id, .. } = actor {
             record_principal("user", &user_id.uuid(), Some(self.org));
         }
         Ok(role)
+    }
+}
+
+/// The caller's role from a session's verdict when the contract allows it,
+/// else the gate's refusal.
+fn verdict_role(verdict: Verdict, allowed: &[Role]) -> Result<Role, ApiError> {
+    match verdict {
+        Verdict::Ok { role, .. } => allowed_role(role.as_deref(), allowed),
+        verdict => Err(refusal(verdict, SESSION_ENDED)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(role: Option<&str>) -> Verdict {
+        Verdict::Ok {
+            org_id: None,
+            role: role.map(str::to_owned),
+            api_key_id: None,
+        }
+    }
+
+    fn reason(answer: Result<Role, ApiError>) -> &'static str {
+        answer.expect_err("refused").reason().as_str()
+    }
+
+    #[test]
+    fn a_verdict_admits_only_a_role_the_contract_allows_and_refuses_as_the_gate_does() {
+        let owners: &[Role] = &[Role::Owner, Role::Admin];
+        assert_eq!(
+            verdict_role(ok(Some("admin")), owners).ok(),
+            Some(Role::Admin)
+        );
+        assert_eq!(
+            reason(verdict_role(ok(Some("agent")), owners)),
+            "ROLE_NOT_ALLOWED"
+        );
+        assert_eq!(
+            reason(verdict_role(ok(Some("nobody")), owners)),
+            "NOT_A_MEMBER"
+        );
+        assert_eq!(reason(verdict_role(ok(None), owners)), "NOT_A_MEMBER");
+        for (verdict, expected) in [
+            (Verdict::NoCredential, "SESSION_ENDED"),
+            (Verdict::NotMember, "NOT_A_MEMBER"),
+            (Verdict::AddressRefused, "IP_NOT_ALLOWED"),
+            (
+                Verdict::PendingDeletion {
+                    purge_after: chrono::Utc::now(),
+                },
+                "WORKSPACE_PENDING_DELETION",
+            ),
+        ] {
+            assert_eq!(reason(verdict_role(verdict, owners)), expected);
+        }
     }
 }

@@ -11,8 +11,7 @@ use std::{
 
 use secrecy::{ExposeSecret as _, SecretString};
 
-use super::actor::Actor;
-use super::{later::Later, roles::role_from_db};
+use super::{actor::Actor, later::Later, roles::role_from_db};
 use crate::{
     crypto::tokens::SessionProof,
     db::{Db, Proof, TenantTx, Verdict, store::audit::AuditContext},
@@ -203,8 +202,9 @@ impl Principal {
     where
         ApiError: From<E>,
     {
-        let (Some(later), Credential::Session { session_id, proof }) =
-            (&self.later, &self.credential)
+        // Admitted already (a second read): verified like any other.
+        let later = self.later.as_ref().filter(|l| l.admitted().is_none());
+        let (Some(later), Credential::Session { session_id, proof }) = (later, &self.credential)
         else {
             let tx = self.tenant(db).await?.single_read();
             let out = read(&tx).await?;
