@@ -1,9 +1,12 @@
-//! The driver of the `ochre_app` pool: tokio-postgres, whose requests can
-//! be pipelined. Every tenant transaction starts with `BEGIN` and its
-//! identity call in one write (one round trip instead of two), with the
-//! credential proof a bound value as always; a read ends with a ROLLBACK
-//! the request does not wait for. The connection's I/O is driven by the
-//! request that holds it, as sqlx does, so no answer wakes another task.
+//! The driver of the `ochre_app` pool: the Postgres wire protocol spoken
+//! directly (`postgres-protocol` encodes and decodes the messages), so that
+//! the statements of a transaction that leave together end in one `Sync`
+//! and are answered in one flush. Every tenant transaction starts with
+//! `BEGIN` and its identity call in one write (one round trip instead of
+//! two), with the credential proof a bound value as always; a read ends
+//! with a ROLLBACK the request does not wait for, or with its COMMIT in
+//! the same write. The connection's I/O is done by the request that holds
+//! it, so no answer wakes another task.
 //!
 //! Storage reaches it through sea-orm's `ConnectionTrait` (raw statements,
 //! rows read with `FromQueryResult`): values are bound with the types sqlx
@@ -13,7 +16,9 @@
 
 mod conn;
 mod errors;
+mod exchange;
 mod pool;
+mod stream;
 mod tx;
 mod values;
 

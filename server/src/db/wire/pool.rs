@@ -102,6 +102,7 @@ impl WirePool {
     pub(super) fn put_back(&self, conn: Conn) {
         // A connection past its lifetime is closed (dropped) instead.
         if conn.opened.elapsed() < LIFETIME
+            && conn.in_transaction() == Some(false)
             && !self.0.gate.is_closed()
             && let Ok(mut idle) = self.0.idle.lock()
         {

@@ -22,7 +22,7 @@ use sea_orm::{
     ConnectionTrait, DbBackend, DbErr, ExecResult, ProxyExecResult, QueryResult, Statement,
 };
 
-use super::conn::Params;
+use super::exchange::Params;
 use super::pool::{Lease, WirePool};
 use super::values::row;
 
@@ -286,19 +286,11 @@ type Fut<'a, T> = Pin<Box<dyn Future<Output = Result<T, DbErr>> + Send + 'a>>;
 /// The rows of `stmt` (followed by COMMIT when the caller said so).
 async fn rows(tx: &WireTx, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
     let params = Params::of(&stmt)?;
-    let lease = tx.lease()?;
     // A transaction opened later: its BEGIN and first statement go first,
-    // in the same write when `stmt` needs no preparing. Preparing takes
-    // its tables' locks, and a lock is waited for at most as long as the
-    // first statement (the identity call) sets inside the transaction: a
-    // statement is prepared only once that has run.
-    let lease = match tx.is_pending() && !lease.conn.prepared(&stmt.sql, &params) {
-        true => {
-            tx.open_now().await?;
-            tx.lease()?
-        }
-        false => lease,
-    };
+    // in the same write. A statement prepared in that write is parsed
+    // after the first statement (the identity call) has run, so the lock
+    // wait that call sets bounds the locks parsing takes.
+    let lease = tx.lease()?;
     let opening = tx.take_pending();
     let opening_params = match &opening {
         Some(o) => match Params::of(&o.first) {
@@ -336,7 +328,14 @@ async fn rows(tx: &WireTx, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         _ => lease.conn.query(None, &stmt.sql, &params, commit).await,
     };
     if commit.is_some() {
-        let state = if committed.is_ok() { COMMITTED } else { BROKEN };
+        // A statement that failed before the COMMIT leaves the transaction
+        // open (and failed): ending it rolls it back, and the connection
+        // is reused.
+        let state = match (committed.is_ok(), lease.conn.in_transaction()) {
+            (true, _) => COMMITTED,
+            (false, Some(true)) => OPEN,
+            (false, _) => BROKEN,
+        };
         tx.state.store(state, Ordering::Release);
     }
     let rows = rows?;

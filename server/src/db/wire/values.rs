@@ -5,11 +5,29 @@
 
 use std::collections::BTreeMap;
 use std::error::Error as StdError;
+use std::sync::Arc;
 
+use fallible_iterator::FallibleIterator as _;
+use postgres_protocol::message::backend::DataRowBody;
 use sea_orm::sea_query::ArrayType;
 use sea_orm::{DbErr, ProxyRow, QueryResult, Value};
-use tokio_postgres::Row;
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
+
+/// A result column: its name and type.
+#[derive(Debug)]
+pub(super) struct Column {
+    pub(super) name: String,
+    pub(super) ty: Type,
+}
+
+/// The columns of a statement's rows.
+pub(super) type Columns = Arc<[Column]>;
+
+/// A result row: its statement's columns and the row's values (binary).
+pub(super) struct Row {
+    pub(super) columns: Columns,
+    pub(super) body: DataRowBody,
+}
 
 /// One bound value. Its `Debug` names only the type: bound values are
 /// session proofs and API keys.
@@ -95,43 +113,66 @@ pub(super) fn pg_type(value: &Value) -> Result<Type, DbErr> {
 /// the statement (a silent gap would read as NULL).
 pub(super) fn row(row: &Row) -> Result<QueryResult, DbErr> {
     let mut values = BTreeMap::new();
-    for (i, column) in row.columns().iter().enumerate() {
-        let value = match *column.type_() {
+    let mut ranges = row.body.ranges();
+    for column in row.columns.iter() {
+        let range = ranges.next().ok().flatten().ok_or_else(|| {
+            DbErr::Type(format!("column {} is missing from the row", column.name))
+        })?;
+        let raw = range.map(|r| &row.body.buffer()[r]);
+        let ty = &column.ty;
+        let get = Get {
+            ty,
+            raw,
+            name: &column.name,
+        };
+        let value = match *ty {
             Type::VOID => continue,
-            Type::BOOL => Value::Bool(get(row, i)?),
-            Type::INT2 => Value::SmallInt(get(row, i)?),
-            Type::INT4 => Value::Int(get(row, i)?),
-            Type::INT8 => Value::BigInt(get(row, i)?),
-            Type::FLOAT4 => Value::Float(get(row, i)?),
-            Type::FLOAT8 => Value::Double(get(row, i)?),
-            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => Value::String(get(row, i)?),
-            Type::BYTEA => Value::Bytes(get(row, i)?),
-            Type::UUID => Value::Uuid(get(row, i)?),
-            Type::TIMESTAMPTZ => Value::ChronoDateTimeUtc(get(row, i)?),
+            Type::BOOL => Value::Bool(get.value()?),
+            Type::INT2 => Value::SmallInt(get.value()?),
+            Type::INT4 => Value::Int(get.value()?),
+            Type::INT8 => Value::BigInt(get.value()?),
+            Type::FLOAT4 => Value::Float(get.value()?),
+            Type::FLOAT8 => Value::Double(get.value()?),
+            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => Value::String(get.value()?),
+            Type::BYTEA => Value::Bytes(get.value()?),
+            Type::UUID => Value::Uuid(get.value()?),
+            Type::TIMESTAMPTZ => Value::ChronoDateTimeUtc(get.value()?),
             Type::JSON | Type::JSONB => {
-                Value::Json(get::<serde_json::Value>(row, i)?.map(Box::new))
+                Value::Json(get.value::<serde_json::Value>()?.map(Box::new))
             }
             Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => Value::Array(
                 ArrayType::String,
-                get::<Vec<Option<String>>>(row, i)?
+                get.value::<Vec<Option<String>>>()?
                     .map(|items| Box::new(items.into_iter().map(Value::String).collect())),
             ),
             ref other => {
                 return Err(DbErr::Type(format!(
                     "column {} has type {other}, which the app pool does not read",
-                    column.name()
+                    column.name
                 )));
             }
         };
-        values.insert(column.name().to_owned(), value);
+        values.insert(column.name.clone(), value);
     }
     Ok(ProxyRow::new(values).into())
 }
 
-fn get<T>(row: &Row, i: usize) -> Result<Option<T>, DbErr>
-where
-    T: for<'a> FromSql<'a>,
-{
-    row.try_get::<_, Option<T>>(i)
-        .map_err(|e| DbErr::Type(format!("column {i}: {e}")))
+/// One column's value, to read as a Rust type.
+struct Get<'a> {
+    ty: &'a Type,
+    raw: Option<&'a [u8]>,
+    name: &'a str,
+}
+
+impl<'a> Get<'a> {
+    fn value<T: FromSql<'a>>(&self) -> Result<Option<T>, DbErr> {
+        if !T::accepts(self.ty) {
+            return Err(DbErr::Type(format!(
+                "column {} cannot be read as its type",
+                self.name
+            )));
+        }
+        <Option<T> as FromSql>::from_sql_nullable(self.ty, self.raw)
+            .map_err(|e| DbErr::Type(format!("column {}: {e}", self.name)))
+    }
 }
