@@ -220,9 +220,13 @@ impl WireTx {
             return drop(lease);
         };
         runtime.spawn(async move {
-            let rollback = tokio::time::timeout(ROLLBACK_WAIT, lease.conn.simple("ROLLBACK"));
+            // The whole lease, slot included, is the task's (an async block
+            // would otherwise capture only the field it uses, and the slot
+            // would be free while the ROLLBACK is on its way).
+            let Lease { conn, _slot } = lease;
+            let rollback = tokio::time::timeout(ROLLBACK_WAIT, conn.simple("ROLLBACK"));
             if let Ok(Ok(())) = rollback.await {
-                pool.put_back(lease.conn);
+                pool.put_back(conn);
             }
         });
     }

@@ -144,3 +144,69 @@ async fn a_single_read_refuses_a_second_statement_and_leaves_its_connection_clea
     }
     assert_eq!(superuser_count(&app, IDLE_IN_TRANSACTION).await, 0);
 }
+
+/// The app pool's driver sends the statements of a write with one Sync,
+/// so when one fails Postgres skips the rest of that write: the COMMIT
+/// sent with a failing query never runs, the transaction is rolled back in
+/// the background, and the same connection (the same backend, not a new
+/// one) serves the next transaction, with nothing left open.
+#[tokio::test]
+async fn a_query_that_fails_in_the_write_of_its_commit_leaves_the_same_backend_clean_for_the_next()
+{
+    use ochre_server::{
+        db::{Db, Proof, Verdict},
+        ids::OrgId,
+        pg,
+    };
+    use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
+    let app = spawn_app().await;
+    let owner = signup_and_login(&app, &unique_email()).await;
+    let org = create_org(&app, &owner, "Acme").await;
+    let key = create_api_key(&app, &owner, &org, Role::Agent)
+        .await
+        .unwrap()
+        .secret;
+    let url = |role| app.cluster.url(role, &app.database);
+    let db = Db::connect(&url(pg::APP_ROLE), &url(pg::SERVICE_ROLE), 1, false)
+        .await
+        .unwrap();
+    let org = Some(OrgId::from(uuid::Uuid::parse_str(&org).unwrap()));
+    let sql = |text: &str| Statement::from_string(DbBackend::Postgres, text);
+    let mut backends = Vec::new();
+    for round in 0..3 {
+        let (verdict, tx) = db
+            .verify(Proof::ApiKey(&key), org, None, false)
+            .await
+            .unwrap();
+        assert!(matches!(verdict, Verdict::Ok { .. }), "round {round}");
+        let tx = tx.expect("an open transaction");
+        let pid = tx
+            .conn()
+            .query_one_raw(sql("SELECT pg_backend_pid() AS pid"))
+            .await
+            .unwrap()
+            .expect("a row")
+            .try_get::<i32>("", "pid")
+            .unwrap();
+        backends.push(pid);
+        let tx = tx.single_read();
+        let failed = tx.conn().query_one_raw(sql("SELECT 1 / 0 AS x")).await;
+        let failed = format!("{:?}", failed.expect_err("division by zero"));
+        assert!(failed.contains("22012"), "round {round}: {failed}");
+        drop(tx);
+    }
+    assert!(
+        backends.windows(2).all(|w| w[0] == w[1]),
+        "one backend served every transaction: {backends:?}"
+    );
+    // The last background ROLLBACK ends within moments.
+    let mut left = -1;
+    for _ in 0..50 {
+        left = superuser_count(&app, IDLE_IN_TRANSACTION).await;
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(left, 0, "connections left inside a transaction");
+}
