@@ -54,8 +54,10 @@ fn install<M>(format: LogFormat, filter: &str, writer: M, otlp: Option<&OtlpConf
 where
     M: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    // The app pool's driver logs each statement's bound values (a session
-    // proof, an API key) at DEBUG: silent whatever the filter asks.
+    // tokio-postgres logs each statement's bound values (a session proof,
+    // an API key) at DEBUG: silent whatever the filter asks. (The app pool
+    // now speaks the protocol itself and logs nothing; the crate is still
+    // linked for its URL parser, and stays silenced.)
     // (A `Targets` filter decides per callsite, once: the interest cache
     // keeps working.)
     let quiet = Targets::new()

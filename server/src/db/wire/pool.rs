@@ -52,6 +52,18 @@ impl WirePool {
         let mut config: tokio_postgres::Config = url.expose_secret().parse().map_err(|_| {
             DbErr::Conn(RuntimeErr::Internal("the database URL is not valid".into()))
         })?;
+        // The app pool speaks no TLS: a URL that requires it is refused
+        // rather than connected in plain text.
+        if matches!(
+            config.get_ssl_mode(),
+            tokio_postgres::config::SslMode::Require
+        ) {
+            return Err(DbErr::Conn(RuntimeErr::Internal(
+                "the app pool does not use TLS (sslmode=require): reach Postgres over its Unix \
+                 socket or a private network"
+                    .into(),
+            )));
+        }
         config.connect_timeout(Duration::from_secs(5));
         let pool = WirePool(Arc::new(Inner {
             gate: Gate::new("app", max, wait),

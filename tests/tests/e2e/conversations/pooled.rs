@@ -210,3 +210,33 @@ async fn a_query_that_fails_in_the_write_of_its_commit_leaves_the_same_backend_c
     }
     assert_eq!(left, 0, "connections left inside a transaction");
 }
+
+/// The app pool speaks no TLS: a URL that requires it is refused when the
+/// pool opens, never connected in plain text; the same URL without the
+/// requirement connects (over the Unix socket too).
+#[tokio::test]
+async fn an_app_database_url_that_requires_tls_is_refused_not_downgraded() {
+    use ochre_server::{db::Db, pg};
+    use secrecy::{ExposeSecret as _, SecretString};
+    let app = spawn_app().await;
+    let plain = app.cluster.url(pg::APP_ROLE, &app.database);
+    let service = app.cluster.url(pg::SERVICE_ROLE, &app.database);
+    let tls = SecretString::from(format!("{}?sslmode=require", plain.expose_secret()));
+    let refused = Db::connect(&tls, &service, 1, false)
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .expect("a URL that requires TLS is refused");
+    assert!(refused.contains("sslmode=require"), "{refused}");
+    assert!(
+        !refused.contains(plain.expose_secret()),
+        "the URL leaked: {refused}"
+    );
+    Db::connect(&plain, &service, 1, false)
+        .await
+        .expect("the plain URL connects");
+    let socket = app.cluster.socket_url(pg::APP_ROLE, &app.database);
+    Db::connect(&socket, &service, 1, false)
+        .await
+        .expect("the socket URL connects");
+}

@@ -41,8 +41,9 @@ async fn an_internal_database_error_that_quotes_a_value_is_logged_without_it() {
     );
 }
 
-/// The app pool's driver logs every statement with its bound values (a
-/// session proof, an API key) at DEBUG: no filter turns it on.
+/// No driver logs a statement with its bound values (a session proof, an
+/// API key), whatever the filter asks: the app pool's own driver logs
+/// nothing, and tokio-postgres (which did, at DEBUG) stays silenced.
 #[tokio::test]
 async fn the_drivers_statement_log_stays_off_whatever_the_filter_asks() {
     let server = ServerProcess::start(&[(
