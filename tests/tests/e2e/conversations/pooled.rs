@@ -108,26 +108,9 @@ async fn a_read_that_fails_to_prepare_does_not_leave_its_connection_in_a_transac
 /// transaction with nothing left open.
 #[tokio::test]
 async fn a_single_read_refuses_a_second_statement_and_leaves_its_connection_clean() {
-    use ochre_server::{
-        db::{Db, Proof, Verdict, store::customers},
-        ids::OrgId,
-        pg,
-    };
+    use ochre_server::db::{Proof, Verdict, store::customers};
     let app = spawn_app().await;
-    let owner = signup_and_login(&app, &unique_email()).await;
-    let org = create_org(&app, &owner, "Acme").await;
-    let key = create_api_key(&app, &owner, &org, Role::Agent)
-        .await
-        .unwrap()
-        .secret;
-    Caller::user(&app, &owner, &org)
-        .customer("single@example.com")
-        .await;
-    let url = |role| app.cluster.url(role, &app.database);
-    let db = Db::connect(&url(pg::APP_ROLE), &url(pg::SERVICE_ROLE), 1, false)
-        .await
-        .unwrap();
-    let org = Some(OrgId::from(uuid::Uuid::parse_str(&org).unwrap()));
+    let (db, key, org) = pool_of_one_with_an_agent_key(&app, Some("single@example.com")).await;
     for round in 0..3 {
         let (verdict, tx) = db
             .verify(Proof::ApiKey(&key), org, None, false)
@@ -153,24 +136,10 @@ async fn a_single_read_refuses_a_second_statement_and_leaves_its_connection_clea
 #[tokio::test]
 async fn a_query_that_fails_in_the_write_of_its_commit_leaves_the_same_backend_clean_for_the_next()
 {
-    use ochre_server::{
-        db::{Db, Proof, Verdict},
-        ids::OrgId,
-        pg,
-    };
+    use ochre_server::db::{Proof, Verdict};
     use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
     let app = spawn_app().await;
-    let owner = signup_and_login(&app, &unique_email()).await;
-    let org = create_org(&app, &owner, "Acme").await;
-    let key = create_api_key(&app, &owner, &org, Role::Agent)
-        .await
-        .unwrap()
-        .secret;
-    let url = |role| app.cluster.url(role, &app.database);
-    let db = Db::connect(&url(pg::APP_ROLE), &url(pg::SERVICE_ROLE), 1, false)
-        .await
-        .unwrap();
-    let org = Some(OrgId::from(uuid::Uuid::parse_str(&org).unwrap()));
+    let (db, key, org) = pool_of_one_with_an_agent_key(&app, None).await;
     let sql = |text: &str| Statement::from_string(DbBackend::Postgres, text);
     let mut backends = Vec::new();
     for round in 0..3 {
@@ -239,4 +208,33 @@ async fn an_app_database_url_that_requires_tls_is_refused_not_downgraded() {
     Db::connect(&socket, &service, 1, false)
         .await
         .expect("the socket URL connects");
+}
+
+/// An org of a new owner (with one customer when `customer` names it), an
+/// agent API key of it, and the app's pools opened directly with ONE
+/// connection each: the pools, the key and the org.
+async fn pool_of_one_with_an_agent_key(
+    app: &TestApp,
+    customer: Option<&str>,
+) -> (
+    ochre_server::db::Db,
+    String,
+    Option<ochre_server::ids::OrgId>,
+) {
+    use ochre_server::{db::Db, ids::OrgId, pg};
+    let owner = signup_and_login(app, &unique_email()).await;
+    let org = create_org(app, &owner, "Acme").await;
+    let key = create_api_key(app, &owner, &org, Role::Agent)
+        .await
+        .unwrap()
+        .secret;
+    if let Some(email) = customer {
+        Caller::user(app, &owner, &org).customer(email).await;
+    }
+    let url = |role| app.cluster.url(role, &app.database);
+    let db = Db::connect(&url(pg::APP_ROLE), &url(pg::SERVICE_ROLE), 1, false)
+        .await
+        .unwrap();
+    let org = Some(OrgId::from(uuid::Uuid::parse_str(&org).unwrap()));
+    (db, key, org)
 }
