@@ -52,15 +52,11 @@ async fn a_read_leaves_its_pooled_connection_clean_for_the_next_caller() {
         assert_eq!(code_of(&missing), Code::NotFound, "round {round}");
     }
     // Every transaction has ended (a background ROLLBACK within moments).
-    let mut left = -1;
-    for _ in 0..50 {
-        left = superuser_count(&app, IDLE_IN_TRANSACTION).await;
-        if left == 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert_eq!(left, 0, "connections left inside a transaction");
+    assert_eq!(
+        left_in_a_transaction(&app).await,
+        0,
+        "connections left inside a transaction"
+    );
     // Every write made between the reads was committed.
     for (alice_customer, bob_customer) in &ids {
         assert_eq!(code_of(&a.customer_by_id(alice_customer).await), Code::Ok);
@@ -169,15 +165,11 @@ async fn a_query_that_fails_in_the_write_of_its_commit_leaves_the_same_backend_c
         "one backend served every transaction: {backends:?}"
     );
     // The last background ROLLBACK ends within moments.
-    let mut left = -1;
-    for _ in 0..50 {
-        left = superuser_count(&app, IDLE_IN_TRANSACTION).await;
-        if left == 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert_eq!(left, 0, "connections left inside a transaction");
+    assert_eq!(
+        left_in_a_transaction(&app).await,
+        0,
+        "connections left inside a transaction"
+    );
 }
 
 /// The app pool speaks no TLS: a URL that requires it is refused when the
@@ -237,4 +229,18 @@ async fn pool_of_one_with_an_agent_key(
         .unwrap();
     let org = Some(OrgId::from(uuid::Uuid::parse_str(&org).unwrap()));
     (db, key, org)
+}
+
+/// The app role's connections left inside a transaction, once the
+/// background ROLLBACKs (which end within moments) had up to a second.
+async fn left_in_a_transaction(app: &TestApp) -> i64 {
+    let mut left = -1;
+    for _ in 0..50 {
+        left = superuser_count(app, IDLE_IN_TRANSACTION).await;
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    left
 }
