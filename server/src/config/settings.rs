@@ -69,7 +69,7 @@ pub const SETTINGS: &[Setting] = &[
     secret(
         "OCHRE_APP_DATABASE_URL",
         "—",
-        "required with `DATABASE_URL`: the runtime role `ochre_app`",
+        "required with `DATABASE_URL`: the runtime role `ochre_app` (its pool speaks no TLS: a URL with `sslmode=require` is refused; reach Postgres over its Unix socket or a private network)",
     ),
     secret(
         "OCHRE_SERVICE_DATABASE_URL",
