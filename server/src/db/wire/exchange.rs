@@ -71,9 +71,10 @@ pub(super) struct Step<'a> {
     pub(super) params: &'a Params<'a>,
 }
 
-/// What was sent for a statement: its columns when it was prepared before,
-/// the name it is prepared under now otherwise (empty: unnamed).
-struct Sent {
+/// What was sent for a statement: its columns when it was prepared before;
+/// otherwise the name it is prepared under now (`None` when statements are
+/// not kept, and it is parsed unnamed) and whether that parse succeeded.
+pub(super) struct Sent {
     columns: Option<Columns>,
     parsing: Option<Arc<str>>,
     parsed: bool,
@@ -86,7 +87,7 @@ pub(super) fn encode(
     steps: &[Step<'_>],
     cache: Option<&Cache>,
     names: &mut u32,
-) -> Result<Vec<SentStep>, WireError> {
+) -> Result<Vec<Sent>, WireError> {
     out.clear();
     let mut sent = Vec::with_capacity(steps.len());
     for step in steps {
@@ -116,7 +117,7 @@ pub(super) fn encode(
                     name.clone(),
                     Sent {
                         columns: None,
-                        parsing: Some(name),
+                        parsing: cache.is_some().then_some(name),
                         parsed: false,
                     },
                 )
@@ -144,14 +145,11 @@ pub(super) fn encode(
             frontend::BindError::Serialization(e) => encoding(e),
         })?;
         frontend::execute("", 0, out).map_err(encoding)?;
-        sent.push(SentStep(s));
+        sent.push(s);
     }
     frontend::sync(out);
     Ok(sent)
 }
-
-/// What [`encode`] sent for one statement, for [`answers`].
-pub(super) struct SentStep(Sent);
 
 fn encoding(_: std::io::Error) -> WireError {
     WireError::Protocol("a statement did not encode".into())
@@ -163,11 +161,10 @@ fn encoding(_: std::io::Error) -> WireError {
 pub(super) async fn answers(
     stream: &mut Stream,
     buf: &mut BytesMut,
-    sent: Vec<SentStep>,
+    mut sent: Vec<Sent>,
     cache: Option<&Cache>,
     steps: &[Step<'_>],
 ) -> Result<(Vec<Answer>, u8), WireError> {
-    let mut sent: Vec<Sent> = sent.into_iter().map(|s| s.0).collect();
     let mut answers: Vec<Answer> = Vec::with_capacity(sent.len());
     let mut done = Done::default();
     let mut failed = false;
@@ -258,7 +255,7 @@ fn keep(cache: Option<&Cache>, sent: &Sent, step: &Step<'_>) {
     let (Some(cache), Some(name), Some(columns)) = (cache, &sent.parsing, &sent.columns) else {
         return;
     };
-    if !sent.parsed || name.is_empty() {
+    if !sent.parsed {
         return;
     }
     if let Ok(mut cache) = cache.lock() {

@@ -49,7 +49,7 @@ impl WirePool {
         wait: Duration,
         transaction_pooling: bool,
     ) -> Result<WirePool, DbErr> {
-        let mut config: tokio_postgres::Config = url.expose_secret().parse().map_err(|_| {
+        let config: tokio_postgres::Config = url.expose_secret().parse().map_err(|_| {
             DbErr::Conn(RuntimeErr::Internal("the database URL is not valid".into()))
         })?;
         // The app pool speaks no TLS: a URL that requires it is refused
@@ -64,7 +64,6 @@ impl WirePool {
                     .into(),
             )));
         }
-        config.connect_timeout(Duration::from_secs(5));
         let pool = WirePool(Arc::new(Inner {
             gate: Gate::new("app", max, wait),
             config,
