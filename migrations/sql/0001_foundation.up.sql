@@ -36,82 +36,76 @@ GRANT SELECT ON seaql_migrations TO ochre_app, ochre_service;
 -- verify_api_key() or verify_login_ticket() (0002_identity): SECURITY
 -- DEFINER functions that check a live credential against current rows and
 -- then PIN the verified caller for the rest of that transaction, as the
--- transaction-local setting `ochre.identity`:
+-- transaction-local value of a server parameter that only the owner role
+-- may set:
 --
---   v1|<backend pid>|<transaction start, epoch>|org|user|api key|session|role|<seal>
+--   ochre_v1,<org>,<user>,<api key>,<session>,<role>   (ids as 32 hex digits, '' for none)
 --
--- The seal is SHA-256(k || SHA-256(k || payload)) with a 32-byte key that
--- only the owner role can read (identity_seal_key), so `ochre_app` can
--- neither forge nor edit a pinned caller; the pid and the transaction's
--- start time bind it to one transaction of one backend, so a value copied
--- out of one transaction is worth nothing in the next. app_caller() checks
--- the seal and returns NULL (nobody, no rows) for anything else; the
--- helpers below read only what it returns. No `app.*` setting means
--- anything any more: setting one by hand gains nothing.
-CREATE TABLE identity_seal_key (
-  id  boolean PRIMARY KEY DEFAULT true CHECK (id),
-  key bytea   NOT NULL CHECK (octet_length(key) = 32)
-);
-ALTER TABLE identity_seal_key ENABLE ROW LEVEL SECURITY;
-ALTER TABLE identity_seal_key FORCE ROW LEVEL SECURITY;
-CREATE POLICY identity_seal_key_owner ON identity_seal_key FOR ALL TO ochre_owner USING (true) WITH CHECK (true);
--- 244 bits from the server's strong random source (gen_random_uuid).
-INSERT INTO identity_seal_key (key)
-  SELECT sha256(convert_to(gen_random_uuid()::text || gen_random_uuid()::text
-                           || clock_timestamp()::text, 'UTF8'));
+-- Custom settings (`app.x`, `ochre.x`) can be set by any role, so they
+-- cannot hold a verified caller. A parameter that only superusers may set
+-- can, since PostgreSQL 15 lets a superuser grant the right to set it to
+-- one role: `GRANT SET ON PARAMETER backtrace_functions TO ochre_owner`
+-- (made by `ochre`'s bootstrap, or once by the operator; checked below).
+-- So only functions running as the owner (the verify_* functions, through
+-- pin_caller()) can pin a caller; `ochre_app` and `ochre_service` get
+-- "permission denied" from SET, set_config(), pg_settings, ALTER ROLE and
+-- connection options alike. The value is transaction-local (undone at
+-- commit, rollback, or a rollback to a savepoint taken before it) and a
+-- backend's own, so a pinned caller never outlives its transaction.
+--
+-- The parameter is `backtrace_functions`, a developer option whose only
+-- effect is to log a backtrace when an error is raised inside a C function
+-- of one of the listed names: no PostgreSQL function is called `ochre_v1`
+-- or a hex id, so holding the caller there changes nothing else, and its
+-- check admits only letters, digits, `_` and `,`. Policies read it with
+-- plain SQL (no definer call, no key, no hash), once per statement.
+DO $$
+BEGIN
+  IF current_setting('server_version_num')::int < 150000 THEN
+    RAISE EXCEPTION 'Ochre needs PostgreSQL 15 or newer (this server is %)',
+      current_setting('server_version');
+  END IF;
+  IF NOT has_parameter_privilege(current_user, 'backtrace_functions', 'SET') THEN
+    RAISE EXCEPTION 'the owner role % may not pin callers: as a superuser, run once: GRANT SET ON PARAMETER backtrace_functions TO % (see the README, "An operator''s Postgres")',
+      current_user, current_user;
+  END IF;
+END $$;
 
 CREATE TYPE caller AS (org_id uuid, user_id uuid, api_key_id uuid, session_id uuid, role text);
 
 -- Pins `c` as this transaction's caller (returns the pinned value). Not
 -- granted: only the verify_* functions (SECURITY DEFINER, so running as the
--- owner, who alone can read the key) call it, after checking a credential,
--- and they clear `ochre.identity` first, so a refusal leaves nobody. Written
--- in PL/pgSQL, whose plans are cached per connection, with every name
--- qualified, and called as an expression (`pinned := pin_caller(...)`, the
--- cheap path of PL/pgSQL): this and app_caller() run on every request.
+-- owner, who alone may set the parameter) call it, after checking a
+-- credential, and they unpin first (set it to ''), so a refusal leaves
+-- nobody.
 CREATE FUNCTION pin_caller(c caller) RETURNS text
-  LANGUAGE plpgsql
+  LANGUAGE sql
   AS $$
-  DECLARE
-    payload text := 'v1|' || pg_backend_pid() || '|' || extract(epoch FROM now())
-      || '|' || coalesce(c.org_id::text, '') || '|' || coalesce(c.user_id::text, '')
-      || '|' || coalesce(c.api_key_id::text, '') || '|' || coalesce(c.session_id::text, '')
-      || '|' || coalesce(c.role, '');
-    k bytea;
-  BEGIN
-    SELECT s.key INTO k FROM public.identity_seal_key s;
-    RETURN pg_catalog.set_config('ochre.identity', payload || '|'
-      || pg_catalog.encode(pg_catalog.sha256(k || pg_catalog.sha256(k
-           || pg_catalog.convert_to(payload, 'UTF8'))), 'hex'), true);
-  END $$;
+    SELECT pg_catalog.set_config('backtrace_functions', 'ochre_v1,'
+      || coalesce(pg_catalog.replace(c.org_id::text, '-', ''), '') || ','
+      || coalesce(pg_catalog.replace(c.user_id::text, '-', ''), '') || ','
+      || coalesce(pg_catalog.replace(c.api_key_id::text, '-', ''), '') || ','
+      || coalesce(pg_catalog.replace(c.session_id::text, '-', ''), '') || ','
+      || coalesce(c.role, ''), true)
+  $$;
 
--- The verified caller of this transaction, or NULL. The seal is recomputed
--- from the payload and compared after hashing both sides, so the
--- comparison's timing says nothing about the seal.
-CREATE FUNCTION app_caller() RETURNS caller
-  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+-- Field `n` of the pinned caller (1 org, 2 user, 3 API key, 4 session,
+-- 5 role), or NULL: nobody pinned, or a value Ochre did not write (an
+-- operator debugging with backtrace_functions). One SQL expression, which
+-- the planner inlines into its callers.
+CREATE FUNCTION app_pinned(n int) RETURNS text LANGUAGE sql STABLE
   AS $$
-  DECLARE
-    v text := current_setting('ochre.identity', true);
-    p text[];
-    k bytea;
-  BEGIN
-    IF v IS NULL OR v = '' THEN
-      RETURN NULL;
-    END IF;
-    p := string_to_array(v, '|');
-    IF cardinality(p) <> 9 OR p[1] <> 'v1' OR p[2] <> pg_backend_pid()::text
-       OR p[3] <> extract(epoch FROM now())::text THEN
-      RETURN NULL;
-    END IF;
-    SELECT s.key INTO k FROM public.identity_seal_key s;
-    IF sha256(convert_to(p[9], 'UTF8')) <> sha256(convert_to(encode(sha256(k
-         || sha256(k || convert_to(array_to_string(p[1:8], '|'), 'UTF8'))), 'hex'), 'UTF8')) THEN
-      RETURN NULL;
-    END IF;
-    RETURN ROW(NULLIF(p[4], '')::uuid, NULLIF(p[5], '')::uuid, NULLIF(p[6], '')::uuid,
-               NULLIF(p[7], '')::uuid, NULLIF(p[8], ''))::caller;
-  END $$;
+    SELECT CASE WHEN pg_catalog.starts_with(pg_catalog.current_setting('backtrace_functions'), 'ochre_v1,')
+                THEN NULLIF(pg_catalog.split_part(pg_catalog.current_setting('backtrace_functions'), ',', n + 1), '')
+           END
+  $$;
+
+-- The verified caller of this transaction (every field NULL: nobody).
+CREATE FUNCTION app_caller() RETURNS caller LANGUAGE sql STABLE
+  AS $$
+    SELECT ROW(public.app_pinned(1)::uuid, public.app_pinned(2)::uuid, public.app_pinned(3)::uuid,
+               public.app_pinned(4)::uuid, public.app_pinned(5))::public.caller
+  $$;
 
 -- What policies and functions read. Policies call them as `(SELECT app_org())`
 -- so that each is evaluated once per statement (an InitPlan), never per row.
@@ -119,21 +113,21 @@ CREATE FUNCTION app_caller() RETURNS caller
 -- functions pin an org only for a member or the org's own key), so read
 -- policies need only `org_id = (SELECT app_org())`.
 CREATE FUNCTION app_org() RETURNS uuid LANGUAGE sql STABLE
-  AS $$ SELECT (public.app_caller()).org_id $$;
+  AS $$ SELECT public.app_pinned(1)::uuid $$;
 CREATE FUNCTION app_user() RETURNS uuid LANGUAGE sql STABLE
-  AS $$ SELECT (public.app_caller()).user_id $$;
+  AS $$ SELECT public.app_pinned(2)::uuid $$;
 CREATE FUNCTION app_api_key() RETURNS uuid LANGUAGE sql STABLE
-  AS $$ SELECT (public.app_caller()).api_key_id $$;
+  AS $$ SELECT public.app_pinned(3)::uuid $$;
 -- The caller's role in app_org(), as verified when the transaction began
 -- (from CURRENT membership or API key rows, so a removal or demotion acts
 -- on the next request). Gated membership writes re-read it under their
 -- lock with live_role() (0002_identity).
 CREATE FUNCTION app_role() RETURNS text LANGUAGE sql STABLE
-  AS $$ SELECT (public.app_caller()).role $$;
+  AS $$ SELECT public.app_pinned(5) $$;
 
 CREATE FUNCTION role_rank(r text) RETURNS int LANGUAGE sql IMMUTABLE
   AS $$ SELECT CASE r WHEN 'owner' THEN 4 WHEN 'admin' THEN 3 WHEN 'agent' THEN 2
                       WHEN 'light_agent' THEN 1 ELSE 0 END $$;
 
-GRANT EXECUTE ON FUNCTION app_caller(), app_org(), app_user(), app_api_key(), role_rank(text), app_role()
+GRANT EXECUTE ON FUNCTION app_pinned(int), app_caller(), app_org(), app_user(), app_api_key(), role_rank(text), app_role()
   TO ochre_app;

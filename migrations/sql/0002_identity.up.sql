@@ -514,7 +514,7 @@ CREATE FUNCTION verify_session(p_session uuid, p_proof bytea, p_org uuid, p_clie
     -- A tenant transaction waits at most 5 s for a lock (a stalled table
     -- fails the call as retryable instead of holding its connection).
     waits text := set_config('lock_timeout', '5s', true);
-    pinned text := set_config('ochre.identity', '', true);
+    pinned text := set_config('backtrace_functions', '', true);
     proof bytea := sha256(coalesce(p_proof, ''::bytea));
     who uuid;
     allowed cidr[];
@@ -569,7 +569,7 @@ CREATE FUNCTION verify_api_key(p_key text, p_org uuid, p_client_ip text,
     -- A tenant transaction waits at most 5 s for a lock (a stalled table
     -- fails the call as retryable instead of holding its connection).
     waits text := set_config('lock_timeout', '5s', true);
-    pinned text := set_config('ochre.identity', '', true);
+    pinned text := set_config('backtrace_functions', '', true);
     used timestamptz;
     allowed cidr[];
   BEGIN
@@ -609,7 +609,7 @@ CREATE FUNCTION verify_login_ticket(p_ticket text) RETURNS uuid
     -- A tenant transaction waits at most 5 s for a lock (a stalled table
     -- fails the call as retryable instead of holding its connection).
     waits text := set_config('lock_timeout', '5s', true);
-    pinned text := set_config('ochre.identity', '', true);
+    pinned text := set_config('backtrace_functions', '', true);
     who uuid;
   BEGIN
     UPDATE login_tickets t SET used_at = now()

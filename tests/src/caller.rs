@@ -1,8 +1,8 @@
 //! Becoming a caller in SQL the only way `ochre_app` can: presenting a live
 //! credential to the database's identity call (`verify_session()` or
 //! `verify_api_key()`), which pins the verified caller for the rest of the
-//! transaction. Settings set by hand (`app.*`, or a forged
-//! `ochre.identity`) mean nothing; see [`forge_settings`].
+//! transaction. Settings set by hand (`app.*`, or a made-up pinned caller
+//! in a custom setting) mean nothing; see [`forge_settings`].
 
 use base64::Engine as _;
 use sea_orm::{
@@ -133,8 +133,11 @@ pub async fn begin_as(db: &DatabaseConnection, who: &Session, org: &str) -> Data
     tx
 }
 
-/// What an attacker holding only the `ochre_app` password would set: the
-/// old `app.*` caller settings, and a made-up `ochre.identity`.
+/// What an attacker holding only the `ochre_app` password can set: the
+/// old `app.*` caller settings, and a made-up pinned caller (owner of `org`)
+/// in custom settings (`ochre.identity`, the old design's, and
+/// `ochre.caller`). The parameter that does hold the pinned caller refuses
+/// them (`isolation::pinned`).
 pub async fn forge_settings(
     tx: &impl ConnectionTrait,
     org: Option<Uuid>,
@@ -145,9 +148,9 @@ pub async fn forge_settings(
     tx.execute_raw(stmt(
         "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true), \
                 set_config('app.api_key_id', $3, true), \
-                set_config('ochre.identity', 'v1|' || pg_backend_pid() || '|' \
-                  || extract(epoch FROM now()) || '|' || $1 || '|' || $2 || '|' || $3 \
-                  || '||owner|' || repeat('0', 64), true)",
+                set_config('ochre.identity', v, true), set_config('ochre.caller', v, true) \
+           FROM (SELECT 'ochre_v1,' || replace($1, '-', '') || ',' || replace($2, '-', '') \
+                        || ',' || replace($3, '-', '') || ',,owner' AS v) made_up",
         vec![text(org).into(), text(user).into(), text(api_key).into()],
     ))
     .await

@@ -2,8 +2,10 @@
 //! FIRST statement is an identity call (`verify_session()`,
 //! `verify_api_key()` or `verify_login_ticket()`, SECURITY DEFINER). The
 //! database checks the presented credential against current rows and pins
-//! the verified caller for the rest of the transaction in a sealed form the
-//! app role can neither forge nor change; every policy reads only that.
+//! the verified caller for the rest of the transaction in a parameter only
+//! the owner role may set (`backtrace_functions`, granted at bootstrap), so
+//! the app role can neither forge nor change it; every policy reads only
+//! that.
 //!
 //! A [`TenantTx`] exists only after the database said `ok`: the gate opens
 //! one per request (see `crate::gate`), and the sign-in flows open one for

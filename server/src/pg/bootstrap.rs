@@ -10,6 +10,9 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 /// The role migrations run as; it owns every table.
 pub const OWNER_ROLE: &str = "ochre_owner";
+/// The server parameter that holds a transaction's verified caller
+/// (0001_foundation): superuser-only, settable by the owner role alone.
+pub const PINNED_CALLER_PARAMETER: &str = "backtrace_functions";
 /// The runtime role: owns nothing, NOBYPASSRLS, sees one org at a time.
 pub const APP_ROLE: &str = "ochre_app";
 /// The role of the few gated cross-tenant paths.
@@ -108,6 +111,13 @@ pub async fn bootstrap(
         );
         db.execute_unprepared(&sql).await?;
     }
+    // Only the owner may pin a verified caller (0001_foundation): the
+    // parameter that holds it is superuser-only, and this grants the owner
+    // alone the right to set it.
+    db.execute_unprepared(&format!(
+        "GRANT SET ON PARAMETER {PINNED_CALLER_PARAMETER} TO {OWNER_ROLE}"
+    ))
+    .await?;
     let exists = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,

@@ -12,7 +12,8 @@ mod paths;
 
 pub use binaries::{find_bin_dir, has_binaries};
 pub use bootstrap::{
-    APP_ROLE, DbCredentials, OWNER_ROLE, SERVICE_ROLE, bootstrap, secure_database,
+    APP_ROLE, DbCredentials, OWNER_ROLE, PINNED_CALLER_PARAMETER, SERVICE_ROLE, bootstrap,
+    secure_database,
 };
 pub use cluster::{Cluster, socket_url};
 pub use error::ClusterError;

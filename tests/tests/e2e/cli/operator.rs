@@ -2,7 +2,9 @@
 //! keys rotate`, `ochre migrate` (and `--status`) on the data directory of
 //! a running `ochre serve` use its embedded cluster and stop nothing; a
 //! second `serve` refuses clearly; a data directory of another PostgreSQL
-//! major version is refused; an open health Watch does not hold a shutdown.
+//! major version is refused; an open health Watch does not hold a shutdown;
+//! an operator's owner role without the right to pin callers is told the
+//! one statement to run, and nothing is migrated.
 
 use std::{
     path::Path,
@@ -277,4 +279,62 @@ async fn an_unmigrated_database_is_reported_as_such_not_as_unavailable_and_migra
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("run `ochre migrate`"), "{text}");
     assert!(!text.contains("database unavailable"), "{text}");
+}
+
+#[tokio::test]
+async fn migrating_as_an_owner_without_the_right_to_pin_callers_names_the_grant_and_changes_nothing()
+ {
+    use sea_orm::{ConnectionTrait as _, Database};
+    use secrecy::ExposeSecret as _;
+    let c = ochre_tests::cluster::cluster().await;
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
+    let (role, db) = (format!("op_owner_{suffix}"), format!("op_db_{suffix}"));
+    let password = uuid::Uuid::new_v4().simple().to_string();
+    let su = Database::connect(c.superuser_url_for("postgres").expose_secret().to_owned())
+        .await
+        .unwrap();
+    for sql in [
+        format!("CREATE ROLE {role} LOGIN PASSWORD '{password}'"),
+        format!("CREATE DATABASE {db} OWNER {role}"),
+    ] {
+        su.execute_unprepared(&sql).await.unwrap();
+    }
+    let url = format!("postgres://{role}:{password}@127.0.0.1:{}/{db}", c.port);
+    let data = data_dir();
+    let mut env = ochre_tests::shared_secrets();
+    env.extend([
+        ("DATABASE_URL", url),
+        (
+            "OCHRE_APP_DATABASE_URL",
+            c.url("ochre_app", &db).expose_secret().to_owned(),
+        ),
+        (
+            "OCHRE_SERVICE_DATABASE_URL",
+            c.url("ochre_service", &db).expose_secret().to_owned(),
+        ),
+    ]);
+    let (code, out, err) = ochre_on(data.path(), &["migrate"], &env).await;
+    let grant = format!("GRANT SET ON PARAMETER backtrace_functions TO {role}");
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains(&grant), "{err}");
+    assert!(!err.contains(&password), "{err}");
+    let on_db = Database::connect(c.superuser_url_for(&db).expose_secret().to_owned())
+        .await
+        .unwrap();
+    let left = on_db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+              WHERE n.nspname = 'public' AND c.relname <> 'seaql_migrations' AND c.relkind = 'r'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(left, 0, "tables were created");
+    on_db.close().await.unwrap();
+    for sql in [format!("DROP DATABASE {db}"), format!("DROP ROLE {role}")] {
+        su.execute_unprepared(&sql).await.unwrap();
+    }
 }

@@ -18,8 +18,9 @@ use ochre_tests::prelude::*;
 enum As {
     /// Presents a live credential to the identity call.
     Verified(Credential),
-    /// Sets the old `app.*` settings and a made-up `ochre.identity` for
-    /// this user (none: nobody), as an attacker with the app password would.
+    /// Sets the old `app.*` settings and a made-up pinned caller (custom
+    /// settings) for this user (none: nobody), as an attacker with the app
+    /// password would.
     Forged(Option<uuid::Uuid>),
 }
 
@@ -40,7 +41,6 @@ const READERS: &[&str] = &[
     "lock_org_members",
     // The identity calls: they pin the caller a live credential proves
     // (attacked in isolation::forged and the identity tests).
-    "app_caller",
     "verify_session",
     "verify_api_key",
     "verify_login_ticket",

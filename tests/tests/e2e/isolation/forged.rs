@@ -1,11 +1,14 @@
 //! What a stolen database password buys. Connected as `ochre_app` with its
 //! password, an attacker sets every setting the old design read (`app.*`)
-//! and a made-up `ochre.identity`, replays a genuine sealed identity in a
-//! later transaction, or edits the role inside a verified one: every table
-//! of the schema (found in the catalog, so a new one is covered) shows no
-//! row and takes no write. Connected as `ochre_service`, it is refused every
-//! table outright. The review's impersonation chain is in `impersonation.rs`.
+//! and a made-up pinned caller in a custom setting, or tries to write the
+//! owner's caller into the parameter that does hold it (refused): every
+//! table of the schema (found in the catalog, so a new one is covered)
+//! shows no row and takes no write. Connected as `ochre_service`, it is
+//! refused every table outright. Every route to that parameter is attacked
+//! in `pinned.rs`; the review's impersonation chain is in
+//! `impersonation.rs`.
 
+use ochre_server::pg::PINNED_CALLER_PARAMETER;
 use ochre_tests::{
     cluster::cluster,
     prelude::{Credential, become_caller, forge_settings},
@@ -24,63 +27,28 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy)]
 enum Forgery {
     /// `app.org_id`/`app.user_id` of the victim org's owner, and a made-up
-    /// sealed identity naming them.
+    /// pinned caller naming them.
     OwnerSettings,
     /// `app.org_id`/`app.api_key_id` of the victim's admin API key.
     KeySettings,
-    /// A genuine sealed identity of the owner, copied out of the verified
-    /// transaction it was made in and set in a later one.
-    ReplayedSeal,
-    /// A verified agent's own transaction, its sealed identity edited to say
-    /// owner (and then admin) with the seal kept.
-    EditedRole,
+    /// The owner's caller written into the parameter that does hold the
+    /// pinned caller: refused, so the statement runs as nobody.
+    PinnedParameter,
 }
 
-const FORGERIES: [Forgery; 4] = [
+const FORGERIES: [Forgery; 3] = [
     Forgery::OwnerSettings,
     Forgery::KeySettings,
-    Forgery::ReplayedSeal,
-    Forgery::EditedRole,
+    Forgery::PinnedParameter,
 ];
-
-/// A genuine `ochre.identity` value, made for the owner of `org`.
-async fn genuine_seal(app: &DatabaseConnection, org: &SeedOrg) -> String {
-    let tx = app.begin().await.unwrap();
-    let owner = Credential::seeded_user(org.user("owner"));
-    become_caller(&tx, &owner, Some(org.id)).await;
-    let seal = pinned(&tx).await;
-    tx.commit().await.unwrap();
-    seal
-}
-
-/// The sealed identity pinned in `tx`.
-async fn pinned(tx: &DatabaseTransaction) -> String {
-    let row = tx
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT current_setting('ochre.identity') AS seal",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get("", "seal").unwrap()
-}
 
 /// Opens a transaction on `app` and applies `forgery` against `victim`.
 async fn forged(
     app: &DatabaseConnection,
     victim: &SeedOrg,
     forgery: Forgery,
-    seal: &str,
 ) -> DatabaseTransaction {
     let tx = app.begin().await.unwrap();
-    let set = |value: String| {
-        Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT set_config('ochre.identity', $1, true)",
-            [value.into()],
-        )
-    };
     match forgery {
         Forgery::OwnerSettings => {
             forge_settings(&tx, Some(victim.id), Some(victim.user("owner")), None).await
@@ -89,15 +57,25 @@ async fn forged(
             let key = victim.keys.iter().find(|(r, _)| *r == "admin").unwrap().1;
             forge_settings(&tx, Some(victim.id), None, Some(key)).await
         }
-        Forgery::ReplayedSeal => {
-            tx.execute_raw(set(seal.to_owned())).await.unwrap();
-        }
-        Forgery::EditedRole => {
-            let agent = Credential::seeded_user(victim.user("agent"));
-            become_caller(&tx, &agent, Some(victim.id)).await;
-            let genuine = pinned(&tx).await;
-            assert!(genuine.contains("|agent|"), "the seal names the role");
-            tx.execute_raw(set(genuine.replace("|agent|", "|owner|")))
+        Forgery::PinnedParameter => {
+            let owner = victim.user("owner").simple();
+            let set = format!(
+                "SELECT set_config('{PINNED_CALLER_PARAMETER}', 'ochre_v1,{},{owner},,{owner},owner', true)",
+                victim.id.simple()
+            );
+            tx.execute_unprepared("SAVEPOINT forging").await.unwrap();
+            let refused = tx
+                .execute_unprepared(&set)
+                .await
+                .err()
+                .map(|e| e.to_string());
+            assert!(
+                refused
+                    .as_deref()
+                    .is_some_and(|e| e.contains("permission denied")),
+                "{refused:?}"
+            );
+            tx.execute_unprepared("ROLLBACK TO SAVEPOINT forging")
                 .await
                 .unwrap();
         }
@@ -167,14 +145,13 @@ async fn statements(
 }
 
 #[tokio::test]
-async fn forged_settings_replayed_seals_and_edited_roles_see_and_write_nothing_in_any_table() {
+async fn forged_settings_see_and_write_nothing_in_any_table() {
     let c = cluster().await;
     let name = c.fresh_database(true).await;
     let su = c.connect_superuser(&name).await;
     let victim = seed_org(&su, "victim").await;
     let _other = seed_org(&su, "other").await;
     let app = c.connect(ochre_server::pg::APP_ROLE, &name).await;
-    let seal = genuine_seal(&app, &victim).await;
     let tables = public_tables(&su).await;
     let tenant = tenant_tables(&su).await;
     for known in [
@@ -203,7 +180,7 @@ async fn forged_settings_replayed_seals_and_edited_roles_see_and_write_nothing_i
         let ops = statements(&su, table, tenant.contains(table), victim.id).await;
         for forgery in FORGERIES {
             for (op, sql, values) in &ops {
-                let tx = forged(&app, &victim, forgery, &seal).await;
+                let tx = forged(&app, &victim, forgery).await;
                 let got = run_in(&tx, sql, values.clone()).await;
                 tx.rollback().await.ok();
                 cells += 1;

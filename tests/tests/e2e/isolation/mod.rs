@@ -4,5 +4,6 @@ mod definers;
 mod forged;
 mod generated;
 mod impersonation;
+mod pinned;
 mod rpc;
 mod sql;

@@ -1,0 +1,218 @@
+//! The parameter that holds a transaction's verified caller
+//! (`backtrace_functions`, 0001_foundation) under attack. Only the owner
+//! role may set it; connected as `ochre_app` or `ochre_service` with the
+//! password, no route sets, resets or edits it (a genuine owner's value
+//! replayed, a verified agent's value edited to say owner), and the caller
+//! a credential pinned ends with its transaction.
+
+use ochre_server::pg::{APP_ROLE, OWNER_ROLE, PINNED_CALLER_PARAMETER, SERVICE_ROLE};
+use ochre_tests::{
+    cluster::cluster,
+    prelude::{Credential, become_caller},
+    sqlmatrix::{SeedOrg, seed_org},
+};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait as _, Database, DatabaseConnection, DatabaseTransaction,
+    DbBackend, Statement, TransactionTrait as _,
+};
+use secrecy::ExposeSecret as _;
+
+/// One text value of a one-row query.
+async fn text(tx: &impl sea_orm::ConnectionTrait, sql: &str) -> Option<String> {
+    let row = tx
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .expect("a row");
+    row.try_get("", "v").unwrap()
+}
+
+/// The pinned caller of `tx`, as the parameter holds it.
+async fn pinned(tx: &impl sea_orm::ConnectionTrait) -> String {
+    text(
+        tx,
+        &format!("SELECT current_setting('{PINNED_CALLER_PARAMETER}') AS v"),
+    )
+    .await
+    .unwrap()
+}
+
+/// A transaction on `app` in which `role` of `org` is the verified caller.
+async fn verified(app: &DatabaseConnection, org: &SeedOrg, role: &str) -> DatabaseTransaction {
+    let tx = app.begin().await.unwrap();
+    become_caller(&tx, &Credential::seeded_user(org.user(role)), Some(org.id)).await;
+    tx
+}
+
+/// Every way a connected role might set `value` as the pinned caller.
+fn routes(role: &str, db: &str, value: &str) -> Vec<String> {
+    let p = PINNED_CALLER_PARAMETER;
+    vec![
+        format!("SELECT set_config('{p}', '{value}', true)"),
+        format!("SELECT set_config('{p}', '{value}', false)"),
+        format!("SET LOCAL {p} = '{value}'"),
+        format!("SET {p} = '{value}'"),
+        format!("RESET {p}"),
+        format!("UPDATE pg_settings SET setting = '{value}' WHERE name = '{p}'"),
+        format!("DO $$ BEGIN PERFORM set_config('{p}', '{value}', true); END $$"),
+        format!("ALTER ROLE {role} SET {p} = '{value}'"),
+        format!("ALTER ROLE {role} IN DATABASE \"{db}\" SET {p} = '{value}'"),
+        format!("ALTER DATABASE \"{db}\" SET {p} = '{value}'"),
+        "SELECT pin_caller(ROW(NULL, NULL, NULL, NULL, 'owner')::caller)".to_owned(),
+    ]
+}
+
+/// Runs every route in `tx` (each in a savepoint, rolled back after) and
+/// returns those that were not refused for want of privilege.
+async fn unrefused(tx: &DatabaseTransaction, routes: &[String]) -> Vec<String> {
+    let mut wrong = Vec::new();
+    for sql in routes {
+        tx.execute_unprepared("SAVEPOINT attempt").await.unwrap();
+        match tx.execute_unprepared(sql).await {
+            Ok(_) => wrong.push(format!("{sql}: accepted")),
+            Err(e) => {
+                let e = e.to_string();
+                if !e.contains("permission denied") && !e.contains("must be owner") {
+                    wrong.push(format!("{sql}: {e}"));
+                }
+            }
+        }
+        tx.execute_unprepared("ROLLBACK TO SAVEPOINT attempt")
+            .await
+            .unwrap();
+    }
+    wrong
+}
+
+/// Of the roles that may connect to the database, superusers aside.
+#[tokio::test]
+async fn only_the_owner_role_may_set_the_parameter_that_holds_the_pinned_caller() {
+    let c = cluster().await;
+    let name = c.fresh_database(true).await;
+    let su = c.connect_superuser(&name).await;
+    let rows = su
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!(
+                "SELECT rolname::text AS v FROM pg_roles \
+                  WHERE NOT rolsuper AND has_database_privilege(oid, current_database(), 'CONNECT') \
+                    AND has_parameter_privilege(oid, '{PINNED_CALLER_PARAMETER}', 'SET') \
+                  ORDER BY 1"
+            ),
+        ))
+        .await
+        .unwrap();
+    let allowed: Vec<String> = rows.iter().map(|r| r.try_get("", "v").unwrap()).collect();
+    assert_eq!(allowed, [OWNER_ROLE]);
+}
+
+#[tokio::test]
+async fn no_route_lets_the_app_role_replay_or_edit_a_pinned_caller() {
+    let c = cluster().await;
+    let name = c.fresh_database(true).await;
+    let su = c.connect_superuser(&name).await;
+    let victim = seed_org(&su, "victim").await;
+    let app = c.connect(APP_ROLE, &name).await;
+    // A genuine owner's value, copied out of the transaction it was made in.
+    let tx = verified(&app, &victim, "owner").await;
+    let owners = pinned(&tx).await;
+    tx.commit().await.unwrap();
+    assert!(owners.ends_with(",owner"), "{owners}");
+
+    // Nobody pinned: replaying the owner's value is refused.
+    let tx = app.begin().await.unwrap();
+    let wrong = unrefused(&tx, &routes(APP_ROLE, &name, &owners)).await;
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    let nobody = text(&tx, "SELECT app_org()::text AS v").await;
+    assert_eq!(nobody, None);
+    tx.rollback().await.unwrap();
+
+    // A verified agent: editing its own value to say owner is refused, and
+    // it stays exactly the agent it was.
+    let tx = verified(&app, &victim, "agent").await;
+    let agents = pinned(&tx).await;
+    assert!(agents.ends_with(",agent"), "{agents}");
+    let edited = format!("{},owner", agents.trim_end_matches(",agent"));
+    let wrong = unrefused(&tx, &routes(APP_ROLE, &name, &edited)).await;
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert_eq!(pinned(&tx).await, agents);
+    let role = text(&tx, "SELECT app_role() AS v").await;
+    assert_eq!(role.as_deref(), Some("agent"));
+    tx.rollback().await.unwrap();
+}
+
+#[tokio::test]
+async fn no_route_lets_the_service_role_pin_a_caller() {
+    let c = cluster().await;
+    let name = c.fresh_database(true).await;
+    let su = c.connect_superuser(&name).await;
+    let victim = seed_org(&su, "victim").await;
+    let owner = victim.user("owner").simple().to_string();
+    let value = format!("ochre_v1,{},{owner},,,owner", victim.id.simple());
+    let service = c.connect(SERVICE_ROLE, &name).await;
+    let tx = service.begin().await.unwrap();
+    let wrong = unrefused(&tx, &routes(SERVICE_ROLE, &name, &value)).await;
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert_eq!(pinned(&tx).await, "");
+    tx.rollback().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_connection_option_cannot_pin_a_caller_for_a_whole_session() {
+    let c = cluster().await;
+    let name = c.fresh_database(true).await;
+    let su = c.connect_superuser(&name).await;
+    let victim = seed_org(&su, "victim").await;
+    let value = format!("ochre_v1,{},,,,owner", victim.id.simple());
+    for role in [APP_ROLE, SERVICE_ROLE] {
+        let url = format!(
+            "{}?options=-c%20{PINNED_CALLER_PARAMETER}%3D{value}",
+            c.url(role, &name).expose_secret()
+        );
+        let refused = Database::connect(url).await.err().map(|e| e.to_string());
+        assert!(
+            refused
+                .as_deref()
+                .is_some_and(|e| e.contains("permission denied to set parameter")),
+            "{role}: {refused:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_pinned_caller_ends_with_its_transaction_or_savepoint() {
+    let c = cluster().await;
+    let name = c.fresh_database(true).await;
+    let su = c.connect_superuser(&name).await;
+    let victim = seed_org(&su, "victim").await;
+    // One connection, so every transaction below is on the same backend.
+    let mut one = ConnectOptions::new(c.url(APP_ROLE, &name).expose_secret().to_owned());
+    one.max_connections(1).min_connections(1);
+    let app = Database::connect(one).await.unwrap();
+    let (org, pid) = (
+        "SELECT app_org()::text AS v",
+        "SELECT pg_backend_pid()::text AS v",
+    );
+    let customers = "SELECT count(*)::text AS v FROM customers";
+    let tx = verified(&app, &victim, "owner").await;
+    let backend = text(&tx, pid).await;
+    assert_eq!(text(&tx, org).await, Some(victim.id.to_string()));
+    assert_ne!(text(&tx, customers).await.as_deref(), Some("0"));
+    tx.commit().await.unwrap();
+    // Committed: the next transaction on the same backend is nobody.
+    let tx = app.begin().await.unwrap();
+    assert_eq!(text(&tx, pid).await, backend);
+    assert_eq!(text(&tx, org).await, None);
+    assert_eq!(text(&tx, customers).await.as_deref(), Some("0"));
+    // Pinned after a savepoint, rolled back to it: nobody again.
+    tx.execute_unprepared("SAVEPOINT before").await.unwrap();
+    let owner = Credential::seeded_user(victim.user("owner"));
+    become_caller(&tx, &owner, Some(victim.id)).await;
+    assert_eq!(text(&tx, org).await, Some(victim.id.to_string()));
+    tx.execute_unprepared("ROLLBACK TO SAVEPOINT before")
+        .await
+        .unwrap();
+    assert_eq!(text(&tx, org).await, None);
+    assert_eq!(text(&tx, customers).await.as_deref(), Some("0"));
+    tx.rollback().await.unwrap();
+}
