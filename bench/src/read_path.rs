@@ -21,7 +21,8 @@
 //!    GetConversation (the seeded agent, a random conversation of the main
 //!    org per call) with 32 requests in flight in each of [`load::SHAPES`]
 //!    (connections × workers), `--duration` each; the best shape is kept.
-//!    Then an open-loop fixed-rate schedule at 70 % of that maximum for
+//!    Then an open-loop fixed-rate schedule at 70 % of the maximum (that
+//!    shape's, or h2load's when it did better) for
 //!    `--duration`, latency counted from each call's intended start, three
 //!    times: the median p99 is the figure (every run's is printed).
 //!    h2load (a C HTTP/2 client, lighter than tonic; see [`h2load`]) runs
@@ -218,10 +219,16 @@ async fn measure(
                 None
             }
         };
+        // The maximum the report states (`report::table`): the best
+        // shape, or h2load when every one of its calls succeeded.
+        let h2_max = h2
+            .as_ref()
+            .filter(|h| h.failed == 0 && h.succeeded > 0)
+            .map_or(0.0, |h| h.rps);
         let max = shapes
             .iter()
             .map(|(_, m)| load::ok_rate(m))
-            .fold(0.0, f64::max);
+            .fold(h2_max, f64::max);
         let rate = max * OPEN_FRACTION;
         let raws = raw::connect(server.port, load::SHAPES[0].channels).await?;
         let mut runs = Vec::with_capacity(OPEN_RUNS);

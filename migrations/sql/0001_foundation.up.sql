@@ -76,8 +76,8 @@ CREATE TYPE caller AS (org_id uuid, user_id uuid, api_key_id uuid, session_id uu
 -- Pins `c` as this transaction's caller (returns the pinned value). Not
 -- granted: only the verify_* functions (SECURITY DEFINER, so running as the
 -- owner, who alone may set the parameter) call it, after checking a
--- credential, and they unpin first (set it to ''), so a refusal leaves
--- nobody.
+-- credential, and they call first_identity_call() first, so a refusal
+-- leaves nobody.
 CREATE FUNCTION pin_caller(c caller) RETURNS text
   LANGUAGE sql
   AS $$
@@ -88,6 +88,29 @@ CREATE FUNCTION pin_caller(c caller) RETURNS text
       || coalesce(pg_catalog.replace(c.session_id::text, '-', ''), '') || ','
       || coalesce(c.role, ''), true)
   $$;
+
+-- The guard each verify_* function calls first: ONE verified caller per
+-- transaction, pinned before any cursor is open. Refused (42501) while a
+-- caller is pinned, or while a cursor or a named portal is open: each
+-- policy reads the caller through once-per-statement InitPlans evaluated
+-- when first needed, so a second caller pinned in the middle of a
+-- statement, or between two fetches of a cursor, could give one InitPlan
+-- the org of one caller and another the role of the other. `ochre_app`
+-- can unpin (RESET ALL checks no privilege; a rollback to a savepoint
+-- undoes what it covered), which leaves nobody; a cursor opened under the
+-- first caller then blocks any second. Otherwise clears the parameter (a
+-- value an operator set in postgresql.conf) and returns ''.
+CREATE FUNCTION first_identity_call() RETURNS text
+  LANGUAGE plpgsql
+  AS $$
+  BEGIN
+    IF pg_catalog.starts_with(pg_catalog.current_setting('backtrace_functions'), 'ochre_v1,')
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_cursors c WHERE c.name <> '') THEN
+      RAISE EXCEPTION 'one identity call per transaction, before any cursor'
+        USING ERRCODE = '42501';
+    END IF;
+    RETURN pg_catalog.set_config('backtrace_functions', '', true);
+  END $$;
 
 -- Field `n` of the pinned caller (1 org, 2 user, 3 API key, 4 session,
 -- 5 role), or NULL: nobody pinned, or a value Ochre did not write (an
@@ -103,8 +126,9 @@ CREATE FUNCTION app_pinned(n int) RETURNS text LANGUAGE sql STABLE
 -- The verified caller of this transaction (every field NULL: nobody).
 CREATE FUNCTION app_caller() RETURNS caller LANGUAGE sql STABLE
   AS $$
-    SELECT ROW(public.app_pinned(1)::uuid, public.app_pinned(2)::uuid, public.app_pinned(3)::uuid,
-               public.app_pinned(4)::uuid, public.app_pinned(5))::public.caller
+    SELECT ROW(public.app_pinned(1)::pg_catalog.uuid, public.app_pinned(2)::pg_catalog.uuid,
+               public.app_pinned(3)::pg_catalog.uuid, public.app_pinned(4)::pg_catalog.uuid,
+               public.app_pinned(5))::public.caller
   $$;
 
 -- What policies and functions read. Policies call them as `(SELECT app_org())`
@@ -113,11 +137,11 @@ CREATE FUNCTION app_caller() RETURNS caller LANGUAGE sql STABLE
 -- functions pin an org only for a member or the org's own key), so read
 -- policies need only `org_id = (SELECT app_org())`.
 CREATE FUNCTION app_org() RETURNS uuid LANGUAGE sql STABLE
-  AS $$ SELECT public.app_pinned(1)::uuid $$;
+  AS $$ SELECT public.app_pinned(1)::pg_catalog.uuid $$;
 CREATE FUNCTION app_user() RETURNS uuid LANGUAGE sql STABLE
-  AS $$ SELECT public.app_pinned(2)::uuid $$;
+  AS $$ SELECT public.app_pinned(2)::pg_catalog.uuid $$;
 CREATE FUNCTION app_api_key() RETURNS uuid LANGUAGE sql STABLE
-  AS $$ SELECT public.app_pinned(3)::uuid $$;
+  AS $$ SELECT public.app_pinned(3)::pg_catalog.uuid $$;
 -- The caller's role in app_org(), as verified when the transaction began
 -- (from CURRENT membership or API key rows, so a removal or demotion acts
 -- on the next request). Gated membership writes re-read it under their

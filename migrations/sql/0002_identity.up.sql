@@ -242,19 +242,19 @@ CREATE POLICY login_throttle_definer ON login_throttle FOR ALL TO ochre_owner
 -- The caller's role in app_org() as the membership rows say NOW (read by
 -- the gated membership writes after they take the org's lock).
 CREATE FUNCTION live_role() RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
-  SET search_path = pg_catalog, public
+  SET search_path = pg_catalog, public, pg_temp
   AS $$
     SELECT m.role FROM memberships m
      WHERE m.org_id = app_org() AND m.user_id = app_user() AND app_api_key() IS NULL
   $$;
 
 CREATE FUNCTION lock_org_members(p_org uuid) RETURNS void
-  LANGUAGE sql SET search_path = pg_catalog
+  LANGUAGE sql SET search_path = pg_catalog, pg_temp
   AS $$ SELECT pg_advisory_xact_lock(hashtextextended('ochre.org.members:' || p_org::text, 0)) $$;
 GRANT EXECUTE ON FUNCTION lock_org_members(uuid) TO ochre_app;
 
 CREATE FUNCTION create_org(p_id uuid, p_name text) RETURNS void
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   BEGIN
     IF app_user() IS NULL OR app_api_key() IS NOT NULL THEN
@@ -270,7 +270,7 @@ GRANT EXECUTE ON FUNCTION create_org(uuid, text) TO ochre_app;
 CREATE FUNCTION my_memberships()
   RETURNS TABLE (org_id uuid, org_name text, org_created_at timestamptz, role text,
                  deletion_scheduled_at timestamptz, purge_after timestamptz)
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
     SELECT o.id, o.name, o.created_at, m.role, o.deleted_at, o.purge_after
       FROM memberships m JOIN orgs o ON o.id = m.org_id
@@ -281,7 +281,7 @@ GRANT EXECUTE ON FUNCTION my_memberships() TO ochre_app;
 
 CREATE FUNCTION org_members()
   RETURNS TABLE (user_id uuid, email text, display_name text, role text, joined_at timestamptz)
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
     SELECT u.id, u.email, u.display_name, m.role, m.created_at
       FROM memberships m JOIN users u ON u.id = m.user_id
@@ -295,7 +295,7 @@ GRANT EXECUTE ON FUNCTION org_members() TO ochre_app;
 -- role. Revokes what p_user granted in app_org() above p_role (all of it
 -- when p_role is NULL, i.e. on removal). Called only by the functions below.
 CREATE FUNCTION revoke_grants_of(p_user uuid, p_role text) RETURNS void
-  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
     UPDATE api_keys SET revoked_at = now()
      WHERE org_id = app_org() AND created_by = p_user AND revoked_at IS NULL
@@ -306,7 +306,7 @@ CREATE FUNCTION revoke_grants_of(p_user uuid, p_role text) RETURNS void
   $$;
 
 CREATE FUNCTION set_member_role(p_user uuid, p_role text) RETURNS void
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     caller text;
@@ -338,7 +338,7 @@ CREATE FUNCTION set_member_role(p_user uuid, p_role text) RETURNS void
 GRANT EXECUTE ON FUNCTION set_member_role(uuid, text) TO ochre_app;
 
 CREATE FUNCTION remove_member(p_user uuid) RETURNS void
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     caller text;
@@ -367,7 +367,7 @@ CREATE FUNCTION remove_member(p_user uuid) RETURNS void
 GRANT EXECUTE ON FUNCTION remove_member(uuid) TO ochre_app;
 
 CREATE FUNCTION transfer_ownership(p_user uuid) RETURNS void
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   BEGIN
     PERFORM lock_org_members(app_org());
@@ -390,7 +390,7 @@ GRANT EXECUTE ON FUNCTION transfer_ownership(uuid) TO ochre_app;
 CREATE FUNCTION accept_invitation(p_org uuid, p_token_hash bytea, p_client_ip text,
                                   p_request_id text)
   RETURNS TABLE (org_id uuid, role text)
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     inv invitations%ROWTYPE;
@@ -444,7 +444,7 @@ GRANT EXECUTE ON FUNCTION accept_invitation(uuid, bytea, text, text) TO ochre_ap
 -- every org: its API keys and its pending invitations are revoked first (a
 -- grant never outlives its author); memberships and sessions cascade.
 CREATE FUNCTION delete_my_account() RETURNS void
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   BEGIN
     IF app_user() IS NULL OR app_api_key() IS NOT NULL THEN
@@ -460,7 +460,7 @@ GRANT EXECUTE ON FUNCTION delete_my_account() TO ochre_app;
 
 -- Orgs where the caller is the only owner (account deletion is refused).
 CREATE FUNCTION sole_owner_orgs() RETURNS SETOF uuid
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     o uuid;
@@ -508,13 +508,13 @@ CREATE FUNCTION ip_allowed(p_allowlist cidr[], p_client_ip text) RETURNS boolean
 CREATE FUNCTION verify_session(p_session uuid, p_proof bytea, p_org uuid, p_client_ip text,
                                p_pending_ok boolean DEFAULT false,
                                OUT verdict text, OUT role text, OUT purge_after timestamptz)
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     -- A tenant transaction waits at most 5 s for a lock (a stalled table
     -- fails the call as retryable instead of holding its connection).
     waits text := set_config('lock_timeout', '5s', true);
-    pinned text := set_config('backtrace_functions', '', true);
+    pinned text := first_identity_call();
     proof bytea := sha256(coalesce(p_proof, ''::bytea));
     who uuid;
     allowed cidr[];
@@ -563,13 +563,13 @@ GRANT EXECUTE ON FUNCTION verify_session(uuid, bytea, uuid, text, boolean) TO oc
 CREATE FUNCTION verify_api_key(p_key text, p_org uuid, p_client_ip text,
                                OUT verdict text, OUT org_id uuid, OUT role text, OUT key_id uuid,
                                OUT purge_after timestamptz)
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     -- A tenant transaction waits at most 5 s for a lock (a stalled table
     -- fails the call as retryable instead of holding its connection).
     waits text := set_config('lock_timeout', '5s', true);
-    pinned text := set_config('backtrace_functions', '', true);
+    pinned text := first_identity_call();
     used timestamptz;
     allowed cidr[];
   BEGIN
@@ -603,13 +603,13 @@ GRANT EXECUTE ON FUNCTION verify_api_key(text, uuid, text) TO ochre_app;
 -- up whatever happens next). Pins its account, in no org: the transaction
 -- that checks the TOTP code. The account's id, or NULL.
 CREATE FUNCTION verify_login_ticket(p_ticket text) RETURNS uuid
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     -- A tenant transaction waits at most 5 s for a lock (a stalled table
     -- fails the call as retryable instead of holding its connection).
     waits text := set_config('lock_timeout', '5s', true);
-    pinned text := set_config('backtrace_functions', '', true);
+    pinned text := first_identity_call();
     who uuid;
   BEGIN
     UPDATE login_tickets t SET used_at = now()
@@ -631,7 +631,7 @@ GRANT EXECUTE ON FUNCTION verify_login_ticket(text) TO ochre_app;
 
 CREATE FUNCTION sign_up(p_id uuid, p_email text, p_display_name text, p_password_hash text)
   RETURNS timestamptz
-  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
     INSERT INTO users (id, email, display_name, password_hash)
     VALUES (p_id, p_email, p_display_name, p_password_hash) RETURNING created_at
@@ -639,11 +639,11 @@ CREATE FUNCTION sign_up(p_id uuid, p_email text, p_display_name text, p_password
 
 CREATE FUNCTION login_lookup(p_email text)
   RETURNS TABLE (id uuid, password_hash text, totp_enabled boolean)
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$ SELECT u.id, u.password_hash, u.totp_enabled FROM users u WHERE u.email = p_email $$;
 
 CREATE FUNCTION create_login_ticket(p_user uuid, p_hash bytea, p_ttl_secs int) RETURNS void
-  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
     INSERT INTO login_tickets (token_hash, user_id, expires_at)
     VALUES (p_hash, p_user, now() + make_interval(secs => least(greatest(p_ttl_secs, 1), 600)))
@@ -651,7 +651,7 @@ CREATE FUNCTION create_login_ticket(p_user uuid, p_hash bytea, p_ttl_secs int) R
 
 -- Seconds until the last lock among p_keys ends (0: none is locked).
 CREATE FUNCTION throttle_locked(p_keys text[]) RETURNS int
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
     SELECT coalesce(ceil(extract(epoch FROM max(t.locked_until) - now()))::int, 0)
       FROM login_throttle t WHERE t.key = ANY(p_keys) AND t.locked_until > now()
@@ -663,7 +663,7 @@ CREATE FUNCTION throttle_locked(p_keys text[]) RETURNS int
 -- minutes), so failures spread over many addresses slow an account down
 -- without shutting its owner out. The failure count.
 CREATE FUNCTION throttle_fail(p_key text, p_threshold int, p_backoff boolean) RETURNS int
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     n int;
@@ -684,14 +684,14 @@ CREATE FUNCTION throttle_fail(p_key text, p_threshold int, p_backoff boolean) RE
 
 -- Forgets the failures of keys that are not locked (after a success).
 CREATE FUNCTION throttle_clear(p_keys text[]) RETURNS void
-  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$ DELETE FROM login_throttle WHERE key = ANY(p_keys) AND (locked_until IS NULL OR locked_until <= now()) $$;
 
 -- Opens a session with its first refresh token and its proof (both hashed).
 CREATE FUNCTION open_session(p_id uuid, p_user uuid, p_refresh_hash bytea, p_proof_hash bytea,
                              p_ttl_days int, p_client_ip text, p_user_agent text)
   RETURNS timestamptz
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     expiry timestamptz;
@@ -709,7 +709,7 @@ CREATE FUNCTION open_session(p_id uuid, p_user uuid, p_refresh_hash bytea, p_pro
 -- 'invalid' (unknown token, or a revoked or expired session).
 CREATE FUNCTION rotate_refresh(p_old bytea, p_new bytea, p_proof_hash bytea)
   RETURNS TABLE (outcome text, session_id uuid, user_id uuid, expires_at timestamptz)
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     t record;

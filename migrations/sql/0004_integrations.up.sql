@@ -110,7 +110,7 @@ GRANT SELECT ON audit_log TO ochre_app;
 -- the purge has begun and the org can no longer be restored), or in the
 -- cascade of the org's deletion, when the org row is already gone.
 CREATE FUNCTION audit_log_immutable() RETURNS trigger
-  LANGUAGE plpgsql SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp
   AS $$
   BEGIN
     IF TG_OP = 'DELETE' THEN
@@ -156,7 +156,7 @@ CREATE FUNCTION audit_append(p_org uuid, p_user uuid, p_key uuid, p_action text,
                              p_target_type text, p_target uuid, p_detail jsonb,
                              p_client_ip text, p_request_id text)
   RETURNS bigint
-  LANGUAGE plpgsql SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     n bigint;
@@ -214,7 +214,7 @@ CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoint
 -- since the first unchecked event). Their head and last signature.
 CREATE FUNCTION audit_checkpoints_due(p_every int, p_after interval)
   RETURNS TABLE (org_id uuid, seq bigint, head_hash bytea, prev_signature bytea)
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
     SELECT h.org_id, h.seq, h.hash, coalesce(c.signature, ''::bytea)
       FROM (SELECT DISTINCT ON (a.org_id) a.org_id, a.seq, a.hash
@@ -235,7 +235,7 @@ CREATE FUNCTION audit_checkpoints_due(p_every int, p_after interval)
 CREATE FUNCTION record_audit_checkpoint(p_org uuid, p_seq bigint, p_head_hash bytea,
                                         p_prev_signature bytea, p_key_id text, p_signature bytea)
   RETURNS boolean
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     last record;
@@ -278,7 +278,7 @@ CREATE FUNCTION audit_action_allowed(p_action text, p_role text) RETURNS boolean
 CREATE FUNCTION record_audit(p_action text, p_target_type text, p_target_id uuid,
                              p_detail jsonb, p_client_ip text, p_request_id text)
   RETURNS bigint
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   BEGIN
     IF app_org() IS NULL OR NOT audit_action_allowed(p_action, app_role()) THEN
@@ -293,7 +293,7 @@ GRANT EXECUTE ON FUNCTION record_audit(text, text, uuid, jsonb, text, text) TO o
 -- verified user, appended to the chain of every org the user belongs to.
 CREATE FUNCTION record_account_audit(p_action text, p_client_ip text, p_request_id text)
   RETURNS int
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     m record;
@@ -323,7 +323,7 @@ GRANT EXECUTE ON FUNCTION record_account_audit(text, text, text) TO ochre_app;
 CREATE FUNCTION record_login_failure(p_user uuid, p_locked boolean, p_client_ip text,
                                      p_request_id text)
   RETURNS int
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     m record;
@@ -380,7 +380,7 @@ GRANT SELECT, INSERT (org_id, id, nonce, user_id, provider, pkce_verifier, expir
 CREATE FUNCTION read_integration_secret(p_integration uuid, p_field text, p_client_ip text,
                                         p_request_id text)
   RETURNS TABLE (ciphertext bytea, updated_at timestamptz)
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     caller text := app_role();
@@ -409,7 +409,7 @@ GRANT EXECUTE ON FUNCTION read_integration_secret(uuid, text, text, text) TO och
 -- integration, so two replicas never refresh the same token twice.
 CREATE FUNCTION integration_refresh_material(p_integration uuid, p_request_id text)
   RETURNS TABLE (refresh_ciphertext bytea, token_expires_at timestamptz, provider text)
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     caller text := app_role();

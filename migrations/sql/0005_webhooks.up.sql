@@ -48,7 +48,7 @@ GRANT SELECT ON webhook_events TO ochre_app;
 CREATE FUNCTION webhook_signing_secrets(p_org uuid, p_integration uuid, p_provider text,
                                         p_field text)
   RETURNS TABLE (field text, ciphertext bytea, pending boolean)
-  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   BEGIN
     IF p_field NOT IN ('webhook_signing_secret', 'signing_secret', 'app_secret') THEN
@@ -77,7 +77,7 @@ CREATE FUNCTION record_webhook_event(p_org uuid, p_integration uuid, p_provider 
                                      p_signed_at timestamptz, p_content_type text,
                                      p_payload bytea)
   RETURNS text
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     pending boolean;
@@ -112,7 +112,7 @@ GRANT EXECUTE ON FUNCTION record_webhook_event(uuid, uuid, text, uuid, text, tex
 -- never in an org the caller names.
 CREATE FUNCTION retire_signing_secret(p_integration uuid, p_field text)
   RETURNS void
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   BEGIN
     IF app_role() IS NULL OR app_role() NOT IN ('owner', 'admin') THEN
@@ -139,7 +139,7 @@ GRANT EXECUTE ON FUNCTION retire_signing_secret(uuid, text) TO ochre_app;
 -- ochre_service in the same transaction: sessions and login throttling.
 CREATE FUNCTION purge_expired()
   RETURNS jsonb
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     n_states int;

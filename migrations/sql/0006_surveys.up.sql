@@ -83,7 +83,7 @@ GRANT SELECT ON survey_responses TO ochre_app;
 -- 'replaced' (revoked by a newer send) or 'expired'. No row: unknown.
 CREATE FUNCTION survey_by_token(p_org uuid, p_conversation uuid, p_customer uuid, p_nonce bytea)
   RETURNS TABLE (org_name text, expires_at timestamptz, state text)
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
     SELECT o.name, s.expires_at,
            CASE WHEN EXISTS (SELECT 1 FROM survey_responses r
@@ -100,7 +100,7 @@ CREATE FUNCTION survey_by_token(p_org uuid, p_conversation uuid, p_customer uuid
 -- a MAC-verified access token (p_user) who is a member, or a live API key
 -- of the org (hashed and compared here). Used only to refuse.
 CREATE FUNCTION is_org_staff(p_org uuid, p_user uuid, p_key text) RETURNS boolean
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
     SELECT EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = p_org AND m.user_id = p_user)
         OR EXISTS (SELECT 1 FROM api_keys a
@@ -117,7 +117,7 @@ CREATE FUNCTION submit_survey_response(p_org uuid, p_conversation uuid, p_custom
                                        p_nonce bytea, p_score int, p_comment text,
                                        p_staff_user uuid, p_staff_key text)
   RETURNS TABLE (outcome text, submitted_at timestamptz)
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     s record;

@@ -53,7 +53,7 @@ END $$;
 CREATE FUNCTION schedule_org_deletion(p_grace interval, p_client_ip text, p_request_id text,
                                       OUT deletion_scheduled_at timestamptz,
                                       OUT purge_after timestamptz)
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   BEGIN
     IF app_org() IS NULL OR app_role() IS DISTINCT FROM 'owner' OR app_user() IS NULL
@@ -77,7 +77,7 @@ GRANT EXECUTE ON FUNCTION schedule_org_deletion(interval, text, text) TO ochre_a
 -- Cancels the deletion of the verified owner's org, unless its purge has
 -- begun; appends `org.restored`.
 CREATE FUNCTION restore_org(p_client_ip text, p_request_id text) RETURNS void
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     o orgs%ROWTYPE;
@@ -104,7 +104,7 @@ GRANT EXECUTE ON FUNCTION restore_org(text, text) TO ochre_app;
 -- each after every table whose foreign keys reference it (so deleting in
 -- this order never cascades and every row is counted where it lived).
 CREATE FUNCTION org_tables_children_first() RETURNS SETOF regclass
-  LANGUAGE sql STABLE SET search_path = pg_catalog
+  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
   AS $$
     WITH RECURSIVE tenant AS (
       SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -126,7 +126,7 @@ CREATE FUNCTION org_tables_children_first() RETURNS SETOF regclass
 -- Orgs the purge job must work on at `p_now`: pending deletion past their
 -- purge date, or with a purge already begun (an interrupted run).
 CREATE FUNCTION orgs_due_for_purge(p_now timestamptz) RETURNS SETOF uuid
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
     SELECT o.id FROM orgs o
      WHERE o.deleted_at IS NOT NULL AND (o.purge_started_at IS NOT NULL OR o.purge_after <= p_now)
@@ -145,7 +145,7 @@ CREATE FUNCTION orgs_due_for_purge(p_now timestamptz) RETURNS SETOF uuid
 -- Each step commits on its own, so an interrupted purge resumes where it
 -- stopped and running it again is harmless.
 CREATE FUNCTION purge_org_step(p_org uuid, p_now timestamptz, p_batch int) RETURNS text
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     o orgs%ROWTYPE;
@@ -212,7 +212,7 @@ CREATE FUNCTION org_purge_receipts()
   RETURNS TABLE (purged_org_id uuid, deletion_scheduled_at timestamptz, purge_after timestamptz,
                  started_at timestamptz, completed_at timestamptz, deleted jsonb,
                  tables_verified text[])
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
     SELECT r.purged_org_id, r.deletion_scheduled_at, r.purge_after, r.started_at, r.completed_at,
            r.deleted, r.tables_verified

@@ -45,7 +45,7 @@ CREATE POLICY messages_erase ON messages FOR ALL TO ochre_owner
 -- `p_text` with every match of the (case-insensitive) regular expressions
 -- replaced by '[erased]'; NULL expressions match nothing.
 CREATE FUNCTION erasure_redact(p_text text, p_email_re text, p_phone_re text) RETURNS text
-  LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, public
+  LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, public, pg_temp
   AS $$
     SELECT CASE WHEN p_phone_re IS NULL THEN e
                 ELSE regexp_replace(e, p_phone_re, '[erased]', 'gi') END
@@ -56,7 +56,7 @@ CREATE FUNCTION erasure_redact(p_text text, p_email_re text, p_phone_re text) RE
 -- The same for every string value of a JSON document (object keys and
 -- numbers are kept), so the result is always valid JSON.
 CREATE FUNCTION erasure_redact_json(p_doc jsonb, p_email_re text, p_phone_re text) RETURNS jsonb
-  LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, public
+  LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, public, pg_temp
   AS $$
     SELECT CASE jsonb_typeof(p_doc)
       WHEN 'string' THEN to_jsonb(erasure_redact(p_doc #>> '{}', p_email_re, p_phone_re))
@@ -71,7 +71,7 @@ CREATE FUNCTION erasure_redact_json(p_doc jsonb, p_email_re text, p_phone_re tex
 -- punctuation character escaped, not inside a longer address (no address
 -- character just before it, no domain continuing after it).
 CREATE FUNCTION erasure_email_re(p_email text) RETURNS text
-  LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, public
+  LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, public, pg_temp
   AS $$
     SELECT CASE WHEN coalesce(p_email, '') = '' THEN NULL ELSE
       '(?<![a-z0-9._%+-])'
@@ -87,7 +87,7 @@ CREATE FUNCTION erasure_email_re(p_email text) RETURNS text
 -- trunk '0'. Fewer than 7 digits (in the full number or a national form):
 -- not redacted by digits, too likely to match something else.
 CREATE FUNCTION erasure_phone_re(p_phone text) RETURNS text
-  LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, public
+  LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     d text := regexp_replace(coalesce(p_phone, ''), '[^0-9]', '', 'g');
@@ -122,7 +122,7 @@ CREATE FUNCTION erasure_phone_re(p_phone text) RETURNS text
 -- this org. Never reads or writes another org: every statement names it.
 CREATE FUNCTION erase_customer(p_customer uuid, p_client_ip text, p_request_id text)
   RETURNS SETOF customer_erasures
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     org uuid := app_org();

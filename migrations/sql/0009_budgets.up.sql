@@ -93,7 +93,7 @@ GRANT SELECT ON budget_reservations TO ochre_app;
 
 -- The start of the UTC calendar window of `p_period` holding `p_at`.
 CREATE FUNCTION budget_window(p_period text, p_at timestamptz) RETURNS timestamptz
-  LANGUAGE sql STABLE SET search_path = pg_catalog
+  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
   AS $$ SELECT date_trunc(p_period, p_at, 'UTC') $$;
 
 -- Brings the budget row of (p_org, p_kind) up to date: holds past their
@@ -101,7 +101,7 @@ CREATE FUNCTION budget_window(p_period text, p_at timestamptz) RETURNS timestamp
 -- counters of a past window roll over. The caller holds the row's lock.
 -- Not granted: the definer functions call it. Returns the holds expired.
 CREATE FUNCTION budget_refresh(p_org uuid, p_kind text) RETURNS int
-  LANGUAGE plpgsql SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     n int;
@@ -126,7 +126,7 @@ CREATE FUNCTION budget_refresh(p_org uuid, p_kind text) RETURNS int
 -- first use, and brings it up to date. The lock orders every admission,
 -- settlement, release, change and sweep of an org and kind. Not granted.
 CREATE FUNCTION budget_lock(p_org uuid, p_kind text) RETURNS void
-  LANGUAGE plpgsql SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp
   AS $$
   BEGIN
     PERFORM 1 FROM public.budgets b WHERE b.org_id = p_org AND b.kind = p_kind FOR UPDATE;
@@ -141,7 +141,7 @@ CREATE FUNCTION budget_lock(p_org uuid, p_kind text) RETURNS void
 
 -- The checks every budget call makes of its arguments.
 CREATE FUNCTION budget_check_kind(p_kind text) RETURNS void
-  LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog
+  LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
   AS $$
   BEGIN
     IF p_kind IS NULL OR p_kind NOT IN ('ai_cost', 'file_bytes', 'embedding_tokens', 'emails_sent') THEN
@@ -158,7 +158,7 @@ CREATE FUNCTION budget_check_kind(p_kind text) RETURNS void
 CREATE FUNCTION set_budget(p_kind text, p_limit bigint, p_period text,
                            p_client_ip text, p_request_id text)
   RETURNS SETOF budgets
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     org uuid := app_org();
@@ -194,7 +194,7 @@ CREATE FUNCTION set_budget(p_kind text, p_limit bigint, p_period text,
 -- admitted without one and still counted. Appends `budget.cleared`.
 CREATE FUNCTION clear_budget(p_kind text, p_client_ip text, p_request_id text)
   RETURNS SETOF budgets
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     org uuid := app_org();
@@ -230,7 +230,7 @@ CREATE FUNCTION clear_budget(p_kind text, p_client_ip text, p_request_id text)
 CREATE FUNCTION reserve_budget(p_kind text, p_amount bigint, p_key text, p_customer uuid,
                                p_ttl_secs int)
   RETURNS TABLE (outcome text, remaining bigint, reservation budget_reservations)
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     org uuid := app_org();
@@ -301,7 +301,7 @@ CREATE FUNCTION reserve_budget(p_kind text, p_amount bigint, p_key text, p_custo
 -- and returns the reservation locked. Not granted. NOT_FOUND for an id that
 -- is not a reservation of the caller's org (another org's included).
 CREATE FUNCTION budget_lock_reservation(p_org uuid, p_reservation uuid) RETURNS budget_reservations
-  LANGUAGE plpgsql SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     k text;
@@ -328,7 +328,7 @@ CREATE FUNCTION budget_lock_reservation(p_org uuid, p_reservation uuid) RETURNS 
 -- release, FAILED_PRECONDITION.
 CREATE FUNCTION settle_budget(p_reservation uuid, p_actual bigint)
   RETURNS TABLE (outcome text, reservation budget_reservations)
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     org uuid := app_org();
@@ -374,7 +374,7 @@ CREATE FUNCTION settle_budget(p_reservation uuid, p_actual bigint)
 -- FAILED_PRECONDITION after a settlement.
 CREATE FUNCTION release_budget(p_reservation uuid)
   RETURNS TABLE (outcome text, reservation budget_reservations)
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     org uuid := app_org();
@@ -404,7 +404,7 @@ CREATE FUNCTION release_budget(p_reservation uuid)
 -- budget row's lock (the same order as admission, so they never
 -- deadlock). The number of reservations expired.
 CREATE FUNCTION sweep_budget_reservations() RETURNS int
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     t record;

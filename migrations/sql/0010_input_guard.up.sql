@@ -80,7 +80,7 @@ GRANT SELECT ON guard_flags TO ochre_app;
 -- address and request id come from the transaction's `ochre.client_ip` and
 -- `ochre.request_id` (informational, as record_audit's arguments).
 CREATE FUNCTION guard_flag_message() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     org uuid := app_org();
@@ -134,7 +134,7 @@ CREATE TRIGGER messages_guard_flag AFTER INSERT ON messages
 CREATE FUNCTION guard_record_screening(p_source text, p_verdict text, p_categories text[],
                                        p_rules_version text, p_client_ip text, p_request_id text)
   RETURNS bigint
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   BEGIN
     IF app_org() IS NULL OR app_role() IS NULL OR app_role() NOT IN ('owner', 'admin', 'agent') THEN

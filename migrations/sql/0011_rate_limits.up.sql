@@ -24,7 +24,7 @@ CREATE POLICY rate_buckets_definer ON rate_buckets FOR ALL TO ochre_owner USING 
 -- replicas agree. Admission is the upsert's WHERE: concurrent callers on one
 -- key serialise on its row and never admit more than the limit.
 CREATE FUNCTION rate_limit_take(p_key text, p_interval_us bigint, p_burst int) RETURNS bigint
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     t timestamptz := clock_timestamp();
@@ -54,7 +54,7 @@ CREATE FUNCTION rate_limit_take(p_key text, p_interval_us bigint, p_burst int) R
 -- Forgets the keys whose TAT has passed (a new call would find them as new).
 -- Run by the purge job. The number of keys forgotten.
 CREATE FUNCTION sweep_rate_buckets() RETURNS int
-  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
     WITH gone AS (DELETE FROM public.rate_buckets WHERE tat < clock_timestamp() RETURNING 1)
     SELECT count(*)::int FROM gone

@@ -54,7 +54,7 @@ CREATE POLICY request_ids_purge ON request_ids FOR ALL TO ochre_owner
 -- as already done (unique_violation).
 CREATE FUNCTION claim_request_id(p_method text, p_request_id text, p_org uuid)
   RETURNS TABLE (claimed boolean, response bytea)
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     c caller := app_caller();
@@ -99,7 +99,7 @@ CREATE FUNCTION claim_request_id(p_method text, p_request_id text, p_org uuid)
 CREATE FUNCTION record_request_id(p_org uuid, p_method text, p_request_id text,
                                   p_response bytea, p_customer uuid, p_conversation uuid)
   RETURNS void
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE
     c caller := app_caller();
@@ -123,7 +123,7 @@ GRANT EXECUTE ON FUNCTION claim_request_id(text, text, uuid),
 
 -- The purge job forgets the answers kept longer than 24 hours.
 CREATE FUNCTION sweep_request_ids() RETURNS int
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
   AS $$
   DECLARE n int;
   BEGIN

@@ -57,10 +57,13 @@ const CHECKS: &[(&str, &str)] = &[
            AND (d.datacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(d.datacl) a WHERE a.grantee = 0))",
     ),
     (
-        "is SECURITY DEFINER without a pinned search_path",
+        // pg_temp last: unlisted, it is searched FIRST for tables and
+        // types, and a caller with TEMP could shadow what the function reads.
+        "is SECURITY DEFINER without a pinned search_path ending in pg_temp",
         "SELECT p.proname AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
          WHERE n.nspname NOT IN ('pg_catalog','information_schema') AND p.prosecdef \
-           AND NOT EXISTS (SELECT 1 FROM unnest(coalesce(p.proconfig, '{}')) c WHERE c LIKE 'search_path=%')",
+           AND NOT EXISTS (SELECT 1 FROM unnest(coalesce(p.proconfig, '{}')) c \
+                            WHERE c LIKE 'search_path=%' AND c LIKE '%pg\\_temp')",
     ),
 ];
 

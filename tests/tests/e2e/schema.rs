@@ -73,7 +73,7 @@ async fn the_lint_fails_on_a_grant_to_public() {
 }
 
 #[tokio::test]
-async fn the_lint_fails_on_a_security_definer_function_without_a_pinned_search_path() {
+async fn the_lint_fails_on_a_security_definer_function_without_a_search_path_ending_in_pg_temp() {
     let (_, owner) = fresh_db_as_owner().await;
     owner
         .execute_unprepared(
@@ -82,12 +82,16 @@ async fn the_lint_fails_on_a_security_definer_function_without_a_pinned_search_p
         )
         .await
         .unwrap();
-    assert_eq!(
-        schema_findings(&owner).await,
-        ["leaky: is SECURITY DEFINER without a pinned search_path"]
-    );
+    let finding = ["leaky: is SECURITY DEFINER without a pinned search_path ending in pg_temp"];
+    assert_eq!(schema_findings(&owner).await, finding);
+    // Pinned, but pg_temp unlisted (so searched first): still a finding.
     owner
-        .execute_unprepared("ALTER FUNCTION leaky() SET search_path = pg_catalog")
+        .execute_unprepared("ALTER FUNCTION leaky() SET search_path = pg_catalog, public")
+        .await
+        .unwrap();
+    assert_eq!(schema_findings(&owner).await, finding);
+    owner
+        .execute_unprepared("ALTER FUNCTION leaky() SET search_path = pg_catalog, public, pg_temp")
         .await
         .unwrap();
     assert_eq!(schema_findings(&owner).await, Vec::<String>::new());

@@ -1,9 +1,12 @@
 //! The parameter that holds a transaction's verified caller
 //! (`backtrace_functions`, 0001_foundation) under attack. Only the owner
 //! role may set it; connected as `ochre_app` or `ochre_service` with the
-//! password, no route sets, resets or edits it (a genuine owner's value
-//! replayed, a verified agent's value edited to say owner), and the caller
-//! a credential pinned ends with its transaction.
+//! password, no route sets or edits it (a genuine owner's value replayed,
+//! a verified agent's value edited to say owner; RESET ALL only unpins),
+//! the caller a credential pinned ends with its transaction, one statement
+//! or cursor never reads two callers (the security review's mix of one
+//! pin's org with another's role), and temporary tables shadow nothing an
+//! identity call reads.
 
 use ochre_server::pg::{APP_ROLE, OWNER_ROLE, PINNED_CALLER_PARAMETER, SERVICE_ROLE};
 use ochre_tests::{
@@ -214,5 +217,174 @@ async fn a_pinned_caller_ends_with_its_transaction_or_savepoint() {
         .unwrap();
     assert_eq!(text(&tx, org).await, None);
     assert_eq!(text(&tx, customers).await.as_deref(), Some("0"));
+    tx.rollback().await.unwrap();
+}
+
+/// A victim org and an attacker: the victim's agent, who also owns an org
+/// of its own (anyone may create one). Returns the app pool, the victim,
+/// the attacker's org and the attacker's credential.
+async fn agent_who_owns_another_org() -> (DatabaseConnection, SeedOrg, uuid::Uuid, Credential) {
+    let c = cluster().await;
+    let name = c.fresh_database(true).await;
+    let su = c.connect_superuser(&name).await;
+    let victim = seed_org(&su, "victim").await;
+    let own = seed_org(&su, "attackers").await;
+    let agent = victim.user("agent");
+    su.execute_unprepared(&format!(
+        "INSERT INTO memberships (org_id, user_id, role) VALUES ('{}', '{agent}', 'owner')",
+        own.id
+    ))
+    .await
+    .unwrap();
+    let app = c.connect(APP_ROLE, &name).await;
+    (app, victim, own.id, Credential::seeded_user(agent))
+}
+
+/// The identity call of `cred` in `org` as SQL text (seeded sessions only).
+fn verify_sql(cred: &Credential, org: &str) -> String {
+    let Credential::Session { session, proof } = cred else {
+        panic!("a session")
+    };
+    let hex: String = proof.iter().map(|b| format!("{b:02x}")).collect();
+    format!("verify_session('{session}', '\\x{hex}'::bytea, {org}, '')")
+}
+
+/// Whether `sql`, run in `tx` inside a savepoint, fails as refused.
+async fn refused_in(tx: &DatabaseTransaction, sql: &str) -> Result<(), String> {
+    tx.execute_unprepared("SAVEPOINT probe").await.unwrap();
+    let got = tx.execute_unprepared(sql).await;
+    tx.execute_unprepared("ROLLBACK TO SAVEPOINT probe")
+        .await
+        .unwrap();
+    match got {
+        Err(e) if e.to_string().contains("one identity call per transaction") => Ok(()),
+        Err(e) => Err(format!("{sql}: {e}")),
+        Ok(_) => Err(format!("{sql}: accepted")),
+    }
+}
+
+/// The security review's mix: in one statement, the org of the agent's
+/// pin in the victim org fixes a policy's first InitPlan, then a second
+/// identity call pins the same person as owner of its own org and the
+/// role InitPlan reads "owner". The second call is refused outright.
+#[tokio::test]
+async fn a_second_identity_call_in_the_same_statement_is_refused() {
+    let (app, victim, own, agent) = agent_who_owns_another_org().await;
+    let (a, b) = (format!("'{}'::uuid", victim.id), format!("'{own}'::uuid"));
+    let mix = format!(
+        "SELECT k.id FROM (VALUES (1, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid), \
+                                  (2, '00000000-0000-0000-0000-000000000000'::uuid)) v(n, lo) \
+         CROSS JOIN LATERAL {} vs \
+         CROSS JOIN LATERAL (SELECT a.id FROM api_keys a \
+              WHERE a.id >= CASE WHEN vs.verdict = 'ok' THEN v.lo END OFFSET 0) k",
+        verify_sql(&agent, &format!("CASE v.n WHEN 1 THEN {a} ELSE {b} END"))
+    );
+    let tx = app.begin().await.unwrap();
+    for plan in ["enable_seqscan", "enable_bitmapscan"] {
+        tx.execute_unprepared(&format!("SET LOCAL {plan} = off"))
+            .await
+            .unwrap();
+    }
+    refused_in(&tx, &mix).await.unwrap();
+    // One statement after the other: the second is refused too.
+    tx.execute_unprepared(&format!("SELECT * FROM {}", verify_sql(&agent, &a)))
+        .await
+        .unwrap();
+    refused_in(&tx, &format!("SELECT * FROM {}", verify_sql(&agent, &b)))
+        .await
+        .unwrap();
+    // The agent alone sees none of the admin-only keys.
+    let keys = text(&tx, "SELECT count(*)::text AS v FROM api_keys").await;
+    assert_eq!(keys.as_deref(), Some("0"));
+    tx.rollback().await.unwrap();
+}
+
+/// A cursor keeps its InitPlans between fetches: unpinning (RESET ALL, or
+/// a rollback to a savepoint) and pinning another caller while one is open
+/// is refused, so no fetch reads two callers.
+#[tokio::test]
+async fn no_second_caller_is_pinned_while_a_cursor_is_open() {
+    let (app, victim, own, agent) = agent_who_owns_another_org().await;
+    let (a, b) = (format!("'{}'::uuid", victim.id), format!("'{own}'::uuid"));
+    let second = format!("SELECT * FROM {}", verify_sql(&agent, &b));
+    let cursor = "DECLARE c CURSOR FOR SELECT v.n, k.id FROM (VALUES (1), (2)) v(n) \
+                  LEFT JOIN LATERAL (SELECT a.id FROM api_keys a WHERE v.n = 2) k ON true";
+
+    // Pinned, a cursor opened and fetched, unpinned with RESET ALL.
+    let tx = app.begin().await.unwrap();
+    tx.execute_unprepared(&format!("SELECT * FROM {}", verify_sql(&agent, &a)))
+        .await
+        .unwrap();
+    tx.execute_unprepared(cursor).await.unwrap();
+    tx.execute_unprepared("FETCH 1 FROM c").await.unwrap();
+    tx.execute_unprepared("RESET ALL").await.unwrap();
+    assert_eq!(pinned(&tx).await, "", "RESET ALL unpins: nobody");
+    refused_in(&tx, &second).await.unwrap();
+    tx.rollback().await.unwrap();
+
+    // A cursor opened first, the caller pinned under a savepoint, rolled
+    // back: the cursor is still open, so no second caller.
+    let tx = app.begin().await.unwrap();
+    tx.execute_unprepared(cursor).await.unwrap();
+    tx.execute_unprepared("SAVEPOINT s").await.unwrap();
+    refused_in(&tx, &format!("SELECT * FROM {}", verify_sql(&agent, &a)))
+        .await
+        .unwrap();
+    tx.execute_unprepared("ROLLBACK TO SAVEPOINT s")
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+
+    // Without a cursor, unpinning and pinning again is allowed: every
+    // statement reads one caller.
+    let tx = app.begin().await.unwrap();
+    tx.execute_unprepared(&format!("SELECT * FROM {}", verify_sql(&agent, &a)))
+        .await
+        .unwrap();
+    tx.execute_unprepared("RESET ALL").await.unwrap();
+    tx.execute_unprepared(&second).await.unwrap();
+    let org = text(&tx, "SELECT app_org()::text AS v").await;
+    assert_eq!(org, Some(own.to_string()));
+    tx.rollback().await.unwrap();
+}
+
+/// Definer functions list pg_temp last in their search_path: even given
+/// TEMP on the database, the app role cannot shadow the tables an identity
+/// call reads with temporary ones holding a made-up session.
+#[tokio::test]
+async fn temporary_tables_do_not_shadow_what_an_identity_call_reads() {
+    let c = cluster().await;
+    let name = c.fresh_database(true).await;
+    let su = c.connect_superuser(&name).await;
+    let victim = seed_org(&su, "victim").await;
+    su.execute_unprepared(&format!("GRANT TEMP ON DATABASE \"{name}\" TO {APP_ROLE}"))
+        .await
+        .unwrap();
+    let app = c.connect(APP_ROLE, &name).await;
+    let (owner, session) = (victim.user("owner"), uuid::Uuid::now_v7());
+    let tx = app.begin().await.unwrap();
+    tx.execute_unprepared(&format!(
+        "CREATE TEMP TABLE sessions (id uuid, user_id uuid, revoked_at timestamptz, \
+           expires_at timestamptz, proof_hash bytea, prev_proof_hash bytea, proof_rotated_at timestamptz); \
+         CREATE TEMP TABLE memberships (org_id uuid, user_id uuid, role text); \
+         CREATE TEMP TABLE orgs (id uuid, ip_allowlist cidr[], purge_after timestamptz, \
+           purge_started_at timestamptz); \
+         GRANT SELECT ON pg_temp.sessions, pg_temp.memberships, pg_temp.orgs TO PUBLIC; \
+         INSERT INTO sessions VALUES ('{session}', '{owner}', NULL, 'infinity', sha256('x'::bytea)); \
+         INSERT INTO memberships VALUES ('{}', '{owner}', 'owner'); \
+         INSERT INTO orgs VALUES ('{}', '{{}}', NULL, NULL);",
+        victim.id, victim.id
+    ))
+    .await
+    .unwrap();
+    let forged = Credential::Session {
+        session,
+        proof: b"x".to_vec(),
+    };
+    let verdict = ochre_tests::prelude::verify(&tx, &forged, Some(victim.id), "").await;
+    assert_eq!(verdict, "no_credential");
+    assert_eq!(text(&tx, "SELECT app_org()::text AS v").await, None);
+    let users = text(&tx, "SELECT count(*)::text AS v FROM public.users").await;
+    assert_eq!(users.as_deref(), Some("0"));
     tx.rollback().await.unwrap();
 }
