@@ -5,7 +5,8 @@
 //! 1. Seeding as in `conversations`: an in-process server on a fresh
 //!    database, 4 orgs × 200 customers (`--customers`), one conversation
 //!    each with 3 messages; that server is shut down before anything is
-//!    measured. Two copies (`CREATE DATABASE … TEMPLATE`): `rls_on` as
+//!    measured, and the database is `VACUUM ANALYZE`d. Two copies
+//!    (`CREATE DATABASE … TEMPLATE`): `rls_on` as
 //!    migrated, `rls_off` with row-level security disabled and un-forced on
 //!    every table; both `VACUUM ANALYZE`d.
 //! 2. The release `ochre` binary (built first; the one next to this
@@ -22,9 +23,9 @@
 //!    org per call) with 32 requests in flight in each of [`load::SHAPES`]
 //!    (connections × workers), `--duration` each; the best shape is kept.
 //!    Then an open-loop fixed-rate schedule at 70 % of the maximum (that
-//!    shape's, or h2load's when it did better) for
-//!    `--duration`, latency counted from each call's intended start, three
-//!    times: the median p99 is the figure (every run's is printed).
+//!    shape's, or h2load's when it did better): a warm-up of `--warmup`,
+//!    then `--duration`, latency counted from each call's intended start,
+//!    three times: the median p99 is the figure (every run's is printed).
 //!    h2load (a C HTTP/2 client, lighter than tonic; see [`h2load`]) runs
 //!    the same read with 32 in flight when it is installed.
 //! 4. pgbench (`-n -M prepared -c 8 -j 2`) as `ochre_app` on `rls_on`
@@ -231,6 +232,12 @@ async fn measure(
             .fold(h2_max, f64::max);
         let rate = max * OPEN_FRACTION;
         let raws = raw::connect(server.port, load::SHAPES[0].channels).await?;
+        // Its own warm-up, as every closed-loop phase has: the new
+        // connections' first calls are not the server's steady state.
+        if !args.warmup.is_zero() {
+            step(start, &format!("open loop at {rate:.0}/s, warm-up"));
+            load::open(&raws, &s.target, rate, args.warmup).await?;
+        }
         let mut runs = Vec::with_capacity(OPEN_RUNS);
         for n in 1..=OPEN_RUNS {
             step(
@@ -344,14 +351,17 @@ async fn measure(
     })
 }
 
-/// Copies the seeded database twice, disables RLS on one copy, analyzes
-/// both: the number of tables that had RLS.
+/// Analyzes the seeded database, copies it twice, disables RLS on one
+/// copy, analyzes both: the number of tables that had RLS.
 async fn prepare(
     cluster: &TestCluster,
     source: &str,
     on: &str,
     off: &str,
 ) -> anyhow::Result<usize> {
+    // The seeded source too: autovacuum would otherwise visit its freshly
+    // written tables in the middle of a measured phase.
+    server::superuser_execute(cluster, source, "VACUUM ANALYZE").await?;
     server::copy_database(cluster, source, on).await?;
     server::copy_database(cluster, source, off).await?;
     let rls_tables = server::disable_rls(cluster, off).await?;
