@@ -98,8 +98,11 @@ CREATE FUNCTION pin_caller(c caller) RETURNS text
 -- the org of one caller and another the role of the other. `ochre_app`
 -- can unpin (RESET ALL checks no privilege; a rollback to a savepoint
 -- undoes what it covered), which leaves nobody; a cursor opened under the
--- first caller then blocks any second. Otherwise clears the parameter (a
--- value an operator set in postgresql.conf) and returns ''.
+-- first caller then blocks any second. The extended protocol's unnamed
+-- portal is not seen here (it cannot be told from the running statement),
+-- so policies also never split a caller across InitPlans (app_org_as()
+-- below). Otherwise clears the parameter (a value an operator set in
+-- postgresql.conf) and returns ''.
 CREATE FUNCTION first_identity_call() RETURNS text
   LANGUAGE plpgsql
   AS $$
@@ -149,9 +152,24 @@ CREATE FUNCTION app_api_key() RETURNS uuid LANGUAGE sql STABLE
 CREATE FUNCTION app_role() RETURNS text LANGUAGE sql STABLE
   AS $$ SELECT public.app_pinned(5) $$;
 
+-- The pinned org when the pinned role is one of `roles`, else NULL. A
+-- policy that gates on the role reads both in this ONE evaluation,
+-- `org_id = (SELECT app_org_as(ARRAY['owner', 'admin']))`, never as two
+-- InitPlans `(SELECT app_org())` and `(SELECT app_role())`: those are
+-- evaluated when first needed, and a suspended portal resumed after the
+-- caller changed (unpinned by RESET ALL or a rollback to a savepoint,
+-- then pinned again) could read the org of one caller and the role of
+-- another. A policy that needs the user too reads both in one row
+-- subquery: `(org_id, user_id) = (SELECT app_org_as(...), app_user())`.
+CREATE FUNCTION app_org_as(roles text[]) RETURNS uuid LANGUAGE sql STABLE
+  AS $$
+    SELECT CASE WHEN public.app_pinned(5) = ANY (roles)
+                THEN public.app_pinned(1)::pg_catalog.uuid END
+  $$;
+
 CREATE FUNCTION role_rank(r text) RETURNS int LANGUAGE sql IMMUTABLE
   AS $$ SELECT CASE r WHEN 'owner' THEN 4 WHEN 'admin' THEN 3 WHEN 'agent' THEN 2
                       WHEN 'light_agent' THEN 1 ELSE 0 END $$;
 
-GRANT EXECUTE ON FUNCTION app_pinned(int), app_caller(), app_org(), app_user(), app_api_key(), role_rank(text), app_role()
+GRANT EXECUTE ON FUNCTION app_pinned(int), app_caller(), app_org(), app_org_as(text[]), app_user(), app_api_key(), role_rank(text), app_role()
   TO ochre_app;

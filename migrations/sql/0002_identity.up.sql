@@ -28,8 +28,8 @@ CREATE POLICY orgs_member_read ON orgs FOR SELECT TO ochre_app
 -- Only owners change the org row (its IP allowlist): an admin could otherwise
 -- lock every owner out, and an API key is never an owner.
 CREATE POLICY orgs_owner_update ON orgs FOR UPDATE TO ochre_app
-  USING (id = (SELECT app_org()) AND (SELECT app_role()) = 'owner')
-  WITH CHECK (id = (SELECT app_org()) AND (SELECT app_role()) = 'owner');
+  USING (id = (SELECT app_org_as(ARRAY['owner'])))
+  WITH CHECK (id = (SELECT app_org_as(ARRAY['owner'])));
 CREATE POLICY orgs_definer ON orgs FOR ALL TO ochre_owner USING (true) WITH CHECK (true);
 GRANT SELECT, UPDATE (name, ip_allowlist) ON orgs TO ochre_app;
 
@@ -162,15 +162,15 @@ CREATE TABLE api_keys (
 ALTER TABLE api_keys ENABLE ROW LEVEL SECURITY;
 ALTER TABLE api_keys FORCE ROW LEVEL SECURITY;
 CREATE POLICY api_keys_admin_read ON api_keys FOR SELECT TO ochre_app
-  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin'));
+  USING (org_id = (SELECT app_org_as(ARRAY['owner', 'admin'])));
 CREATE POLICY api_keys_admin_insert ON api_keys FOR INSERT TO ochre_app
-  WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin')
+  WITH CHECK (org_id = (SELECT app_org_as(ARRAY['owner', 'admin']))
               AND role_rank(role) <= role_rank((SELECT app_role()))
               AND revoked_at IS NULL AND last_used_at IS NULL
               -- A key has a person as its creator: never an API key, never nobody.
               AND created_by = (SELECT app_user()) AND (SELECT app_api_key()) IS NULL);
 CREATE POLICY api_keys_admin_revoke ON api_keys FOR UPDATE TO ochre_app
-  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin') AND revoked_at IS NULL)
+  USING (org_id = (SELECT app_org_as(ARRAY['owner', 'admin'])) AND revoked_at IS NULL)
   WITH CHECK (org_id = (SELECT app_org()) AND revoked_at IS NOT NULL);
 -- The owner role reads keys in verify_api_key() and revokes a departing
 -- member's in revoke_grants_of().
@@ -203,15 +203,15 @@ CREATE TABLE invitations (
 ALTER TABLE invitations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE invitations FORCE ROW LEVEL SECURITY;
 CREATE POLICY invitations_admin_read ON invitations FOR SELECT TO ochre_app
-  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin'));
+  USING (org_id = (SELECT app_org_as(ARRAY['owner', 'admin'])));
 CREATE POLICY invitations_admin_insert ON invitations FOR INSERT TO ochre_app
-  WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin')
-              AND (role <> 'owner' OR (SELECT app_role()) = 'owner')
+  WITH CHECK (org_id = (SELECT app_org_as(ARRAY['owner', 'admin']))
+              AND (role <> 'owner' OR org_id = (SELECT app_org_as(ARRAY['owner'])))
               AND revoked_at IS NULL AND accepted_at IS NULL AND accepted_by IS NULL
               AND invited_by = (SELECT app_user()) AND (SELECT app_api_key()) IS NULL);
 CREATE POLICY invitations_admin_revoke ON invitations FOR UPDATE TO ochre_app
-  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin')
-         AND (role <> 'owner' OR (SELECT app_role()) = 'owner')
+  USING (org_id = (SELECT app_org_as(ARRAY['owner', 'admin']))
+         AND (role <> 'owner' OR org_id = (SELECT app_org_as(ARRAY['owner'])))
          AND revoked_at IS NULL AND accepted_at IS NULL)
   WITH CHECK (org_id = (SELECT app_org()) AND revoked_at IS NOT NULL);
 CREATE POLICY invitations_definer ON invitations FOR ALL TO ochre_owner USING (true) WITH CHECK (true);

@@ -31,10 +31,10 @@ CREATE POLICY customers_owner_export ON customers FOR SELECT TO ochre_owner
 CREATE POLICY customers_read ON customers FOR SELECT TO ochre_app
   USING (org_id = (SELECT app_org()));
 CREATE POLICY customers_insert ON customers FOR INSERT TO ochre_app
-  WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
+  WITH CHECK (org_id = (SELECT app_org_as(ARRAY['owner', 'admin', 'agent'])));
 CREATE POLICY customers_update ON customers FOR UPDATE TO ochre_app
-  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin', 'agent'))
-  WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
+  USING (org_id = (SELECT app_org_as(ARRAY['owner', 'admin', 'agent'])))
+  WITH CHECK (org_id = (SELECT app_org_as(ARRAY['owner', 'admin', 'agent'])));
 GRANT SELECT, INSERT, UPDATE ON customers TO ochre_app;
 
 CREATE TABLE conversations (
@@ -67,10 +67,10 @@ CREATE POLICY conversations_owner_export ON conversations FOR SELECT TO ochre_ow
 CREATE POLICY conversations_read ON conversations FOR SELECT TO ochre_app
   USING (org_id = (SELECT app_org()));
 CREATE POLICY conversations_insert ON conversations FOR INSERT TO ochre_app
-  WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
+  WITH CHECK (org_id = (SELECT app_org_as(ARRAY['owner', 'admin', 'agent'])));
 CREATE POLICY conversations_update ON conversations FOR UPDATE TO ochre_app
-  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin', 'agent'))
-  WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
+  USING (org_id = (SELECT app_org_as(ARRAY['owner', 'admin', 'agent'])))
+  WITH CHECK (org_id = (SELECT app_org_as(ARRAY['owner', 'admin', 'agent'])));
 GRANT SELECT, INSERT, UPDATE (status, assignee_id, subject, updated_at, last_message_at)
   ON conversations TO ochre_app;
 
@@ -103,7 +103,7 @@ CREATE POLICY messages_owner_export ON messages FOR SELECT TO ochre_owner
 CREATE POLICY messages_read ON messages FOR SELECT TO ochre_app
   USING (org_id = (SELECT app_org()));
 CREATE POLICY messages_insert ON messages FOR INSERT TO ochre_app
-  WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin', 'agent')
+  WITH CHECK (org_id = (SELECT app_org_as(ARRAY['owner', 'admin', 'agent']))
               AND (author_user_id IS NULL OR author_user_id = (SELECT app_user()))
               AND (author_api_key_id IS NULL OR author_api_key_id = (SELECT app_api_key())));
 GRANT SELECT, INSERT ON messages TO ochre_app;

@@ -28,13 +28,13 @@ ALTER TABLE integrations FORCE ROW LEVEL SECURITY;
 CREATE POLICY integrations_read ON integrations FOR SELECT TO ochre_app
   USING (org_id = (SELECT app_org()));
 CREATE POLICY integrations_write ON integrations FOR INSERT TO ochre_app
-  WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin')
+  WITH CHECK (org_id = (SELECT app_org_as(ARRAY['owner', 'admin']))
               AND connected_by IS NOT DISTINCT FROM (SELECT app_user()));
 CREATE POLICY integrations_update ON integrations FOR UPDATE TO ochre_app
-  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin'))
-  WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin'));
+  USING (org_id = (SELECT app_org_as(ARRAY['owner', 'admin'])))
+  WITH CHECK (org_id = (SELECT app_org_as(ARRAY['owner', 'admin'])));
 CREATE POLICY integrations_delete ON integrations FOR DELETE TO ochre_app
-  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin'));
+  USING (org_id = (SELECT app_org_as(ARRAY['owner', 'admin'])));
 CREATE POLICY integrations_owner ON integrations FOR SELECT TO ochre_owner USING (true);
 GRANT SELECT, INSERT, DELETE, UPDATE (external_account, scopes, updated_at, token_expires_at)
   ON integrations TO ochre_app;
@@ -53,9 +53,9 @@ ALTER TABLE integration_secrets FORCE ROW LEVEL SECURITY;
 CREATE POLICY integration_secrets_read ON integration_secrets FOR SELECT TO ochre_app
   USING (org_id = (SELECT app_org()));
 CREATE POLICY integration_secrets_insert ON integration_secrets FOR INSERT TO ochre_app
-  WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin'));
+  WITH CHECK (org_id = (SELECT app_org_as(ARRAY['owner', 'admin'])));
 CREATE POLICY integration_secrets_delete ON integration_secrets FOR DELETE TO ochre_app
-  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin'));
+  USING (org_id = (SELECT app_org_as(ARRAY['owner', 'admin'])));
 -- The owner role reads ciphertext inside read_integration_secret() and
 -- re-encrypts it in `ochre keys rotate`.
 CREATE POLICY integration_secrets_owner ON integration_secrets FOR ALL TO ochre_owner
@@ -97,7 +97,7 @@ CREATE INDEX audit_log_org_time_idx ON audit_log (org_id, occurred_at DESC);
 ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit_log FORCE ROW LEVEL SECURITY;
 CREATE POLICY audit_log_read ON audit_log FOR SELECT TO ochre_app
-  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin'));
+  USING (org_id = (SELECT app_org_as(ARRAY['owner', 'admin'])));
 -- Rows are written only by SECURITY DEFINER functions (running as the
 -- owner): the app role has no INSERT on the table.
 CREATE POLICY audit_log_owner ON audit_log FOR INSERT TO ochre_owner WITH CHECK (true);
@@ -200,7 +200,7 @@ CREATE TABLE audit_checkpoints (
 ALTER TABLE audit_checkpoints ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit_checkpoints FORCE ROW LEVEL SECURITY;
 CREATE POLICY audit_checkpoints_read ON audit_checkpoints FOR SELECT TO ochre_app
-  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin'));
+  USING (org_id = (SELECT app_org_as(ARRAY['owner', 'admin'])));
 CREATE POLICY audit_checkpoints_definer ON audit_checkpoints FOR ALL TO ochre_owner
   USING (true) WITH CHECK (true);
 GRANT SELECT ON audit_checkpoints TO ochre_app;
@@ -359,13 +359,13 @@ CREATE TABLE oauth_states (
 ALTER TABLE oauth_states ENABLE ROW LEVEL SECURITY;
 ALTER TABLE oauth_states FORCE ROW LEVEL SECURITY;
 CREATE POLICY oauth_states_read ON oauth_states FOR SELECT TO ochre_app
-  USING (org_id = (SELECT app_org()) AND user_id = (SELECT app_user()) AND (SELECT app_role()) IN ('owner', 'admin'));
+  USING ((org_id, user_id) = (SELECT app_org_as(ARRAY['owner', 'admin']), app_user()));
 CREATE POLICY oauth_states_insert ON oauth_states FOR INSERT TO ochre_app
-  WITH CHECK (org_id = (SELECT app_org()) AND user_id = (SELECT app_user()) AND (SELECT app_role()) IN ('owner', 'admin')
+  WITH CHECK ((org_id, user_id) = (SELECT app_org_as(ARRAY['owner', 'admin']), app_user())
               AND used_at IS NULL);
 -- Using a state is one-way.
 CREATE POLICY oauth_states_use ON oauth_states FOR UPDATE TO ochre_app
-  USING (org_id = (SELECT app_org()) AND user_id = (SELECT app_user()) AND (SELECT app_role()) IN ('owner', 'admin')
+  USING ((org_id, user_id) = (SELECT app_org_as(ARRAY['owner', 'admin']), app_user())
          AND used_at IS NULL)
   WITH CHECK (org_id = (SELECT app_org()) AND used_at IS NOT NULL);
 -- `ochre keys rotate` (running as the owner role) re-encrypts the PKCE

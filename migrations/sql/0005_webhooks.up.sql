@@ -33,7 +33,7 @@ ALTER TABLE webhook_events FORCE ROW LEVEL SECURITY;
 -- Owners, admins and agents read the org's events; nobody writes them but
 -- record_webhook_event() after a signature verified.
 CREATE POLICY webhook_events_read ON webhook_events FOR SELECT TO ochre_app
-  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin', 'agent'));
+  USING (org_id = (SELECT app_org_as(ARRAY['owner', 'admin', 'agent'])));
 CREATE POLICY webhook_events_definer ON webhook_events FOR ALL TO ochre_owner
   USING (true) WITH CHECK (true);
 GRANT SELECT ON webhook_events TO ochre_app;

@@ -38,14 +38,13 @@ CREATE POLICY surveys_read ON surveys FOR SELECT TO ochre_app
 -- The sender is the verified caller, never a column the app chooses, and
 -- the customer is the conversation's own.
 CREATE POLICY surveys_send ON surveys FOR INSERT TO ochre_app
-  WITH CHECK (org_id = (SELECT app_org())
-              AND (SELECT app_role()) IN ('owner', 'admin', 'agent')
+  WITH CHECK (org_id = (SELECT app_org_as(ARRAY['owner', 'admin', 'agent']))
               AND sent_by_user_id IS NOT DISTINCT FROM (SELECT app_user())
               AND sent_by_api_key_id IS NOT DISTINCT FROM (SELECT app_api_key())
               AND customer_id = (SELECT c.customer_id FROM conversations c
                                   WHERE c.org_id = surveys.org_id AND c.id = surveys.conversation_id));
 CREATE POLICY surveys_revoke ON surveys FOR UPDATE TO ochre_app
-  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin', 'agent')
+  USING (org_id = (SELECT app_org_as(ARRAY['owner', 'admin', 'agent']))
          AND revoked_at IS NULL)
   WITH CHECK (org_id = (SELECT app_org()) AND revoked_at IS NOT NULL);
 CREATE POLICY surveys_definer ON surveys FOR ALL TO ochre_owner USING (true) WITH CHECK (true);

@@ -19,7 +19,7 @@ CREATE TABLE customer_erasures (
 ALTER TABLE customer_erasures ENABLE ROW LEVEL SECURITY;
 ALTER TABLE customer_erasures FORCE ROW LEVEL SECURITY;
 CREATE POLICY customer_erasures_read ON customer_erasures FOR SELECT TO ochre_app
-  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin'));
+  USING (org_id = (SELECT app_org_as(ARRAY['owner', 'admin'])));
 CREATE POLICY customer_erasures_definer ON customer_erasures FOR ALL TO ochre_owner
   USING (org_id = (SELECT app_org())) WITH CHECK (org_id = (SELECT app_org()));
 -- The purge of the org (0007_workspace_deletion) sees and deletes them.

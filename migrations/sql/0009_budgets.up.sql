@@ -34,7 +34,7 @@ CREATE TABLE budgets (
 ALTER TABLE budgets ENABLE ROW LEVEL SECURITY;
 ALTER TABLE budgets FORCE ROW LEVEL SECURITY;
 CREATE POLICY budgets_read ON budgets FOR SELECT TO ochre_app
-  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin'));
+  USING (org_id = (SELECT app_org_as(ARRAY['owner', 'admin'])));
 -- The definer functions name the org in every statement (the pinned
 -- caller's, or each org with expired holds for the sweeper).
 CREATE POLICY budgets_definer ON budgets FOR ALL TO ochre_owner USING (true) WITH CHECK (true);
@@ -83,7 +83,7 @@ CREATE INDEX budget_reservations_customer_idx ON budget_reservations (org_id, cu
 ALTER TABLE budget_reservations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE budget_reservations FORCE ROW LEVEL SECURITY;
 CREATE POLICY budget_reservations_read ON budget_reservations FOR SELECT TO ochre_app
-  USING (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin'));
+  USING (org_id = (SELECT app_org_as(ARRAY['owner', 'admin'])));
 CREATE POLICY budget_reservations_definer ON budget_reservations FOR ALL TO ochre_owner
   USING (true) WITH CHECK (true);
 CREATE POLICY budget_reservations_purge ON budget_reservations FOR ALL TO ochre_owner

@@ -34,7 +34,7 @@ ALTER TABLE messages
 
 -- New inbound messages carry a screening; other kinds carry none.
 ALTER POLICY messages_insert ON messages
-  WITH CHECK (org_id = (SELECT app_org()) AND (SELECT app_role()) IN ('owner', 'admin', 'agent')
+  WITH CHECK (org_id = (SELECT app_org_as(ARRAY['owner', 'admin', 'agent']))
               AND (author_user_id IS NULL OR author_user_id = (SELECT app_user()))
               AND (author_api_key_id IS NULL OR author_api_key_id = (SELECT app_api_key()))
               AND ((kind IN ('inbound_email', 'inbound_chat')) = (guard_verdict IS NOT NULL)));

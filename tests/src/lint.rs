@@ -57,6 +57,16 @@ const CHECKS: &[(&str, &str)] = &[
            AND (d.datacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(d.datacl) a WHERE a.grantee = 0))",
     ),
     (
+        // A query that can be suspended (SELECT, SELECT FOR UPDATE) reads a
+        // policy's InitPlans when first needed: the role must come in the
+        // same evaluation as the org (`app_org_as()`), or a portal resumed
+        // after the caller changed combines two callers.
+        "reads the caller's role apart from its org (use app_org_as)",
+        "SELECT p.tablename || '.' || p.policyname AS name FROM pg_policies p \
+         WHERE p.schemaname = 'public' AND p.cmd <> 'INSERT' \
+           AND coalesce(p.qual, '') || coalesce(p.with_check, '') LIKE '%app\\_role()%'",
+    ),
+    (
         // pg_temp last: unlisted, it is searched FIRST for tables and
         // types, and a caller with TEMP could shadow what the function reads.
         "is SECURITY DEFINER without a pinned search_path ending in pg_temp",

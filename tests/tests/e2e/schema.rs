@@ -73,6 +73,30 @@ async fn the_lint_fails_on_a_grant_to_public() {
 }
 
 #[tokio::test]
+async fn the_lint_fails_on_a_policy_that_reads_the_role_apart_from_the_org() {
+    let (_, owner) = fresh_db_as_owner().await;
+    owner
+        .execute_unprepared(
+            "CREATE POLICY split_role ON api_keys FOR SELECT TO ochre_app \
+               USING (org_id = (SELECT app_org()) AND (SELECT app_role()) = 'owner')",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        schema_findings(&owner).await,
+        ["api_keys.split_role: reads the caller's role apart from its org (use app_org_as)"]
+    );
+    owner
+        .execute_unprepared(
+            "ALTER POLICY split_role ON api_keys \
+               USING (org_id = (SELECT app_org_as(ARRAY['owner'])))",
+        )
+        .await
+        .unwrap();
+    assert_eq!(schema_findings(&owner).await, Vec::<String>::new());
+}
+
+#[tokio::test]
 async fn the_lint_fails_on_a_security_definer_function_without_a_search_path_ending_in_pg_temp() {
     let (_, owner) = fresh_db_as_owner().await;
     owner
