@@ -50,7 +50,8 @@ impl TestCluster {
         )
     }
 
-    fn password(&self, role: &str) -> &SecretString {
+    /// The password of `role` (`ochre_owner`, `ochre_app`, `ochre_service`).
+    pub fn password(&self, role: &str) -> &SecretString {
         match role {
             pg::OWNER_ROLE => &self.creds.owner,
             pg::APP_ROLE => &self.creds.app,

@@ -26,6 +26,7 @@ pub mod matrix;
 pub mod prelude;
 pub mod process;
 pub mod proxy;
+pub mod rawpg;
 pub mod snapshot;
 mod spawn;
 pub mod sqlmatrix;

@@ -5,5 +5,6 @@ mod forged;
 mod generated;
 mod impersonation;
 mod pinned;
+mod portals;
 mod rpc;
 mod sql;
