@@ -67,7 +67,12 @@ pub fn redact(text: &str) -> Cow<'_, str> {
     let state = STATE
         .read()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut out = ANSI.replace_all(text, "");
+    // Every escape sequence starts with ESC.
+    let mut out = if text.contains('\x1b') {
+        ANSI.replace_all(text, "")
+    } else {
+        Cow::Borrowed(text)
+    };
     if let Some(known) = &state.known
         && let Cow::Owned(s) = known.replace_all(&out, "[redacted:secret]")
     {

@@ -132,6 +132,11 @@ static PHONE: LazyLock<Regex> = LazyLock::new(|| {
 /// Applies every credential shape.
 pub(super) fn credentials(text: &str) -> Cow<'_, str> {
     let mut out = Cow::Borrowed(text);
+    // Most lines match no rule: one forward search that may stop early
+    // says so, before the search that names every rule that matches.
+    if !ANY_CREDENTIAL.is_match(text) {
+        return out;
+    }
     let hits = ANY_CREDENTIAL.matches(text);
     if !hits.matched_any() {
         return out;
@@ -150,6 +155,10 @@ pub(super) fn credentials(text: &str) -> Cow<'_, str> {
 /// Replaces each email address by `e:` and its keyed tag (of the address in
 /// lower case, `%40` read as `@`).
 pub(super) fn emails<'a>(text: &'a str, tag: &dyn Fn(&[u8]) -> String) -> Cow<'a, str> {
+    // Every address has its `@` (or `%40`): a line without one has none.
+    if !text.contains('@') && !text.contains("%40") {
+        return Cow::Borrowed(text);
+    }
     EMAIL.replace_all(text, |c: &Captures<'_>| {
         let address = c[0].replace("%40", "@").to_ascii_lowercase();
         format!("e:{}", tag(address.as_bytes()))
