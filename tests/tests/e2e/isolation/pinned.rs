@@ -47,42 +47,74 @@ async fn verified(app: &DatabaseConnection, org: &SeedOrg, role: &str) -> Databa
     tx
 }
 
-/// Every way a connected role might set `value` as the pinned caller.
-fn routes(role: &str, db: &str, value: &str) -> Vec<String> {
+/// The refusal of a parameter the role has no right to set.
+const NO_RIGHT_TO_SET: &str = "permission denied to set parameter \"backtrace_functions\"";
+
+/// Every way a connected role might set `value` as the pinned caller, each
+/// with the refusal it must meet.
+fn routes(role: &str, db: &str, value: &str) -> Vec<(String, &'static str)> {
     let p = PINNED_CALLER_PARAMETER;
     vec![
-        format!("SELECT set_config('{p}', '{value}', true)"),
-        format!("SELECT set_config('{p}', '{value}', false)"),
-        format!("SET LOCAL {p} = '{value}'"),
-        format!("SET {p} = '{value}'"),
-        format!("RESET {p}"),
-        format!("UPDATE pg_settings SET setting = '{value}' WHERE name = '{p}'"),
-        format!("DO $$ BEGIN PERFORM set_config('{p}', '{value}', true); END $$"),
-        format!("ALTER ROLE {role} SET {p} = '{value}'"),
-        format!("ALTER ROLE {role} IN DATABASE \"{db}\" SET {p} = '{value}'"),
-        format!("ALTER DATABASE \"{db}\" SET {p} = '{value}'"),
-        "SELECT pin_caller(ROW(NULL, NULL, NULL, NULL, 'owner')::caller)".to_owned(),
+        (
+            format!("SELECT set_config('{p}', '{value}', true)"),
+            NO_RIGHT_TO_SET,
+        ),
+        (
+            format!("SELECT set_config('{p}', '{value}', false)"),
+            NO_RIGHT_TO_SET,
+        ),
+        (format!("SET LOCAL {p} = '{value}'"), NO_RIGHT_TO_SET),
+        (format!("SET {p} = '{value}'"), NO_RIGHT_TO_SET),
+        (format!("RESET {p}"), NO_RIGHT_TO_SET),
+        (
+            format!("UPDATE pg_settings SET setting = '{value}' WHERE name = '{p}'"),
+            NO_RIGHT_TO_SET,
+        ),
+        (
+            format!("DO $$ BEGIN PERFORM set_config('{p}', '{value}', true); END $$"),
+            NO_RIGHT_TO_SET,
+        ),
+        (
+            format!("ALTER ROLE {role} SET {p} = '{value}'"),
+            NO_RIGHT_TO_SET,
+        ),
+        (
+            format!("ALTER ROLE {role} IN DATABASE \"{db}\" SET {p} = '{value}'"),
+            NO_RIGHT_TO_SET,
+        ),
+        (
+            format!("ALTER DATABASE \"{db}\" SET {p} = '{value}'"),
+            "must be owner of database",
+        ),
+        (
+            "SELECT pin_caller(ROW(NULL, NULL, NULL, NULL, 'owner')::caller)".to_owned(),
+            "permission denied for function pin_caller",
+        ),
     ]
 }
 
-/// Runs every route in `tx` (each in a savepoint, rolled back after) and
-/// returns those that were not refused for want of privilege.
-async fn unrefused(tx: &DatabaseTransaction, routes: &[String]) -> Vec<String> {
+/// Runs `sql` in `tx` inside a savepoint (rolled back after): `Ok` when it
+/// failed with an error that says `expected`.
+async fn refused_in(tx: &DatabaseTransaction, sql: &str, expected: &str) -> Result<(), String> {
+    tx.execute_unprepared("SAVEPOINT probe").await.unwrap();
+    let got = tx.execute_unprepared(sql).await;
+    tx.execute_unprepared("ROLLBACK TO SAVEPOINT probe")
+        .await
+        .unwrap();
+    match got {
+        Err(e) if e.to_string().contains(expected) => Ok(()),
+        Err(e) => Err(format!("{sql}: {e} (expected: {expected})")),
+        Ok(_) => Err(format!("{sql}: accepted")),
+    }
+}
+
+/// Every route of `routes` that was not refused as it must be.
+async fn unrefused(tx: &DatabaseTransaction, routes: &[(String, &str)]) -> Vec<String> {
     let mut wrong = Vec::new();
-    for sql in routes {
-        tx.execute_unprepared("SAVEPOINT attempt").await.unwrap();
-        match tx.execute_unprepared(sql).await {
-            Ok(_) => wrong.push(format!("{sql}: accepted")),
-            Err(e) => {
-                let e = e.to_string();
-                if !e.contains("permission denied") && !e.contains("must be owner") {
-                    wrong.push(format!("{sql}: {e}"));
-                }
-            }
+    for (sql, expected) in routes {
+        if let Err(e) = refused_in(tx, sql, expected).await {
+            wrong.push(e);
         }
-        tx.execute_unprepared("ROLLBACK TO SAVEPOINT attempt")
-            .await
-            .unwrap();
     }
     wrong
 }
@@ -249,19 +281,8 @@ fn verify_sql(cred: &Credential, org: &str) -> String {
     format!("verify_session('{session}', '\\x{hex}'::bytea, {org}, '')")
 }
 
-/// Whether `sql`, run in `tx` inside a savepoint, fails as refused.
-async fn refused_in(tx: &DatabaseTransaction, sql: &str) -> Result<(), String> {
-    tx.execute_unprepared("SAVEPOINT probe").await.unwrap();
-    let got = tx.execute_unprepared(sql).await;
-    tx.execute_unprepared("ROLLBACK TO SAVEPOINT probe")
-        .await
-        .unwrap();
-    match got {
-        Err(e) if e.to_string().contains("one identity call per transaction") => Ok(()),
-        Err(e) => Err(format!("{sql}: {e}")),
-        Ok(_) => Err(format!("{sql}: accepted")),
-    }
-}
+/// The refusal of a second caller.
+const SECOND_CALLER: &str = "one identity call per transaction, before any cursor";
 
 /// The security review's mix: in one statement, the org of the agent's
 /// pin in the victim org fixes a policy's first InitPlan, then a second
@@ -285,14 +306,18 @@ async fn a_second_identity_call_in_the_same_statement_is_refused() {
             .await
             .unwrap();
     }
-    refused_in(&tx, &mix).await.unwrap();
+    refused_in(&tx, &mix, SECOND_CALLER).await.unwrap();
     // One statement after the other: the second is refused too.
     tx.execute_unprepared(&format!("SELECT * FROM {}", verify_sql(&agent, &a)))
         .await
         .unwrap();
-    refused_in(&tx, &format!("SELECT * FROM {}", verify_sql(&agent, &b)))
-        .await
-        .unwrap();
+    refused_in(
+        &tx,
+        &format!("SELECT * FROM {}", verify_sql(&agent, &b)),
+        SECOND_CALLER,
+    )
+    .await
+    .unwrap();
     // The agent alone sees none of the admin-only keys.
     let keys = text(&tx, "SELECT count(*)::text AS v FROM api_keys").await;
     assert_eq!(keys.as_deref(), Some("0"));
@@ -319,7 +344,7 @@ async fn no_second_caller_is_pinned_while_a_cursor_is_open() {
     tx.execute_unprepared("FETCH 1 FROM c").await.unwrap();
     tx.execute_unprepared("RESET ALL").await.unwrap();
     assert_eq!(pinned(&tx).await, "", "RESET ALL unpins: nobody");
-    refused_in(&tx, &second).await.unwrap();
+    refused_in(&tx, &second, SECOND_CALLER).await.unwrap();
     tx.rollback().await.unwrap();
 
     // A cursor opened first, the caller pinned under a savepoint, rolled
@@ -327,9 +352,13 @@ async fn no_second_caller_is_pinned_while_a_cursor_is_open() {
     let tx = app.begin().await.unwrap();
     tx.execute_unprepared(cursor).await.unwrap();
     tx.execute_unprepared("SAVEPOINT s").await.unwrap();
-    refused_in(&tx, &format!("SELECT * FROM {}", verify_sql(&agent, &a)))
-        .await
-        .unwrap();
+    refused_in(
+        &tx,
+        &format!("SELECT * FROM {}", verify_sql(&agent, &a)),
+        SECOND_CALLER,
+    )
+    .await
+    .unwrap();
     tx.execute_unprepared("ROLLBACK TO SAVEPOINT s")
         .await
         .unwrap();
