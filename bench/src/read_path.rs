@@ -50,6 +50,7 @@ mod child;
 mod cpu;
 mod h2load;
 mod load;
+mod open;
 mod pgbench;
 mod raw;
 mod report;
@@ -63,7 +64,9 @@ use tokio::runtime::Handle;
 use self::{
     child::ServerChild,
     load::{Rpc, Shape, Target},
-    pgbench::{Caller, Pgbench},
+    open::OPEN_FRACTION,
+    pgbench::Caller,
+    report::Results,
 };
 use crate::{
     Args,
@@ -74,53 +77,6 @@ use crate::{
 
 /// Orgs seeded: the one under load and 3 other tenants.
 const TENANTS: usize = 4;
-
-/// The open-loop rate, as a fraction of the closed-loop maximum.
-const OPEN_FRACTION: f64 = 0.7;
-
-/// Open-loop runs: on a shared 2-core machine one run's tail can be a
-/// neighbour's pause, so the median of three runs' p99 is the figure, and
-/// every run's p99 is printed beside it.
-const OPEN_RUNS: usize = 3;
-
-/// Everything measured.
-#[derive(Debug)]
-pub struct Results {
-    /// GetConversation on `rls_on`, per shape tried.
-    pub shapes: Vec<(Shape, Measured)>,
-    /// The index of the best shape in `shapes`.
-    pub best: usize,
-    /// The open-loop runs, by ascending p99, and their intended rate.
-    pub open_runs: Vec<Measured>,
-    pub open_rate: f64,
-    /// The same read from h2load (one conversation), when installed.
-    pub h2: Option<h2load::H2load>,
-    /// RLS on and off, measured alternately (on, off, off, on).
-    pub get_on_paired: Measured,
-    pub get_off: Measured,
-    pub add: Measured,
-    pub pg_get: Pgbench,
-    /// pgbench's read on the RLS-off copy.
-    pub pg_get_off: Pgbench,
-    pub pg_add: Pgbench,
-    pub rls_tables: usize,
-    /// CPU time per call, by phase.
-    pub cpu: Vec<(String, cpu::PerCall)>,
-}
-
-impl Results {
-    /// The open-loop run with the median p99: it stands for the phase.
-    pub fn open(&self) -> &Measured {
-        &self.open_runs[self.open_runs.len() / 2]
-    }
-}
-
-impl Results {
-    pub fn best(&self) -> (Shape, &Measured) {
-        let (shape, m) = &self.shapes[self.best];
-        (*shape, m)
-    }
-}
 
 /// The databases and what the load needs.
 struct Setup<'a> {
@@ -200,28 +156,12 @@ async fn measure(
             stats::report(&shape.label(), "GetConversation", &m);
             shapes.push((shape, m));
         }
-        let h2 = match h2load::binary() {
-            Some(bin) => {
-                step(start, "GetConversation closed loop from h2load");
-                let id = s.target.ids.first().context("a conversation")?.clone();
-                let check = server.channels(1).await?;
-                load::check_get(check[0].clone(), &s.target, &id).await?;
-                let (port, t, i) = (server.port, s.target.clone(), id.clone());
-                let task = tokio::task::spawn_blocking(move || h2load::run(&bin, port, &t, &i, d));
-                // h2load warms up for a second before it counts.
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                let before = cpu::Snapshot::take(server.pid(), s.postmaster);
-                let h = task.await.context("h2load task")??;
-                let used = before.per_call(&cpu::Snapshot::take(server.pid(), s.postmaster), h.rps);
+        let h2 = match h2load::measure(server, &s.target, s.postmaster, d, start).await? {
+            Some((h, used)) => {
                 cpu.push(("Get h2load".to_owned(), used));
-                load::check_get(check[0].clone(), &s.target, &id).await?;
-                println!("  h2load: {h:?}");
                 Some(h)
             }
-            None => {
-                println!("  h2load not installed (apt-get install nghttp2-client): skipped");
-                None
-            }
+            None => None,
         };
         // The maximum the report states (`report::table`): the best
         // shape, or h2load when every one of its calls succeeded.
@@ -242,35 +182,15 @@ async fn measure(
         } else {
             best.channels
         };
-        // The open loop's generator runs on a thread of its own with a
-        // single-threaded runtime (as h2load does), so that it costs about
-        // what the client that measured the maximum cost.
-        let (port, pid, postmaster) = (server.port, server.pid(), s.postmaster);
-        let (target, warmup) = (s.target.clone(), args.warmup);
-        let (runs, used) = load::on_own_thread(move || async move {
-            let raws = raw::connect(port, channels).await?;
-            // Its own warm-up, as every closed-loop phase has: the new
-            // connections' first calls are not the server's steady state.
-            if !warmup.is_zero() {
-                step(start, &format!("open loop at {rate:.0}/s, warm-up"));
-                load::open(&raws, &target, rate, warmup).await?;
-            }
-            let (mut runs, mut used) = (Vec::new(), Vec::new());
-            for n in 1..=OPEN_RUNS {
-                step(
-                    start,
-                    &format!("open loop at {rate:.0}/s, run {n} of {OPEN_RUNS}"),
-                );
-                let before = cpu::Snapshot::take(pid, postmaster);
-                let run = load::open(&raws, &target, rate, d).await?;
-                let after = cpu::Snapshot::take(pid, postmaster);
-                used.push(before.per_call(&after, load::ok_rate(&run)));
-                stats::report(&format!("open loop, run {n}"), "GetConversation", &run);
-                runs.push(run);
-            }
-            anyhow::Ok((runs, used))
-        })
-        .await?;
+        let plan = open::Plan {
+            port: server.port,
+            channels,
+            rate,
+            warmup: args.warmup,
+            duration: d,
+            start,
+        };
+        let (runs, used) = open::runs(plan, s.target.clone(), server.pid(), s.postmaster).await?;
         for (n, used) in used.into_iter().enumerate() {
             cpu.push((format!("Get open loop, run {}", n + 1), used));
         }

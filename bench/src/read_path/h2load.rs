@@ -7,11 +7,20 @@
 //! and a token that could expire during the run is never used (15 minutes).
 //! Skipped when `h2load` is not installed (`apt-get install nghttp2-client`).
 
-use std::{path::PathBuf, process::Command, time::Duration};
+use std::{
+    path::PathBuf,
+    process::Command,
+    time::{Duration, Instant},
+};
 
 use anyhow::{Context as _, bail};
 
-use super::load::Target;
+use super::{
+    child::ServerChild,
+    cpu::{self, PerCall},
+    load::{self, Target},
+    step,
+};
 
 /// What h2load reports.
 #[derive(Debug, Clone, Copy)]
@@ -128,6 +137,36 @@ fn parse(text: &str) -> anyhow::Result<H2load> {
         failed: count("failed")? + count("errored")?,
         mean_ms,
     })
+}
+
+/// GetConversation from h2load against `server` for `d` (when h2load is
+/// installed): its figures and its CPU per call, with a checked call before
+/// and after.
+pub async fn measure(
+    server: &ServerChild,
+    target: &Target,
+    postmaster: u32,
+    d: Duration,
+    start: Instant,
+) -> anyhow::Result<Option<(H2load, PerCall)>> {
+    let Some(bin) = binary() else {
+        println!("  h2load not installed (apt-get install nghttp2-client): skipped");
+        return Ok(None);
+    };
+    step(start, "GetConversation closed loop from h2load");
+    let id = target.ids.first().context("a conversation")?.clone();
+    let check = server.channels(1).await?;
+    load::check_get(check[0].clone(), target, &id).await?;
+    let (port, t, i) = (server.port, target.clone(), id.clone());
+    let task = tokio::task::spawn_blocking(move || run(&bin, port, &t, &i, d));
+    // h2load warms up for a second before it counts.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = cpu::Snapshot::take(server.pid(), postmaster);
+    let h = task.await.context("h2load task")??;
+    let used = before.per_call(&cpu::Snapshot::take(server.pid(), postmaster), h.rps);
+    load::check_get(check[0].clone(), target, &id).await?;
+    println!("  h2load: {h:?}");
+    Ok(Some((h, used)))
 }
 
 #[cfg(test)]

@@ -172,7 +172,7 @@ const OPEN_CALLERS: usize = 64;
 /// wrk2) instead of lowering the offered rate. Timer-driven callers cost
 /// the generator far less CPU per call than a schedule thread spawning a
 /// task per call, and the generator shares the cores with what it
-/// measures (run it with [`on_own_thread`]: 42 µs of CPU a call where the
+/// measures (run it with [`super::open::on_own_thread`]: 42 µs of CPU a call where the
 /// bench's two-thread runtime took 60, h2load 30). `secs` of the result is the scheduled window, so
 /// `rate()` is the achieved start rate.
 pub async fn open(
@@ -216,29 +216,6 @@ pub async fn open(
         secs: duration.as_secs_f64(),
         stats,
     })
-}
-
-/// Runs `work` on a new thread with a single-threaded runtime of its own
-/// and waits for its result without blocking this runtime.
-pub async fn on_own_thread<F, Fut, T>(work: F) -> anyhow::Result<T>
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = anyhow::Result<T>>,
-    T: Send + 'static,
-{
-    let (done, result) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("ochre-bench-open".into())
-        .spawn(move || {
-            let outcome = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("a runtime for the open loop")
-                .and_then(|rt| rt.block_on(work()));
-            let _ = done.send(outcome);
-        })
-        .context("a thread for the open loop")?;
-    result.await.context("the open-loop thread ended early")?
 }
 
 /// Successful calls per second.

@@ -1,7 +1,12 @@
 //! The markdown tables of `read-path`: the targets with PASS/FAIL, then
 //! the percentiles of every phase.
 
-use super::{OPEN_FRACTION, Results, load::ok_rate, pgbench};
+use super::{
+    cpu, h2load,
+    load::{Shape, ok_rate},
+    open::OPEN_FRACTION,
+    pgbench::{self, Pgbench},
+};
 use crate::{
     Args,
     seed::Seeded,
@@ -16,6 +21,43 @@ const MIN_VS_PGBENCH: f64 = 0.6;
 const MAX_OPEN_P99_MS: f64 = 10.0;
 /// RLS on ÷ RLS off throughput.
 const MIN_RLS_RATIO: f64 = 0.9;
+
+/// Everything measured.
+#[derive(Debug)]
+pub struct Results {
+    /// GetConversation on `rls_on`, per shape tried.
+    pub shapes: Vec<(Shape, Measured)>,
+    /// The index of the best shape in `shapes`.
+    pub best: usize,
+    /// The open-loop runs, by ascending p99, and their intended rate.
+    pub open_runs: Vec<Measured>,
+    pub open_rate: f64,
+    /// The same read from h2load (one conversation), when installed.
+    pub h2: Option<h2load::H2load>,
+    /// RLS on and off, measured alternately (on, off, off, on).
+    pub get_on_paired: Measured,
+    pub get_off: Measured,
+    pub add: Measured,
+    pub pg_get: Pgbench,
+    /// pgbench's read on the RLS-off copy.
+    pub pg_get_off: Pgbench,
+    pub pg_add: Pgbench,
+    pub rls_tables: usize,
+    /// CPU time per call, by phase.
+    pub cpu: Vec<(String, cpu::PerCall)>,
+}
+
+impl Results {
+    /// The open-loop run with the median p99: it stands for the phase.
+    pub fn open(&self) -> &Measured {
+        &self.open_runs[self.open_runs.len() / 2]
+    }
+
+    pub fn best(&self) -> (Shape, &Measured) {
+        let (shape, m) = &self.shapes[self.best];
+        (*shape, m)
+    }
+}
 
 fn verdict(pass: bool) -> &'static str {
     if pass { "PASS" } else { "FAIL" }
