@@ -8,3 +8,4 @@ mod pinned;
 mod portals;
 mod rpc;
 mod sql;
+mod temporary;
