@@ -67,6 +67,22 @@ const CHECKS: &[(&str, &str)] = &[
            AND coalesce(p.qual, '') || coalesce(p.with_check, '') LIKE '%app\\_role()%'",
     ),
     (
+        // The general rule behind the one above: a query that can be
+        // suspended (a policy for SELECT or ALL) reads the pinned caller
+        // through ONE sublink, so that one evaluation sees one caller (the
+        // org and the user together: `(org_id, user_id) = (SELECT
+        // app_org_as(...), app_user())`). memberships_read is the one
+        // exception, by name: `user_id = app_user() OR org_id = app_org()`
+        // are alternatives, each a view its own caller may have, so even
+        // two callers see only the union of what each may see.
+        "reads the caller in more than one evaluation (one sublink per policy)",
+        "SELECT p.tablename || '.' || p.policyname AS name FROM pg_policies p \
+         WHERE p.schemaname = 'public' AND p.cmd IN ('SELECT', 'ALL') \
+           AND 'ochre_app' = ANY (p.roles) \
+           AND array_length(string_to_array(coalesce(p.qual, ''), 'SELECT app_'), 1) > 2 \
+           AND (p.tablename, p.policyname) <> ('memberships', 'memberships_read')",
+    ),
+    (
         // pg_temp last: unlisted, it is searched FIRST for tables and
         // types, and a caller with TEMP could shadow what the function reads.
         "is SECURITY DEFINER without a pinned search_path ending in pg_temp",

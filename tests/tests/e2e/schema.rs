@@ -84,12 +84,42 @@ async fn the_lint_fails_on_a_policy_that_reads_the_role_apart_from_the_org() {
         .unwrap();
     assert_eq!(
         schema_findings(&owner).await,
-        ["api_keys.split_role: reads the caller's role apart from its org (use app_org_as)"]
+        [
+            "api_keys.split_role: reads the caller in more than one evaluation (one sublink per policy)",
+            "api_keys.split_role: reads the caller's role apart from its org (use app_org_as)"
+        ]
     );
     owner
         .execute_unprepared(
             "ALTER POLICY split_role ON api_keys \
                USING (org_id = (SELECT app_org_as(ARRAY['owner'])))",
+        )
+        .await
+        .unwrap();
+    assert_eq!(schema_findings(&owner).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn the_lint_fails_on_a_read_policy_that_reads_the_caller_in_two_evaluations() {
+    let (_, owner) = fresh_db_as_owner().await;
+    owner
+        .execute_unprepared(
+            "CREATE POLICY own_keys ON api_keys FOR SELECT TO ochre_app \
+               USING (org_id = (SELECT app_org()) AND created_by = (SELECT app_user()))",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        schema_findings(&owner).await,
+        [
+            "api_keys.own_keys: reads the caller in more than one evaluation (one sublink per policy)"
+        ]
+    );
+    // The org and the user in one row subquery: one evaluation.
+    owner
+        .execute_unprepared(
+            "ALTER POLICY own_keys ON api_keys \
+               USING ((org_id, created_by) = (SELECT app_org(), app_user()))",
         )
         .await
         .unwrap();
