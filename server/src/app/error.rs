@@ -13,6 +13,14 @@ pub enum StartupError {
     Cluster(#[from] ClusterError),
     #[error("database: {0}")]
     Database(#[from] sea_orm::DbErr),
+    /// A runtime role could step around row-level security.
+    #[error(
+        "refusing to serve: a runtime role could step around row-level security \
+         (the app and service URLs must name ochre_app and ochre_service as the \
+         bootstrap made them): {}",
+        .0.join("; ")
+    )]
+    UnsafeRoles(Vec<String>),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,

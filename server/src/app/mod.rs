@@ -111,13 +111,19 @@ impl Application {
             if config.migrate_on_start {
                 db::migrate(&urls.owner).await?;
             }
-            Db::connect(
+            let db = Db::connect(
                 &urls.app,
                 &urls.service,
                 config.db_max_connections,
                 config.db_transaction_pooling,
             )
-            .await
+            .await?;
+            // Row-level security must bind the roles it serves with.
+            let unsafe_roles = db.unsafe_role_privileges().await?;
+            if !unsafe_roles.is_empty() {
+                return Err(StartupError::UnsafeRoles(unsafe_roles));
+            }
+            Ok(db)
         }
         .await;
         let db = match connected {
@@ -126,7 +132,7 @@ impl Application {
                 if let Some(c) = &cluster {
                     let _ = c.stop().await;
                 }
-                return Err(e.into());
+                return Err(e);
             }
         };
         let state = match AppState::new(db.clone(), &config) {

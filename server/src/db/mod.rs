@@ -9,6 +9,7 @@ pub mod audit_chain;
 pub mod key_rotation;
 mod pool;
 mod probe;
+mod roles;
 pub mod service;
 pub mod store;
 mod tenant;

@@ -9,3 +9,4 @@ mod portals;
 mod rpc;
 mod sql;
 mod temporary;
+mod unsafe_roles;

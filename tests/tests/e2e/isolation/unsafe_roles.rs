@@ -1,0 +1,95 @@
+//! The server refuses to serve when a runtime role could step around
+//! row-level security (an operator's mis-grant, the owner's URL given as
+//! the app's): `ochre serve` exits, naming the role, what it may do and the
+//! REVOKE that fixes it, and serves once the grant is gone.
+
+use std::process::Stdio;
+
+use ochre_server::pg::{APP_ROLE, OWNER_ROLE};
+use ochre_tests::{ochre_against, prelude::*};
+use sea_orm::ConnectionTrait as _;
+use secrecy::ExposeSecret as _;
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+
+/// What `ochre serve` on `app`'s database, with `app_role` as its app
+/// role, did: `Ok(())` once it listened (then it is stopped), or its
+/// standard error when it exited first.
+async fn serve(app: &TestApp, app_role: &str) -> Result<(), String> {
+    let mut command = ochre_against(app);
+    command
+        .env(
+            "OCHRE_APP_DATABASE_URL",
+            app.cluster.url(app_role, &app.database).expose_secret(),
+        )
+        .env("OCHRE_LISTEN_ADDR", "127.0.0.1:0")
+        .env("OCHRE_ADMIN_ADDR", "off")
+        .env("OCHRE_MIGRATE_ON_START", "false")
+        .arg("serve")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command.spawn().expect("run ochre serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = String::new();
+    let read = async {
+        while let Some(line) = lines.next_line().await.expect("read stderr") {
+            if line.contains("ochre listening") {
+                return true;
+            }
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        false
+    };
+    let listened = tokio::time::timeout(std::time::Duration::from_secs(60), read)
+        .await
+        .expect("ochre serve neither listened nor exited within 60 s");
+    let _ = child.kill().await;
+    if listened { Ok(()) } else { Err(seen) }
+}
+
+#[tokio::test]
+async fn an_app_role_that_may_create_temporary_tables_stops_the_server_naming_the_revoke() {
+    let app = spawn_app().await;
+    let su = app.superuser_db().await;
+    let grant = format!("ON DATABASE \"{}\" TO {APP_ROLE}", app.database);
+    su.execute_unprepared(&format!("GRANT TEMPORARY {grant}"))
+        .await
+        .unwrap();
+    let refused = serve(&app, APP_ROLE).await.expect_err("refused");
+    let finding = format!(
+        "{APP_ROLE} may create temporary tables (REVOKE TEMPORARY ON DATABASE {} FROM {APP_ROLE}, PUBLIC)",
+        app.database
+    );
+    assert!(refused.contains("refusing to serve"), "{refused}");
+    assert!(refused.contains(&finding), "{refused}");
+    // Revoked as it says: the server serves.
+    su.execute_unprepared(&format!(
+        "REVOKE TEMPORARY ON DATABASE \"{}\" FROM {APP_ROLE}, PUBLIC",
+        app.database
+    ))
+    .await
+    .unwrap();
+    serve(&app, APP_ROLE).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_owner_roles_url_given_as_the_apps_stops_the_server_without_printing_it() {
+    let app = spawn_app().await;
+    let refused = serve(&app, OWNER_ROLE).await.expect_err("refused");
+    for finding in [
+        "ochre_owner may set backtrace_functions, the parameter that holds the verified caller",
+        "ochre_owner owns tables, whose policies an owner can turn off",
+        "ochre_owner may create temporary tables",
+    ] {
+        assert!(refused.contains(finding), "{finding}: {refused}");
+    }
+    let url = app.cluster.url(OWNER_ROLE, &app.database);
+    let password = url.expose_secret().split(['@', ':']).nth(2).unwrap_or("");
+    assert!(
+        password.len() > 8 && !refused.contains(password),
+        "{refused}"
+    );
+}
