@@ -8,6 +8,7 @@
 //! pin's org with another's role). The protocol-level attacks are in
 //! `portals`, temporary tables in `temporary`.
 
+use super::text;
 use ochre_server::pg::{APP_ROLE, OWNER_ROLE, PINNED_CALLER_PARAMETER, SERVICE_ROLE};
 use ochre_tests::{
     cluster::cluster,
@@ -19,16 +20,6 @@ use sea_orm::{
     DbBackend, Statement, TransactionTrait as _,
 };
 use secrecy::ExposeSecret as _;
-
-/// One text value of a one-row query.
-async fn text(tx: &impl sea_orm::ConnectionTrait, sql: &str) -> Option<String> {
-    let row = tx
-        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .expect("a row");
-    row.try_get("", "v").unwrap()
-}
 
 /// The pinned caller of `tx`, as the parameter holds it.
 async fn pinned(tx: &impl sea_orm::ConnectionTrait) -> String {
@@ -252,24 +243,14 @@ async fn a_pinned_caller_ends_with_its_transaction_or_savepoint() {
     tx.rollback().await.unwrap();
 }
 
-/// A victim org and an attacker: the victim's agent, who also owns an org
-/// of its own (anyone may create one). Returns the app pool, the victim,
-/// the attacker's org and the attacker's credential.
+/// The victim org and the attacker of [`super::agent_who_owns_another_org`]:
+/// the app pool, the victim, the attacker's org and the attacker's
+/// credential.
 async fn agent_who_owns_another_org() -> (DatabaseConnection, SeedOrg, uuid::Uuid, Credential) {
-    let c = cluster().await;
-    let name = c.fresh_database(true).await;
-    let su = c.connect_superuser(&name).await;
-    let victim = seed_org(&su, "victim").await;
-    let own = seed_org(&su, "attackers").await;
-    let agent = victim.user("agent");
-    su.execute_unprepared(&format!(
-        "INSERT INTO memberships (org_id, user_id, role) VALUES ('{}', '{agent}', 'owner')",
-        own.id
-    ))
-    .await
-    .unwrap();
-    let app = c.connect(APP_ROLE, &name).await;
-    (app, victim, own.id, Credential::seeded_user(agent))
+    let (name, victim, own) = super::agent_who_owns_another_org().await;
+    let app = cluster().await.connect(APP_ROLE, &name).await;
+    let agent = Credential::seeded_user(victim.user("agent"));
+    (app, victim, own, agent)
 }
 
 /// The identity call of `cred` in `org` as SQL text (seeded sessions only).

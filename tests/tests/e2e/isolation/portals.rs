@@ -18,7 +18,6 @@ use ochre_server::pg::APP_ROLE;
 use ochre_tests::{
     cluster::cluster,
     rawpg::{RawConn, Reply},
-    sqlmatrix::seed_org,
 };
 use sea_orm::ConnectionTrait as _;
 use uuid::Uuid;
@@ -41,18 +40,8 @@ struct Scene {
 
 impl Scene {
     async fn new() -> Scene {
-        let c = cluster().await;
-        let db = c.fresh_database(true).await;
-        let su = c.connect_superuser(&db).await;
-        let victim = seed_org(&su, "victim").await;
-        let own = seed_org(&su, "attackers").await;
+        let (db, victim, own) = super::agent_who_owns_another_org().await;
         let agent = victim.user("agent");
-        su.execute_unprepared(&format!(
-            "INSERT INTO memberships (org_id, user_id, role) VALUES ('{}', '{agent}', 'owner')",
-            own.id
-        ))
-        .await
-        .unwrap();
         // The seeded session of a user: its id is the user's, its proof
         // the user id's bytes (`Credential::seeded_user`).
         let proof: String = agent
@@ -63,7 +52,7 @@ impl Scene {
         Scene {
             db,
             victim: victim.id,
-            own: own.id,
+            own,
             session: agent,
             proof: format!("\\x{proof}"),
         }

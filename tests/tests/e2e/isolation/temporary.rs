@@ -4,23 +4,11 @@
 //! schema lint requires it; see
 //! `schema::the_lint_fails_on_a_security_definer_function_without_a_search_path_ending_in_pg_temp`).
 
+use super::text;
 use ochre_server::pg::APP_ROLE;
 use ochre_tests::{cluster::cluster, prelude::Credential, sqlmatrix::seed_org};
-use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait as _};
+use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
 
-/// One text value of a one-row query.
-async fn text(tx: &impl ConnectionTrait, sql: &str) -> Option<String> {
-    let row = tx
-        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .expect("a row");
-    row.try_get("", "v").unwrap()
-}
-
-/// Definer functions list pg_temp last in their search_path: even given
-/// TEMP on the database, the app role cannot shadow the tables an identity
-/// call reads with temporary ones holding a made-up session.
 #[tokio::test]
 async fn temporary_tables_do_not_shadow_what_an_identity_call_reads() {
     let c = cluster().await;
