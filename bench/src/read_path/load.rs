@@ -172,8 +172,8 @@ const OPEN_CALLERS: usize = 64;
 /// wrk2) instead of lowering the offered rate. Timer-driven callers cost
 /// the generator far less CPU per call than a schedule thread spawning a
 /// task per call, and the generator shares the cores with what it
-/// measures (run it with [`super::open::on_own_thread`]: 42 µs of CPU a call where the
-/// bench's two-thread runtime took 60, h2load 30). `secs` of the result is the scheduled window, so
+/// measures (run it with [`super::open::on_own_thread`]: 42–48 µs of CPU a
+/// call where the bench's two-thread runtime took 56–60, h2load 29–30). `secs` of the result is the scheduled window, so
 /// `rate()` is the achieved start rate.
 pub async fn open(
     raws: &[super::raw::Raw],

@@ -93,3 +93,33 @@ async fn the_owner_roles_url_given_as_the_apps_stops_the_server_without_printing
         "{refused}"
     );
 }
+
+#[tokio::test]
+async fn an_app_role_that_can_become_a_role_with_a_risky_privilege_stops_the_server() {
+    let app = spawn_app().await;
+    let su = app.superuser_db().await;
+    // A role of this test alone, with TEMPORARY on this test's database
+    // only, that the app role is made a member of (NOINHERIT: SET ROLE).
+    let helper = format!("t_{}", uuid::Uuid::now_v7().simple());
+    su.execute_unprepared(&format!(
+        "CREATE ROLE {helper} NOLOGIN; \
+         GRANT TEMPORARY ON DATABASE \"{}\" TO {helper}; \
+         GRANT {helper} TO {APP_ROLE};",
+        app.database
+    ))
+    .await
+    .unwrap();
+    let refused = serve(&app, APP_ROLE).await;
+    su.execute_unprepared(&format!(
+        "REVOKE {helper} FROM {APP_ROLE}; \
+         REVOKE TEMPORARY ON DATABASE \"{}\" FROM {helper}; DROP ROLE {helper};",
+        app.database
+    ))
+    .await
+    .unwrap();
+    let refused = refused.expect_err("refused");
+    let finding = format!(
+        "{helper} (which {APP_ROLE} can become) may create temporary tables (REVOKE {helper} FROM {APP_ROLE})"
+    );
+    assert!(refused.contains(&finding), "{refused}");
+}
