@@ -15,6 +15,7 @@ pub mod checks;
 pub mod clients;
 pub mod clock;
 pub mod cluster;
+pub mod concurrent;
 pub mod errors;
 pub mod fuzz;
 pub mod guard_data;

@@ -75,12 +75,19 @@ const CHECKS: &[(&str, &str)] = &[
         // exception, by name: `user_id = app_user() OR org_id = app_org()`
         // are alternatives, each a view its own caller may have, so even
         // two callers see only the union of what each may see.
+        // Counted exactly: the SubLink nodes of the stored expression
+        // (`pg_policy.polqual`), whatever their form (`(SELECT ...)`,
+        // EXISTS, IN, ANY; a sublink on another table reads the caller
+        // through that table's policy), for policies that apply to
+        // `ochre_app` by name or through PUBLIC.
         "reads the caller in more than one evaluation (one sublink per policy)",
-        "SELECT p.tablename || '.' || p.policyname AS name FROM pg_policies p \
-         WHERE p.schemaname = 'public' AND p.cmd IN ('SELECT', 'ALL') \
-           AND 'ochre_app' = ANY (p.roles) \
-           AND array_length(string_to_array(coalesce(p.qual, ''), 'SELECT app_'), 1) > 2 \
-           AND (p.tablename, p.policyname) <> ('memberships', 'memberships_read')",
+        "SELECT c.relname || '.' || p.polname AS name FROM pg_policy p \
+         JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'public' AND p.polcmd IN ('r', '*') \
+           AND (0::oid = ANY (p.polroles) \
+                OR (SELECT r.oid FROM pg_roles r WHERE r.rolname = 'ochre_app') = ANY (p.polroles)) \
+           AND array_length(string_to_array(coalesce(p.polqual::text, ''), '{SUBLINK '), 1) > 2 \
+           AND (c.relname, p.polname) <> ('memberships', 'memberships_read')",
     ),
     (
         // pg_temp last: unlisted, it is searched FIRST for tables and

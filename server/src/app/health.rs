@@ -1,6 +1,8 @@
 //! The standard gRPC health service: SERVING only while the database answers,
-//! holds exactly the migrations this binary knows, and lets the request
-//! path open its tables (none held in an exclusive lock for over a second).
+//! holds exactly the migrations this binary knows, gives the runtime roles
+//! nothing that steps around row-level security (`crate::db::roles`), and
+//! lets the request path open its tables (none held in an exclusive lock
+//! for over a second).
 
 use std::{
     sync::{
@@ -96,8 +98,9 @@ impl Health for DrainingHealth {
     }
 }
 
-/// SERVING only while the database answers, its migrations are current and
-/// the request path's tables open; `ready` (the admin `/ready`) follows it.
+/// SERVING only while the database answers, its migrations are current,
+/// the runtime roles are safe and the request path's tables open; `ready`
+/// (the admin `/ready`) follows it.
 pub(super) async fn health_loop(
     reporter: HealthReporter,
     db: Db,
@@ -113,7 +116,10 @@ pub(super) async fn health_loop(
         }
         let status =
             match tokio::time::timeout(Duration::from_secs(3), db.migrations_current()).await {
-                Ok(Ok(true)) => tables_status(&db, last).await,
+                Ok(Ok(true)) => match roles_status(&db, last).await {
+                    ServingStatus::Serving => tables_status(&db, last).await,
+                    refused => refused,
+                },
                 Ok(Ok(false)) => {
                     if last != Some(ServingStatus::NotServing) {
                         tracing::warn!("database migrations are not current: run `ochre migrate`");
@@ -154,6 +160,30 @@ pub(super) async fn health_loop(
             }
             _ = stop.changed() => return,
         }
+    }
+}
+
+/// SERVING while no runtime role could step around row-level security:
+/// `ochre serve` refuses to start with such a role, and a grant made while
+/// it runs is caught here, at the next probe.
+async fn roles_status(db: &Db, last: Option<ServingStatus>) -> ServingStatus {
+    match tokio::time::timeout(Duration::from_secs(3), db.unsafe_role_privileges()).await {
+        Ok(Ok(findings)) if findings.is_empty() => ServingStatus::Serving,
+        Ok(Ok(findings)) => {
+            if last != Some(ServingStatus::NotServing) {
+                tracing::error!(
+                    findings = %findings.join("; "),
+                    "a runtime role could step around row-level security: not serving \
+                     until it is revoked"
+                );
+            }
+            ServingStatus::NotServing
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %safe_text(&e), "health check: database unavailable");
+            ServingStatus::NotServing
+        }
+        Err(_) => ServingStatus::NotServing,
     }
 }
 

@@ -6,9 +6,10 @@
 //! TEMPORARY or CREATE can shadow or add objects; one that owns tables can
 //! turn their policies off; CREATEROLE and REPLICATION reach around them;
 //! and a role it can become (SET ROLE to a role it is a member of, RESET
-//! ROLE to the login role) counts as itself. The bootstrap grants none of these; an operator's mistake can (the
-//! owner's URL given as the app's, a `GRANT ... TO PUBLIC`), so the server
-//! refuses to start rather than serve without isolation.
+//! ROLE to the login role) counts as itself. The bootstrap grants none of
+//! these; an operator's mistake can (the owner's URL given as the app's, a
+//! `GRANT ... TO PUBLIC`), so the server refuses to start rather than
+//! serve without isolation.
 
 use sea_orm::{DbErr, FromQueryResult, Statement, TransactionTrait as _};
 

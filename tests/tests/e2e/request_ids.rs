@@ -12,10 +12,11 @@ use ochre_sdk::v1::{
     UpsertCustomerRequest,
 };
 use ochre_tests::{
+    concurrent::join_all,
     errors,
     identity::superuser_count as count,
     prelude::*,
-    support::{join_all, message_request, open_request},
+    support::{message_request, open_request},
 };
 
 /// The creates that do not begin with `Create` (ReserveBudget has its own

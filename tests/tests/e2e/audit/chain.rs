@@ -7,8 +7,8 @@
 
 use ochre_sdk::v1::GetIntegrationTokenRequest;
 use ochre_tests::{
+    concurrent::{join_all, retry_unavailable},
     prelude::*,
-    support::{join_all, retry_unavailable},
 };
 use sea_orm::{ConnectionTrait as _, DatabaseConnection};
 

@@ -3,8 +3,8 @@
 
 use ochre_sdk::v1::{BudgetKind, BudgetPeriod};
 use ochre_tests::{
+    concurrent::{join_all, retry_unavailable},
     prelude::*,
-    support::{join_all, retry_unavailable},
 };
 use rand::{Rng as _, SeedableRng as _, rngs::StdRng};
 use sea_orm::ConnectionTrait as _;

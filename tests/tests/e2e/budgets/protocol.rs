@@ -3,7 +3,7 @@
 //! changes, period rollover and the audit trail of Set and Clear.
 
 use ochre_sdk::v1::{BudgetKind, BudgetPeriod, ReservationState};
-use ochre_tests::{identity::superuser_execute, prelude::*, support::join_all};
+use ochre_tests::{concurrent::join_all, identity::superuser_execute, prelude::*};
 
 use super::{Shop, counters, numbers, remaining_of};
 

@@ -4,15 +4,19 @@
 //! locking it for 15 minutes. The argon2 pool is shared fairly: while 48
 //! addresses flood Login, a user from a fresh address signs in, following
 //! the RetryInfo the server sends at most twice. Every refusal carries
-//! `google.rpc.RetryInfo` and `retry-after`.
+//! `google.rpc.RetryInfo` and `retry-after`. Re-authentication (a
+//! password or a code asked again by a signed-in user) locks too.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use ochre_sdk::v1::LoginRequest;
-use ochre_tests::prelude::*;
+use ochre_sdk::v1::{DeleteAccountRequest, DisableTotpRequest, LoginRequest};
+use ochre_tests::{
+    identity::{enable_totp, totp_code},
+    prelude::*,
+};
 use tonic::Status;
 use tonic_types::StatusExt as _;
 
@@ -185,4 +189,59 @@ async fn a_user_from_a_fresh_address_signs_in_while_48_addresses_flood_login() {
         signed_in,
         "the user did not sign in (refusals with delays {tries:?}; flood {answered} answered, {busy} busy)"
     );
+}
+
+#[tokio::test]
+async fn guessing_totp_codes_or_the_password_locks_re_authentication() {
+    let app = spawn_app().await;
+    let user = signup_and_login(&app, &unique_email()).await;
+    let totp = enable_totp(&app, &user).await;
+    let mut auth = app.client::<AuthClient>();
+    let wrong_password = DeleteAccountRequest {
+        password: "not the password at all".into(),
+        totp_code: String::new(),
+    };
+    let a = auth
+        .delete_account(with_auth(wrong_password, &user.access_token, None))
+        .await
+        .unwrap_err();
+    let no_code = DeleteAccountRequest {
+        password: user.password.clone(),
+        totp_code: "000000".into(),
+    };
+    let b = auth
+        .delete_account(with_auth(no_code, &user.access_token, None))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (a.code(), a.message()),
+        (b.code(), b.message()),
+        "one answer: no password oracle"
+    );
+    for guess in ["111111", "222222", "333333"] {
+        let r = auth
+            .disable_totp(with_auth(
+                DisableTotpRequest {
+                    code: guess.into(),
+                    password: user.password.clone(),
+                },
+                &user.access_token,
+                None,
+            ))
+            .await;
+        assert_eq!(code_of(&r), Code::Unauthenticated);
+    }
+    // Five failures: even the right code is refused for a while.
+    let right = totp_code(&totp.secret_base32, unix_now());
+    let r = auth
+        .disable_totp(with_auth(
+            DisableTotpRequest {
+                code: right,
+                password: user.password.clone(),
+            },
+            &user.access_token,
+            None,
+        ))
+        .await;
+    assert_eq!(code_of(&r), Code::ResourceExhausted);
 }

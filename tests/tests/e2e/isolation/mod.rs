@@ -1,5 +1,7 @@
 //! Isolation between orgs, at the SQL level and at the RPC level.
 
+mod accounts;
+mod cluster_grants;
 mod definers;
 mod forged;
 mod generated;

@@ -1,7 +1,9 @@
 //! The server refuses to serve when a runtime role could step around
 //! row-level security (an operator's mis-grant, the owner's URL given as
 //! the app's): `ochre serve` exits, naming the role, what it may do and the
-//! REVOKE that fixes it, and serves once the grant is gone.
+//! REVOKE that fixes it, and serves once the grant is gone; a grant made
+//! while it runs turns its health NOT_SERVING until it is revoked. (The
+//! cluster-wide grants: `cluster_grants`.)
 
 use std::process::Stdio;
 
@@ -10,17 +12,24 @@ use ochre_tests::{ochre_against, prelude::*};
 use sea_orm::ConnectionTrait as _;
 use secrecy::ExposeSecret as _;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 
 /// What `ochre serve` on `app`'s database, with `app_role` as its app
-/// role, did: `Ok(())` once it listened (then it is stopped), or its
-/// standard error when it exited first.
+/// role, did (see [`serve_with`]).
 async fn serve(app: &TestApp, app_role: &str) -> Result<(), String> {
     let mut command = ochre_against(app);
+    command.env(
+        "OCHRE_APP_DATABASE_URL",
+        app.cluster.url(app_role, &app.database).expose_secret(),
+    );
+    serve_with(command).await
+}
+
+/// What `command` (an `ochre` with its databases and secrets set) did when
+/// asked to serve: `Ok(())` once it listened (then it is stopped), or its
+/// standard error when it exited first.
+pub(super) async fn serve_with(mut command: tokio::process::Command) -> Result<(), String> {
     command
-        .env(
-            "OCHRE_APP_DATABASE_URL",
-            app.cluster.url(app_role, &app.database).expose_secret(),
-        )
         .env("OCHRE_LISTEN_ADDR", "127.0.0.1:0")
         .env("OCHRE_ADMIN_ADDR", "off")
         .env("OCHRE_MIGRATE_ON_START", "false")
@@ -122,4 +131,50 @@ async fn an_app_role_that_can_become_a_role_with_a_risky_privilege_stops_the_ser
         "{helper} (which {APP_ROLE} can become) may create temporary tables (REVOKE {helper} FROM {APP_ROLE})"
     );
     assert!(refused.contains(&finding), "{refused}");
+}
+
+/// Polls the health check of `app` until it says `want` (at most 20 s: the
+/// probe runs every 5 s while serving).
+async fn health_becomes(app: &TestApp, want: ServingStatus) -> bool {
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(20) {
+        let status = HealthClient::on(app.channel.clone())
+            .check(HealthCheckRequest::default())
+            .await
+            .ok()
+            .map(|r| r.into_inner().status());
+        if status == Some(want) {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_risky_grant_made_while_the_server_runs_turns_its_health_not_serving_until_revoked() {
+    let app = spawn_app().await;
+    assert!(health_becomes(&app, ServingStatus::Serving).await);
+    let su = app.superuser_db().await;
+    su.execute_unprepared(&format!(
+        "GRANT TEMPORARY ON DATABASE \"{}\" TO {APP_ROLE}",
+        app.database
+    ))
+    .await
+    .unwrap();
+    let caught = health_becomes(&app, ServingStatus::NotServing).await;
+    su.execute_unprepared(&format!(
+        "REVOKE TEMPORARY ON DATABASE \"{}\" FROM {APP_ROLE}, PUBLIC",
+        app.database
+    ))
+    .await
+    .unwrap();
+    assert!(
+        caught,
+        "health still SERVING with TEMPORARY granted to the app role"
+    );
+    assert!(
+        health_becomes(&app, ServingStatus::Serving).await,
+        "health back to SERVING once revoked"
+    );
 }

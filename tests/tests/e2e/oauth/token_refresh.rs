@@ -4,7 +4,7 @@
 
 use ochre_tests::prelude::*;
 
-use ochre_tests::support::join_all;
+use ochre_tests::concurrent::join_all;
 
 use tonic_types::StatusExt as _;
 

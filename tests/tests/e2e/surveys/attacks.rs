@@ -4,7 +4,7 @@
 
 use ochre_server::crypto::survey_token::{SurveyClaims, SurveyTokens};
 use ochre_server::ids::{ConversationId, CustomerId, OrgId};
-use ochre_tests::{prelude::*, support::join_all};
+use ochre_tests::{concurrent::join_all, prelude::*};
 use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
 use secrecy::SecretString;
 
