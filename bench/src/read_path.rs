@@ -35,7 +35,10 @@
 //!    running the transaction the server runs for GetConversation: BEGIN,
 //!    `verify_session(session, proof, org, ip)` with the agent's session and
 //!    proof decoded from its access token, the store's SELECT of a random
-//!    conversation, COMMIT (a warm-up run, then `--duration`).
+//!    conversation, COMMIT: a warm-up, then `--duration` in two halves,
+//!    one before step 3's closed loops and one after them (before the open
+//!    loop), so that a drift of the machine's speed weighs on the maximum
+//!    and on pgbench alike; then the same on `rls_off`.
 //! 5. A server on `rls_off`: warm-up, then the same closed-loop read with
 //!    the best shape: RLS on ÷ off.
 //! 6. A fresh server on `rls_on`: warm-up reads, then AddMessage (a 200-byte
@@ -55,7 +58,10 @@ mod pgbench;
 mod raw;
 mod report;
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context as _;
 use ochre_tests::cluster::TestCluster;
@@ -64,7 +70,6 @@ use tokio::runtime::Handle;
 use self::{
     child::ServerChild,
     load::{Rpc, Shape, Target},
-    open::OPEN_FRACTION,
     pgbench::Caller,
     report::Results,
 };
@@ -145,10 +150,30 @@ async fn measure(
     start: Instant,
 ) -> anyhow::Result<Results> {
     let d = args.duration;
+    let fraction = open::fraction()?;
     step(start, "GetConversation closed loop, RLS on (ochre process)");
     let mut cpu = Vec::new();
-    let (shapes, h2, mut open_runs, open_rate) = with_server(s, &s.on, async |server| {
+    let read = s.caller.read();
+    pgbench::check(s.cluster, &s.on, &read).await?;
+    let script = s.caller.script(&read);
+    let (shapes, h2, mut open_runs, open_rate, pg_get) = with_server(s, &s.on, async |server| {
         warm_up(args, server, &s.target).await?;
+        // pgbench's read in two halves, before and after the closed-loop
+        // phases it is compared with (their server idle meanwhile), so
+        // that a drift of the machine's speed weighs on both alike.
+        let half = |warmup| {
+            step(start, "pgbench: the GetConversation transaction, half");
+            pgbench::measured(
+                s.cluster,
+                s.tcp,
+                &s.on,
+                &script,
+                s.postmaster,
+                warmup,
+                d / 2,
+            )
+        };
+        let (first, first_cpu) = half(args.warmup).await?;
         let mut shapes = Vec::new();
         for shape in load::SHAPES {
             let (m, used) = closed_with_cpu(s, server, shape, Rpc::Get, d).await?;
@@ -163,6 +188,10 @@ async fn measure(
             }
             None => None,
         };
+        let (second, second_cpu) = half(Duration::ZERO).await?;
+        cpu.push(("pgbench read".to_owned(), first_cpu.mean(second_cpu)));
+        let pg_get = first.and(second);
+        println!("  pgbench read: {pg_get:?}");
         // The maximum the report states (`report::table`): the best
         // shape, or h2load when every one of its calls succeeded.
         let h2_max = h2
@@ -173,7 +202,7 @@ async fn measure(
             .iter()
             .map(|(_, m)| load::ok_rate(m))
             .fold(h2_max, f64::max);
-        let rate = max * OPEN_FRACTION;
+        let rate = max * fraction;
         // On h2load's 4 connections, whoever reached the maximum (one
         // connection's tail was worse: 17–75 ms).
         let channels = h2load::CONNECTIONS as usize;
@@ -189,7 +218,7 @@ async fn measure(
         for (n, used) in used.into_iter().enumerate() {
             cpu.push((format!("Get open loop, run {}", n + 1), used));
         }
-        Ok((shapes, h2, runs, rate))
+        Ok((shapes, h2, runs, rate, pg_get))
     })
     .await?;
     let best = (0..shapes.len())
@@ -197,18 +226,10 @@ async fn measure(
         .context("at least one shape")?;
     let shape = shapes[best].0;
 
-    step(start, "pgbench: the GetConversation transaction");
-    let read = s.caller.read();
-    pgbench::check(s.cluster, &s.on, &read).await?;
-    let script = s.caller.script(&read);
-    if !args.warmup.is_zero() {
-        pgbench::run(s.cluster, s.tcp, &s.on, &script, args.warmup).await?;
-    }
-    let before = cpu::Snapshot::take(0, s.postmaster);
-    let pg_get = pgbench::run(s.cluster, s.tcp, &s.on, &script, d).await?;
-    let used = before.per_call(&cpu::Snapshot::take(0, s.postmaster), pg_get.tps);
-    cpu.push(("pgbench read".to_owned(), used));
-    println!("  pgbench read: {pg_get:?}");
+    step(
+        start,
+        "pgbench: the GetConversation transaction on the RLS-off copy",
+    );
     // The same on the RLS-off copy: what row-level security costs
     // Postgres alone, with no server in between.
     pgbench::check(s.cluster, &s.off, &read).await?;
@@ -274,6 +295,7 @@ async fn measure(
         best,
         open_runs,
         open_rate,
+        open_fraction: fraction,
         h2,
         get_on_paired,
         get_off,

@@ -117,6 +117,17 @@ pub async fn postmaster(cluster: &ochre_tests::cluster::TestCluster) -> anyhow::
         .context("the postmaster's pid")
 }
 
+impl PerCall {
+    /// The mean of two equally long measurements.
+    pub fn mean(self, other: PerCall) -> PerCall {
+        PerCall {
+            server_us: (self.server_us + other.server_us) / 2.0,
+            postgres_us: (self.postgres_us + other.postgres_us) / 2.0,
+            generator_us: (self.generator_us + other.generator_us) / 2.0,
+        }
+    }
+}
+
 impl std::fmt::Display for PerCall {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

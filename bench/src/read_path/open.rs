@@ -15,8 +15,24 @@ use super::{
 };
 use crate::stats::{self, Measured};
 
-/// The open-loop rate, as a fraction of the closed-loop maximum.
+/// The open-loop rate, as a fraction of the closed-loop maximum: the
+/// criterion's load.
 pub const OPEN_FRACTION: f64 = 0.7;
+
+/// The fraction this run uses: [`OPEN_FRACTION`], or `BENCH_OPEN_FRACTION`
+/// (above 0, at most 1) to see the tail at another load; the p99 criterion
+/// is judged only at [`OPEN_FRACTION`].
+pub fn fraction() -> anyhow::Result<f64> {
+    match std::env::var("BENCH_OPEN_FRACTION") {
+        Err(_) => Ok(OPEN_FRACTION),
+        Ok(v) => match v.trim().parse::<f64>() {
+            Ok(f) if f > 0.0 && f <= 1.0 => Ok(f),
+            _ => anyhow::bail!(
+                "BENCH_OPEN_FRACTION must be a number above 0 and at most 1, not {v:?}"
+            ),
+        },
+    }
+}
 
 /// Open-loop runs: on a shared 2-core machine one run's tail can be a
 /// neighbour's pause, so the median of three runs' p99 is the figure, and

@@ -29,6 +29,18 @@ pub struct Pgbench {
     pub failed: u64,
 }
 
+impl Pgbench {
+    /// Two runs of the same length as one: `self`, then `later`.
+    pub fn and(self, later: Pgbench) -> Pgbench {
+        Pgbench {
+            tps: (self.tps + later.tps) / 2.0,
+            latency_ms: (self.latency_ms + later.latency_ms) / 2.0,
+            transactions: self.transactions + later.transactions,
+            failed: self.failed + later.failed,
+        }
+    }
+}
+
 /// The newest `/usr/lib/postgresql/*/bin/pgbench`.
 pub fn binary() -> anyhow::Result<PathBuf> {
     let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
@@ -211,6 +223,26 @@ pub async fn run(
         );
     }
     parse(&text).with_context(|| format!("pgbench's output:\n{text}"))
+}
+
+/// [`run`] for `d` after a `warmup` (not counted), and the CPU per
+/// transaction of the cluster under `postmaster` and of pgbench.
+pub async fn measured(
+    cluster: &TestCluster,
+    tcp: bool,
+    db: &str,
+    script: &str,
+    postmaster: u32,
+    warmup: Duration,
+    d: Duration,
+) -> anyhow::Result<(Pgbench, super::cpu::PerCall)> {
+    if !warmup.is_zero() {
+        run(cluster, tcp, db, script, warmup).await?;
+    }
+    let before = super::cpu::Snapshot::take(0, postmaster);
+    let measured = run(cluster, tcp, db, script, d).await?;
+    let used = before.per_call(&super::cpu::Snapshot::take(0, postmaster), measured.tps);
+    Ok((measured, used))
 }
 
 /// The number after `prefix` on the line that starts with it.

@@ -32,6 +32,9 @@ pub struct Results {
     /// The open-loop runs, by ascending p99, and their intended rate.
     pub open_runs: Vec<Measured>,
     pub open_rate: f64,
+    /// The open loop's fraction of the maximum (the criterion is at
+    /// [`OPEN_FRACTION`]).
+    pub open_fraction: f64,
     /// The same read from h2load (one conversation), when installed.
     pub h2: Option<h2load::H2load>,
     /// RLS on and off, measured alternately (on, off, off, on).
@@ -157,7 +160,7 @@ pub fn table(args: &Args, seeded: &Seeded, r: &Results, pg: &str) {
         (
             format!(
                 "p99 at {:.0} % of max, open loop (ms; median of {} runs: {}; {:.0}/s intended, {:.0}/s achieved)",
-                OPEN_FRACTION * 100.0,
+                r.open_fraction * 100.0,
                 r.open_runs.len(),
                 r.open_runs
                     .iter()
@@ -169,8 +172,12 @@ pub fn table(args: &Args, seeded: &Seeded, r: &Results, pg: &str) {
             ),
             vec![
                 format!("{p99:.2}"),
-                format!("≤ {MAX_OPEN_P99_MS}"),
-                verdict(p99 <= MAX_OPEN_P99_MS && r.open_runs.iter().all(clean)).to_owned(),
+                format!("≤ {MAX_OPEN_P99_MS} (at {:.0} %)", OPEN_FRACTION * 100.0),
+                if (r.open_fraction - OPEN_FRACTION).abs() < 1e-9 {
+                    verdict(p99 <= MAX_OPEN_P99_MS && r.open_runs.iter().all(clean)).to_owned()
+                } else {
+                    "— (another load)".to_owned()
+                },
             ],
         ),
         (
