@@ -94,7 +94,7 @@ pub const SETTINGS: &[Setting] = &[
     s(
         "OCHRE_WORKER_THREADS",
         "the CPUs available",
-        "threads of the async runtime that serves every request, 1–256; on a machine shared with Postgres, fewer than its cores leave more to Postgres, at the cost of the latency tail (on 2 cores the read-path benchmark's open-loop p99 was 5–22 ms with 2 threads, 29–35 ms with 1; see [Benchmarks](#benchmarks))",
+        "threads of the async runtime that serves every request, 1–256; on a machine shared with Postgres, fewer than its cores leave more to Postgres, at the cost of the latency tail (on 2 cores the read-path benchmark's open-loop p99, median of three runs, was 5–68 ms with 2 threads, 13–35 ms with 1; see [Benchmarks](#benchmarks))",
     ),
     s(
         "OCHRE_CORS_ORIGINS",
