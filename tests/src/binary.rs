@@ -30,6 +30,19 @@ pub fn ochre_bin() -> PathBuf {
         .clone()
 }
 
+/// Every secret `ochre serve` needs, freshly made, as environment
+/// variables (`Command::envs`): for a server of a test's own database.
+pub fn fresh_secrets() -> [(&'static str, String); 6] {
+    [
+        ("OCHRE_BYOK_ENC_KEY", crate::random_key()),
+        ("OCHRE_SURVEY_TOKEN_SECRET", crate::random_secret(32)),
+        ("OCHRE_SESSION_SECRET", crate::random_secret(32)),
+        ("OCHRE_OAUTH_STATE_SECRET", crate::random_secret(32)),
+        ("OCHRE_CRON_SECRET", crate::random_secret(32)),
+        ("OCHRE_AUDIT_SIGNING_KEY", crate::random_key()),
+    ]
+}
+
 /// `ochre` as an operator runs it against `app`'s database: the three role
 /// URLs and the app's own secrets, nothing else from the environment.
 pub fn ochre_against(app: &crate::TestApp) -> tokio::process::Command {

@@ -33,7 +33,7 @@ mod spawn;
 pub mod sqlmatrix;
 pub mod support;
 
-pub use binary::{ochre_against, ochre_bin};
+pub use binary::{fresh_secrets, ochre_against, ochre_bin};
 pub use spawn::{AppOptions, TestApp, spawn_app, spawn_app_with};
 
 /// The path a provider delivers to: `/webhooks/{provider}/{org}/{integration}`

@@ -8,7 +8,7 @@
 //! fix; once fixed, the server serves.
 
 use ochre_server::pg::{APP_ROLE, OWNER_ROLE, SERVICE_ROLE};
-use ochre_tests::{ochre_bin, random_key, random_secret};
+use ochre_tests::{fresh_secrets, ochre_bin};
 use sea_orm::{ConnectionTrait as _, DatabaseConnection};
 use secrecy::ExposeSecret as _;
 
@@ -29,12 +29,7 @@ fn ochre_on(own: &OwnCluster, app_url: &str) -> tokio::process::Command {
         .env("DATABASE_URL", own.url(OWNER_ROLE))
         .env("OCHRE_APP_DATABASE_URL", app_url)
         .env("OCHRE_SERVICE_DATABASE_URL", own.url(SERVICE_ROLE))
-        .env("OCHRE_BYOK_ENC_KEY", random_key())
-        .env("OCHRE_SURVEY_TOKEN_SECRET", random_secret(32))
-        .env("OCHRE_SESSION_SECRET", random_secret(32))
-        .env("OCHRE_OAUTH_STATE_SECRET", random_secret(32))
-        .env("OCHRE_CRON_SECRET", random_secret(32))
-        .env("OCHRE_AUDIT_SIGNING_KEY", random_key());
+        .envs(fresh_secrets());
     command
 }
 

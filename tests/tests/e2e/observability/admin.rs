@@ -4,7 +4,7 @@
 
 use std::{process::Command, time::Duration};
 
-use ochre_tests::{admin::admin_get, ochre_bin, prelude::*};
+use ochre_tests::{admin::admin_get, fresh_secrets, ochre_bin, prelude::*};
 
 /// Polls `/ready` until it answers `want` (10 s at most); the last status.
 async fn ready_status(addr: std::net::SocketAddr, want: u16) -> u16 {
@@ -108,12 +108,7 @@ fn serve_with(vars: &[(&str, &str)]) -> (i32, String) {
             "OCHRE_SERVICE_DATABASE_URL",
             "postgres://FAKE@127.0.0.1:1/nothing",
         )
-        .env("OCHRE_BYOK_ENC_KEY", random_key())
-        .env("OCHRE_SURVEY_TOKEN_SECRET", random_secret(32))
-        .env("OCHRE_SESSION_SECRET", random_secret(32))
-        .env("OCHRE_OAUTH_STATE_SECRET", random_secret(32))
-        .env("OCHRE_CRON_SECRET", random_secret(32))
-        .env("OCHRE_AUDIT_SIGNING_KEY", random_key());
+        .envs(fresh_secrets());
     for (k, v) in vars {
         cmd.env(k, v);
     }
