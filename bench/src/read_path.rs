@@ -38,7 +38,7 @@
 //!    conversation, COMMIT: a warm-up, then `--duration` in two halves,
 //!    one before step 3's closed loops and one after them (before the open
 //!    loop), so that a drift of the machine's speed weighs on the maximum
-//!    and on pgbench alike; then the same on `rls_off`.
+//!    and on pgbench alike; later, in one run, the same on `rls_off`.
 //! 5. A server on `rls_off`: warm-up, then the same closed-loop read with
 //!    the best shape: RLS on ÷ off.
 //! 6. A fresh server on `rls_on`: warm-up reads, then AddMessage (a 200-byte

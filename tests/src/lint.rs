@@ -78,14 +78,16 @@ const CHECKS: &[(&str, &str)] = &[
         // Counted exactly: the SubLink nodes of the stored expression
         // (`pg_policy.polqual`), whatever their form (`(SELECT ...)`,
         // EXISTS, IN, ANY; a sublink on another table reads the caller
-        // through that table's policy), for policies that apply to
-        // `ochre_app` by name or through PUBLIC.
+        // through that table's policy; a nested one counts too), for
+        // policies that apply to `ochre_app`: by name, through a role it
+        // is a member of, or through PUBLIC.
         "reads the caller in more than one evaluation (one sublink per policy)",
         "SELECT c.relname || '.' || p.polname AS name FROM pg_policy p \
          JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE n.nspname = 'public' AND p.polcmd IN ('r', '*') \
-           AND (0::oid = ANY (p.polroles) \
-                OR (SELECT r.oid FROM pg_roles r WHERE r.rolname = 'ochre_app') = ANY (p.polroles)) \
+           AND EXISTS (SELECT 1 FROM unnest(p.polroles) r(oid) \
+                        WHERE CASE WHEN r.oid = 0 THEN true \
+                                   ELSE pg_has_role('ochre_app', r.oid, 'MEMBER') END) \
            AND array_length(string_to_array(coalesce(p.polqual::text, ''), '{SUBLINK '), 1) > 2 \
            AND (c.relname, p.polname) <> ('memberships', 'memberships_read')",
     ),

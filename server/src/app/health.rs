@@ -110,15 +110,16 @@ pub(super) async fn health_loop(
 ) {
     set_all(&reporter, ServingStatus::NotServing).await;
     let mut last = None;
+    let mut findings = Vec::new();
     loop {
         if *stop.borrow() {
             return;
         }
         let status =
             match tokio::time::timeout(Duration::from_secs(3), db.migrations_current()).await {
-                Ok(Ok(true)) => match roles_status(&db, last).await {
-                    ServingStatus::Serving => tables_status(&db, last).await,
-                    refused => refused,
+                Ok(Ok(true)) => match roles_unsafe(&db, &mut findings).await {
+                    false => tables_status(&db, last).await,
+                    true => ServingStatus::NotServing,
                 },
                 Ok(Ok(false)) => {
                     if last != Some(ServingStatus::NotServing) {
@@ -163,28 +164,30 @@ pub(super) async fn health_loop(
     }
 }
 
-/// SERVING while no runtime role could step around row-level security:
-/// `ochre serve` refuses to start with such a role, and a grant made while
-/// it runs is caught here, at the next probe.
-async fn roles_status(db: &Db, last: Option<ServingStatus>) -> ServingStatus {
+/// Whether a runtime role could step around row-level security: `ochre
+/// serve` refuses to start with such a role, and a grant made while it
+/// runs is caught here, at the next probe. Only a finding counts: a check
+/// that cannot run in time (a busy pool) keeps the last verdict, so a
+/// loaded server does not flap (the other probes judge the database).
+/// Each new set of findings is logged at ERROR once.
+async fn roles_unsafe(db: &Db, last: &mut Vec<String>) -> bool {
     match tokio::time::timeout(Duration::from_secs(3), db.unsafe_role_privileges()).await {
-        Ok(Ok(findings)) if findings.is_empty() => ServingStatus::Serving,
-        Ok(Ok(findings)) => {
-            if last != Some(ServingStatus::NotServing) {
+        Ok(Ok(found)) => {
+            if !found.is_empty() && found != *last {
                 tracing::error!(
-                    findings = %findings.join("; "),
+                    findings = %found.join("; "),
                     "a runtime role could step around row-level security: not serving \
                      until it is revoked"
                 );
             }
-            ServingStatus::NotServing
+            *last = found;
         }
         Ok(Err(e)) => {
-            tracing::warn!(error = %safe_text(&e), "health check: database unavailable");
-            ServingStatus::NotServing
+            tracing::warn!(error = %safe_text(&e), "health check: the role check failed");
         }
-        Err(_) => ServingStatus::NotServing,
+        Err(_) => {}
     }
+    !last.is_empty()
 }
 
 /// SERVING when the request path's tables open within the probe's wait.
