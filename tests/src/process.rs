@@ -17,6 +17,28 @@ use tonic_health::pb::{
 
 use crate::{binary::ochre_bin, cluster::cluster};
 
+/// The health check's answer on `channel` now (`None`: no answer).
+pub async fn health(channel: &Channel) -> Option<ServingStatus> {
+    HealthClient::new(channel.clone())
+        .check(HealthCheckRequest::default())
+        .await
+        .ok()
+        .map(|r| r.into_inner().status())
+}
+
+/// Polls the health check on `channel` until it says `want` or `within`
+/// passes.
+pub async fn health_becomes(channel: &Channel, want: ServingStatus, within: Duration) -> bool {
+    let started = std::time::Instant::now();
+    while started.elapsed() < within {
+        if health(channel).await == Some(want) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
+
 /// A loopback port nobody listens on (now).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -11,15 +11,15 @@ use std::time::{Duration, Instant};
 
 use ochre_sdk::v1::{AddMessageRequest, GetConversationRequest, MessageKind};
 use ochre_tests::{
-    clients::{ConversationClient, GrpcClient as _, HealthClient},
+    clients::{ConversationClient, GrpcClient as _},
     cluster::cluster,
     identity::with_auth,
-    process::ServerProcess,
+    process::{ServerProcess, health, health_becomes},
     support::Caller,
 };
 use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
 use tonic::{Code, Status};
-use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
+use tonic_health::pb::health_check_response::ServingStatus;
 
 /// How long a client waits.
 const DEADLINE: Duration = Duration::from_secs(2);
@@ -144,27 +144,6 @@ async fn patient_read(
         .await
 }
 
-/// The health check's answer now.
-async fn health(server: &ServerProcess) -> Option<ServingStatus> {
-    HealthClient::on(server.channel.clone())
-        .check(HealthCheckRequest::default())
-        .await
-        .ok()
-        .map(|r| r.into_inner().status())
-}
-
-/// Polls the health check until it says `want` or `within` passes.
-async fn health_becomes(server: &ServerProcess, want: ServingStatus, within: Duration) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < within {
-        if health(server).await == Some(want) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    false
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_waiting_on_a_lock_gets_unavailable_after_five_seconds_and_health_reports_the_stall()
 {
@@ -173,7 +152,7 @@ async fn a_call_waiting_on_a_lock_gets_unavailable_after_five_seconds_and_health
     let caller = Caller::on(server.channel.clone(), &token, &org);
     let customer = caller.customer("stall.health@example.com").await;
     let conversation = caller.conversation(&customer.id, "locked").await.id;
-    assert_eq!(health(&server).await, Some(ServingStatus::Serving));
+    assert_eq!(health(&server.channel).await, Some(ServingStatus::Serving));
 
     let stall = lock_hot_tables(&server).await;
 
@@ -196,13 +175,23 @@ async fn a_call_waiting_on_a_lock_gets_unavailable_after_five_seconds_and_health
     // Health: NOT_SERVING while the tables stay locked (the probe waits a
     // second for them; it runs every 5 s while serving) …
     assert!(
-        health_becomes(&server, ServingStatus::NotServing, Duration::from_secs(10)).await,
+        health_becomes(
+            &server.channel,
+            ServingStatus::NotServing,
+            Duration::from_secs(10)
+        )
+        .await,
         "health still SERVING while the request path's tables are locked"
     );
     stall.rollback().await.unwrap();
     // … and SERVING again soon after they are free.
     assert!(
-        health_becomes(&server, ServingStatus::Serving, Duration::from_secs(5)).await,
+        health_becomes(
+            &server.channel,
+            ServingStatus::Serving,
+            Duration::from_secs(5)
+        )
+        .await,
         "health not SERVING again after the lock was released"
     );
     let log = server.stop();

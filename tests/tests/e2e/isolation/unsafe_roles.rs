@@ -8,11 +8,16 @@
 use std::process::Stdio;
 
 use ochre_server::pg::{APP_ROLE, OWNER_ROLE};
+use ochre_tests::process::health_becomes;
 use ochre_tests::{ochre_against, prelude::*};
 use sea_orm::ConnectionTrait as _;
 use secrecy::ExposeSecret as _;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
-use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
+use tonic_health::pb::health_check_response::ServingStatus;
+
+/// How long health may take to change: the probe runs every 5 s while
+/// serving.
+const WITHIN: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// What `ochre serve` on `app`'s database, with `app_role` as its app
 /// role, did (see [`serve_with`]).
@@ -133,28 +138,10 @@ async fn an_app_role_that_can_become_a_role_with_a_risky_privilege_stops_the_ser
     assert!(refused.contains(&finding), "{refused}");
 }
 
-/// Polls the health check of `app` until it says `want` (at most 20 s: the
-/// probe runs every 5 s while serving).
-async fn health_becomes(app: &TestApp, want: ServingStatus) -> bool {
-    let started = std::time::Instant::now();
-    while started.elapsed() < std::time::Duration::from_secs(20) {
-        let status = HealthClient::on(app.channel.clone())
-            .check(HealthCheckRequest::default())
-            .await
-            .ok()
-            .map(|r| r.into_inner().status());
-        if status == Some(want) {
-            return true;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    false
-}
-
 #[tokio::test]
 async fn a_risky_grant_made_while_the_server_runs_turns_its_health_not_serving_until_revoked() {
     let app = spawn_app().await;
-    assert!(health_becomes(&app, ServingStatus::Serving).await);
+    assert!(health_becomes(&app.channel, ServingStatus::Serving, WITHIN).await);
     let su = app.superuser_db().await;
     su.execute_unprepared(&format!(
         "GRANT TEMPORARY ON DATABASE \"{}\" TO {APP_ROLE}",
@@ -162,7 +149,7 @@ async fn a_risky_grant_made_while_the_server_runs_turns_its_health_not_serving_u
     ))
     .await
     .unwrap();
-    let caught = health_becomes(&app, ServingStatus::NotServing).await;
+    let caught = health_becomes(&app.channel, ServingStatus::NotServing, WITHIN).await;
     su.execute_unprepared(&format!(
         "REVOKE TEMPORARY ON DATABASE \"{}\" FROM {APP_ROLE}, PUBLIC",
         app.database
@@ -174,7 +161,7 @@ async fn a_risky_grant_made_while_the_server_runs_turns_its_health_not_serving_u
         "health still SERVING with TEMPORARY granted to the app role"
     );
     assert!(
-        health_becomes(&app, ServingStatus::Serving).await,
+        health_becomes(&app.channel, ServingStatus::Serving, WITHIN).await,
         "health back to SERVING once revoked"
     );
 }
