@@ -52,6 +52,7 @@
 mod child;
 mod cpu;
 mod h2load;
+mod hold;
 mod load;
 mod open;
 mod pgbench;
@@ -158,6 +159,7 @@ async fn measure(
     let script = s.caller.script(&read);
     let (shapes, h2, mut open_runs, open_rate, pg_get) = with_server(s, &s.on, async |server| {
         warm_up(args, server, &s.target).await?;
+        hold::hold(server.port, &s.target, s.cluster, &s.on, &script).await?;
         // pgbench's read in two halves, before and after the closed-loop
         // phases it is compared with (their server idle meanwhile), so
         // that a drift of the machine's speed weighs on both alike.

@@ -47,7 +47,7 @@ pub fn binary() -> Option<PathBuf> {
 
 /// A GetConversationRequest{conversation_id} as one gRPC message frame
 /// (field 1, a string of 36 bytes; uncompressed).
-fn frame(id: &str) -> anyhow::Result<Vec<u8>> {
+pub(super) fn frame(id: &str) -> anyhow::Result<Vec<u8>> {
     let len = u8::try_from(id.len()).context("id length")?;
     if len >= 0x80 {
         bail!("id too long for a one-byte length");

@@ -6,6 +6,7 @@
 
 mod access;
 mod background;
+mod line;
 pub mod metrics;
 mod otlp;
 pub mod redact;
@@ -91,6 +92,8 @@ where
             .with(
                 fmt::layer()
                     .with_ansi(false)
+                    .fmt_fields(line::LineFields)
+                    .event_format(line::LineFormat)
                     .with_writer(writer)
                     .with_filter(filter),
             )
