@@ -10,17 +10,11 @@
 //! server's log shows none of its calls got past CORS. Without the CORS
 //! allowlist the same browser test fails.
 
-use std::{
-    path::PathBuf,
-    process::{Command, Stdio},
-    time::Duration,
-};
+mod bounded;
 
-use nix::{
-    sys::signal::{Signal, killpg},
-    unistd::Pid,
-};
-use tokio::io::AsyncReadExt as _;
+use std::{path::PathBuf, process::Command};
+
+use bounded::{RUN_LIMIT, TEST_LIMIT, bounded};
 
 use ochre_sdk::v1::{CreateOrgRequest, ListCustomersRequest};
 use ochre_tests::{
@@ -161,59 +155,6 @@ async fn run_browser(server: &ServerProcess, run: &Run, pattern: Option<&str>) -
     }
     command.arg("clients/ts/test-browser/browser.test.mjs");
     bounded(command, RUN_LIMIT).await
-}
-
-/// How long one browser test may take (node's `--test-timeout`).
-const TEST_LIMIT: Duration = Duration::from_secs(45);
-/// How long the whole node run may take before it is stopped.
-const RUN_LIMIT: Duration = Duration::from_secs(120);
-
-/// Runs `command` in a process group of its own; after `limit` the group
-/// is sent SIGTERM (playwright closes its browser on it), then SIGKILL,
-/// and the run fails with what it printed so far, so a hung browser shows
-/// its output instead of waiting for the test harness's timeout.
-async fn bounded(command: Command, limit: Duration) -> (bool, String) {
-    let mut command = tokio::process::Command::from(command);
-    command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = command.spawn().expect("run node");
-    let group = Pid::from_raw(child.id().expect("node's pid") as i32);
-    let drain = |pipe: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>| {
-        tokio::spawn(async move {
-            let mut text = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut text).await;
-            }
-            String::from_utf8_lossy(&text).into_owned()
-        })
-    };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
-    let (success, note) = match tokio::time::timeout(limit, child.wait()).await {
-        Ok(status) => (status.expect("wait for node").success(), String::new()),
-        Err(_) => {
-            let _ = killpg(group, Signal::SIGTERM);
-            if tokio::time::timeout(Duration::from_secs(5), child.wait())
-                .await
-                .is_err()
-            {
-                let _ = killpg(group, Signal::SIGKILL);
-                let _ = child.wait().await;
-            }
-            (false, format!("\nstopped: node ran longer than {limit:?}"))
-        }
-    };
-    let read = |task: tokio::task::JoinHandle<String>| async move {
-        match tokio::time::timeout(Duration::from_secs(5), task).await {
-            Ok(Ok(text)) => text,
-            _ => "(output not closed: a child of node still holds it)".to_owned(),
-        }
-    };
-    let text = format!("{}\n{}{note}", read(stdout).await, read(stderr).await);
-    (success, text)
 }
 
 /// A server, the browser test's settings, and what the Rust side checks afterwards.
