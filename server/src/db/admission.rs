@@ -188,10 +188,39 @@ impl Pool {
         Ok(slot)
     }
 
+    /// Opens a transaction, admitted (holding its slot) until it ends.
+    pub(crate) async fn begin(&self) -> Result<PoolTx, DbErr> {
+        let slot = self.admit_statement().await?;
+        let tx = self.conn.begin().await?;
+        Ok(PoolTx { tx, _slot: slot })
+    }
+
     /// Closes the pool: no caller is admitted any more.
     pub(crate) async fn close(&self) {
         self.gate.slots.close();
         let _ = self.conn.close_by_ref().await;
+    }
+}
+
+/// A transaction on a [`Pool`]: statements run on it through `Deref`; it
+/// holds the pool's slot until it is rolled back, committed or dropped.
+#[derive(Debug)]
+pub(crate) struct PoolTx {
+    tx: sea_orm::DatabaseTransaction,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl std::ops::Deref for PoolTx {
+    type Target = sea_orm::DatabaseTransaction;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl PoolTx {
+    /// Rolls the transaction back, then frees the slot.
+    pub(crate) async fn rollback(self) -> Result<(), DbErr> {
+        self.tx.rollback().await
     }
 }
 

@@ -11,7 +11,7 @@
 //! `GRANT ... TO PUBLIC`), so the server refuses to start rather than
 //! serve without isolation.
 
-use sea_orm::{DbErr, FromQueryResult, Statement, TransactionTrait as _};
+use sea_orm::{DbErr, FromQueryResult, Statement};
 
 use super::pool::Db;
 use crate::pg::PINNED_CALLER_PARAMETER;
@@ -94,8 +94,11 @@ impl Db {
         tx.finish();
         // In a transaction: through a transaction pooler, a statement's
         // Parse and Execute outside one can reach two server connections.
-        let tx = self.service.connection().begin().await?;
-        let service = Finding::find_by_statement(statement()).all(&tx).await;
+        // Admitted like every other service-pool transaction: under load
+        // the check waits its turn (and the health probe's timeout keeps
+        // the last verdict) instead of taking a connection past the queue.
+        let tx = self.service.begin().await?;
+        let service = Finding::find_by_statement(statement()).all(&*tx).await;
         tx.rollback().await?;
         let service = service?;
         Ok(app?.into_iter().chain(service).map(|f| f.finding).collect())
