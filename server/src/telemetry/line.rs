@@ -6,12 +6,14 @@
 //! name="value" n=1`. Plain string values (printable ASCII, no quote or
 //! backslash, which `Debug` would escape) are copied as they are; anything
 //! else, the message (ANSI escapes sanitised) and errors with their sources
-//! go through tracing-subscriber's own visitor. The tests compare both
-//! formats on the same events.
+//! go through tracing-subscriber's own visitor; a `log` crate record shows
+//! its own target and level. The tests compare both formats on the same
+//! events.
 
 use std::fmt::{self, Write as _};
 
 use tracing::{Event, Level, Subscriber, field::Field};
+use tracing_log::NormalizeEvent as _;
 use tracing_subscriber::{
     field::{MakeVisitor, RecordFields, Visit, VisitOutput as _},
     fmt::{
@@ -69,11 +71,11 @@ impl LineVisitor<'_> {
         }
     }
 
-    /// tracing-subscriber's own visitor, for what this one does not copy.
+    /// tracing-subscriber's own visitor, for what this one does not copy
+    /// (never a `log.*` field: those write nothing and are skipped before).
     fn fallback(&mut self, visit: impl FnOnce(&mut DefaultVisitor<'_>)) {
         let mut visitor = DefaultVisitor::new(self.writer.by_ref(), self.is_empty);
         visit(&mut visitor);
-        // A `log.*` field it skips writes nothing; anything else it wrote.
         self.is_empty = false;
         self.result = self.result.and(visitor.finish());
     }
@@ -88,7 +90,7 @@ fn plain(value: &str) -> bool {
 
 /// Names tracing-subscriber's visitor treats specially.
 fn special(name: &str) -> bool {
-    name == "message" || name.starts_with("r#") || name.starts_with("log.")
+    name == "message" || name.starts_with("r#")
 }
 
 impl Visit for LineVisitor<'_> {
@@ -97,6 +99,10 @@ impl Visit for LineVisitor<'_> {
             return;
         }
         let name = field.name();
+        if name.starts_with("log.") {
+            // A `log` record's metadata, shown in the line's head instead.
+            return;
+        }
         if name == "message" {
             return self.record_debug(field, &format_args!("{value}"));
         }
@@ -122,6 +128,9 @@ impl Visit for LineVisitor<'_> {
             return;
         }
         let name = field.name();
+        if name.starts_with("log.") {
+            return;
+        }
         if name == "message" {
             // As tracing-subscriber writes it: the value's `Debug` (a
             // message's is its text) with ANSI and C1 controls escaped.
@@ -183,7 +192,9 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let meta = event.metadata();
+        // A `log` crate record's own target and level, as `Full` shows them.
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         write_time(&mut writer, std::time::SystemTime::now())?;
         writer.write_str(match *meta.level() {
             Level::TRACE => " TRACE ",
@@ -220,25 +231,21 @@ where
 }
 
 /// `2026-12-08T00:57:54.428872Z`, as tracing-subscriber writes the time
-/// (UTC, microseconds; years outside 0–9999 as it does).
+/// (UTC, microseconds).
 fn write_time(writer: &mut Writer<'_>, now: std::time::SystemTime) -> fmt::Result {
-    let (secs, micros) = match now.duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => (d.as_secs() as i64, d.subsec_micros()),
-        // Before 1970: let tracing-subscriber's own formatter do it.
-        Err(_) => {
-            return tracing_subscriber::fmt::time::FormatTime::format_time(
-                &tracing_subscriber::fmt::time::SystemTime,
-                writer,
-            );
-        }
+    // Before 1970 or after 9999: rare enough for chrono (the same text).
+    let other = |writer: &mut Writer<'_>| {
+        let t = chrono::DateTime::<chrono::Utc>::from(now);
+        write!(writer, "{}", t.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
     };
+    let Ok(since) = now.duration_since(std::time::UNIX_EPOCH) else {
+        return other(writer);
+    };
+    let (secs, micros) = (since.as_secs() as i64, since.subsec_micros());
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (year, month, day) = civil_from_days(days);
     if !(0..=9999).contains(&year) {
-        return tracing_subscriber::fmt::time::FormatTime::format_time(
-            &tracing_subscriber::fmt::time::SystemTime,
-            writer,
-        );
+        return other(writer);
     }
     let mut out = *b"0000-00-00T00:00:00.000000Z";
     let mut put = |at: usize, width: usize, mut n: u64| {

@@ -98,6 +98,19 @@ fn emit() {
     tracing::info!("\u{85}c1 control and \x7f");
     tracing::info!(float = 1e-7_f64, big = u64::MAX, "");
     tracing::info!(message = "a str message, \x1b and \u{9b} in it", n = 1);
+    tracing::info!(log.x = 1, a = 2);
+    // A record of the `log` crate (as rustls writes them).
+    tracing_log::format_trace(
+        &log::Record::builder()
+            .args(format_args!("a log record, {}", "with args"))
+            .level(log::Level::Warn)
+            .target("rustls::conn")
+            .module_path(Some("rustls::conn"))
+            .file(Some("conn.rs"))
+            .line(Some(7))
+            .build(),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -119,7 +132,14 @@ fn lines_are_byte_for_byte_those_of_the_full_format() {
         .with(tracing_subscriber::filter::LevelFilter::TRACE);
     tracing::subscriber::with_default(subscriber, emit);
     let (full, line) = (full.lines(), line.lines());
-    assert_eq!(full.len(), 8, "{full:#?}");
+    assert_eq!(full.len(), 10, "{full:#?}");
+    assert!(line[8].ends_with(" a=2"), "{}", line[8]);
+    assert!(line[9].contains("WARN request{"), "{}", line[9]);
+    assert!(
+        line[9].ends_with("rustls::conn: a log record, with args"),
+        "{}",
+        line[9]
+    );
     assert_eq!(full, line);
     // The fast path was taken for some and not for others.
     assert!(line[0].contains(r#"method="/a/B" code="OK" latency_ms=5.844359000000001"#));
