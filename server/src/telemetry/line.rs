@@ -71,8 +71,8 @@ impl LineVisitor<'_> {
         }
     }
 
-    /// tracing-subscriber's own visitor, for what this one does not copy
-    /// (never a `log.*` field: those write nothing and are skipped before).
+    /// tracing-subscriber's own visitor, for `r#` names and errors (never a
+    /// `log.*` field: those write nothing and are skipped before).
     fn fallback(&mut self, visit: impl FnOnce(&mut DefaultVisitor<'_>)) {
         let mut visitor = DefaultVisitor::new(self.writer.by_ref(), self.is_empty);
         visit(&mut visitor);
@@ -88,26 +88,22 @@ fn plain(value: &str) -> bool {
         .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
 }
 
-/// Names tracing-subscriber's visitor treats specially.
+/// Names tracing-subscriber's visitor treats specially (`record_debug`
+/// handles each).
 fn special(name: &str) -> bool {
-    name == "message" || name.starts_with("r#")
+    name == "message" || name.starts_with("r#") || name.starts_with("log.")
 }
 
 impl Visit for LineVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if self.result.is_err() {
-            return;
-        }
         let name = field.name();
-        if name.starts_with("log.") {
-            // A `log` record's metadata, shown in the line's head instead.
-            return;
-        }
-        if name == "message" {
-            return self.record_debug(field, &format_args!("{value}"));
-        }
-        if special(name) || !plain(value) {
-            return self.fallback(|v| v.record_str(field, value));
+        if self.result.is_err() || !plain(value) || special(name) {
+            // As tracing-subscriber's visitor does: a message as its text,
+            // anything else as its `Debug`.
+            return match name {
+                "message" => self.record_debug(field, &format_args!("{value}")),
+                _ => self.record_debug(field, &value),
+            };
         }
         self.result = self.pad().and_then(|()| {
             self.writer.write_str(name)?;
@@ -129,6 +125,7 @@ impl Visit for LineVisitor<'_> {
         }
         let name = field.name();
         if name.starts_with("log.") {
+            // A `log` record's metadata, shown in the line's head instead.
             return;
         }
         if name == "message" {
@@ -144,7 +141,7 @@ impl Visit for LineVisitor<'_> {
             });
             return;
         }
-        if special(name) {
+        if name.starts_with("r#") {
             return self.fallback(|v| v.record_debug(field, value));
         }
         self.result = self
